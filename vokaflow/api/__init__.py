@@ -1,0 +1,1 @@
+"""The HTTP gateway: FastAPI routers served as a Ray Serve ingress."""

@@ -1,0 +1,142 @@
+"""The FastAPI application: routers, and the one place errors become HTTP bodies."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import vokaflow
+from vokaflow.api import health, tasks
+from vokaflow.api.services import Services
+from vokaflow.errors import ApiError, InternalError, NotFound, PayloadTooLarge, ValidationFailed
+from vokaflow.schemas import PRIORITY_ERROR, WORKER_TYPE_ERROR
+
+log = logging.getLogger("vokaflow.api")
+
+_ENUM_MESSAGES = {
+    "priority": PRIORITY_ERROR,
+    "batch_priority": PRIORITY_ERROR,
+    "worker_type": WORKER_TYPE_ERROR,
+}
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="VokaFlow",
+        version=vokaflow.__version__,
+        description="High-scale task service on Ray: submit named tasks with priorities.",
+    )
+    app.state.services = services
+    app.include_router(health.router)
+    app.include_router(tasks.router)
+    app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_request_bytes)
+    app.add_middleware(JsonByDefault)
+    _install_error_handlers(app)
+    return app
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.to_body(), status_code=error.status_code, headers=error.headers())
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if part.isdigit() else (f".{part}" if path else part)
+    return path or "body"
+
+
+def validation_failure(exc: RequestValidationError) -> ValidationFailed:
+    first = exc.errors()[0]
+    loc = tuple(first.get("loc", ()))
+    field = _field_path(loc)
+    leaf = str(loc[-1]) if loc else ""
+    if first.get("type") == "json_invalid":
+        return ValidationFailed("body", f"Malformed JSON: {first.get('msg')}")
+    if first.get("type") == "enum" and leaf in _ENUM_MESSAGES:
+        return ValidationFailed(field, _ENUM_MESSAGES[leaf])
+    return ValidationFailed(field, str(first.get("msg", "invalid value")))
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def on_api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(validation_failure(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error_response(NotFound(f"No route for {request.method} {request.url.path}"))
+        error = ApiError(str(exc.detail))
+        error.status_code, error.code = exc.status_code, "http_error"
+        return error_response(error)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        error = InternalError()
+        log.exception("%s on %s %s", error.error_id, request.method, request.url.path)
+        return error_response(error)
+
+
+class BodySizeLimit:
+    """Refuses bodies over ``max_bytes`` with 413, by header and by the bytes actually read."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise PayloadTooLarge(self._message())
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    def _message(self) -> str:
+        return f"Request body exceeds {self.max_bytes} bytes"
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await error_response(PayloadTooLarge(self._message()))(scope, receive, send)
+
+
+class JsonByDefault:
+    """Reads bodies sent without a JSON content type (curl -d sends a form type) as JSON.
+
+    Every body this API takes is JSON, so a missing header should not turn a valid request
+    into a confusing validation error.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") in ("POST", "PUT", "PATCH"):
+            headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-type"]
+            original = dict(scope.get("headers", [])).get(b"content-type", b"")
+            if b"json" not in original:
+                scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        await self.app(scope, receive, send)

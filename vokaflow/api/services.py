@@ -1,0 +1,70 @@
+"""What a gateway replica holds: settings, stores, the registry, and short-lived caches."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from vokaflow.config import Settings
+from vokaflow.functions import FunctionRegistry, registry
+from vokaflow.schemas import WorkerType
+from vokaflow.store.api_keys import ApiKeyStore, Principal
+from vokaflow.store.keys import Keys
+from vokaflow.store.redis_client import connect
+from vokaflow.store.task_store import TaskStore
+
+DEFAULT_ESTIMATE_S = 1.0
+STATS_REFRESH_S = 5.0
+
+
+@dataclass
+class _Cached:
+    """Values read from Redis at most every STATS_REFRESH_S by one replica."""
+
+    function_avg_s: dict[str, float] = field(default_factory=dict)
+    pool_capacity: dict[WorkerType, int] = field(default_factory=dict)
+    refreshed_at: float = float("-inf")
+
+
+class Services:
+    def __init__(self, settings: Settings, redis_url: str, functions: FunctionRegistry = registry):
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix, settings.partitions)
+        self.redis = connect(redis_url)
+        self.tasks = TaskStore(self.redis, self.keys)
+        self.api_keys = ApiKeyStore(self.redis, self.keys)
+        self.functions = functions
+        self.started_at = time.time()
+        self._principals: dict[str, tuple[float, Principal]] = {}
+        self._cached = _Cached()
+
+    def redis_node(self, partition: int) -> str:
+        """Name of the Redis node that holds ``partition``: one node until Redis Cluster."""
+        return "node_0"
+
+    async def principal_for(self, api_key: str) -> Principal | None:
+        hit = self._principals.get(api_key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        principal = await self.api_keys.lookup(api_key)
+        if principal is not None and self.settings.api_key_cache_s > 0:
+            self._principals[api_key] = (now + self.settings.api_key_cache_s, principal)
+        return principal
+
+    async def _refresh_stats(self) -> None:
+        if time.monotonic() - self._cached.refreshed_at < STATS_REFRESH_S:
+            return
+        self._cached.refreshed_at = time.monotonic()
+        self._cached.function_avg_s = await self.tasks.function_averages()
+        self._cached.pool_capacity = await self.tasks.pool_capacity()
+
+    async def estimated_wait_s(self, worker_type: WorkerType, function_name: str, ahead: int) -> float:
+        """Rounds of the pool's capacity ahead of the task, times the function's mean run time."""
+        await self._refresh_stats()
+        capacity = max(1, self._cached.pool_capacity.get(worker_type, 1))
+        mean_s = self._cached.function_avg_s.get(function_name, DEFAULT_ESTIMATE_S)
+        return (ahead // capacity + 1) * mean_s
+
+    async def close(self) -> None:
+        await self.redis.aclose()

@@ -1,0 +1,139 @@
+"""/api/high-scale-tasks: submit, status, cancel, and the catalog of priorities and functions."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from fastapi import APIRouter, Depends, Request
+
+from vokaflow.api.auth import require_principal
+from vokaflow.api.services import Services
+from vokaflow.api.submission import prepare_task
+from vokaflow.api.views import task_status_view
+from vokaflow.clock import iso_event, iso_forecast
+from vokaflow.errors import Conflict, NotFound
+from vokaflow.schemas import (
+    CATEGORIES,
+    AutoScalingThresholds,
+    CancelResponse,
+    FunctionInfo,
+    FunctionsResponse,
+    PrioritiesResponse,
+    Priority,
+    PriorityInfo,
+    TaskStatus,
+    TaskStatusResponse,
+    TaskSubmitRequest,
+    TaskSubmitResponse,
+)
+from vokaflow.store.api_keys import Principal
+
+router = APIRouter(prefix="/api/high-scale-tasks", tags=["tasks"])
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+@router.post("/submit", response_model=TaskSubmitResponse)
+async def submit_task(
+    body: TaskSubmitRequest,
+    services: Services = Depends(_services),
+    principal: Principal = Depends(require_principal),
+) -> TaskSubmitResponse:
+    now = time.time()
+    task = prepare_task(body, services, principal, now)
+    [position] = await services.tasks.submit([task], with_positions=True)
+    ahead = position or 0
+    wait_s = await services.estimated_wait_s(task.worker_type, task.function_name, ahead)
+    return TaskSubmitResponse(
+        task_id=task.task_id,
+        name=task.name,
+        status=TaskStatus.QUEUED,
+        priority=task.priority,
+        partition=task.partition,
+        redis_node=services.redis_node(task.partition),
+        estimated_completion=iso_forecast(now + wait_s),
+        queue_position=ahead,
+        created_at=iso_event(now) or "",
+    )
+
+
+@router.get("/status/{task_id}", response_model=TaskStatusResponse)
+async def task_status(
+    task_id: str,
+    services: Services = Depends(_services),
+    principal: Principal = Depends(require_principal),
+) -> TaskStatusResponse:
+    record = await services.tasks.get(task_id)
+    if record is None:
+        raise NotFound(f"Task '{task_id}' not found")
+    view = task_status_view(record, services.redis_node(int(record["partition"])))
+    if view.status == TaskStatus.QUEUED:
+        view.queue_position = await services.tasks.queue_position(
+            view.worker_type, float(record["score"])
+        )
+    return view
+
+
+@router.delete("/cancel/{task_id}", response_model=CancelResponse)
+async def cancel_task(
+    task_id: str,
+    services: Services = Depends(_services),
+    principal: Principal = Depends(require_principal),
+) -> CancelResponse:
+    now = time.time()
+    outcome, previous = await services.tasks.cancel(task_id, now)
+    if outcome == "missing":
+        raise NotFound(f"Task '{task_id}' not found")
+    if outcome == "terminal":
+        raise Conflict(
+            f"Task '{task_id}' is already {previous} and cannot be cancelled",
+            {"task_id": task_id, "status": previous},
+        )
+    return CancelResponse(
+        task_id=task_id,
+        status=TaskStatus.CANCELLED,
+        cancelled_at=iso_event(now) or "",
+        message="Task cancelled successfully",
+    )
+
+
+@router.get("/priorities", response_model=PrioritiesResponse)
+async def priorities(
+    services: Services = Depends(_services),
+    principal: Principal = Depends(require_principal),
+) -> PrioritiesResponse:
+    settings = services.settings
+    return PrioritiesResponse(
+        priorities={
+            p.value: PriorityInfo(
+                level=p.level,
+                sla_seconds=p.sla_seconds,
+                description=p.description,
+                examples=p.examples,
+            )
+            for p in Priority
+        },
+        default_priority=Priority.NORMAL,
+        auto_scaling_thresholds=AutoScalingThresholds(
+            scale_up_queue_size=settings.scale_up_queue_size,
+            scale_down_queue_size=settings.scale_down_queue_size,
+        ),
+    )
+
+
+@router.get("/functions", response_model=FunctionsResponse)
+async def functions(
+    services: Services = Depends(_services),
+    principal: Principal = Depends(require_principal),
+) -> FunctionsResponse:
+    grouped: dict[str, list[FunctionInfo]] = defaultdict(list)
+    entries = services.functions.all()
+    for entry in entries:
+        grouped[entry.category].append(entry.info())
+    return FunctionsResponse(
+        functions=dict(grouped), total_functions=len(entries), categories=list(CATEGORIES)
+    )

@@ -1,0 +1,36 @@
+"""Turning stored task records into the API's response bodies."""
+
+from __future__ import annotations
+
+from vokaflow.clock import iso_event
+from vokaflow.schemas import Priority, TaskErrorInfo, TaskStatus, TaskStatusResponse, WorkerType
+from vokaflow.store.records import decode_float, decode_json
+
+
+def task_status_view(record: dict[str, str], redis_node: str) -> TaskStatusResponse:
+    status = TaskStatus(record["status"])
+    attempts = int(record.get("attempts", "0"))
+    error = decode_json(record.get("error"))
+    return TaskStatusResponse(
+        task_id=record["id"],
+        name=record["name"],
+        status=status,
+        priority=Priority(record["priority"]),
+        worker_type=WorkerType(record["worker_type"]),
+        category=record["category"],
+        partition=int(record["partition"]),
+        redis_node=redis_node,
+        created_at=iso_event(float(record["created_at"])) or "",
+        started_at=iso_event(decode_float(record.get("started_at"))),
+        completed_at=iso_event(decode_float(record.get("completed_at"))),
+        execution_time=decode_float(record.get("execution_time")),
+        result=decode_json(record.get("result")),
+        error=TaskErrorInfo(**error) if error else None,
+        retry_count=max(0, attempts - 1),
+        metadata=decode_json(record.get("metadata"), {}),
+        function_name=record["function_name"],
+        attempts=attempts,
+        timeout=int(record["timeout"]),
+        max_retries=int(record["max_retries"]),
+        batch_id=record.get("batch_id"),
+    )

@@ -1,0 +1,191 @@
+"""``vokaflow up|down|status|submit|keys``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from vokaflow.config import Settings, load_settings
+from vokaflow.errors import ConfigError
+from vokaflow.runtime import launcher
+
+TERMINAL = {"completed", "failed", "cancelled", "timeout"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vokaflow", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start Redis (embedded if none is set), Ray and the API")
+    up.add_argument("--detach", action="store_true", help="return once the service is healthy")
+    commands.add_parser("down", help="stop what `vokaflow up` started")
+
+    status = commands.add_parser("status", help="print a task's status as JSON")
+    status.add_argument("task_id")
+
+    submit = commands.add_parser("submit", help="submit a task; ARGS are JSON values or strings")
+    submit.add_argument("function_name")
+    submit.add_argument("args", nargs="*")
+    submit.add_argument("--name", help="task name (default: the function name)")
+    submit.add_argument("--priority", default="NORMAL")
+    submit.add_argument("--kwargs", default="{}", help="keyword arguments as a JSON object")
+    submit.add_argument("--worker-type")
+    submit.add_argument("--category")
+    submit.add_argument("--timeout", type=int)
+    submit.add_argument("--wait", action="store_true", help="wait until the task ends")
+    submit.add_argument("--wait-timeout", type=float, default=600.0)
+
+    keys = commands.add_parser("keys", help="manage API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="create a key; prints it as the last line")
+    create.add_argument("--name", required=True)
+    create.add_argument("--admin", action="store_true", help="a key that sees every tenant")
+
+    for sub in (status, submit):
+        sub.add_argument("--url", help="base URL (default: VOKAFLOW_URL, else the local service)")
+        sub.add_argument("--api-key", help="API key (default: VOKAFLOW_API_KEY, else the admin key)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "submit": cmd_submit,
+                   "keys": cmd_keys}[args.command]  # fmt: skip
+        return handler(settings, args)
+    except ConfigError as exc:
+        print(f"vokaflow: {exc}", file=sys.stderr)
+        return 2
+    except (httpx.HTTPError, TimeoutError) as exc:
+        print(f"vokaflow: {exc}", file=sys.stderr)
+        return 1
+
+
+# ---------------------------------------------------------------- service lifecycle
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    redis_url = launcher.redis_url_for(settings, start=True)
+    print(f"Redis: {_redacted(redis_url)}", flush=True)
+    admin_key = launcher.ensure_admin_key(settings, redis_url)
+    address = launcher.start_ray(settings)
+    print(f"Ray: {address} (dashboard http://127.0.0.1:{settings.ray_dashboard_port})", flush=True)
+    launcher.deploy(settings, redis_url)
+    launcher.wait_healthy(settings)
+    print(f"VokaFlow is up at {launcher.base_url(settings)}")
+    print(f"Admin API key (also in {settings.admin_key_file}):")
+    print(admin_key, flush=True)
+    if args.detach:
+        return 0
+    print("Press Ctrl-C to stop.", flush=True)
+    _wait_for_signal()
+    print("Stopping: " + ", ".join(launcher.stop_everything(settings)))
+    return 0
+
+
+def _wait_for_signal() -> None:
+    stop = False
+
+    def on_signal(_signum: int, _frame: Any) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    while not stop:
+        time.sleep(0.5)
+
+
+def cmd_down(settings: Settings, _args: argparse.Namespace) -> int:
+    stopped = launcher.stop_everything(settings)
+    print("Stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    redis_url = launcher.redis_url_for(settings, start=False)
+    role = "admin" if args.admin else "user"
+    api_key = launcher.create_api_key(settings, redis_url, args.name, role)
+    print(f"Created {role} key '{args.name}'. It is shown once:")
+    print(api_key)
+    return 0
+
+
+# ---------------------------------------------------------------- API calls
+
+
+def _client(settings: Settings, args: argparse.Namespace) -> httpx.Client:
+    url = args.url or os.environ.get("VOKAFLOW_URL") or launcher.base_url(settings)
+    api_key = args.api_key or os.environ.get("VOKAFLOW_API_KEY")
+    if not api_key and settings.admin_key_file.exists():
+        api_key = settings.admin_key_file.read_text().strip()
+    if not api_key:
+        raise ConfigError("no API key: pass --api-key or set VOKAFLOW_API_KEY")
+    return httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=30.0)
+
+
+def _print_reply(reply: httpx.Response) -> dict[str, Any]:
+    body: dict[str, Any] = reply.json()
+    print(json.dumps(body, indent=2, ensure_ascii=False))
+    return body
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    with _client(settings, args) as client:
+        reply = client.get(f"/api/high-scale-tasks/status/{args.task_id}")
+        _print_reply(reply)
+        return 0 if reply.is_success else 1
+
+
+def _parse_arg(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def cmd_submit(settings: Settings, args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {
+        "name": args.name or args.function_name,
+        "function_name": args.function_name,
+        "args": [_parse_arg(a) for a in args.args],
+        "kwargs": json.loads(args.kwargs),
+        "priority": args.priority,
+    }
+    for field in ("worker_type", "category", "timeout"):
+        if getattr(args, field) is not None:
+            body[field] = getattr(args, field)
+    with _client(settings, args) as client:
+        reply = client.post("/api/high-scale-tasks/submit", json=body)
+        if not reply.is_success or not args.wait:
+            _print_reply(reply)
+            return 0 if reply.is_success else 1
+        task_id = reply.json()["task_id"]
+        deadline = time.monotonic() + args.wait_timeout
+        while True:
+            status = client.get(f"/api/high-scale-tasks/status/{task_id}").json()
+            if status.get("status") in TERMINAL or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        print(json.dumps(status, indent=2, ensure_ascii=False))
+        return 0 if status.get("status") == "completed" else 1
+
+
+def _redacted(url: str) -> str:
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

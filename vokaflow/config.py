@@ -1,0 +1,91 @@
+"""One validated Settings object, read from ``VOKAFLOW_*`` environment variables.
+
+Build it once with :func:`load_settings` at a process's entry point and pass it down; Ray
+actors and Serve replicas receive it as ``settings.model_dump(mode="json")``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from vokaflow.errors import ConfigError
+from vokaflow.schemas import WorkerType
+
+ENV_PREFIX = "VOKAFLOW_"
+
+DEFAULT_POOL_MAX_WORKERS: dict[WorkerType, int] = {
+    WorkerType.CPU_INTENSIVE: 64,
+    WorkerType.IO_INTENSIVE: 128,
+    WorkerType.MEMORY_INTENSIVE: 32,
+    WorkerType.NETWORK_INTENSIVE: 256,
+    WorkerType.GENERAL_PURPOSE: 64,
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    home: Path = Path(".vokaflow")
+    redis_url: str | None = None
+    key_prefix: str = Field(default="vokaflow", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    environment: str = "development"
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    gateway_replicas: int = Field(default=1, ge=1, le=64)
+    max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
+    ray_port: int = Field(default=6390, ge=1, le=65535)
+    ray_dashboard_port: int = Field(default=8265, ge=1, le=65535)
+    ray_num_cpus: int | None = Field(default=None, ge=1)
+
+    partitions: int = Field(default=16, ge=1, le=1024)
+    pool_max_workers: dict[WorkerType, int] = Field(
+        default_factory=lambda: dict(DEFAULT_POOL_MAX_WORKERS)
+    )
+    scale_up_queue_size: int = Field(default=100, ge=1)
+    scale_down_queue_size: int = Field(default=10, ge=0)
+
+    default_timeout_s: int = Field(default=300, ge=1)
+    default_retry_count: int = Field(default=3, ge=0)
+    scheduler_poll_s: float = Field(default=0.05, gt=0, le=5)
+    scheduler_heartbeat_s: float = Field(default=1.0, gt=0, le=60)
+    scheduler_stale_after_s: float = Field(default=10.0, gt=0)
+    lease_s: float = Field(default=60.0, gt=0)
+    api_key_cache_s: float = Field(default=5.0, ge=0)
+
+    @field_validator("pool_max_workers")
+    @classmethod
+    def _fill_missing_pools(cls, value: dict[WorkerType, int]) -> dict[WorkerType, int]:
+        merged = dict(DEFAULT_POOL_MAX_WORKERS)
+        merged.update(value)
+        if any(limit < 1 for limit in merged.values()):
+            raise ValueError("every pool needs max_workers >= 1")
+        return merged
+
+    @property
+    def admin_key_file(self) -> Path:
+        return self.home / "admin_key"
+
+    def to_wire(self) -> dict[str, object]:
+        """A JSON-safe copy to hand to Ray actors and Serve replicas."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_wire(cls, data: dict[str, object]) -> Settings:
+        return cls.model_validate(data)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; a bad value raises ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None

@@ -1,0 +1,6 @@
+"""Registered task functions. Importing this package registers the built-ins."""
+
+from vokaflow.functions import analytics, system
+from vokaflow.functions.registry import FunctionRegistry, RegisteredFunction, function, registry
+
+__all__ = ["FunctionRegistry", "RegisteredFunction", "analytics", "function", "registry", "system"]

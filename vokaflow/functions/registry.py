@@ -1,0 +1,113 @@
+"""The function registry: ``@function(...)`` makes a callable submittable by name."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from vokaflow.errors import FunctionNotRegistered
+from vokaflow.schemas import CATEGORIES, FunctionInfo, WorkerType
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class RegisteredFunction:
+    name: str
+    category: str
+    worker_type: WorkerType
+    description: str
+    parameters: list[str]
+    estimated_duration: str
+    call: Callable[..., Any] = field(compare=False)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.category}.{self.name}"
+
+    def check_arguments(self, args: list[Any], kwargs: dict[str, Any]) -> str | None:
+        """Why ``args``/``kwargs`` cannot bind to the signature, or None when they can."""
+        try:
+            inspect.signature(self.call).bind(*args, **kwargs)
+        except TypeError as exc:
+            return str(exc)
+        return None
+
+    def info(self) -> FunctionInfo:
+        return FunctionInfo(
+            name=self.name,
+            description=self.description,
+            parameters=self.parameters,
+            category=self.category,
+            estimated_duration=self.estimated_duration,
+            worker_type=self.worker_type,
+        )
+
+
+class FunctionRegistry:
+    """Functions by name; ``category.name`` is accepted as an alias of ``name``."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, RegisteredFunction] = {}
+
+    def register(self, entry: RegisteredFunction) -> None:
+        if entry.category not in CATEGORIES:
+            raise ValueError(f"unknown category {entry.category!r}; use one of {CATEGORIES}")
+        existing = self._by_name.get(entry.name)
+        if existing is not None and existing.call is not entry.call:
+            raise ValueError(f"function {entry.name!r} is already registered")
+        self._by_name[entry.name] = entry
+
+    def find(self, name: str) -> RegisteredFunction | None:
+        entry = self._by_name.get(name)
+        if entry is None and "." in name:
+            category, _, bare = name.partition(".")
+            entry = self._by_name.get(bare)
+            if entry is not None and entry.category != category:
+                entry = None
+        return entry
+
+    def get(self, name: str) -> RegisteredFunction:
+        entry = self.find(name)
+        if entry is None:
+            raise FunctionNotRegistered(name)
+        return entry
+
+    def all(self) -> list[RegisteredFunction]:
+        return sorted(self._by_name.values(), key=lambda e: (e.category, e.name))
+
+
+registry = FunctionRegistry()
+
+
+def function(
+    *,
+    category: str,
+    worker_type: WorkerType = WorkerType.GENERAL_PURPOSE,
+    description: str,
+    estimated_duration: str,
+    name: str | None = None,
+    parameters: list[str] | None = None,
+    target: FunctionRegistry | None = None,
+) -> Callable[[F], F]:
+    """Register the decorated callable; parameters default to its signature's names."""
+
+    def decorate(func: F) -> F:
+        (target or registry).register(
+            RegisteredFunction(
+                name=name or func.__name__,
+                category=category,
+                worker_type=worker_type,
+                description=description,
+                parameters=parameters
+                if parameters is not None
+                else list(inspect.signature(func).parameters),
+                estimated_duration=estimated_duration,
+                call=func,
+            )
+        )
+        return func
+
+    return decorate

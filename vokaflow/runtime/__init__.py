@@ -1,0 +1,1 @@
+"""Bringing the whole service up on one machine, and down again."""

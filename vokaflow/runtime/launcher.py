@@ -1,0 +1,188 @@
+"""What ``vokaflow up`` and ``vokaflow down`` do, step by step."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from vokaflow.config import Settings
+from vokaflow.errors import ConfigError
+from vokaflow.store.api_keys import ApiKeyStore, new_api_key
+from vokaflow.store.embedded import EmbeddedRedis
+from vokaflow.store.keys import Keys
+from vokaflow.store.redis_client import connect
+from vokaflow.workers.resources import node_resources
+
+NAMESPACE = "vokaflow"
+
+
+def base_url(settings: Settings) -> str:
+    host = "localhost" if settings.host in ("0.0.0.0", "127.0.0.1", "::") else settings.host
+    return f"http://{host}:{settings.port}"
+
+
+# ---------------------------------------------------------------- Redis
+
+
+def redis_url_for(settings: Settings, *, start: bool) -> str:
+    """The configured Redis, or the embedded one (started when ``start``)."""
+    if settings.redis_url:
+        return settings.redis_url
+    embedded = EmbeddedRedis(settings.home)
+    url = embedded.start() if start else embedded.url()
+    if url is None:
+        raise ConfigError(
+            "no Redis: VOKAFLOW_REDIS_URL is unset and the embedded Redis under "
+            f"{embedded.dir} is not running (start it with `vokaflow up`)"
+        )
+    return url
+
+
+async def _register_key(settings: Settings, redis_url: str, api_key: str, name: str, role: str) -> None:
+    client = connect(redis_url)
+    try:
+        await ApiKeyStore(client, Keys(settings.key_prefix, settings.partitions)).store(
+            api_key, name, role, time.time()
+        )
+    finally:
+        await client.aclose()
+
+
+def create_api_key(settings: Settings, redis_url: str, name: str, role: str) -> str:
+    api_key = new_api_key()
+    asyncio.run(_register_key(settings, redis_url, api_key, name, role))
+    return api_key
+
+
+def ensure_admin_key(settings: Settings, redis_url: str) -> str:
+    """The admin key kept in VOKAFLOW_HOME (mode 0600), registered in this Redis."""
+    path = settings.admin_key_file
+    if path.exists():
+        api_key = path.read_text().strip()
+    else:
+        api_key = new_api_key()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(api_key + "\n")
+    asyncio.run(_register_key(settings, redis_url, api_key, "admin", "admin"))
+    return api_key
+
+
+# ---------------------------------------------------------------- Ray
+
+
+def _ray_marker(settings: Settings) -> Path:
+    return settings.home / "ray_head"
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def start_ray(settings: Settings) -> str:
+    """Attach to RAY_ADDRESS, or start a head node with the worker-type resources."""
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    address = os.environ.get("RAY_ADDRESS")
+    if not address:
+        address = f"127.0.0.1:{settings.ray_port}"
+        if not _port_open("127.0.0.1", settings.ray_port):
+            num_cpus = settings.ray_num_cpus or os.cpu_count() or 1
+            ray_cli = str(Path(sys.executable).parent / "ray")
+            subprocess.run(
+                [
+                    ray_cli, "start", "--head",
+                    f"--port={settings.ray_port}",
+                    f"--num-cpus={num_cpus}",
+                    f"--resources={json.dumps(node_resources(num_cpus))}",
+                    "--dashboard-host=127.0.0.1",
+                    f"--dashboard-port={settings.ray_dashboard_port}",
+                    "--disable-usage-stats",
+                ],  # fmt: skip
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            _ray_marker(settings).write_text(address)
+    import ray
+
+    ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, configure_logging=False)
+    return address
+
+
+def deploy(settings: Settings, redis_url: str) -> None:
+    from ray import serve
+
+    from vokaflow.api.gateway import APP_NAME, gateway_app
+    from vokaflow.scheduler.actor import ensure_scheduler
+
+    ensure_scheduler(settings, redis_url)
+    serve.start(http_options={"host": settings.host, "port": settings.port})
+    serve.run(gateway_app(settings, redis_url), name=APP_NAME, route_prefix="/", blocking=False)
+
+
+def wait_healthy(settings: Settings, timeout_s: float = 120.0) -> None:
+    url = base_url(settings) + "/api/health/"
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            reply = httpx.get(url, timeout=2.0)
+            if reply.status_code == 200:
+                return
+            last = f"{reply.status_code} {reply.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not become healthy within {timeout_s:.0f}s (last: {last})")
+
+
+def stop_everything(settings: Settings) -> list[str]:
+    """Stop what ``up`` started; returns what was stopped."""
+    stopped: list[str] = []
+    marker = _ray_marker(settings)
+    address = os.environ.get("RAY_ADDRESS") or (marker.read_text().strip() if marker.exists() else None)
+    if address and _port_open(*_host_port(address)):
+        stopped += _stop_service_on_ray(address)
+    if marker.exists():
+        ray_cli = str(Path(sys.executable).parent / "ray")
+        subprocess.run([ray_cli, "stop", "--force"], check=False, capture_output=True)
+        marker.unlink(missing_ok=True)
+        stopped.append("ray")
+    if not settings.redis_url and EmbeddedRedis(settings.home).stop():
+        stopped.append("embedded redis")
+    return stopped
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def _stop_service_on_ray(address: str) -> list[str]:
+    import ray
+    from ray import serve
+
+    from vokaflow.scheduler import NAMESPACE as SCHEDULER_NAMESPACE
+    from vokaflow.scheduler import SCHEDULER_NAME
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, configure_logging=False)
+    stopped = []
+    serve.shutdown()
+    stopped.append("serve")
+    try:
+        ray.kill(ray.get_actor(SCHEDULER_NAME, namespace=SCHEDULER_NAMESPACE), no_restart=True)
+        stopped.append("scheduler")
+    except ValueError:
+        pass
+    ray.shutdown()
+    return stopped

@@ -1,0 +1,415 @@
+"""Pydantic models of every request and response body in the API, and the enums they use."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CATEGORIES: tuple[str, ...] = (
+    "vicky",
+    "audio",
+    "database",
+    "notifications",
+    "files",
+    "analytics",
+    "ml",
+    "system",
+    "realtime",
+)
+
+
+class _PriorityInfo(NamedTuple):
+    level: int
+    sla_seconds: float
+    description: str
+    examples: tuple[str, ...]
+
+
+class Priority(str, Enum):
+    """Eight strictly ordered levels; a lower level is dispatched first."""
+
+    EMERGENCY = "EMERGENCY"
+    CRITICAL = "CRITICAL"
+    HIGH = "HIGH"
+    NORMAL = "NORMAL"
+    LOW = "LOW"
+    BATCH = "BATCH"
+    BACKGROUND = "BACKGROUND"
+    MAINTENANCE = "MAINTENANCE"
+
+    @property
+    def level(self) -> int:
+        return _PRIORITY_INFO[self].level
+
+    @property
+    def sla_seconds(self) -> float:
+        return _PRIORITY_INFO[self].sla_seconds
+
+    @property
+    def description(self) -> str:
+        return _PRIORITY_INFO[self].description
+
+    @property
+    def examples(self) -> list[str]:
+        return list(_PRIORITY_INFO[self].examples)
+
+    @classmethod
+    def from_level(cls, level: int) -> Priority:
+        return _PRIORITY_BY_LEVEL[level]
+
+
+_PRIORITY_INFO: dict[Priority, _PriorityInfo] = {
+    Priority.EMERGENCY: _PriorityInfo(
+        0, 0.1, "Emergencias críticas del sistema", ("system_failure", "security_breach")
+    ),
+    Priority.CRITICAL: _PriorityInfo(
+        1, 0.5, "Tareas críticas de alta prioridad", ("user_facing_errors", "payment_processing")
+    ),
+    Priority.HIGH: _PriorityInfo(
+        2, 2.0, "Tareas importantes con alta prioridad", ("real_time_analytics", "api_responses")
+    ),
+    Priority.NORMAL: _PriorityInfo(
+        3, 10.0, "Tareas regulares del sistema", ("data_processing", "report_generation")
+    ),
+    Priority.LOW: _PriorityInfo(4, 30.0, "Tareas de baja prioridad", ("cleanup_tasks", "optimization")),
+    Priority.BATCH: _PriorityInfo(
+        5, 300.0, "Procesamiento en lotes", ("bulk_operations", "data_migration")
+    ),
+    Priority.BACKGROUND: _PriorityInfo(6, 1800.0, "Tareas de fondo", ("backups", "maintenance")),
+    Priority.MAINTENANCE: _PriorityInfo(
+        7, 7200.0, "Tareas de mantenimiento", ("log_rotation", "cache_cleanup")
+    ),
+}
+_PRIORITY_BY_LEVEL = {info.level: priority for priority, info in _PRIORITY_INFO.items()}
+
+PRIORITY_ERROR = "Invalid priority level. Must be one of: " + ", ".join(p.value for p in Priority)
+
+
+class WorkerType(str, Enum):
+    CPU_INTENSIVE = "CPU_INTENSIVE"
+    IO_INTENSIVE = "IO_INTENSIVE"
+    MEMORY_INTENSIVE = "MEMORY_INTENSIVE"
+    NETWORK_INTENSIVE = "NETWORK_INTENSIVE"
+    GENERAL_PURPOSE = "GENERAL_PURPOSE"
+
+
+WORKER_TYPE_ERROR = "Invalid worker type. Must be one of: " + ", ".join(w.value for w in WorkerType)
+
+
+class TaskStatus(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (TaskStatus.QUEUED, TaskStatus.RUNNING)
+
+
+class ExecutionMode(str, Enum):
+    PARALLEL = "parallel"
+    SEQUENTIAL = "sequential"
+    ADAPTIVE = "adaptive"
+
+
+def _upper_enum_name(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- tasks
+
+
+class TaskSubmitRequest(_Request):
+    name: str = Field(min_length=1, max_length=256)
+    function_name: str = Field(min_length=1, max_length=128)
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    priority: Priority = Priority.NORMAL
+    worker_type: WorkerType | None = None
+    category: str | None = Field(default=None, min_length=1, max_length=64)
+    timeout: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+    retry_count: int | None = Field(default=None, ge=0, le=100)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    _upper_priority = field_validator("priority", "worker_type", mode="before")(_upper_enum_name)
+
+
+class TaskSubmitResponse(BaseModel):
+    task_id: str
+    name: str
+    status: TaskStatus
+    priority: Priority
+    partition: int
+    redis_node: str
+    estimated_completion: str
+    queue_position: int
+    created_at: str
+
+
+class TaskErrorInfo(BaseModel):
+    type: str
+    message: str
+    traceback: str | None = None
+
+
+class TaskStatusResponse(BaseModel):
+    task_id: str
+    name: str
+    status: TaskStatus
+    priority: Priority
+    worker_type: WorkerType
+    category: str
+    partition: int
+    redis_node: str
+    created_at: str
+    started_at: str | None
+    completed_at: str | None
+    execution_time: float | None
+    result: Any
+    error: TaskErrorInfo | None
+    retry_count: int
+    metadata: dict[str, Any]
+    function_name: str
+    attempts: int
+    timeout: int
+    max_retries: int
+    queue_position: int | None = None
+    batch_id: str | None = None
+
+
+class CancelResponse(BaseModel):
+    task_id: str
+    status: TaskStatus
+    cancelled_at: str
+    message: str
+
+
+# ---------------------------------------------------------------- batches
+
+
+class BatchSubmitRequest(_Request):
+    tasks: list[TaskSubmitRequest] = Field(min_length=1, max_length=100_000)
+    batch_priority: Priority | None = None
+    execution_mode: ExecutionMode = ExecutionMode.PARALLEL
+    batch_timeout: int | None = Field(default=None, ge=1)
+    max_failures: int | None = Field(default=None, ge=0)
+
+    _upper_priority = field_validator("batch_priority", mode="before")(_upper_enum_name)
+
+
+class BatchTaskRef(BaseModel):
+    task_id: str
+    name: str
+    partition: int
+    redis_node: str
+
+
+class BatchTaskError(BaseModel):
+    index: int
+    name: str | None
+    error: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class BatchSubmitResponse(BaseModel):
+    batch_id: str
+    total_submitted: int
+    total_errors: int
+    successful_tasks: list[BatchTaskRef]
+    errors: list[BatchTaskError]
+    execution_mode: ExecutionMode
+    estimated_completion: str
+
+
+# ---------------------------------------------------------------- catalog and configuration
+
+
+class FunctionInfo(BaseModel):
+    name: str
+    description: str
+    parameters: list[str]
+    category: str
+    estimated_duration: str
+    worker_type: WorkerType
+
+
+class FunctionsResponse(BaseModel):
+    functions: dict[str, list[FunctionInfo]]
+    total_functions: int
+    categories: list[str]
+
+
+class PriorityInfo(BaseModel):
+    level: int
+    sla_seconds: float
+    description: str
+    examples: list[str]
+
+
+class AutoScalingThresholds(BaseModel):
+    scale_up_queue_size: int
+    scale_down_queue_size: int
+
+
+class PrioritiesResponse(BaseModel):
+    priorities: dict[str, PriorityInfo]
+    default_priority: Priority
+    auto_scaling_thresholds: AutoScalingThresholds
+
+
+class HealthResponse(BaseModel):
+    status: Literal["healthy"]
+    timestamp: str
+    uptime: float
+    version: str
+    environment: str
+
+
+# ---------------------------------------------------------------- metrics
+
+
+class NetworkIO(BaseModel):
+    bytes_sent: int
+    bytes_recv: int
+
+
+class SystemResources(BaseModel):
+    cpu_percent: float
+    memory_percent: float
+    disk_usage: float
+    network_io: NetworkIO
+
+
+class WorkerPoolMetrics(BaseModel):
+    active_workers: int
+    max_workers: int
+    queue_size: int
+    avg_execution_time: float
+
+
+class RateLimitMetrics(BaseModel):
+    limit_per_second: int
+    current_usage: int
+    reset_time: str
+
+
+class RedisNodeMetrics(BaseModel):
+    status: str
+    memory_usage: str
+
+
+class MetricsResponse(BaseModel):
+    throughput_per_second: float
+    total_pending_tasks: int
+    active_workers: int
+    redis_nodes: int
+    partitions: int
+    system_resources: SystemResources
+    worker_pools: dict[str, WorkerPoolMetrics]
+    rate_limits: dict[str, RateLimitMetrics]
+    redis_cluster: dict[str, RedisNodeMetrics]
+    timestamp: float
+
+
+# ---------------------------------------------------------------- Vicky
+
+
+class InferenceParameters(_Request):
+    max_tokens: int = Field(default=256, ge=1, le=8192)
+    temperature: float = Field(default=0.7, ge=0.0, le=5.0)
+    top_p: float = Field(default=0.9, gt=0.0, le=1.0)
+
+
+class VickyInferenceRequest(_Request):
+    text: str = Field(min_length=1)
+    model: str = "qwen_7b"
+    personality: str = "conversational"
+    context: dict[str, Any] = Field(default_factory=dict)
+    parameters: InferenceParameters = Field(default_factory=InferenceParameters)
+
+
+class VickyInferenceMetadata(BaseModel):
+    model_version: str
+    processing_node: str
+
+
+class VickyInferenceResponse(BaseModel):
+    response: str
+    model_used: str
+    personality: str
+    tokens_used: int
+    execution_time: float
+    confidence: float
+    metadata: VickyInferenceMetadata
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class VickyChatRequest(_Request):
+    messages: list[ChatMessage] = Field(min_length=1)
+    model: str = "qwen_7b"
+    personality: str = "conversational"
+    session_id: str | None = None
+
+
+class VickyChatResponse(BaseModel):
+    message: ChatMessage
+    session_id: str
+    model_used: str
+    personality: str
+    tokens_used: int
+    execution_time: float
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+class WebhookEvent(str, Enum):
+    TASK_COMPLETED = "task.completed"
+    TASK_FAILED = "task.failed"
+    TASK_TIMEOUT = "task.timeout"
+    TASK_CANCELLED = "task.cancelled"
+    BATCH_COMPLETED = "batch.completed"
+
+
+class WebhookConfigureRequest(_Request):
+    url: str = Field(min_length=1, max_length=2048)
+    events: list[WebhookEvent] = Field(min_length=1)
+    secret: str = Field(min_length=8, max_length=256)
+
+
+class WebhookPayload(BaseModel):
+    event: WebhookEvent
+    timestamp: str
+    data: dict[str, Any]
+    signature: str
+
+
+# ---------------------------------------------------------------- error bodies
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    details: dict[str, Any] | None = None
+    timestamp: str
+
+
+class InternalErrorBody(BaseModel):
+    error: Literal["internal_server_error"]
+    message: str
+    error_id: str
+    timestamp: str

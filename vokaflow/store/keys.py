@@ -1,0 +1,73 @@
+"""Every Redis key name, all under one prefix.
+
+Per-task keys carry a ``{pN}`` hash tag for their partition, so that on Redis Cluster a
+partition's task records, queues and running set share one slot and each Lua script
+touches a single partition.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from vokaflow.schemas import WorkerType
+
+
+def partition_of(task_id: str, partitions: int) -> int:
+    """Stable across processes and versions (CRC-32), unlike Python's ``hash``."""
+    return zlib.crc32(task_id.encode()) % partitions
+
+
+class Keys:
+    def __init__(self, prefix: str, partitions: int) -> None:
+        self.prefix = prefix
+        self.partitions = partitions
+
+    def partition(self, task_id: str) -> int:
+        return partition_of(task_id, self.partitions)
+
+    def _tagged(self, partition: int) -> str:
+        return f"{self.prefix}:{{p{partition}}}"
+
+    def task_prefix(self, partition: int) -> str:
+        return f"{self._tagged(partition)}:task:"
+
+    def task(self, task_id: str) -> str:
+        return self.task_prefix(self.partition(task_id)) + task_id
+
+    def queue_prefix(self, partition: int) -> str:
+        return f"{self._tagged(partition)}:queue:"
+
+    def queue(self, partition: int, worker_type: WorkerType) -> str:
+        return self.queue_prefix(partition) + worker_type.value
+
+    def running(self, partition: int) -> str:
+        return f"{self._tagged(partition)}:running"
+
+    def api_key(self, key_hash: str) -> str:
+        return f"{self.prefix}:apikey:{key_hash}"
+
+    @property
+    def api_key_index(self) -> str:
+        return f"{self.prefix}:apikeys"
+
+    @property
+    def scheduler_heartbeat(self) -> str:
+        return f"{self.prefix}:scheduler:heartbeat"
+
+    @property
+    def pool_capacity(self) -> str:
+        return f"{self.prefix}:scheduler:pool_capacity"
+
+    def function_stats(self, function_name: str) -> str:
+        return f"{self.prefix}:stats:function:{function_name}"
+
+    @property
+    def wakeup_channel(self) -> str:
+        return f"{self.prefix}:events:wakeup"
+
+    @property
+    def cancel_channel(self) -> str:
+        return f"{self.prefix}:events:cancel"
+
+    def all_pattern(self) -> str:
+        return f"{self.prefix}:*"

@@ -1,0 +1,23 @@
+-- Moves the best-ordered ready tasks of one partition's queue to its running set.
+-- KEYS[1]  ready queue      PREFIX:{pN}:queue:WORKER_TYPE
+-- KEYS[2]  running set      PREFIX:{pN}:running   (zset, score = lease deadline in ms)
+-- ARGV[1]  highest score to take (inclusive)
+-- ARGV[2]  how many at most
+-- ARGV[3]  lease deadline, epoch ms
+-- ARGV[4]  dispatch time, epoch seconds
+-- ARGV[5]  task key prefix  PREFIX:{pN}:task:   (the records share the partition's slot)
+-- Returns, per claimed task: {id, function_name, args, kwargs, timeout, attempts, priority}.
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local claimed = {}
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  local key = ARGV[5] .. id
+  if redis.call('HGET', key, 'status') == 'queued' then
+    redis.call('ZADD', KEYS[2], ARGV[3], id)
+    local attempts = redis.call('HINCRBY', key, 'attempts', 1)
+    redis.call('HSET', key, 'status', 'running', 'started_at', ARGV[4])
+    local fields = redis.call('HMGET', key, 'function_name', 'args', 'kwargs', 'timeout', 'priority')
+    claimed[#claimed + 1] = {id, fields[1], fields[2], fields[3], fields[4], attempts, fields[5]}
+  end
+end
+return claimed

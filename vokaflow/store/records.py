@@ -1,0 +1,109 @@
+"""How a task is laid out in its Redis hash, and the dispatch order of queued tasks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from vokaflow.schemas import Priority, WorkerType
+
+# A queue score orders by priority level first, then by enqueue time in ms. 2**41 ms reaches
+# the year 2039; a double holds the sum exactly (3 + 41 bits < 53).
+_LEVEL_WEIGHT = float(2**41)
+
+
+def queue_score(priority: Priority, enqueued_at_s: float) -> float:
+    return priority.level * _LEVEL_WEIGHT + float(int(enqueued_at_s * 1000))
+
+
+def level_of_score(score: float) -> int:
+    return int(score // _LEVEL_WEIGHT)
+
+
+@dataclass
+class NewTask:
+    """A validated task, ready to be written by the submit script."""
+
+    task_id: str
+    name: str
+    function_name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    priority: Priority
+    worker_type: WorkerType
+    category: str
+    timeout_s: int
+    max_retries: int
+    metadata: dict[str, Any]
+    created_at: float
+    partition: int
+    owner: str
+    batch_id: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return queue_score(self.priority, self.created_at)
+
+    def to_fields(self) -> list[str]:
+        fields = {
+            "id": self.task_id,
+            "name": self.name,
+            "function_name": self.function_name,
+            "args": json.dumps(self.args),
+            "kwargs": json.dumps(self.kwargs),
+            "priority": self.priority.value,
+            "worker_type": self.worker_type.value,
+            "category": self.category,
+            "timeout": str(self.timeout_s),
+            "max_retries": str(self.max_retries),
+            "metadata": json.dumps(self.metadata),
+            "created_at": repr(self.created_at),
+            "partition": str(self.partition),
+            "owner": self.owner,
+            "status": "queued",
+            "attempts": "0",
+            "score": repr(self.score),
+            **({"batch_id": self.batch_id} if self.batch_id else {}),
+            **self.extra,
+        }
+        return [item for pair in fields.items() for item in pair]
+
+
+@dataclass
+class Outcome:
+    """What an executor reports for one task attempt."""
+
+    task_id: str
+    attempt: int
+    status: str
+    started_at: float
+    completed_at: float
+    result: Any = None
+    error: dict[str, Any] | None = None
+    function_name: str = ""
+
+    @property
+    def execution_time(self) -> float:
+        return max(0.0, self.completed_at - self.started_at)
+
+    def to_fields(self) -> list[str]:
+        return [
+            "status", self.status,
+            "started_at", repr(self.started_at),
+            "completed_at", repr(self.completed_at),
+            "execution_time", repr(self.execution_time),
+            "result", json.dumps(self.result),
+            "error", json.dumps(self.error),
+        ]  # fmt: skip
+
+
+def decode_json(raw: str | None, default: Any = None) -> Any:
+    if raw is None or raw == "":
+        return default
+    return json.loads(raw)
+
+
+def decode_float(raw: str | None) -> float | None:
+    return None if raw in (None, "") else float(raw)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Worker types as Ray resources, and the remote executor that runs registered functions."""

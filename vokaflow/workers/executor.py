@@ -1,0 +1,61 @@
+"""The remote executor: runs a chunk of tasks in one Ray worker and reports each outcome."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+from vokaflow.store.records import Outcome
+
+MAX_TRACEBACK_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    task_id: str
+    attempt: int
+    function_name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+
+
+def _error_info(exc: BaseException) -> dict[str, Any]:
+    summary = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return {"type": type(exc).__name__, "message": str(exc), "traceback": summary[-MAX_TRACEBACK_CHARS:]}
+
+
+def run_one(spec: TaskSpec) -> Outcome:
+    from vokaflow.functions import registry
+
+    started = time.time()
+    try:
+        result = registry.get(spec.function_name).call(*spec.args, **spec.kwargs)
+        json.dumps(result)  # results travel as JSON: refuse what cannot, here, with a reason
+        status, error = "completed", None
+    except Exception as exc:
+        result, status, error = None, "failed", _error_info(exc)
+    return Outcome(
+        task_id=spec.task_id,
+        attempt=spec.attempt,
+        status=status,
+        started_at=started,
+        completed_at=time.time(),
+        result=result,
+        error=error,
+        function_name=spec.function_name,
+    )
+
+
+@ray.remote(max_retries=0)
+def execute_chunk(specs: list[TaskSpec]) -> tuple[int, list[Outcome]]:
+    """Runs the chunk in order; returns the worker's PID with the outcomes.
+
+    Ray must not retry: the scheduler owns retries and knows which attempts already ran.
+    """
+    return os.getpid(), [run_one(spec) for spec in specs]

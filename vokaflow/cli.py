@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from typing import Any
@@ -50,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
 
     for sub in (status, submit):
         sub.add_argument("--url", help="base URL (default: VOKAFLOW_URL, else the local service)")
-        sub.add_argument("--api-key", help="API key (default: VOKAFLOW_API_KEY, else the admin key)")
+        sub.add_argument(
+            "--api-key", help="API key (default: VOKAFLOW_API_KEY, else the admin key)"
+        )
     return parser
 
 
@@ -66,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (httpx.HTTPError, TimeoutError) as exc:
         print(f"vokaflow: {exc}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as exc:
+        print(f"vokaflow: `{' '.join(exc.cmd[:3])} ...` failed with exit code {exc.returncode}",
+              file=sys.stderr)  # fmt: skip
         return 1
 
 

@@ -18,8 +18,10 @@ def now_s() -> float:
 def iso_event(epoch_s: float | None) -> str | None:
     if epoch_s is None:
         return None
-    return datetime.fromtimestamp(epoch_s, tz=timezone.utc).replace(tzinfo=None).isoformat(
-        timespec="microseconds"
+    return (
+        datetime.fromtimestamp(epoch_s, tz=timezone.utc)
+        .replace(tzinfo=None)
+        .isoformat(timespec="microseconds")
     )
 
 

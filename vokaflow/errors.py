@@ -94,7 +94,9 @@ class RateLimited(ApiError):
     status_code = 429
     code = "rate_limit_exceeded"
 
-    def __init__(self, category: str, limit: int, current: int, reset_at_s: float, retry_after_s: int):
+    def __init__(
+        self, category: str, limit: int, current: int, reset_at_s: float, retry_after_s: int
+    ):
         super().__init__(
             f"Rate limit exceeded for category '{category}'",
             {

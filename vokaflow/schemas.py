@@ -73,7 +73,9 @@ _PRIORITY_INFO: dict[Priority, _PriorityInfo] = {
     Priority.NORMAL: _PriorityInfo(
         3, 10.0, "Tareas regulares del sistema", ("data_processing", "report_generation")
     ),
-    Priority.LOW: _PriorityInfo(4, 30.0, "Tareas de baja prioridad", ("cleanup_tasks", "optimization")),
+    Priority.LOW: _PriorityInfo(
+        4, 30.0, "Tareas de baja prioridad", ("cleanup_tasks", "optimization")
+    ),
     Priority.BATCH: _PriorityInfo(
         5, 300.0, "Procesamiento en lotes", ("bulk_operations", "data_migration")
     ),

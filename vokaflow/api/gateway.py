@@ -10,7 +10,8 @@ from ray.serve.deployment import Application
 
 from vokaflow.api.app import create_app
 from vokaflow.api.services import Services
-from vokaflow.config import Settings
+from vokaflow.config import Settings, load_settings
+from vokaflow.errors import ConfigError
 
 APP_NAME = "vokaflow"
 
@@ -26,5 +27,19 @@ class Gateway:
 
 
 def gateway_app(settings: Settings, redis_url: str) -> Application:
-    deployment = Gateway.options(num_replicas=settings.gateway_replicas)
+    deployment = Gateway.options(num_replicas=settings.gateway_replicas)  # type: ignore[attr-defined]
     return deployment.bind(settings.to_wire(), redis_url)
+
+
+def app_builder(args: dict[str, str]) -> Application:
+    """Entry point for ``serve run`` / ``serve deploy`` with ``deployments/*.yaml``.
+
+    Settings come from the environment (the YAML's runtime_env); Redis must be external.
+    """
+    from vokaflow.scheduler.actor import ensure_scheduler
+
+    settings = load_settings()
+    if not settings.redis_url:
+        raise ConfigError("VOKAFLOW_REDIS_URL must be set when deploying with a Serve config")
+    ensure_scheduler(settings, settings.redis_url)
+    return gateway_app(settings, settings.redis_url)

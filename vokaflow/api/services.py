@@ -59,7 +59,9 @@ class Services:
         self._cached.function_avg_s = await self.tasks.function_averages()
         self._cached.pool_capacity = await self.tasks.pool_capacity()
 
-    async def estimated_wait_s(self, worker_type: WorkerType, function_name: str, ahead: int) -> float:
+    async def estimated_wait_s(
+        self, worker_type: WorkerType, function_name: str, ahead: int
+    ) -> float:
         """Rounds of the pool's capacity ahead of the task, times the function's mean run time."""
         await self._refresh_stats()
         capacity = max(1, self._cached.pool_capacity.get(worker_type, 1))

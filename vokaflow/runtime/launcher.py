@@ -46,7 +46,9 @@ def redis_url_for(settings: Settings, *, start: bool) -> str:
     return url
 
 
-async def _register_key(settings: Settings, redis_url: str, api_key: str, name: str, role: str) -> None:
+async def _register_key(
+    settings: Settings, redis_url: str, api_key: str, name: str, role: str
+) -> None:
     client = connect(redis_url)
     try:
         await ApiKeyStore(client, Keys(settings.key_prefix, settings.partitions)).store(
@@ -98,19 +100,16 @@ def start_ray(settings: Settings) -> str:
         if not _port_open("127.0.0.1", settings.ray_port):
             num_cpus = settings.ray_num_cpus or os.cpu_count() or 1
             ray_cli = str(Path(sys.executable).parent / "ray")
-            subprocess.run(
-                [
-                    ray_cli, "start", "--head",
-                    f"--port={settings.ray_port}",
-                    f"--num-cpus={num_cpus}",
-                    f"--resources={json.dumps(node_resources(num_cpus))}",
-                    "--dashboard-host=127.0.0.1",
-                    f"--dashboard-port={settings.ray_dashboard_port}",
-                    "--disable-usage-stats",
-                ],  # fmt: skip
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+            flags = {
+                "port": settings.ray_port,
+                "num-cpus": num_cpus,
+                "resources": json.dumps(node_resources(num_cpus)),
+                "dashboard-host": "127.0.0.1",
+                "dashboard-port": settings.ray_dashboard_port,
+            }
+            command = [ray_cli, "start", "--head", "--disable-usage-stats"]
+            command += [f"--{name}={value}" for name, value in flags.items()]
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
             _ray_marker(settings).write_text(address)
     import ray
 
@@ -149,7 +148,9 @@ def stop_everything(settings: Settings) -> list[str]:
     """Stop what ``up`` started; returns what was stopped."""
     stopped: list[str] = []
     marker = _ray_marker(settings)
-    address = os.environ.get("RAY_ADDRESS") or (marker.read_text().strip() if marker.exists() else None)
+    address = os.environ.get("RAY_ADDRESS") or (
+        marker.read_text().strip() if marker.exists() else None
+    )
     if address and _port_open(*_host_port(address)):
         stopped += _stop_service_on_ray(address)
     if marker.exists():

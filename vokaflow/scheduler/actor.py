@@ -8,6 +8,7 @@ On start it re-queues what a previous incarnation left running: all state lives 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -36,7 +37,9 @@ REDIS_RETRY_S = 0.5
 class Scheduler:
     def __init__(self, wire_settings: dict[str, Any], redis_url: str) -> None:
         self.settings = Settings.from_wire(wire_settings)
-        self.store = TaskStore(connect(redis_url), Keys(self.settings.key_prefix, self.settings.partitions))
+        self.store = TaskStore(
+            connect(redis_url), Keys(self.settings.key_prefix, self.settings.partitions)
+        )
         self.capacity: dict[WorkerType, int] = {wt: 0 for wt in WorkerType}
         self.in_flight: dict[WorkerType, int] = {wt: 0 for wt in WorkerType}
         self.running_refs: dict[str, ray.ObjectRef] = {}
@@ -77,10 +80,8 @@ class Scheduler:
                 await asyncio.sleep(REDIS_RETRY_S)
                 continue
             if not progressed:
-                try:
+                with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), self.settings.scheduler_poll_s)
-                except asyncio.TimeoutError:
-                    pass
 
     async def _dispatch_ready(self) -> bool:
         free = {wt: self.capacity[wt] - self.in_flight[wt] for wt in WorkerType}
@@ -110,7 +111,9 @@ class Scheduler:
             self.running_refs[task.task_id] = ref
         asyncio.get_event_loop().create_task(self._collect(ref, worker_type, chunk))
 
-    async def _collect(self, ref: ray.ObjectRef, worker_type: WorkerType, chunk: list[ClaimedTask]) -> None:
+    async def _collect(
+        self, ref: ray.ObjectRef, worker_type: WorkerType, chunk: list[ClaimedTask]
+    ) -> None:
         try:
             _pid, outcomes = await ref
         except TaskCancelledError:
@@ -170,10 +173,8 @@ class Scheduler:
             if time.monotonic() - last_refresh > CAPACITY_REFRESH_S:
                 self._refresh_capacity()
                 last_refresh = time.monotonic()
-            try:
+            with contextlib.suppress(ServiceUnavailable):
                 await self.store.beat(time.time(), self.capacity, ttl_s)
-            except ServiceUnavailable:
-                pass
             await asyncio.sleep(self.settings.scheduler_heartbeat_s)
 
     def _refresh_capacity(self) -> None:
@@ -196,7 +197,7 @@ SchedulerActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(Sc
 
 def ensure_scheduler(settings: Settings, redis_url: str) -> Any:
     """The running scheduler, started if there is none."""
-    return SchedulerActor.options(  # type: ignore[attr-defined]
+    return SchedulerActor.options(
         name=SCHEDULER_NAME,
         namespace=NAMESPACE,
         lifetime="detached",

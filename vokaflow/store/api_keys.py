@@ -62,4 +62,4 @@ class ApiKeyStore:
         name, role = record
         if name is None:
             return None
-        return Principal(name=name, role=role or "user")
+        return Principal(name=str(name), role=str(role or "user"))

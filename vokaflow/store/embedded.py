@@ -3,6 +3,7 @@ started under ``VOKAFLOW_HOME/redis`` with the append-only file on."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -53,21 +54,19 @@ class EmbeddedRedis:
             return running
         self.dir.mkdir(parents=True, exist_ok=True)
         port = _free_port()
-        subprocess.run(
-            [
-                redis_server_binary(),
-                "--port", str(port),
-                "--bind", "127.0.0.1",
-                "--dir", str(self.dir),
-                "--appendonly", "yes",
-                "--appendfsync", "everysec",
-                "--save", "",
-                "--daemonize", "yes",
-                "--pidfile", str(self.pid_file),
-                "--logfile", str(self.dir / "redis.log"),
-            ],  # fmt: skip
-            check=True,
-        )
+        options = {
+            "port": str(port),
+            "bind": "127.0.0.1",
+            "dir": str(self.dir),
+            "appendonly": "yes",
+            "appendfsync": "everysec",
+            "save": "",
+            "daemonize": "yes",
+            "pidfile": str(self.pid_file),
+            "logfile": str(self.dir / "redis.log"),
+        }
+        flags = [item for name, value in options.items() for item in (f"--{name}", value)]
+        subprocess.run([redis_server_binary(), *flags], check=True)
         url = f"redis://127.0.0.1:{port}/0"
         self._wait_until_up(url, timeout_s)
         self.url_file.write_text(url)
@@ -77,10 +76,9 @@ class EmbeddedRedis:
         url = self.url()
         if url is None:
             return False
-        try:
+        # The server closes the connection as it exits.
+        with contextlib.suppress(redis.exceptions.ConnectionError):
             redis.Redis.from_url(url).shutdown(nosave=False)
-        except redis.exceptions.ConnectionError:
-            pass  # the server closes the connection as it exits
         deadline = time.monotonic() + timeout_s
         while self.url() is not None and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -106,4 +106,4 @@ def decode_json(raw: str | None, default: Any = None) -> Any:
 
 
 def decode_float(raw: str | None) -> float | None:
-    return None if raw in (None, "") else float(raw)  # type: ignore[arg-type]
+    return None if raw is None or raw == "" else float(raw)

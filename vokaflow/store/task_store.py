@@ -43,6 +43,21 @@ class ClaimedTask:
     priority: str
     worker_type: WorkerType
 
+    @classmethod
+    def from_row(cls, row: list[Any], worker_type: WorkerType) -> ClaimedTask:
+        """Read one row of claim.lua's reply."""
+        task_id, function_name, args, kwargs, timeout, attempt, priority = row
+        return cls(
+            task_id=task_id,
+            function_name=function_name,
+            args=json.loads(args),
+            kwargs=json.loads(kwargs),
+            timeout_s=float(timeout),
+            attempt=int(attempt),
+            priority=priority,
+            worker_type=worker_type,
+        )
+
     @property
     def priority_level(self) -> int:
         return Priority(self.priority).level
@@ -69,10 +84,14 @@ class TaskStore:
         pipe = self.redis.pipeline(transaction=False)
         for task in tasks:
             keys = [self.keys.task(task.task_id), self.keys.queue(task.partition, task.worker_type)]
-            await self._submit(keys=keys, args=[task.task_id, task.score, *task.to_fields()], client=pipe)
+            await self._submit(
+                keys=keys, args=[task.task_id, task.score, *task.to_fields()], client=pipe
+            )
             if with_positions:
                 for partition in range(self.keys.partitions):
-                    pipe.zcount(self.keys.queue(partition, task.worker_type), "-inf", f"({task.score}")
+                    pipe.zcount(
+                        self.keys.queue(partition, task.worker_type), "-inf", f"({task.score}"
+                    )
         pipe.publish(self.keys.wakeup_channel, "1")
         replies = await pipe.execute()
         if not with_positions:
@@ -82,8 +101,8 @@ class TaskStore:
 
     @redis_boundary
     async def get(self, task_id: str) -> dict[str, str] | None:
-        record: dict[str, str] = await self.redis.hgetall(self.keys.task(task_id))
-        return record or None
+        record = await self.redis.hgetall(self.keys.task(task_id))
+        return {str(k): str(v) for k, v in record.items()} or None
 
     @redis_boundary
     async def queue_position(self, worker_type: WorkerType, score: float) -> int:
@@ -170,7 +189,7 @@ class TaskStore:
                 self.keys.queue(request.partition, request.worker_type),
                 self.keys.running(request.partition),
             ]
-            args = [
+            args: list[str | int | float] = [
                 request.max_score,
                 request.count,
                 lease_deadline_ms,
@@ -179,22 +198,12 @@ class TaskStore:
             ]
             await self._claim(keys=keys, args=args, client=pipe)
             pools.append(request.worker_type)
-        claimed: list[ClaimedTask] = []
-        for worker_type, rows in zip(pools, await pipe.execute(), strict=True):
-            for task_id, function_name, args, kwargs, timeout, attempt, priority in rows:
-                claimed.append(
-                    ClaimedTask(
-                        task_id=task_id,
-                        function_name=function_name,
-                        args=json.loads(args),
-                        kwargs=json.loads(kwargs),
-                        timeout_s=float(timeout),
-                        attempt=int(attempt),
-                        priority=priority,
-                        worker_type=worker_type,
-                    )
-                )
-        return claimed
+        replies = await pipe.execute()
+        return [
+            ClaimedTask.from_row(row, worker_type)
+            for worker_type, rows in zip(pools, replies, strict=True)
+            for row in rows
+        ]
 
     @redis_boundary
     async def finish(self, outcomes: Sequence[Outcome]) -> int:
@@ -205,7 +214,7 @@ class TaskStore:
             script_replies.append(len(pipe))
             partition = self.keys.partition(outcome.task_id)
             keys = [self.keys.task(outcome.task_id), self.keys.running(partition)]
-            args = [outcome.task_id, outcome.attempt, *outcome.to_fields()]
+            args: list[str | int] = [outcome.task_id, outcome.attempt, *outcome.to_fields()]
             await self._finish(keys=keys, args=args, client=pipe)
             if outcome.status == "completed" and outcome.function_name:
                 stats_key = self.keys.function_stats(outcome.function_name)

@@ -27,7 +27,11 @@ class TaskSpec:
 
 def _error_info(exc: BaseException) -> dict[str, Any]:
     summary = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return {"type": type(exc).__name__, "message": str(exc), "traceback": summary[-MAX_TRACEBACK_CHARS:]}
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": summary[-MAX_TRACEBACK_CHARS:],
+    }
 
 
 def run_one(spec: TaskSpec) -> Outcome:

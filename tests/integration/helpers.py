@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+TERMINAL = {"completed", "failed", "cancelled", "timeout"}
+
+
+def submit(api: httpx.Client, function_name: str, *args: Any, **fields: Any) -> dict[str, Any]:
+    body = {"name": fields.pop("name", function_name), "function_name": function_name,
+            "args": list(args), **fields}  # fmt: skip
+    reply = api.post("/api/high-scale-tasks/submit", json=body)
+    assert reply.status_code == 200, reply.text
+    result: dict[str, Any] = reply.json()
+    return result
+
+
+def status(api: httpx.Client, task_id: str) -> dict[str, Any]:
+    reply = api.get(f"/api/high-scale-tasks/status/{task_id}")
+    assert reply.status_code == 200, reply.text
+    result: dict[str, Any] = reply.json()
+    return result
+
+
+def wait_until(api: httpx.Client, task_id: str, states: set[str] = TERMINAL,
+               timeout_s: float = 60.0) -> dict[str, Any]:  # fmt: skip
+    deadline = time.monotonic() + timeout_s
+    while True:
+        current = status(api, task_id)
+        if current["status"] in states:
+            return current
+        assert time.monotonic() < deadline, f"task stayed {current['status']}: {current}"
+        time.sleep(0.1)

@@ -1,0 +1,69 @@
+"""GET /api/health/: healthy only while Redis and the scheduler both answer."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime
+from unittest import mock
+
+import httpx
+import pytest
+import ray
+
+from vokaflow.api.app import create_app
+from vokaflow.api.services import Services
+from vokaflow.config import load_settings
+from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
+from vokaflow.scheduler.actor import ensure_scheduler
+
+
+def test_health_reports_the_spec_fields(stack):
+    body = httpx.get(f"{stack.base_url}/api/health/").json()
+    assert body["status"] == "healthy"
+    assert body["version"] == "2.0.0"
+    assert body["environment"] == "test"
+    assert isinstance(body["uptime"], float)
+    datetime.fromisoformat(body["timestamp"])
+
+
+async def test_health_is_503_naming_redis_when_redis_is_unreachable():
+    services = Services(load_settings(), "redis://127.0.0.1:1/0")
+    transport = httpx.ASGITransport(app=create_app(services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        reply = await client.get("/api/health/")
+    assert reply.status_code == 503
+    body = reply.json()
+    assert body["error"] == "service_unavailable"
+    assert body["details"]["component"] == "redis"
+    assert body["details"]["status"] == "degraded"
+
+
+@pytest.fixture
+def ray_client(stack):
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    ray.init(address=f"127.0.0.1:{stack.env['VOKAFLOW_RAY_PORT']}", namespace=NAMESPACE,
+             log_to_driver=False)  # fmt: skip
+    yield
+    ray.shutdown()
+
+
+def test_health_is_503_naming_the_scheduler_when_it_is_gone_and_200_once_back(stack, ray_client):
+    stack_vars = {k: v for k, v in stack.env.items() if k.startswith("VOKAFLOW_")}
+    with mock.patch.dict(os.environ, stack_vars):
+        settings = load_settings()
+    ray.kill(ray.get_actor(SCHEDULER_NAME, namespace=NAMESPACE), no_restart=True)
+    try:
+        deadline = time.monotonic() + 20
+        while (reply := httpx.get(f"{stack.base_url}/api/health/")).status_code == 200:
+            assert time.monotonic() < deadline, "health stayed 200 without a scheduler"
+            time.sleep(0.5)
+        assert reply.status_code == 503
+        assert reply.json()["details"]["component"] == "scheduler"
+    finally:
+        time.sleep(1)
+        ensure_scheduler(settings, stack.redis_url)
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{stack.base_url}/api/health/").status_code != 200:
+        assert time.monotonic() < deadline, "health did not recover with a new scheduler"
+        time.sleep(0.5)

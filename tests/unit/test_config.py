@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import pytest
+
+from vokaflow.config import load_settings
+from vokaflow.errors import ConfigError
+from vokaflow.schemas import WorkerType
+
+
+def test_a_bad_value_fails_with_a_message_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("VOKAFLOW_PORT", "eighty")
+    with pytest.raises(ConfigError, match="VOKAFLOW_PORT"):
+        load_settings()
+
+
+def test_an_out_of_range_partition_count_is_refused(monkeypatch):
+    monkeypatch.setenv("VOKAFLOW_PARTITIONS", "0")
+    with pytest.raises(ConfigError, match="VOKAFLOW_PARTITIONS"):
+        load_settings()
+
+
+def test_pool_limits_from_the_environment_merge_over_the_defaults(monkeypatch):
+    monkeypatch.setenv("VOKAFLOW_POOL_MAX_WORKERS", '{"MEMORY_INTENSIVE": 1}')
+    settings = load_settings()
+    assert settings.pool_max_workers[WorkerType.MEMORY_INTENSIVE] == 1
+    assert settings.pool_max_workers[WorkerType.NETWORK_INTENSIVE] == 256
+
+
+def test_settings_survive_the_trip_to_ray_actors(monkeypatch):
+    monkeypatch.setenv("VOKAFLOW_KEY_PREFIX", "custom")
+    settings = load_settings()
+    again = type(settings).from_wire(settings.to_wire())
+    assert again == settings
+
+
+def test_defaults_match_the_spec(monkeypatch):
+    for name in ("VOKAFLOW_PORT", "VOKAFLOW_PARTITIONS", "VOKAFLOW_POOL_MAX_WORKERS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.port == 8000 and settings.partitions == 16
+    assert settings.default_timeout_s == 300 and settings.default_retry_count == 3

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+
+from vokaflow.functions.registry import FunctionRegistry, function
+from vokaflow.schemas import WorkerType
+from vokaflow.workers.executor import TaskSpec, run_one
+from vokaflow.workers.resources import node_resources, pool_slots, task_options
+
+
+def _registry_with_double() -> FunctionRegistry:
+    registry = FunctionRegistry()
+
+    @function(
+        category="analytics", description="doubles", estimated_duration="fast", target=registry
+    )
+    def double(x: int) -> int:
+        return 2 * x
+
+    return registry
+
+
+def test_a_registered_function_is_found_by_name_and_by_category_qualified_name():
+    registry = _registry_with_double()
+    assert registry.get("double").call(4) == 8
+    assert registry.find("analytics.double") is registry.find("double")
+    assert registry.find("system.double") is None
+
+
+def test_parameters_default_to_the_signature():
+    assert _registry_with_double().get("double").parameters == ["x"]
+
+
+def test_arguments_are_checked_against_the_signature():
+    entry = _registry_with_double().get("double")
+    assert entry.check_arguments([1], {}) is None
+    assert "too many" in (entry.check_arguments([1, 2], {}) or "")
+    assert entry.check_arguments([], {"y": 1}) is not None
+
+
+def test_an_unknown_category_is_refused_at_registration():
+    with pytest.raises(ValueError, match="category"):
+        function(category="weather", description="d", estimated_duration="e",
+                 target=FunctionRegistry())(lambda: None)  # fmt: skip
+
+
+def test_the_executor_reports_a_result_and_its_timing():
+    outcome = run_one(TaskSpec("t1", 1, "statistical_summary", [[1, 2, 3]], {}))
+    assert outcome.status == "completed"
+    assert outcome.result["mean"] == 2.0
+    assert outcome.completed_at >= outcome.started_at
+
+
+def test_the_executor_turns_an_exception_into_a_failed_outcome_with_a_traceback():
+    outcome = run_one(TaskSpec("t2", 1, "raise_error", ["boom"], {}))
+    assert outcome.status == "failed"
+    assert outcome.error == {"type": "RuntimeError", "message": "boom",
+                             "traceback": outcome.error["traceback"]}  # fmt: skip
+    assert "Traceback" in outcome.error["traceback"]
+
+
+def test_a_result_that_is_not_json_fails_the_task_with_a_reason():
+    @function(category="system", description="returns a set", estimated_duration="fast",
+              name="returns_a_set_for_test")  # fmt: skip
+    def returns_set() -> set[int]:
+        return {1}
+
+    outcome = run_one(TaskSpec("t4", 1, "returns_a_set_for_test", [], {}))
+    assert outcome.status == "failed" and outcome.error["type"] == "TypeError"
+
+
+def test_every_worker_type_maps_to_its_own_ray_resource_with_at_least_one_slot():
+    resources = node_resources(2)
+    assert len(resources) == len(WorkerType) and all(v >= 1 for v in resources.values())
+    slots = pool_slots(resources)
+    assert slots[WorkerType.IO_INTENSIVE] == 8 and slots[WorkerType.MEMORY_INTENSIVE] == 1
+    options = task_options(WorkerType.IO_INTENSIVE)
+    assert options["num_cpus"] == 0 and options["resources"] == {"vokaflow_io": 1.0}

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from vokaflow.schemas import Priority, WorkerType
+from vokaflow.store.keys import Keys, partition_of
+from vokaflow.store.records import level_of_score, queue_score
+
+
+def test_a_task_partition_is_stable_and_in_range():
+    assert partition_of("550e8400-e29b-41d4-a716-446655440000", 16) == partition_of(
+        "550e8400-e29b-41d4-a716-446655440000", 16
+    )
+    assert {partition_of(f"task-{i}", 16) for i in range(2000)} == set(range(16))
+
+
+def test_a_partitions_keys_share_one_hash_tag_under_the_prefix():
+    keys = Keys("vf", 16)
+    task_id = "abc"
+    partition = keys.partition(task_id)
+    tag = f"{{p{partition}}}"
+    assert keys.task(task_id).startswith("vf:") and tag in keys.task(task_id)
+    assert tag in keys.queue(partition, WorkerType.IO_INTENSIVE)
+    assert tag in keys.running(partition)
+
+
+def test_a_higher_priority_scores_lower_however_old_the_other_task_is():
+    old_batch = queue_score(Priority.BATCH, enqueued_at_s=1_000.0)
+    new_emergency = queue_score(Priority.EMERGENCY, enqueued_at_s=2_000_000_000.0)
+    assert new_emergency < old_batch
+
+
+def test_within_a_priority_the_older_task_scores_lower():
+    assert queue_score(Priority.NORMAL, 10.0) < queue_score(Priority.NORMAL, 10.5)
+
+
+def test_the_level_can_be_read_back_from_a_score():
+    for priority in Priority:
+        assert level_of_score(queue_score(priority, 1_790_000_000.123)) == priority.level

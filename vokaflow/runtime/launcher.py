@@ -176,7 +176,8 @@ def _stop_service_on_ray(address: str) -> list[str]:
     from vokaflow.scheduler import SCHEDULER_NAME
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, configure_logging=False)
+    if not ray.is_initialized():
+        ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, configure_logging=False)
     stopped = []
     serve.shutdown()
     stopped.append("serve")

@@ -61,8 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "submit": cmd_submit,
-                   "keys": cmd_keys}[args.command]  # fmt: skip
+        handler = {
+            "up": cmd_up,
+            "down": cmd_down,
+            "status": cmd_status,
+            "submit": cmd_submit,
+            "keys": cmd_keys,
+        }[args.command]
         return handler(settings, args)
     except ConfigError as exc:
         print(f"vokaflow: {exc}", file=sys.stderr)
@@ -71,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vokaflow: {exc}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as exc:
-        print(f"vokaflow: `{' '.join(exc.cmd[:3])} ...` failed with exit code {exc.returncode}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"vokaflow: `{' '.join(exc.cmd[:3])} ...` failed with exit code {exc.returncode}",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -12,7 +12,9 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vokaflow.errors import ConfigError
-from vokaflow.schemas import WorkerType
+from vokaflow.ratelimit.bucket import RateLimit
+from vokaflow.ratelimit.limits import DEFAULT_RATE_LIMITS
+from vokaflow.schemas import CATEGORIES, WorkerType
 
 ENV_PREFIX = "VOKAFLOW_"
 
@@ -49,6 +51,8 @@ class Settings(BaseSettings):
     scale_up_queue_size: int = Field(default=100, ge=1)
     scale_down_queue_size: int = Field(default=10, ge=0)
 
+    rate_limits: dict[str, RateLimit] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+
     default_timeout_s: int = Field(default=300, ge=1)
     default_retry_count: int = Field(default=3, ge=0)
     scheduler_poll_s: float = Field(default=0.05, gt=0, le=5)
@@ -56,6 +60,14 @@ class Settings(BaseSettings):
     scheduler_stale_after_s: float = Field(default=10.0, gt=0)
     lease_s: float = Field(default=60.0, gt=0)
     api_key_cache_s: float = Field(default=5.0, ge=0)
+
+    retry_backoff_base_s: float = Field(default=0.5, gt=0)
+    retry_backoff_max_s: float = Field(default=60.0, gt=0)
+    max_system_retries: int = Field(default=3, ge=0)
+    chunk_target_s: float = Field(default=0.02, gt=0)
+    max_chunk_size: int = Field(default=500, ge=1)
+    starvation_factor: float = Field(default=4.0, gt=1)
+    urgent_reserved_fraction: float = Field(default=0.125, ge=0, lt=1)
 
     @field_validator("pool_max_workers")
     @classmethod
@@ -65,6 +77,14 @@ class Settings(BaseSettings):
         if any(limit < 1 for limit in merged.values()):
             raise ValueError("every pool needs max_workers >= 1")
         return merged
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _fill_missing_categories(cls, value: dict[str, RateLimit]) -> dict[str, RateLimit]:
+        unknown = set(value) - set(CATEGORIES)
+        if unknown:
+            raise ValueError(f"unknown categories {sorted(unknown)}; use {', '.join(CATEGORIES)}")
+        return {**DEFAULT_RATE_LIMITS, **value}
 
     @property
     def admin_key_file(self) -> Path:

@@ -186,6 +186,9 @@ class TaskStatusResponse(BaseModel):
     max_retries: int
     queue_position: int | None = None
     batch_id: str | None = None
+    worker_pid: int | None = None
+    system_retries: int = 0
+    retry_at: str | None = None
 
 
 class CancelResponse(BaseModel):
@@ -199,7 +202,8 @@ class CancelResponse(BaseModel):
 
 
 class BatchSubmitRequest(_Request):
-    tasks: list[TaskSubmitRequest] = Field(min_length=1, max_length=100_000)
+    # Each task is validated on its own: an invalid one is listed in `errors`, the rest go in.
+    tasks: list[dict[str, Any]] = Field(min_length=1, max_length=100_000)
     batch_priority: Priority | None = None
     execution_mode: ExecutionMode = ExecutionMode.PARALLEL
     batch_timeout: int | None = Field(default=None, ge=1)
@@ -231,6 +235,22 @@ class BatchSubmitResponse(BaseModel):
     errors: list[BatchTaskError]
     execution_mode: ExecutionMode
     estimated_completion: str
+
+
+class BatchStatusResponse(BaseModel):
+    batch_id: str
+    status: Literal["running", "completed", "aborted", "timeout"]
+    execution_mode: ExecutionMode
+    total: int
+    completed: int
+    failed: int
+    cancelled: int
+    timeout: int
+    unfinished: int
+    created_at: str
+    finished_at: str | None
+    batch_timeout: int | None
+    max_failures: int | None
 
 
 # ---------------------------------------------------------------- catalog and configuration

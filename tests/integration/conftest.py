@@ -59,6 +59,8 @@ def _stack_env(home: Path, prefix: str) -> dict[str, str]:
         VOKAFLOW_POOL_MAX_WORKERS='{"MEMORY_INTENSIVE": 1}',
         VOKAFLOW_SCHEDULER_STALE_AFTER_S="3",
         VOKAFLOW_MAX_REQUEST_BYTES="1048576",
+        VOKAFLOW_RATE_LIMITS='{"ml": {"limit_per_second": 2, "burst": 5}}',
+        VOKAFLOW_RETRY_BACKOFF_BASE_S="0.4",
         RAY_AUTH_MODE="disabled",
     )
     env.pop("RAY_ADDRESS", None)

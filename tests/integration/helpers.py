@@ -9,8 +9,12 @@ TERMINAL = {"completed", "failed", "cancelled", "timeout"}
 
 
 def submit(api: httpx.Client, function_name: str, *args: Any, **fields: Any) -> dict[str, Any]:
-    body = {"name": fields.pop("name", function_name), "function_name": function_name,
-            "args": list(args), **fields}  # fmt: skip
+    body = {
+        "name": fields.pop("name", function_name),
+        "function_name": function_name,
+        "args": list(args),
+        **fields,
+    }
     reply = api.post("/api/high-scale-tasks/submit", json=body)
     assert reply.status_code == 200, reply.text
     result: dict[str, Any] = reply.json()
@@ -24,8 +28,9 @@ def status(api: httpx.Client, task_id: str) -> dict[str, Any]:
     return result
 
 
-def wait_until(api: httpx.Client, task_id: str, states: set[str] = TERMINAL,
-               timeout_s: float = 60.0) -> dict[str, Any]:  # fmt: skip
+def wait_until(
+    api: httpx.Client, task_id: str, states: set[str] = TERMINAL, timeout_s: float = 60.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
         current = status(api, task_id)
@@ -33,3 +38,33 @@ def wait_until(api: httpx.Client, task_id: str, states: set[str] = TERMINAL,
             return current
         assert time.monotonic() < deadline, f"task stayed {current['status']}: {current}"
         time.sleep(0.1)
+
+
+def submit_batch(api: httpx.Client, tasks: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    reply = api.post("/api/high-scale-tasks/batch", json={"tasks": tasks, **fields})
+    assert reply.status_code == 200, reply.text
+    result: dict[str, Any] = reply.json()
+    return result
+
+
+def wait_batch(api: httpx.Client, batch_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        reply = api.get(f"/api/high-scale-tasks/batch/{batch_id}")
+        assert reply.status_code == 200, reply.text
+        body: dict[str, Any] = reply.json()
+        if body["status"] != "running":
+            return body
+        assert time.monotonic() < deadline, f"batch still running: {body}"
+        time.sleep(0.1)
+
+
+def pid_gone(pid: int, timeout_s: float = 10.0) -> bool:
+    import psutil
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return True
+        time.sleep(0.1)
+    return False

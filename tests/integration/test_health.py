@@ -42,8 +42,11 @@ async def test_health_is_503_naming_redis_when_redis_is_unreachable():
 @pytest.fixture
 def ray_client(stack):
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(address=f"127.0.0.1:{stack.env['VOKAFLOW_RAY_PORT']}", namespace=NAMESPACE,
-             log_to_driver=False)  # fmt: skip
+    ray.init(
+        address=f"127.0.0.1:{stack.env['VOKAFLOW_RAY_PORT']}",
+        namespace=NAMESPACE,
+        log_to_driver=False,
+    )
     yield
     ray.shutdown()
 

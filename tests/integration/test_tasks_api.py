@@ -7,14 +7,29 @@ from datetime import datetime
 from tests.integration.helpers import status, submit, wait_until
 
 SUBMIT_FIELDS = {
-    "task_id": str, "name": str, "status": str, "priority": str, "partition": int,
-    "redis_node": str, "estimated_completion": str, "queue_position": int, "created_at": str,
-}  # fmt: skip
+    "task_id": str,
+    "name": str,
+    "status": str,
+    "priority": str,
+    "partition": int,
+    "redis_node": str,
+    "estimated_completion": str,
+    "queue_position": int,
+    "created_at": str,
+}
 STATUS_FIELDS = {
-    "task_id": str, "name": str, "status": str, "priority": str, "worker_type": str,
-    "category": str, "partition": int, "redis_node": str, "created_at": str, "retry_count": int,
+    "task_id": str,
+    "name": str,
+    "status": str,
+    "priority": str,
+    "worker_type": str,
+    "category": str,
+    "partition": int,
+    "redis_node": str,
+    "created_at": str,
+    "retry_count": int,
     "metadata": dict,
-}  # fmt: skip
+}
 
 
 def test_a_submitted_task_completes_with_its_real_result(api):
@@ -96,8 +111,16 @@ def test_status_of_an_unknown_task_is_404(api):
 def test_priorities_serve_the_eight_levels_and_thresholds(api):
     body = api.get("/api/high-scale-tasks/priorities").json()
     levels = {name: info["level"] for name, info in body["priorities"].items()}
-    assert levels == {"EMERGENCY": 0, "CRITICAL": 1, "HIGH": 2, "NORMAL": 3, "LOW": 4,
-                      "BATCH": 5, "BACKGROUND": 6, "MAINTENANCE": 7}  # fmt: skip
+    assert levels == {
+        "EMERGENCY": 0,
+        "CRITICAL": 1,
+        "HIGH": 2,
+        "NORMAL": 3,
+        "LOW": 4,
+        "BATCH": 5,
+        "BACKGROUND": 6,
+        "MAINTENANCE": 7,
+    }
     assert body["priorities"]["EMERGENCY"]["sla_seconds"] == 0.1
     assert body["priorities"]["MAINTENANCE"]["examples"] == ["log_rotation", "cache_cleanup"]
     assert body["default_priority"] == "NORMAL"

@@ -1,47 +1,126 @@
 from __future__ import annotations
 
-from vokaflow.scheduler.policy import best_candidates, plan_claims, pool_capacity
-from vokaflow.schemas import Priority, WorkerType
-from vokaflow.store.records import queue_score
-from vokaflow.store.task_store import Candidate
+import random
+
+from vokaflow.scheduler.batches import batch_window
+from vokaflow.scheduler.policy import (
+    Autoscaler,
+    StarvationRule,
+    chunk_size,
+    plan_claims,
+    retry_delay_s,
+    urgent_reserve,
+)
+from vokaflow.schemas import ExecutionMode, Priority, WorkerType
+from vokaflow.store.records import level_upper_bound
+
+GP = WorkerType.GENERAL_PURPOSE
 
 
-def _candidate(priority: Priority, age_s: float, partition: int, task_id: str) -> Candidate:
-    return Candidate(queue_score(priority, 1_000_000.0 + age_s), partition, task_id)
+def _counts(**per_partition: dict[Priority, int]) -> dict[int, list[int]]:
+    counts = {}
+    for name, by_priority in per_partition.items():
+        levels = [0] * 8
+        for priority, n in by_priority.items():
+            levels[priority.level] = n
+        counts[int(name.removeprefix("p"))] = levels
+    return counts
 
 
-def test_the_best_candidates_across_partitions_are_taken_in_priority_order():
-    candidates = [
-        _candidate(Priority.BATCH, 0, 0, "batch"),
-        _candidate(Priority.EMERGENCY, 9, 3, "emergency"),
-        _candidate(Priority.NORMAL, 1, 3, "normal"),
-        _candidate(Priority.CRITICAL, 5, 7, "critical"),
-    ]
-    chosen = best_candidates(candidates, 3)
-    assert [c.task_id for c in chosen] == ["emergency", "critical", "normal"]
+def test_higher_levels_are_claimed_before_any_lower_level_across_partitions():
+    counts = _counts(p0={Priority.BATCH: 50}, p3={Priority.EMERGENCY: 1, Priority.NORMAL: 5})
+    claims = plan_claims(GP, counts, wanted=4)
+    assert [(c.partition, c.count) for c in claims] == [(3, 4)]
+    assert claims[0].max_score == level_upper_bound(Priority.NORMAL.level)
 
 
-def test_no_free_slots_means_nothing_is_chosen():
-    assert best_candidates([_candidate(Priority.HIGH, 0, 0, "a")], 0) == []
+def test_a_level_that_does_not_fill_the_budget_spills_into_the_next():
+    counts = _counts(p1={Priority.HIGH: 2}, p2={Priority.LOW: 10})
+    claims = plan_claims(GP, counts, wanted=5)
+    assert {(c.partition, c.count) for c in claims} == {(1, 2), (2, 3)}
 
 
-def test_claims_are_grouped_per_partition_up_to_the_worst_chosen_score():
-    candidates = [
-        _candidate(Priority.HIGH, 0, 1, "a"),
-        _candidate(Priority.HIGH, 1, 1, "b"),
-        _candidate(Priority.LOW, 0, 1, "c"),
-        _candidate(Priority.HIGH, 2, 2, "d"),
-    ]
-    claims = plan_claims(WorkerType.IO_INTENSIVE, candidates, 3)
-    assert [(c.partition, c.count) for c in claims] == [(1, 2), (2, 1)]
-    assert claims[0].max_score == queue_score(Priority.HIGH, 1_000_001.0)
+def test_within_a_level_partitions_give_in_proportion_to_their_backlog():
+    counts = _counts(p0={Priority.NORMAL: 30}, p1={Priority.NORMAL: 10})
+    claims = plan_claims(GP, counts, wanted=8)
+    assert {(c.partition, c.count) for c in claims} == {(0, 6), (1, 2)}
 
 
-def test_pool_capacity_is_the_smaller_of_the_configured_max_and_the_cluster_slots():
-    configured = {wt: 64 for wt in WorkerType}
-    capacity = pool_capacity(
-        configured, {WorkerType.IO_INTENSIVE: 8, WorkerType.CPU_INTENSIVE: 100}
+def test_reserved_slots_go_only_to_emergency_and_critical_work():
+    counts = _counts(p0={Priority.CRITICAL: 1, Priority.BATCH: 100})
+    no_general_room = plan_claims(GP, counts, wanted=0, urgent_extra=1)
+    assert [(c.partition, c.count) for c in no_general_room] == [(0, 1)]
+    assert no_general_room[0].max_score == level_upper_bound(Priority.CRITICAL.level)
+    only_batch = _counts(p0={Priority.BATCH: 100})
+    assert plan_claims(GP, only_batch, wanted=0, urgent_extra=1) == []
+
+
+def test_urgent_work_uses_the_reserve_before_the_general_budget():
+    counts = _counts(p0={Priority.EMERGENCY: 1, Priority.BATCH: 100})
+    claims = plan_claims(GP, counts, wanted=3, urgent_extra=1)
+    assert [(c.partition, c.count) for c in claims] == [(0, 4)]
+
+
+def test_chunks_are_single_when_idle_and_packed_under_backlog():
+    assert (
+        chunk_size(backlog=3, free_slots=4, mean_task_s=0.001, target_chunk_s=0.02, max_chunk=500)
+        == 1
     )
-    assert capacity[WorkerType.IO_INTENSIVE] == 8
-    assert capacity[WorkerType.CPU_INTENSIVE] == 64
-    assert capacity[WorkerType.GENERAL_PURPOSE] == 0
+    assert chunk_size(10_000, 4, 0.0001, 0.02, 500) == 200
+    assert chunk_size(10_000, 4, 0.00001, 0.02, 500) == 500
+    assert chunk_size(40, 4, 0.00001, 0.02, 500) == 10
+    assert chunk_size(10_000, 4, 1.0, 0.02, 500) == 1
+
+
+def test_a_pool_of_two_or_more_keeps_one_slot_for_urgent_work():
+    assert urgent_reserve(1, 0.125) == 0
+    assert urgent_reserve(4, 0.125) == 1
+    assert urgent_reserve(64, 0.125) == 8
+
+
+def test_retry_delays_grow_exponentially_with_jitter_and_a_cap():
+    rng = random.Random(7)
+    delays = [retry_delay_s(attempt, 0.5, 8.0, rng) for attempt in range(1, 8)]
+    for attempt, delay in enumerate(delays, start=1):
+        ceiling = min(8.0, 0.5 * 2 ** (attempt - 1))
+        assert ceiling / 2 <= delay <= ceiling
+    assert max(delays) <= 8.0
+
+
+def test_pools_scale_up_past_the_threshold_and_down_below_it_within_bounds():
+    scaler = Autoscaler(scale_up_queue_size=100, scale_down_queue_size=10)
+    assert scaler.floor(16) == 4
+    assert scaler.next_target(4, queued=500, capacity=16) == 8
+    assert scaler.next_target(8, queued=500, capacity=16) == 16
+    assert scaler.next_target(16, queued=500, capacity=16) == 16
+    assert scaler.next_target(16, queued=50, capacity=16) == 16
+    assert scaler.next_target(16, queued=2, capacity=16) == 8
+    assert scaler.next_target(4, queued=0, capacity=16) == 4
+
+
+def test_a_task_waiting_four_slas_is_promoted_one_level_and_waits_again():
+    rule = StarvationRule(factor=4.0)
+    batch = Priority.BATCH.level
+    wait_ms = rule.wait_before_promotion_ms(batch)
+    assert wait_ms == 1_200_000
+    assert rule.promote(batch, waiting_since_ms=0, now_ms=wait_ms - 1) == (batch, 0)
+    level, since = rule.promote(batch, waiting_since_ms=0, now_ms=wait_ms)
+    assert (level, since) == (Priority.LOW.level, wait_ms)
+    assert rule.promote(level, since, since + 1000) == (Priority.LOW.level, wait_ms)
+
+
+def test_promotion_stops_at_high_so_urgent_levels_never_compete_with_promoted_work():
+    rule = StarvationRule(factor=4.0)
+    clock, level, since = 0, Priority.MAINTENANCE.level, 0
+    for _ in range(100_000):
+        clock += 60_000
+        level, since = rule.promote(level, since, clock)
+    assert level == Priority.HIGH.level
+
+
+def test_batch_windows_follow_the_execution_mode():
+    assert batch_window(ExecutionMode.SEQUENTIAL, 10, 0, capacity=8) == 1
+    assert batch_window(ExecutionMode.ADAPTIVE, 3, 1, capacity=8) == 8
+    assert batch_window(ExecutionMode.ADAPTIVE, 8, 2, capacity=8) == 8
+    assert batch_window(ExecutionMode.ADAPTIVE, 7, 3, capacity=8) == 1
+    assert batch_window(ExecutionMode.PARALLEL, 0, 50, capacity=8) > 10**6

@@ -23,8 +23,13 @@ def test_the_eight_priorities_are_ordered_by_level_with_the_spec_slas():
 def test_the_enums_have_the_spec_sizes():
     assert len(WorkerType) == 5
     assert [s.value for s in TaskStatus] == [
-        "queued", "running", "completed", "failed", "cancelled", "timeout",
-    ]  # fmt: skip
+        "queued",
+        "running",
+        "completed",
+        "failed",
+        "cancelled",
+        "timeout",
+    ]
     assert {m.value for m in ExecutionMode} == {"parallel", "sequential", "adaptive"}
 
 

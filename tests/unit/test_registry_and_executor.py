@@ -40,8 +40,9 @@ def test_arguments_are_checked_against_the_signature():
 
 def test_an_unknown_category_is_refused_at_registration():
     with pytest.raises(ValueError, match="category"):
-        function(category="weather", description="d", estimated_duration="e",
-                 target=FunctionRegistry())(lambda: None)  # fmt: skip
+        function(
+            category="weather", description="d", estimated_duration="e", target=FunctionRegistry()
+        )(lambda: None)
 
 
 def test_the_executor_reports_a_result_and_its_timing():
@@ -54,14 +55,21 @@ def test_the_executor_reports_a_result_and_its_timing():
 def test_the_executor_turns_an_exception_into_a_failed_outcome_with_a_traceback():
     outcome = run_one(TaskSpec("t2", 1, "raise_error", ["boom"], {}))
     assert outcome.status == "failed"
-    assert outcome.error == {"type": "RuntimeError", "message": "boom",
-                             "traceback": outcome.error["traceback"]}  # fmt: skip
+    assert outcome.error == {
+        "type": "RuntimeError",
+        "message": "boom",
+        "traceback": outcome.error["traceback"],
+    }
     assert "Traceback" in outcome.error["traceback"]
 
 
 def test_a_result_that_is_not_json_fails_the_task_with_a_reason():
-    @function(category="system", description="returns a set", estimated_duration="fast",
-              name="returns_a_set_for_test")  # fmt: skip
+    @function(
+        category="system",
+        description="returns a set",
+        estimated_duration="fast",
+        name="returns_a_set_for_test",
+    )
     def returns_set() -> set[int]:
         return {1}
 

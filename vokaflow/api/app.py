@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,18 +11,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import vokaflow
-from vokaflow.api import health, tasks
+from vokaflow.api import batches, health, tasks
 from vokaflow.api.services import Services
-from vokaflow.errors import ApiError, InternalError, NotFound, PayloadTooLarge, ValidationFailed
-from vokaflow.schemas import PRIORITY_ERROR, WORKER_TYPE_ERROR
+from vokaflow.api.validation import validation_failure
+from vokaflow.errors import ApiError, InternalError, NotFound, PayloadTooLarge
 
 log = logging.getLogger("vokaflow.api")
-
-_ENUM_MESSAGES = {
-    "priority": PRIORITY_ERROR,
-    "batch_priority": PRIORITY_ERROR,
-    "worker_type": WORKER_TYPE_ERROR,
-}
 
 
 def create_app(services: Services) -> FastAPI:
@@ -35,6 +28,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.include_router(health.router)
     app.include_router(tasks.router)
+    app.include_router(batches.router)
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_request_bytes)
     app.add_middleware(JsonByDefault)
     _install_error_handlers(app)
@@ -45,26 +39,6 @@ def error_response(error: ApiError) -> JSONResponse:
     return JSONResponse(error.to_body(), status_code=error.status_code, headers=error.headers())
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    path = ""
-    for part in parts:
-        path += f"[{part}]" if part.isdigit() else (f".{part}" if path else part)
-    return path or "body"
-
-
-def validation_failure(exc: RequestValidationError) -> ValidationFailed:
-    first = exc.errors()[0]
-    loc = tuple(first.get("loc", ()))
-    field = _field_path(loc)
-    leaf = str(loc[-1]) if loc else ""
-    if first.get("type") == "json_invalid":
-        return ValidationFailed("body", f"Malformed JSON: {first.get('msg')}")
-    if first.get("type") == "enum" and leaf in _ENUM_MESSAGES:
-        return ValidationFailed(field, _ENUM_MESSAGES[leaf])
-    return ValidationFailed(field, str(first.get("msg", "invalid value")))
-
-
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def on_api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -72,7 +46,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(validation_failure(exc))
+        return error_response(validation_failure(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -6,9 +6,12 @@ import time
 from dataclasses import dataclass, field
 
 from vokaflow.config import Settings
+from vokaflow.errors import RateLimited
 from vokaflow.functions import FunctionRegistry, registry
+from vokaflow.ratelimit.backends import RateLimiter, RedisRateLimiter
 from vokaflow.schemas import WorkerType
 from vokaflow.store.api_keys import ApiKeyStore, Principal
+from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect
 from vokaflow.store.task_store import TaskStore
@@ -33,6 +36,10 @@ class Services:
         self.redis = connect(redis_url)
         self.tasks = TaskStore(self.redis, self.keys)
         self.api_keys = ApiKeyStore(self.redis, self.keys)
+        self.batches = BatchStore(self.redis, self.keys)
+        self.rate_limiter: RateLimiter = RedisRateLimiter(
+            self.redis, self.keys, settings.rate_limits
+        )
         self.functions = functions
         self.started_at = time.time()
         self._principals: dict[str, tuple[float, Principal]] = {}
@@ -52,6 +59,22 @@ class Services:
             self._principals[api_key] = (now + self.settings.api_key_cache_s, principal)
         return principal
 
+    async def admit_one(self, category: str) -> None:
+        """Take one token of ``category``'s bucket, or raise the spec's 429."""
+        decision = await self.rate_limiter.take(category, 1, partial=False)
+        if decision.refused:
+            raise RateLimited(
+                category,
+                limit=decision.limit.limit_per_second,
+                current=decision.current,
+                reset_at_s=decision.reset_at_s,
+                retry_after_s=decision.retry_after_s,
+            )
+
+    async def pool_capacity(self, worker_type: WorkerType) -> int:
+        await self._refresh_stats()
+        return max(1, self._cached.pool_capacity.get(worker_type, 1))
+
     async def _refresh_stats(self) -> None:
         if time.monotonic() - self._cached.refreshed_at < STATS_REFRESH_S:
             return
@@ -60,11 +83,16 @@ class Services:
         self._cached.pool_capacity = await self.tasks.pool_capacity()
 
     async def estimated_wait_s(
-        self, worker_type: WorkerType, function_name: str, ahead: int
+        self,
+        worker_type: WorkerType,
+        function_name: str,
+        ahead: int,
+        *,
+        one_at_a_time: bool = False,
     ) -> float:
         """Rounds of the pool's capacity ahead of the task, times the function's mean run time."""
         await self._refresh_stats()
-        capacity = max(1, self._cached.pool_capacity.get(worker_type, 1))
+        capacity = 1 if one_at_a_time else max(1, self._cached.pool_capacity.get(worker_type, 1))
         mean_s = self._cached.function_avg_s.get(function_name, DEFAULT_ESTIMATE_S)
         return (ahead // capacity + 1) * mean_s
 

@@ -45,6 +45,7 @@ async def submit_task(
 ) -> TaskSubmitResponse:
     now = time.time()
     task = prepare_task(body, services, principal, now)
+    await services.admit_one(task.category)
     [position] = await services.tasks.submit([task], with_positions=True)
     ahead = position or 0
     wait_s = await services.estimated_wait_s(task.worker_type, task.function_name, ahead)
@@ -85,14 +86,17 @@ async def cancel_task(
     principal: Principal = Depends(require_principal),
 ) -> CancelResponse:
     now = time.time()
-    outcome, previous = await services.tasks.cancel(task_id, now)
-    if outcome == "missing":
+    ended = await services.tasks.terminate(task_id, TaskStatus.CANCELLED.value, now)
+    if ended.outcome == "missing":
         raise NotFound(f"Task '{task_id}' not found")
-    if outcome == "terminal":
+    if ended.outcome == "terminal":
         raise Conflict(
-            f"Task '{task_id}' is already {previous} and cannot be cancelled",
-            {"task_id": task_id, "status": previous},
+            f"Task '{task_id}' is already {ended.previous_status} and cannot be cancelled",
+            {"task_id": task_id, "status": ended.previous_status},
         )
+    if ended.batch_id:
+        await services.batches.count_terminal(ended.batch_id, TaskStatus.CANCELLED.value)
+        await services.batches.notify(ended.batch_id)
     return CancelResponse(
         task_id=task_id,
         status=TaskStatus.CANCELLED,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +12,11 @@ from vokaflow.errors import FunctionNotRegistered
 from vokaflow.schemas import CATEGORIES, FunctionInfo, WorkerType
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@functools.cache
+def _signature(func: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(func)
 
 
 @dataclass(frozen=True)
@@ -30,7 +36,7 @@ class RegisteredFunction:
     def check_arguments(self, args: list[Any], kwargs: dict[str, Any]) -> str | None:
         """Why ``args``/``kwargs`` cannot bind to the signature, or None when they can."""
         try:
-            inspect.signature(self.call).bind(*args, **kwargs)
+            _signature(self.call).bind(*args, **kwargs)
         except TypeError as exc:
             return str(exc)
         return None

@@ -1,8 +1,10 @@
 """The scheduler actor: one named, detached, async Ray actor that Ray restarts if it dies.
 
 Its loop claims ready tasks, highest priority first, for the pools that have free slots,
-dispatches each as a Ray remote call with its pool's resources, and writes outcomes back.
-On start it re-queues what a previous incarnation left running: all state lives in Redis.
+packs them into chunks (one task each when idle), dispatches each chunk as a Ray remote
+call with its pool's resources, and writes outcomes back in pipelines. Side loops enforce
+timeouts, release retries, promote starving tasks, scale pools and expire batches. On start
+it re-queues what a previous incarnation left running: all state lives in Redis.
 """
 
 from __future__ import annotations
@@ -10,71 +12,123 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
-from typing import Any
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
 
 import ray
-from ray.exceptions import RayError, TaskCancelledError
+from ray.exceptions import RayError
 
 from vokaflow.config import Settings
 from vokaflow.errors import ServiceUnavailable
 from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
-from vokaflow.scheduler.policy import plan_claims, pool_capacity
-from vokaflow.schemas import WorkerType
+from vokaflow.scheduler.batches import BatchCoordinator
+from vokaflow.scheduler.inflight import Chunk, InFlight
+from vokaflow.scheduler.policy import (
+    PROMOTION_CEILING,
+    URGENT_LEVELS,
+    Autoscaler,
+    StarvationRule,
+    chunk_size,
+    plan_claims,
+    retry_delay_s,
+    urgent_reserve,
+)
+from vokaflow.schemas import Priority, WorkerType
+from vokaflow.store.batch_store import BatchStore
+from vokaflow.store.dispatch_store import ClaimedTask, ClaimRequest, DispatchStore, Retry
 from vokaflow.store.keys import Keys
 from vokaflow.store.records import Outcome
 from vokaflow.store.redis_client import connect
-from vokaflow.store.task_store import ClaimedTask, ClaimRequest, TaskStore
+from vokaflow.store.task_store import TaskStore
 from vokaflow.workers.executor import TaskSpec, execute_chunk
 from vokaflow.workers.resources import pool_slots, task_options
 
 log = logging.getLogger("vokaflow.scheduler")
+T = TypeVar("T")
 
-CAPACITY_REFRESH_S = 10.0
 REDIS_RETRY_S = 0.5
+CAPACITY_REFRESH_S = 10.0
+HOUSEKEEPING_S = 0.1
+DEADLINE_CHECK_S = 0.05
+SLOW_CHORES_S = 1.0
+MEAN_SMOOTHING = 0.2
 
 
 class Scheduler:
     def __init__(self, wire_settings: dict[str, Any], redis_url: str) -> None:
-        self.settings = Settings.from_wire(wire_settings)
-        self.store = TaskStore(
-            connect(redis_url), Keys(self.settings.key_prefix, self.settings.partitions)
+        self.settings = s = Settings.from_wire(wire_settings)
+        client = connect(redis_url)
+        keys = Keys(s.key_prefix, s.partitions)
+        self.tasks = TaskStore(client, keys)
+        self.dispatch = DispatchStore(client, keys)
+        self.batches = BatchCoordinator(
+            BatchStore(client, keys),
+            self.tasks,
+            self.dispatch,
+            capacity_of=lambda wt: self.capacity[wt],
+            stop_running=self._stop_task,
         )
-        self.capacity: dict[WorkerType, int] = {wt: 0 for wt in WorkerType}
-        self.in_flight: dict[WorkerType, int] = {wt: 0 for wt in WorkerType}
-        self.running_refs: dict[str, ray.ObjectRef] = {}
-        self.dispatched_total = 0
+        self.capacity: dict[WorkerType, int] = dict.fromkeys(WorkerType, 0)
+        self.target: dict[WorkerType, int] = dict.fromkeys(WorkerType, 0)
+        self.mean_task_s: dict[WorkerType, float] = dict.fromkeys(WorkerType, 0.001)
+        self.autoscaler = Autoscaler(s.scale_up_queue_size, s.scale_down_queue_size)
+        self.starvation = StarvationRule(s.starvation_factor)
+        self.inflight = InFlight()
+        self.rng = random.Random()
         self.wakeup = asyncio.Event()
+        self.dispatched_total = 0
+        self.handle = ray.get_runtime_context().current_actor
+        loop = asyncio.get_event_loop()
         self._background = [
-            asyncio.get_event_loop().create_task(coro)
-            for coro in (self._run(), self._listen(), self._beat())
+            loop.create_task(coro)
+            for coro in (
+                self._run(),
+                self._listen(),
+                self._beat(),
+                self._housekeeping(),
+                self._watch_deadlines(),
+            )
         ]
 
-    # ------------------------------------------------------------ public, for operators
+    # ------------------------------------------------------------ called by others
 
     async def stats(self) -> dict[str, Any]:
         return {
             "capacity": {wt.value: n for wt, n in self.capacity.items()},
-            "in_flight": {wt.value: n for wt, n in self.in_flight.items()},
+            "target": {wt.value: n for wt, n in self.target.items()},
+            "in_flight": {wt.value: n for wt, n in self.inflight.per_pool.items()},
+            "mean_task_s": {wt.value: v for wt, v in self.mean_task_s.items()},
             "dispatched_total": self.dispatched_total,
-            "running": len(self.running_refs),
         }
 
     async def ping(self) -> str:
         return "pong"
 
-    # ------------------------------------------------------------ main loop
+    async def chunk_started(self, chunk_id: int, worker_pid: int, started_at: float) -> None:
+        """The executor's first word: timeouts run from here, and status shows the PID."""
+        chunk = self.inflight.chunks.get(chunk_id)
+        if chunk is None or chunk.stopped:
+            return
+        chunk.worker_pid = worker_pid
+        chunk.started_wall = started_at
+        self.inflight.set_deadline(chunk, time.monotonic() + chunk.timeout_s)
+        if len(chunk.tasks) == 1:
+            with contextlib.suppress(ServiceUnavailable):
+                await self.dispatch.mark_started([chunk.tasks[0].task_id], worker_pid, started_at)
+
+    # ------------------------------------------------------------ dispatch
 
     async def _run(self) -> None:
         self._refresh_capacity()
-        await self._with_redis(self.store.requeue_running)
+        await self._until_redis(self.dispatch.requeue_all_running)
         while True:
             self.wakeup.clear()
             try:
-                progressed = await self._dispatch_ready()
-            except ServiceUnavailable:
-                await asyncio.sleep(REDIS_RETRY_S)
-                continue
+                progressed = await self._dispatch_round()
             except Exception:
                 log.exception("dispatch round failed")
                 await asyncio.sleep(REDIS_RETRY_S)
@@ -83,88 +137,224 @@ class Scheduler:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), self.settings.scheduler_poll_s)
 
-    async def _dispatch_ready(self) -> bool:
-        free = {wt: self.capacity[wt] - self.in_flight[wt] for wt in WorkerType}
-        free = {wt: n for wt, n in free.items() if n > 0}
+    def _free_slots(self) -> dict[WorkerType, tuple[int, int]]:
+        """Per pool with room: (slots for any level, slots for urgent levels)."""
+        free = {}
+        for wt, capacity in self.capacity.items():
+            reserve = urgent_reserve(capacity, self.settings.urgent_reserved_fraction)
+            in_flight = self.inflight.per_pool[wt]
+            free_any = max(0, min(self.target[wt], capacity - reserve) - in_flight)
+            free_all = max(0, capacity - in_flight)
+            if free_all:
+                free[wt] = (free_any, free_all)
+        return free
+
+    async def _dispatch_round(self) -> bool:
+        free = self._free_slots()
         if not free:
             return False
-        heads = await self.store.peek(free)
+        counts = await self.dispatch.level_counts(free)
         requests: list[ClaimRequest] = []
-        for worker_type, candidates in heads.items():
-            requests.extend(plan_claims(worker_type, candidates, free[worker_type]))
+        sizes: dict[WorkerType, int] = {}
+        for wt, (free_any, free_all) in free.items():
+            backlog = sum(sum(levels) for levels in counts[wt].values())
+            if backlog == 0:
+                continue
+            size = chunk_size(
+                backlog,
+                free_all,
+                self.mean_task_s[wt],
+                self.settings.chunk_target_s,
+                self.settings.max_chunk_size,
+            )
+            sizes[wt] = size
+            requests += plan_claims(wt, counts[wt], free_any * size, (free_all - free_any) * size)
         if not requests:
             return False
         now = time.time()
-        lease_deadline_ms = int((now + self.settings.lease_s) * 1000)
-        claimed = await self.store.claim(requests, lease_deadline_ms, now)
-        for task in sorted(claimed, key=lambda t: (t.priority_level, t.task_id)):
-            self._launch([task])
+        lease_ms = int((now + self.settings.lease_s) * 1000)
+        claimed = await self.dispatch.claim(requests, lease_ms, now)
+        by_pool: dict[WorkerType, list[ClaimedTask]] = defaultdict(list)
+        for task in claimed:
+            by_pool[task.worker_type].append(task)
+        for wt, tasks in by_pool.items():
+            tasks.sort(key=lambda t: t.priority.level)
+            self._launch_chunks(wt, tasks, sizes[wt])
         return bool(claimed)
 
-    def _launch(self, chunk: list[ClaimedTask]) -> None:
-        worker_type = chunk[0].worker_type
-        specs = [TaskSpec(t.task_id, t.attempt, t.function_name, t.args, t.kwargs) for t in chunk]
-        ref = execute_chunk.options(**task_options(worker_type)).remote(specs)
-        self.in_flight[worker_type] += 1
-        self.dispatched_total += len(chunk)
-        for task in chunk:
-            self.running_refs[task.task_id] = ref
-        asyncio.get_event_loop().create_task(self._collect(ref, worker_type, chunk))
+    def _launch_chunks(self, worker_type: WorkerType, tasks: list[ClaimedTask], size: int) -> None:
+        packable = [t for t in tasks if not t.solo]
+        for task in (t for t in tasks if t.solo):
+            self._launch(worker_type, [task])
+        for start in range(0, len(packable), size):
+            self._launch(worker_type, packable[start : start + size])
 
-    async def _collect(
-        self, ref: ray.ObjectRef, worker_type: WorkerType, chunk: list[ClaimedTask]
-    ) -> None:
+    def _launch(self, worker_type: WorkerType, tasks: list[ClaimedTask]) -> None:
+        urgent = tasks[0].priority.level in URGENT_LEVELS
+        chunk = self.inflight.add(worker_type, tasks, urgent)
+        specs = [TaskSpec(t.task_id, t.attempt, t.function_name, t.args, t.kwargs) for t in tasks]
+        options = task_options(worker_type)
+        chunk.ref = execute_chunk.options(**options).remote(specs, chunk.chunk_id, self.handle)
+        self.dispatched_total += len(tasks)
+        asyncio.get_event_loop().create_task(self._collect(chunk))
+
+    # ------------------------------------------------------------ outcomes
+
+    async def _collect(self, chunk: Chunk) -> None:
+        outcomes: list[Outcome] | None = None
+        failure: RayError | None = None
         try:
-            _pid, outcomes = await ref
-        except TaskCancelledError:
-            outcomes = []  # cancelled through the API: the record already says so
+            outcomes = await chunk.ref  # type: ignore[misc]
         except RayError as exc:
-            outcomes = [self._system_failure(task, exc) for task in chunk]
+            failure = exc
         finally:
-            self.in_flight[worker_type] -= 1
-            for task in chunk:
-                self.running_refs.pop(task.task_id, None)
+            self.inflight.remove(chunk)
             self.wakeup.set()
-        if outcomes:
-            await self._with_redis(lambda: self.store.finish(outcomes))
+        if chunk.stopped:
+            return
+        if outcomes is None:
+            await self._worker_lost(chunk, failure)
+            return
+        self._observe(chunk.worker_type, outcomes)
+        await self._settle(chunk.tasks, outcomes)
 
-    @staticmethod
-    def _system_failure(task: ClaimedTask, exc: RayError) -> Outcome:
-        now = time.time()
-        return Outcome(
-            task_id=task.task_id,
-            attempt=task.attempt,
-            status="failed",
-            started_at=now,
-            completed_at=now,
-            error={"type": type(exc).__name__, "message": str(exc)[:2000], "traceback": None},
+    def _observe(self, worker_type: WorkerType, outcomes: list[Outcome]) -> None:
+        if outcomes:
+            mean = sum(o.execution_time for o in outcomes) / len(outcomes)
+            old = self.mean_task_s[worker_type]
+            self.mean_task_s[worker_type] = old + MEAN_SMOOTHING * (mean - old)
+
+    async def _settle(self, tasks: list[ClaimedTask], outcomes: list[Outcome]) -> None:
+        final: list[Outcome] = []
+        retries: list[Retry] = []
+        now_ms = int(time.time() * 1000)
+        for task, outcome in zip(tasks, outcomes, strict=True):
+            if outcome.status == "failed" and task.attempt <= task.max_retries:
+                delay_s = retry_delay_s(
+                    task.attempt,
+                    self.settings.retry_backoff_base_s,
+                    self.settings.retry_backoff_max_s,
+                    self.rng,
+                )
+                retries.append(Retry(outcome, now_ms + int(delay_s * 1000)))
+            else:
+                final.append(outcome)
+        current = await self._until_redis(lambda: self.dispatch.settle(final, retries))
+        await self._count_in_batches(tasks, current)
+
+    async def _count_in_batches(self, tasks: list[ClaimedTask], current: list[Outcome]) -> None:
+        batch_of = {t.task_id: t.batch_id for t in tasks if t.batch_id}
+        tally = Counter((batch_of[o.task_id], o.status) for o in current if o.task_id in batch_of)
+        for (batch_id, status), n in tally.items():
+            await self._until_redis(
+                partial(self.batches.batches.count_terminal, batch_id, status, n)
+            )
+        for batch_id in {b for b, _ in tally}:
+            await self._until_redis(partial(self.batches.advance, batch_id))
+
+    async def _worker_lost(self, chunk: Chunk, failure: RayError | None) -> None:
+        """The worker died under the chunk: run its tasks again, a bounded number of times."""
+        limit = self.settings.max_system_retries
+        again = [(t.task_id, t.attempt) for t in chunk.tasks if t.system_retries < limit]
+        given_up = [t for t in chunk.tasks if t.system_retries >= limit]
+        if again:
+            await self._until_redis(lambda: self.dispatch.requeue(again, solo=len(chunk.tasks) > 1))
+        if given_up:
+            message = f"worker lost {limit + 1} times: {type(failure).__name__}: {failure}"[:2000]
+            ended = [
+                _ended(t, chunk.started_wall, "failed", "WorkerLost", message) for t in given_up
+            ]
+            await self._settle(given_up, ended)
+
+    # ------------------------------------------------------------ stopping running work
+
+    def _stop_chunk(self, chunk: Chunk) -> None:
+        chunk.stopped = True
+        if chunk.ref is not None:
+            ray.cancel(chunk.ref, force=True)
+
+    def _stop_task(self, task_id: str) -> None:
+        """Stop the worker running ``task_id``; other tasks of its chunk run again, alone."""
+        chunk = self.inflight.of_task(task_id)
+        if chunk is None or chunk.stopped:
+            return
+        self._stop_chunk(chunk)
+        others = [(t.task_id, t.attempt) for t in chunk.tasks if t.task_id != task_id]
+        if others:
+            asyncio.get_event_loop().create_task(
+                self._until_redis(lambda: self.dispatch.requeue(others, solo=True))
+            )
+
+    async def _on_deadline(self, chunk: Chunk) -> None:
+        self._stop_chunk(chunk)
+        if len(chunk.tasks) > 1:  # which task overran is unknown: each runs again alone
+            pairs = [(t.task_id, t.attempt) for t in chunk.tasks]
+            await self._until_redis(lambda: self.dispatch.requeue(pairs, solo=True))
+            return
+        [task] = chunk.tasks
+        message = f"Task exceeded its timeout of {task.timeout_s:g} s; its worker was stopped"
+        await self._settle(
+            [task], [_ended(task, chunk.started_wall, "timeout", "TimeoutError", message)]
         )
+
+    async def _watch_deadlines(self) -> None:
+        while True:
+            for chunk in self.inflight.overdue(time.monotonic()):
+                try:
+                    await self._on_deadline(chunk)
+                except Exception:
+                    log.exception("timing out chunk %s failed", chunk.chunk_id)
+            await asyncio.sleep(DEADLINE_CHECK_S)
 
     # ------------------------------------------------------------ side loops
 
     async def _listen(self) -> None:
-        """Wake-ups from submits, and cancels of running tasks, over Redis pub/sub."""
-        keys = self.store.keys
+        """Wake-ups from submits, cancels of running tasks and batch events, over pub/sub."""
+        keys = self.tasks.keys
         while True:
             try:
-                pubsub = self.store.redis.pubsub()
-                await pubsub.subscribe(keys.wakeup_channel, keys.cancel_channel)
+                pubsub = self.tasks.redis.pubsub()
+                await pubsub.subscribe(keys.wakeup_channel, keys.cancel_channel, keys.batch_channel)
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is None:
                         continue
                     if message["channel"] == keys.cancel_channel:
-                        self._stop_running(message["data"])
-                    else:
-                        self.wakeup.set()
+                        self._stop_task(message["data"])
+                    elif message["channel"] == keys.batch_channel:
+                        asyncio.get_event_loop().create_task(self.batches.advance(message["data"]))
+                    self.wakeup.set()
             except Exception:
                 log.warning("pub/sub connection lost; reconnecting", exc_info=True)
                 await asyncio.sleep(REDIS_RETRY_S)
 
-    def _stop_running(self, task_id: str) -> None:
-        ref = self.running_refs.get(task_id)
-        if ref is not None:
-            ray.cancel(ref, force=True)
+    async def _housekeeping(self) -> None:
+        last_slow = 0.0
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_S)
+            try:
+                now = time.time()
+                if await self.dispatch.release_due_retries(int(now * 1000)):
+                    self.wakeup.set()
+                if now - last_slow >= SLOW_CHORES_S:
+                    last_slow = now
+                    await self._slow_chores(now)
+            except ServiceUnavailable:
+                await asyncio.sleep(REDIS_RETRY_S)
+            except Exception:
+                log.exception("housekeeping failed")
+
+    async def _slow_chores(self, now: float) -> None:
+        now_ms = int(now * 1000)
+        waits = [self.starvation.wait_before_promotion_ms(level) for level in range(len(Priority))]
+        if await self.dispatch.promote_starving(now_ms, waits, PROMOTION_CEILING):
+            self.wakeup.set()
+        await self.batches.expire_due(now_ms)
+        queued = await self.tasks.queue_sizes()
+        for wt in WorkerType:
+            self.target[wt] = self.autoscaler.next_target(
+                self.target[wt], queued[wt], self.capacity[wt]
+            )
 
     async def _beat(self) -> None:
         last_refresh = time.monotonic()
@@ -174,22 +364,41 @@ class Scheduler:
                 self._refresh_capacity()
                 last_refresh = time.monotonic()
             with contextlib.suppress(ServiceUnavailable):
-                await self.store.beat(time.time(), self.capacity, ttl_s)
+                await self.dispatch.beat(time.time(), self.capacity, ttl_s)
             await asyncio.sleep(self.settings.scheduler_heartbeat_s)
 
     def _refresh_capacity(self) -> None:
         slots = pool_slots(ray.cluster_resources())
-        self.capacity = pool_capacity(self.settings.pool_max_workers, slots)
+        for wt in WorkerType:
+            self.capacity[wt] = max(0, min(self.settings.pool_max_workers[wt], slots.get(wt, 0)))
+            self.target[wt] = max(
+                self.autoscaler.floor(self.capacity[wt]), min(self.target[wt], self.capacity[wt])
+            )
         self.wakeup.set()
 
     @staticmethod
-    async def _with_redis(operation: Any) -> Any:
-        """Retry an operation until Redis answers: an outcome must not be dropped."""
+    async def _until_redis(operation: Callable[[], Awaitable[T]]) -> T:
+        """Retry until Redis answers: an outcome must not be dropped."""
         while True:
             try:
                 return await operation()
             except ServiceUnavailable:
                 await asyncio.sleep(REDIS_RETRY_S)
+
+
+def _ended(
+    task: ClaimedTask, started_at: float, status: str, error_type: str, message: str
+) -> Outcome:
+    now = time.time()
+    return Outcome(
+        task_id=task.task_id,
+        attempt=task.attempt,
+        status=status,
+        started_at=started_at,
+        completed_at=now,
+        error={"type": error_type, "message": message, "traceback": None},
+        function_name=task.function_name,
+    )
 
 
 SchedulerActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(Scheduler)

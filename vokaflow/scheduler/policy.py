@@ -1,45 +1,130 @@
-"""Dispatch order, as pure functions over what the queues' heads hold."""
+"""Scheduling policy as pure functions: what to claim, how to pack it, when to retry, how
+pools scale, and how waiting tasks are promoted. No Redis, no Ray, no clock of its own."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import math
+import random
+from dataclasses import dataclass
 
-from vokaflow.schemas import WorkerType
-from vokaflow.store.task_store import Candidate, ClaimRequest
+from vokaflow.schemas import Priority, WorkerType
+from vokaflow.store.dispatch_store import ClaimRequest
+from vokaflow.store.records import level_upper_bound
+
+LEVELS = len(Priority)
+URGENT_LEVELS = (Priority.EMERGENCY.level, Priority.CRITICAL.level)
+PROMOTION_CEILING = Priority.HIGH.level
+
+# Ready tasks per partition and level: counts[partition][level].
+LevelCounts = dict[int, list[int]]
 
 
-def best_candidates(candidates: list[Candidate], free_slots: int) -> list[Candidate]:
-    """The ``free_slots`` tasks to run next: lowest score first (priority level, then age)."""
-    if free_slots <= 0:
-        return []
-    return sorted(candidates, key=lambda c: (c.score, c.task_id))[:free_slots]
+def _share(available: dict[int, int], budget: int) -> dict[int, int]:
+    """Split ``budget`` over partitions in proportion to what each has (largest remainder)."""
+    total = sum(available.values())
+    if total <= budget:
+        return dict(available)
+    exact = {p: budget * n / total for p, n in available.items()}
+    shares = {p: int(x) for p, x in exact.items()}
+    leftover = budget - sum(shares.values())
+    for p in sorted(exact, key=lambda p: exact[p] - shares[p], reverse=True)[:leftover]:
+        shares[p] += 1
+    return shares
 
 
 def plan_claims(
-    worker_type: WorkerType, candidates: list[Candidate], free_slots: int
+    worker_type: WorkerType, counts: LevelCounts, wanted: int, urgent_extra: int = 0
 ) -> list[ClaimRequest]:
-    """One claim per partition: take as many as were chosen there, up to the worst chosen score.
+    """Claims that take the best ``wanted`` ready tasks, strictly level by level.
 
-    A task that arrived after the peek with a better score is taken in place of a chosen one,
-    which keeps the order strict.
+    EMERGENCY and CRITICAL tasks may also use ``urgent_extra`` more (the pool's reserved
+    slots). Within a level, partitions give in proportion to their backlog. One claim per
+    partition takes its share up to the worst level chosen there; a better task that
+    arrives before the claim is taken in place of a chosen one, so the order stays strict.
     """
-    chosen = best_candidates(candidates, free_slots)
-    by_partition: dict[int, list[Candidate]] = defaultdict(list)
-    for candidate in chosen:
-        by_partition[candidate.partition].append(candidate)
+    budget = wanted + urgent_extra
+    taken_urgent = 0
+    per_partition: dict[int, tuple[int, int]] = {}
+    for level in range(LEVELS):
+        if level not in URGENT_LEVELS:
+            budget = min(budget, wanted - max(0, taken_urgent - urgent_extra))
+        if budget <= 0:
+            break
+        available = {p: c[level] for p, c in counts.items() if c[level] > 0}
+        for partition, n in _share(available, budget).items():
+            if n > 0:
+                count, _ = per_partition.get(partition, (0, level))
+                per_partition[partition] = (count + n, level)
+                budget -= n
+                if level in URGENT_LEVELS:
+                    taken_urgent += n
     return [
-        ClaimRequest(
-            worker_type=worker_type,
-            partition=partition,
-            max_score=max(c.score for c in members),
-            count=len(members),
-        )
-        for partition, members in sorted(by_partition.items())
+        ClaimRequest(worker_type, partition, level_upper_bound(level), count)
+        for partition, (count, level) in sorted(per_partition.items())
     ]
 
 
-def pool_capacity(
-    max_workers: dict[WorkerType, int], cluster_slots: dict[WorkerType, int]
-) -> dict[WorkerType, int]:
-    """A pool runs at most its configured max_workers, and never more than the cluster has."""
-    return {wt: max(0, min(max_workers[wt], cluster_slots.get(wt, 0))) for wt in WorkerType}
+def chunk_size(
+    backlog: int, free_slots: int, mean_task_s: float, target_chunk_s: float, max_chunk: int
+) -> int:
+    """Tasks per remote call: one when the slots can take the backlog as is, else enough to
+    spread the backlog over the slots, bounded so a chunk runs about ``target_chunk_s``."""
+    if free_slots <= 0 or backlog <= free_slots:
+        return 1
+    by_time = int(target_chunk_s / max(mean_task_s, 1e-6))
+    by_spread = math.ceil(backlog / free_slots)
+    return max(1, min(max_chunk, by_time, by_spread))
+
+
+def urgent_reserve(capacity: int, fraction: float) -> int:
+    """Slots of a pool kept for EMERGENCY and CRITICAL work: at least one once there are two."""
+    if capacity < 2 or fraction <= 0:
+        return 0
+    return max(1, int(capacity * fraction))
+
+
+def retry_delay_s(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
+    """Exponential backoff with equal jitter: half fixed, half random, capped."""
+    ceiling = min(cap_s, base_s * 2 ** max(0, attempt - 1))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True)
+class Autoscaler:
+    """Pool concurrency follows the queue: doubles past ``scale_up_queue_size`` queued, halves
+    below ``scale_down_queue_size``, between ``floor`` and the pool's capacity."""
+
+    scale_up_queue_size: int
+    scale_down_queue_size: int
+
+    @staticmethod
+    def floor(capacity: int) -> int:
+        return max(1, math.ceil(capacity / 4)) if capacity else 0
+
+    def next_target(self, target: int, queued: int, capacity: int) -> int:
+        floor = self.floor(capacity)
+        if queued > self.scale_up_queue_size:
+            target = target * 2
+        elif queued < self.scale_down_queue_size:
+            target = target // 2
+        return max(floor, min(capacity, target))
+
+
+@dataclass(frozen=True)
+class StarvationRule:
+    """A task that waited ``factor`` times its level's SLA moves up one level, to the back of
+    it, and waits again before moving further. Nothing rises above HIGH, so promoted work
+    never competes with EMERGENCY or CRITICAL. promote.lua applies the same rule in Redis."""
+
+    factor: float
+
+    def wait_before_promotion_ms(self, level: int) -> int:
+        return int(self.factor * Priority.from_level(level).sla_seconds * 1000)
+
+    def promote(self, level: int, waiting_since_ms: int, now_ms: int) -> tuple[int, int]:
+        """(level, waiting since) after one pass of the rule at ``now_ms``."""
+        if level <= PROMOTION_CEILING:
+            return level, waiting_since_ms
+        if now_ms - waiting_since_ms < self.wait_before_promotion_ms(level):
+            return level, waiting_since_ms
+        return level - 1, now_ms

@@ -43,6 +43,33 @@ class Keys:
     def running(self, partition: int) -> str:
         return f"{self._tagged(partition)}:running"
 
+    def delayed(self, partition: int) -> str:
+        return f"{self._tagged(partition)}:delayed"
+
+    def batch(self, batch_id: str) -> str:
+        return f"{self.prefix}:{{b:{batch_id}}}:batch"
+
+    def batch_tasks(self, batch_id: str) -> str:
+        return f"{self.prefix}:{{b:{batch_id}}}:tasks"
+
+    def batch_held(self, batch_id: str) -> str:
+        return f"{self.prefix}:{{b:{batch_id}}}:held"
+
+    @property
+    def batch_deadlines(self) -> str:
+        return f"{self.prefix}:batches:deadlines"
+
+    @property
+    def batch_channel(self) -> str:
+        return f"{self.prefix}:events:batch"
+
+    def rate_bucket(self, category: str) -> str:
+        return f"{self.prefix}:{{rl:{category}}}:bucket"
+
+    def rate_usage_prefix(self, category: str) -> str:
+        """Per-second admitted counts: this prefix + the epoch second."""
+        return f"{self.prefix}:{{rl:{category}}}:usage:"
+
     def api_key(self, key_hash: str) -> str:
         return f"{self.prefix}:apikey:{key_hash}"
 

@@ -21,6 +21,18 @@ def level_of_score(score: float) -> int:
     return int(score // _LEVEL_WEIGHT)
 
 
+def level_lower_bound(level: int) -> float:
+    return level * _LEVEL_WEIGHT
+
+
+def level_upper_bound(level: int) -> float:
+    """The highest score a task of ``level`` can have (scores are whole numbers)."""
+    return (level + 1) * _LEVEL_WEIGHT - 1
+
+
+LEVEL_WEIGHT = _LEVEL_WEIGHT
+
+
 @dataclass
 class NewTask:
     """A validated task, ready to be written by the submit script."""
@@ -40,6 +52,7 @@ class NewTask:
     partition: int
     owner: str
     batch_id: str | None = None
+    hold: bool = False  # a batch releases it later
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -54,6 +67,7 @@ class NewTask:
             "args": json.dumps(self.args),
             "kwargs": json.dumps(self.kwargs),
             "priority": self.priority.value,
+            "level": str(self.priority.level),
             "worker_type": self.worker_type.value,
             "category": self.category,
             "timeout": str(self.timeout_s),
@@ -88,15 +102,32 @@ class Outcome:
     def execution_time(self) -> float:
         return max(0.0, self.completed_at - self.started_at)
 
+    def retry_fields(self) -> list[str]:
+        """What a failed attempt leaves on the record while the task waits to retry."""
+        return [
+            "started_at",
+            repr(self.started_at),
+            "execution_time",
+            repr(self.execution_time),
+            "error",
+            json.dumps(self.error),
+        ]
+
     def to_fields(self) -> list[str]:
         return [
-            "status", self.status,
-            "started_at", repr(self.started_at),
-            "completed_at", repr(self.completed_at),
-            "execution_time", repr(self.execution_time),
-            "result", json.dumps(self.result),
-            "error", json.dumps(self.error),
-        ]  # fmt: skip
+            "status",
+            self.status,
+            "started_at",
+            repr(self.started_at),
+            "completed_at",
+            repr(self.completed_at),
+            "execution_time",
+            repr(self.execution_time),
+            "result",
+            json.dumps(self.result),
+            "error",
+            json.dumps(self.error),
+        ]
 
 
 def decode_json(raw: str | None, default: Any = None) -> Any:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -42,7 +42,9 @@ def lua_source(name: str) -> str:
     return (LUA_DIR / f"{name}.lua").read_text()
 
 
-def redis_boundary(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+def redis_boundary(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
     """Turn 'Redis is unreachable' into the API's 503 with component "redis"."""
 
     @functools.wraps(method)

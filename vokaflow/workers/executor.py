@@ -57,9 +57,11 @@ def run_one(spec: TaskSpec) -> Outcome:
 
 
 @ray.remote(max_retries=0)
-def execute_chunk(specs: list[TaskSpec]) -> tuple[int, list[Outcome]]:
-    """Runs the chunk in order; returns the worker's PID with the outcomes.
+def execute_chunk(specs: list[TaskSpec], chunk_id: int, scheduler: Any) -> list[Outcome]:
+    """Runs the chunk in order, after telling the scheduler which process runs it.
 
     Ray must not retry: the scheduler owns retries and knows which attempts already ran.
     """
-    return os.getpid(), [run_one(spec) for spec in specs]
+    if scheduler is not None:
+        scheduler.chunk_started.remote(chunk_id, os.getpid(), time.time())
+    return [run_one(spec) for spec in specs]

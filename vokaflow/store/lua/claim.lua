@@ -6,7 +6,9 @@
 -- ARGV[3]  lease deadline, epoch ms
 -- ARGV[4]  dispatch time, epoch seconds
 -- ARGV[5]  task key prefix  PREFIX:{pN}:task:   (the records share the partition's slot)
--- Returns, per claimed task: {id, function_name, args, kwargs, timeout, attempts, priority}.
+-- Returns, per claimed task:
+--   {id, function_name, args, kwargs, timeout, attempts, priority, batch_id, solo,
+--    max_retries, system_retries}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local claimed = {}
 for _, id in ipairs(ids) do
@@ -16,8 +18,10 @@ for _, id in ipairs(ids) do
     redis.call('ZADD', KEYS[2], ARGV[3], id)
     local attempts = redis.call('HINCRBY', key, 'attempts', 1)
     redis.call('HSET', key, 'status', 'running', 'started_at', ARGV[4])
-    local fields = redis.call('HMGET', key, 'function_name', 'args', 'kwargs', 'timeout', 'priority')
-    claimed[#claimed + 1] = {id, fields[1], fields[2], fields[3], fields[4], attempts, fields[5]}
+    local f = redis.call('HMGET', key, 'function_name', 'args', 'kwargs', 'timeout', 'priority',
+                         'batch_id', 'solo', 'max_retries', 'system_retries')
+    claimed[#claimed + 1] = {id, f[1], f[2], f[3], f[4], attempts, f[5], f[6] or '', f[7] or '',
+                             f[8] or '0', f[9] or '0'}
   end
 end
 return claimed

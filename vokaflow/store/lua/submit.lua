@@ -1,13 +1,17 @@
--- Writes a task record and enqueues it, atomically; refuses an id that already exists.
+-- Writes a task record and, unless it is held back, enqueues it; atomically. Refuses an
+-- id that already exists.
 -- KEYS[1]  task hash        PREFIX:{pN}:task:ID
 -- KEYS[2]  ready queue      PREFIX:{pN}:queue:WORKER_TYPE   (zset, score = dispatch order)
 -- ARGV[1]  task id
 -- ARGV[2]  queue score
--- ARGV[3..] the record's field/value pairs
+-- ARGV[3]  '1' to hold the task back (a sequential batch releases it later), else '0'
+-- ARGV[4..] the record's field/value pairs
 -- Returns 1 when written, 0 when the id exists.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+if ARGV[3] ~= '1' then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+end
 return 1

@@ -1,0 +1,109 @@
+"""Batch progress: counts, releasing held tasks, max_failures and batch_timeout."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from vokaflow.schemas import ExecutionMode, Priority, WorkerType
+from vokaflow.store.batch_store import PAGE, TERMINAL_COUNTS, BatchStore
+from vokaflow.store.dispatch_store import DispatchStore
+from vokaflow.store.records import queue_score
+from vokaflow.store.task_store import TaskStore
+
+ADAPTIVE_MIN_FINISHED = 5
+ADAPTIVE_MAX_FAILURE_RATIO = 0.2
+
+
+def batch_window(mode: ExecutionMode, completed: int, failed: int, capacity: int) -> int:
+    """How many of a batch's tasks may be released and unfinished at once.
+
+    sequential: one. adaptive: the pool's capacity while at most 20% of finished tasks failed
+    (judged once 5 have finished), then one at a time. parallel: no limit (nothing is held).
+    """
+    if mode is ExecutionMode.SEQUENTIAL:
+        return 1
+    if mode is ExecutionMode.ADAPTIVE:
+        finished = completed + failed
+        if finished >= ADAPTIVE_MIN_FINISHED and failed / finished > ADAPTIVE_MAX_FAILURE_RATIO:
+            return 1
+        return max(1, capacity)
+    return 2**31
+
+
+class BatchCoordinator:
+    def __init__(
+        self,
+        batches: BatchStore,
+        tasks: TaskStore,
+        dispatch: DispatchStore,
+        capacity_of: Callable[[WorkerType], int],
+        stop_running: Callable[[str], None],
+    ) -> None:
+        self.batches = batches
+        self.tasks = tasks
+        self.dispatch = dispatch
+        self.capacity_of = capacity_of
+        self.stop_running = stop_running
+
+    async def advance(self, batch_id: str) -> None:
+        """Close, abort or release more of a batch, from its current counts."""
+        record = await self.batches.get(batch_id)
+        if record is None or record.get("status") != "running":
+            return
+        counts = {s: int(record.get(f"n_{s}", "0")) for s in TERMINAL_COUNTS}
+        finished = sum(counts.values())
+        max_failures = record.get("max_failures") or ""
+        if max_failures != "" and counts["failed"] > int(max_failures):
+            await self.end_unfinished(batch_id, "cancelled", "aborted", "max_failures exceeded")
+        elif finished >= int(record["total"]):
+            await self.batches.close(batch_id, "completed", time.time())
+        else:
+            await self._release(batch_id, record, counts, finished)
+
+    async def _release(
+        self, batch_id: str, record: dict[str, str], counts: dict[str, int], finished: int
+    ) -> None:
+        mode = ExecutionMode(record["execution_mode"])
+        worker_type = WorkerType(record["worker_type"])
+        window = batch_window(
+            mode, counts["completed"], counts["failed"], self.capacity_of(worker_type)
+        )
+        in_progress = int(record["released"]) - finished
+        released = 0
+        while in_progress < window:
+            task_id = await self.batches.next_held(batch_id)
+            if task_id is None:
+                break
+            fields = ["priority", "worker_type"]
+            [[priority, task_worker_type]] = await self.tasks.get_many([task_id], fields)
+            if priority is None or task_worker_type is None:
+                continue
+            score = queue_score(Priority(priority), time.time())
+            if await self.dispatch.release_held(task_id, WorkerType(task_worker_type), score):
+                in_progress += 1
+                released += 1
+        if released:
+            await self.tasks.notify_scheduler()
+
+    async def end_unfinished(
+        self, batch_id: str, task_status: str, batch_status: str, why: str
+    ) -> None:
+        """End every task of the batch that has not finished, then close the batch."""
+        error = json.dumps({"type": "BatchEnded", "message": why, "traceback": None})
+        start, ended = 0, 0
+        while ids := await self.batches.task_ids(batch_id, start):
+            results = await self.tasks.terminate_many(ids, task_status, time.time(), error)
+            for task_id, termination in results:
+                if termination.outcome == "ended":
+                    ended += 1
+                    if termination.previous_status == "running":
+                        self.stop_running(task_id)
+            start += PAGE
+        await self.batches.count_terminal(batch_id, task_status, ended)
+        await self.batches.close(batch_id, batch_status, time.time())
+
+    async def expire_due(self, now_ms: int) -> None:
+        for batch_id in await self.batches.due(now_ms):
+            await self.end_unfinished(batch_id, "timeout", "timeout", "batch_timeout reached")

@@ -1,0 +1,76 @@
+"""What the scheduler has dispatched and not yet heard back about."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from dataclasses import dataclass, field
+
+import ray
+
+from vokaflow.schemas import WorkerType
+from vokaflow.store.dispatch_store import ClaimedTask
+
+STARTUP_GRACE_S = 10.0  # a worker process may take this long to start; not the task's time
+
+
+@dataclass
+class Chunk:
+    chunk_id: int
+    worker_type: WorkerType
+    tasks: list[ClaimedTask]
+    ref: ray.ObjectRef | None = None
+    deadline: float = 0.0  # monotonic seconds
+    worker_pid: int | None = None
+    stopped: bool = False  # the scheduler stopped it; its outcome is not used
+    urgent: bool = False
+    started_wall: float = field(default_factory=time.time)  # dispatch, then actual start
+
+    @property
+    def timeout_s(self) -> float:
+        return min(task.timeout_s for task in self.tasks)
+
+
+@dataclass
+class InFlight:
+    """Chunks by id and by task, with a heap of deadlines (lazily cleaned)."""
+
+    chunks: dict[int, Chunk] = field(default_factory=dict)
+    by_task: dict[str, int] = field(default_factory=dict)
+    per_pool: dict[WorkerType, int] = field(default_factory=lambda: dict.fromkeys(WorkerType, 0))
+    _deadlines: list[tuple[float, int]] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    def add(self, worker_type: WorkerType, tasks: list[ClaimedTask], urgent: bool) -> Chunk:
+        chunk = Chunk(next(self._ids), worker_type, tasks, urgent=urgent)
+        self.chunks[chunk.chunk_id] = chunk
+        self.per_pool[worker_type] += 1
+        for task in tasks:
+            self.by_task[task.task_id] = chunk.chunk_id
+        self.set_deadline(chunk, time.monotonic() + STARTUP_GRACE_S + chunk.timeout_s)
+        return chunk
+
+    def set_deadline(self, chunk: Chunk, deadline: float) -> None:
+        chunk.deadline = deadline
+        heapq.heappush(self._deadlines, (deadline, chunk.chunk_id))
+
+    def remove(self, chunk: Chunk) -> None:
+        if self.chunks.pop(chunk.chunk_id, None) is not None:
+            self.per_pool[chunk.worker_type] -= 1
+        for task in chunk.tasks:
+            if self.by_task.get(task.task_id) == chunk.chunk_id:
+                del self.by_task[task.task_id]
+
+    def of_task(self, task_id: str) -> Chunk | None:
+        chunk_id = self.by_task.get(task_id)
+        return None if chunk_id is None else self.chunks.get(chunk_id)
+
+    def overdue(self, now: float) -> list[Chunk]:
+        due: list[Chunk] = []
+        while self._deadlines and self._deadlines[0][0] <= now:
+            deadline, chunk_id = heapq.heappop(self._deadlines)
+            chunk = self.chunks.get(chunk_id)
+            if chunk is not None and not chunk.stopped and chunk.deadline == deadline:
+                due.append(chunk)
+        return due

@@ -1,0 +1,256 @@
+"""The scheduler's side of task state: counting, claiming, finishing, retrying, re-queuing."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from vokaflow.schemas import Priority, WorkerType
+from vokaflow.store.keys import Keys
+from vokaflow.store.records import LEVEL_WEIGHT, Outcome, level_lower_bound
+from vokaflow.store.redis_client import lua_source, redis_boundary
+
+LEVELS = len(Priority)
+RELEASE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    worker_type: WorkerType
+    partition: int
+    max_score: float
+    count: int
+
+
+@dataclass(frozen=True)
+class ClaimedTask:
+    task_id: str
+    function_name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    timeout_s: float
+    attempt: int
+    priority: Priority
+    worker_type: WorkerType
+    batch_id: str
+    solo: bool
+    max_retries: int
+    system_retries: int
+
+    @classmethod
+    def from_row(cls, row: list[Any], worker_type: WorkerType) -> ClaimedTask:
+        """Read one row of claim.lua's reply."""
+        (
+            task_id,
+            function_name,
+            args,
+            kwargs,
+            timeout,
+            attempt,
+            priority,
+            batch_id,
+            solo,
+            max_retries,
+            system_retries,
+        ) = row
+        return cls(
+            task_id=task_id,
+            function_name=function_name,
+            args=json.loads(args),
+            kwargs=json.loads(kwargs),
+            timeout_s=float(timeout),
+            attempt=int(attempt),
+            priority=Priority(priority),
+            worker_type=worker_type,
+            batch_id=batch_id or "",
+            solo=solo == "1",
+            max_retries=int(max_retries),
+            system_retries=int(system_retries),
+        )
+
+
+@dataclass(frozen=True)
+class Retry:
+    outcome: Outcome
+    ready_at_ms: int
+
+
+class DispatchStore:
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+        self.redis = client
+        self.keys = keys
+        scripts = ("claim", "finish", "retry", "requeue", "release_due", "release_held", "promote")
+        self._lua = {name: client.register_script(lua_source(name)) for name in scripts}
+
+    @redis_boundary
+    async def level_counts(
+        self, pools: Iterable[WorkerType]
+    ) -> dict[WorkerType, dict[int, list[int]]]:
+        """Ready tasks per pool, partition and priority level (ZCOUNTs: O(log n) each)."""
+        pools = list(pools)
+        pipe = self.redis.pipeline(transaction=False)
+        for worker_type in pools:
+            for partition in range(self.keys.partitions):
+                queue = self.keys.queue(partition, worker_type)
+                for level in range(LEVELS):
+                    low = level_lower_bound(level)
+                    pipe.zcount(queue, low, f"({low + LEVEL_WEIGHT}")
+        replies = iter(await pipe.execute())
+        return {
+            wt: {
+                p: [int(next(replies)) for _ in range(LEVELS)] for p in range(self.keys.partitions)
+            }
+            for wt in pools
+        }
+
+    @redis_boundary
+    async def claim(
+        self, requests: Sequence[ClaimRequest], lease_deadline_ms: int, now_s: float
+    ) -> list[ClaimedTask]:
+        pipe = self.redis.pipeline(transaction=False)
+        for request in requests:
+            keys = [
+                self.keys.queue(request.partition, request.worker_type),
+                self.keys.running(request.partition),
+            ]
+            args: list[str | int | float] = [
+                request.max_score,
+                request.count,
+                lease_deadline_ms,
+                repr(now_s),
+                self.keys.task_prefix(request.partition),
+            ]
+            await self._lua["claim"](keys=keys, args=args, client=pipe)
+        replies = await pipe.execute()
+        return [
+            ClaimedTask.from_row(row, request.worker_type)
+            for request, rows in zip(requests, replies, strict=True)
+            for row in rows
+        ]
+
+    @redis_boundary
+    async def settle(self, finished: Sequence[Outcome], retries: Sequence[Retry]) -> list[Outcome]:
+        """Write final outcomes and scheduled retries in one round trip.
+
+        Returns the final outcomes that were current (not stale), and counts each function's
+        completed run times for estimates.
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        for outcome in finished:
+            keys = self._task_and_running(outcome.task_id)
+            args: list[str | int] = [outcome.task_id, outcome.attempt, *outcome.to_fields()]
+            await self._lua["finish"](keys=keys, args=args, client=pipe)
+        for retry in retries:
+            outcome = retry.outcome
+            keys = [*self._task_and_running(outcome.task_id), self._delayed_of(outcome.task_id)]
+            args = [outcome.task_id, outcome.attempt, retry.ready_at_ms, *outcome.retry_fields()]
+            await self._lua["retry"](keys=keys, args=args, client=pipe)
+        self._count_run_times(pipe, finished)
+        replies = await pipe.execute()
+        return [outcome for outcome, reply in zip(finished, replies, strict=False) if reply == 1]
+
+    def _count_run_times(self, pipe: Any, finished: Sequence[Outcome]) -> None:
+        totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+        for outcome in finished:
+            if outcome.status == "completed" and outcome.function_name:
+                totals[outcome.function_name][0] += 1
+                totals[outcome.function_name][1] += outcome.execution_time
+        for name, (count, total_s) in totals.items():
+            pipe.hincrby(self.keys.function_stats(name), "count", int(count))
+            pipe.hincrbyfloat(self.keys.function_stats(name), "total_s", total_s)
+
+    @redis_boundary
+    async def requeue(self, tasks: Sequence[tuple[str, int]], *, solo: bool) -> int:
+        """Put running (task id, attempt) pairs back in their queues: a system retry."""
+        by_partition: dict[int, list[str | int]] = defaultdict(list)
+        for task_id, attempt in tasks:
+            by_partition[self.keys.partition(task_id)].extend([task_id, attempt])
+        pipe = self.redis.pipeline(transaction=False)
+        for partition, pairs in by_partition.items():
+            args = [*self._prefixes(partition), "1" if solo else "0", *pairs]
+            await self._lua["requeue"](keys=[self.keys.running(partition)], args=args, client=pipe)
+        return int(sum(await pipe.execute()))
+
+    @redis_boundary
+    async def requeue_all_running(self) -> int:
+        """After a scheduler restart: its predecessor's in-flight work is gone with it."""
+        pipe = self.redis.pipeline(transaction=False)
+        for partition in range(self.keys.partitions):
+            args = [*self._prefixes(partition), "0"]
+            await self._lua["requeue"](keys=[self.keys.running(partition)], args=args, client=pipe)
+        return int(sum(await pipe.execute()))
+
+    @redis_boundary
+    async def release_due_retries(self, now_ms: int) -> int:
+        pipe = self.redis.pipeline(transaction=False)
+        for partition in range(self.keys.partitions):
+            task_prefix, queue_prefix = self._prefixes(partition)
+            args: list[str | int | float] = [
+                now_ms,
+                task_prefix,
+                queue_prefix,
+                LEVEL_WEIGHT,
+                RELEASE_BATCH,
+            ]
+            keys = [self.keys.delayed(partition)]
+            await self._lua["release_due"](keys=keys, args=args, client=pipe)
+        return int(sum(await pipe.execute()))
+
+    @redis_boundary
+    async def release_held(self, task_id: str, worker_type: WorkerType, score: float) -> bool:
+        partition = self.keys.partition(task_id)
+        keys = [self.keys.task(task_id), self.keys.queue(partition, worker_type)]
+        released = await self._lua["release_held"](keys=keys, args=[task_id, repr(score)])
+        return bool(released)
+
+    @redis_boundary
+    async def promote_starving(
+        self, now_ms: int, wait_ms_by_level: Sequence[int], top_level: int
+    ) -> int:
+        pipe = self.redis.pipeline(transaction=False)
+        for worker_type in WorkerType:
+            for partition in range(self.keys.partitions):
+                keys = [self.keys.queue(partition, worker_type)]
+                args: list[str | int | float] = [
+                    now_ms,
+                    LEVEL_WEIGHT,
+                    top_level,
+                    self.keys.task_prefix(partition),
+                    RELEASE_BATCH,
+                    *wait_ms_by_level,
+                ]
+                await self._lua["promote"](keys=keys, args=args, client=pipe)
+        return int(sum(await pipe.execute()))
+
+    @redis_boundary
+    async def mark_started(
+        self, task_ids: Sequence[str], worker_pid: int, started_at: float
+    ) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.hset(
+                self.keys.task(task_id),
+                mapping={"worker_pid": worker_pid, "started_at": repr(started_at)},
+            )
+        await pipe.execute()
+
+    @redis_boundary
+    async def beat(self, now_s: float, pool_capacity: dict[WorkerType, int], ttl_s: int) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self.keys.scheduler_heartbeat, repr(now_s), ex=ttl_s)
+        pipe.hset(self.keys.pool_capacity, mapping={wt.value: n for wt, n in pool_capacity.items()})
+        await pipe.execute()
+
+    def _task_and_running(self, task_id: str) -> list[str]:
+        return [self.keys.task(task_id), self.keys.running(self.keys.partition(task_id))]
+
+    def _delayed_of(self, task_id: str) -> str:
+        return self.keys.delayed(self.keys.partition(task_id))
+
+    def _prefixes(self, partition: int) -> tuple[str, str]:
+        return self.keys.task_prefix(partition), self.keys.queue_prefix(partition)

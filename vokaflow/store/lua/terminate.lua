@@ -1,0 +1,30 @@
+-- Ends a queued or running task with the given status (cancelled, timeout); a task that
+-- already ended keeps its state.
+-- KEYS[1]  task hash        PREFIX:{pN}:task:ID
+-- KEYS[2]  running set      PREFIX:{pN}:running
+-- KEYS[3]  retry schedule   PREFIX:{pN}:delayed
+-- ARGV[1]  task id
+-- ARGV[2]  now, epoch seconds
+-- ARGV[3]  queue key prefix PREFIX:{pN}:queue:   (+ the task's worker type, same slot)
+-- ARGV[4]  the status to end with
+-- ARGV[5]  an error message to record, or ''
+-- Returns {outcome, previous status, batch id}: outcome is 'ended', 'terminal' or 'missing'.
+local state = redis.call('HMGET', KEYS[1], 'status', 'worker_type', 'batch_id')
+local status = state[1]
+if not status then
+  return {'missing', '', ''}
+end
+if status ~= 'queued' and status ~= 'running' then
+  return {'terminal', status, state[3] or ''}
+end
+redis.call('ZREM', ARGV[3] .. state[2], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[1], 'status', ARGV[4], 'completed_at', ARGV[2])
+if ARGV[4] == 'cancelled' then
+  redis.call('HSET', KEYS[1], 'cancelled_at', ARGV[2])
+end
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[1], 'error', ARGV[5])
+end
+return {'ended', status, state[3] or ''}

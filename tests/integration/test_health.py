@@ -14,8 +14,8 @@ import ray
 from vokaflow.api.app import create_app
 from vokaflow.api.services import Services
 from vokaflow.config import load_settings
+from vokaflow.runtime.launcher import start_scheduler_job, stop_scheduler_job
 from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
-from vokaflow.scheduler.actor import ensure_scheduler
 
 
 def test_health_reports_the_spec_fields(stack):
@@ -55,6 +55,7 @@ def test_health_is_503_naming_the_scheduler_when_it_is_gone_and_200_once_back(st
     stack_vars = {k: v for k, v in stack.env.items() if k.startswith("VOKAFLOW_")}
     with mock.patch.dict(os.environ, stack_vars):
         settings = load_settings()
+    stop_scheduler_job(settings)
     ray.kill(ray.get_actor(SCHEDULER_NAME, namespace=NAMESPACE), no_restart=True)
     try:
         deadline = time.monotonic() + 20
@@ -64,9 +65,8 @@ def test_health_is_503_naming_the_scheduler_when_it_is_gone_and_200_once_back(st
         assert reply.status_code == 503
         assert reply.json()["details"]["component"] == "scheduler"
     finally:
-        time.sleep(1)
-        ensure_scheduler(settings, stack.redis_url)
-    deadline = time.monotonic() + 30
+        start_scheduler_job(settings, stack.redis_url)
+    deadline = time.monotonic() + 60
     while httpx.get(f"{stack.base_url}/api/health/").status_code != 200:
         assert time.monotonic() < deadline, "health did not recover with a new scheduler"
         time.sleep(0.5)

@@ -36,10 +36,10 @@ def app_builder(args: dict[str, str]) -> Application:
 
     Settings come from the environment (the YAML's runtime_env); Redis must be external.
     """
-    from vokaflow.scheduler.actor import ensure_scheduler
+    from vokaflow.runtime.launcher import start_scheduler_job
 
     settings = load_settings()
     if not settings.redis_url:
         raise ConfigError("VOKAFLOW_REDIS_URL must be set when deploying with a Serve config")
-    ensure_scheduler(settings, settings.redis_url)
+    start_scheduler_job(settings, settings.redis_url)
     return gateway_app(settings, settings.redis_url)

@@ -71,7 +71,7 @@ async def task_status(
     record = await services.tasks.get(task_id)
     if record is None:
         raise NotFound(f"Task '{task_id}' not found")
-    view = task_status_view(record, services.redis_node(int(record["partition"])))
+    view = task_status_view(record, services.redis_node(services.keys.partition(task_id)))
     if view.status == TaskStatus.QUEUED:
         view.queue_position = await services.tasks.queue_position(
             view.worker_type, float(record["score"])

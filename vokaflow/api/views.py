@@ -2,36 +2,39 @@
 
 from __future__ import annotations
 
+import json
+
 from vokaflow.clock import iso_event
 from vokaflow.schemas import Priority, TaskErrorInfo, TaskStatus, TaskStatusResponse, WorkerType
 from vokaflow.store.records import decode_float, decode_json
 
 
 def task_status_view(record: dict[str, str], redis_node: str) -> TaskStatusResponse:
+    spec = json.loads(record["spec"])
     status = TaskStatus(record["status"])
     attempts = int(record.get("attempts", "0"))
     error = decode_json(record.get("error"))
     return TaskStatusResponse(
-        task_id=record["id"],
-        name=record["name"],
+        task_id=spec["id"],
+        name=spec["name"],
         status=status,
         priority=Priority(record["priority"]),
         worker_type=WorkerType(record["worker_type"]),
-        category=record["category"],
-        partition=int(record["partition"]),
+        category=spec["category"],
+        partition=spec["partition"],
         redis_node=redis_node,
-        created_at=iso_event(float(record["created_at"])) or "",
+        created_at=iso_event(spec["created_at"]) or "",
         started_at=iso_event(decode_float(record.get("started_at"))),
         completed_at=iso_event(decode_float(record.get("completed_at"))),
         execution_time=decode_float(record.get("execution_time")),
         result=decode_json(record.get("result")),
         error=TaskErrorInfo(**error) if error else None,
         retry_count=max(0, attempts - 1),
-        metadata=decode_json(record.get("metadata"), {}),
-        function_name=record["function_name"],
+        metadata=spec["metadata"],
+        function_name=spec["function_name"],
         attempts=attempts,
-        timeout=int(record["timeout"]),
-        max_retries=int(record["max_retries"]),
+        timeout=spec["timeout"],
+        max_retries=spec["max_retries"],
         batch_id=record.get("batch_id"),
         worker_pid=int(record["worker_pid"]) if record.get("worker_pid") else None,
         system_retries=int(record.get("system_retries", "0")),

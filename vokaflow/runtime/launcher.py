@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -91,6 +92,19 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def worker_pool_config(num_cpus: int) -> dict[str, str]:
+    """Keep enough idle Ray worker processes warm for the pools' slots.
+
+    Ray keeps about ``num_cpus`` idle workers and kills the rest after a second; the pools
+    run more tasks than cores (num_cpus=0, custom resources), so every chunk past that
+    would pay a new process start (about a second here).
+    """
+    return {
+        "RAY_num_workers_soft_limit": str(4 * num_cpus + 4),
+        "RAY_idle_worker_killing_time_threshold_ms": "30000",
+    }
+
+
 def start_ray(settings: Settings) -> str:
     """Attach to RAY_ADDRESS, or start a head node with the worker-type resources."""
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -109,7 +123,8 @@ def start_ray(settings: Settings) -> str:
             }
             command = [ray_cli, "start", "--head", "--disable-usage-stats"]
             command += [f"--{name}={value}" for name, value in flags.items()]
-            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            env = {**os.environ, **worker_pool_config(num_cpus)}
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
             _ray_marker(settings).write_text(address)
     import ray
 
@@ -117,13 +132,72 @@ def start_ray(settings: Settings) -> str:
     return address
 
 
+SCHEDULER_JOB_KIND = "vokaflow-scheduler"
+
+
+def _job_client(settings: Settings) -> Any:
+    from ray.job_submission import JobSubmissionClient
+
+    url = settings.ray_dashboard_url or f"http://127.0.0.1:{settings.ray_dashboard_port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return JobSubmissionClient(url)
+        except Exception:  # the dashboard's job API comes up a few seconds after Ray
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def _scheduler_jobs(settings: Settings, client: Any, *, live_only: bool) -> list[str]:
+    from ray.job_submission import JobStatus
+
+    live = {JobStatus.PENDING, JobStatus.RUNNING}
+    return [
+        job.submission_id
+        for job in client.list_jobs()
+        if (job.metadata or {}).get("kind") == SCHEDULER_JOB_KIND
+        and (job.metadata or {}).get("key_prefix") == settings.key_prefix
+        and (not live_only or job.status in live)
+    ]
+
+
+def start_scheduler_job(settings: Settings, redis_url: str) -> None:
+    """Run the scheduler's host as a Ray job, unless one already runs for this key prefix."""
+    from vokaflow.scheduler.host import REDIS_URL_ENV, SETTINGS_ENV
+
+    client = _job_client(settings)
+    if _scheduler_jobs(settings, client, live_only=True):
+        return
+    client.submit_job(
+        entrypoint=f"{sys.executable} -m vokaflow.scheduler.host",
+        submission_id=f"{SCHEDULER_JOB_KIND}-{settings.key_prefix}-{int(time.time())}",
+        runtime_env={
+            "env_vars": {SETTINGS_ENV: json.dumps(settings.to_wire()), REDIS_URL_ENV: redis_url}
+        },
+        metadata={"kind": SCHEDULER_JOB_KIND, "key_prefix": settings.key_prefix},
+        entrypoint_num_cpus=0,
+    )
+
+
+def stop_scheduler_job(settings: Settings, timeout_s: float = 20.0) -> bool:
+    """Stop the host job (so it re-creates nothing) and wait until it has stopped."""
+    client = _job_client(settings)
+    running = _scheduler_jobs(settings, client, live_only=True)
+    for submission_id in running:
+        client.stop_job(submission_id)
+    deadline = time.monotonic() + timeout_s
+    while _scheduler_jobs(settings, client, live_only=True) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return bool(running)
+
+
 def deploy(settings: Settings, redis_url: str) -> None:
     from ray import serve
 
     from vokaflow.api.gateway import APP_NAME, gateway_app
-    from vokaflow.scheduler.actor import ensure_scheduler
 
-    ensure_scheduler(settings, redis_url)
+    start_scheduler_job(settings, redis_url)
     serve.start(http_options={"host": settings.host, "port": settings.port})
     serve.run(gateway_app(settings, redis_url), name=APP_NAME, route_prefix="/", blocking=False)
 
@@ -152,7 +226,7 @@ def stop_everything(settings: Settings) -> list[str]:
         marker.read_text().strip() if marker.exists() else None
     )
     if address and _port_open(*_host_port(address)):
-        stopped += _stop_service_on_ray(address)
+        stopped += _stop_service_on_ray(settings, address)
     if marker.exists():
         ray_cli = str(Path(sys.executable).parent / "ray")
         subprocess.run([ray_cli, "stop", "--force"], check=False, capture_output=True)
@@ -168,7 +242,7 @@ def _host_port(address: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def _stop_service_on_ray(address: str) -> list[str]:
+def _stop_service_on_ray(settings: Settings, address: str) -> list[str]:
     import ray
     from ray import serve
 
@@ -181,6 +255,8 @@ def _stop_service_on_ray(address: str) -> list[str]:
     stopped = []
     serve.shutdown()
     stopped.append("serve")
+    if stop_scheduler_job(settings):
+        stopped.append("scheduler job")
     try:
         ray.kill(ray.get_actor(SCHEDULER_NAME, namespace=SCHEDULER_NAMESPACE), no_restart=True)
         stopped.append("scheduler")

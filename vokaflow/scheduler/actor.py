@@ -78,6 +78,11 @@ class Scheduler:
         self.autoscaler = Autoscaler(s.scale_up_queue_size, s.scale_down_queue_size)
         self.starvation = StarvationRule(s.starvation_factor)
         self.inflight = InFlight()
+        # Pools that may have ready tasks: a pool seen empty is skipped until a submit for it
+        # (its wake-up names it) or a periodic sweep. The generation guards the race between
+        # a count that saw the pool empty and a wake-up that arrived meanwhile.
+        self.maybe_ready: set[WorkerType] = set(WorkerType)
+        self.hint_generation = 0
         self.rng = random.Random()
         self.wakeup = asyncio.Event()
         self.dispatched_total = 0
@@ -149,16 +154,29 @@ class Scheduler:
                 free[wt] = (free_any, free_all)
         return free
 
+    def _hint(self, pools: str) -> None:
+        self.hint_generation += 1
+        if pools in ("*", "1"):
+            self.maybe_ready.update(WorkerType)
+        else:
+            self.maybe_ready.update(
+                WorkerType(p) for p in pools.split(",") if p in WorkerType.__members__
+            )
+        self.wakeup.set()
+
     async def _dispatch_round(self) -> bool:
-        free = self._free_slots()
+        free = {wt: slots for wt, slots in self._free_slots().items() if wt in self.maybe_ready}
         if not free:
             return False
+        generation = self.hint_generation
         counts = await self.dispatch.level_counts(free)
         requests: list[ClaimRequest] = []
         sizes: dict[WorkerType, int] = {}
         for wt, (free_any, free_all) in free.items():
             backlog = sum(sum(levels) for levels in counts[wt].values())
             if backlog == 0:
+                if generation == self.hint_generation:
+                    self.maybe_ready.discard(wt)
                 continue
             size = chunk_size(
                 backlog,
@@ -259,6 +277,7 @@ class Scheduler:
         given_up = [t for t in chunk.tasks if t.system_retries >= limit]
         if again:
             await self._until_redis(lambda: self.dispatch.requeue(again, solo=len(chunk.tasks) > 1))
+            self._hint(chunk.worker_type.value)
         if given_up:
             message = f"worker lost {limit + 1} times: {type(failure).__name__}: {failure}"[:2000]
             ended = [
@@ -284,12 +303,14 @@ class Scheduler:
             asyncio.get_event_loop().create_task(
                 self._until_redis(lambda: self.dispatch.requeue(others, solo=True))
             )
+            self._hint(chunk.worker_type.value)
 
     async def _on_deadline(self, chunk: Chunk) -> None:
         self._stop_chunk(chunk)
         if len(chunk.tasks) > 1:  # which task overran is unknown: each runs again alone
             pairs = [(t.task_id, t.attempt) for t in chunk.tasks]
             await self._until_redis(lambda: self.dispatch.requeue(pairs, solo=True))
+            self._hint(chunk.worker_type.value)
             return
         [task] = chunk.tasks
         message = f"Task exceeded its timeout of {task.timeout_s:g} s; its worker was stopped"
@@ -323,7 +344,8 @@ class Scheduler:
                         self._stop_task(message["data"])
                     elif message["channel"] == keys.batch_channel:
                         asyncio.get_event_loop().create_task(self.batches.advance(message["data"]))
-                    self.wakeup.set()
+                    else:
+                        self._hint(message["data"])
             except Exception:
                 log.warning("pub/sub connection lost; reconnecting", exc_info=True)
                 await asyncio.sleep(REDIS_RETRY_S)
@@ -335,10 +357,11 @@ class Scheduler:
             try:
                 now = time.time()
                 if await self.dispatch.release_due_retries(int(now * 1000)):
-                    self.wakeup.set()
+                    self._hint("*")
                 if now - last_slow >= SLOW_CHORES_S:
                     last_slow = now
                     await self._slow_chores(now)
+                    self._hint("*")
             except ServiceUnavailable:
                 await asyncio.sleep(REDIS_RETRY_S)
             except Exception:
@@ -347,8 +370,7 @@ class Scheduler:
     async def _slow_chores(self, now: float) -> None:
         now_ms = int(now * 1000)
         waits = [self.starvation.wait_before_promotion_ms(level) for level in range(len(Priority))]
-        if await self.dispatch.promote_starving(now_ms, waits, PROMOTION_CEILING):
-            self.wakeup.set()
+        await self.dispatch.promote_starving(now_ms, waits, PROMOTION_CEILING)
         await self.batches.expire_due(now_ms)
         queued = await self.tasks.queue_sizes()
         for wt in WorkerType:

@@ -12,10 +12,9 @@ import redis.asyncio as aioredis
 
 from vokaflow.schemas import Priority, WorkerType
 from vokaflow.store.keys import Keys
-from vokaflow.store.records import LEVEL_WEIGHT, Outcome, level_lower_bound
+from vokaflow.store.records import LEVEL_WEIGHT, Outcome
 from vokaflow.store.redis_client import lua_source, redis_boundary
 
-LEVELS = len(Priority)
 RELEASE_BATCH = 1000
 
 
@@ -45,31 +44,20 @@ class ClaimedTask:
     @classmethod
     def from_row(cls, row: list[Any], worker_type: WorkerType) -> ClaimedTask:
         """Read one row of claim.lua's reply."""
-        (
-            task_id,
-            function_name,
-            args,
-            kwargs,
-            timeout,
-            attempt,
-            priority,
-            batch_id,
-            solo,
-            max_retries,
-            system_retries,
-        ) = row
+        task_id, spec_json, attempt, priority, batch_id, solo, system_retries = row
+        spec = json.loads(spec_json)
         return cls(
             task_id=task_id,
-            function_name=function_name,
-            args=json.loads(args),
-            kwargs=json.loads(kwargs),
-            timeout_s=float(timeout),
+            function_name=spec["function_name"],
+            args=spec["args"],
+            kwargs=spec["kwargs"],
+            timeout_s=float(spec["timeout"]),
             attempt=int(attempt),
             priority=Priority(priority),
             worker_type=worker_type,
             batch_id=batch_id or "",
             solo=solo == "1",
-            max_retries=int(max_retries),
+            max_retries=int(spec["max_retries"]),
             system_retries=int(system_retries),
         )
 
@@ -84,7 +72,16 @@ class DispatchStore:
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self.redis = client
         self.keys = keys
-        scripts = ("claim", "finish", "retry", "requeue", "release_due", "release_held", "promote")
+        scripts = (
+            "level_counts",
+            "claim",
+            "finish",
+            "retry",
+            "requeue",
+            "release_due",
+            "release_held",
+            "promote",
+        )
         self._lua = {name: client.register_script(lua_source(name)) for name in scripts}
 
     @redis_boundary
@@ -96,15 +93,11 @@ class DispatchStore:
         pipe = self.redis.pipeline(transaction=False)
         for worker_type in pools:
             for partition in range(self.keys.partitions):
-                queue = self.keys.queue(partition, worker_type)
-                for level in range(LEVELS):
-                    low = level_lower_bound(level)
-                    pipe.zcount(queue, low, f"({low + LEVEL_WEIGHT}")
+                keys = [self.keys.queue(partition, worker_type)]
+                await self._lua["level_counts"](keys=keys, args=[LEVEL_WEIGHT], client=pipe)
         replies = iter(await pipe.execute())
         return {
-            wt: {
-                p: [int(next(replies)) for _ in range(LEVELS)] for p in range(self.keys.partitions)
-            }
+            wt: {p: [int(n) for n in next(replies)] for p in range(self.keys.partitions)}
             for wt in pools
         }
 

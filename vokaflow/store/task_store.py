@@ -41,7 +41,8 @@ class TaskStore:
             await self._submit(keys=keys, args=args, client=pipe)
             if with_positions:
                 self._count_ahead(pipe, task.worker_type, task.score)
-        pipe.publish(self.keys.wakeup_channel, "1")
+        pools = ",".join(sorted({task.worker_type.value for task in tasks}))
+        pipe.publish(self.keys.wakeup_channel, pools)
         replies = await pipe.execute()
         if not with_positions:
             return [None] * len(tasks)
@@ -107,8 +108,9 @@ class TaskStore:
         ]
 
     @redis_boundary
-    async def notify_scheduler(self) -> None:
-        await self.redis.publish(self.keys.wakeup_channel, "1")
+    async def notify_scheduler(self, pools: str = "*") -> None:
+        """Wake the scheduler for these pools (comma-separated worker types, or all)."""
+        await self.redis.publish(self.keys.wakeup_channel, pools)
 
     @redis_boundary
     async def ping(self) -> None:

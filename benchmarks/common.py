@@ -1,0 +1,65 @@
+"""What every benchmark shares: its stack, percentiles, a table and a JSON record."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from vokaflow.runtime.stack import LocalStack
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def bench_stack(**settings: str) -> LocalStack:
+    """A stack on benchmark ports, with the Redis of VOKAFLOW_REDIS_URL or an embedded one."""
+    return LocalStack(
+        home=Path(tempfile.mkdtemp(prefix="vokaflow-bench-")),
+        port=int(os.environ.get("VOKAFLOW_BENCH_PORT", "8798")),
+        ray_port=int(os.environ.get("VOKAFLOW_BENCH_RAY_PORT", "6392")),
+        dashboard_port=int(os.environ.get("VOKAFLOW_BENCH_DASHBOARD_PORT", "8267")),
+        settings=settings,
+    )
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[str(h) for h in header]] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    print(f"\n{title}")
+    for n, row in enumerate(cells):
+        print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
+        if n == 0:
+            print("  ".join("-" * width for width in widths))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3f}"
+    return str(value)
+
+
+def write_result(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    record = {
+        "benchmark": name,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        **payload,
+    }
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(record, indent=2))
+    print(f"\nwrote {path}")
+    return path

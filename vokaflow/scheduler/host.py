@@ -1,0 +1,47 @@
+"""The scheduler's host: a Ray job that owns the scheduler actor and keeps it running.
+
+Why a job: Ray force-exits idle worker processes of a job whose driver has gone. An actor
+created by `vokaflow up` (a driver that exits with --detach) would make every chunk it
+dispatches start a new worker process, about a second each on a small machine. Owned by a
+long-running job, the workers stay warm. The host also re-creates the actor if it is
+killed for good, and the job shows in the Ray dashboard beside its logs.
+
+    python -m vokaflow.scheduler.host   (started by `vokaflow up` through the Jobs API)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import ray
+
+from vokaflow.config import Settings
+from vokaflow.scheduler import NAMESPACE
+from vokaflow.scheduler.actor import ensure_scheduler
+
+SETTINGS_ENV = "VOKAFLOW_SCHEDULER_SETTINGS"
+REDIS_URL_ENV = "VOKAFLOW_SCHEDULER_REDIS_URL"
+WATCH_S = 2.0
+
+log = logging.getLogger("vokaflow.scheduler.host")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO)
+    settings = Settings.from_wire(json.loads(os.environ[SETTINGS_ENV]))
+    redis_url = os.environ[REDIS_URL_ENV]
+    ray.init(namespace=NAMESPACE, log_to_driver=True)
+    while True:
+        scheduler = ensure_scheduler(settings, redis_url)
+        try:
+            ray.get(scheduler.ping.remote(), timeout=30)
+        except (ray.exceptions.RayError, TimeoutError):
+            log.warning("scheduler did not answer; checking again", exc_info=True)
+        time.sleep(WATCH_S)
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ from vokaflow.schemas import WorkerType
 from vokaflow.store.api_keys import ApiKeyStore, Principal
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.keys import Keys
+from vokaflow.store.metrics_store import MetricsStore
 from vokaflow.store.redis_client import connect
 from vokaflow.store.task_store import TaskStore
 
@@ -37,6 +38,7 @@ class Services:
         self.tasks = TaskStore(self.redis, self.keys)
         self.api_keys = ApiKeyStore(self.redis, self.keys)
         self.batches = BatchStore(self.redis, self.keys)
+        self.metrics = MetricsStore(self.redis, self.keys)
         self.rate_limiter: RateLimiter = RedisRateLimiter(
             self.redis, self.keys, settings.rate_limits
         )
@@ -80,7 +82,8 @@ class Services:
             return
         self._cached.refreshed_at = time.monotonic()
         self._cached.function_avg_s = await self.tasks.function_averages()
-        self._cached.pool_capacity = await self.tasks.pool_capacity()
+        states = await self.tasks.pool_states()
+        self._cached.pool_capacity = {wt: int(s.get("capacity", 1)) for wt, s in states.items()}
 
     async def estimated_wait_s(
         self,

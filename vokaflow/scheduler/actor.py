@@ -386,8 +386,19 @@ class Scheduler:
                 self._refresh_capacity()
                 last_refresh = time.monotonic()
             with contextlib.suppress(ServiceUnavailable):
-                await self.dispatch.beat(time.time(), self.capacity, ttl_s)
+                await self.dispatch.beat(time.time(), self._pool_report(), ttl_s)
             await asyncio.sleep(self.settings.scheduler_heartbeat_s)
+
+    def _pool_report(self) -> dict[WorkerType, dict[str, float]]:
+        return {
+            wt: {
+                "capacity": self.capacity[wt],
+                "active": self.inflight.per_pool[wt],
+                "target": self.target[wt],
+                "mean_task_s": self.mean_task_s[wt],
+            }
+            for wt in WorkerType
+        }
 
     def _refresh_capacity(self) -> None:
         slots = pool_slots(ray.cluster_resources())

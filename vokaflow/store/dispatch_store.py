@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -144,6 +145,10 @@ class DispatchStore:
             args = [outcome.task_id, outcome.attempt, retry.ready_at_ms, *outcome.retry_fields()]
             await self._lua["retry"](keys=keys, args=args, client=pipe)
         self._count_run_times(pipe, finished)
+        if finished:
+            second_key = f"{self.keys.completions_prefix()}{int(time.time())}"
+            pipe.incrby(second_key, len(finished))
+            pipe.expire(second_key, 120)
         replies = await pipe.execute()
         return [outcome for outcome, reply in zip(finished, replies, strict=False) if reply == 1]
 
@@ -233,10 +238,14 @@ class DispatchStore:
         await pipe.execute()
 
     @redis_boundary
-    async def beat(self, now_s: float, pool_capacity: dict[WorkerType, int], ttl_s: int) -> None:
+    async def beat(
+        self, now_s: float, pools: dict[WorkerType, dict[str, float]], ttl_s: int
+    ) -> None:
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(self.keys.scheduler_heartbeat, repr(now_s), ex=ttl_s)
-        pipe.hset(self.keys.pool_capacity, mapping={wt.value: n for wt, n in pool_capacity.items()})
+        pipe.hset(
+            self.keys.pool_states, mapping={wt.value: json.dumps(s) for wt, s in pools.items()}
+        )
         await pipe.execute()
 
     def _task_and_running(self, task_id: str) -> list[str]:

@@ -82,8 +82,13 @@ class Keys:
         return f"{self.prefix}:scheduler:heartbeat"
 
     @property
-    def pool_capacity(self) -> str:
-        return f"{self.prefix}:scheduler:pool_capacity"
+    def pool_states(self) -> str:
+        """Hash: worker type -> JSON {capacity, active, target, mean_task_s}, from the scheduler."""
+        return f"{self.prefix}:scheduler:pools"
+
+    def completions_prefix(self) -> str:
+        """Per-second counts of tasks that reached a final state: this prefix + epoch second."""
+        return f"{self.prefix}:stats:finished:"
 
     def function_stats(self, function_name: str) -> str:
         return f"{self.prefix}:stats:function:{function_name}"

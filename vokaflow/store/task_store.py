@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -144,6 +145,7 @@ class TaskStore:
         return averages
 
     @redis_boundary
-    async def pool_capacity(self) -> dict[WorkerType, int]:
-        raw = await self.redis.hgetall(self.keys.pool_capacity)
-        return {WorkerType(k): int(v) for k, v in raw.items() if k in WorkerType.__members__}
+    async def pool_states(self) -> dict[WorkerType, dict[str, float]]:
+        """What the scheduler last said of each pool: capacity, active, target, mean_task_s."""
+        raw = await self.redis.hgetall(self.keys.pool_states)
+        return {WorkerType(k): json.loads(v) for k, v in raw.items() if k in WorkerType.__members__}

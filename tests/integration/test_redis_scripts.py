@@ -1,0 +1,93 @@
+"""The Lua scripts' contracts on a real Redis: the token bucket against its in-memory twin's
+rules, and starvation promotion with an injected clock."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+
+from vokaflow.ratelimit.backends import InMemoryRateLimiter, RedisRateLimiter
+from vokaflow.ratelimit.bucket import RateLimit
+from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule
+from vokaflow.schemas import Priority, WorkerType
+from vokaflow.store.dispatch_store import DispatchStore
+from vokaflow.store.keys import Keys
+from vokaflow.store.records import NewTask
+from vokaflow.store.task_store import TaskStore
+
+LIMITS = {"ml": RateLimit(limit_per_second=1, burst=4)}
+
+
+@pytest.fixture
+async def redis_and_keys(stack):
+    client = aioredis.Redis.from_url(stack.redis_url, decode_responses=True)
+    keys = Keys(f"vfscripts-{uuid.uuid4().hex[:6]}", 16)
+    yield client, keys
+    async for key in client.scan_iter(match=f"{keys.prefix}:*"):
+        await client.delete(key)
+    await client.aclose()
+
+
+@pytest.fixture(params=["redis", "memory"])
+def limiter(request, redis_and_keys):
+    if request.param == "memory":
+        return InMemoryRateLimiter(LIMITS)
+    client, keys = redis_and_keys
+    return RedisRateLimiter(client, keys, LIMITS)
+
+
+async def test_both_buckets_admit_the_burst_then_refuse(limiter):
+    granted = [(await limiter.take("ml", 1, partial=False)).granted for _ in range(6)]
+    assert granted == [1, 1, 1, 1, 0, 0]
+
+
+async def test_both_buckets_grant_part_of_a_batch_and_count_usage(limiter):
+    decision = await limiter.take("ml", 10, partial=True)
+    assert (decision.granted, decision.refused, decision.retry_after_s) == (4, 6, 6)
+    assert decision.reset_at_s == pytest.approx(decision.now_s + 4, abs=0.1)
+    assert await limiter.usage("ml") == 4
+
+
+def _task(keys: Keys, priority: Priority, created_at: float) -> NewTask:
+    task_id = str(uuid.uuid4())
+    return NewTask(
+        task_id,
+        "t",
+        "noop",
+        [],
+        {},
+        priority,
+        WorkerType.GENERAL_PURPOSE,
+        "system",
+        300,
+        0,
+        {},
+        created_at,
+        keys.partition(task_id),
+        "test",
+    )
+
+
+async def test_promotion_in_redis_follows_the_starvation_rule(redis_and_keys):
+    client, keys = redis_and_keys
+    tasks, dispatch = TaskStore(client, keys), DispatchStore(client, keys)
+    rule = StarvationRule(factor=4.0)
+    now_ms = 1_800_000_000_000
+    old_batch = _task(keys, Priority.BATCH, (now_ms - 1_300_000) / 1000)  # waited > 4 x 300 s
+    new_batch = _task(keys, Priority.BATCH, (now_ms - 1_000) / 1000)
+    old_high = _task(keys, Priority.HIGH, (now_ms - 10**7) / 1000)  # HIGH is the ceiling
+    await tasks.submit([old_batch, new_batch, old_high], with_positions=False)
+    waits = [rule.wait_before_promotion_ms(level) for level in range(8)]
+    assert await dispatch.promote_starving(now_ms, waits, PROMOTION_CEILING) == 1
+    levels = {
+        t.task_id: int((await tasks.get(t.task_id))["level"])
+        for t in (old_batch, new_batch, old_high)
+    }
+    assert levels == {
+        old_batch.task_id: Priority.LOW.level,
+        new_batch.task_id: Priority.BATCH.level,
+        old_high.task_id: Priority.HIGH.level,
+    }
+    assert await dispatch.promote_starving(now_ms + 1000, waits, PROMOTION_CEILING) == 0

@@ -4,7 +4,8 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up down test unit integration lint format bench clean
+.PHONY: install up down test unit integration lint format bench bench-throughput \
+	bench-latency bench-priority bench-ratelimit clean
 
 install: $(STAMP)
 
@@ -33,6 +34,20 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy vokaflow
+
+bench: bench-throughput bench-latency bench-priority bench-ratelimit  ## all four, ~6 minutes
+
+bench-throughput: install  ## 20,000 no-op tasks: VokaFlow vs plain Ray vs Celery
+	$(BIN)/python -m benchmarks.throughput
+
+bench-latency: install     ## single submits at 1/16/64 connections vs a no-op Serve endpoint
+	$(BIN)/python -m benchmarks.submit_latency
+
+bench-priority: install    ## urgent waits under a 50,000-task BATCH backlog
+	$(BIN)/python -m benchmarks.priority_sla
+
+bench-ratelimit: install   ## admission at 3x a category's limit from 3 processes
+	$(BIN)/python -m benchmarks.rate_limit_accuracy
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -3,8 +3,8 @@ no-op Serve endpoint behind the same proxy, measured in this run.
 
     python -m benchmarks.submit_latency [--seconds 8] [--proxy default|haproxy|both]
 
-With --proxy both it runs the whole comparison twice: Serve's default proxy, then with
-RAY_SERVE_ENABLE_HA_PROXY=1 (HAProxy in front of the replicas).
+With --proxy both it runs the whole comparison twice: Serve's default proxy
+(VOKAFLOW_HA_PROXY=false), then HAProxy in front of the replicas (the default).
 """
 
 from __future__ import annotations
@@ -76,11 +76,8 @@ async def _load(
 
 
 def measure(proxy: str, seconds: float) -> list[dict[str, Any]]:
-    settings = {"RAY_SERVE_ENABLE_HA_PROXY": "1"} if proxy == "haproxy" else {}
-    os.environ.pop("RAY_SERVE_ENABLE_HA_PROXY", None)
-    os.environ.update(settings)
     rows = []
-    with bench_stack() as stack:
+    with bench_stack(VOKAFLOW_HA_PROXY="true" if proxy == "haproxy" else "false") as stack:
         deploy_noop_endpoint(stack)
         headers = {"X-API-Key": stack.admin_key}
         submit_url = f"{stack.base_url}/api/high-scale-tasks/submit"
@@ -99,7 +96,6 @@ def measure(proxy: str, seconds: float) -> list[dict[str, Any]]:
                     "ratio": submit["requests_per_s"] / noop["requests_per_s"],
                 }
             )
-    os.environ.pop("RAY_SERVE_ENABLE_HA_PROXY", None)
     return rows
 
 

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     ray_dashboard_port: int = Field(default=8265, ge=1, le=65535)
     ray_num_cpus: int | None = Field(default=None, ge=1)
     ray_dashboard_url: str | None = None  # for the Jobs API; default: the local dashboard
+    ha_proxy: bool = True  # Serve's HAProxy mode on the head that `up` starts
 
     partitions: int = Field(default=16, ge=1, le=1024)
     pool_max_workers: dict[WorkerType, int] = Field(

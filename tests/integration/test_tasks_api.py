@@ -154,3 +154,20 @@ def test_status_of_a_queued_task_reports_its_queue_position(api):
     assert second["queue_position"] == first["queue_position"] + 1
     assert status(api, second["task_id"])["queue_position"] == second["queue_position"]
     wait_until(api, second["task_id"])
+
+
+def test_estimated_completion_uses_the_functions_measured_run_time(api):
+    import time
+
+    for function, args in (("sleep", [0.8]), ("sleep", [0.8]), ("noop", []), ("noop", [])):
+        wait_until(api, submit(api, function, *args, worker_type="IO_INTENSIVE")["task_id"])
+    time.sleep(5.5)  # a gateway replica refreshes measured averages every 5 s
+
+    def estimated_s(function: str, *args) -> float:
+        accepted = submit(api, function, *args, worker_type="IO_INTENSIVE")
+        created = datetime.fromisoformat(accepted["created_at"])
+        estimate = datetime.fromisoformat(accepted["estimated_completion"].rstrip("Z"))
+        wait_until(api, accepted["task_id"])
+        return (estimate - created).total_seconds()
+
+    assert estimated_s("sleep", 0.8) > estimated_s("noop") + 0.2

@@ -92,6 +92,11 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def serve_proxy_config(settings: Settings) -> dict[str, str]:
+    """HAProxy in front of Serve doubled submit throughput here (docs/decisions.md)."""
+    return {"RAY_SERVE_ENABLE_HA_PROXY": "1" if settings.ha_proxy else "0"}
+
+
 def worker_pool_config(num_cpus: int) -> dict[str, str]:
     """Keep enough idle Ray worker processes warm for the pools' slots.
 
@@ -110,6 +115,7 @@ def start_ray(settings: Settings) -> str:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     address = os.environ.get("RAY_ADDRESS")
     if not address:
+        os.environ.update(serve_proxy_config(settings))
         address = f"127.0.0.1:{settings.ray_port}"
         if not _port_open("127.0.0.1", settings.ray_port):
             num_cpus = settings.ray_num_cpus or os.cpu_count() or 1

@@ -159,8 +159,8 @@ class DispatchStore:
                 totals[outcome.function_name][0] += 1
                 totals[outcome.function_name][1] += outcome.execution_time
         for name, (count, total_s) in totals.items():
-            pipe.hincrby(self.keys.function_stats(name), "count", int(count))
-            pipe.hincrbyfloat(self.keys.function_stats(name), "total_s", total_s)
+            pipe.hincrby(self.keys.function_stats, f"{name}:count", int(count))
+            pipe.hincrbyfloat(self.keys.function_stats, f"{name}:total_s", total_s)
 
     @redis_boundary
     async def requeue(self, tasks: Sequence[tuple[str, int]], *, solo: bool) -> int:

@@ -90,8 +90,10 @@ class Keys:
         """Per-second counts of tasks that reached a final state: this prefix + epoch second."""
         return f"{self.prefix}:stats:finished:"
 
-    def function_stats(self, function_name: str) -> str:
-        return f"{self.prefix}:stats:function:{function_name}"
+    @property
+    def function_stats(self) -> str:
+        """Hash: FUNCTION:count and FUNCTION:total_s of completed runs."""
+        return f"{self.prefix}:stats:functions"
 
     @property
     def wakeup_channel(self) -> str:

@@ -135,13 +135,13 @@ class TaskStore:
     @redis_boundary
     async def function_averages(self) -> dict[str, float]:
         """Mean execution time in seconds of each function that has completed at least once."""
+        stats = await self.redis.hgetall(self.keys.function_stats)
         averages: dict[str, float] = {}
-        async for key in self.redis.scan_iter(match=self.keys.function_stats("*"), count=500):
-            stats = await self.redis.hgetall(key)
-            count = int(stats.get("count", 0))
-            if count:
-                name = str(key).rsplit(":", 1)[-1]
-                averages[name] = float(stats.get("total_s", 0.0)) / count
+        for field, value in stats.items():
+            name, _, kind = str(field).rpartition(":")
+            count = int(stats.get(f"{name}:count", 0))
+            if kind == "total_s" and count:
+                averages[name] = float(value) / count
         return averages
 
     @redis_boundary

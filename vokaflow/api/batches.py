@@ -7,10 +7,10 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from pydantic import ValidationError
 
-from vokaflow.api.auth import require_principal
+from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.services import Services
 from vokaflow.api.submission import prepare_task
 from vokaflow.api.validation import validation_failure
@@ -30,11 +30,6 @@ from vokaflow.store.batch_store import BatchRecord
 from vokaflow.store.records import NewTask
 
 router = APIRouter(prefix="/api/high-scale-tasks", tags=["batches"])
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 def _prepare_all(
@@ -118,8 +113,8 @@ async def _held_back(body: BatchSubmitRequest, services: Services, tasks: list[N
 @router.post("/batch", response_model=BatchSubmitResponse)
 async def submit_batch(
     body: BatchSubmitRequest,
-    services: Services = Depends(_services),
-    principal: Principal = Depends(require_principal),
+    services: ServicesDep,
+    principal: PrincipalDep,
 ) -> BatchSubmitResponse:
     batch_id = f"batch_{uuid.uuid4()}"
     prepared, errors = _prepare_all(body, services, principal, batch_id)
@@ -176,8 +171,8 @@ def _optional_int(raw: str | None) -> int | None:
 @router.get("/batch/{batch_id}", response_model=BatchStatusResponse)
 async def batch_status(
     batch_id: str,
-    services: Services = Depends(_services),
-    principal: Principal = Depends(require_principal),
+    services: ServicesDep,
+    principal: PrincipalDep,
 ) -> BatchStatusResponse:
     record = await services.batches.get(batch_id)
     if record is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import psutil
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 
-from vokaflow.api.auth import require_principal
+from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.services import Services
 from vokaflow.clock import iso_forecast
 from vokaflow.ratelimit.bucket import RateLimit
@@ -20,15 +20,9 @@ from vokaflow.schemas import (
     WorkerPoolMetrics,
     WorkerType,
 )
-from vokaflow.store.api_keys import Principal
 from vokaflow.store.metrics_store import WINDOW_S
 
 router = APIRouter(prefix="/api/high-scale-tasks", tags=["metrics"])
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 def _system_resources(services: Services) -> SystemResources:
@@ -64,8 +58,8 @@ async def _rate_limits(services: Services, now: float) -> dict[str, RateLimitMet
 
 @router.get("/metrics", response_model=MetricsResponse)
 async def metrics(
-    services: Services = Depends(_services),
-    principal: Principal = Depends(require_principal),
+    services: ServicesDep,
+    principal: PrincipalDep,
 ) -> MetricsResponse:
     now = time.time()
     queued = await services.tasks.queue_sizes()

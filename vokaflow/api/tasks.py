@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 
-from vokaflow.api.auth import require_principal
-from vokaflow.api.services import Services
+from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.submission import prepare_task
 from vokaflow.api.views import task_status_view
 from vokaflow.clock import iso_event, iso_forecast
@@ -27,21 +26,15 @@ from vokaflow.schemas import (
     TaskSubmitRequest,
     TaskSubmitResponse,
 )
-from vokaflow.store.api_keys import Principal
 
 router = APIRouter(prefix="/api/high-scale-tasks", tags=["tasks"])
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 @router.post("/submit", response_model=TaskSubmitResponse)
 async def submit_task(
     body: TaskSubmitRequest,
-    services: Services = Depends(_services),
-    principal: Principal = Depends(require_principal),
+    services: ServicesDep,
+    principal: PrincipalDep,
 ) -> TaskSubmitResponse:
     now = time.time()
     task = prepare_task(body, services, principal, now)
@@ -65,8 +58,8 @@ async def submit_task(
 @router.get("/status/{task_id}", response_model=TaskStatusResponse)
 async def task_status(
     task_id: str,
-    services: Services = Depends(_services),
-    principal: Principal = Depends(require_principal),
+    services: ServicesDep,
+    principal: PrincipalDep,
 ) -> TaskStatusResponse:
     record = await services.tasks.get(task_id)
     if record is None:
@@ -82,8 +75,8 @@ async def task_status(
 @router.delete("/cancel/{task_id}", response_model=CancelResponse)
 async def cancel_task(
     task_id: str,
-    services: Services = Depends(_services),
-    principal: Principal = Depends(require_principal),
+    services: ServicesDep,
+    principal: PrincipalDep,
 ) -> CancelResponse:
     now = time.time()
     ended = await services.tasks.terminate(task_id, TaskStatus.CANCELLED.value, now)
@@ -107,8 +100,8 @@ async def cancel_task(
 
 @router.get("/priorities", response_model=PrioritiesResponse)
 async def priorities(
-    services: Services = Depends(_services),
-    principal: Principal = Depends(require_principal),
+    services: ServicesDep,
+    principal: PrincipalDep,
 ) -> PrioritiesResponse:
     settings = services.settings
     return PrioritiesResponse(
@@ -131,8 +124,8 @@ async def priorities(
 
 @router.get("/functions", response_model=FunctionsResponse)
 async def functions(
-    services: Services = Depends(_services),
-    principal: Principal = Depends(require_principal),
+    services: ServicesDep,
+    principal: PrincipalDep,
 ) -> FunctionsResponse:
     grouped: dict[str, list[FunctionInfo]] = defaultdict(list)
     entries = services.functions.all()

@@ -1,0 +1,20 @@
+"""What route handlers receive: the replica's services and the caller's principal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from vokaflow.api.auth import require_principal
+from vokaflow.api.services import Services
+from vokaflow.store.api_keys import Principal
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+PrincipalDep = Annotated[Principal, Depends(require_principal)]

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from vokaflow.ratelimit.bucket import BucketState, Decision, RateLimit, take
 from vokaflow.ratelimit.limits import USAGE_WINDOW_S
 from vokaflow.store.keys import Keys
-from vokaflow.store.redis_client import lua_source, redis_boundary
+from vokaflow.store.redis_client import LuaScripts, redis_boundary
 
 
 class RateLimiter(Protocol):
@@ -30,7 +30,7 @@ class RedisRateLimiter:
         self.redis = client
         self.keys = keys
         self.limits = limits
-        self._script = client.register_script(lua_source("token_bucket"))
+        self.lua = LuaScripts(client, ["token_bucket"])
 
     @redis_boundary
     async def take(self, category: str, wanted: int, *, partial: bool) -> Decision:
@@ -42,8 +42,8 @@ class RedisRateLimiter:
             "1" if partial else "0",
             self.keys.rate_usage_prefix(category),
         ]
-        granted, tokens, now, used = await self._script(
-            keys=[self.keys.rate_bucket(category)], args=args
+        granted, tokens, now, used = await self.lua.run(
+            "token_bucket", [self.keys.rate_bucket(category)], args
         )
         return Decision(int(granted), wanted, limit, float(tokens), float(now), int(used))
 

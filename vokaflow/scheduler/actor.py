@@ -120,7 +120,8 @@ class Scheduler:
             return
         chunk.worker_pid = worker_pid
         chunk.started_wall = started_at
-        self.inflight.set_deadline(chunk, time.monotonic() + chunk.timeout_s)
+        running_for_s = max(0.0, time.time() - started_at)
+        self.inflight.set_deadline(chunk, time.monotonic() + chunk.timeout_s - running_for_s)
         if len(chunk.tasks) == 1:
             with contextlib.suppress(ServiceUnavailable):
                 await self.dispatch.mark_started([chunk.tasks[0].task_id], worker_pid, started_at)

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from vokaflow.schemas import Priority, WorkerType
 from vokaflow.store.keys import Keys
 from vokaflow.store.records import LEVEL_WEIGHT, Outcome
-from vokaflow.store.redis_client import lua_source, redis_boundary
+from vokaflow.store.redis_client import LuaScripts, redis_boundary
 
 RELEASE_BATCH = 1000
 
@@ -83,23 +83,30 @@ class DispatchStore:
             "release_held",
             "promote",
         )
-        self._lua = {name: client.register_script(lua_source(name)) for name in scripts}
+        self.lua = LuaScripts(client, scripts)
 
     @redis_boundary
     async def level_counts(
         self, pools: Iterable[WorkerType]
     ) -> dict[WorkerType, dict[int, list[int]]]:
-        """Ready tasks per pool, partition and priority level (ZCOUNTs: O(log n) each)."""
+        """Ready tasks per pool, partition and priority level: one script call per pool.
+
+        The call spans the pool's partitions, which a single Redis node allows; Redis Cluster
+        would need one call per partition (each partition is one slot).
+        """
         pools = list(pools)
         pipe = self.redis.pipeline(transaction=False)
         for worker_type in pools:
-            for partition in range(self.keys.partitions):
-                keys = [self.keys.queue(partition, worker_type)]
-                await self._lua["level_counts"](keys=keys, args=[LEVEL_WEIGHT], client=pipe)
-        replies = iter(await pipe.execute())
+            queues = [self.keys.queue(p, worker_type) for p in range(self.keys.partitions)]
+            self.lua.queue(pipe, "level_counts", queues, [LEVEL_WEIGHT])
+        replies = await pipe.execute()
+        levels = len(Priority)
         return {
-            wt: {p: [int(n) for n in next(replies)] for p in range(self.keys.partitions)}
-            for wt in pools
+            wt: {
+                p: [int(n) for n in flat[p * levels : (p + 1) * levels]]
+                for p in range(self.keys.partitions)
+            }
+            for wt, flat in zip(pools, replies, strict=True)
         }
 
     @redis_boundary
@@ -119,7 +126,7 @@ class DispatchStore:
                 repr(now_s),
                 self.keys.task_prefix(request.partition),
             ]
-            await self._lua["claim"](keys=keys, args=args, client=pipe)
+            self.lua.queue(pipe, "claim", keys, args)
         replies = await pipe.execute()
         return [
             ClaimedTask.from_row(row, request.worker_type)
@@ -138,12 +145,12 @@ class DispatchStore:
         for outcome in finished:
             keys = self._task_and_running(outcome.task_id)
             args: list[str | int] = [outcome.task_id, outcome.attempt, *outcome.to_fields()]
-            await self._lua["finish"](keys=keys, args=args, client=pipe)
+            self.lua.queue(pipe, "finish", keys, args)
         for retry in retries:
             outcome = retry.outcome
             keys = [*self._task_and_running(outcome.task_id), self._delayed_of(outcome.task_id)]
             args = [outcome.task_id, outcome.attempt, retry.ready_at_ms, *outcome.retry_fields()]
-            await self._lua["retry"](keys=keys, args=args, client=pipe)
+            self.lua.queue(pipe, "retry", keys, args)
         self._count_run_times(pipe, finished)
         if finished:
             second_key = f"{self.keys.completions_prefix()}{int(time.time())}"
@@ -171,7 +178,7 @@ class DispatchStore:
         pipe = self.redis.pipeline(transaction=False)
         for partition, pairs in by_partition.items():
             args = [*self._prefixes(partition), "1" if solo else "0", *pairs]
-            await self._lua["requeue"](keys=[self.keys.running(partition)], args=args, client=pipe)
+            self.lua.queue(pipe, "requeue", [self.keys.running(partition)], args)
         return int(sum(await pipe.execute()))
 
     @redis_boundary
@@ -180,7 +187,7 @@ class DispatchStore:
         pipe = self.redis.pipeline(transaction=False)
         for partition in range(self.keys.partitions):
             args = [*self._prefixes(partition), "0"]
-            await self._lua["requeue"](keys=[self.keys.running(partition)], args=args, client=pipe)
+            self.lua.queue(pipe, "requeue", [self.keys.running(partition)], args)
         return int(sum(await pipe.execute()))
 
     @redis_boundary
@@ -196,14 +203,14 @@ class DispatchStore:
                 RELEASE_BATCH,
             ]
             keys = [self.keys.delayed(partition)]
-            await self._lua["release_due"](keys=keys, args=args, client=pipe)
+            self.lua.queue(pipe, "release_due", keys, args)
         return int(sum(await pipe.execute()))
 
     @redis_boundary
     async def release_held(self, task_id: str, worker_type: WorkerType, score: float) -> bool:
         partition = self.keys.partition(task_id)
         keys = [self.keys.task(task_id), self.keys.queue(partition, worker_type)]
-        released = await self._lua["release_held"](keys=keys, args=[task_id, repr(score)])
+        released = await self.lua.run("release_held", keys, [task_id, repr(score)])
         return bool(released)
 
     @redis_boundary
@@ -222,7 +229,7 @@ class DispatchStore:
                     RELEASE_BATCH,
                     *wait_ms_by_level,
                 ]
-                await self._lua["promote"](keys=keys, args=args, client=pipe)
+                self.lua.queue(pipe, "promote", keys, args)
         return int(sum(await pipe.execute()))
 
     @redis_boundary

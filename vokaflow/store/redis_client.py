@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Coroutine
+import hashlib
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -42,6 +43,32 @@ def lua_source(name: str) -> str:
     return (LUA_DIR / f"{name}.lua").read_text()
 
 
+class LuaScripts:
+    """Lua scripts by name, run with EVALSHA.
+
+    redis-py's registered scripts send SCRIPT EXISTS before every pipeline that uses one: a
+    second round trip each time. These are loaded once (and again after NOSCRIPT, see
+    redis_boundary) and queued as plain EVALSHA commands.
+    """
+
+    def __init__(self, client: aioredis.Redis, names: Sequence[str]) -> None:
+        self.client = client
+        self.sources = {name: lua_source(name) for name in names}
+        self.shas = {
+            name: hashlib.sha1(src.encode()).hexdigest() for name, src in self.sources.items()
+        }
+
+    def queue(self, pipe: Any, name: str, keys: Sequence[str], args: Sequence[Any]) -> None:
+        pipe.evalsha(self.shas[name], len(keys), *keys, *args)
+
+    async def run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return await self.client.evalsha(self.shas[name], len(keys), *keys, *args)
+
+    async def load(self) -> None:
+        for source in self.sources.values():
+            await self.client.script_load(source)
+
+
 def redis_boundary(
     method: Callable[P, Coroutine[Any, Any, T]],
 ) -> Callable[P, Coroutine[Any, Any, T]]:
@@ -50,7 +77,16 @@ def redis_boundary(
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
-            return await method(*args, **kwargs)
+            try:
+                return await method(*args, **kwargs)
+            except redis.exceptions.NoScriptError:
+                # Redis lost its script cache (a restart): load the scripts, try once more.
+                # Scripts that failed with NOSCRIPT did nothing, so the retry is safe for them.
+                scripts = getattr(args[0], "lua", None)
+                if not isinstance(scripts, LuaScripts):
+                    raise
+                await scripts.load()
+                return await method(*args, **kwargs)
         except UNREACHABLE as exc:
             raise ServiceUnavailable(
                 "redis", f"Redis is temporarily unavailable ({type(exc).__name__})"

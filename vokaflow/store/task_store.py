@@ -12,7 +12,7 @@ from redis.asyncio.client import Pipeline
 from vokaflow.schemas import WorkerType
 from vokaflow.store.keys import Keys
 from vokaflow.store.records import NewTask
-from vokaflow.store.redis_client import lua_source, redis_boundary
+from vokaflow.store.redis_client import LuaScripts, redis_boundary
 
 
 @dataclass(frozen=True)
@@ -26,20 +26,19 @@ class TaskStore:
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self.redis = client
         self.keys = keys
-        self._submit = client.register_script(lua_source("submit"))
-        self._terminate = client.register_script(lua_source("terminate"))
+        self.lua = LuaScripts(client, ["submit", "terminate", "count_ahead"])
 
     @redis_boundary
     async def submit(self, tasks: Sequence[NewTask], *, with_positions: bool) -> list[int | None]:
         """Write and enqueue tasks and wake the scheduler, in one round trip.
 
-        Returns each task's queue position when asked for (16 ZCOUNTs a task), else None.
+        Returns each task's queue position when asked for, else None.
         """
         pipe = self.redis.pipeline(transaction=False)
         for task in tasks:
             keys = [self.keys.task(task.task_id), self.keys.queue(task.partition, task.worker_type)]
             args = [task.task_id, task.score, "1" if task.hold else "0", *task.to_fields()]
-            await self._submit(keys=keys, args=args, client=pipe)
+            self.lua.queue(pipe, "submit", keys, args)
             if with_positions:
                 self._count_ahead(pipe, task.worker_type, task.score)
         pools = ",".join(sorted({task.worker_type.value for task in tasks}))
@@ -47,12 +46,13 @@ class TaskStore:
         replies = await pipe.execute()
         if not with_positions:
             return [None] * len(tasks)
-        stride = 1 + self.keys.partitions
-        return [sum(replies[i * stride + 1 : (i + 1) * stride]) for i in range(len(tasks))]
+        return [int(replies[2 * i + 1]) for i in range(len(tasks))]
 
     def _count_ahead(self, pipe: Pipeline, worker_type: WorkerType, score: float) -> None:
-        for partition in range(self.keys.partitions):
-            pipe.zcount(self.keys.queue(partition, worker_type), "-inf", f"({score}")
+        queues = [
+            self.keys.queue(partition, worker_type) for partition in range(self.keys.partitions)
+        ]
+        self.lua.queue(pipe, "count_ahead", queues, [repr(score)])
 
     @redis_boundary
     async def get(self, task_id: str) -> dict[str, str] | None:
@@ -72,7 +72,8 @@ class TaskStore:
     async def queue_position(self, worker_type: WorkerType, score: float) -> int:
         pipe = self.redis.pipeline(transaction=False)
         self._count_ahead(pipe, worker_type, score)
-        return int(sum(await pipe.execute()))
+        [ahead] = await pipe.execute()
+        return int(ahead)
 
     @redis_boundary
     async def terminate(
@@ -82,7 +83,7 @@ class TaskStore:
         partition = self.keys.partition(task_id)
         keys = [self.keys.task(task_id), self.keys.running(partition), self.keys.delayed(partition)]
         args = [task_id, repr(now_s), self.keys.queue_prefix(partition), status, error_json]
-        outcome, previous, batch_id = await self._terminate(keys=keys, args=args)
+        outcome, previous, batch_id = await self.lua.run("terminate", keys, args)
         if outcome == "ended" and previous == "running":
             await self.redis.publish(self.keys.cancel_channel, task_id)
         return Termination(str(outcome), str(previous), str(batch_id))
@@ -101,7 +102,7 @@ class TaskStore:
                 self.keys.delayed(partition),
             ]
             args = [task_id, repr(now_s), self.keys.queue_prefix(partition), status, error_json]
-            await self._terminate(keys=keys, args=args, client=pipe)
+            self.lua.queue(pipe, "terminate", keys, args)
         replies = await pipe.execute()
         return [
             (task_id, Termination(str(o), str(p), str(b)))

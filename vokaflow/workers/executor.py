@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import ray
 from vokaflow.store.records import Outcome
 
 MAX_TRACEBACK_CHARS = 4000
+REPORT_AFTER_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,22 @@ def run_one(spec: TaskSpec) -> Outcome:
 
 @ray.remote(max_retries=0)
 def execute_chunk(specs: list[TaskSpec], chunk_id: int, scheduler: Any) -> list[Outcome]:
-    """Runs the chunk in order, after telling the scheduler which process runs it.
+    """Runs the chunk in order. If it is still running after REPORT_AFTER_S, tells the
+    scheduler which process runs it and since when (timeouts count from that start; a
+    chunk that ends sooner never needs it, and skips an actor call).
 
     Ray must not retry: the scheduler owns retries and knows which attempts already ran.
     """
+    report = None
     if scheduler is not None:
-        scheduler.chunk_started.remote(chunk_id, os.getpid(), time.time())
-    return [run_one(spec) for spec in specs]
+        started, pid = time.time(), os.getpid()
+        report = threading.Timer(
+            REPORT_AFTER_S, lambda: scheduler.chunk_started.remote(chunk_id, pid, started)
+        )
+        report.daemon = True
+        report.start()
+    try:
+        return [run_one(spec) for spec in specs]
+    finally:
+        if report is not None:
+            report.cancel()

@@ -1,15 +1,19 @@
--- Counts one partition's ready tasks of a pool per priority level.
--- KEYS[1]  ready queue      PREFIX:{pN}:queue:WORKER_TYPE
--- ARGV[1]  weight of one priority level in a queue score
--- Returns 8 counts, levels 0..7.
-local counts = {0, 0, 0, 0, 0, 0, 0, 0}
-if redis.call('ZCARD', KEYS[1]) == 0 then
-  return counts
-end
+-- Counts ready tasks per priority level in each of the given queues (one pool's partitions).
+-- KEYS[1..n]  ready queues  PREFIX:{pN}:queue:WORKER_TYPE
+-- ARGV[1]     weight of one priority level in a queue score
+-- Returns n*8 counts: queue 1's levels 0..7, then queue 2's, ...
+-- On Redis Cluster the caller passes one queue per call (one slot); on one node, all at once.
 local weight = tonumber(ARGV[1])
-for level = 0, 7 do
-  local low = level * weight
-  counts[level + 1] = redis.call('ZCOUNT', KEYS[1], string.format('%.0f', low),
-                                 '(' .. string.format('%.0f', low + weight))
+local counts = {}
+for _, queue in ipairs(KEYS) do
+  if redis.call('ZCARD', queue) == 0 then
+    for _ = 1, 8 do counts[#counts + 1] = 0 end
+  else
+    for level = 0, 7 do
+      local low = level * weight
+      counts[#counts + 1] = redis.call('ZCOUNT', queue, string.format('%.0f', low),
+                                       '(' .. string.format('%.0f', low + weight))
+    end
+  end
 end
 return counts

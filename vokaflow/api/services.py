@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import psutil
+
 from vokaflow.config import Settings
 from vokaflow.errors import RateLimited
 from vokaflow.functions import FunctionRegistry, registry
@@ -44,6 +46,7 @@ class Services:
         )
         self.functions = functions
         self.started_at = time.time()
+        psutil.cpu_percent(interval=None)  # the first reading is meaningless: take it now
         self._principals: dict[str, tuple[float, Principal]] = {}
         self._cached = _Cached()
 

@@ -231,13 +231,16 @@ def stop_everything(settings: Settings) -> list[str]:
     address = os.environ.get("RAY_ADDRESS") or (
         marker.read_text().strip() if marker.exists() else None
     )
-    if address and _port_open(*_host_port(address)):
-        stopped += _stop_service_on_ray(settings, address)
     if marker.exists():
+        # Our own head: stopping Ray stops Serve, the scheduler job and its actor with it
+        # (Serve's own shutdown can take 30 s and more). Running tasks go back to the
+        # queue on the next `up`.
         ray_cli = str(Path(sys.executable).parent / "ray")
         subprocess.run([ray_cli, "stop", "--force"], check=False, capture_output=True)
         marker.unlink(missing_ok=True)
-        stopped.append("ray")
+        stopped.append("ray (serve, scheduler)")
+    elif address and _port_open(*_host_port(address)):
+        stopped += _stop_service_on_ray(settings, address)
     if not settings.redis_url and EmbeddedRedis(settings.home).stop():
         stopped.append("embedded redis")
     return stopped

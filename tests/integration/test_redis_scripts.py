@@ -78,7 +78,7 @@ async def test_promotion_in_redis_follows_the_starvation_rule(redis_and_keys):
     old_batch = _task(keys, Priority.BATCH, (now_ms - 1_300_000) / 1000)  # waited > 4 x 300 s
     new_batch = _task(keys, Priority.BATCH, (now_ms - 1_000) / 1000)
     old_high = _task(keys, Priority.HIGH, (now_ms - 10**7) / 1000)  # HIGH is the ceiling
-    await tasks.submit([old_batch, new_batch, old_high], with_positions=False)
+    await tasks.submit([old_batch, new_batch, old_high])
     waits = [rule.wait_before_promotion_ms(level) for level in range(8)]
     assert await dispatch.promote_starving(now_ms, waits, PROMOTION_CEILING) == 1
     levels = {

@@ -141,7 +141,7 @@ async def submit_batch(
             [t.task_id for t in tasks],
             [t.task_id for t in tasks[released:]],
         )
-        await services.tasks.submit(tasks, with_positions=False)
+        await services.tasks.submit(tasks)
         wait_s = await services.estimated_wait_s(
             tasks[0].worker_type, tasks[0].function_name, len(tasks), one_at_a_time=released == 1
         )

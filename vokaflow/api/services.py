@@ -11,6 +11,7 @@ from vokaflow.config import Settings
 from vokaflow.errors import RateLimited
 from vokaflow.functions import FunctionRegistry, registry
 from vokaflow.ratelimit.backends import RateLimiter, RedisRateLimiter
+from vokaflow.ratelimit.bucket import Decision
 from vokaflow.schemas import WorkerType
 from vokaflow.store.api_keys import ApiKeyStore, Principal
 from vokaflow.store.batch_store import BatchStore
@@ -64,9 +65,9 @@ class Services:
             self._principals[api_key] = (now + self.settings.api_key_cache_s, principal)
         return principal
 
-    async def admit_one(self, category: str) -> None:
-        """Take one token of ``category``'s bucket, or raise the spec's 429."""
-        decision = await self.rate_limiter.take(category, 1, partial=False)
+    @staticmethod
+    def raise_if_refused(category: str, decision: Decision) -> None:
+        """The spec's 429 for a refused rate-limit decision."""
         if decision.refused:
             raise RateLimited(
                 category,

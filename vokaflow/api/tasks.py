@@ -38,9 +38,9 @@ async def submit_task(
 ) -> TaskSubmitResponse:
     now = time.time()
     task = prepare_task(body, services, principal, now)
-    await services.admit_one(task.category)
-    [position] = await services.tasks.submit([task], with_positions=True)
-    ahead = position or 0
+    limit = services.settings.rate_limits[task.category]
+    decision, ahead = await services.tasks.submit_one(task, limit)
+    services.raise_if_refused(task.category, decision)
     wait_s = await services.estimated_wait_s(task.worker_type, task.function_name, ahead)
     return TaskSubmitResponse(
         task_id=task.task_id,

@@ -237,6 +237,7 @@ def stop_everything(settings: Settings) -> list[str]:
         # queue on the next `up`.
         ray_cli = str(Path(sys.executable).parent / "ray")
         subprocess.run([ray_cli, "stop", "--force"], check=False, capture_output=True)
+        _stop_orphaned_haproxy(settings.port)
         marker.unlink(missing_ok=True)
         stopped.append("ray (serve, scheduler)")
     elif address and _port_open(*_host_port(address)):
@@ -244,6 +245,23 @@ def stop_everything(settings: Settings) -> list[str]:
     if not settings.redis_url and EmbeddedRedis(settings.home).stop():
         stopped.append("embedded redis")
     return stopped
+
+
+def _stop_orphaned_haproxy(port: int) -> None:
+    """`ray stop` leaves Serve's HAProxy process running, still holding the API port."""
+    import psutil
+
+    for process in psutil.process_iter(["name"]):
+        if "haproxy" not in (process.info["name"] or ""):
+            continue
+        try:
+            listening = {
+                c.laddr.port for c in process.net_connections("tcp") if c.status == "LISTEN"
+            }
+            if port in listening:
+                process.kill()
+        except psutil.Error:
+            continue
 
 
 def _host_port(address: str) -> tuple[str, int]:

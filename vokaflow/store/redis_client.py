@@ -40,7 +40,12 @@ def connect(url: str, *, timeout_s: float = 2.0) -> aioredis.Redis:
 
 
 def lua_source(name: str) -> str:
-    return (LUA_DIR / f"{name}.lua").read_text()
+    """A script's text, with each ``--@include lib/NAME`` line replaced by that file."""
+    lines = (LUA_DIR / f"{name}.lua").read_text().splitlines()
+    return "\n".join(
+        (LUA_DIR / f"{line.split()[1]}.lua").read_text() if line.startswith("--@include ") else line
+        for line in lines
+    )
 
 
 class LuaScripts:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
+from vokaflow.ratelimit.bucket import Decision, RateLimit
 from vokaflow.schemas import WorkerType
 from vokaflow.store.keys import Keys
 from vokaflow.store.records import NewTask
@@ -26,27 +27,45 @@ class TaskStore:
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self.redis = client
         self.keys = keys
-        self.lua = LuaScripts(client, ["submit", "terminate", "count_ahead"])
+        self.lua = LuaScripts(client, ["submit", "submit_one", "terminate", "count_ahead"])
 
     @redis_boundary
-    async def submit(self, tasks: Sequence[NewTask], *, with_positions: bool) -> list[int | None]:
-        """Write and enqueue tasks and wake the scheduler, in one round trip.
-
-        Returns each task's queue position when asked for, else None.
-        """
+    async def submit(self, tasks: Sequence[NewTask]) -> None:
+        """Write and enqueue tasks (rate limits already taken) and wake the scheduler, in one
+        round trip. Held tasks are written but wait for their batch to release them."""
         pipe = self.redis.pipeline(transaction=False)
         for task in tasks:
             keys = [self.keys.task(task.task_id), self.keys.queue(task.partition, task.worker_type)]
             args = [task.task_id, task.score, "1" if task.hold else "0", *task.to_fields()]
             self.lua.queue(pipe, "submit", keys, args)
-            if with_positions:
-                self._count_ahead(pipe, task.worker_type, task.score)
         pools = ",".join(sorted({task.worker_type.value for task in tasks}))
         pipe.publish(self.keys.wakeup_channel, pools)
-        replies = await pipe.execute()
-        if not with_positions:
-            return [None] * len(tasks)
-        return [int(replies[2 * i + 1]) for i in range(len(tasks))]
+        await pipe.execute()
+
+    @redis_boundary
+    async def submit_one(self, task: NewTask, limit: RateLimit) -> tuple[Decision, int]:
+        """Take a token of the task's category and, if granted, write and enqueue the task,
+        in one round trip. Returns the rate decision and the tasks ahead of it."""
+        queues = [self.keys.queue(p, task.worker_type) for p in range(self.keys.partitions)]
+        keys = [
+            self.keys.rate_bucket(task.category),
+            self.keys.task(task.task_id),
+            self.keys.queue(task.partition, task.worker_type),
+            *queues,
+        ]
+        args = [
+            limit.limit_per_second,
+            limit.burst,
+            self.keys.rate_usage_prefix(task.category),
+            task.task_id,
+            task.score,
+            self.keys.wakeup_channel,
+            task.worker_type.value,
+            *task.to_fields(),
+        ]
+        granted, tokens, now, used, ahead = await self.lua.run("submit_one", keys, args)
+        decision = Decision(int(granted), 1, limit, float(tokens), float(now), int(used))
+        return decision, int(ahead)
 
     def _count_ahead(self, pipe: Pipeline, worker_type: WorkerType, score: float) -> None:
         queues = [

@@ -1,0 +1,30 @@
+-- take_tokens(bucket_key, rate, burst, wanted, partial, usage_prefix)
+-- The token bucket step shared by token_bucket.lua and submit_one.lua, on Redis's clock.
+-- The bucket hash holds `tokens` and `ts` (epoch s); usage_prefix .. epoch-second counts
+-- what was admitted in that second. Returns granted, tokens left, now, admitted this second.
+local function take_tokens(bucket_key, rate, burst, wanted, partial, usage_prefix)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  local state = redis.call('HMGET', bucket_key, 'tokens', 'ts')
+  local tokens = tonumber(state[1]) or burst
+  local last = tonumber(state[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - last) * rate)
+  local granted = 0
+  if partial then
+    granted = math.min(wanted, math.floor(tokens))
+  elseif tokens >= wanted then
+    granted = wanted
+  end
+  tokens = tokens - granted
+  redis.call('HSET', bucket_key, 'tokens', string.format('%.6f', tokens), 'ts', string.format('%.6f', now))
+  redis.call('EXPIRE', bucket_key, math.ceil(burst / rate) + 60)
+  local usage_key = usage_prefix .. t[1]
+  local used
+  if granted > 0 then
+    used = redis.call('INCRBY', usage_key, granted)
+    redis.call('EXPIRE', usage_key, 120)
+  else
+    used = tonumber(redis.call('GET', usage_key) or '0')
+  end
+  return granted, tokens, now, used
+end

@@ -1,0 +1,31 @@
+-- A single submit in one round trip: take a token of the task's category, and only then
+-- write the task, enqueue it, count the tasks ahead of it and wake the scheduler.
+-- Spans slots (bucket, task, the pool's queues): one Redis node only, like level_counts.
+-- KEYS[1]   bucket hash      PREFIX:{rl:CATEGORY}:bucket
+-- KEYS[2]   task hash        PREFIX:{pN}:task:ID
+-- KEYS[3]   its ready queue  PREFIX:{pN}:queue:WORKER_TYPE
+-- KEYS[4..] every partition's ready queue of the pool, for the position
+-- ARGV[1..3] rate, burst, usage key prefix (as token_bucket.lua)
+-- ARGV[4]   task id
+-- ARGV[5]   queue score
+-- ARGV[6]   wake-up channel
+-- ARGV[7]   the pool's name, the wake-up message
+-- ARGV[8..] the record's field/value pairs
+-- Returns {admitted (1/0), tokens left, now, admitted this second, tasks ahead}.
+--@include lib/take_tokens
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return redis.error_reply('task id exists: ' .. ARGV[4])
+end
+local granted, tokens, now, used = take_tokens(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
+  1, false, ARGV[3])
+if granted == 0 then
+  return {0, string.format('%.6f', tokens), string.format('%.6f', now), used, 0}
+end
+redis.call('HSET', KEYS[2], unpack(ARGV, 8))
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
+local ahead = 0
+for i = 4, #KEYS do
+  ahead = ahead + redis.call('ZCOUNT', KEYS[i], '-inf', '(' .. ARGV[5])
+end
+redis.call('PUBLISH', ARGV[6], ARGV[7])
+return {1, string.format('%.6f', tokens), string.format('%.6f', now), used, ahead}

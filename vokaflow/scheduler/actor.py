@@ -56,6 +56,7 @@ HOUSEKEEPING_S = 0.1
 DEADLINE_CHECK_S = 0.05
 SLOW_CHORES_S = 1.0
 MEAN_SMOOTHING = 0.2
+WAKE_COALESCE_S = 0.002
 
 
 class Scheduler:
@@ -142,6 +143,9 @@ class Scheduler:
             if not progressed:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), self.settings.scheduler_poll_s)
+                    # Let a burst of submits land (and their replies go out) before the next
+                    # round: one round then claims them all, for a little latency.
+                    await asyncio.sleep(WAKE_COALESCE_S)
 
     def _free_slots(self) -> dict[WorkerType, tuple[int, int]]:
         """Per pool with room: (slots for any level, slots for urgent levels)."""

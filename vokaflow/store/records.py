@@ -21,10 +21,6 @@ def level_of_score(score: float) -> int:
     return int(score // _LEVEL_WEIGHT)
 
 
-def level_lower_bound(level: int) -> float:
-    return level * _LEVEL_WEIGHT
-
-
 def level_upper_bound(level: int) -> float:
     """The highest score a task of ``level`` can have (scores are whole numbers)."""
     return (level + 1) * _LEVEL_WEIGHT - 1

@@ -11,7 +11,8 @@ from vokaflow.api.services import Services
 from vokaflow.store.api_keys import Principal
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async on purpose: FastAPI runs a plain def dependency in a thread pool, per request.
     services: Services = request.app.state.services
     return services
 

@@ -15,7 +15,7 @@ from vokaflow.api.services import Services
 from vokaflow.api.submission import prepare_task
 from vokaflow.api.validation import validation_failure
 from vokaflow.clock import iso_event, iso_forecast
-from vokaflow.errors import NotFound, ValidationFailed
+from vokaflow.errors import ApiError, NotFound, ValidationFailed
 from vokaflow.schemas import (
     BatchStatusResponse,
     BatchSubmitRequest,
@@ -61,7 +61,7 @@ def _prepare_all(
     return prepared, errors
 
 
-def _task_error(index: int, raw: dict[str, Any], error: Any) -> BatchTaskError:
+def _task_error(index: int, raw: dict[str, Any], error: ApiError) -> BatchTaskError:
     name = raw.get("name") if isinstance(raw.get("name"), str) else None
     return BatchTaskError(
         index=index, name=name, error=error.code, message=error.message, details=error.details
@@ -80,23 +80,12 @@ async def _admit(
     for category, entries in by_category.items():
         decision = await services.rate_limiter.take(category, len(entries), partial=True)
         admitted += entries[: decision.granted]
-        details = {
-            "limit": decision.limit.limit_per_second,
-            "current": decision.current,
-            "reset_time": iso_forecast(decision.reset_at_s),
-            "retry_after": decision.retry_after_s,
-        }
-        message = f"Rate limit exceeded for category '{category}'"
-        refused += [
-            BatchTaskError(
-                index=i,
-                name=task.name,
-                error="rate_limit_exceeded",
-                message=message,
-                details=details,
-            )
-            for i, task in entries[decision.granted :]
-        ]
+        if decision.refused:
+            error = decision.error(category)
+            refused += [
+                _task_error(i, {"name": task.name}, error)
+                for i, task in entries[decision.granted :]
+            ]
     admitted.sort(key=lambda entry: entry[0])
     return admitted, refused
 

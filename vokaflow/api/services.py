@@ -8,10 +8,8 @@ from dataclasses import dataclass, field
 import psutil
 
 from vokaflow.config import Settings
-from vokaflow.errors import RateLimited
 from vokaflow.functions import FunctionRegistry, registry
 from vokaflow.ratelimit.backends import RateLimiter, RedisRateLimiter
-from vokaflow.ratelimit.bucket import Decision
 from vokaflow.schemas import WorkerType
 from vokaflow.store.api_keys import ApiKeyStore, Principal
 from vokaflow.store.batch_store import BatchStore
@@ -64,18 +62,6 @@ class Services:
         if principal is not None and self.settings.api_key_cache_s > 0:
             self._principals[api_key] = (now + self.settings.api_key_cache_s, principal)
         return principal
-
-    @staticmethod
-    def raise_if_refused(category: str, decision: Decision) -> None:
-        """The spec's 429 for a refused rate-limit decision."""
-        if decision.refused:
-            raise RateLimited(
-                category,
-                limit=decision.limit.limit_per_second,
-                current=decision.current,
-                reset_at_s=decision.reset_at_s,
-                retry_after_s=decision.retry_after_s,
-            )
 
     async def pool_capacity(self, worker_type: WorkerType) -> int:
         await self._refresh_stats()

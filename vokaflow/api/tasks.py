@@ -40,7 +40,8 @@ async def submit_task(
     task = prepare_task(body, services, principal, now)
     limit = services.settings.rate_limits[task.category]
     decision, ahead = await services.tasks.submit_one(task, limit)
-    services.raise_if_refused(task.category, decision)
+    if decision.refused:
+        raise decision.error(task.category)
     wait_s = await services.estimated_wait_s(task.worker_type, task.function_name, ahead)
     return TaskSubmitResponse(
         task_id=task.task_id,

@@ -29,10 +29,6 @@ class RegisteredFunction:
     estimated_duration: str
     call: Callable[..., Any] = field(compare=False)
 
-    @property
-    def qualified_name(self) -> str:
-        return f"{self.category}.{self.name}"
-
     def check_arguments(self, args: list[Any], kwargs: dict[str, Any]) -> str | None:
         """Why ``args``/``kwargs`` cannot bind to the signature, or None when they can."""
         try:

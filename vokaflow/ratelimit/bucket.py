@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+from vokaflow.errors import RateLimited
+
 
 class RateLimit(BaseModel):
     limit_per_second: int = Field(ge=1)
@@ -43,6 +45,16 @@ class Decision:
         """When the bucket is full again if nothing more is taken."""
         missing = self.limit.burst - self.tokens_left
         return self.now_s + max(0.0, missing) / self.limit.limit_per_second
+
+    def error(self, category: str) -> RateLimited:
+        """The spec's 429 for what this decision refused."""
+        return RateLimited(
+            category,
+            limit=self.limit.limit_per_second,
+            current=self.current,
+            reset_at_s=self.reset_at_s,
+            retry_after_s=self.retry_after_s,
+        )
 
     @property
     def current(self) -> int:

@@ -16,13 +16,12 @@ import httpx
 
 from vokaflow.config import Settings
 from vokaflow.errors import ConfigError
+from vokaflow.scheduler import NAMESPACE
 from vokaflow.store.api_keys import ApiKeyStore, new_api_key
 from vokaflow.store.embedded import EmbeddedRedis
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect
 from vokaflow.workers.resources import node_resources
-
-NAMESPACE = "vokaflow"
 
 
 def base_url(settings: Settings) -> str:
@@ -273,7 +272,6 @@ def _stop_service_on_ray(settings: Settings, address: str) -> list[str]:
     import ray
     from ray import serve
 
-    from vokaflow.scheduler import NAMESPACE as SCHEDULER_NAMESPACE
     from vokaflow.scheduler import SCHEDULER_NAME
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -285,7 +283,7 @@ def _stop_service_on_ray(settings: Settings, address: str) -> list[str]:
     if stop_scheduler_job(settings):
         stopped.append("scheduler job")
     try:
-        ray.kill(ray.get_actor(SCHEDULER_NAME, namespace=SCHEDULER_NAMESPACE), no_restart=True)
+        ray.kill(ray.get_actor(SCHEDULER_NAME, namespace=NAMESPACE), no_restart=True)
         stopped.append("scheduler")
     except ValueError:
         pass

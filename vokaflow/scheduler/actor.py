@@ -206,11 +206,18 @@ class Scheduler:
         return bool(claimed)
 
     def _launch_chunks(self, worker_type: WorkerType, tasks: list[ClaimedTask], size: int) -> None:
-        packable = [t for t in tasks if not t.solo]
-        for task in (t for t in tasks if t.solo):
-            self._launch(worker_type, [task])
-        for start in range(0, len(packable), size):
-            self._launch(worker_type, packable[start : start + size])
+        """Launch in priority order: a solo task alone, the others packed ``size`` at a time."""
+        chunk: list[ClaimedTask] = []
+        for task in tasks:
+            if task.solo:
+                self._launch(worker_type, [task])
+                continue
+            chunk.append(task)
+            if len(chunk) == size:
+                self._launch(worker_type, chunk)
+                chunk = []
+        if chunk:
+            self._launch(worker_type, chunk)
 
     def _launch(self, worker_type: WorkerType, tasks: list[ClaimedTask]) -> None:
         urgent = tasks[0].priority.level in URGENT_LEVELS

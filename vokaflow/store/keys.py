@@ -102,6 +102,3 @@ class Keys:
     @property
     def cancel_channel(self) -> str:
         return f"{self.prefix}:events:cancel"
-
-    def all_pattern(self) -> str:
-        return f"{self.prefix}:*"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from vokaflow.schemas import Priority, WorkerType
@@ -49,7 +49,6 @@ class NewTask:
     owner: str
     batch_id: str | None = None
     hold: bool = False  # a batch releases it later
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -85,7 +84,6 @@ class NewTask:
             "score": repr(self.score),
             "attempts": "0",
             **({"batch_id": self.batch_id} if self.batch_id else {}),
-            **self.extra,
         }
         return [item for pair in fields.items() for item in pair]
 

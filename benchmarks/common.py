@@ -63,3 +63,18 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     path.write_text(json.dumps(record, indent=2))
     print(f"\nwrote {path}")
     return path
+
+
+def redis_bytes_per_task(redis_url: str, key_prefix: str, sample: int = 500) -> float:
+    """Mean MEMORY USAGE of finished task records (key, hash and allocator overhead): what
+    a completed task costs Redis until its record expires. Queues and running sets no
+    longer hold it."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    sizes = []
+    for key in client.scan_iter(match=f"{key_prefix}:*:task:*", count=1000):
+        sizes.append(client.memory_usage(key, samples=0) or 0)
+        if len(sizes) >= sample:
+            break
+    return sum(sizes) / len(sizes) if sizes else float("nan")

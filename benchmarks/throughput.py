@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import bench_stack, print_table, write_result
+from benchmarks.common import bench_stack, print_table, redis_bytes_per_task, write_result
 from vokaflow.runtime.stack import LocalStack
 
 
@@ -159,6 +159,9 @@ def main() -> None:
     args = parser.parse_args()
     with bench_stack() as stack:
         vokaflow = measure_vokaflow(stack, args.tasks, args.batch_size)
+        vokaflow["redis_bytes_per_completed_task"] = redis_bytes_per_task(
+            stack.redis_url, stack.key_prefix
+        )
         plain_ray = measure_plain_ray(stack, args.tasks)
         celery = measure_celery(stack.redis_url, args.tasks)
     rows = [
@@ -188,6 +191,10 @@ def main() -> None:
         "End-to-end throughput of no-op tasks",
         ["system", "tasks", "seconds", "tasks/s", "VokaFlow ×"],
         rows,
+    )
+    print(
+        f"Redis memory per completed no-op task: "
+        f"{vokaflow['redis_bytes_per_completed_task']:.0f} bytes (goal <= 1024)"
     )
     write_result(
         "throughput",

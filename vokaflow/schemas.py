@@ -141,6 +141,9 @@ class TaskSubmitRequest(_Request):
     timeout: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
     retry_count: int | None = Field(default=None, ge=0, le=100)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # The same key from the same principal returns the first task (or batch) instead of a
+    # new one, for as long as its record is kept.
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
 
     _upper_priority = field_validator("priority", "worker_type", mode="before")(_upper_enum_name)
 
@@ -191,6 +194,13 @@ class TaskStatusResponse(BaseModel):
     retry_at: str | None = None
 
 
+class DeadLettersResponse(BaseModel):
+    dead_letters: list[TaskStatusResponse]
+    total: int
+    limit: int
+    offset: int
+
+
 class CancelResponse(BaseModel):
     task_id: str
     status: TaskStatus
@@ -208,6 +218,9 @@ class BatchSubmitRequest(_Request):
     execution_mode: ExecutionMode = ExecutionMode.PARALLEL
     batch_timeout: int | None = Field(default=None, ge=1)
     max_failures: int | None = Field(default=None, ge=0)
+    # The same key from the same principal returns the first task (or batch) instead of a
+    # new one, for as long as its record is kept.
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
 
     _upper_priority = field_validator("batch_priority", mode="before")(_upper_enum_name)
 

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import vokaflow
-from vokaflow.api import batches, health, metrics, tasks
+from vokaflow.api import batches, dead_letters, health, metrics, tasks
 from vokaflow.api.services import Services
 from vokaflow.api.validation import validation_failure
 from vokaflow.errors import ApiError, InternalError, NotFound, PayloadTooLarge
@@ -29,6 +29,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(health.router)
     app.include_router(tasks.router)
     app.include_router(batches.router)
+    app.include_router(dead_letters.router)
     app.include_router(metrics.router)
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_request_bytes)
     app.add_middleware(JsonByDefault)

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import defaultdict
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import ValidationError
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.services import Services
-from vokaflow.api.submission import prepare_task
+from vokaflow.api.submission import idempotent_id, prepare_task
 from vokaflow.api.validation import validation_failure
 from vokaflow.clock import iso_event, iso_forecast
-from vokaflow.errors import ApiError, NotFound, ValidationFailed
+from vokaflow.errors import ApiError, Conflict, NotFound, ValidationFailed
 from vokaflow.schemas import (
     BatchStatusResponse,
     BatchSubmitRequest,
@@ -43,6 +44,11 @@ def _prepare_all(
         prefix = f"tasks[{index}]."
         try:
             request = TaskSubmitRequest.model_validate(raw)
+            if request.idempotency_key:
+                raise ValidationFailed(
+                    f"{prefix}idempotency_key",
+                    "Tasks of a batch are deduplicated by the batch's idempotency_key",
+                )
             priority = None if "priority" in raw else body.batch_priority
             task = prepare_task(
                 request,
@@ -52,6 +58,7 @@ def _prepare_all(
                 field_prefix=prefix,
                 priority=priority,
                 batch_id=batch_id,
+                task_id=_task_id(principal, body.idempotency_key, index),
             )
             prepared.append((index, task))
         except ValidationError as exc:
@@ -59,6 +66,13 @@ def _prepare_all(
         except ValidationFailed as exc:
             errors.append(_task_error(index, raw, exc))
     return prepared, errors
+
+
+def _task_id(principal: Principal, batch_key: str | None, index: int) -> str | None:
+    """With a batch key, each task's id follows from it, so a replay writes no new task."""
+    if batch_key is None:
+        return None
+    return idempotent_id(principal.name, "batch-task", f"{batch_key}\x00{index}")
 
 
 def _task_error(index: int, raw: dict[str, Any], error: ApiError) -> BatchTaskError:
@@ -102,10 +116,15 @@ async def _held_back(body: BatchSubmitRequest, services: Services, tasks: list[N
 @router.post("/batch", response_model=BatchSubmitResponse)
 async def submit_batch(
     body: BatchSubmitRequest,
+    response: Response,
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> BatchSubmitResponse:
-    batch_id = f"batch_{uuid.uuid4()}"
+    key = body.idempotency_key
+    batch_id = f"batch_{idempotent_id(principal.name, 'batch', key) if key else uuid.uuid4()}"
+    if key and (first := await services.batches.get(batch_id)) is not None:
+        response.headers["Idempotent-Replayed"] = "true"
+        return await _first_answer(services, batch_id, first)
     prepared, errors = _prepare_all(body, services, principal, batch_id)
     admitted, refused = await _admit(services, prepared)
     errors = sorted(errors + refused, key=lambda e: e.index)
@@ -115,7 +134,7 @@ async def submit_batch(
         released = await _held_back(body, services, tasks)
         for task in tasks[released:]:
             task.hold = True
-        await services.batches.create(
+        created = await services.batches.create(
             BatchRecord(
                 batch_id,
                 principal.name,
@@ -129,7 +148,11 @@ async def submit_batch(
             ),
             [t.task_id for t in tasks],
             [t.task_id for t in tasks[released:]],
+            json.dumps([error.model_dump() for error in errors]),
         )
+        if not created:  # the same key raced this request and won
+            response.headers["Idempotent-Replayed"] = "true"
+            return await _first_answer(services, batch_id, await services.batches.get(batch_id))
         await services.tasks.submit(tasks)
         wait_s = await services.estimated_wait_s(
             tasks[0].worker_type, tasks[0].function_name, len(tasks), one_at_a_time=released == 1
@@ -150,6 +173,38 @@ async def submit_batch(
         errors=errors,
         execution_mode=body.execution_mode,
         estimated_completion=iso_forecast(time.time() + wait_s),
+    )
+
+
+async def _first_answer(
+    services: Services, batch_id: str, record: dict[str, str] | None
+) -> BatchSubmitResponse:
+    """The answer to a repeated idempotency key: the first batch's tasks and errors."""
+    if record is None or "total" not in record:
+        raise Conflict(f"Batch '{batch_id}' is still being submitted by an earlier request")
+    task_ids: list[str] = []
+    while page := await services.batches.task_ids(batch_id, len(task_ids)):
+        task_ids += page
+    specs = await services.tasks.get_many(task_ids, ["spec"])
+    refs = [
+        BatchTaskRef(
+            task_id=task_id,
+            name=spec["name"],
+            partition=spec["partition"],
+            redis_node=services.redis_node(spec["partition"]),
+        )
+        for task_id, (raw,) in zip(task_ids, specs, strict=True)
+        if raw is not None and (spec := json.loads(raw))
+    ]
+    errors = [BatchTaskError(**e) for e in json.loads(record.get("errors") or "[]")]
+    return BatchSubmitResponse(
+        batch_id=batch_id,
+        total_submitted=int(record["total"]),
+        total_errors=len(errors),
+        successful_tasks=refs,
+        errors=errors,
+        execution_mode=ExecutionMode(record["execution_mode"]),
+        estimated_completion=iso_forecast(time.time()),
     )
 
 

@@ -13,6 +13,7 @@ from vokaflow.ratelimit.backends import RateLimiter, RedisRateLimiter
 from vokaflow.schemas import WorkerType
 from vokaflow.store.api_keys import ApiKeyStore, Principal
 from vokaflow.store.batch_store import BatchStore
+from vokaflow.store.dead_letters import DeadLetterStore
 from vokaflow.store.keys import Keys
 from vokaflow.store.metrics_store import MetricsStore
 from vokaflow.store.redis_client import connect
@@ -36,9 +37,10 @@ class Services:
         self.settings = settings
         self.keys = Keys(settings.key_prefix, settings.partitions)
         self.redis = connect(redis_url)
-        self.tasks = TaskStore(self.redis, self.keys)
+        self.tasks = TaskStore(self.redis, self.keys, settings.task_retention_s)
         self.api_keys = ApiKeyStore(self.redis, self.keys)
-        self.batches = BatchStore(self.redis, self.keys)
+        self.dead_letters = DeadLetterStore(self.redis, self.keys, settings.task_retention_s)
+        self.batches = BatchStore(self.redis, self.keys, settings.task_retention_s)
         self.metrics = MetricsStore(self.redis, self.keys)
         self.rate_limiter: RateLimiter = RedisRateLimiter(
             self.redis, self.keys, settings.rate_limits

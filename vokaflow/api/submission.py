@@ -10,6 +10,14 @@ from vokaflow.schemas import CATEGORIES, Priority, TaskSubmitRequest
 from vokaflow.store.api_keys import Principal
 from vokaflow.store.records import NewTask
 
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2b0e-5d3a-4c8e-9a61-0b7e4f2d9c15")
+
+
+def idempotent_id(owner: str, kind: str, idempotency_key: str) -> str:
+    """The same principal and key always name the same task (or batch), so the record's
+    existence is the dedupe check, atomic with the write and in the task's own slot."""
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{owner}\x00{kind}\x00{idempotency_key}"))
+
 
 def prepare_task(
     request: TaskSubmitRequest,
@@ -20,6 +28,7 @@ def prepare_task(
     field_prefix: str = "",
     priority: Priority | None = None,
     batch_id: str | None = None,
+    task_id: str | None = None,
 ) -> NewTask:
     entry = services.functions.find(request.function_name)
     if entry is None:
@@ -37,7 +46,12 @@ def prepare_task(
             f"{field_prefix}category",
             f"Unknown category '{category}'. Must be one of: {', '.join(CATEGORIES)}",
         )
-    task_id = str(uuid.uuid4())
+    if task_id is None:
+        task_id = (
+            idempotent_id(principal.name, "task", request.idempotency_key)
+            if request.idempotency_key
+            else str(uuid.uuid4())
+        )
     settings = services.settings
     return NewTask(
         task_id=task_id,

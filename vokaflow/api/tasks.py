@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
+from vokaflow.api.services import Services
 from vokaflow.api.submission import prepare_task
 from vokaflow.api.views import task_status_view
 from vokaflow.clock import iso_event, iso_forecast
@@ -33,6 +34,7 @@ router = APIRouter(prefix="/api/high-scale-tasks", tags=["tasks"])
 @router.post("/submit", response_model=TaskSubmitResponse)
 async def submit_task(
     body: TaskSubmitRequest,
+    response: Response,
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> TaskSubmitResponse:
@@ -40,6 +42,9 @@ async def submit_task(
     task = prepare_task(body, services, principal, now)
     limit = services.settings.rate_limits[task.category]
     decision, ahead = await services.tasks.submit_one(task, limit)
+    if decision is None:
+        response.headers["Idempotent-Replayed"] = "true"
+        return await _first_submit(services, task.task_id)
     if decision.refused:
         raise decision.error(task.category)
     wait_s = await services.estimated_wait_s(task.worker_type, task.function_name, ahead)
@@ -53,6 +58,29 @@ async def submit_task(
         estimated_completion=iso_forecast(now + wait_s),
         queue_position=ahead,
         created_at=iso_event(now) or "",
+    )
+
+
+async def _first_submit(services: Services, task_id: str) -> TaskSubmitResponse:
+    """The answer to a repeated idempotency key: the first task, as it is now."""
+    record = await services.tasks.get(task_id)
+    if record is None:  # expired between the script and this read: as good as never sent
+        raise Conflict(f"Task '{task_id}' expired while being replayed; submit again")
+    view = task_status_view(record, services.redis_node(services.keys.partition(task_id)))
+    ahead = 0
+    if view.status == TaskStatus.QUEUED:
+        ahead = await services.tasks.queue_position(view.worker_type, float(record["score"]))
+    wait_s = await services.estimated_wait_s(view.worker_type, view.function_name, ahead)
+    return TaskSubmitResponse(
+        task_id=task_id,
+        name=view.name,
+        status=view.status,
+        priority=view.priority,
+        partition=view.partition,
+        redis_node=view.redis_node,
+        estimated_completion=iso_forecast(time.time() + wait_s),
+        queue_position=ahead,
+        created_at=view.created_at,
     )
 
 

@@ -39,6 +39,7 @@ from vokaflow.scheduler.policy import (
 )
 from vokaflow.schemas import Priority, WorkerType
 from vokaflow.store.batch_store import BatchStore
+from vokaflow.store.dead_letters import DeadLetterStore
 from vokaflow.store.dispatch_store import ClaimedTask, ClaimRequest, DispatchStore, Retry
 from vokaflow.store.keys import Keys
 from vokaflow.store.records import Outcome
@@ -64,10 +65,11 @@ class Scheduler:
         self.settings = s = Settings.from_wire(wire_settings)
         client = connect(redis_url)
         keys = Keys(s.key_prefix, s.partitions)
-        self.tasks = TaskStore(client, keys)
-        self.dispatch = DispatchStore(client, keys)
+        self.tasks = TaskStore(client, keys, s.task_retention_s)
+        self.dispatch = DispatchStore(client, keys, s.task_retention_s)
+        self.dead_letters = DeadLetterStore(client, keys, s.task_retention_s)
         self.batches = BatchCoordinator(
-            BatchStore(client, keys),
+            BatchStore(client, keys, s.task_retention_s),
             self.tasks,
             self.dispatch,
             capacity_of=lambda wt: self.capacity[wt],
@@ -384,6 +386,7 @@ class Scheduler:
         waits = [self.starvation.wait_before_promotion_ms(level) for level in range(len(Priority))]
         await self.dispatch.promote_starving(now_ms, waits, PROMOTION_CEILING)
         await self.batches.expire_due(now_ms)
+        await self.dead_letters.forget_expired(now_ms)
         queued = await self.tasks.queue_sizes()
         for wt in WorkerType:
             self.target[wt] = self.autoscaler.next_target(

@@ -44,16 +44,25 @@ class BatchRecord:
 
 
 class BatchStore:
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys, retention_s: int = 0) -> None:
         self.redis = client
         self.keys = keys
+        self.retention_s = retention_s
 
     @redis_boundary
     async def create(
-        self, batch: BatchRecord, task_ids: Sequence[str], held: Sequence[str]
-    ) -> None:
+        self,
+        batch: BatchRecord,
+        task_ids: Sequence[str],
+        held: Sequence[str],
+        errors_json: str = "[]",
+    ) -> bool:
+        """Write a new batch; False, writing nothing, when its id exists (a repeated
+        idempotency key). The refused tasks' errors are kept for a replayed answer."""
+        if not await self.redis.hsetnx(self.keys.batch(batch.batch_id), "id", batch.batch_id):
+            return False
         pipe = self.redis.pipeline(transaction=False)
-        mapping: dict[Any, Any] = batch.to_mapping()
+        mapping: dict[Any, Any] = {**batch.to_mapping(), "errors": errors_json}
         pipe.hset(self.keys.batch(batch.batch_id), mapping=mapping)
         for start in range(0, len(task_ids), PAGE):
             pipe.rpush(self.keys.batch_tasks(batch.batch_id), *task_ids[start : start + PAGE])
@@ -63,6 +72,7 @@ class BatchStore:
             deadline_ms = int((batch.created_at + batch.batch_timeout_s) * 1000)
             pipe.zadd(self.keys.batch_deadlines, {batch.batch_id: deadline_ms})
         await pipe.execute()
+        return True
 
     @redis_boundary
     async def get(self, batch_id: str) -> dict[str, str] | None:
@@ -93,7 +103,8 @@ class BatchStore:
 
     @redis_boundary
     async def close(self, batch_id: str, status: str, now_s: float) -> bool:
-        """Set the final status once; False when another path closed it first."""
+        """Set the final status once, and let the batch expire after the retention period;
+        False when another path closed it first."""
         key = self.keys.batch(batch_id)
         pipe = self.redis.pipeline(transaction=True)
         pipe.hsetnx(key, "finished_at", repr(now_s))
@@ -101,7 +112,12 @@ class BatchStore:
         pipe.delete(self.keys.batch_held(batch_id))
         first, _, _ = await pipe.execute()
         if first:
-            await self.redis.hset(key, "status", status)
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hset(key, "status", status)
+            if self.retention_s:
+                pipe.expire(key, self.retention_s)
+                pipe.expire(self.keys.batch_tasks(batch_id), self.retention_s)
+            await pipe.execute()
         return bool(first)
 
     @redis_boundary

@@ -70,9 +70,10 @@ class Retry:
 
 
 class DispatchStore:
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys, retention_s: int = 0) -> None:
         self.redis = client
         self.keys = keys
+        self.retention_ms = retention_s * 1000
         scripts = (
             "level_counts",
             "claim",
@@ -142,9 +143,19 @@ class DispatchStore:
         completed run times for estimates.
         """
         pipe = self.redis.pipeline(transaction=False)
+        now_ms = int(time.time() * 1000)
         for outcome in finished:
-            keys = self._task_and_running(outcome.task_id)
-            args: list[str | int] = [outcome.task_id, outcome.attempt, *outcome.to_fields()]
+            partition = self.keys.partition(outcome.task_id)
+            keys = [*self._task_and_running(outcome.task_id), self.keys.dead_letters(partition)]
+            dead = "1" if outcome.status == "failed" else "0"
+            args: list[str | int] = [
+                outcome.task_id,
+                outcome.attempt,
+                self.retention_ms,
+                dead,
+                now_ms,
+                *outcome.to_fields(),
+            ]
             self.lua.queue(pipe, "finish", keys, args)
         for retry in retries:
             outcome = retry.outcome

@@ -46,6 +46,10 @@ class Keys:
     def delayed(self, partition: int) -> str:
         return f"{self._tagged(partition)}:delayed"
 
+    def dead_letters(self, partition: int) -> str:
+        """Zset of the partition's tasks that failed after all retries, by failure time (ms)."""
+        return f"{self._tagged(partition)}:dead"
+
     def batch(self, batch_id: str) -> str:
         return f"{self.prefix}:{{b:{batch_id}}}:batch"
 

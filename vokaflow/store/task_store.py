@@ -24,9 +24,10 @@ class Termination:
 
 
 class TaskStore:
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, client: aioredis.Redis, keys: Keys, retention_s: int = 0) -> None:
         self.redis = client
         self.keys = keys
+        self.retention_ms = retention_s * 1000
         self.lua = LuaScripts(client, ["submit", "submit_one", "terminate", "count_ahead"])
 
     @redis_boundary
@@ -43,9 +44,10 @@ class TaskStore:
         await pipe.execute()
 
     @redis_boundary
-    async def submit_one(self, task: NewTask, limit: RateLimit) -> tuple[Decision, int]:
+    async def submit_one(self, task: NewTask, limit: RateLimit) -> tuple[Decision | None, int]:
         """Take a token of the task's category and, if granted, write and enqueue the task,
-        in one round trip. Returns the rate decision and the tasks ahead of it."""
+        in one round trip. Returns the rate decision and the tasks ahead of it; no decision
+        when a task with this id exists already (a repeated idempotency key)."""
         queues = [self.keys.queue(p, task.worker_type) for p in range(self.keys.partitions)]
         keys = [
             self.keys.rate_bucket(task.category),
@@ -64,6 +66,8 @@ class TaskStore:
             *task.to_fields(),
         ]
         granted, tokens, now, used, ahead = await self.lua.run("submit_one", keys, args)
+        if int(granted) == 2:
+            return None, 0
         decision = Decision(int(granted), 1, limit, float(tokens), float(now), int(used))
         return decision, int(ahead)
 
@@ -77,6 +81,15 @@ class TaskStore:
     async def get(self, task_id: str) -> dict[str, str] | None:
         record = await self.redis.hgetall(self.keys.task(task_id))
         return {str(k): str(v) for k, v in record.items()} or None
+
+    @redis_boundary
+    async def get_records(self, task_ids: Sequence[str]) -> list[dict[str, str] | None]:
+        """Whole records in one round trip; None where a record does not exist (or expired)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.hgetall(self.keys.task(task_id))
+        replies = await pipe.execute()
+        return [{str(k): str(v) for k, v in reply.items()} or None for reply in replies]
 
     @redis_boundary
     async def get_many(
@@ -101,7 +114,14 @@ class TaskStore:
         """End a queued or running task as ``status``; a running one's worker is told to stop."""
         partition = self.keys.partition(task_id)
         keys = [self.keys.task(task_id), self.keys.running(partition), self.keys.delayed(partition)]
-        args = [task_id, repr(now_s), self.keys.queue_prefix(partition), status, error_json]
+        args = [
+            task_id,
+            repr(now_s),
+            self.keys.queue_prefix(partition),
+            status,
+            error_json,
+            self.retention_ms,
+        ]
         outcome, previous, batch_id = await self.lua.run("terminate", keys, args)
         if outcome == "ended" and previous == "running":
             await self.redis.publish(self.keys.cancel_channel, task_id)
@@ -120,7 +140,14 @@ class TaskStore:
                 self.keys.running(partition),
                 self.keys.delayed(partition),
             ]
-            args = [task_id, repr(now_s), self.keys.queue_prefix(partition), status, error_json]
+            args = [
+                task_id,
+                repr(now_s),
+                self.keys.queue_prefix(partition),
+                status,
+                error_json,
+                self.retention_ms,
+            ]
             self.lua.queue(pipe, "terminate", keys, args)
         replies = await pipe.execute()
         return [

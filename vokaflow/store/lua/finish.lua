@@ -1,15 +1,26 @@
 -- Records a task's outcome, once: only a running task of the same attempt is finished, so a
--- task cancelled or re-queued meanwhile keeps the state it has.
+-- task cancelled or re-queued meanwhile keeps the state it has. The finished record expires
+-- after the retention period; a failure after all retries is also listed as a dead letter.
 -- KEYS[1]  task hash        PREFIX:{pN}:task:ID
 -- KEYS[2]  running set      PREFIX:{pN}:running
+-- KEYS[3]  dead letters     PREFIX:{pN}:dead   (zset, score = when it failed, epoch ms)
 -- ARGV[1]  task id
 -- ARGV[2]  attempt number the outcome belongs to
--- ARGV[3..] field/value pairs to write (status, result, error, timings)
+-- ARGV[3]  retention, ms (0 keeps the record)
+-- ARGV[4]  '1' to list the task as a dead letter
+-- ARGV[5]  now, epoch ms
+-- ARGV[6..] field/value pairs to write (status, result, error, timings)
 -- Returns 1 when written, 0 when the outcome was stale.
 local state = redis.call('HMGET', KEYS[1], 'status', 'attempts')
 if state[1] ~= 'running' or state[2] ~= ARGV[2] then
   return 0
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+if tonumber(ARGV[3]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+if ARGV[4] == '1' then
+  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
+end
 return 1

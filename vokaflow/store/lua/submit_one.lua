@@ -11,10 +11,11 @@
 -- ARGV[6]   wake-up channel
 -- ARGV[7]   the pool's name, the wake-up message
 -- ARGV[8..] the record's field/value pairs
--- Returns {admitted (1/0), tokens left, now, admitted this second, tasks ahead}.
+-- Returns {admitted (1/0), tokens left, now, admitted this second, tasks ahead}, or
+-- {2, ...} without taking a token when the id exists: a repeated idempotency key.
 --@include lib/take_tokens
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  return redis.error_reply('task id exists: ' .. ARGV[4])
+  return {2, '0', '0', 0, 0}
 end
 local granted, tokens, now, used = take_tokens(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
   1, false, ARGV[3])

@@ -8,6 +8,7 @@
 -- ARGV[3]  queue key prefix PREFIX:{pN}:queue:   (+ the task's worker type, same slot)
 -- ARGV[4]  the status to end with
 -- ARGV[5]  an error message to record, or ''
+-- ARGV[6]  retention of the ended record, ms (0 keeps it)
 -- Returns {outcome, previous status, batch id}: outcome is 'ended', 'terminal' or 'missing'.
 local state = redis.call('HMGET', KEYS[1], 'status', 'worker_type', 'batch_id')
 local status = state[1]
@@ -26,5 +27,8 @@ if ARGV[4] == 'cancelled' then
 end
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'error', ARGV[5])
+end
+if tonumber(ARGV[6]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
 end
 return {'ended', status, state[3] or ''}

@@ -1,0 +1,28 @@
+-- Sends a dead letter back to its queue for a fresh set of attempts, at the back of its
+-- priority level. The record no longer expires.
+-- KEYS[1]  task hash        PREFIX:{pN}:task:ID
+-- KEYS[2]  dead letters     PREFIX:{pN}:dead
+-- ARGV[1]  task id
+-- ARGV[2]  queue key prefix PREFIX:{pN}:queue:   (+ the task's worker type, same slot)
+-- ARGV[3]  now, epoch ms
+-- ARGV[4]  the queue score's weight of one priority level
+-- ARGV[5]  now, epoch seconds
+-- ARGV[6]  wake-up channel
+-- Returns 'requeued', 'missing', or the status of a task that is not a dead letter.
+local state = redis.call('HMGET', KEYS[1], 'status', 'worker_type', 'level')
+if not state[1] then
+  return 'missing'
+end
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+  return state[1]
+end
+local score = tonumber(state[3]) * tonumber(ARGV[4]) + tonumber(ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('PERSIST', KEYS[1])
+redis.call('HDEL', KEYS[1], 'result', 'completed_at', 'started_at', 'execution_time',
+  'retry_at', 'worker_pid')
+redis.call('HSET', KEYS[1], 'status', 'queued', 'attempts', '0', 'system_retries', '0',
+  'score', string.format('%.0f', score), 'requeued_at', ARGV[5])
+redis.call('ZADD', ARGV[2] .. state[2], score, ARGV[1])
+redis.call('PUBLISH', ARGV[6], state[2])
+return 'requeued'

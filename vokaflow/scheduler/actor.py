@@ -350,6 +350,7 @@ class Scheduler:
             try:
                 pubsub = self.tasks.redis.pubsub()
                 await pubsub.subscribe(keys.wakeup_channel, keys.cancel_channel, keys.batch_channel)
+                self._hint("*")  # wake-ups sent while the connection was down are gone
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is None:

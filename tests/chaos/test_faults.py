@@ -1,0 +1,113 @@
+"""Fault injection with real processes: the scheduler actor killed, a worker process killed,
+Redis restarted. Every accepted task must end in exactly one terminal state."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import httpx
+import ray
+
+from tests.chaos.ledger import completed_count, submit_sleeps, wait_all_terminal
+from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
+
+SUBMIT = "/api/high-scale-tasks/submit"
+
+
+def _until(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_killing_the_scheduler_mid_run_loses_no_task(chaos_stack, chaos_api):
+    task_ids = submit_sleeps(chaos_api, 5000, 0.005)
+    _until(lambda: completed_count(chaos_stack, task_ids) >= 500, 60, "500 completions")
+    ray.init(address=chaos_stack.ray_address, namespace=NAMESPACE, log_to_driver=False)
+    try:
+        ray.kill(ray.get_actor(SCHEDULER_NAME), no_restart=False)
+    finally:
+        ray.shutdown()
+    assert completed_count(chaos_stack, task_ids) < 5000, "the kill came after the run"
+    ledger = wait_all_terminal(chaos_stack, task_ids, timeout_s=180)
+    assert ledger.missing == [] and ledger.unfinished == []
+    assert ledger.by_status == {"completed": 5000}
+    print(f"tasks run more than once after the scheduler kill: {ledger.ran_again}")
+
+
+def test_a_worker_killed_with_sigkill_runs_its_task_again_as_a_system_retry(chaos_api):
+    accepted = chaos_api.post(
+        SUBMIT, json={"name": "victim", "function_name": "sleep", "args": [3], "retry_count": 0}
+    ).json()
+    status_url = f"/api/high-scale-tasks/status/{accepted['task_id']}"
+
+    def running_pid() -> int | None:
+        body = chaos_api.get(status_url).json()
+        return body["worker_pid"] if body["status"] == "running" else None
+
+    _until(lambda: running_pid() is not None, 30, "the task to start")
+    victim = running_pid()
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+    _until(lambda: chaos_api.get(status_url).json()["status"] == "completed", 60, "completion")
+    done = chaos_api.get(status_url).json()
+    # A system failure, counted apart from the application's retry_count
+    assert done["system_retries"] == 1 and done["retry_count"] == 0
+    assert done["result"]["pid"] != victim
+
+
+def test_a_redis_restart_gives_503s_then_every_task_completes(chaos_stack, chaos_api, redis_server):
+    task_ids = submit_sleeps(chaos_api, 300, 0.02)
+    redis_server.stop()
+    try:
+        during = chaos_api.post(SUBMIT, json={"name": "x", "function_name": "noop"})
+        assert during.status_code == 503, during.text
+        assert during.json()["details"]["component"] == "redis"
+        status = chaos_api.get(f"/api/high-scale-tasks/status/{task_ids[0]}")
+        assert status.status_code == 503
+    finally:
+        time.sleep(2)
+        redis_server.start()
+    _until(lambda: _accepts(chaos_api), 30, "submits to be accepted again")
+    ledger = wait_all_terminal(chaos_stack, task_ids, timeout_s=120)
+    assert ledger.missing == [] and ledger.unfinished == []
+    assert ledger.by_status == {"completed": 300}
+
+
+def test_submits_racing_a_redis_restart_are_either_refused_or_kept(
+    chaos_stack, chaos_api, redis_server
+):
+    """Every 200 is a task that survives; every other answer is a clean 503."""
+    accepted: list[str] = []
+    answers: dict[int, int] = {}
+    stop = threading.Event()
+
+    def submitter() -> None:
+        with httpx.Client(base_url=chaos_stack.base_url, headers=chaos_api.headers) as client:
+            while not stop.is_set():
+                reply = client.post(SUBMIT, json={"name": "race", "function_name": "noop"})
+                answers[reply.status_code] = answers.get(reply.status_code, 0) + 1
+                if reply.status_code == 200:
+                    accepted.append(reply.json()["task_id"])
+
+    thread = threading.Thread(target=submitter)
+    thread.start()
+    time.sleep(1)
+    redis_server.stop()
+    time.sleep(2)
+    redis_server.start()
+    time.sleep(2)
+    stop.set()
+    thread.join()
+    assert set(answers) <= {200, 503}, answers
+    assert answers.get(503, 0) > 0 and answers.get(200, 0) > 0
+    ledger = wait_all_terminal(chaos_stack, accepted, timeout_s=120)
+    assert ledger.missing == [] and ledger.unfinished == []
+
+
+def _accepts(api: httpx.Client) -> bool:
+    return api.post(SUBMIT, json={"name": "probe", "function_name": "noop"}).status_code == 200

@@ -91,6 +91,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     redis_url = launcher.redis_url_for(settings, start=True)
     print(f"Redis: {_redacted(redis_url)}", flush=True)
     admin_key = launcher.ensure_admin_key(settings, redis_url)
+    launcher.accept_tasks(settings, redis_url)
     address = launcher.start_ray(settings)
     print(f"Ray: {address} (dashboard http://127.0.0.1:{settings.ray_dashboard_port})", flush=True)
     launcher.deploy(settings, redis_url)

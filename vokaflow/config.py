@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     max_system_retries: int = Field(default=3, ge=0)
     # Finished task records (and dead letters) are kept this long; 0 keeps them forever.
     task_retention_s: int = Field(default=24 * 3600, ge=0)
+    # `vokaflow down` lets running tasks finish for this long before it stops Ray.
+    shutdown_grace_s: float = Field(default=30.0, ge=0)
     chunk_target_s: float = Field(default=0.02, gt=0)
     max_chunk_size: int = Field(default=500, ge=1)
     starvation_factor: float = Field(default=4.0, gt=1)

@@ -23,6 +23,7 @@ TEST_SETTINGS = {
     "VOKAFLOW_MAX_REQUEST_BYTES": "1048576",
     "VOKAFLOW_RATE_LIMITS": '{"ml": {"limit_per_second": 2, "burst": 5}}',
     "VOKAFLOW_RETRY_BACKOFF_BASE_S": "0.4",
+    "VOKAFLOW_SHUTDOWN_GRACE_S": "2",
 }
 
 

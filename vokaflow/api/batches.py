@@ -120,6 +120,7 @@ async def submit_batch(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> BatchSubmitResponse:
+    await services.ensure_accepting()
     key = body.idempotency_key
     batch_id = f"batch_{idempotent_id(principal.name, 'batch', key) if key else uuid.uuid4()}"
     if key and (first := await services.batches.get(batch_id)) is not None:

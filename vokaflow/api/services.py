@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from vokaflow.config import Settings
+from vokaflow.errors import ServiceUnavailable
 from vokaflow.functions import FunctionRegistry, registry
 from vokaflow.ratelimit.backends import RateLimiter, RedisRateLimiter
 from vokaflow.schemas import WorkerType
@@ -21,6 +22,7 @@ from vokaflow.store.task_store import TaskStore
 
 DEFAULT_ESTIMATE_S = 1.0
 STATS_REFRESH_S = 5.0
+DRAINING_REFRESH_S = 0.5
 
 
 @dataclass
@@ -50,6 +52,19 @@ class Services:
         psutil.cpu_percent(interval=None)  # the first reading is meaningless: take it now
         self._principals: dict[str, tuple[float, Principal]] = {}
         self._cached = _Cached()
+        self._draining = (False, float("-inf"))  # (flag, when read)
+
+    async def ensure_accepting(self) -> None:
+        """503 while `vokaflow down` drains the service. The flag is read at most every
+        DRAINING_REFRESH_S; `down` waits longer than that before it stops anything."""
+        draining, read_at = self._draining
+        if time.monotonic() - read_at >= DRAINING_REFRESH_S:
+            draining = await self.tasks.draining()
+            self._draining = (draining, time.monotonic())
+        if draining:
+            raise ServiceUnavailable(
+                "vokaflow", "The service is shutting down and takes no new tasks", 60.0
+            )
 
     def redis_node(self, partition: int) -> str:
         """Name of the Redis node that holds ``partition``: one node until Redis Cluster."""

@@ -38,6 +38,7 @@ async def submit_task(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> TaskSubmitResponse:
+    await services.ensure_accepting()
     now = time.time()
     task = prepare_task(body, services, principal, now)
     limit = services.settings.rate_limits[task.category]

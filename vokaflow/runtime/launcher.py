@@ -228,13 +228,55 @@ def wait_healthy(settings: Settings, timeout_s: float = 120.0) -> None:
     raise TimeoutError(f"{url} did not become healthy within {timeout_s:.0f}s (last: {last})")
 
 
+def accept_tasks(settings: Settings, redis_url: str) -> None:
+    """Clear the draining flag a previous `down` left."""
+    import redis
+
+    redis.Redis.from_url(redis_url).delete(Keys(settings.key_prefix, 1).draining)
+
+
+def drain(settings: Settings, address: str | None) -> str:
+    """Refuse new tasks (503), then let running ones finish, up to the grace period.
+
+    Queued tasks stay in Redis for the next `up`; chunks still running when the grace
+    period ends are stopped with Ray and run again then (a system retry).
+    """
+    import ray
+    import redis
+
+    from vokaflow.scheduler import SCHEDULER_NAME
+
+    try:
+        client = redis.Redis.from_url(redis_url_for(settings, start=False))
+        client.set(Keys(settings.key_prefix, 1).draining, "1")
+    except (ConfigError, redis.RedisError) as exc:
+        return f"not drained (no Redis: {exc})"
+    if not address or not _port_open(*_host_port(address)):
+        return "nothing running to drain"
+    time.sleep(1.0)  # gateways re-read the flag every 0.5 s: no submit slips past it
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, configure_logging=False)
+    try:
+        scheduler = ray.get_actor(SCHEDULER_NAME, namespace=NAMESPACE)
+        grace = settings.shutdown_grace_s
+        still_running: int = ray.get(scheduler.drain.remote(grace), timeout=grace + 15)  # type: ignore[assignment]
+    except (ValueError, ray.exceptions.RayError) as exc:
+        return f"scheduler not drained ({type(exc).__name__})"
+    finally:
+        ray.shutdown()
+    if still_running:
+        return f"{still_running} chunk(s) still running after {grace:g} s; they run again on `up`"
+    return "running tasks finished"
+
+
 def stop_everything(settings: Settings) -> list[str]:
-    """Stop what ``up`` started; returns what was stopped."""
+    """Drain, then stop what ``up`` started; returns what was done."""
     stopped: list[str] = []
     marker = _ray_marker(settings)
     address = os.environ.get("RAY_ADDRESS") or (
         marker.read_text().strip() if marker.exists() else None
     )
+    stopped.append(f"new tasks refused, {drain(settings, address)}")
     if marker.exists():
         # Our own head: stopping Ray stops Serve, the scheduler job and its actor with it
         # (Serve's own shutdown can take 30 s and more). Running tasks go back to the

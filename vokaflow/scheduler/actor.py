@@ -89,6 +89,7 @@ class Scheduler:
         self.rng = random.Random()
         self.wakeup = asyncio.Event()
         self.dispatched_total = 0
+        self.draining = False
         self.handle = ray.get_runtime_context().current_actor
         loop = asyncio.get_event_loop()
         self._background = [
@@ -115,6 +116,15 @@ class Scheduler:
 
     async def ping(self) -> str:
         return "pong"
+
+    async def drain(self, grace_s: float) -> int:
+        """Dispatch nothing more and wait up to ``grace_s`` for running chunks to finish.
+        Returns how many chunks still run; they go back to the queue on the next start."""
+        self.draining = True
+        deadline = time.monotonic() + grace_s
+        while self.inflight.chunks and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        return len(self.inflight.chunks)
 
     async def chunk_started(self, chunk_id: int, worker_pid: int, started_at: float) -> None:
         """The executor's first word: timeouts run from here, and status shows the PID."""
@@ -172,6 +182,8 @@ class Scheduler:
         self.wakeup.set()
 
     async def _dispatch_round(self) -> bool:
+        if self.draining:
+            return False
         free = {wt: slots for wt, slots in self._free_slots().items() if wt in self.maybe_ready}
         if not free:
             return False

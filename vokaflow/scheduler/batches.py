@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -46,9 +47,22 @@ class BatchCoordinator:
         self.dispatch = dispatch
         self.capacity_of = capacity_of
         self.stop_running = stop_running
+        self._advancing: dict[str, asyncio.Lock] = {}
 
     async def advance(self, batch_id: str) -> None:
-        """Close, abort or release more of a batch, from its current counts."""
+        """Close, abort or release more of a batch, from its current counts.
+
+        One at a time per batch: outcomes and pub/sub events both call this, and two
+        overlapping calls would each see room in the window and release a task."""
+        lock = self._advancing.setdefault(batch_id, asyncio.Lock())
+        try:
+            async with lock:
+                await self._advance(batch_id)
+        finally:
+            if not lock.locked() and not getattr(lock, "_waiters", None):
+                self._advancing.pop(batch_id, None)
+
+    async def _advance(self, batch_id: str) -> None:
         record = await self.batches.get(batch_id)
         if record is None or record.get("status") != "running":
             return

@@ -100,6 +100,11 @@ class Keys:
         return f"{self.prefix}:stats:functions"
 
     @property
+    def draining(self) -> str:
+        """Set while `vokaflow down` drains the service: submits get 503."""
+        return f"{self.prefix}:draining"
+
+    @property
     def wakeup_channel(self) -> str:
         return f"{self.prefix}:events:wakeup"
 

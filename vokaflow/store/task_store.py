@@ -156,6 +156,10 @@ class TaskStore:
         ]
 
     @redis_boundary
+    async def draining(self) -> bool:
+        return bool(await self.redis.exists(self.keys.draining))
+
+    @redis_boundary
     async def notify_scheduler(self, pools: str = "*") -> None:
         """Wake the scheduler for these pools (comma-separated worker types, or all)."""
         await self.redis.publish(self.keys.wakeup_channel, pools)

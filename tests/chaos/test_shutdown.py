@@ -1,0 +1,61 @@
+"""`vokaflow down` drains: new tasks get 503, running ones finish, queued ones wait in Redis
+for the next `up`. Runs last in this package: it stops and restarts the stack."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+
+from tests.chaos.ledger import read_ledger, wait_all_terminal
+
+SUBMIT = "/api/high-scale-tasks/submit"
+
+
+def _sleeps(api: httpx.Client, count: int, seconds: float) -> list[str]:
+    task = {"name": "drain", "function_name": "sleep", "args": [seconds], "retry_count": 0}
+    reply = api.post("/api/high-scale-tasks/batch", json={"tasks": [task] * count})
+    assert reply.status_code == 200 and reply.json()["total_errors"] == 0, reply.text
+    return [t["task_id"] for t in reply.json()["successful_tasks"]]
+
+
+def test_down_refuses_new_tasks_finishes_running_ones_and_keeps_queued_ones(chaos_stack):
+    with chaos_stack.client() as api:
+        # Single submits start alone and fill the general pool; the batch waits behind them.
+        task_ids = [
+            api.post(SUBMIT, json={"name": "first", "function_name": "sleep", "args": [1]}).json()[
+                "task_id"
+            ]
+            for _ in range(4)
+        ]
+        task_ids += _sleeps(api, 36, 0.5)
+        deadline = time.monotonic() + 30
+        while read_ledger(chaos_stack, task_ids).by_status.get("running", 0) == 0:
+            assert time.monotonic() < deadline, "nothing started"
+            time.sleep(0.1)
+        refused: list[int] = []
+        said: list[str] = []
+        down = threading.Thread(target=lambda: said.append(chaos_stack.cli("down").stdout))
+        down.start()
+        deadline = time.monotonic() + 10
+        while not refused and time.monotonic() < deadline:
+            reply = api.post(SUBMIT, json={"name": "late", "function_name": "noop"})
+            if reply.status_code == 503:
+                assert reply.json()["details"]["component"] == "vokaflow"
+                refused.append(reply.status_code)
+            time.sleep(0.1)
+        down.join(timeout=120)
+    assert refused, "submits were still accepted while draining"
+    after_down = read_ledger(chaos_stack, task_ids)
+    assert after_down.missing == [], said
+    assert "running tasks finished" in said[0]
+    assert after_down.by_status.get("running", 0) == 0, after_down.by_status
+    assert after_down.by_status.get("completed", 0) >= 1
+    assert after_down.by_status.get("queued", 0) >= 1, "the queued tasks were kept for `up`"
+
+    chaos_stack.start()
+    ledger = wait_all_terminal(chaos_stack, task_ids, timeout_s=120)
+    assert ledger.missing == [] and ledger.by_status == {"completed": 40}
+    with chaos_stack.client() as api:
+        assert api.post(SUBMIT, json={"name": "again", "function_name": "noop"}).status_code == 200

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import random
 
-from vokaflow.scheduler.batches import batch_window
 from vokaflow.scheduler.policy import (
     Autoscaler,
     StarvationRule,
+    batch_window,
     chunk_size,
     plan_claims,
     retry_delay_s,

@@ -17,6 +17,7 @@ from vokaflow.api.submission import idempotent_id, prepare_task
 from vokaflow.api.validation import validation_failure
 from vokaflow.clock import iso_event, iso_forecast
 from vokaflow.errors import ApiError, Conflict, NotFound, ValidationFailed
+from vokaflow.scheduler.policy import batch_window
 from vokaflow.schemas import (
     BatchStatusResponse,
     BatchSubmitRequest,
@@ -27,7 +28,7 @@ from vokaflow.schemas import (
     TaskSubmitRequest,
 )
 from vokaflow.store.api_keys import Principal
-from vokaflow.store.batch_store import BatchRecord
+from vokaflow.store.batch_store import BatchRecord, terminal_counts
 from vokaflow.store.records import NewTask
 
 router = APIRouter(prefix="/api/high-scale-tasks", tags=["batches"])
@@ -106,11 +107,10 @@ async def _admit(
 
 async def _held_back(body: BatchSubmitRequest, services: Services, tasks: list[NewTask]) -> int:
     """How many tasks go in the queues now; the rest wait for the batch to release them."""
-    if body.execution_mode is ExecutionMode.PARALLEL:
+    if body.execution_mode is ExecutionMode.PARALLEL:  # no capacity to look up
         return len(tasks)
-    if body.execution_mode is ExecutionMode.SEQUENTIAL:
-        return 1
-    return await services.pool_capacity(tasks[0].worker_type)
+    capacity = await services.pool_capacity(tasks[0].worker_type)
+    return min(len(tasks), batch_window(body.execution_mode, 0, 0, capacity))
 
 
 @router.post("/batch", response_model=BatchSubmitResponse)
@@ -222,9 +222,7 @@ async def batch_status(
     record = await services.batches.get(batch_id)
     if record is None:
         raise NotFound(f"Batch '{batch_id}' not found")
-    counts = {
-        s: int(record.get(f"n_{s}", "0")) for s in ("completed", "failed", "cancelled", "timeout")
-    }
+    counts = terminal_counts(record)
     total = int(record["total"])
     finished_at = record.get("finished_at")
     return BatchStatusResponse(

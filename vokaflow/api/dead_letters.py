@@ -3,14 +3,13 @@ re-queue."""
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Query
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.views import task_status_view
 from vokaflow.errors import Conflict, NotFound
 from vokaflow.schemas import DeadLettersResponse, TaskStatusResponse
+from vokaflow.store.records import task_owner
 
 router = APIRouter(prefix="/api/high-scale-tasks/dead-letters", tags=["dead letters"])
 
@@ -27,8 +26,8 @@ async def list_dead_letters(
     total, page = await services.dead_letters.newest(owner, offset, limit)
     records = await services.tasks.get_records(page)
     views = [
-        task_status_view(record, services.redis_node(int(json.loads(record["spec"])["partition"])))
-        for record in records
+        task_status_view(record, services.redis_node(services.keys.partition(task_id)))
+        for task_id, record in zip(page, records, strict=True)
         if record is not None
     ]
     return DeadLettersResponse(dead_letters=views, total=total, limit=limit, offset=offset)
@@ -42,7 +41,7 @@ async def requeue_dead_letter(
 ) -> TaskStatusResponse:
     """Back to its queue with a fresh set of attempts; its last error stays until it runs."""
     record = await services.tasks.get(task_id)
-    if record is None or not _may_see(principal.name, principal.is_admin, record):
+    if record is None or not (principal.is_admin or task_owner(record["spec"]) == principal.name):
         raise NotFound(f"Task '{task_id}' not found")
     outcome = await services.dead_letters.requeue(task_id)
     if outcome == "missing":
@@ -56,7 +55,3 @@ async def requeue_dead_letter(
     if fresh is None:
         raise NotFound(f"Task '{task_id}' not found")
     return task_status_view(fresh, services.redis_node(services.keys.partition(task_id)))
-
-
-def _may_see(name: str, is_admin: bool, record: dict[str, str]) -> bool:
-    return is_admin or json.loads(record["spec"]).get("owner") == name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -88,8 +89,9 @@ class Services:
         if time.monotonic() - self._cached.refreshed_at < STATS_REFRESH_S:
             return
         self._cached.refreshed_at = time.monotonic()
-        self._cached.function_avg_s = await self.tasks.function_averages()
-        states = await self.tasks.pool_states()
+        self._cached.function_avg_s, states = await asyncio.gather(
+            self.tasks.function_averages(), self.tasks.pool_states()
+        )
         self._cached.pool_capacity = {wt: int(s.get("capacity", 1)) for wt, s in states.items()}
 
     async def estimated_wait_s(
@@ -102,7 +104,7 @@ class Services:
     ) -> float:
         """Rounds of the pool's capacity ahead of the task, times the function's mean run time."""
         await self._refresh_stats()
-        capacity = 1 if one_at_a_time else max(1, self._cached.pool_capacity.get(worker_type, 1))
+        capacity = 1 if one_at_a_time else await self.pool_capacity(worker_type)
         mean_s = self._cached.function_avg_s.get(function_name, DEFAULT_ESTIMATE_S)
         return (ahead // capacity + 1) * mean_s
 

@@ -67,10 +67,8 @@ async def _first_submit(services: Services, task_id: str) -> TaskSubmitResponse:
     record = await services.tasks.get(task_id)
     if record is None:  # expired between the script and this read: as good as never sent
         raise Conflict(f"Task '{task_id}' expired while being replayed; submit again")
-    view = task_status_view(record, services.redis_node(services.keys.partition(task_id)))
-    ahead = 0
-    if view.status == TaskStatus.QUEUED:
-        ahead = await services.tasks.queue_position(view.worker_type, float(record["score"]))
+    view = await _status_with_position(services, task_id, record)
+    ahead = view.queue_position or 0
     wait_s = await services.estimated_wait_s(view.worker_type, view.function_name, ahead)
     return TaskSubmitResponse(
         task_id=task_id,
@@ -94,6 +92,13 @@ async def task_status(
     record = await services.tasks.get(task_id)
     if record is None:
         raise NotFound(f"Task '{task_id}' not found")
+    return await _status_with_position(services, task_id, record)
+
+
+async def _status_with_position(
+    services: Services, task_id: str, record: dict[str, str]
+) -> TaskStatusResponse:
+    """The status view, with the tasks ahead of it while it is queued."""
     view = task_status_view(record, services.redis_node(services.keys.partition(task_id)))
     if view.status == TaskStatus.QUEUED:
         view.queue_position = await services.tasks.queue_position(

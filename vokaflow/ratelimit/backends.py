@@ -42,10 +42,8 @@ class RedisRateLimiter:
             "1" if partial else "0",
             self.keys.rate_usage_prefix(category),
         ]
-        granted, tokens, now, used = await self.lua.run(
-            "token_bucket", [self.keys.rate_bucket(category)], args
-        )
-        return Decision(int(granted), wanted, limit, float(tokens), float(now), int(used))
+        reply = await self.lua.run("token_bucket", [self.keys.rate_bucket(category)], args)
+        return Decision.from_script(reply, wanted, limit)
 
     @redis_boundary
     async def usage(self, category: str) -> int:

@@ -7,7 +7,9 @@ single submit takes one token or is refused; a batch takes as many as there are.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -27,6 +29,12 @@ class Decision:
     tokens_left: float
     now_s: float
     admitted_this_second: int
+
+    @classmethod
+    def from_script(cls, reply: Sequence[Any], wanted: int, limit: RateLimit) -> Decision:
+        """Read take_tokens' reply: {granted, tokens left, now, admitted this second}."""
+        granted, tokens, now, used = reply[:4]
+        return cls(int(granted), wanted, limit, float(tokens), float(now), int(used))
 
     @property
     def refused(self) -> int:

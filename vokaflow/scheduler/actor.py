@@ -29,7 +29,6 @@ from vokaflow.scheduler.batches import BatchCoordinator
 from vokaflow.scheduler.inflight import Chunk, InFlight
 from vokaflow.scheduler.policy import (
     PROMOTION_CEILING,
-    URGENT_LEVELS,
     Autoscaler,
     StarvationRule,
     chunk_size,
@@ -88,7 +87,6 @@ class Scheduler:
         self.hint_generation = 0
         self.rng = random.Random()
         self.wakeup = asyncio.Event()
-        self.dispatched_total = 0
         self.draining = False
         self.handle = ray.get_runtime_context().current_actor
         loop = asyncio.get_event_loop()
@@ -104,15 +102,6 @@ class Scheduler:
         ]
 
     # ------------------------------------------------------------ called by others
-
-    async def stats(self) -> dict[str, Any]:
-        return {
-            "capacity": {wt.value: n for wt, n in self.capacity.items()},
-            "target": {wt.value: n for wt, n in self.target.items()},
-            "in_flight": {wt.value: n for wt, n in self.inflight.per_pool.items()},
-            "mean_task_s": {wt.value: v for wt, v in self.mean_task_s.items()},
-            "dispatched_total": self.dispatched_total,
-        }
 
     async def ping(self) -> str:
         return "pong"
@@ -131,7 +120,6 @@ class Scheduler:
         chunk = self.inflight.chunks.get(chunk_id)
         if chunk is None or chunk.stopped:
             return
-        chunk.worker_pid = worker_pid
         chunk.started_wall = started_at
         running_for_s = max(0.0, time.time() - started_at)
         self.inflight.set_deadline(chunk, time.monotonic() + chunk.timeout_s - running_for_s)
@@ -234,12 +222,10 @@ class Scheduler:
             self._launch(worker_type, chunk)
 
     def _launch(self, worker_type: WorkerType, tasks: list[ClaimedTask]) -> None:
-        urgent = tasks[0].priority.level in URGENT_LEVELS
-        chunk = self.inflight.add(worker_type, tasks, urgent)
+        chunk = self.inflight.add(worker_type, tasks)
         specs = [TaskSpec(t.task_id, t.attempt, t.function_name, t.args, t.kwargs) for t in tasks]
         options = task_options(worker_type)
         chunk.ref = execute_chunk.options(**options).remote(specs, chunk.chunk_id, self.handle)
-        self.dispatched_total += len(tasks)
         asyncio.get_event_loop().create_task(self._collect(chunk))
 
     # ------------------------------------------------------------ outcomes

@@ -7,30 +7,11 @@ import json
 import time
 from collections.abc import Callable
 
-from vokaflow.schemas import ExecutionMode, Priority, WorkerType
-from vokaflow.store.batch_store import PAGE, TERMINAL_COUNTS, BatchStore
+from vokaflow.scheduler.policy import batch_window
+from vokaflow.schemas import ExecutionMode, WorkerType
+from vokaflow.store.batch_store import PAGE, BatchStore, terminal_counts
 from vokaflow.store.dispatch_store import DispatchStore
-from vokaflow.store.records import queue_score
 from vokaflow.store.task_store import TaskStore
-
-ADAPTIVE_MIN_FINISHED = 5
-ADAPTIVE_MAX_FAILURE_RATIO = 0.2
-
-
-def batch_window(mode: ExecutionMode, completed: int, failed: int, capacity: int) -> int:
-    """How many of a batch's tasks may be released and unfinished at once.
-
-    sequential: one. adaptive: the pool's capacity while at most 20% of finished tasks failed
-    (judged once 5 have finished), then one at a time. parallel: no limit (nothing is held).
-    """
-    if mode is ExecutionMode.SEQUENTIAL:
-        return 1
-    if mode is ExecutionMode.ADAPTIVE:
-        finished = completed + failed
-        if finished >= ADAPTIVE_MIN_FINISHED and failed / finished > ADAPTIVE_MAX_FAILURE_RATIO:
-            return 1
-        return max(1, capacity)
-    return 2**31
 
 
 class BatchCoordinator:
@@ -66,7 +47,7 @@ class BatchCoordinator:
         record = await self.batches.get(batch_id)
         if record is None or record.get("status") != "running":
             return
-        counts = {s: int(record.get(f"n_{s}", "0")) for s in TERMINAL_COUNTS}
+        counts = terminal_counts(record)
         finished = sum(counts.values())
         max_failures = record.get("max_failures") or ""
         if max_failures != "" and counts["failed"] > int(max_failures):
@@ -90,12 +71,7 @@ class BatchCoordinator:
             task_id = await self.batches.next_held(batch_id)
             if task_id is None:
                 break
-            fields = ["priority", "worker_type"]
-            [[priority, task_worker_type]] = await self.tasks.get_many([task_id], fields)
-            if priority is None or task_worker_type is None:
-                continue
-            score = queue_score(Priority(priority), time.time())
-            if await self.dispatch.release_held(task_id, WorkerType(task_worker_type), score):
+            if await self.dispatch.release_held(task_id, int(time.time() * 1000)):
                 in_progress += 1
                 released += 1
         if released:

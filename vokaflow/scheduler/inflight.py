@@ -22,9 +22,7 @@ class Chunk:
     tasks: list[ClaimedTask]
     ref: ray.ObjectRef | None = None
     deadline: float = 0.0  # monotonic seconds
-    worker_pid: int | None = None
     stopped: bool = False  # the scheduler stopped it; its outcome is not used
-    urgent: bool = False
     started_wall: float = field(default_factory=time.time)  # dispatch, then actual start
 
     @property
@@ -42,8 +40,8 @@ class InFlight:
     _deadlines: list[tuple[float, int]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
-    def add(self, worker_type: WorkerType, tasks: list[ClaimedTask], urgent: bool) -> Chunk:
-        chunk = Chunk(next(self._ids), worker_type, tasks, urgent=urgent)
+    def add(self, worker_type: WorkerType, tasks: list[ClaimedTask]) -> Chunk:
+        chunk = Chunk(next(self._ids), worker_type, tasks)
         self.chunks[chunk.chunk_id] = chunk
         self.per_pool[worker_type] += 1
         for task in tasks:

@@ -7,7 +7,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from vokaflow.schemas import Priority, WorkerType
+from vokaflow.schemas import ExecutionMode, Priority, WorkerType
 from vokaflow.store.dispatch_store import ClaimRequest
 from vokaflow.store.records import level_upper_bound
 
@@ -128,3 +128,23 @@ class StarvationRule:
         if now_ms - waiting_since_ms < self.wait_before_promotion_ms(level):
             return level, waiting_since_ms
         return level - 1, now_ms
+
+
+ADAPTIVE_MIN_FINISHED = 5
+ADAPTIVE_MAX_FAILURE_RATIO = 0.2
+
+
+def batch_window(mode: ExecutionMode, completed: int, failed: int, capacity: int) -> int:
+    """How many of a batch's tasks may be released and unfinished at once.
+
+    sequential: one. adaptive: the pool's capacity while at most 20% of finished tasks failed
+    (judged once 5 have finished), then one at a time. parallel: no limit (nothing is held).
+    """
+    if mode is ExecutionMode.SEQUENTIAL:
+        return 1
+    if mode is ExecutionMode.ADAPTIVE:
+        finished = completed + failed
+        if finished >= ADAPTIVE_MIN_FINISHED and failed / finished > ADAPTIVE_MAX_FAILURE_RATIO:
+            return 1
+        return max(1, capacity)
+    return 2**31

@@ -15,6 +15,11 @@ TERMINAL_COUNTS = ("completed", "failed", "cancelled", "timeout")
 PAGE = 1000
 
 
+def terminal_counts(record: dict[str, str]) -> dict[str, int]:
+    """A batch record's count of tasks per terminal status."""
+    return {status: int(record.get(f"n_{status}", "0")) for status in TERMINAL_COUNTS}
+
+
 @dataclass
 class BatchRecord:
     batch_id: str

@@ -4,13 +4,12 @@ their records expire, and sent back to their queues on request."""
 from __future__ import annotations
 
 import heapq
-import json
 import time
 
 import redis.asyncio as aioredis
 
 from vokaflow.store.keys import Keys
-from vokaflow.store.records import LEVEL_WEIGHT
+from vokaflow.store.records import LEVEL_WEIGHT, task_owner
 from vokaflow.store.redis_client import LuaScripts, redis_boundary
 
 # Listing reads at most this many of the newest dead letters of each partition.
@@ -48,21 +47,19 @@ class DeadLetterStore:
         return [
             task_id
             for task_id, spec in zip(ids, specs, strict=True)
-            if spec is not None and json.loads(spec).get("owner") == owner
+            if spec is not None and task_owner(spec) == owner
         ]
 
     @redis_boundary
     async def requeue(self, task_id: str) -> str:
         """'requeued', 'missing', or the status of a task that is not a dead letter."""
         partition = self.keys.partition(task_id)
-        now = time.time()
         keys = [self.keys.task(task_id), self.keys.dead_letters(partition)]
         args = [
             task_id,
             self.keys.queue_prefix(partition),
-            int(now * 1000),
-            int(LEVEL_WEIGHT),
-            repr(now),
+            int(time.time() * 1000),
+            LEVEL_WEIGHT,
             self.keys.wakeup_channel,
         ]
         return str(await self.lua.run("requeue_dead", keys, args))

@@ -218,11 +218,11 @@ class DispatchStore:
         return int(sum(await pipe.execute()))
 
     @redis_boundary
-    async def release_held(self, task_id: str, worker_type: WorkerType, score: float) -> bool:
-        partition = self.keys.partition(task_id)
-        keys = [self.keys.task(task_id), self.keys.queue(partition, worker_type)]
-        released = await self.lua.run("release_held", keys, [task_id, repr(score)])
-        return bool(released)
+    async def release_held(self, task_id: str, now_ms: int) -> bool:
+        """Queue a held batch task at the back of its level; False if it no longer waits."""
+        queues = self.keys.queue_prefix(self.keys.partition(task_id))
+        args = [task_id, queues, now_ms, LEVEL_WEIGHT]
+        return bool(await self.lua.run("release_held", [self.keys.task(task_id)], args))
 
     @redis_boundary
     async def promote_starving(

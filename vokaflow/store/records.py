@@ -10,23 +10,20 @@ from vokaflow.schemas import Priority, WorkerType
 
 # A queue score orders by priority level first, then by enqueue time in ms. 2**41 ms reaches
 # the year 2039; a double holds the sum exactly (3 + 41 bits < 53).
-_LEVEL_WEIGHT = float(2**41)
+LEVEL_WEIGHT = float(2**41)
 
 
 def queue_score(priority: Priority, enqueued_at_s: float) -> float:
-    return priority.level * _LEVEL_WEIGHT + float(int(enqueued_at_s * 1000))
+    return priority.level * LEVEL_WEIGHT + float(int(enqueued_at_s * 1000))
 
 
 def level_of_score(score: float) -> int:
-    return int(score // _LEVEL_WEIGHT)
+    return int(score // LEVEL_WEIGHT)
 
 
 def level_upper_bound(level: int) -> float:
     """The highest score a task of ``level`` can have (scores are whole numbers)."""
-    return (level + 1) * _LEVEL_WEIGHT - 1
-
-
-LEVEL_WEIGHT = _LEVEL_WEIGHT
+    return (level + 1) * LEVEL_WEIGHT - 1
 
 
 @dataclass
@@ -131,6 +128,12 @@ class Outcome:
             "error",
             json.dumps(self.error),
         ]
+
+
+def task_owner(spec_json: str) -> str | None:
+    """The principal that submitted a task, from its record's spec field."""
+    owner = json.loads(spec_json).get("owner")
+    return None if owner is None else str(owner)
 
 
 def decode_json(raw: str | None, default: Any = None) -> Any:

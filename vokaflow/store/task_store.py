@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
-from redis.asyncio.client import Pipeline
 
 from vokaflow.ratelimit.bucket import Decision, RateLimit
 from vokaflow.schemas import WorkerType
@@ -65,17 +64,10 @@ class TaskStore:
             task.worker_type.value,
             *task.to_fields(),
         ]
-        granted, tokens, now, used, ahead = await self.lua.run("submit_one", keys, args)
-        if int(granted) == 2:
+        reply = await self.lua.run("submit_one", keys, args)
+        if int(reply[0]) == 2:
             return None, 0
-        decision = Decision(int(granted), 1, limit, float(tokens), float(now), int(used))
-        return decision, int(ahead)
-
-    def _count_ahead(self, pipe: Pipeline, worker_type: WorkerType, score: float) -> None:
-        queues = [
-            self.keys.queue(partition, worker_type) for partition in range(self.keys.partitions)
-        ]
-        self.lua.queue(pipe, "count_ahead", queues, [repr(score)])
+        return Decision.from_script(reply, 1, limit), int(reply[4])
 
     @redis_boundary
     async def get(self, task_id: str) -> dict[str, str] | None:
@@ -102,30 +94,28 @@ class TaskStore:
 
     @redis_boundary
     async def queue_position(self, worker_type: WorkerType, score: float) -> int:
-        pipe = self.redis.pipeline(transaction=False)
-        self._count_ahead(pipe, worker_type, score)
-        [ahead] = await pipe.execute()
-        return int(ahead)
+        queues = [self.keys.queue(p, worker_type) for p in range(self.keys.partitions)]
+        return int(await self.lua.run("count_ahead", queues, [repr(score)]))
 
     @redis_boundary
     async def terminate(
         self, task_id: str, status: str, now_s: float, error_json: str = ""
     ) -> Termination:
         """End a queued or running task as ``status``; a running one's worker is told to stop."""
-        partition = self.keys.partition(task_id)
-        keys = [self.keys.task(task_id), self.keys.running(partition), self.keys.delayed(partition)]
-        args = [
-            task_id,
-            repr(now_s),
-            self.keys.queue_prefix(partition),
-            status,
-            error_json,
-            self.retention_ms,
-        ]
+        keys, args = self._terminate_call(task_id, status, now_s, error_json)
         outcome, previous, batch_id = await self.lua.run("terminate", keys, args)
         if outcome == "ended" and previous == "running":
             await self.redis.publish(self.keys.cancel_channel, task_id)
         return Termination(str(outcome), str(previous), str(batch_id))
+
+    def _terminate_call(
+        self, task_id: str, status: str, now_s: float, error_json: str
+    ) -> tuple[list[str], list[str | int]]:
+        """terminate.lua's keys and arguments for one task."""
+        partition = self.keys.partition(task_id)
+        keys = [self.keys.task(task_id), self.keys.running(partition), self.keys.delayed(partition)]
+        queues = self.keys.queue_prefix(partition)
+        return keys, [task_id, repr(now_s), queues, status, error_json, self.retention_ms]
 
     @redis_boundary
     async def terminate_many(
@@ -134,20 +124,7 @@ class TaskStore:
         """terminate() for many tasks in one round trip; the caller stops running ones."""
         pipe = self.redis.pipeline(transaction=False)
         for task_id in task_ids:
-            partition = self.keys.partition(task_id)
-            keys = [
-                self.keys.task(task_id),
-                self.keys.running(partition),
-                self.keys.delayed(partition),
-            ]
-            args = [
-                task_id,
-                repr(now_s),
-                self.keys.queue_prefix(partition),
-                status,
-                error_json,
-                self.retention_ms,
-            ]
+            keys, args = self._terminate_call(task_id, status, now_s, error_json)
             self.lua.queue(pipe, "terminate", keys, args)
         replies = await pipe.execute()
         return [

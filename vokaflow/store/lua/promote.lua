@@ -9,6 +9,7 @@
 -- ARGV[5]  how many at most per level
 -- ARGV[6..] for levels 0..7, the wait in ms after which a task of that level is promoted
 -- Returns the number promoted.
+--@include lib/queue_score
 local now, weight, top = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local promoted = 0
 for level = top + 1, 7 do
@@ -16,9 +17,9 @@ for level = top + 1, 7 do
   local low = level * weight
   local ids = redis.call('ZRANGEBYSCORE', KEYS[1], low, low + cutoff, 'LIMIT', 0, tonumber(ARGV[5]))
   for _, id in ipairs(ids) do
-    local score = (level - 1) * weight + now
-    redis.call('ZADD', KEYS[1], string.format('%.0f', score), id)
-    redis.call('HSET', ARGV[4] .. id, 'score', string.format('%.0f', score), 'level', level - 1)
+    local score = queue_score(level - 1, weight, now)
+    redis.call('ZADD', KEYS[1], score, id)
+    redis.call('HSET', ARGV[4] .. id, 'score', score, 'level', level - 1)
     redis.call('HINCRBY', ARGV[4] .. id, 'promotions', 1)
     promoted = promoted + 1
   end

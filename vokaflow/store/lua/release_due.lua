@@ -7,15 +7,16 @@
 -- ARGV[4]  weight of one priority level in a queue score
 -- ARGV[5]  how many at most
 -- Returns the number released.
+--@include lib/queue_score
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[5]))
 for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
   local key = ARGV[2] .. id
   local state = redis.call('HMGET', key, 'status', 'worker_type', 'level')
   if state[1] == 'queued' then
-    local score = tonumber(state[3]) * tonumber(ARGV[4]) + tonumber(ARGV[1])
-    redis.call('HSET', key, 'score', string.format('%.0f', score))
-    redis.call('ZADD', ARGV[3] .. state[2], string.format('%.0f', score), id)
+    local score = queue_score(state[3], ARGV[4], ARGV[1])
+    redis.call('HSET', key, 'score', score)
+    redis.call('ZADD', ARGV[3] .. state[2], score, id)
   end
 end
 return #ids

@@ -6,9 +6,9 @@
 -- ARGV[2]  queue key prefix PREFIX:{pN}:queue:   (+ the task's worker type, same slot)
 -- ARGV[3]  now, epoch ms
 -- ARGV[4]  the queue score's weight of one priority level
--- ARGV[5]  now, epoch seconds
--- ARGV[6]  wake-up channel
+-- ARGV[5]  wake-up channel
 -- Returns 'requeued', 'missing', or the status of a task that is not a dead letter.
+--@include lib/queue_score
 local state = redis.call('HMGET', KEYS[1], 'status', 'worker_type', 'level')
 if not state[1] then
   return 'missing'
@@ -16,13 +16,13 @@ end
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   return state[1]
 end
-local score = tonumber(state[3]) * tonumber(ARGV[4]) + tonumber(ARGV[3])
+local score = queue_score(state[3], ARGV[4], ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('PERSIST', KEYS[1])
 redis.call('HDEL', KEYS[1], 'result', 'completed_at', 'started_at', 'execution_time',
   'retry_at', 'worker_pid')
 redis.call('HSET', KEYS[1], 'status', 'queued', 'attempts', '0', 'system_retries', '0',
-  'score', string.format('%.0f', score), 'requeued_at', ARGV[5])
+  'score', score)
 redis.call('ZADD', ARGV[2] .. state[2], score, ARGV[1])
-redis.call('PUBLISH', ARGV[6], state[2])
+redis.call('PUBLISH', ARGV[5], state[2])
 return 'requeued'

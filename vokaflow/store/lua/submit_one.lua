@@ -14,6 +14,7 @@
 -- Returns {admitted (1/0), tokens left, now, admitted this second, tasks ahead}, or
 -- {2, ...} without taking a token when the id exists: a repeated idempotency key.
 --@include lib/take_tokens
+--@include lib/count_ahead
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return {2, '0', '0', 0, 0}
 end
@@ -24,9 +25,6 @@ if granted == 0 then
 end
 redis.call('HSET', KEYS[2], unpack(ARGV, 8))
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
-local ahead = 0
-for i = 4, #KEYS do
-  ahead = ahead + redis.call('ZCOUNT', KEYS[i], '-inf', '(' .. ARGV[5])
-end
+local ahead = count_ahead(4, ARGV[5])
 redis.call('PUBLISH', ARGV[6], ARGV[7])
 return {1, string.format('%.6f', tokens), string.format('%.6f', now), used, ahead}

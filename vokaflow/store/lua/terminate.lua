@@ -22,9 +22,6 @@ redis.call('ZREM', ARGV[3] .. state[2], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HSET', KEYS[1], 'status', ARGV[4], 'completed_at', ARGV[2])
-if ARGV[4] == 'cancelled' then
-  redis.call('HSET', KEYS[1], 'cancelled_at', ARGV[2])
-end
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'error', ARGV[5])
 end

@@ -1,0 +1,5 @@
+-- The dispatch order of a ready task, as scheduler records.queue_score: its level times the
+-- level weight, plus its enqueue time in ms. Returned as a whole number string for ZADD/HSET.
+local function queue_score(level, weight, now_ms)
+  return string.format('%.0f', tonumber(level) * tonumber(weight) + tonumber(now_ms))
+end

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -102,12 +103,16 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     if args.detach:
         return 0
     print("Press Ctrl-C to stop.", flush=True)
-    _wait_for_signal()
-    print("Stopping: " + ", ".join(launcher.stop_everything(settings)))
+    own_head = launcher.owns_ray_head(settings)
+    if _wait_for_signal(lambda: not own_head or launcher.owns_ray_head(settings)):
+        print("Stopping: " + ", ".join(launcher.stop_everything(settings)))
+    else:
+        print("Stopped by `vokaflow down`.")
     return 0
 
 
-def _wait_for_signal() -> None:
+def _wait_for_signal(still_up: Callable[[], bool]) -> bool:
+    """True on Ctrl-C or SIGTERM; False when `vokaflow down` stopped the service meanwhile."""
     stop = False
 
     def on_signal(_signum: int, _frame: Any) -> None:
@@ -117,7 +122,10 @@ def _wait_for_signal() -> None:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     while not stop:
+        if not still_up():
+            return False
         time.sleep(0.5)
+    return True
 
 
 def cmd_down(settings: Settings, _args: argparse.Namespace) -> int:

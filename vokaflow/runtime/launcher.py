@@ -85,6 +85,11 @@ def _ray_marker(settings: Settings) -> Path:
     return settings.home / "ray_head"
 
 
+def owns_ray_head(settings: Settings) -> bool:
+    """Whether a Ray head that `up` started is running (`down` removes the marker)."""
+    return _ray_marker(settings).exists()
+
+
 def _port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)

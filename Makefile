@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install up down test unit integration lint format bench bench-throughput \
-	bench-latency bench-priority bench-ratelimit clean
+	bench-latency bench-priority bench-ratelimit bench-soak clean
 
 install: $(STAMP)
 
@@ -48,6 +48,9 @@ bench-priority: install    ## urgent waits under a 50,000-task BATCH backlog
 
 bench-ratelimit: install   ## admission at 3x a category's limit from 3 processes
 	$(BIN)/python -m benchmarks.rate_limit_accuracy
+
+bench-soak: install        ## 10 minutes of load with a fault every minute: nothing may be lost
+	$(BIN)/python -m benchmarks.soak
 
 format: install
 	$(BIN)/ruff check --fix .

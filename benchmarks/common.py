@@ -69,9 +69,9 @@ def redis_bytes_per_task(redis_url: str, key_prefix: str, sample: int = 500) -> 
     """Mean MEMORY USAGE of finished task records (key, hash and allocator overhead): what
     a completed task costs Redis until its record expires. Queues and running sets no
     longer hold it."""
-    import redis
+    from vokaflow.store.redis_client import connect_sync
 
-    client = redis.Redis.from_url(redis_url)
+    client = connect_sync(redis_url)
     sizes = []
     for key in client.scan_iter(match=f"{key_prefix}:*:task:*", count=1000):
         sizes.append(client.memory_usage(key, samples=0) or 0)

@@ -7,20 +7,13 @@ only after this one is down: `vokaflow down` stops every Ray process on the mach
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
-from vokaflow.runtime.stack import LocalStack
-from vokaflow.store.embedded import redis_server_binary
+from vokaflow.runtime.stack import LocalStack, RedisServer
 
 CHAOS_SETTINGS = {
     "VOKAFLOW_ENVIRONMENT": "test",
@@ -29,49 +22,6 @@ CHAOS_SETTINGS = {
     "VOKAFLOW_SHUTDOWN_GRACE_S": "8",
     "VOKAFLOW_RATE_LIMITS": '{"system": {"limit_per_second": 100000, "burst": 100000}}',
 }
-
-
-class RedisServer:
-    """A real redis-server with AOF in a folder of its own, on a fixed port across restarts."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        flags = {
-            "port": str(self.port),
-            "bind": "127.0.0.1",
-            "dir": str(self.folder),
-            "appendonly": "yes",
-            "appendfsync": "everysec",
-            "save": "",
-            "daemonize": "yes",
-            "logfile": str(self.folder / "redis.log"),
-        }
-        args = [item for name, value in flags.items() for item in (f"--{name}", value)]
-        subprocess.run([redis_server_binary(), *args], check=True)
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if client.ping():
-                    return
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        """A clean shutdown: the AOF is flushed, as on a planned restart."""
-        with contextlib.suppress(redis.ConnectionError):
-            redis.Redis.from_url(self.url).shutdown(nosave=False)
 
 
 @pytest.fixture(scope="package")

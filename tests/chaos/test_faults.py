@@ -11,7 +11,8 @@ import time
 import httpx
 import ray
 
-from tests.chaos.ledger import completed_count, submit_sleeps, wait_all_terminal
+from tests.chaos.ledger import submit_sleeps
+from vokaflow.runtime.ledger import completed_count, wait_all_terminal
 from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
 
 SUBMIT = "/api/high-scale-tasks/submit"

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from tests.chaos.ledger import read_ledger, wait_all_terminal
+from vokaflow.runtime.ledger import read_ledger, wait_all_terminal
 
 SUBMIT = "/api/high-scale-tasks/submit"
 

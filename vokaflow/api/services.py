@@ -18,7 +18,7 @@ from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.dead_letters import DeadLetterStore
 from vokaflow.store.keys import Keys
 from vokaflow.store.metrics_store import MetricsStore
-from vokaflow.store.redis_client import connect
+from vokaflow.store.redis_client import connect, node_of
 from vokaflow.store.task_store import TaskStore
 
 DEFAULT_ESTIMATE_S = 1.0
@@ -68,8 +68,9 @@ class Services:
             )
 
     def redis_node(self, partition: int) -> str:
-        """Name of the Redis node that holds ``partition``: one node until Redis Cluster."""
-        return "node_0"
+        """The Redis node that holds ``partition``: its cluster node's host:port, or node_0
+        on a single Redis."""
+        return node_of(self.redis, self.keys.task_prefix(partition))
 
     async def principal_for(self, api_key: str) -> Principal | None:
         hit = self._principals.get(api_key)

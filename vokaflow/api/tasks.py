@@ -41,8 +41,7 @@ async def submit_task(
     await services.ensure_accepting()
     now = time.time()
     task = prepare_task(body, services, principal, now)
-    limit = services.settings.rate_limits[task.category]
-    decision, ahead = await services.tasks.submit_one(task, limit)
+    decision, ahead = await services.tasks.submit_one(task, services.rate_limiter)
     if decision is None:
         response.headers["Idempotent-Replayed"] = "true"
         return await _first_submit(services, task.task_id)

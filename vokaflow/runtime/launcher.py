@@ -20,7 +20,7 @@ from vokaflow.scheduler import NAMESPACE
 from vokaflow.store.api_keys import ApiKeyStore, new_api_key
 from vokaflow.store.embedded import EmbeddedRedis
 from vokaflow.store.keys import Keys
-from vokaflow.store.redis_client import connect
+from vokaflow.store.redis_client import connect, connect_sync
 from vokaflow.workers.resources import node_resources
 
 
@@ -235,9 +235,8 @@ def wait_healthy(settings: Settings, timeout_s: float = 120.0) -> None:
 
 def accept_tasks(settings: Settings, redis_url: str) -> None:
     """Clear the draining flag a previous `down` left."""
-    import redis
 
-    redis.Redis.from_url(redis_url).delete(Keys(settings.key_prefix, 1).draining)
+    connect_sync(redis_url).delete(Keys(settings.key_prefix, 1).draining)
 
 
 def drain(settings: Settings, address: str | None) -> str:
@@ -252,7 +251,7 @@ def drain(settings: Settings, address: str | None) -> str:
     from vokaflow.scheduler import SCHEDULER_NAME
 
     try:
-        client = redis.Redis.from_url(redis_url_for(settings, start=False))
+        client = connect_sync(redis_url_for(settings, start=False))
         client.set(Keys(settings.key_prefix, 1).draining, "1")
     except (ConfigError, redis.RedisError) as exc:
         return f"not drained (no Redis: {exc})"

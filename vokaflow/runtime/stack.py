@@ -3,9 +3,12 @@ ports and key prefix: what the integration tests and the benchmarks run against.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +16,9 @@ from types import TracebackType
 
 import httpx
 import redis
+
+from vokaflow.store.embedded import redis_server_binary, start_redis_server
+from vokaflow.store.redis_client import connect_sync
 
 VOKAFLOW = str(Path(sys.executable).parent / "vokaflow")
 
@@ -80,7 +86,7 @@ class LocalStack:
         self.cli("down", check=False)
         external = self.env.get("VOKAFLOW_REDIS_URL")
         if external:
-            client = redis.Redis.from_url(external)
+            client = connect_sync(external)
             for key in client.scan_iter(match=f"{self.key_prefix}:*", count=1000):
                 client.delete(key)
 
@@ -94,3 +100,97 @@ class LocalStack:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class RedisServer:
+    """A real redis-server with AOF in a folder of its own, on a fixed port across restarts."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = _free_port()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        start_redis_server(self.folder, self.port)
+
+    def stop(self) -> None:
+        """A clean shutdown: the AOF is flushed, as on a planned restart."""
+        with contextlib.suppress(redis.ConnectionError):
+            redis.Redis.from_url(self.url).shutdown(nosave=False)
+
+
+class LocalRedisCluster:
+    """A Redis Cluster of ``masters`` redis-servers on loopback, no replicas: what the
+    Redis Cluster test and drills run against."""
+
+    def __init__(self, folder: Path, masters: int = 3) -> None:
+        self.folder = folder
+        self.ports: list[int] = []
+        while len(self.ports) < masters:
+            port = _free_cluster_port()
+            if port not in self.ports:
+                self.ports.append(port)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports[0]}/0"
+
+    def start(self) -> None:
+        for port in self.ports:
+            node_dir = self.folder / str(port)
+            cluster_options = {
+                "cluster-enabled": "yes",
+                "cluster-config-file": str(node_dir / "nodes.conf"),
+                "cluster-node-timeout": "5000",
+            }
+            start_redis_server(node_dir, port, cluster_options)
+        nodes = [f"127.0.0.1:{port}" for port in self.ports]
+        create = [_redis_cli(), "--cluster", "create", *nodes, "--cluster-replicas", "0"]
+        subprocess.run([*create, "--cluster-yes"], check=True, capture_output=True, timeout=60)
+        client = redis.Redis(port=self.ports[0])
+        deadline = time.monotonic() + 30
+        while client.cluster("info").get("cluster_state") != "ok":
+            assert time.monotonic() < deadline, "the cluster did not come up"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        for port in self.ports:
+            with contextlib.suppress(redis.ConnectionError):
+                redis.Redis(port=port).shutdown(nosave=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _free_cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too; Redis refuses ports over
+    55535. From 21000-29999: clear of Ray's worker ports (10002-19999)."""
+    import random
+
+    while True:
+        port = random.randint(21_000, 29_999)
+        if all(_is_free(candidate) for candidate in (port, port + 10_000)):
+            return port
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _redis_cli() -> str:
+    """redis-cli beside the redis-server we run, else the one on PATH."""
+    import shutil
+
+    beside = Path(redis_server_binary()).with_name("redis-cli")
+    return str(beside) if beside.exists() else shutil.which("redis-cli") or "redis-cli"

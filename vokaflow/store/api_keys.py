@@ -48,7 +48,7 @@ class ApiKeyStore:
     @redis_boundary
     async def store(self, api_key: str, name: str, role: str, created_at: float) -> None:
         key_hash = digest(api_key)
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self.redis.pipeline(transaction=False)  # spans slots: record, then index
         pipe.hset(
             self.keys.api_key(key_hash),
             mapping={"name": name, "role": role, "created_at": repr(created_at)},

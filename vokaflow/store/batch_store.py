@@ -111,7 +111,7 @@ class BatchStore:
         """Set the final status once, and let the batch expire after the retention period;
         False when another path closed it first."""
         key = self.keys.batch(batch_id)
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self.redis.pipeline(transaction=False)  # spans slots; each step is idempotent
         pipe.hsetnx(key, "finished_at", repr(now_s))
         pipe.zrem(self.keys.batch_deadlines, batch_id)
         pipe.delete(self.keys.batch_held(batch_id))

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from vokaflow.schemas import Priority, WorkerType
 from vokaflow.store.keys import Keys
 from vokaflow.store.records import LEVEL_WEIGHT, Outcome
-from vokaflow.store.redis_client import LuaScripts, redis_boundary
+from vokaflow.store.redis_client import LuaScripts, is_cluster, redis_boundary
 
 RELEASE_BATCH = 1000
 
@@ -74,6 +74,7 @@ class DispatchStore:
         self.redis = client
         self.keys = keys
         self.retention_ms = retention_s * 1000
+        self.cluster = is_cluster(client)
         scripts = (
             "level_counts",
             "claim",
@@ -90,17 +91,20 @@ class DispatchStore:
     async def level_counts(
         self, pools: Iterable[WorkerType]
     ) -> dict[WorkerType, dict[int, list[int]]]:
-        """Ready tasks per pool, partition and priority level: one script call per pool.
-
-        The call spans the pool's partitions, which a single Redis node allows; Redis Cluster
-        would need one call per partition (each partition is one slot).
-        """
+        """Ready tasks per pool, partition and priority level, in one round trip: one script
+        call per pool on a single node, one per partition (its own slot) on a cluster."""
         pools = list(pools)
+        per_call = 1 if self.cluster else self.keys.partitions
         pipe = self.redis.pipeline(transaction=False)
         for worker_type in pools:
             queues = [self.keys.queue(p, worker_type) for p in range(self.keys.partitions)]
-            self.lua.queue(pipe, "level_counts", queues, [LEVEL_WEIGHT])
-        replies = await pipe.execute()
+            for start in range(0, len(queues), per_call):
+                self.lua.queue(
+                    pipe, "level_counts", queues[start : start + per_call], [LEVEL_WEIGHT]
+                )
+        flat_replies = [n for reply in await pipe.execute() for n in reply]
+        per_pool = len(flat_replies) // max(1, len(pools))
+        replies = [flat_replies[i * per_pool : (i + 1) * per_pool] for i in range(len(pools))]
         levels = len(Priority)
         return {
             wt: {

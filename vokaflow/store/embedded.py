@@ -52,26 +52,7 @@ class EmbeddedRedis:
         running = self.url()
         if running:
             return running
-        self.dir.mkdir(parents=True, exist_ok=True)
-        port = _free_port()
-        options = {
-            "port": str(port),
-            "bind": "127.0.0.1",
-            "dir": str(self.dir),
-            "appendonly": "yes",
-            "appendfsync": "everysec",
-            "save": "",
-            # A task record holds its spec as one JSON value of a few hundred bytes: allow
-            # the compact hash encoding for it (about 600 bytes a finished task, not 1,300).
-            "hash-max-ziplist-value": "1024",
-            "daemonize": "yes",
-            "pidfile": str(self.pid_file),
-            "logfile": str(self.dir / "redis.log"),
-        }
-        flags = [item for name, value in options.items() for item in (f"--{name}", value)]
-        subprocess.run([redis_server_binary(), *flags], check=True)
-        url = f"redis://127.0.0.1:{port}/0"
-        self._wait_until_up(url, timeout_s)
+        url = start_redis_server(self.dir, _free_port(), {"pidfile": str(self.pid_file)}, timeout_s)
         self.url_file.write_text(url)
         return url
 
@@ -90,17 +71,44 @@ class EmbeddedRedis:
         self.url_file.unlink(missing_ok=True)
         return True
 
-    @staticmethod
-    def _wait_until_up(url: str, timeout_s: float) -> None:
-        client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.exceptions.BusyLoadingError:
-                pass
-            except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.05)
+
+def start_redis_server(
+    folder: Path, port: int, extra: dict[str, str] | None = None, timeout_s: float = 15.0
+) -> str:
+    """Start a redis-server daemon on loopback with the project's settings, data in
+    ``folder``; returns its URL once it answers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    options = {
+        "port": str(port),
+        "bind": "127.0.0.1",
+        "dir": str(folder),
+        "appendonly": "yes",
+        "appendfsync": "everysec",
+        "save": "",
+        # A task record holds its spec as one JSON value of a few hundred bytes: allow
+        # the compact hash encoding for it (about 600 bytes a finished task, not 1,300).
+        "hash-max-ziplist-value": "1024",
+        "daemonize": "yes",
+        "logfile": str(folder / "redis.log"),
+        **(extra or {}),
+    }
+    flags = [item for name, value in options.items() for item in (f"--{name}", value)]
+    subprocess.run([redis_server_binary(), *flags], check=True)
+    url = f"redis://127.0.0.1:{port}/0"
+    _wait_until_up(url, timeout_s)
+    return url
+
+
+def _wait_until_up(url: str, timeout_s: float) -> None:
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            client.ping()
+            return
+        except redis.exceptions.BusyLoadingError:
+            pass
+        except redis.exceptions.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)

@@ -92,7 +92,7 @@ class Keys:
 
     def completions_prefix(self) -> str:
         """Per-second counts of tasks that reached a final state: this prefix + epoch second."""
-        return f"{self.prefix}:stats:finished:"
+        return f"{self.prefix}:{{stats}}:finished:"  # one slot: read back with one MGET
 
     @property
     def function_stats(self) -> str:

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import time
+from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio import RedisCluster
 
 from vokaflow.store.keys import Keys
-from vokaflow.store.redis_client import redis_boundary
+from vokaflow.store.redis_client import UNREACHABLE, is_cluster, redis_boundary
 
 WINDOW_S = 60
+
+
+def _node_view(info: dict[str, Any]) -> dict[str, str]:
+    """A node's state and memory use, of maxmemory, else of the host's memory."""
+    import psutil
+
+    ceiling = int(info.get("maxmemory", 0)) or psutil.virtual_memory().total
+    used = int(info.get("used_memory", 0))
+    return {"status": "healthy", "memory_usage": f"{100 * used / ceiling:.1f}%"}
 
 
 class MetricsStore:
@@ -34,12 +45,19 @@ class MetricsStore:
     @redis_boundary
     async def nodes(self) -> dict[str, dict[str, str]]:
         """Each Redis node's state and memory use (of maxmemory, else of the host's memory)."""
-        import psutil
-
-        info = await self.redis.info("memory")
-        ceiling = int(info.get("maxmemory", 0)) or psutil.virtual_memory().total
-        used = int(info.get("used_memory", 0))
-        return {"node_0": {"status": "healthy", "memory_usage": f"{100 * used / ceiling:.1f}%"}}
+        if not is_cluster(self.redis):
+            return {"node_0": _node_view(await self.redis.info("memory"))}
+        cluster = cast(RedisCluster, self.redis)
+        nodes = {}
+        for node in cluster.get_primaries():
+            name = f"{node.host}:{node.port}"
+            try:
+                info = await cluster.info("memory", target_nodes=node)
+            except UNREACHABLE:
+                nodes[name] = {"status": "unreachable", "memory_usage": "unknown"}
+            else:
+                nodes[name] = _node_view(info)
+        return nodes
 
     @redis_boundary
     async def bucket(self, category: str) -> tuple[float | None, float | None]:

@@ -6,8 +6,9 @@ import functools
 import hashlib
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
+import redis
 import redis.asyncio as aioredis
 import redis.exceptions
 
@@ -20,6 +21,10 @@ LUA_DIR = Path(__file__).parent / "lua"
 
 UNREACHABLE = (
     redis.exceptions.ConnectionError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.SlotNotCoveredError,
     redis.exceptions.TimeoutError,
     redis.exceptions.BusyLoadingError,
     ConnectionError,
@@ -28,15 +33,62 @@ UNREACHABLE = (
 )
 
 
+_CLUSTER_URLS: dict[str, bool] = {}
+
+
+def is_cluster_url(url: str) -> bool:
+    """Whether the Redis at ``url`` is a Redis Cluster node, asked once per URL and process.
+
+    Unreachable, it counts as a single node for now (not remembered), so that a gateway
+    started during an outage still answers 503 rather than failing to start.
+    """
+    if url not in _CLUSTER_URLS:
+        probe = redis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=2.0)
+        try:
+            info = probe.info("cluster")
+        except redis.exceptions.RedisError:
+            return False
+        finally:
+            probe.close()
+        _CLUSTER_URLS[url] = bool(int(info.get("cluster_enabled", 0)))
+    return _CLUSTER_URLS[url]
+
+
 def connect(url: str, *, timeout_s: float = 2.0) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s,
-        health_check_interval=30,
-        max_connections=256,
-    )
+    """An asyncio client for one Redis node, or for the whole cluster when ``url`` names a
+    cluster node. Both answer the same commands; see is_cluster for what differs."""
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": timeout_s,
+        "socket_connect_timeout": timeout_s,
+        "max_connections": 256,
+    }
+    if is_cluster_url(url):
+        return cast(aioredis.Redis, aioredis.RedisCluster.from_url(url, **options))
+    return aioredis.Redis.from_url(url, health_check_interval=30, **options)
+
+
+def connect_sync(url: str, **options: Any) -> redis.Redis:
+    """A blocking client, cluster-aware like connect(): for the CLI, tests and benchmarks."""
+    if is_cluster_url(url):
+        return cast(redis.Redis, redis.RedisCluster.from_url(url, **options))
+    return redis.Redis.from_url(url, **options)
+
+
+def node_of(client: Any, key: str) -> str:
+    """host:port of the cluster node that serves ``key``'s slot; node_0 on a single Redis."""
+    if not is_cluster(client):
+        return "node_0"
+    try:
+        node = client.get_node_from_key(key)
+    except (redis.exceptions.RedisClusterException, AttributeError, KeyError, TypeError):
+        return "unknown"  # the client has not read the slot map yet
+    return f"{node.host}:{node.port}"
+
+
+def is_cluster(client: Any) -> bool:
+    """On a cluster, each script and multi-key command must stay within one slot."""
+    return isinstance(client, aioredis.RedisCluster | redis.RedisCluster)
 
 
 def lua_source(name: str) -> str:
@@ -64,7 +116,8 @@ class LuaScripts:
         }
 
     def queue(self, pipe: Any, name: str, keys: Sequence[str], args: Sequence[Any]) -> None:
-        pipe.evalsha(self.shas[name], len(keys), *keys, *args)
+        # execute_command: cluster pipelines refuse the evalsha() method, not the command
+        pipe.execute_command("EVALSHA", self.shas[name], len(keys), *keys, *args)
 
     async def run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         return await self.client.evalsha(self.shas[name], len(keys), *keys, *args)

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from vokaflow.ratelimit.bucket import Decision, RateLimit
+from vokaflow.ratelimit.backends import RateLimiter
+from vokaflow.ratelimit.bucket import Decision
 from vokaflow.schemas import WorkerType
 from vokaflow.store.keys import Keys
 from vokaflow.store.records import NewTask
-from vokaflow.store.redis_client import LuaScripts, redis_boundary
+from vokaflow.store.redis_client import LuaScripts, is_cluster, redis_boundary
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class TaskStore:
         self.redis = client
         self.keys = keys
         self.retention_ms = retention_s * 1000
-        self.lua = LuaScripts(client, ["submit", "submit_one", "terminate", "count_ahead"])
+        self.cluster = is_cluster(client)
+        self.lua = LuaScripts(client, ["submit", "submit_one", "terminate"])
 
     @redis_boundary
     async def submit(self, tasks: Sequence[NewTask]) -> None:
@@ -39,14 +41,17 @@ class TaskStore:
             args = [task.task_id, task.score, "1" if task.hold else "0", *task.to_fields()]
             self.lua.queue(pipe, "submit", keys, args)
         pools = ",".join(sorted({task.worker_type.value for task in tasks}))
-        pipe.publish(self.keys.wakeup_channel, pools)
+        pipe.execute_command("PUBLISH", self.keys.wakeup_channel, pools)  # as LuaScripts.queue
         await pipe.execute()
 
     @redis_boundary
-    async def submit_one(self, task: NewTask, limit: RateLimit) -> tuple[Decision | None, int]:
+    async def submit_one(self, task: NewTask, limiter: RateLimiter) -> tuple[Decision | None, int]:
         """Take a token of the task's category and, if granted, write and enqueue the task,
         in one round trip. Returns the rate decision and the tasks ahead of it; no decision
         when a task with this id exists already (a repeated idempotency key)."""
+        if self.cluster:
+            return await self._submit_one_slot_by_slot(task, limiter)
+        limit = limiter.limits[task.category]
         queues = [self.keys.queue(p, task.worker_type) for p in range(self.keys.partitions)]
         keys = [
             self.keys.rate_bucket(task.category),
@@ -68,6 +73,19 @@ class TaskStore:
         if int(reply[0]) == 2:
             return None, 0
         return Decision.from_script(reply, 1, limit), int(reply[4])
+
+    async def _submit_one_slot_by_slot(
+        self, task: NewTask, limiter: RateLimiter
+    ) -> tuple[Decision | None, int]:
+        """On Redis Cluster the bucket, the record and the pool's queues are in different
+        slots, so one script cannot hold them: check, take a token, write, then count."""
+        if await self.redis.exists(self.keys.task(task.task_id)):
+            return None, 0
+        decision = await limiter.take(task.category, 1, partial=False)
+        if decision.refused:
+            return decision, 0
+        await self.submit([task])
+        return decision, await self.queue_position(task.worker_type, task.score)
 
     @redis_boundary
     async def get(self, task_id: str) -> dict[str, str] | None:
@@ -94,8 +112,10 @@ class TaskStore:
 
     @redis_boundary
     async def queue_position(self, worker_type: WorkerType, score: float) -> int:
-        queues = [self.keys.queue(p, worker_type) for p in range(self.keys.partitions)]
-        return int(await self.lua.run("count_ahead", queues, [repr(score)]))
+        pipe = self.redis.pipeline(transaction=False)
+        for partition in range(self.keys.partitions):
+            pipe.zcount(self.keys.queue(partition, worker_type), "-inf", f"({score!r}")
+        return int(sum(await pipe.execute()))
 
     @redis_boundary
     async def terminate(

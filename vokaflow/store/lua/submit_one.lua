@@ -1,6 +1,7 @@
 -- A single submit in one round trip: take a token of the task's category, and only then
 -- write the task, enqueue it, count the tasks ahead of it and wake the scheduler.
--- Spans slots (bucket, task, the pool's queues): one Redis node only, like level_counts.
+-- Spans slots (bucket, task, the pool's queues): a single Redis only. On a cluster, TaskStore
+-- takes the token, writes (submit.lua) and counts in separate steps.
 -- KEYS[1]   bucket hash      PREFIX:{rl:CATEGORY}:bucket
 -- KEYS[2]   task hash        PREFIX:{pN}:task:ID
 -- KEYS[3]   its ready queue  PREFIX:{pN}:queue:WORKER_TYPE

@@ -1,0 +1,58 @@
+"""Every accepted task ended in exactly one terminal state, none is missing, and how many
+ran again: what the chaos tests and the soak benchmark check, read from Redis itself."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from vokaflow.runtime.stack import LocalStack
+from vokaflow.store.keys import Keys
+from vokaflow.store.redis_client import connect_sync
+
+TERMINAL = {"completed", "failed", "cancelled", "timeout"}
+READ_PAGE = 10_000
+
+
+@dataclass
+class Ledger:
+    missing: list[str]
+    unfinished: list[str]
+    by_status: dict[str, int]
+    ran_again: int  # tasks dispatched again after a system failure: at-least-once delivery
+
+
+def read_ledger(stack: LocalStack, task_ids: list[str]) -> Ledger:
+    client = connect_sync(stack.redis_url, decode_responses=True)
+    keys = Keys(stack.key_prefix, 16)
+    rows: list[list[str | None]] = []
+    for start in range(0, len(task_ids), READ_PAGE):
+        pipe = client.pipeline(transaction=False)
+        for task_id in task_ids[start : start + READ_PAGE]:
+            pipe.hmget(keys.task(task_id), ["status", "system_retries"])
+        rows += pipe.execute()
+    missing = [t for t, (status, _) in zip(task_ids, rows, strict=True) if status is None]
+    unfinished = [
+        t
+        for t, (status, _) in zip(task_ids, rows, strict=True)
+        if status and status not in TERMINAL
+    ]
+    by_status: dict[str, int] = {}
+    for status, _ in rows:
+        if status:
+            by_status[status] = by_status.get(status, 0) + 1
+    ran_again = sum(1 for _, system_retries in rows if system_retries and int(system_retries))
+    return Ledger(missing, unfinished, by_status, ran_again)
+
+
+def wait_all_terminal(stack: LocalStack, task_ids: list[str], timeout_s: float) -> Ledger:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ledger = read_ledger(stack, task_ids)
+        if not ledger.unfinished or time.monotonic() > deadline:
+            return ledger
+        time.sleep(0.5)
+
+
+def completed_count(stack: LocalStack, task_ids: list[str]) -> int:
+    return read_ledger(stack, task_ids).by_status.get("completed", 0)

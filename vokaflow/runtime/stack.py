@@ -33,6 +33,7 @@ class LocalStack:
     key_prefix: str = field(default_factory=lambda: f"vfstack-{uuid.uuid4().hex[:8]}")
     admin_key: str = ""
     redis_url: str = ""
+    join_ray: str = ""  # a running Ray cluster's address to attach to, instead of a new head
 
     @property
     def base_url(self) -> str:
@@ -40,7 +41,7 @@ class LocalStack:
 
     @property
     def ray_address(self) -> str:
-        return f"127.0.0.1:{self.ray_port}"
+        return self.join_ray or f"127.0.0.1:{self.ray_port}"
 
     @property
     def env(self) -> dict[str, str]:
@@ -55,6 +56,8 @@ class LocalStack:
             **self.settings,
         )
         env.pop("RAY_ADDRESS", None)
+        if self.join_ray:
+            env["RAY_ADDRESS"] = self.join_ray
         return env
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -139,6 +142,13 @@ class LocalRedisCluster:
         return f"redis://127.0.0.1:{self.ports[0]}/0"
 
     def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         for port in self.ports:
             node_dir = self.folder / str(port)
             cluster_options = {

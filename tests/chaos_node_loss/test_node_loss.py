@@ -1,0 +1,102 @@
+"""A node running tasks leaves the cluster: its tasks run again on the other node.
+
+A three-node Ray cluster on this machine (`ray.cluster_utils.Cluster`): a head with no
+worker-type resources (the API and the scheduler), and two worker nodes with them.
+VokaFlow attaches to it with RAY_ADDRESS, as on a real cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from ray.cluster_utils import Cluster
+
+from vokaflow.runtime.ledger import wait_all_terminal
+from vokaflow.runtime.stack import LocalStack
+from vokaflow.workers.resources import node_resources
+
+RAY_PORT = int(os.environ.get("VOKAFLOW_NODES_RAY_PORT", "6395"))
+DASHBOARD_PORT = int(os.environ.get("VOKAFLOW_NODES_DASHBOARD_PORT", "8270"))
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[Cluster]:
+    head = {
+        "num_cpus": 1,
+        "gcs_server_port": RAY_PORT,
+        "include_dashboard": True,
+        "dashboard_host": "127.0.0.1",
+        "dashboard_port": DASHBOARD_PORT,
+    }
+    cluster = Cluster(initialize_head=True, head_node_args=head)
+    for _ in range(2):
+        cluster.add_node(num_cpus=1, resources=node_resources(1))
+    try:
+        yield cluster
+    finally:
+        cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def stack(ray_cluster: Cluster) -> Iterator[LocalStack]:
+    local = LocalStack(
+        home=Path(tempfile.mkdtemp(prefix="vokaflow-nodes-")),
+        port=int(os.environ.get("VOKAFLOW_NODES_PORT", "8795")),
+        join_ray=ray_cluster.address,
+        settings={
+            "VOKAFLOW_ENVIRONMENT": "test",
+            "VOKAFLOW_HA_PROXY": "false",
+            "VOKAFLOW_RAY_DASHBOARD_URL": f"http://127.0.0.1:{DASHBOARD_PORT}",
+        },
+    )
+    try:
+        local.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+def _node_running(cluster: Cluster, worker_pid: int) -> Any:
+    """The cluster node whose raylet started this worker process."""
+    parents = {p.pid for p in psutil.Process(worker_pid).parents()}
+    for node in cluster.worker_nodes:
+        raylets = node.all_processes.get("raylet", [])
+        if any(info.process.pid in parents for info in raylets):
+            return node
+    raise AssertionError(f"no worker node owns pid {worker_pid}")
+
+
+def test_tasks_of_a_removed_node_complete_on_the_other_node(ray_cluster, stack):
+    body = {"name": "drill", "function_name": "sleep", "args": [3], "retry_count": 0}
+    with stack.client() as api:
+        task_ids = [
+            api.post("/api/high-scale-tasks/submit", json=body).json()["task_id"] for _ in range(2)
+        ]
+        deadline = time.monotonic() + 60
+        while True:
+            running = [api.get(f"/api/high-scale-tasks/status/{t}").json() for t in task_ids]
+            pids = [
+                r["worker_pid"] for r in running if r["status"] == "running" and r["worker_pid"]
+            ]
+            if pids:
+                break
+            assert time.monotonic() < deadline, running
+            time.sleep(0.1)
+        doomed = _node_running(ray_cluster, pids[0])
+        ray_cluster.remove_node(doomed, allow_graceful=False)
+        ledger = wait_all_terminal(stack, task_ids, timeout_s=120)
+        assert ledger.missing == [] and ledger.by_status == {"completed": 2}
+        assert ledger.ran_again >= 1
+        survivors = [api.get(f"/api/high-scale-tasks/status/{t}").json() for t in task_ids]
+    rerun = [task for task in survivors if task["system_retries"]]
+    assert rerun and all(task["result"]["pid"] != pids[0] for task in rerun)

@@ -10,10 +10,12 @@ import time
 
 import httpx
 import ray
+import redis
 
 from tests.chaos.ledger import submit_sleeps
 from vokaflow.runtime.ledger import completed_count, wait_all_terminal
 from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
+from vokaflow.store.keys import Keys
 
 SUBMIT = "/api/high-scale-tasks/submit"
 
@@ -112,3 +114,26 @@ def test_submits_racing_a_redis_restart_are_either_refused_or_kept(
 
 def _accepts(api: httpx.Client) -> bool:
     return api.post(SUBMIT, json={"name": "probe", "function_name": "noop"}).status_code == 200
+
+
+def test_a_restarted_scheduler_recounts_a_batch_whose_last_outcome_went_uncounted(
+    chaos_stack, chaos_api
+):
+    """As if the scheduler died between writing an outcome and counting it in its batch."""
+    task = {"name": "counted", "function_name": "noop"}
+    batch = chaos_api.post("/api/high-scale-tasks/batch", json={"tasks": [task] * 3}).json()
+    batch_url = f"/api/high-scale-tasks/batch/{batch['batch_id']}"
+    _until(lambda: chaos_api.get(batch_url).json()["status"] == "completed", 30, "the batch")
+    client = redis.Redis.from_url(chaos_stack.redis_url, decode_responses=True)
+    keys = Keys(chaos_stack.key_prefix, 16)
+    client.hset(keys.batch(batch["batch_id"]), mapping={"status": "running", "n_completed": 2})
+    client.hdel(keys.batch(batch["batch_id"]), "finished_at")
+    client.sadd(keys.running_batches, batch["batch_id"])
+    assert chaos_api.get(batch_url).json()["unfinished"] == 1
+    ray.init(address=chaos_stack.ray_address, namespace=NAMESPACE, log_to_driver=False)
+    try:
+        ray.kill(ray.get_actor(SCHEDULER_NAME), no_restart=False)
+    finally:
+        ray.shutdown()
+    _until(lambda: chaos_api.get(batch_url).json()["status"] == "completed", 60, "a recount")
+    assert chaos_api.get(batch_url).json()["completed"] == 3

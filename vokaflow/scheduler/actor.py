@@ -132,6 +132,7 @@ class Scheduler:
     async def _run(self) -> None:
         self._refresh_capacity()
         await self._until_redis(self.dispatch.requeue_all_running)
+        await self._until_redis(self.batches.recover)
         while True:
             self.wakeup.clear()
             try:

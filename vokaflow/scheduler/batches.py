@@ -77,6 +77,12 @@ class BatchCoordinator:
         if released:
             await self.tasks.notify_scheduler()
 
+    async def recover(self) -> None:
+        """After a restart: recount every open batch from its tasks, and move it on."""
+        for batch_id in await self.batches.running():
+            await self.batches.recount(batch_id)
+            await self.advance(batch_id)
+
     async def end_unfinished(
         self, batch_id: str, task_status: str, batch_status: str, why: str
     ) -> None:

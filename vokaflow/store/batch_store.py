@@ -69,6 +69,7 @@ class BatchStore:
         pipe = self.redis.pipeline(transaction=False)
         mapping: dict[Any, Any] = {**batch.to_mapping(), "errors": errors_json}
         pipe.hset(self.keys.batch(batch.batch_id), mapping=mapping)
+        pipe.sadd(self.keys.running_batches, batch.batch_id)
         for start in range(0, len(task_ids), PAGE):
             pipe.rpush(self.keys.batch_tasks(batch.batch_id), *task_ids[start : start + PAGE])
         for start in range(0, len(held), PAGE):
@@ -114,8 +115,9 @@ class BatchStore:
         pipe = self.redis.pipeline(transaction=False)  # spans slots; each step is idempotent
         pipe.hsetnx(key, "finished_at", repr(now_s))
         pipe.zrem(self.keys.batch_deadlines, batch_id)
+        pipe.srem(self.keys.running_batches, batch_id)
         pipe.delete(self.keys.batch_held(batch_id))
-        first, _, _ = await pipe.execute()
+        first, *_ = await pipe.execute()
         if first:
             pipe = self.redis.pipeline(transaction=False)
             pipe.hset(key, "status", status)
@@ -124,6 +126,28 @@ class BatchStore:
                 pipe.expire(self.keys.batch_tasks(batch_id), self.retention_s)
             await pipe.execute()
         return bool(first)
+
+    @redis_boundary
+    async def running(self) -> list[str]:
+        return [str(batch_id) for batch_id in await self.redis.smembers(self.keys.running_batches)]
+
+    @redis_boundary
+    async def recount(self, batch_id: str) -> None:
+        """Set the batch's outcome counts from its tasks' records. The scheduler counts each
+        outcome after writing it; one that died in between would leave the batch short."""
+        counts = dict.fromkeys(TERMINAL_COUNTS, 0)
+        start = 0
+        while ids := await self.task_ids(batch_id, start):
+            pipe = self.redis.pipeline(transaction=False)
+            for task_id in ids:
+                pipe.hget(self.keys.task(task_id), "status")
+            for status in await pipe.execute():
+                if status in counts:
+                    counts[status] += 1
+            start += PAGE
+        await self.redis.hset(
+            self.keys.batch(batch_id), mapping={f"n_{s}": n for s, n in counts.items()}
+        )
 
     @redis_boundary
     async def due(self, now_ms: int) -> list[str]:

@@ -60,6 +60,11 @@ class Keys:
         return f"{self.prefix}:{{b:{batch_id}}}:held"
 
     @property
+    def running_batches(self) -> str:
+        """Set of the ids of batches not closed yet: a restarted scheduler recounts them."""
+        return f"{self.prefix}:batches:running"
+
+    @property
     def batch_deadlines(self) -> str:
         return f"{self.prefix}:batches:deadlines"
 

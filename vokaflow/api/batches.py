@@ -220,7 +220,7 @@ async def batch_status(
     principal: PrincipalDep,
 ) -> BatchStatusResponse:
     record = await services.batches.get(batch_id)
-    if record is None:
+    if record is None or not principal.may_see(record.get("owner")):
         raise NotFound(f"Batch '{batch_id}' not found")
     counts = terminal_counts(record)
     total = int(record["total"])

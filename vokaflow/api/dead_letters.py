@@ -41,7 +41,7 @@ async def requeue_dead_letter(
 ) -> TaskStatusResponse:
     """Back to its queue with a fresh set of attempts; its last error stays until it runs."""
     record = await services.tasks.get(task_id)
-    if record is None or not (principal.is_admin or task_owner(record["spec"]) == principal.name):
+    if record is None or not principal.may_see(task_owner(record["spec"])):
         raise NotFound(f"Task '{task_id}' not found")
     outcome = await services.dead_letters.requeue(task_id)
     if outcome == "missing":

@@ -27,6 +27,7 @@ from vokaflow.schemas import (
     TaskSubmitRequest,
     TaskSubmitResponse,
 )
+from vokaflow.store.records import task_owner
 
 router = APIRouter(prefix="/api/high-scale-tasks", tags=["tasks"])
 
@@ -89,8 +90,8 @@ async def task_status(
     principal: PrincipalDep,
 ) -> TaskStatusResponse:
     record = await services.tasks.get(task_id)
-    if record is None:
-        raise NotFound(f"Task '{task_id}' not found")
+    if record is None or not principal.may_see(task_owner(record["spec"])):
+        raise NotFound(f"Task '{task_id}' not found")  # another's task: as if it did not exist
     return await _status_with_position(services, task_id, record)
 
 
@@ -112,6 +113,9 @@ async def cancel_task(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> CancelResponse:
+    spec = await services.tasks.spec(task_id)
+    if spec is None or not principal.may_see(task_owner(spec)):
+        raise NotFound(f"Task '{task_id}' not found")
     now = time.time()
     ended = await services.tasks.terminate(task_id, TaskStatus.CANCELLED.value, now)
     if ended.outcome == "missing":

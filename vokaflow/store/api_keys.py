@@ -25,6 +25,10 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    def may_see(self, owner: str | None) -> bool:
+        """Admins see everything; others only what they created."""
+        return self.is_admin or owner == self.name
+
 
 def digest(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()

@@ -93,6 +93,12 @@ class TaskStore:
         return {str(k): str(v) for k, v in record.items()} or None
 
     @redis_boundary
+    async def spec(self, task_id: str) -> str | None:
+        """The record's spec field (what never changes after submit), or None."""
+        spec = await self.redis.hget(self.keys.task(task_id), "spec")
+        return None if spec is None else str(spec)
+
+    @redis_boundary
     async def get_records(self, task_ids: Sequence[str]) -> list[dict[str, str] | None]:
         """Whole records in one round trip; None where a record does not exist (or expired)."""
         pipe = self.redis.pipeline(transaction=False)

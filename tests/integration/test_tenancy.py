@@ -1,0 +1,34 @@
+"""Every task and batch belongs to the principal that created it: another principal gets
+the same 404 as for something that does not exist; admin keys see everything."""
+
+from __future__ import annotations
+
+from tests.integration.helpers import submit, submit_batch
+
+
+def _user(stack, name: str):
+    created = stack.cli("keys", "create", "--name", name)
+    return stack.client(api_key=created.stdout.strip().splitlines()[-1])
+
+
+def test_another_principals_task_is_not_found_for_status_and_cancel(stack, api):
+    with _user(stack, "fay") as fay, _user(stack, "gus") as gus:
+        task = submit(fay, "sleep", 5, priority="LOW")
+        url = f"/api/high-scale-tasks/status/{task['task_id']}"
+        missing = gus.get("/api/high-scale-tasks/status/no-such-task")
+        seen_by_gus = gus.get(url)
+        assert seen_by_gus.status_code == 404 == missing.status_code
+        assert seen_by_gus.json()["error"] == missing.json()["error"] == "not_found"
+        assert gus.delete(f"/api/high-scale-tasks/cancel/{task['task_id']}").status_code == 404
+        assert fay.get(url).status_code == 200
+        assert api.get(url).status_code == 200, "admin keys see every task"
+        assert fay.delete(f"/api/high-scale-tasks/cancel/{task['task_id']}").status_code == 200
+
+
+def test_another_principals_batch_is_not_found(stack, api):
+    with _user(stack, "hal") as hal, _user(stack, "ida") as ida:
+        batch = submit_batch(hal, [{"name": "x", "function_name": "noop"}])
+        url = f"/api/high-scale-tasks/batch/{batch['batch_id']}"
+        assert ida.get(url).status_code == 404
+        assert hal.get(url).status_code == 200
+        assert api.get(url).status_code == 200

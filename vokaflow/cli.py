@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from vokaflow.api import tokens
 from vokaflow.config import Settings, load_settings
 from vokaflow.errors import ConfigError
 from vokaflow.runtime import launcher
@@ -50,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--admin", action="store_true", help="a key that sees every tenant")
 
+    token = commands.add_parser("token", help="issue JWTs for the API")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    token_create = token_commands.add_parser("create", help="print a signed JWT")
+    token_create.add_argument("--sub", required=True, help="the principal it acts for")
+    token_create.add_argument("--ttl", default="1h", help="lifetime: 90s, 15m, 1h, 7d")
+    token_create.add_argument("--admin", action="store_true", help="a token that sees all")
+
     for sub in (status, submit):
         sub.add_argument("--url", help="base URL (default: VOKAFLOW_URL, else the local service)")
         sub.add_argument(
@@ -65,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         handler = {
             "up": cmd_up,
             "down": cmd_down,
+            "token": cmd_token,
             "status": cmd_status,
             "submit": cmd_submit,
             "keys": cmd_keys,
@@ -140,6 +149,33 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     api_key = launcher.create_api_key(settings, redis_url, args.name, role)
     print(f"Created {role} key '{args.name}'. It is shown once:")
     print(api_key)
+    return 0
+
+
+TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_ttl(text: str) -> float:
+    """'90s', '15m', '1h', '7d' (or plain seconds) as seconds."""
+    number, unit = (text[:-1], text[-1]) if text[-1:] in TTL_UNITS else (text, "s")
+    try:
+        seconds = float(number) * TTL_UNITS[unit]
+    except ValueError:
+        raise ConfigError(f"--ttl: '{text}' is not a duration such as 90s, 15m, 1h or 7d") from None
+    if seconds <= 0:
+        raise ConfigError("--ttl must be positive")
+    return seconds
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    secret = launcher.jwt_secret(settings, create=False)
+    if not secret:
+        raise ConfigError(
+            f"no JWT secret: set VOKAFLOW_JWT_SECRET or run `vokaflow up` once "
+            f"(it keeps one in {settings.jwt_secret_file})"
+        )
+    role = "admin" if args.admin else "user"
+    print(tokens.issue(secret, args.sub, parse_ttl(args.ttl), role))
     return 0
 
 

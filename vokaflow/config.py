@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     scheduler_stale_after_s: float = Field(default=10.0, gt=0)
     lease_s: float = Field(default=60.0, gt=0)
     api_key_cache_s: float = Field(default=5.0, ge=0)
+    # Bearer JWTs: HS256 with this secret (`up` keeps one in VOKAFLOW_HOME when unset), or
+    # RS256 with this PEM public key. exp and nbf are checked with the leeway.
+    jwt_secret: str = Field(default="", repr=False)
+    jwt_public_key: str = Field(default="", repr=False)
+    jwt_leeway_s: float = Field(default=30.0, ge=0)
 
     retry_backoff_base_s: float = Field(default=0.5, gt=0)
     retry_backoff_max_s: float = Field(default=60.0, gt=0)
@@ -95,6 +100,10 @@ class Settings(BaseSettings):
     @property
     def admin_key_file(self) -> Path:
         return self.home / "admin_key"
+
+    @property
+    def jwt_secret_file(self) -> Path:
+        return self.home / "jwt_secret"
 
     def to_wire(self) -> dict[str, object]:
         """A JSON-safe copy to hand to Ray actors and Serve replicas."""

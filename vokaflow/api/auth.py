@@ -1,10 +1,12 @@
-"""Authentication: an API key as ``X-API-Key`` or as ``Authorization: Bearer``."""
+"""Authentication: an API key as ``X-API-Key`` or as ``Authorization: Bearer``, or a JWT
+as ``Authorization: Bearer``."""
 
 from __future__ import annotations
 
 from fastapi import Request
 
 from vokaflow.api.services import Services
+from vokaflow.api.tokens import looks_like_jwt, verify
 from vokaflow.errors import Unauthorized
 from vokaflow.store.api_keys import Principal
 
@@ -24,7 +26,10 @@ async def require_principal(request: Request) -> Principal:
     if credential is None:
         raise Unauthorized()
     services: Services = request.app.state.services
-    principal = await services.principal_for(credential)
+    if looks_like_jwt(credential):
+        principal = verify(credential, services.settings)
+    else:
+        principal = await services.principal_for(credential)
     if principal is None:
         raise Unauthorized()
     return principal

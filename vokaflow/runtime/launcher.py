@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -76,6 +77,21 @@ def ensure_admin_key(settings: Settings, redis_url: str) -> str:
         path.write_text(api_key + "\n")
     asyncio.run(_register_key(settings, redis_url, api_key, "admin", "admin"))
     return api_key
+
+
+def jwt_secret(settings: Settings, *, create: bool) -> str:
+    """VOKAFLOW_JWT_SECRET, else the secret kept in VOKAFLOW_HOME (mode 0600), made when
+    ``create``; empty when there is none."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    path = settings.jwt_secret_file
+    if not path.exists():
+        if not create:
+            return ""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48) + "\n")
+    return path.read_text().strip()
 
 
 # ---------------------------------------------------------------- Ray
@@ -212,9 +228,12 @@ def deploy(settings: Settings, redis_url: str) -> None:
 
     from vokaflow.api.gateway import APP_NAME, gateway_app
 
-    start_scheduler_job(settings, redis_url)
+    # The scheduler job's settings show in the dashboard; it has no use for the JWT secret.
+    start_scheduler_job(settings.model_copy(update={"jwt_secret": ""}), redis_url)
+    gateway_settings = settings.model_copy(update={"jwt_secret": jwt_secret(settings, create=True)})
     serve.start(http_options={"host": settings.host, "port": settings.port})
-    serve.run(gateway_app(settings, redis_url), name=APP_NAME, route_prefix="/", blocking=False)
+    app = gateway_app(gateway_settings, redis_url)
+    serve.run(app, name=APP_NAME, route_prefix="/", blocking=False)
 
 
 def wait_healthy(settings: Settings, timeout_s: float = 120.0) -> None:

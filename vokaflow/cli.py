@@ -1,4 +1,4 @@
-"""``vokaflow up|down|status|submit|keys``."""
+"""``vokaflow up|down|status|submit|keys|token``."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from typing import Any
 import httpx
 
 from vokaflow.api import tokens
+from vokaflow.clock import iso_event
 from vokaflow.config import Settings, load_settings
 from vokaflow.errors import ConfigError
 from vokaflow.runtime import launcher
+from vokaflow.store.api_keys import KeyInfo
 
 TERMINAL = {"completed", "failed", "cancelled", "timeout"}
 
@@ -50,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser("create", help="create a key; prints it as the last line")
     create.add_argument("--name", required=True)
     create.add_argument("--admin", action="store_true", help="a key that sees every tenant")
+    key_commands.add_parser("list", help="list keys (ids, names, roles; never the keys)")
+    revoke = key_commands.add_parser("revoke", help="revoke a key by id, or every key of a name")
+    revoke.add_argument("key", metavar="ID_OR_NAME")
 
     token = commands.add_parser("token", help="issue JWTs for the API")
     token_commands = token.add_subparsers(dest="token_command", required=True)
@@ -145,10 +150,28 @@ def cmd_down(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     redis_url = launcher.redis_url_for(settings, start=False)
+    if args.keys_command == "list":
+        return _list_keys(launcher.list_api_keys(settings, redis_url))
+    if args.keys_command == "revoke":
+        revoked = launcher.revoke_api_keys(settings, redis_url, args.key)
+        for info in revoked:
+            print(f"Revoked {info.role} key {info.key_id} ('{info.name}')")
+        if not revoked:
+            print(f"No live key has the id or name '{args.key}'", file=sys.stderr)
+        return 0 if revoked else 1
     role = "admin" if args.admin else "user"
     api_key = launcher.create_api_key(settings, redis_url, args.name, role)
     print(f"Created {role} key '{args.name}'. It is shown once:")
     print(api_key)
+    return 0
+
+
+def _list_keys(infos: list[KeyInfo]) -> int:
+    print(f"{'ID':<14}{'NAME':<20}{'ROLE':<7}{'CREATED (UTC)':<21}STATE")
+    for info in infos:
+        created = iso_event(info.created_at) or ""
+        state = f"revoked {iso_event(info.revoked_at)}" if info.revoked_at else "active"
+        print(f"{info.key_id:<14}{info.name:<20}{info.role:<7}{created[:19]:<21}{state}")
     return 0
 
 

@@ -38,11 +38,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     gateway_replicas: int = Field(default=1, ge=1, le=64)
-    max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     ray_port: int = Field(default=6390, ge=1, le=65535)
     ray_dashboard_port: int = Field(default=8265, ge=1, le=65535)
     ray_num_cpus: int | None = Field(default=None, ge=1)
+    # Where the head node's metrics agent serves Prometheus text (unset: a port Ray picks,
+    # listed in /tmp/ray/prom_metrics_service_discovery.json)
+    ray_metrics_export_port: int | None = Field(default=None, ge=1, le=65535)
     ray_dashboard_url: str | None = None  # for the Jobs API; default: the local dashboard
     ha_proxy: bool = True  # Serve's HAProxy mode on the head that `up` starts
 
@@ -62,6 +65,9 @@ class Settings(BaseSettings):
     scheduler_stale_after_s: float = Field(default=10.0, gt=0)
     lease_s: float = Field(default=60.0, gt=0)
     api_key_cache_s: float = Field(default=5.0, ge=0)
+    # A client with more failed authentications than this in a window gets 429 (0: off).
+    auth_failure_limit: int = Field(default=20, ge=0)
+    auth_failure_window_s: int = Field(default=60, ge=1)
     # Bearer JWTs: HS256 with this secret (`up` keeps one in VOKAFLOW_HOME when unset), or
     # RS256 with this PEM public key. exp and nbf are checked with the leeway.
     jwt_secret: str = Field(default="", repr=False)
@@ -79,6 +85,15 @@ class Settings(BaseSettings):
     max_chunk_size: int = Field(default=500, ge=1)
     starvation_factor: float = Field(default=4.0, gt=1)
     urgent_reserved_fraction: float = Field(default=0.125, ge=0, lt=1)
+
+    # Webhook URLs may not resolve to loopback, private, link-local or other internal
+    # addresses unless this names the host, the address or a CIDR holding it.
+    webhook_allowed_hosts: list[str] = Field(default_factory=list)
+    webhook_max_attempts: int = Field(default=5, ge=1, le=20)
+    webhook_max_per_owner: int = Field(default=50, ge=1)
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    webhook_backoff_base_s: float = Field(default=1.0, gt=0)
+    webhook_backoff_max_s: float = Field(default=60.0, gt=0)
 
     @field_validator("pool_max_workers")
     @classmethod

@@ -9,6 +9,7 @@
     │   ├── Conflict                409 conflict
     │   ├── PayloadTooLarge         413 payload_too_large
     │   ├── RateLimited             429 rate_limit_exceeded details.retry_after, Retry-After
+    │   │   └── TooManyAuthFailures 429 for a client whose credentials keep failing
     │   ├── ServiceUnavailable      503 service_unavailable details.component
     │   └── InternalError           500 internal_server_error with an error_id
     └── FunctionNotRegistered       an executor met a function name it does not know
@@ -95,10 +96,16 @@ class RateLimited(ApiError):
     code = "rate_limit_exceeded"
 
     def __init__(
-        self, category: str, limit: int, current: int, reset_at_s: float, retry_after_s: int
+        self,
+        category: str,
+        limit: int,
+        current: int,
+        reset_at_s: float,
+        retry_after_s: int,
+        message: str | None = None,
     ):
         super().__init__(
-            f"Rate limit exceeded for category '{category}'",
+            message or f"Rate limit exceeded for category '{category}'",
             {
                 "limit": limit,
                 "current": current,
@@ -110,6 +117,18 @@ class RateLimited(ApiError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_s)}
+
+
+class TooManyAuthFailures(RateLimited):
+    def __init__(self, limit: int, current: int, reset_at_s: float, retry_after_s: int) -> None:
+        super().__init__(
+            "",
+            limit,
+            current,
+            reset_at_s,
+            retry_after_s,
+            message="Too many failed authentication attempts from this client",
+        )
 
 
 class ServiceUnavailable(ApiError):

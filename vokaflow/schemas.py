@@ -7,6 +7,8 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from vokaflow.payload_limits import check_json_value, check_string
+
 CATEGORIES: tuple[str, ...] = (
     "vicky",
     "audio",
@@ -119,6 +121,13 @@ class ExecutionMode(str, Enum):
     ADAPTIVE = "adaptive"
 
 
+def _not_a_bool(value: Any) -> Any:
+    """JSON true is not the number 1, whatever pydantic's lax mode thinks."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
 def _upper_enum_name(value: Any) -> Any:
     return value.strip().upper() if isinstance(value, str) else value
 
@@ -131,6 +140,22 @@ class _Request(BaseModel):
 
 
 class TaskSubmitRequest(_Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "nightly summary",
+                    "function_name": "statistical_summary",
+                    "args": [[1, 2, 3, 4]],
+                    "priority": "HIGH",
+                    "category": "analytics",
+                },
+                {"name": "ping", "function_name": "noop"},
+            ]
+        },
+    )
+
     name: str = Field(min_length=1, max_length=256)
     function_name: str = Field(min_length=1, max_length=128)
     args: list[Any] = Field(default_factory=list)
@@ -146,6 +171,11 @@ class TaskSubmitRequest(_Request):
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
 
     _upper_priority = field_validator("priority", "worker_type", mode="before")(_upper_enum_name)
+    _bounded_json = field_validator("args", "kwargs", "metadata")(check_json_value)
+    _whole_numbers = field_validator("timeout", "retry_count", mode="before")(_not_a_bool)
+    _valid_text = field_validator("name", "function_name", "category", "idempotency_key")(
+        lambda text: text if text is None else check_string(text)
+    )
 
 
 class TaskSubmitResponse(BaseModel):
@@ -212,6 +242,21 @@ class CancelResponse(BaseModel):
 
 
 class BatchSubmitRequest(_Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "tasks": [
+                        {"name": "a", "function_name": "noop"},
+                        {"name": "b", "function_name": "echo", "args": ["hello"]},
+                    ],
+                    "execution_mode": "sequential",
+                }
+            ]
+        },
+    )
+
     # Each task is validated on its own: an invalid one is listed in `errors`, the rest go in.
     tasks: list[dict[str, Any]] = Field(min_length=1, max_length=100_000)
     batch_priority: Priority | None = None
@@ -223,6 +268,7 @@ class BatchSubmitRequest(_Request):
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
 
     _upper_priority = field_validator("batch_priority", mode="before")(_upper_enum_name)
+    _whole_numbers = field_validator("batch_timeout", "max_failures", mode="before")(_not_a_bool)
 
 
 class BatchTaskRef(BaseModel):
@@ -356,6 +402,72 @@ class MetricsResponse(BaseModel):
     timestamp: float
 
 
+class CategoryRateLimit(BaseModel):
+    limit_per_second: int
+    burst: int
+    current_usage: int
+    reset_time: str
+
+
+class CategoryTaskCounts(BaseModel):
+    submitted: int
+    refused: int
+    completed: int
+    failed: int
+    timeout: int
+    cancelled: int
+    retried: int
+
+
+class CategoryMetricsResponse(BaseModel):
+    category: str
+    rate_limit: CategoryRateLimit
+    tasks: CategoryTaskCounts
+    success_rate: float | None
+    avg_execution_time: float
+    timestamp: float
+
+
+class PoolDetail(WorkerPoolMetrics):
+    target_workers: int
+    occupancy: float
+
+
+class RayNodeMetrics(BaseModel):
+    node_id: str
+    hostname: str
+    alive: bool
+    cpu_percent: float | None
+    memory_percent: float | None
+    resources: dict[str, float]
+
+
+class WorkersMetricsResponse(BaseModel):
+    active_workers: int
+    max_workers: int
+    worker_pools: dict[str, PoolDetail]
+    nodes: list[RayNodeMetrics]
+    timestamp: float
+
+
+class RedisNodeDetail(RedisNodeMetrics):
+    role: str
+    version: str
+    used_memory_bytes: int
+    connected_clients: int
+    ops_per_second: int
+    keys: int
+    uptime_seconds: int
+
+
+class RedisMetricsResponse(BaseModel):
+    mode: Literal["single", "cluster"]
+    nodes: dict[str, RedisNodeDetail]
+    partitions: int
+    partition_nodes: dict[str, str]
+    timestamp: float
+
+
 # ---------------------------------------------------------------- Vicky
 
 
@@ -431,6 +543,41 @@ class WebhookPayload(BaseModel):
     timestamp: str
     data: dict[str, Any]
     signature: str
+
+
+# ---------------------------------------------------------------- logs
+
+
+class LogLevel(str, Enum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
+class LogEntry(BaseModel):
+    timestamp: str
+    level: str
+    event: str
+    message: str
+    source: str | None = None
+    attempt: int | None = None
+    task_id: str | None = None
+    component: str | None = None
+
+
+class TaskLogsResponse(BaseModel):
+    task_id: str
+    entries: list[LogEntry]
+    count: int
+
+
+class SystemLogsResponse(BaseModel):
+    level: LogLevel
+    limit: int
+    entries: list[LogEntry]
+    count: int
 
 
 # ---------------------------------------------------------------- error bodies

@@ -45,6 +45,26 @@ def test_an_invalid_priority_gets_the_spec_body(api):
         (b'{"name": "x", "function_name": "sleep", "args": [1, 2, 3]}', "args"),
         (b'{"name": "x", "function_name": "noop", "category": "weather"}', "category"),
         (b'{"name": "x", "function_name": "noop", "colour": "red"}', "colour"),
+        (b'{"name": null, "function_name": "noop"}', "name"),
+        (b'{"name": "x", "function_name": null}', "function_name"),
+        (b'{"name": "\\ud800", "function_name": "noop"}', "name"),
+        (b'{"name": "x", "function_name": "echo", "args": ["\\udfff"]}', "args"),
+        (b'{"name": "x", "function_name": "echo", "args": ' + b"[" * 40 + b"]" * 40 + b"}", "args"),
+        (
+            b'{"name": "x", "function_name": "echo", "args": '
+            + b"[" * 100_000
+            + b"]" * 100_000
+            + b"}",
+            "body",
+        ),
+        (b'{"name": "x", "function_name": "echo", "args": ["' + b"a" * 300_000 + b'"]}', "args"),
+        (
+            b'{"name": "x", "function_name": "noop", "metadata": {"k": "' + b"b" * 300_000 + b'"}}',
+            "metadata",
+        ),
+        (b'{"name": "x", "function_name": "noop", "timeout": 1e400}', "timeout"),
+        (b'{"name": "x", "function_name": "noop", "priority": ["HIGH"]}', "priority"),
+        (b'{"name": "x", "function_name": "noop", "retry_count": true}', "retry_count"),
     ],
 )
 def test_malformed_or_mistyped_submits_get_a_400_naming_the_field(api, raw, field):
@@ -59,6 +79,14 @@ def test_a_json_body_sent_with_curls_default_form_type_is_read_as_json(api):
     raw = b'{"name": "x", "function_name": "noop"}'
     reply = _post_raw(api, raw, "application/x-www-form-urlencoded")
     assert reply.status_code == 200, reply.text
+
+
+def test_unicode_names_and_arguments_are_kept_as_sent(api):
+    name = "tâche 任务 ✓ \u0000 end"
+    reply = api.post(SUBMIT, json={"name": name, "function_name": "echo", "args": ["héllo ✓"]})
+    assert reply.status_code == 200, reply.text
+    status = api.get(f"/api/high-scale-tasks/status/{reply.json()['task_id']}").json()
+    assert status["name"] == name
 
 
 def test_lowercase_priority_names_are_accepted(api):

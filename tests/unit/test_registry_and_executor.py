@@ -4,8 +4,16 @@ import pytest
 
 from vokaflow.functions.registry import FunctionRegistry, function
 from vokaflow.schemas import WorkerType
-from vokaflow.workers.executor import TaskSpec, run_one
+from vokaflow.store.records import Outcome
+from vokaflow.workers.capture import MAX_LINES, captured_output
+from vokaflow.workers.executor import TaskSpec
+from vokaflow.workers.executor import run_one as run_in_sink
 from vokaflow.workers.resources import node_resources, pool_slots, task_options
+
+
+def run_one(spec: TaskSpec) -> Outcome:
+    with captured_output() as sink:
+        return run_in_sink(spec, sink)
 
 
 def _registry_with_double() -> FunctionRegistry:
@@ -84,3 +92,23 @@ def test_every_worker_type_maps_to_its_own_ray_resource_with_at_least_one_slot()
     assert slots[WorkerType.IO_INTENSIVE] == 8 and slots[WorkerType.MEMORY_INTENSIVE] == 1
     options = task_options(WorkerType.IO_INTENSIVE)
     assert options["num_cpus"] == 0 and options["resources"] == {"vokaflow_io": 1.0}
+
+
+def test_what_a_task_prints_and_logs_is_captured_as_its_own_lines():
+    with captured_output() as sink:
+        first = run_in_sink(TaskSpec("t5", 1, "echo", ["hello from a task"], {}), sink)
+        second = run_in_sink(TaskSpec("t6", 1, "noop", [], {}), sink)
+    messages = [(line["source"], line["message"]) for line in first.logs]
+    assert ("stdout", "hello from a task") in messages
+    assert ("vokaflow.functions.echo", "hello from a task") in messages
+    assert second.logs == [], "each task keeps only its own lines"
+
+
+def test_captured_output_is_bounded_per_task():
+    with captured_output() as sink:
+        output = sink.next_task()
+        for i in range(MAX_LINES + 50):
+            print(f"line {i}")
+    lines = output.finish()
+    assert len(lines) == MAX_LINES + 1
+    assert "50 more lines" in lines[-1]["message"]

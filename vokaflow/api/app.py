@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,12 +12,34 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import vokaflow
-from vokaflow.api import batches, dead_letters, health, metrics, tasks
+from vokaflow.api import (
+    batches,
+    dead_letters,
+    health,
+    logs,
+    metrics,
+    monitoring,
+    tasks,
+    webhooks,
+)
 from vokaflow.api.services import Services
 from vokaflow.api.validation import validation_failure
-from vokaflow.errors import ApiError, InternalError, NotFound, PayloadTooLarge
+from vokaflow.errors import ApiError, InternalError, NotFound, PayloadTooLarge, ValidationFailed
+from vokaflow.schemas import ErrorBody, InternalErrorBody
 
 log = logging.getLogger("vokaflow.api")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "validation_error: details.field names the field"},
+    401: {"model": ErrorBody, "description": "unauthorized: no valid API key or JWT"},
+    404: {"model": ErrorBody, "description": "not_found"},
+    409: {"model": ErrorBody, "description": "conflict"},
+    413: {"model": ErrorBody, "description": "payload_too_large"},
+    429: {"model": ErrorBody, "description": "rate_limit_exceeded: details.retry_after"},
+    500: {"model": InternalErrorBody, "description": "internal_server_error with an error_id"},
+    503: {"model": ErrorBody, "description": "service_unavailable: details.component"},
+}
 
 
 def create_app(services: Services) -> FastAPI:
@@ -24,6 +47,7 @@ def create_app(services: Services) -> FastAPI:
         title="VokaFlow",
         version=vokaflow.__version__,
         description="High-scale task service on Ray: submit named tasks with priorities.",
+        responses=ERROR_RESPONSES,
     )
     app.state.services = services
     app.include_router(health.router)
@@ -31,6 +55,9 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(batches.router)
     app.include_router(dead_letters.router)
     app.include_router(metrics.router)
+    app.include_router(monitoring.router)
+    app.include_router(logs.router)
+    app.include_router(webhooks.router)
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_request_bytes)
     app.add_middleware(JsonByDefault)
     _install_error_handlers(app)
@@ -54,6 +81,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
             return error_response(NotFound(f"No route for {request.method} {request.url.path}"))
+        if exc.status_code == 400:  # FastAPI's own: a body it could not parse at all
+            return error_response(ValidationFailed("body", f"Unreadable body: {exc.detail}"))
         error = ApiError(str(exc.detail))
         error.status_code, error.code = exc.status_code, "http_error"
         return error_response(error)

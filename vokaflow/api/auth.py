@@ -10,6 +10,8 @@ from vokaflow.api.tokens import looks_like_jwt, verify
 from vokaflow.errors import Unauthorized
 from vokaflow.store.api_keys import Principal
 
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
 
 def _presented_credential(request: Request) -> str | None:
     api_key = request.headers.get("x-api-key")
@@ -21,15 +23,28 @@ def _presented_credential(request: Request) -> str | None:
     return None
 
 
+def client_address(request: Request) -> str:
+    """The caller's address. Behind a proxy on this host (Serve's HAProxy mode), the first
+    X-Forwarded-For hop; otherwise the peer, so that remote callers cannot pick a name."""
+    peer = request.client.host if request.client else "unknown"
+    forwarded = request.headers.get("x-forwarded-for", "")
+    if peer in LOOPBACK and forwarded:
+        return forwarded.split(",")[0].strip()[:64] or peer
+    return peer
+
+
 async def require_principal(request: Request) -> Principal:
-    credential = _presented_credential(request)
-    if credential is None:
-        raise Unauthorized()
     services: Services = request.app.state.services
-    if looks_like_jwt(credential):
-        principal = verify(credential, services.settings)
-    else:
-        principal = await services.principal_for(credential)
+    client = client_address(request)
+    services.auth_failures.check(client)
+    credential = _presented_credential(request)
+    principal = None
+    if credential is not None:
+        if looks_like_jwt(credential):
+            principal = verify(credential, services.settings)
+        else:
+            principal = await services.principal_for(credential)
     if principal is None:
+        await services.auth_failures.record_failure(client)
         raise Unauthorized()
     return principal

@@ -17,6 +17,7 @@ from vokaflow.api.submission import idempotent_id, prepare_task
 from vokaflow.api.validation import validation_failure
 from vokaflow.clock import iso_event, iso_forecast
 from vokaflow.errors import ApiError, Conflict, NotFound, ValidationFailed
+from vokaflow.observability.prometheus import gateway_metrics
 from vokaflow.scheduler.policy import batch_window
 from vokaflow.schemas import (
     BatchStatusResponse,
@@ -95,6 +96,7 @@ async def _admit(
     for category, entries in by_category.items():
         decision = await services.rate_limiter.take(category, len(entries), partial=True)
         admitted += entries[: decision.granted]
+        gateway_metrics().count_refused(category, len(entries) - decision.granted)
         if decision.refused:
             error = decision.error(category)
             refused += [
@@ -155,6 +157,7 @@ async def submit_batch(
             response.headers["Idempotent-Replayed"] = "true"
             return await _first_answer(services, batch_id, await services.batches.get(batch_id))
         await services.tasks.submit(tasks)
+        gateway_metrics().count_submitted((t.category, t.priority.value) for t in tasks)
         wait_s = await services.estimated_wait_s(
             tasks[0].worker_type, tasks[0].function_name, len(tasks), one_at_a_time=released == 1
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,8 +14,10 @@ from vokaflow.api.app import create_app
 from vokaflow.api.services import Services
 from vokaflow.config import Settings, load_settings
 from vokaflow.errors import ConfigError
+from vokaflow.observability.service_logs import install_service_logging
 
 APP_NAME = "vokaflow"
+log = logging.getLogger("vokaflow.gateway")
 
 
 @serve.deployment(name="gateway", ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
@@ -21,6 +25,8 @@ APP_NAME = "vokaflow"
 class Gateway:
     def __init__(self, wire_settings: dict[str, Any], redis_url: str) -> None:
         self.services = Services(Settings.from_wire(wire_settings), redis_url)
+        install_service_logging("gateway", redis_url, self.services.keys)
+        log.info("gateway replica started (pid %d)", os.getpid())
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return create_app(self.services)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from typing import Any
 
 import psutil
 from fastapi import APIRouter
@@ -14,6 +16,7 @@ from vokaflow.ratelimit.bucket import RateLimit
 from vokaflow.schemas import (
     MetricsResponse,
     NetworkIO,
+    PoolDetail,
     RateLimitMetrics,
     RedisNodeMetrics,
     SystemResources,
@@ -25,18 +28,61 @@ from vokaflow.store.metrics_store import WINDOW_S
 router = APIRouter(prefix="/api/high-scale-tasks", tags=["metrics"])
 
 
-def _system_resources(services: Services) -> SystemResources:
+def aggregate_nodes(readings: Iterable[dict[str, Any]]) -> SystemResources | None:
+    """The cluster as one machine: CPU weighted by cores, memory and disk by capacity,
+    network summed. None without readings."""
+    nodes = list(readings)
+    if not nodes:
+        return None
+    cores = sum(n["cpu_count"] for n in nodes)
+    memory = sum(n["memory_total"] for n in nodes)
+    disk = sum(n["disk_total"] for n in nodes)
+    return SystemResources(
+        cpu_percent=round(sum(n["cpu_percent"] * n["cpu_count"] for n in nodes) / cores, 2),
+        memory_percent=round(100 * sum(n["memory_used"] for n in nodes) / memory, 2),
+        disk_usage=round(100 * sum(n["disk_used"] for n in nodes) / disk, 2),
+        network_io=NetworkIO(
+            bytes_sent=sum(n["bytes_sent"] for n in nodes),
+            bytes_recv=sum(n["bytes_recv"] for n in nodes),
+        ),
+    )
+
+
+def _this_host() -> SystemResources:
+    """Until the scheduler's first reading of the Ray nodes: the gateway's own host."""
     network = psutil.net_io_counters()
-    home = services.settings.home if services.settings.home.exists() else "/"
     return SystemResources(
         cpu_percent=psutil.cpu_percent(interval=None),
         memory_percent=psutil.virtual_memory().percent,
-        disk_usage=psutil.disk_usage(str(home)).percent,
+        disk_usage=psutil.disk_usage("/").percent,
         network_io=NetworkIO(bytes_sent=network.bytes_sent, bytes_recv=network.bytes_recv),
     )
 
 
-def _reset_time(limit: RateLimit, tokens: float | None, updated_s: float | None, now: float) -> str:
+async def _system_resources(services: Services) -> SystemResources:
+    readings = await services.metrics.node_stats()
+    return aggregate_nodes(readings.values()) or _this_host()
+
+
+async def worker_pools(services: Services) -> dict[str, PoolDetail]:
+    queued = await services.tasks.queue_sizes()
+    pools = await services.tasks.pool_states()
+    views = {}
+    for wt in WorkerType:
+        state = pools.get(wt, {})
+        active, capacity = int(state.get("active", 0)), int(state.get("capacity", 0))
+        views[wt.value] = PoolDetail(
+            active_workers=active,
+            max_workers=capacity,
+            queue_size=queued[wt],
+            avg_execution_time=round(float(state.get("mean_task_s", 0.0)), 6),
+            target_workers=int(state.get("target", 0)),
+            occupancy=round(active / capacity, 4) if capacity else 0.0,
+        )
+    return views
+
+
+def reset_time(limit: RateLimit, tokens: float | None, updated_s: float | None, now: float) -> str:
     """When the bucket is full again: now, if it is full or unused."""
     if tokens is None or updated_s is None:
         return iso_forecast(now)
@@ -51,7 +97,7 @@ async def _rate_limits(services: Services, now: float) -> dict[str, RateLimitMet
         report[category] = RateLimitMetrics(
             limit_per_second=limit.limit_per_second,
             current_usage=await services.rate_limiter.usage(category),
-            reset_time=_reset_time(limit, tokens, updated, now),
+            reset_time=reset_time(limit, tokens, updated, now),
         )
     return report
 
@@ -62,26 +108,20 @@ async def metrics(
     principal: PrincipalDep,
 ) -> MetricsResponse:
     now = time.time()
-    queued = await services.tasks.queue_sizes()
-    pools = await services.tasks.pool_states()
-    worker_pools = {
-        wt.value: WorkerPoolMetrics(
-            active_workers=int(pools.get(wt, {}).get("active", 0)),
-            max_workers=int(pools.get(wt, {}).get("capacity", 0)),
-            queue_size=queued[wt],
-            avg_execution_time=round(float(pools.get(wt, {}).get("mean_task_s", 0.0)), 6),
-        )
-        for wt in WorkerType
+    pools = {
+        name: WorkerPoolMetrics(**detail.model_dump(include=set(WorkerPoolMetrics.model_fields)))
+        for name, detail in (await worker_pools(services)).items()
     }
     nodes = await services.metrics.nodes()
     return MetricsResponse(
         throughput_per_second=round(await services.metrics.finished_last_minute() / WINDOW_S, 3),
-        total_pending_tasks=sum(queued.values()) + await services.metrics.waiting_for_retry(),
-        active_workers=sum(p.active_workers for p in worker_pools.values()),
+        total_pending_tasks=sum(p.queue_size for p in pools.values())
+        + await services.metrics.waiting_for_retry(),
+        active_workers=sum(p.active_workers for p in pools.values()),
         redis_nodes=len(nodes),
         partitions=services.settings.partitions,
-        system_resources=_system_resources(services),
-        worker_pools=worker_pools,
+        system_resources=await _system_resources(services),
+        worker_pools=pools,
         rate_limits=await _rate_limits(services, now),
         redis_cluster={name: RedisNodeMetrics(**node) for name, node in nodes.items()},
         timestamp=now,

@@ -11,12 +11,16 @@ import psutil
 from vokaflow.config import Settings
 from vokaflow.errors import ServiceUnavailable
 from vokaflow.functions import FunctionRegistry, registry
+from vokaflow.ratelimit.auth_failures import AuthFailureLimiter
 from vokaflow.ratelimit.backends import RateLimiter, RedisRateLimiter
 from vokaflow.schemas import WorkerType
 from vokaflow.store.api_keys import ApiKeyStore, Principal
 from vokaflow.store.batch_store import BatchStore
+from vokaflow.store.category_stats import CategoryStats
 from vokaflow.store.dead_letters import DeadLetterStore
+from vokaflow.store.events import EventLog
 from vokaflow.store.keys import Keys
+from vokaflow.store.logs import LogStore
 from vokaflow.store.metrics_store import MetricsStore
 from vokaflow.store.redis_client import connect, node_of
 from vokaflow.store.task_store import TaskStore
@@ -45,6 +49,12 @@ class Services:
         self.dead_letters = DeadLetterStore(self.redis, self.keys, settings.task_retention_s)
         self.batches = BatchStore(self.redis, self.keys, settings.task_retention_s)
         self.metrics = MetricsStore(self.redis, self.keys)
+        self.events = EventLog(self.redis, self.keys)
+        self.logs = LogStore(self.redis, self.keys, settings.task_retention_s)
+        self.category_stats = CategoryStats(self.redis, self.keys)
+        self.auth_failures = AuthFailureLimiter(
+            self.redis, self.keys, settings.auth_failure_limit, settings.auth_failure_window_s
+        )
         self.rate_limiter: RateLimiter = RedisRateLimiter(
             self.redis, self.keys, settings.rate_limits
         )

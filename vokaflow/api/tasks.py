@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 
@@ -13,6 +14,7 @@ from vokaflow.api.submission import prepare_task
 from vokaflow.api.views import task_status_view
 from vokaflow.clock import iso_event, iso_forecast
 from vokaflow.errors import Conflict, NotFound
+from vokaflow.observability.prometheus import gateway_metrics
 from vokaflow.schemas import (
     CATEGORIES,
     AutoScalingThresholds,
@@ -27,6 +29,7 @@ from vokaflow.schemas import (
     TaskSubmitRequest,
     TaskSubmitResponse,
 )
+from vokaflow.store.events import Event
 from vokaflow.store.records import task_owner
 
 router = APIRouter(prefix="/api/high-scale-tasks", tags=["tasks"])
@@ -47,7 +50,9 @@ async def submit_task(
         response.headers["Idempotent-Replayed"] = "true"
         return await _first_submit(services, task.task_id)
     if decision.refused:
+        gateway_metrics().count_refused(task.category)
         raise decision.error(task.category)
+    gateway_metrics().count_submitted([(task.category, task.priority.value)])
     wait_s = await services.estimated_wait_s(task.worker_type, task.function_name, ahead)
     return TaskSubmitResponse(
         task_id=task.task_id,
@@ -125,6 +130,9 @@ async def cancel_task(
             f"Task '{task_id}' is already {ended.previous_status} and cannot be cancelled",
             {"task_id": task_id, "status": ended.previous_status},
         )
+    cancelled = Event.task_ended(TaskStatus.CANCELLED.value, task_owner(spec) or "", task_id, now)
+    await services.events.emit([cancelled])
+    await services.category_stats.count(json.loads(spec)["category"], TaskStatus.CANCELLED.value)
     if ended.batch_id:
         await services.batches.count_terminal(ended.batch_id, TaskStatus.CANCELLED.value)
         await services.batches.notify(ended.batch_id)

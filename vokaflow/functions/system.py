@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import socket
@@ -12,6 +13,8 @@ import psutil
 
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @function(
@@ -62,3 +65,17 @@ def sleep(seconds: float = 1.0) -> dict[str, Any]:
 )
 def raise_error(message: str = "requested failure") -> None:
     raise RuntimeError(message)
+
+
+@function(
+    category="system",
+    description="Prints a message and logs it at the given level; returns it (log drills)",
+    estimated_duration="<1 millisecond",
+)
+def echo(message: str, level: str = "INFO") -> dict[str, Any]:
+    print(message)
+    logging.getLogger("vokaflow.functions.echo").log(
+        logging.getLevelName(level.upper()) if level.upper() in LOG_LEVELS else logging.INFO,
+        message,
+    )
+    return {"message": message}

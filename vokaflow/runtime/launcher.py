@@ -18,7 +18,7 @@ import httpx
 from vokaflow.config import Settings
 from vokaflow.errors import ConfigError
 from vokaflow.scheduler import NAMESPACE
-from vokaflow.store.api_keys import ApiKeyStore, new_api_key
+from vokaflow.store.api_keys import ApiKeyStore, KeyInfo, new_api_key
 from vokaflow.store.embedded import EmbeddedRedis
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect, connect_sync
@@ -50,19 +50,37 @@ def redis_url_for(settings: Settings, *, start: bool) -> str:
 async def _register_key(
     settings: Settings, redis_url: str, api_key: str, name: str, role: str
 ) -> None:
-    client = connect(redis_url)
-    try:
-        await ApiKeyStore(client, Keys(settings.key_prefix, settings.partitions)).store(
-            api_key, name, role, time.time()
-        )
-    finally:
-        await client.aclose()
+    await _with_key_store(
+        settings, redis_url, lambda store: store.store(api_key, name, role, time.time())
+    )
 
 
 def create_api_key(settings: Settings, redis_url: str, name: str, role: str) -> str:
     api_key = new_api_key()
     asyncio.run(_register_key(settings, redis_url, api_key, name, role))
     return api_key
+
+
+async def _with_key_store(settings: Settings, redis_url: str, use: Any) -> Any:
+    client = connect(redis_url)
+    try:
+        return await use(ApiKeyStore(client, Keys(settings.key_prefix, settings.partitions)))
+    finally:
+        await client.aclose()
+
+
+def list_api_keys(settings: Settings, redis_url: str) -> list[KeyInfo]:
+    keys: list[KeyInfo] = asyncio.run(
+        _with_key_store(settings, redis_url, lambda store: store.all())
+    )
+    return keys
+
+
+def revoke_api_keys(settings: Settings, redis_url: str, id_or_name: str) -> list[KeyInfo]:
+    revoked: list[KeyInfo] = asyncio.run(
+        _with_key_store(settings, redis_url, lambda store: store.revoke(id_or_name, time.time()))
+    )
+    return revoked
 
 
 def ensure_admin_key(settings: Settings, redis_url: str) -> str:
@@ -152,6 +170,8 @@ def start_ray(settings: Settings) -> str:
                 "dashboard-host": "127.0.0.1",
                 "dashboard-port": settings.ray_dashboard_port,
             }
+            if settings.ray_metrics_export_port:
+                flags["metrics-export-port"] = settings.ray_metrics_export_port
             command = [ray_cli, "start", "--head", "--disable-usage-stats"]
             command += [f"--{name}={value}" for name, value in flags.items()]
             env = {**os.environ, **worker_pool_config(num_cpus)}
@@ -343,6 +363,7 @@ def _stop_service_on_ray(settings: Settings, address: str) -> list[str]:
     from ray import serve
 
     from vokaflow.scheduler import SCHEDULER_NAME
+    from vokaflow.webhooks.dispatcher import DISPATCHER_NAME
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     if not ray.is_initialized():
@@ -355,6 +376,11 @@ def _stop_service_on_ray(settings: Settings, address: str) -> list[str]:
     try:
         ray.kill(ray.get_actor(SCHEDULER_NAME, namespace=NAMESPACE), no_restart=True)
         stopped.append("scheduler")
+    except ValueError:
+        pass
+    try:
+        ray.kill(ray.get_actor(DISPATCHER_NAME, namespace=NAMESPACE), no_restart=True)
+        stopped.append("webhook dispatcher")
     except ValueError:
         pass
     ray.shutdown()

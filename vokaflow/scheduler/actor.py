@@ -16,14 +16,18 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
 import ray
 from ray.exceptions import RayError
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from vokaflow.config import Settings
 from vokaflow.errors import ServiceUnavailable
+from vokaflow.observability.prometheus import scheduler_metrics
+from vokaflow.observability.service_logs import install_service_logging
 from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
 from vokaflow.scheduler.batches import BatchCoordinator
 from vokaflow.scheduler.inflight import Chunk, InFlight
@@ -36,15 +40,21 @@ from vokaflow.scheduler.policy import (
     retry_delay_s,
     urgent_reserve,
 )
+from vokaflow.scheduler.task_logs import settle_entries
 from vokaflow.schemas import Priority, WorkerType
 from vokaflow.store.batch_store import BatchStore
+from vokaflow.store.category_stats import CategoryStats
 from vokaflow.store.dead_letters import DeadLetterStore
 from vokaflow.store.dispatch_store import ClaimedTask, ClaimRequest, DispatchStore, Retry
+from vokaflow.store.events import Event, EventLog
 from vokaflow.store.keys import Keys
+from vokaflow.store.logs import LogStore
+from vokaflow.store.metrics_store import MetricsStore
 from vokaflow.store.records import Outcome
 from vokaflow.store.redis_client import connect
 from vokaflow.store.task_store import TaskStore
 from vokaflow.workers.executor import TaskSpec, execute_chunk
+from vokaflow.workers.node_probe import read_node
 from vokaflow.workers.resources import pool_slots, task_options
 
 log = logging.getLogger("vokaflow.scheduler")
@@ -57,6 +67,9 @@ DEADLINE_CHECK_S = 0.05
 SLOW_CHORES_S = 1.0
 MEAN_SMOOTHING = 0.2
 WAKE_COALESCE_S = 0.002
+NODE_PROBE_S = 5.0
+NODE_PROBE_TIMEOUT_S = 10.0
+NODE_STATS_TTL_S = 60
 
 
 class Scheduler:
@@ -64,15 +77,22 @@ class Scheduler:
         self.settings = s = Settings.from_wire(wire_settings)
         client = connect(redis_url)
         keys = Keys(s.key_prefix, s.partitions)
+        install_service_logging("scheduler", redis_url, keys)
         self.tasks = TaskStore(client, keys, s.task_retention_s)
         self.dispatch = DispatchStore(client, keys, s.task_retention_s)
         self.dead_letters = DeadLetterStore(client, keys, s.task_retention_s)
+        self.events = EventLog(client, keys)
+        self.logs = LogStore(client, keys, s.task_retention_s)
+        self.category_stats = CategoryStats(client, keys)
+        self.metrics = MetricsStore(client, keys)
+        self.prometheus = scheduler_metrics()
         self.batches = BatchCoordinator(
             BatchStore(client, keys, s.task_retention_s),
             self.tasks,
             self.dispatch,
             capacity_of=lambda wt: self.capacity[wt],
             stop_running=self._stop_task,
+            events=self.events,
         )
         self.capacity: dict[WorkerType, int] = dict.fromkeys(WorkerType, 0)
         self.target: dict[WorkerType, int] = dict.fromkeys(WorkerType, 0)
@@ -98,6 +118,7 @@ class Scheduler:
                 self._beat(),
                 self._housekeeping(),
                 self._watch_deadlines(),
+                self._probe_nodes(),
             )
         ]
 
@@ -131,8 +152,13 @@ class Scheduler:
 
     async def _run(self) -> None:
         self._refresh_capacity()
-        await self._until_redis(self.dispatch.requeue_all_running)
+        requeued = await self._until_redis(self.dispatch.requeue_all_running)
         await self._until_redis(self.batches.recover)
+        log.info(
+            "scheduler started: pools %s; %d tasks left running before were queued again",
+            {wt.value: n for wt, n in self.capacity.items()},
+            requeued,
+        )
         while True:
             self.wakeup.clear()
             try:
@@ -200,6 +226,9 @@ class Scheduler:
         now = time.time()
         lease_ms = int((now + self.settings.lease_s) * 1000)
         claimed = await self.dispatch.claim(requests, lease_ms, now)
+        self.prometheus.observe_dispatch(
+            (t.priority, now - t.created_at) for t in claimed if t.attempt == 1
+        )
         by_pool: dict[WorkerType, list[ClaimedTask]] = defaultdict(list)
         for task in claimed:
             by_pool[task.worker_type].append(task)
@@ -270,8 +299,32 @@ class Scheduler:
                 retries.append(Retry(outcome, now_ms + int(delay_s * 1000)))
             else:
                 final.append(outcome)
-        current = await self._until_redis(lambda: self.dispatch.settle(final, retries))
+        task_lines, system = settle_entries(tasks, final, retries)
+        by_id = {task.task_id: task for task in tasks}
+        counted = [(by_id[o.task_id], o) for o in final] + [
+            (by_id[r.outcome.task_id], replace(r.outcome, status="retried")) for r in retries
+        ]
+
+        def also(pipe: Any) -> None:
+            self.logs.queue_writes(pipe, task_lines, system)
+            self.category_stats.queue_outcomes(
+                pipe, ((t.category, o.status, o.execution_time) for t, o in counted)
+            )
+
+        current = await self._until_redis(lambda: self.dispatch.settle(final, retries, also))
+        self.prometheus.count_finished(
+            (by_id[o.task_id].category, by_id[o.task_id].priority.value, o.status) for o in current
+        )
+        await self._announce(tasks, current)
         await self._count_in_batches(tasks, current)
+
+    async def _announce(self, tasks: list[ClaimedTask], current: list[Outcome]) -> None:
+        owner_of = {t.task_id: t.owner for t in tasks}
+        events = [
+            Event.task_ended(o.status, owner_of.get(o.task_id, ""), o.task_id, o.completed_at)
+            for o in current
+        ]
+        await self._until_redis(partial(self.events.emit, events))
 
     async def _count_in_batches(self, tasks: list[ClaimedTask], current: list[Outcome]) -> None:
         batch_of = {t.task_id: t.batch_id for t in tasks if t.batch_id}
@@ -348,7 +401,12 @@ class Scheduler:
         while True:
             try:
                 pubsub = self.tasks.redis.pubsub()
-                await pubsub.subscribe(keys.wakeup_channel, keys.cancel_channel, keys.batch_channel)
+                await pubsub.subscribe(
+                    keys.wakeup_channel,
+                    keys.cancel_channel,
+                    keys.batch_channel,
+                    keys.webhooks_channel,
+                )
                 self._hint("*")  # wake-ups sent while the connection was down are gone
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
@@ -358,6 +416,8 @@ class Scheduler:
                         self._stop_task(message["data"])
                     elif message["channel"] == keys.batch_channel:
                         asyncio.get_event_loop().create_task(self.batches.advance(message["data"]))
+                    elif message["channel"] == keys.webhooks_channel:
+                        self.events.refresh_owners()
                     else:
                         self._hint(message["data"])
             except Exception:
@@ -402,7 +462,19 @@ class Scheduler:
                 last_refresh = time.monotonic()
             with contextlib.suppress(ServiceUnavailable):
                 await self.dispatch.beat(time.time(), self._pool_report(), ttl_s)
+            self.prometheus.set_pools(
+                {wt.value: (self.inflight.per_pool[wt], self.capacity[wt]) for wt in WorkerType}
+            )
             await asyncio.sleep(self.settings.scheduler_heartbeat_s)
+
+    async def _probe_nodes(self) -> None:
+        """Every NODE_PROBE_S, a psutil reading from each alive Ray node, for the metrics."""
+        while True:
+            try:
+                await self.metrics.write_node_stats(await _read_nodes(), NODE_STATS_TTL_S)
+            except Exception:
+                log.warning("reading the nodes' resources failed", exc_info=True)
+            await asyncio.sleep(NODE_PROBE_S)
 
     def _pool_report(self) -> dict[WorkerType, dict[str, float]]:
         return {
@@ -432,6 +504,21 @@ class Scheduler:
                 return await operation()
             except ServiceUnavailable:
                 await asyncio.sleep(REDIS_RETRY_S)
+
+
+async def _read_nodes() -> dict[str, dict[str, Any]]:
+    alive = [node for node in ray.nodes() if node.get("Alive")]
+    refs = {
+        node["NodeID"]: read_node.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
+        ).remote()
+        for node in alive
+    }
+    readings: dict[str, dict[str, Any]] = {}
+    for node_id, ref in refs.items():
+        with contextlib.suppress(RayError, asyncio.TimeoutError):
+            readings[node_id] = await asyncio.wait_for(ref, NODE_PROBE_TIMEOUT_S)
+    return readings
 
 
 def _ended(

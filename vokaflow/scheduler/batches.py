@@ -11,6 +11,7 @@ from vokaflow.scheduler.policy import batch_window
 from vokaflow.schemas import ExecutionMode, WorkerType
 from vokaflow.store.batch_store import PAGE, BatchStore, terminal_counts
 from vokaflow.store.dispatch_store import DispatchStore
+from vokaflow.store.events import BATCH_COMPLETED, Event, EventLog
 from vokaflow.store.task_store import TaskStore
 
 
@@ -22,12 +23,14 @@ class BatchCoordinator:
         dispatch: DispatchStore,
         capacity_of: Callable[[WorkerType], int],
         stop_running: Callable[[str], None],
+        events: EventLog,
     ) -> None:
         self.batches = batches
         self.tasks = tasks
         self.dispatch = dispatch
         self.capacity_of = capacity_of
         self.stop_running = stop_running
+        self.events = events
         self._advancing: dict[str, asyncio.Lock] = {}
 
     async def advance(self, batch_id: str) -> None:
@@ -53,7 +56,7 @@ class BatchCoordinator:
         if max_failures != "" and counts["failed"] > int(max_failures):
             await self.end_unfinished(batch_id, "cancelled", "aborted", "max_failures exceeded")
         elif finished >= int(record["total"]):
-            await self.batches.close(batch_id, "completed", time.time())
+            await self._close(batch_id, record, "completed")
         else:
             await self._release(batch_id, record, counts, finished)
 
@@ -88,17 +91,28 @@ class BatchCoordinator:
     ) -> None:
         """End every task of the batch that has not finished, then close the batch."""
         error = json.dumps({"type": "BatchEnded", "message": why, "traceback": None})
+        owner = (await self.batches.get(batch_id) or {}).get("owner", "")
         start, ended = 0, 0
         while ids := await self.batches.task_ids(batch_id, start):
-            results = await self.tasks.terminate_many(ids, task_status, time.time(), error)
+            now = time.time()
+            results = await self.tasks.terminate_many(ids, task_status, now, error)
+            events = []
             for task_id, termination in results:
                 if termination.outcome == "ended":
                     ended += 1
+                    events.append(Event.task_ended(task_status, owner, task_id, now))
                     if termination.previous_status == "running":
                         self.stop_running(task_id)
+            await self.events.emit(events)
             start += PAGE
         await self.batches.count_terminal(batch_id, task_status, ended)
-        await self.batches.close(batch_id, batch_status, time.time())
+        await self._close(batch_id, {"owner": owner}, batch_status)
+
+    async def _close(self, batch_id: str, record: dict[str, str], status: str) -> None:
+        """Close the batch once; the path that closes it announces batch.completed."""
+        now = time.time()
+        if await self.batches.close(batch_id, status, now):
+            await self.events.emit([Event(BATCH_COMPLETED, record.get("owner", ""), batch_id, now)])
 
     async def expire_due(self, now_ms: int) -> None:
         for batch_id in await self.batches.due(now_ms):

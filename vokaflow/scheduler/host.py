@@ -21,6 +21,7 @@ import ray
 from vokaflow.config import Settings
 from vokaflow.scheduler import NAMESPACE
 from vokaflow.scheduler.actor import ensure_scheduler
+from vokaflow.webhooks.dispatcher import ensure_dispatcher
 
 SETTINGS_ENV = "VOKAFLOW_SCHEDULER_SETTINGS"
 REDIS_URL_ENV = "VOKAFLOW_SCHEDULER_REDIS_URL"
@@ -36,6 +37,7 @@ def main() -> None:
     ray.init(namespace=NAMESPACE, log_to_driver=True)
     while True:
         scheduler = ensure_scheduler(settings, redis_url)
+        ensure_dispatcher(settings, redis_url)
         try:
             ray.get(scheduler.ping.remote(), timeout=30)
         except (ray.exceptions.RayError, TimeoutError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import redis.asyncio as aioredis
 
@@ -12,6 +12,7 @@ from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import redis_boundary
 
 KEY_PREFIX = "vf_"
+KEY_ID_CHARS = 12  # the shown id: a prefix of the key's digest, never the key itself
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,32 @@ class Principal:
     def may_see(self, owner: str | None) -> bool:
         """Admins see everything; others only what they created."""
         return self.is_admin or owner == self.name
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What `vokaflow keys list` shows of a key."""
+
+    key_hash: str
+    name: str
+    role: str
+    created_at: float
+    revoked_at: float | None
+
+    @property
+    def key_id(self) -> str:
+        return self.key_hash[:KEY_ID_CHARS]
+
+    @classmethod
+    def from_record(cls, key_hash: str, record: dict[str, str]) -> KeyInfo:
+        revoked = record.get("revoked_at")
+        return cls(
+            key_hash=key_hash,
+            name=record.get("name", ""),
+            role=record.get("role", "user"),
+            created_at=float(record.get("created_at") or 0.0),
+            revoked_at=float(revoked) if revoked else None,
+        )
 
 
 def digest(api_key: str) -> str:
@@ -62,8 +89,35 @@ class ApiKeyStore:
 
     @redis_boundary
     async def lookup(self, api_key: str) -> Principal | None:
-        record = await self.redis.hmget(self.keys.api_key(digest(api_key)), ["name", "role"])
-        name, role = record
-        if name is None:
+        """The key's principal; None for an unknown or revoked key."""
+        fields = ["name", "role", "revoked_at"]
+        name, role, revoked_at = await self.redis.hmget(self.keys.api_key(digest(api_key)), fields)
+        if name is None or revoked_at:
             return None
         return Principal(name=str(name), role=str(role or "user"))
+
+    @redis_boundary
+    async def all(self) -> list[KeyInfo]:
+        """Every key, revoked ones included, oldest first."""
+        hashes = sorted(str(h) for h in await self.redis.smembers(self.keys.api_key_index))
+        pipe = self.redis.pipeline(transaction=False)
+        for key_hash in hashes:
+            pipe.hgetall(self.keys.api_key(key_hash))
+        records = await pipe.execute()
+        infos = [KeyInfo.from_record(h, r) for h, r in zip(hashes, records, strict=True) if r]
+        return sorted(infos, key=lambda info: info.created_at)
+
+    @redis_boundary
+    async def revoke(self, id_or_name: str, now_s: float) -> list[KeyInfo]:
+        """Revoke the key with this id, or every live key with this name. The record stays,
+        marked, so that `keys list` shows what was revoked and when."""
+        hits = [
+            info
+            for info in await self.all()
+            if info.revoked_at is None and id_or_name in (info.key_id, info.name)
+        ]
+        pipe = self.redis.pipeline(transaction=False)
+        for info in hits:
+            pipe.hset(self.keys.api_key(info.key_hash), "revoked_at", repr(now_s))
+        await pipe.execute()
+        return [replace(info, revoked_at=now_s) for info in hits]

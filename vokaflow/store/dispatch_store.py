@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,10 @@ class ClaimedTask:
     solo: bool
     max_retries: int
     system_retries: int
+    owner: str = ""
+    name: str = ""
+    category: str = ""
+    created_at: float = 0.0
 
     @classmethod
     def from_row(cls, row: list[Any], worker_type: WorkerType) -> ClaimedTask:
@@ -60,6 +64,10 @@ class ClaimedTask:
             solo=solo == "1",
             max_retries=int(spec["max_retries"]),
             system_retries=int(system_retries),
+            owner=str(spec.get("owner") or ""),
+            name=str(spec.get("name") or ""),
+            category=str(spec.get("category") or ""),
+            created_at=float(spec.get("created_at") or 0.0),
         )
 
 
@@ -140,8 +148,14 @@ class DispatchStore:
         ]
 
     @redis_boundary
-    async def settle(self, finished: Sequence[Outcome], retries: Sequence[Retry]) -> list[Outcome]:
-        """Write final outcomes and scheduled retries in one round trip.
+    async def settle(
+        self,
+        finished: Sequence[Outcome],
+        retries: Sequence[Retry],
+        also: Callable[[Any], None] | None = None,
+    ) -> list[Outcome]:
+        """Write final outcomes and scheduled retries in one round trip, with whatever
+        ``also`` adds to the pipeline.
 
         Returns the final outcomes that were current (not stale), and counts each function's
         completed run times for estimates.
@@ -171,6 +185,8 @@ class DispatchStore:
             second_key = f"{self.keys.completions_prefix()}{int(time.time())}"
             pipe.incrby(second_key, len(finished))
             pipe.expire(second_key, 120)
+        if also is not None:
+            also(pipe)
         replies = await pipe.execute()
         return [outcome for outcome, reply in zip(finished, replies, strict=False) if reply == 1]
 

@@ -40,6 +40,15 @@ class Keys:
     def queue(self, partition: int, worker_type: WorkerType) -> str:
         return self.queue_prefix(partition) + worker_type.value
 
+    def task_log(self, task_id: str) -> str:
+        """List of a task's captured output and retries, as JSON lines (in its partition's slot)."""
+        return f"{self._tagged(self.partition(task_id))}:log:{task_id}"
+
+    @property
+    def system_log(self) -> str:
+        """Stream of the service's own log entries and task failures, bounded in length."""
+        return f"{self.prefix}:logs"
+
     def running(self, partition: int) -> str:
         return f"{self._tagged(partition)}:running"
 
@@ -79,12 +88,24 @@ class Keys:
         """Per-second admitted counts: this prefix + the epoch second."""
         return f"{self.prefix}:{{rl:{category}}}:usage:"
 
+    def rate_totals(self, category: str) -> str:
+        """Hash of the category's all-time `admitted` and `refused` counts (take_tokens.lua)."""
+        return self.rate_usage_prefix(category) + "totals"
+
+    def category_stats(self, category: str) -> str:
+        """Hash of the category's outcome counts and `exec_total_s` of completed runs."""
+        return f"{self.prefix}:stats:category:{category}"
+
     def api_key(self, key_hash: str) -> str:
         return f"{self.prefix}:apikey:{key_hash}"
 
     @property
     def api_key_index(self) -> str:
         return f"{self.prefix}:apikeys"
+
+    def auth_failures(self, client: str, window: int) -> str:
+        """Count of failed authentications from ``client`` in fixed window number ``window``."""
+        return f"{self.prefix}:authfail:{client}:{window}"
 
     @property
     def scheduler_heartbeat(self) -> str:
@@ -94,6 +115,11 @@ class Keys:
     def pool_states(self) -> str:
         """Hash: worker type -> JSON {capacity, active, target, mean_task_s}, from the scheduler."""
         return f"{self.prefix}:scheduler:pools"
+
+    @property
+    def node_stats(self) -> str:
+        """Hash: Ray node id -> JSON psutil reading of that node, from the scheduler."""
+        return f"{self.prefix}:scheduler:nodes"
 
     def completions_prefix(self) -> str:
         """Per-second counts of tasks that reached a final state: this prefix + epoch second."""
@@ -116,3 +142,40 @@ class Keys:
     @property
     def cancel_channel(self) -> str:
         return f"{self.prefix}:events:cancel"
+
+    @property
+    def event_stream(self) -> str:
+        """Stream of task and batch events for principals with webhooks (see store/events)."""
+        return f"{self.prefix}:events:stream"
+
+    @property
+    def webhook_owners(self) -> str:
+        """Set of the principals that have at least one webhook: only their events are kept."""
+        return f"{self.prefix}:webhooks:owners"
+
+    @property
+    def webhooks_channel(self) -> str:
+        """Published to when webhooks change, so that emitters refresh their owner set."""
+        return f"{self.prefix}:events:webhooks"
+
+    @property
+    def event_group(self) -> str:
+        """The webhook dispatcher's consumer group on event_stream."""
+        return "webhook-dispatcher"
+
+    def webhook(self, webhook_id: str) -> str:
+        """Hash: url, events (JSON), secret, owner, created_at."""
+        return f"{self.prefix}:webhook:{webhook_id}"
+
+    def webhook_deliveries(self, webhook_id: str) -> str:
+        """List of a webhook's latest delivery attempts as JSON, newest first, capped."""
+        return f"{self.prefix}:webhook:{webhook_id}:deliveries"
+
+    def owner_webhooks(self, owner: str) -> str:
+        """Set of the ids of one principal's webhooks."""
+        return f"{self.prefix}:webhooks:by-owner:{owner}"
+
+    @property
+    def webhook_index(self) -> str:
+        """Set of every webhook id, for admins."""
+        return f"{self.prefix}:webhooks:all"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, cast
 
@@ -23,6 +24,34 @@ def _node_view(info: dict[str, Any]) -> dict[str, str]:
     return {"status": "healthy", "memory_usage": f"{100 * used / ceiling:.1f}%"}
 
 
+def _node_detail(info: dict[str, Any]) -> dict[str, Any]:
+    """A node's INFO, as the /api/metrics/redis fields."""
+    keys = sum(int(db.get("keys", 0)) for name, db in info.items() if name.startswith("db"))
+    return {
+        **_node_view(info),
+        "role": str(info.get("role", "master")),
+        "version": str(info.get("redis_version", "")),
+        "used_memory_bytes": int(info.get("used_memory", 0)),
+        "connected_clients": int(info.get("connected_clients", 0)),
+        "ops_per_second": int(info.get("instantaneous_ops_per_sec", 0)),
+        "keys": keys,
+        "uptime_seconds": int(info.get("uptime_in_seconds", 0)),
+    }
+
+
+UNREACHABLE_DETAIL = {
+    "status": "unreachable",
+    "memory_usage": "unknown",
+    "role": "unknown",
+    "version": "",
+    "used_memory_bytes": 0,
+    "connected_clients": 0,
+    "ops_per_second": 0,
+    "keys": 0,
+    "uptime_seconds": 0,
+}
+
+
 class MetricsStore:
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self.redis = client
@@ -42,22 +71,46 @@ class MetricsStore:
             pipe.zcard(self.keys.delayed(partition))
         return int(sum(await pipe.execute()))
 
-    @redis_boundary
     async def nodes(self) -> dict[str, dict[str, str]]:
         """Each Redis node's state and memory use (of maxmemory, else of the host's memory)."""
+        details = await self.node_details()
+        return {
+            name: {"status": d["status"], "memory_usage": d["memory_usage"]}
+            for name, d in details.items()
+        }
+
+    @redis_boundary
+    async def node_details(self) -> dict[str, dict[str, Any]]:
+        """Each primary's INFO as the fields of /api/metrics/redis; unreachable ones marked."""
         if not is_cluster(self.redis):
-            return {"node_0": _node_view(await self.redis.info("memory"))}
+            return {"node_0": _node_detail(await self.redis.info())}
         cluster = cast(RedisCluster, self.redis)
         nodes = {}
         for node in cluster.get_primaries():
             name = f"{node.host}:{node.port}"
             try:
-                info = await cluster.info("memory", target_nodes=node)
+                nodes[name] = _node_detail(await cluster.info(target_nodes=node))
             except UNREACHABLE:
-                nodes[name] = {"status": "unreachable", "memory_usage": "unknown"}
-            else:
-                nodes[name] = _node_view(info)
+                nodes[name] = dict(UNREACHABLE_DETAIL)
         return nodes
+
+    @redis_boundary
+    async def write_node_stats(self, readings: dict[str, dict[str, Any]], ttl_s: int) -> None:
+        """Replace the per-node readings: a node that left the cluster drops out."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(self.keys.node_stats)
+        if readings:
+            pipe.hset(
+                self.keys.node_stats,
+                mapping={node: json.dumps(reading) for node, reading in readings.items()},
+            )
+            pipe.expire(self.keys.node_stats, ttl_s)
+        await pipe.execute()
+
+    @redis_boundary
+    async def node_stats(self) -> dict[str, dict[str, Any]]:
+        raw = await self.redis.hgetall(self.keys.node_stats)
+        return {str(node): json.loads(reading) for node, reading in raw.items()}
 
     @redis_boundary
     async def bucket(self, category: str) -> tuple[float | None, float | None]:

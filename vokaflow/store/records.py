@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vokaflow.schemas import Priority, WorkerType
@@ -97,6 +97,7 @@ class Outcome:
     result: Any = None
     error: dict[str, Any] | None = None
     function_name: str = ""
+    logs: list[dict[str, Any]] = field(default_factory=list)  # what the function printed
 
     @property
     def execution_time(self) -> float:

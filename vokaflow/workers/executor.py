@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 import traceback
@@ -13,6 +14,7 @@ from typing import Any
 import ray
 
 from vokaflow.store.records import Outcome
+from vokaflow.workers.capture import OutputSink, captured_output
 
 MAX_TRACEBACK_CHARS = 4000
 REPORT_AFTER_S = 0.05
@@ -36,9 +38,10 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
     }
 
 
-def run_one(spec: TaskSpec) -> Outcome:
+def run_one(spec: TaskSpec, sink: OutputSink) -> Outcome:
     from vokaflow.functions import registry
 
+    output = sink.next_task()
     started = time.time()
     try:
         result = registry.get(spec.function_name).call(*spec.args, **spec.kwargs)
@@ -46,6 +49,8 @@ def run_one(spec: TaskSpec) -> Outcome:
         status, error = "completed", None
     except Exception as exc:
         result, status, error = None, "failed", _error_info(exc)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
     return Outcome(
         task_id=spec.task_id,
         attempt=spec.attempt,
@@ -55,6 +60,7 @@ def run_one(spec: TaskSpec) -> Outcome:
         result=result,
         error=error,
         function_name=spec.function_name,
+        logs=output.finish(),
     )
 
 
@@ -75,7 +81,8 @@ def execute_chunk(specs: list[TaskSpec], chunk_id: int, scheduler: Any) -> list[
         report.daemon = True
         report.start()
     try:
-        return [run_one(spec) for spec in specs]
+        with captured_output() as sink:
+            return [run_one(spec, sink) for spec in specs]
     finally:
         if report is not None:
             report.cancel()

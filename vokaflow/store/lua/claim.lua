@@ -16,7 +16,7 @@ for _, id in ipairs(ids) do
   if redis.call('HGET', key, 'status') == 'queued' then
     redis.call('ZADD', KEYS[2], ARGV[3], id)
     local attempts = redis.call('HINCRBY', key, 'attempts', 1)
-    redis.call('HSET', key, 'status', 'running', 'started_at', ARGV[4])
+    redis.call('HSET', key, 'status', 'running', 'started_at', ARGV[4], 'dispatched_at', ARGV[4])
     local f = redis.call('HMGET', key, 'spec', 'priority', 'batch_id', 'solo', 'system_retries')
     claimed[#claimed + 1] = {id, f[1], attempts, f[2], f[3] or '', f[4] or '', f[5] or '0'}
   end

@@ -1,7 +1,8 @@
 -- take_tokens(bucket_key, rate, burst, wanted, partial, usage_prefix)
 -- The token bucket step shared by token_bucket.lua and submit_one.lua, on Redis's clock.
 -- The bucket hash holds `tokens` and `ts` (epoch s); usage_prefix .. epoch-second counts
--- what was admitted in that second. Returns granted, tokens left, now, admitted this second.
+-- what was admitted in that second; usage_prefix .. 'totals' is a hash of all-time admitted
+-- and refused counts. Returns granted, tokens left, now, admitted this second.
 local function take_tokens(bucket_key, rate, burst, wanted, partial, usage_prefix)
   local t = redis.call('TIME')
   local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -18,6 +19,13 @@ local function take_tokens(bucket_key, rate, burst, wanted, partial, usage_prefi
   tokens = tokens - granted
   redis.call('HSET', bucket_key, 'tokens', string.format('%.6f', tokens), 'ts', string.format('%.6f', now))
   redis.call('EXPIRE', bucket_key, math.ceil(burst / rate) + 60)
+  local totals_key = usage_prefix .. 'totals'
+  if granted > 0 then
+    redis.call('HINCRBY', totals_key, 'admitted', granted)
+  end
+  if wanted > granted then
+    redis.call('HINCRBY', totals_key, 'refused', wanted - granted)
+  end
   local usage_key = usage_prefix .. t[1]
   local used
   if granted > 0 then

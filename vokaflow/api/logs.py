@@ -1,0 +1,103 @@
+"""/api/logs: a task's history and output, and the service's own log entries."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from vokaflow.api.deps import PrincipalDep, ServicesDep
+from vokaflow.clock import iso_event
+from vokaflow.errors import NotFound
+from vokaflow.schemas import LogEntry, LogLevel, SystemLogsResponse, TaskLogsResponse
+from vokaflow.store.logs import MAX_TASK_LINES, Entry
+from vokaflow.store.records import decode_float, decode_json
+
+router = APIRouter(prefix="/api/logs", tags=["logs"])
+
+MAX_SYSTEM_ENTRIES = 1000
+
+
+def _lifecycle(record: dict[str, str]) -> list[Entry]:
+    """Submitted, dispatched, started and finished, read from the task's record."""
+    spec = json.loads(record["spec"])
+    attempt = int(record.get("attempts") or 0) or None
+    entries: list[Entry] = [
+        {
+            "timestamp": spec["created_at"],
+            "level": "INFO",
+            "event": "submitted",
+            "message": f"Submitted: {spec['function_name']} at {record['priority']} priority "
+            f"to the {record['worker_type']} pool (category {spec['category']})",
+        }
+    ]
+    dispatched = decode_float(record.get("dispatched_at"))
+    started = decode_float(record.get("started_at"))
+    if dispatched is not None:
+        message = f"Dispatched, attempt {attempt}"
+        entries.append(_line(dispatched, "INFO", "dispatched", message, attempt))
+    if started is not None and started != dispatched:
+        pid = record.get("worker_pid")
+        message = "Started" + (f" in worker process {pid}" if pid else "")
+        entries.append(_line(started, "INFO", "started", message, attempt))
+    finished = decode_float(record.get("completed_at"))
+    if finished is not None:
+        entries.append(_finished(record, finished, attempt))
+    return entries
+
+
+def _finished(record: dict[str, str], at: float, attempt: int | None) -> Entry:
+    status = record["status"]
+    took = decode_float(record.get("execution_time"))
+    message = f"Finished: {status}" + (f" after {took:.3f} s" if took is not None else "")
+    error = decode_json(record.get("error"))
+    if error:
+        message += f" ({error.get('type')}: {error.get('message')})"
+    level = "INFO" if status in ("completed", "cancelled") else "ERROR"
+    return _line(at, level, "finished", message, attempt)
+
+
+def _line(at: float, level: str, event: str, message: str, attempt: int | None) -> Entry:
+    return {"timestamp": at, "level": level, "event": event, "message": message, "attempt": attempt}
+
+
+def _view(entry: Entry) -> LogEntry:
+    fields: dict[str, Any] = {k: entry.get(k) for k in LogEntry.model_fields}
+    fields["timestamp"] = iso_event(float(entry.get("timestamp") or 0.0)) or ""
+    fields["level"] = str(entry.get("level") or "INFO")
+    fields["event"] = str(entry.get("event") or "log")
+    fields["message"] = str(entry.get("message") or "")
+    return LogEntry(**fields)
+
+
+@router.get("/task/{task_id}", response_model=TaskLogsResponse)
+async def task_logs(
+    task_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_TASK_LINES + 10)] = MAX_TASK_LINES + 10,
+) -> TaskLogsResponse:
+    """The task's history, with what its function printed or logged, oldest first."""
+    record = await services.tasks.get(task_id)
+    if record is None or not principal.may_see(json.loads(record["spec"]).get("owner")):
+        raise NotFound(f"Task '{task_id}' not found")
+    entries = _lifecycle(record) + await services.logs.task_lines(task_id)
+    entries.sort(key=lambda e: float(e.get("timestamp") or 0.0))
+    views = [_view(e) for e in entries[-limit:]]
+    return TaskLogsResponse(task_id=task_id, entries=views, count=len(views))
+
+
+@router.get("", response_model=SystemLogsResponse)
+async def system_logs(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    level: LogLevel = LogLevel.INFO,
+    limit: Annotated[int, Query(ge=1, le=MAX_SYSTEM_ENTRIES)] = 100,
+) -> SystemLogsResponse:
+    """The newest entries at ``level`` or above, newest first. Task failures and retries
+    are shown to the task's owner; the service's own entries only to admins."""
+    visible = None if principal.is_admin else [principal.name]
+    entries = await services.logs.system_entries(level.value, limit, visible)
+    views = [_view(e) for e in entries]
+    return SystemLogsResponse(level=level, limit=limit, entries=views, count=len(views))

@@ -1,0 +1,110 @@
+"""/api/metrics/*: one category, the worker pools and Ray nodes, and the Redis nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import ray
+from fastapi import APIRouter
+
+from vokaflow.api.deps import PrincipalDep, ServicesDep
+from vokaflow.api.metrics import reset_time, worker_pools
+from vokaflow.errors import NotFound
+from vokaflow.schemas import (
+    CATEGORIES,
+    CategoryMetricsResponse,
+    CategoryRateLimit,
+    CategoryTaskCounts,
+    ErrorBody,
+    RayNodeMetrics,
+    RedisMetricsResponse,
+    RedisNodeDetail,
+    WorkersMetricsResponse,
+)
+from vokaflow.store.redis_client import is_cluster
+
+router = APIRouter(prefix="/api/metrics", tags=["metrics"])
+
+
+@router.get(
+    "/category/{category}",
+    response_model=CategoryMetricsResponse,
+    responses={404: {"model": ErrorBody, "description": "Unknown category"}},
+)
+async def category_metrics(
+    category: str, services: ServicesDep, principal: PrincipalDep
+) -> CategoryMetricsResponse:
+    """The category's rate limit and usage, and its tasks' outcomes since the service began."""
+    if category not in CATEGORIES:
+        raise NotFound(f"Unknown category '{category}'. Categories: {', '.join(CATEGORIES)}")
+    now = time.time()
+    limit = services.settings.rate_limits[category]
+    tokens, updated = await services.metrics.bucket(category)
+    counts = await services.category_stats.read(category)
+    ended = sum(counts.outcomes[s] for s in ("completed", "failed", "timeout"))
+    return CategoryMetricsResponse(
+        category=category,
+        rate_limit=CategoryRateLimit(
+            limit_per_second=limit.limit_per_second,
+            burst=limit.burst,
+            current_usage=await services.rate_limiter.usage(category),
+            reset_time=reset_time(limit, tokens, updated, now),
+        ),
+        tasks=CategoryTaskCounts(
+            submitted=counts.admitted, refused=counts.refused, **counts.outcomes
+        ),
+        success_rate=round(counts.outcomes["completed"] / ended, 4) if ended else None,
+        avg_execution_time=round(counts.avg_execution_time, 6),
+        timestamp=now,
+    )
+
+
+async def _ray_nodes(readings: dict[str, dict[str, float]]) -> list[RayNodeMetrics]:
+    nodes = []
+    for node in await asyncio.to_thread(ray.nodes):  # a blocking call to Ray's GCS
+        node_id = node["NodeID"]
+        reading = readings.get(node_id, {})
+        memory_total = reading.get("memory_total")
+        nodes.append(
+            RayNodeMetrics(
+                node_id=node_id,
+                hostname=str(reading.get("hostname") or node.get("NodeManagerHostname", "")),
+                alive=bool(node.get("Alive")),
+                cpu_percent=reading.get("cpu_percent"),
+                memory_percent=round(100 * reading["memory_used"] / memory_total, 2)
+                if memory_total
+                else None,
+                resources={k: float(v) for k, v in node.get("Resources", {}).items()},
+            )
+        )
+    return nodes
+
+
+@router.get("/workers", response_model=WorkersMetricsResponse)
+async def workers_metrics(services: ServicesDep, principal: PrincipalDep) -> WorkersMetricsResponse:
+    """Each pool's slots, target, queue and run time, and each Ray node's resources."""
+    pools = await worker_pools(services)
+    readings = await services.metrics.node_stats()
+    return WorkersMetricsResponse(
+        active_workers=sum(p.active_workers for p in pools.values()),
+        max_workers=sum(p.max_workers for p in pools.values()),
+        worker_pools=pools,
+        nodes=await _ray_nodes(readings),
+        timestamp=time.time(),
+    )
+
+
+@router.get("/redis", response_model=RedisMetricsResponse)
+async def redis_metrics(services: ServicesDep, principal: PrincipalDep) -> RedisMetricsResponse:
+    """Each Redis primary's state, and which node holds each task partition."""
+    details = await services.metrics.node_details()
+    return RedisMetricsResponse(
+        mode="cluster" if is_cluster(services.redis) else "single",
+        nodes={name: RedisNodeDetail(**detail) for name, detail in details.items()},
+        partitions=services.settings.partitions,
+        partition_nodes={
+            str(p): services.redis_node(p) for p in range(services.settings.partitions)
+        },
+        timestamp=time.time(),
+    )

@@ -1,0 +1,143 @@
+"""/api/webhooks: configure, list, delete and test signed webhooks, and read their
+delivery attempts. Another principal's webhook is 404, as if it did not exist."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from fastapi import APIRouter
+
+from vokaflow.api.deps import PrincipalDep, ServicesDep
+from vokaflow.api.services import Services
+from vokaflow.errors import Conflict, NotFound, ValidationFailed
+from vokaflow.schemas import ErrorBody, WebhookConfigureRequest
+from vokaflow.store.api_keys import Principal
+from vokaflow.webhooks.delivery import (
+    Delivery,
+    RetryPolicy,
+    WebhookSender,
+    http_client,
+    single_attempt,
+)
+from vokaflow.webhooks.payloads import payload, ping_data
+from vokaflow.webhooks.schemas import (
+    DeliveriesResponse,
+    DeliveryAttemptResponse,
+    WebhookDeletedResponse,
+    WebhookListResponse,
+    WebhookResponse,
+)
+from vokaflow.webhooks.ssrf import Allowlist, Unresolvable, UrlRefused, checked_addresses
+from vokaflow.webhooks.store import TEST_EVENT, Webhook, WebhookStore
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or invalid credentials"},
+    503: {"model": ErrorBody, "description": "Redis unavailable"},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such webhook (or another principal's)"},
+}
+
+router = APIRouter(prefix="/api/webhooks", tags=["webhooks"], responses=_ERRORS)
+
+
+def _store(services: Services) -> WebhookStore:
+    return WebhookStore(services.redis, services.keys)
+
+
+def _allowlist(services: Services) -> Allowlist:
+    return Allowlist.parse(services.settings.webhook_allowed_hosts)
+
+
+async def _visible(services: Services, principal: Principal, webhook_id: str) -> Webhook:
+    webhook = await _store(services).get(webhook_id)
+    if webhook is None or not principal.may_see(webhook.owner):
+        raise NotFound(f"Webhook '{webhook_id}' not found")
+    return webhook
+
+
+async def _check_url(services: Services, url: str) -> None:
+    try:
+        await checked_addresses(url, _allowlist(services))
+    except UrlRefused as exc:
+        raise ValidationFailed("url", str(exc)) from None
+    except Unresolvable as exc:
+        raise ValidationFailed("url", str(exc)) from None
+
+
+@router.post(
+    "/configure",
+    response_model=WebhookResponse,
+    status_code=201,
+    responses={
+        400: {"model": ErrorBody, "description": "Invalid or refused URL or events"},
+        409: {"model": ErrorBody, "description": "The principal has its limit of webhooks"},
+    },
+)
+async def configure_webhook(
+    body: WebhookConfigureRequest, services: ServicesDep, principal: PrincipalDep
+) -> WebhookResponse:
+    await _check_url(services, body.url)
+    limit = services.settings.webhook_max_per_owner
+    if len(await _store(services).of_owner(principal.name)) >= limit:
+        raise Conflict(f"'{principal.name}' already has {limit} webhooks; delete one first")
+    webhook = Webhook(
+        webhook_id=f"wh_{uuid.uuid4().hex}",
+        url=body.url,
+        events=tuple(dict.fromkeys(event.value for event in body.events)),
+        secret=body.secret,
+        owner=principal.name,
+        created_at=time.time(),
+    )
+    await _store(services).create(webhook)
+    return WebhookResponse.of(webhook)
+
+
+@router.get("", response_model=WebhookListResponse)
+async def list_webhooks(services: ServicesDep, principal: PrincipalDep) -> WebhookListResponse:
+    store = _store(services)
+    found = await (store.every() if principal.is_admin else store.of_owner(principal.name))
+    return WebhookListResponse(webhooks=[WebhookResponse.of(w) for w in found], count=len(found))
+
+
+@router.delete("/{webhook_id}", response_model=WebhookDeletedResponse, responses=_NOT_FOUND)
+async def delete_webhook(
+    webhook_id: str, services: ServicesDep, principal: PrincipalDep
+) -> WebhookDeletedResponse:
+    webhook = await _visible(services, principal, webhook_id)
+    await _store(services).delete(webhook)
+    return WebhookDeletedResponse(id=webhook_id)
+
+
+@router.post("/{webhook_id}/test", response_model=DeliveryAttemptResponse, responses=_NOT_FOUND)
+async def test_webhook(
+    webhook_id: str, services: ServicesDep, principal: PrincipalDep
+) -> DeliveryAttemptResponse:
+    """One signed `webhook.test` delivery, sent now; the attempt is also recorded."""
+    webhook = await _visible(services, principal, webhook_id)
+    policy = single_attempt(RetryPolicy.from_settings(services.settings))
+    ping = Delivery(
+        delivery_id=str(uuid.uuid4()),
+        event=TEST_EVENT,
+        subject_id=webhook_id,
+        payload=payload(TEST_EVENT, time.time(), ping_data(webhook_id)),
+    )
+    async with http_client(policy) as client:
+        sender = WebhookSender(client, _store(services), policy, _allowlist(services))
+        attempt = await sender.deliver(webhook, ping)
+    return DeliveryAttemptResponse.of(attempt)
+
+
+@router.get("/{webhook_id}/deliveries", response_model=DeliveriesResponse, responses=_NOT_FOUND)
+async def webhook_deliveries(
+    webhook_id: str, services: ServicesDep, principal: PrincipalDep
+) -> DeliveriesResponse:
+    await _visible(services, principal, webhook_id)
+    attempts = await _store(services).attempts(webhook_id)
+    return DeliveriesResponse(
+        webhook_id=webhook_id,
+        deliveries=[DeliveryAttemptResponse.of(a) for a in attempts],
+        count=len(attempts),
+    )

@@ -1,0 +1,86 @@
+"""The log entries an outcome leaves: the function's output, retries, and failures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vokaflow.store.dispatch_store import ClaimedTask, Retry
+from vokaflow.store.logs import Entry
+from vokaflow.store.records import Outcome
+
+FAILURE_EVENTS = {"failed": "task.failed", "timeout": "task.timeout"}
+
+
+def output_entries(outcome: Outcome) -> list[Entry]:
+    return [
+        {
+            "timestamp": line["ts"],
+            "level": line["level"],
+            "event": "output",
+            "source": line["source"],
+            "message": line["message"],
+            "attempt": outcome.attempt,
+        }
+        for line in outcome.logs
+    ]
+
+
+def _error_text(outcome: Outcome) -> str:
+    error = outcome.error or {}
+    return f"{error.get('type', 'Error')}: {error.get('message', '')}"
+
+
+def retry_entry(retry: Retry) -> Entry:
+    outcome = retry.outcome
+    delay_s = max(0.0, retry.ready_at_ms / 1000 - outcome.completed_at)
+    return {
+        "timestamp": outcome.completed_at,
+        "level": "WARNING",
+        "event": "retried",
+        "message": f"Attempt {outcome.attempt} failed ({_error_text(outcome)}); "
+        f"attempt {outcome.attempt + 1} in {delay_s:.1f} s",
+        "attempt": outcome.attempt,
+    }
+
+
+def _system_entry(task: ClaimedTask, entry: Entry) -> Entry:
+    message = f"Task {task.task_id} ({task.function_name}): {entry['message']}"
+    return {
+        **entry,
+        "message": message,
+        "task_id": task.task_id,
+        "owner": task.owner,
+        "component": "scheduler",
+    }
+
+
+def failure_entry(outcome: Outcome) -> Entry | None:
+    event = FAILURE_EVENTS.get(outcome.status)
+    if event is None:
+        return None
+    return {
+        "timestamp": outcome.completed_at,
+        "level": "ERROR",
+        "event": event,
+        "message": f"{outcome.status} after {outcome.attempt} attempt(s): {_error_text(outcome)}",
+        "attempt": outcome.attempt,
+    }
+
+
+def settle_entries(
+    tasks: Sequence[ClaimedTask], final: Sequence[Outcome], retries: Sequence[Retry]
+) -> tuple[dict[str, list[Entry]], list[Entry]]:
+    """Per task: its output and retry lines. For the service log: retries and failures."""
+    by_id = {task.task_id: task for task in tasks}
+    task_lines: dict[str, list[Entry]] = {}
+    system: list[Entry] = []
+    for outcome in final:
+        task_lines[outcome.task_id] = output_entries(outcome)
+        failure = failure_entry(outcome)
+        if failure is not None:
+            system.append(_system_entry(by_id[outcome.task_id], failure))
+    for retry in retries:
+        line = retry_entry(retry)
+        task_lines[retry.outcome.task_id] = [*output_entries(retry.outcome), line]
+        system.append(_system_entry(by_id[retry.outcome.task_id], line))
+    return task_lines, system

@@ -1,0 +1,171 @@
+"""The webhook dispatcher: a detached Ray actor that reads the event stream with a consumer
+group and delivers each entry to its owner's webhooks.
+
+An entry is acknowledged only after every delivery for it has ended (delivered or given
+up), so entries read by an incarnation that died are read again by the next one:
+at-least-once, with a delivery id that stays the same. It runs apart from the scheduler,
+so a slow receiver never delays task dispatch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import ray
+import redis.exceptions
+
+from vokaflow.config import Settings
+from vokaflow.observability.service_logs import install_service_logging
+from vokaflow.scheduler import NAMESPACE
+from vokaflow.store.batch_store import BatchStore
+from vokaflow.store.keys import Keys
+from vokaflow.store.redis_client import connect
+from vokaflow.store.task_store import TaskStore
+from vokaflow.webhooks.delivery import (
+    Delivery,
+    RetryPolicy,
+    WebhookSender,
+    delivery_id,
+    http_client,
+)
+from vokaflow.webhooks.payloads import batch_data, is_batch_event, payload, task_data
+from vokaflow.webhooks.ssrf import Allowlist
+from vokaflow.webhooks.store import Webhook, WebhookStore
+
+DISPATCHER_NAME = "vokaflow-webhooks"
+CONSUMER = "dispatcher"  # one actor: a restarted one finds its predecessor's pending entries
+MAX_ENTRIES_IN_FLIGHT = 256
+READ_BLOCK_MS = 1000  # below the Redis client's socket timeout
+RETRY_S = 1.0
+
+log = logging.getLogger("vokaflow.webhooks")
+
+
+class WebhookDispatcher:
+    def __init__(self, wire_settings: dict[str, Any], redis_url: str) -> None:
+        settings = Settings.from_wire(wire_settings)
+        self.keys = Keys(settings.key_prefix, settings.partitions)
+        install_service_logging("webhooks", redis_url, self.keys)
+        self.redis = connect(redis_url)
+        self.webhooks = WebhookStore(self.redis, self.keys)
+        self.tasks = TaskStore(self.redis, self.keys, settings.task_retention_s)
+        self.batches = BatchStore(self.redis, self.keys, settings.task_retention_s)
+        policy = RetryPolicy.from_settings(settings)
+        self.sender = WebhookSender(
+            http_client(policy),
+            self.webhooks,
+            policy,
+            Allowlist.parse(settings.webhook_allowed_hosts),
+        )
+        self.handling: dict[str, asyncio.Task[None]] = {}  # strong refs: asyncio keeps weak ones
+        self._consuming = asyncio.get_event_loop().create_task(self._run())
+
+    async def ping(self) -> str:
+        return "pong"
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._create_group()
+                await self._consume()
+            except Exception:
+                log.warning("reading the event stream failed; trying again", exc_info=True)
+                await asyncio.sleep(RETRY_S)
+
+    async def _create_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(
+                self.keys.event_stream, self.keys.event_group, id="0", mkstream=True
+            )
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _consume(self) -> None:
+        """First the entries read before but never acknowledged, then new ones."""
+        after = "0"
+        while True:
+            free = MAX_ENTRIES_IN_FLIGHT - len(self.handling)
+            if free <= 0:
+                await asyncio.sleep(0.05)
+                continue
+            entries = await self._read(after, free)
+            if after != ">" and not entries:
+                after = ">"
+                continue
+            for entry_id, fields in entries:
+                if entry_id not in self.handling:
+                    handle = self._handle(entry_id, fields)
+                    self.handling[entry_id] = asyncio.get_event_loop().create_task(handle)
+            if after != ">":
+                after = entries[-1][0]
+
+    async def _read(self, after: str, count: int) -> list[tuple[str, dict[str, str]]]:
+        reply: Any = await self.redis.xreadgroup(
+            self.keys.event_group,
+            CONSUMER,
+            {self.keys.event_stream: after},
+            count=count,
+            block=READ_BLOCK_MS if after == ">" else None,
+        )
+        return [(str(i), dict(f or {})) for _, entries in reply or [] for i, f in entries]
+
+    async def _handle(self, entry_id: str, fields: dict[str, str]) -> None:
+        try:
+            while True:
+                try:
+                    await self._deliver_entry(entry_id, fields)
+                    await self._acknowledge(entry_id)
+                    return
+                except Exception:
+                    log.warning("delivering entry %s failed; again", entry_id, exc_info=True)
+                    await asyncio.sleep(RETRY_S)
+        finally:
+            self.handling.pop(entry_id, None)
+
+    async def _deliver_entry(self, entry_id: str, fields: dict[str, str]) -> None:
+        event, owner, subject_id = fields.get("event"), fields.get("owner"), fields.get("id")
+        if not (event and owner and subject_id):
+            log.warning("skipping malformed event entry %s: %s", entry_id, fields)
+            return
+        hooks = [hook for hook in await self.webhooks.of_owner(owner) if hook.wants(event)]
+        if not hooks:
+            return
+        body = payload(event, float(fields.get("at") or 0), await self._data(event, subject_id))
+        await asyncio.gather(
+            *(self._deliver(hook, entry_id, event, subject_id, body) for hook in hooks)
+        )
+
+    async def _data(self, event: str, subject_id: str) -> dict[str, Any]:
+        if is_batch_event(event):
+            return batch_data(subject_id, await self.batches.get(subject_id))
+        return task_data(event, subject_id, await self.tasks.get(subject_id))
+
+    async def _deliver(
+        self, hook: Webhook, entry_id: str, event: str, subject_id: str, body: dict[str, Any]
+    ) -> None:
+        delivery = Delivery(delivery_id(hook.webhook_id, entry_id), event, subject_id, body)
+        await self.sender.deliver(hook, delivery)
+
+    async def _acknowledge(self, entry_id: str) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xack(self.keys.event_stream, self.keys.event_group, entry_id)
+        pipe.xdel(self.keys.event_stream, entry_id)
+        await pipe.execute()
+
+
+WebhookDispatcherActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(
+    WebhookDispatcher
+)
+
+
+def ensure_dispatcher(settings: Settings, redis_url: str) -> Any:
+    """The running webhook dispatcher, started if there is none."""
+    return WebhookDispatcherActor.options(
+        name=DISPATCHER_NAME,
+        namespace=NAMESPACE,
+        lifetime="detached",
+        get_if_exists=True,
+    ).remote(settings.to_wire(), redis_url)

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # A client with more failed authentications than this in a window gets 429 (0: off).
     auth_failure_limit: int = Field(default=20, ge=0)
     auth_failure_window_s: int = Field(default=60, ge=1)
+    # Peers whose X-Forwarded-For names the client (Serve's HAProxy runs on the node itself)
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     # Bearer JWTs: HS256 with this secret (`up` keeps one in VOKAFLOW_HOME when unset), or
     # RS256 with this PEM public key. exp and nbf are checked with the leeway.
     jwt_secret: str = Field(default="", repr=False)

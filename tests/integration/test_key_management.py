@@ -45,7 +45,7 @@ def test_revoking_an_unknown_key_fails_with_a_message(stack):
 
 
 @pytest.mark.parametrize("bad_header", [{"X-API-Key": "vf_wrong"}, {}])
-def test_a_client_that_keeps_failing_auth_is_rate_limited_and_others_are_not(stack, bad_header):
+def test_a_client_that_keeps_failing_auth_gets_429_but_good_keys_still_work(stack, bad_header):
     client_ip = f"203.0.113.{7 + len(bad_header)}"
     forwarded = {"X-Forwarded-For": client_ip}
     with stack.client(api_key="") as anonymous:
@@ -67,7 +67,7 @@ def test_a_client_that_keeps_failing_auth_is_rate_limited_and_others_are_not(sta
             "/api/high-scale-tasks/priorities",
             headers={"X-API-Key": stack.admin_key, **forwarded},
         )
-        assert with_good_key.status_code == 429, "a blocked client waits out the window"
+        assert with_good_key.status_code == 200, "a valid credential is never refused"
         other_client = anonymous.get(
             "/api/high-scale-tasks/priorities",
             headers={"X-API-Key": stack.admin_key, "X-Forwarded-For": "203.0.113.99"},

@@ -112,3 +112,31 @@ def test_captured_output_is_bounded_per_task():
     lines = output.finish()
     assert len(lines) == MAX_LINES + 1
     assert "50 more lines" in lines[-1]["message"]
+
+
+def test_captured_streams_answer_what_code_expects_of_stdout():
+    import subprocess
+    import sys
+
+    with captured_output() as sink:
+        output = sink.next_task()
+        assert sys.stdout.encoding.lower() == "utf-8"
+        sys.stdout.buffer.write("bytes ✓\n".encode())
+        assert isinstance(sys.stderr.fileno(), int)
+        subprocess.run(["true"], stdout=sys.stdout, check=True)
+        sys.stdout.flush()
+    assert [line["message"] for line in output.finish()] == ["bytes ✓"]
+
+
+def test_progress_bars_keep_only_their_last_state_and_cost_linear_time():
+    import sys
+    import time
+
+    started = time.perf_counter()
+    with captured_output() as sink:
+        output = sink.next_task()
+        for i in range(20_000):
+            sys.stderr.write(f"\rprogress {i}")
+        sys.stderr.write("\n")
+    assert time.perf_counter() - started < 2.0
+    assert [line["message"] for line in output.finish()] == ["progress 19999"]

@@ -117,6 +117,9 @@ def test_a_url_with_credentials_or_without_a_valid_host_is_refused(url):
         ("::ffff:192.168.1.1", "private"),
         ("224.0.0.1", "multicast"),
         ("0.0.0.0", "unspecified"),
+        ("fec0::1", "site-local"),
+        ("2002:7f00:1::", "tunnelled (6to4 or Teredo)"),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "tunnelled (6to4 or Teredo)"),
         ("8.8.8.8", None),
     ],
 )

@@ -3,14 +3,14 @@ as ``Authorization: Bearer``."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from fastapi import Request
 
 from vokaflow.api.services import Services
 from vokaflow.api.tokens import looks_like_jwt, verify
 from vokaflow.errors import Unauthorized
 from vokaflow.store.api_keys import Principal
-
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 def _presented_credential(request: Request) -> str | None:
@@ -23,28 +23,31 @@ def _presented_credential(request: Request) -> str | None:
     return None
 
 
-def client_address(request: Request) -> str:
-    """The caller's address. Behind a proxy on this host (Serve's HAProxy mode), the first
-    X-Forwarded-For hop; otherwise the peer, so that remote callers cannot pick a name."""
+def client_address(request: Request, trusted_proxies: Collection[str]) -> str:
+    """The caller's address: the TCP peer, or, when the peer is a trusted proxy, the last
+    X-Forwarded-For hop (the one that proxy added)."""
     peer = request.client.host if request.client else "unknown"
     forwarded = request.headers.get("x-forwarded-for", "")
-    if peer in LOOPBACK and forwarded:
-        return forwarded.split(",")[0].strip()[:64] or peer
+    if peer in trusted_proxies and forwarded:
+        return forwarded.split(",")[-1].strip()[:64] or peer
     return peer
 
 
+async def _authenticate(services: Services, credential: str) -> Principal | None:
+    if looks_like_jwt(credential):
+        return verify(credential, services.settings)
+    return await services.principal_for(credential)
+
+
 async def require_principal(request: Request) -> Principal:
+    """The caller's principal, or 401. A valid credential is always accepted; a client
+    whose credentials keep failing gets 429 for its failures until its window ends."""
     services: Services = request.app.state.services
-    client = client_address(request)
-    services.auth_failures.check(client)
     credential = _presented_credential(request)
-    principal = None
-    if credential is not None:
-        if looks_like_jwt(credential):
-            principal = verify(credential, services.settings)
-        else:
-            principal = await services.principal_for(credential)
-    if principal is None:
-        await services.auth_failures.record_failure(client)
-        raise Unauthorized()
-    return principal
+    principal = None if credential is None else await _authenticate(services, credential)
+    if principal is not None:
+        return principal
+    client = client_address(request, services.settings.trusted_proxies)
+    services.auth_failures.check(client)
+    await services.auth_failures.record_failure(client)
+    raise Unauthorized()

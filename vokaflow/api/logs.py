@@ -97,7 +97,7 @@ async def system_logs(
 ) -> SystemLogsResponse:
     """The newest entries at ``level`` or above, newest first. Task failures and retries
     are shown to the task's owner; the service's own entries only to admins."""
-    visible = None if principal.is_admin else [principal.name]
-    entries = await services.logs.system_entries(level.value, limit, visible)
+    owner = None if principal.is_admin else principal.name
+    entries = await services.logs.system_entries(level.value, limit, owner)
     views = [_view(e) for e in entries]
     return SystemLogsResponse(level=level, limit=limit, entries=views, count=len(views))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import defaultdict
@@ -13,7 +14,7 @@ from vokaflow.api.services import Services
 from vokaflow.api.submission import prepare_task
 from vokaflow.api.views import task_status_view
 from vokaflow.clock import iso_event, iso_forecast
-from vokaflow.errors import Conflict, NotFound
+from vokaflow.errors import Conflict, NotFound, ServiceUnavailable
 from vokaflow.observability.prometheus import gateway_metrics
 from vokaflow.schemas import (
     CATEGORIES,
@@ -130,18 +131,25 @@ async def cancel_task(
             f"Task '{task_id}' is already {ended.previous_status} and cannot be cancelled",
             {"task_id": task_id, "status": ended.previous_status},
         )
-    cancelled = Event.task_ended(TaskStatus.CANCELLED.value, task_owner(spec) or "", task_id, now)
-    await services.events.emit([cancelled])
-    await services.category_stats.count(json.loads(spec)["category"], TaskStatus.CANCELLED.value)
     if ended.batch_id:
         await services.batches.count_terminal(ended.batch_id, TaskStatus.CANCELLED.value)
         await services.batches.notify(ended.batch_id)
+    await _announce_cancel(services, task_id, spec, now)
     return CancelResponse(
         task_id=task_id,
         status=TaskStatus.CANCELLED,
         cancelled_at=iso_event(now) or "",
         message="Task cancelled successfully",
     )
+
+
+async def _announce_cancel(services: Services, task_id: str, spec: str, now: float) -> None:
+    """The webhook event and the category count: the task is cancelled either way, so a
+    Redis failure here must not turn the answer into a 503."""
+    cancelled = Event.task_ended(TaskStatus.CANCELLED.value, task_owner(spec) or "", task_id, now)
+    with contextlib.suppress(ServiceUnavailable):
+        await services.events.emit([cancelled])
+        await services.category_stats.count(json.loads(spec)["category"], "cancelled")
 
 
 @router.get("/priorities", response_model=PrioritiesResponse)

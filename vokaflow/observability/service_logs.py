@@ -20,7 +20,7 @@ from typing import Any
 
 from vokaflow.clock import iso_event
 from vokaflow.store.keys import Keys
-from vokaflow.store.logs import SYSTEM_LOG_MAX_LEN
+from vokaflow.store.logs import SYSTEM_LOG_MAX_LEN, queue_stream_entry
 from vokaflow.store.redis_client import connect_sync
 
 FLUSH_EVERY_S = 0.5
@@ -66,28 +66,34 @@ class RedisLogHandler(logging.Handler):
         threading.Thread(target=self._flush_forever, name="vokaflow-logs", daemon=True).start()
 
     def emit(self, record: logging.LogRecord) -> None:
+        try:
+            entry = entry_of(record, self.component)
+        except Exception:  # a bad format string must not reach the caller
+            self.handleError(record)
+            return
         # Redis away and the buffer full: drop the entry, never block the caller
         with contextlib.suppress(queue.Full):
-            self.pending.put_nowait(entry_of(record, self.component))
+            self.pending.put_nowait(entry)
 
     def _flush_forever(self) -> None:
-        client = connect_sync(self.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        client = None
         while True:
             batch = [self.pending.get()]
             while not self.pending.empty() and len(batch) < 500:
                 batch.append(self.pending.get_nowait())
             try:
+                # made here, and again after a failure: a process started while Redis was
+                # away must not keep a client of the wrong kind (single node vs cluster)
+                client = client or connect_sync(
+                    self.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0
+                )
                 pipe = client.pipeline(transaction=False)
                 for entry in batch:
-                    pipe.xadd(
-                        self.keys.system_log,
-                        {"entry": json.dumps(entry, default=str)},
-                        maxlen=SYSTEM_LOG_MAX_LEN,
-                        approximate=True,
-                    )
+                    queue_stream_entry(pipe, self.keys.system_log, entry, SYSTEM_LOG_MAX_LEN)
                 pipe.execute()
             except Exception as exc:  # logging about logging would loop: say it on stderr
                 print(f"vokaflow: system log write failed: {exc!r}", file=sys.stderr)
+                client = None
                 threading.Event().wait(FLUSH_EVERY_S)
 
 

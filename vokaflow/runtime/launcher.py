@@ -84,11 +84,13 @@ def revoke_api_keys(settings: Settings, redis_url: str, id_or_name: str) -> list
 
 
 def ensure_admin_key(settings: Settings, redis_url: str) -> str:
-    """The admin key kept in VOKAFLOW_HOME (mode 0600), registered in this Redis."""
+    """The admin key kept in VOKAFLOW_HOME (mode 0600), registered in this Redis; a new one
+    if there is none or the kept one was revoked."""
     path = settings.admin_key_file
-    if path.exists():
-        api_key = path.read_text().strip()
-    else:
+    api_key = path.read_text().strip() if path.exists() else ""
+    if not api_key or asyncio.run(
+        _with_key_store(settings, redis_url, lambda store: store.is_revoked(api_key))
+    ):
         api_key = new_api_key()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
@@ -220,6 +222,7 @@ def start_scheduler_job(settings: Settings, redis_url: str) -> None:
     client = _job_client(settings)
     if _scheduler_jobs(settings, client, live_only=True):
         return
+    settings = settings.model_copy(update={"jwt_secret": ""})  # job env shows in the dashboard
     client.submit_job(
         entrypoint=f"{sys.executable} -m vokaflow.scheduler.host",
         submission_id=f"{SCHEDULER_JOB_KIND}-{settings.key_prefix}-{int(time.time())}",

@@ -15,8 +15,7 @@ import logging
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 from typing import Any, TypeVar
 
@@ -45,7 +44,13 @@ from vokaflow.schemas import Priority, WorkerType
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.category_stats import CategoryStats
 from vokaflow.store.dead_letters import DeadLetterStore
-from vokaflow.store.dispatch_store import ClaimedTask, ClaimRequest, DispatchStore, Retry
+from vokaflow.store.dispatch_store import (
+    ClaimedTask,
+    ClaimRequest,
+    DispatchStore,
+    Retry,
+    Settled,
+)
 from vokaflow.store.events import Event, EventLog
 from vokaflow.store.keys import Keys
 from vokaflow.store.logs import LogStore
@@ -108,6 +113,7 @@ class Scheduler:
         self.rng = random.Random()
         self.wakeup = asyncio.Event()
         self.draining = False
+        self.settling = 0  # chunks back from their worker whose outcomes are being written
         self.handle = ray.get_runtime_context().current_actor
         loop = asyncio.get_event_loop()
         self._background = [
@@ -132,7 +138,7 @@ class Scheduler:
         Returns how many chunks still run; they go back to the queue on the next start."""
         self.draining = True
         deadline = time.monotonic() + grace_s
-        while self.inflight.chunks and time.monotonic() < deadline:
+        while (self.inflight.chunks or self.settling) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         return len(self.inflight.chunks)
 
@@ -226,15 +232,18 @@ class Scheduler:
         now = time.time()
         lease_ms = int((now + self.settings.lease_s) * 1000)
         claimed = await self.dispatch.claim(requests, lease_ms, now)
-        self.prometheus.observe_dispatch(
-            (t.priority, now - t.created_at) for t in claimed if t.attempt == 1
-        )
         by_pool: dict[WorkerType, list[ClaimedTask]] = defaultdict(list)
         for task in claimed:
             by_pool[task.worker_type].append(task)
         for wt, tasks in by_pool.items():
             tasks.sort(key=lambda t: t.priority.level)
             self._launch_chunks(wt, tasks, sizes[wt])
+        with _telemetry_guard():
+            self.prometheus.observe_dispatch(
+                (t.priority, now - t.created_at)
+                for t in claimed
+                if t.attempt == 1 and t.created_at > 0
+            )
         return bool(claimed)
 
     def _launch_chunks(self, worker_type: WorkerType, tasks: list[ClaimedTask], size: int) -> None:
@@ -268,15 +277,19 @@ class Scheduler:
         except RayError as exc:
             failure = exc
         finally:
-            self.inflight.remove(chunk)
+            self.inflight.remove(chunk)  # the slot is free now; drain also waits for settling
+            self.settling += 1
             self.wakeup.set()
-        if chunk.stopped:
-            return
-        if outcomes is None:
-            await self._worker_lost(chunk, failure)
-            return
-        self._observe(chunk.worker_type, outcomes)
-        await self._settle(chunk.tasks, outcomes)
+        try:
+            if chunk.stopped:
+                return
+            if outcomes is None:
+                await self._worker_lost(chunk, failure)
+                return
+            self._observe(chunk.worker_type, outcomes)
+            await self._settle(chunk.tasks, outcomes)
+        finally:
+            self.settling -= 1
 
     def _observe(self, worker_type: WorkerType, outcomes: list[Outcome]) -> None:
         if outcomes:
@@ -299,24 +312,27 @@ class Scheduler:
                 retries.append(Retry(outcome, now_ms + int(delay_s * 1000)))
             else:
                 final.append(outcome)
-        task_lines, system = settle_entries(tasks, final, retries)
+        settled = await self._until_redis(lambda: self.dispatch.settle(final, retries))
+        await self._until_redis(partial(self._record, tasks, settled))
         by_id = {task.task_id: task for task in tasks}
-        counted = [(by_id[o.task_id], o) for o in final] + [
-            (by_id[r.outcome.task_id], replace(r.outcome, status="retried")) for r in retries
-        ]
-
-        def also(pipe: Any) -> None:
-            self.logs.queue_writes(pipe, task_lines, system)
-            self.category_stats.queue_outcomes(
-                pipe, ((t.category, o.status, o.execution_time) for t, o in counted)
+        with _telemetry_guard():
+            self.prometheus.count_finished(
+                (by_id[o.task_id].category, by_id[o.task_id].priority.value, o.status)
+                for o in settled.final
             )
+        await self._announce(tasks, settled.final)
+        await self._count_in_batches(tasks, settled.final)
 
-        current = await self._until_redis(lambda: self.dispatch.settle(final, retries, also))
-        self.prometheus.count_finished(
-            (by_id[o.task_id].category, by_id[o.task_id].priority.value, o.status) for o in current
+    async def _record(self, tasks: list[ClaimedTask], settled: Settled) -> None:
+        """Log lines and per-category counts of what was written, in one round trip."""
+        task_lines, system = settle_entries(tasks, settled.final, settled.retries)
+        category_of = {task.task_id: task.category for task in tasks}
+        counted = [(o.status, o) for o in settled.final]
+        counted += [("retried", r.outcome) for r in settled.retries]
+        outcomes = [(category_of[o.task_id], status, o.execution_time) for status, o in counted]
+        await self.logs.write(
+            task_lines, system, also=partial(self.category_stats.queue_outcomes, outcomes=outcomes)
         )
-        await self._announce(tasks, current)
-        await self._count_in_batches(tasks, current)
 
     async def _announce(self, tasks: list[ClaimedTask], current: list[Outcome]) -> None:
         owner_of = {t.task_id: t.owner for t in tasks}
@@ -462,9 +478,10 @@ class Scheduler:
                 last_refresh = time.monotonic()
             with contextlib.suppress(ServiceUnavailable):
                 await self.dispatch.beat(time.time(), self._pool_report(), ttl_s)
-            self.prometheus.set_pools(
-                {wt.value: (self.inflight.per_pool[wt], self.capacity[wt]) for wt in WorkerType}
-            )
+            with _telemetry_guard():
+                self.prometheus.set_pools(
+                    {wt.value: (self.inflight.per_pool[wt], self.capacity[wt]) for wt in WorkerType}
+                )
             await asyncio.sleep(self.settings.scheduler_heartbeat_s)
 
     async def _probe_nodes(self) -> None:
@@ -507,18 +524,34 @@ class Scheduler:
 
 
 async def _read_nodes() -> dict[str, dict[str, Any]]:
-    alive = [node for node in ray.nodes() if node.get("Alive")]
+    nodes = await asyncio.to_thread(ray.nodes)  # a blocking call to Ray's GCS
     refs = {
         node["NodeID"]: read_node.options(
             scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
         ).remote()
-        for node in alive
+        for node in nodes
+        if node.get("Alive")
     }
+    ready, not_ready = await asyncio.to_thread(
+        ray.wait, list(refs.values()), num_returns=len(refs), timeout=NODE_PROBE_TIMEOUT_S
+    )
+    for ref in not_ready:
+        ray.cancel(ref, force=True)
     readings: dict[str, dict[str, Any]] = {}
     for node_id, ref in refs.items():
-        with contextlib.suppress(RayError, asyncio.TimeoutError):
-            readings[node_id] = await asyncio.wait_for(ref, NODE_PROBE_TIMEOUT_S)
+        if ref in ready:
+            with contextlib.suppress(RayError):
+                readings[node_id] = await ref
     return readings
+
+
+@contextlib.contextmanager
+def _telemetry_guard() -> Iterator[None]:
+    """Metrics must never break dispatch or settling."""
+    try:
+        yield
+    except Exception:
+        log.warning("recording metrics failed", exc_info=True)
 
 
 def _ended(

@@ -97,6 +97,10 @@ class ApiKeyStore:
         return Principal(name=str(name), role=str(role or "user"))
 
     @redis_boundary
+    async def is_revoked(self, api_key: str) -> bool:
+        return bool(await self.redis.hget(self.keys.api_key(digest(api_key)), "revoked_at"))
+
+    @redis_boundary
     async def all(self) -> list[KeyInfo]:
         """Every key, revoked ones included, oldest first."""
         hashes = sorted(str(h) for h in await self.redis.smembers(self.keys.api_key_index))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +75,14 @@ class ClaimedTask:
 class Retry:
     outcome: Outcome
     ready_at_ms: int
+
+
+@dataclass(frozen=True)
+class Settled:
+    """The outcomes and retries that were written (not stale)."""
+
+    final: list[Outcome]
+    retries: list[Retry]
 
 
 class DispatchStore:
@@ -148,17 +156,11 @@ class DispatchStore:
         ]
 
     @redis_boundary
-    async def settle(
-        self,
-        finished: Sequence[Outcome],
-        retries: Sequence[Retry],
-        also: Callable[[Any], None] | None = None,
-    ) -> list[Outcome]:
-        """Write final outcomes and scheduled retries in one round trip, with whatever
-        ``also`` adds to the pipeline.
+    async def settle(self, finished: Sequence[Outcome], retries: Sequence[Retry]) -> Settled:
+        """Write final outcomes and scheduled retries in one round trip.
 
-        Returns the final outcomes that were current (not stale), and counts each function's
-        completed run times for estimates.
+        Returns those that were current (a task cancelled or re-queued meanwhile keeps its
+        state, and its outcome is stale), and counts each function's run times for estimates.
         """
         pipe = self.redis.pipeline(transaction=False)
         now_ms = int(time.time() * 1000)
@@ -185,10 +187,12 @@ class DispatchStore:
             second_key = f"{self.keys.completions_prefix()}{int(time.time())}"
             pipe.incrby(second_key, len(finished))
             pipe.expire(second_key, 120)
-        if also is not None:
-            also(pipe)
         replies = await pipe.execute()
-        return [outcome for outcome, reply in zip(finished, replies, strict=False) if reply == 1]
+        final_replies, retry_replies = replies[: len(finished)], replies[len(finished) :]
+        return Settled(
+            final=[o for o, reply in zip(finished, final_replies, strict=True) if reply == 1],
+            retries=[r for r, reply in zip(retries, retry_replies, strict=False) if reply == 1],
+        )
 
     def _count_run_times(self, pipe: Any, finished: Sequence[Outcome]) -> None:
         totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])

@@ -46,8 +46,17 @@ class Keys:
 
     @property
     def system_log(self) -> str:
-        """Stream of the service's own log entries and task failures, bounded in length."""
-        return f"{self.prefix}:logs"
+        """Stream of the service's own log records (gateway, scheduler, webhooks), capped."""
+        return f"{self.prefix}:logs:service"
+
+    @property
+    def task_event_log(self) -> str:
+        """Stream of every task's failures, timeouts and retries, capped; admins read it."""
+        return f"{self.prefix}:logs:tasks"
+
+    def owner_log(self, owner: str) -> str:
+        """Stream of one principal's task failures, timeouts and retries, capped."""
+        return f"{self.prefix}:logs:owner:{owner}"
 
     def running(self, partition: int) -> str:
         return f"{self._tagged(partition)}:running"

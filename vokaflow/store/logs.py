@@ -1,15 +1,20 @@
-"""Log entries in Redis: a bounded list per task, and one bounded stream for the service.
+"""Log entries in Redis: a bounded list per task, and capped streams for the service.
 
 A task's list holds what its function printed or logged and its retries; the rest of its
 history (submitted, dispatched, started, finished) is read from its record, so a task that
 prints nothing costs no log memory. The list expires with the task's record.
+
+Task failures, timeouts and retries go to one stream for admins and to one per owner, so a
+user's read scans only their own entries; the service's own records have a stream of their
+own, which a burst of task failures cannot flush.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -19,8 +24,8 @@ from vokaflow.store.redis_client import redis_boundary
 
 MAX_TASK_LINES = 500
 SYSTEM_LOG_MAX_LEN = 10_000
-SYSTEM_SCAN_PAGE = 500
-SYSTEM_SCAN_LIMIT = SYSTEM_LOG_MAX_LEN  # a filtered read looks at most this far back
+OWNER_LOG_MAX_LEN = 1_000
+SCAN_PAGE = 500
 
 Entry = dict[str, Any]
 
@@ -30,16 +35,26 @@ def level_number(name: str) -> int:
     return number if isinstance(number, int) else logging.INFO
 
 
+def queue_stream_entry(pipe: Any, stream: str, entry: Entry, max_len: int) -> None:
+    pipe.xadd(stream, {"entry": json.dumps(entry, default=str)}, maxlen=max_len, approximate=True)
+
+
 class LogStore:
     def __init__(self, client: aioredis.Redis, keys: Keys, retention_s: int = 0) -> None:
         self.redis = client
         self.keys = keys
         self.retention_ms = retention_s * 1000
 
-    def queue_writes(
-        self, pipe: Any, task_lines: Mapping[str, Sequence[Entry]], system: Sequence[Entry]
+    @redis_boundary
+    async def write(
+        self,
+        task_lines: Mapping[str, Sequence[Entry]],
+        task_events: Sequence[Entry],
+        also: Callable[[Any], None] | None = None,
     ) -> None:
-        """Add the writes to a pipeline that the caller executes."""
+        """Append task lines and task events (with ``owner``), and whatever ``also`` adds
+        to the same pipeline."""
+        pipe = self.redis.pipeline(transaction=False)
         for task_id, lines in task_lines.items():
             if not lines:
                 continue
@@ -48,20 +63,13 @@ class LogStore:
             pipe.ltrim(key, -MAX_TASK_LINES, -1)
             if self.retention_ms:
                 pipe.pexpire(key, self.retention_ms)
-        for entry in system:
-            pipe.xadd(
-                self.keys.system_log,
-                {"entry": json.dumps(entry)},
-                maxlen=SYSTEM_LOG_MAX_LEN,
-                approximate=True,
-            )
-
-    @redis_boundary
-    async def write(
-        self, task_lines: Mapping[str, Sequence[Entry]], system: Sequence[Entry]
-    ) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        self.queue_writes(pipe, task_lines, system)
+        for entry in task_events:
+            queue_stream_entry(pipe, self.keys.task_event_log, entry, SYSTEM_LOG_MAX_LEN)
+            if entry.get("owner"):
+                stream = self.keys.owner_log(str(entry["owner"]))
+                queue_stream_entry(pipe, stream, entry, OWNER_LOG_MAX_LEN)
+        if also is not None:
+            also(pipe)
         await pipe.execute()
 
     @redis_boundary
@@ -70,24 +78,28 @@ class LogStore:
         return [json.loads(line) for line in raw]
 
     @redis_boundary
-    async def system_entries(
-        self, min_level: str, limit: int, visible: Iterable[str] | None
-    ) -> list[Entry]:
-        """The newest entries at ``min_level`` or above, newest first. ``visible``: the
-        owners whose entries may be returned (None: every entry, for admins)."""
+    async def system_entries(self, min_level: str, limit: int, owner: str | None) -> list[Entry]:
+        """The newest entries at ``min_level`` or above, newest first: one principal's task
+        entries, or (``owner`` None, for admins) the service's records and every task's."""
+        if owner is not None:
+            streams = [self.keys.owner_log(owner)]
+        else:
+            streams = [self.keys.system_log, self.keys.task_event_log]
         floor = level_number(min_level)
-        owners = None if visible is None else set(visible)
+        found = [await self._newest(stream, floor, limit) for stream in streams]
+        newest_first = heapq.merge(*found, key=lambda e: -float(e.get("timestamp") or 0))
+        return list(newest_first)[:limit]
+
+    async def _newest(self, stream: str, floor: int, limit: int) -> list[Entry]:
         found: list[Entry] = []
         upper, scanned = "+", 0
-        while len(found) < limit and scanned < SYSTEM_SCAN_LIMIT:
-            page = await self.redis.xrevrange(self.keys.system_log, upper, "-", SYSTEM_SCAN_PAGE)
+        while len(found) < limit and scanned < SYSTEM_LOG_MAX_LEN:
+            page = await self.redis.xrevrange(stream, upper, "-", SCAN_PAGE)
             if not page:
                 break
             for _, fields in page:
                 entry = json.loads(str((fields or {}).get("entry") or "{}"))
-                if level_number(entry.get("level", "INFO")) >= floor and (
-                    owners is None or entry.get("owner") in owners
-                ):
+                if level_number(entry.get("level", "INFO")) >= floor:
                     found.append(entry)
             scanned += len(page)
             upper = f"({page[-1][0]!s}"

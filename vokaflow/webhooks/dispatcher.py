@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import Counter
 from typing import Any
 
 import ray
@@ -37,6 +39,8 @@ from vokaflow.webhooks.store import Webhook, WebhookStore
 DISPATCHER_NAME = "vokaflow-webhooks"
 CONSUMER = "dispatcher"  # one actor: a restarted one finds its predecessor's pending entries
 MAX_ENTRIES_IN_FLIGHT = 256
+MAX_IN_FLIGHT_PER_OWNER = 32
+PENDING_RESCAN_S = 5.0
 READ_BLOCK_MS = 1000  # below the Redis client's socket timeout
 RETRY_S = 1.0
 
@@ -60,6 +64,7 @@ class WebhookDispatcher:
             Allowlist.parse(settings.webhook_allowed_hosts),
         )
         self.handling: dict[str, asyncio.Task[None]] = {}  # strong refs: asyncio keeps weak ones
+        self.per_owner: Counter[str] = Counter()
         self._consuming = asyncio.get_event_loop().create_task(self._run())
 
     async def ping(self) -> str:
@@ -84,9 +89,13 @@ class WebhookDispatcher:
                 raise
 
     async def _consume(self) -> None:
-        """First the entries read before but never acknowledged, then new ones."""
-        after = "0"
+        """First the entries read before but never acknowledged, then new ones; every
+        PENDING_RESCAN_S, the unacknowledged ones again, to start those deferred because
+        their owner had MAX_IN_FLIGHT_PER_OWNER entries in flight."""
+        after, rescan_at = "0", time.monotonic() + PENDING_RESCAN_S
         while True:
+            if after == ">" and time.monotonic() >= rescan_at:
+                after, rescan_at = "0", time.monotonic() + PENDING_RESCAN_S
             free = MAX_ENTRIES_IN_FLIGHT - len(self.handling)
             if free <= 0:
                 await asyncio.sleep(0.05)
@@ -96,11 +105,25 @@ class WebhookDispatcher:
                 after = ">"
                 continue
             for entry_id, fields in entries:
-                if entry_id not in self.handling:
-                    handle = self._handle(entry_id, fields)
-                    self.handling[entry_id] = asyncio.get_event_loop().create_task(handle)
+                self._start(entry_id, fields)
             if after != ">":
                 after = entries[-1][0]
+
+    def _start(self, entry_id: str, fields: dict[str, str]) -> None:
+        """Handle the entry, unless it is in hand or its owner has its share in flight:
+        one owner's dead receiver must not take every slot from the others."""
+        owner = fields.get("owner", "")
+        if entry_id in self.handling or self.per_owner[owner] >= MAX_IN_FLIGHT_PER_OWNER:
+            return
+        self.per_owner[owner] += 1
+        task = asyncio.get_event_loop().create_task(self._handle(entry_id, fields))
+        self.handling[entry_id] = task
+        task.add_done_callback(lambda _: self._release_owner(owner))
+
+    def _release_owner(self, owner: str) -> None:
+        self.per_owner[owner] -= 1
+        if self.per_owner[owner] <= 0:
+            del self.per_owner[owner]
 
     async def _read(self, after: str, count: int) -> list[tuple[str, dict[str, str]]]:
         reply: Any = await self.redis.xreadgroup(

@@ -76,8 +76,13 @@ def parse_target(url: str) -> Target:
 
 def internal_kind(address: IPAddress) -> str | None:
     """What makes ``address`` internal (loopback, private, ...), or None for a public one."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.is_site_local:
+            return "site-local"
+        if address.sixtofour is not None or address.teredo is not None:
+            return "tunnelled (6to4 or Teredo)"  # they embed an IPv4 address, maybe internal
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
     kinds = (
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),

@@ -7,7 +7,7 @@ import io
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TextIO
 
 MAX_LINES = 200
 MAX_LINE_CHARS = 2000
@@ -18,21 +18,20 @@ class CapturedOutput:
         self.lines: list[dict[str, Any]] = []
         self.dropped = 0
 
+    @property
+    def full(self) -> bool:
+        return len(self.lines) >= MAX_LINES
+
     def add(self, level: str, source: str, message: str) -> None:
         message = message.rstrip("\n")
         if not message:
             return
-        if len(self.lines) >= MAX_LINES:
+        if self.full:
             self.dropped += 1
             return
-        self.lines.append(
-            {
-                "ts": time.time(),
-                "level": level,
-                "source": source,
-                "message": message[:MAX_LINE_CHARS],
-            }
-        )
+        line = {"ts": time.time(), "level": level, "source": source}
+        line["message"] = message[:MAX_LINE_CHARS]
+        self.lines.append(line)
 
     def finish(self) -> list[dict[str, Any]]:
         if self.dropped:
@@ -55,28 +54,74 @@ class OutputSink:
 
 
 class _LineWriter(io.TextIOBase):
-    """A text stream that turns each written line into a captured line."""
+    """A text stream that turns each written line into a captured line.
 
-    def __init__(self, sink: OutputSink, level: str, source: str) -> None:
+    It stands in for sys.stdout or sys.stderr, so it answers what code expects of them:
+    ``encoding``, ``buffer`` (bytes are decoded into it) and ``fileno`` (the real stream's:
+    what is written to the descriptor directly is not captured, but nothing breaks). A
+    carriage return starts the line over, as a terminal would (progress bars)."""
+
+    def __init__(self, sink: OutputSink, level: str, source: str, real: TextIO) -> None:
+        super().__init__()
         self.sink = sink
         self.level = level
         self.source = source
+        self.real = real
         self.pending = ""
+        self.buffer = _BytesInto(self)
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    @property
+    def errors(self) -> str:  # type: ignore[override]
+        return "replace"
 
     def writable(self) -> bool:
         return True
 
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self.real.fileno()
+
     def write(self, text: str) -> int:
-        self.pending += text
-        *complete, self.pending = self.pending.split("\n")
+        *complete, last = text.split("\n")
         for line in complete:
-            self.sink.output.add(self.level, self.source, line)
+            self._end_line(self.pending + line)
+            self.pending = ""
+        if "\r" in last:
+            last = last.rsplit("\r", 1)[1]
+            self.pending = ""
+        self.pending = (self.pending + last)[:MAX_LINE_CHARS]
         return len(text)
+
+    def _end_line(self, line: str) -> None:
+        if "\r" in line:
+            line = line.rsplit("\r", 1)[1]
+        self.sink.output.add(self.level, self.source, line)
 
     def flush(self) -> None:
         if self.pending:
-            self.sink.output.add(self.level, self.source, self.pending)
+            self._end_line(self.pending)
             self.pending = ""
+
+
+class _BytesInto(io.RawIOBase):
+    """``sys.stdout.buffer`` for a captured stream: bytes are decoded as UTF-8."""
+
+    def __init__(self, writer: _LineWriter) -> None:
+        super().__init__()
+        self.writer = writer
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.writer.write(bytes(data).decode("utf-8", errors="replace"))
+        return len(data)
 
 
 class _Handler(logging.Handler):
@@ -98,8 +143,11 @@ def captured_output() -> Iterator[OutputSink]:
 
     A Ray worker runs one task at a time, so swapping the process's streams is safe. Set up
     once per chunk: a chunk may hold hundreds of tiny tasks."""
+    import sys
+
     sink = OutputSink()
-    stdout, stderr = _LineWriter(sink, "INFO", "stdout"), _LineWriter(sink, "ERROR", "stderr")
+    stdout = _LineWriter(sink, "INFO", "stdout", sys.stdout)
+    stderr = _LineWriter(sink, "ERROR", "stderr", sys.stderr)
     handler = _Handler(sink)
     root = logging.getLogger()
     previous_level = root.level

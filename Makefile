@@ -4,15 +4,20 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up down test unit integration lint format bench bench-throughput \
-	bench-latency bench-priority bench-ratelimit bench-soak clean
+.PHONY: install models up down test unit integration lint format bench bench-throughput \
+	bench-latency bench-priority bench-ratelimit bench-soak bench-vicky clean
 
-install: $(STAMP)
+install: $(STAMP) models
+
+models: models/tiny/config.json  ## the tiny test model of Vicky (random weights, built locally)
+
+models/tiny/config.json: models/build_tiny.py $(STAMP)
+	$(BIN)/python -m models.build_tiny --out models/tiny
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,benchmarks]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,benchmarks,vicky]"
 	touch $(STAMP)
 
 up: install            ## run the service in the foreground (Ctrl-C stops it)
@@ -48,6 +53,9 @@ bench-priority: install    ## urgent waits under a 50,000-task BATCH backlog
 
 bench-ratelimit: install   ## admission at 3x a category's limit from 3 processes
 	$(BIN)/python -m benchmarks.rate_limit_accuracy
+
+bench-vicky: install       ## Vicky: 16 concurrent requests, batched vs batch size 1, tiny model
+	$(BIN)/python -m benchmarks.vicky
 
 bench-soak: install        ## 10 minutes of load with a fault every minute: nothing may be lost
 	$(BIN)/python -m benchmarks.soak

@@ -23,7 +23,7 @@ def bench_stack(**settings: str) -> LocalStack:
         port=int(os.environ.get("VOKAFLOW_BENCH_PORT", "8798")),
         ray_port=int(os.environ.get("VOKAFLOW_BENCH_RAY_PORT", "6392")),
         dashboard_port=int(os.environ.get("VOKAFLOW_BENCH_DASHBOARD_PORT", "8267")),
-        settings=settings,
+        settings={"VOKAFLOW_VICKY_MODELS": "[]", **settings},
     )
 
 

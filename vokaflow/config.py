@@ -90,12 +90,25 @@ class Settings(BaseSettings):
 
     # Webhook URLs may not resolve to loopback, private, link-local or other internal
     # addresses unless this names the host, the address or a CIDR holding it.
+    # Vicky: the models `up` deploys on Serve (ids from models/registry.yaml), and how long
+    # an idle chat session is kept.
+    vicky_models: list[str] = Field(default_factory=lambda: ["tiny"])
+    vicky_default_model: str = "qwen_7b"  # for requests that name no model
+    vicky_session_ttl_s: int = Field(default=24 * 3600, ge=60)
+    vicky_request_timeout_s: float = Field(default=120.0, gt=0)
+
     webhook_allowed_hosts: list[str] = Field(default_factory=list)
     webhook_max_attempts: int = Field(default=5, ge=1, le=20)
     webhook_max_per_owner: int = Field(default=50, ge=1)
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
     webhook_backoff_base_s: float = Field(default=1.0, gt=0)
     webhook_backoff_max_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        """Absolute where the settings are first read: Ray workers run in other folders."""
+        return value.expanduser().resolve()
 
     @field_validator("pool_max_workers")
     @classmethod

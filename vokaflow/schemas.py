@@ -222,6 +222,7 @@ class TaskStatusResponse(BaseModel):
     worker_pid: int | None = None
     system_retries: int = 0
     retry_at: str | None = None
+    progress: dict[str, Any] | None = None  # what the function last reported
 
 
 class DeadLettersResponse(BaseModel):
@@ -478,11 +479,14 @@ class InferenceParameters(_Request):
 
 
 class VickyInferenceRequest(_Request):
-    text: str = Field(min_length=1)
-    model: str = "qwen_7b"
+    text: str = Field(min_length=1, max_length=100_000)
+    model: str | None = None  # None: VOKAFLOW_VICKY_DEFAULT_MODEL
     personality: str = "conversational"
     context: dict[str, Any] = Field(default_factory=dict)
     parameters: InferenceParameters = Field(default_factory=InferenceParameters)
+    stream: bool = False  # true: server-sent events, one per generated piece of text
+
+    _valid_text = field_validator("text")(check_string)
 
 
 class VickyInferenceMetadata(BaseModel):
@@ -502,14 +506,19 @@ class VickyInferenceResponse(BaseModel):
 
 class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant"]
-    content: str
+    content: str = Field(max_length=100_000)
+
+    _valid_text = field_validator("content")(check_string)
 
 
 class VickyChatRequest(_Request):
-    messages: list[ChatMessage] = Field(min_length=1)
-    model: str = "qwen_7b"
+    messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
+    model: str | None = None  # None: VOKAFLOW_VICKY_DEFAULT_MODEL
     personality: str = "conversational"
-    session_id: str | None = None
+    # With a session id, the conversation is kept: send only the new messages next time.
+    session_id: str | None = Field(default=None, min_length=1, max_length=128)
+    parameters: InferenceParameters = Field(default_factory=InferenceParameters)
+    stream: bool = False
 
 
 class VickyChatResponse(BaseModel):
@@ -519,6 +528,19 @@ class VickyChatResponse(BaseModel):
     personality: str
     tokens_used: int
     execution_time: float
+    confidence: float
+    metadata: VickyInferenceMetadata
+
+
+class PersonalityInfo(BaseModel):
+    name: str
+    description: str
+    system_prompt: str
+
+
+class PersonalitiesResponse(BaseModel):
+    personalities: list[PersonalityInfo]
+    count: int
 
 
 # ---------------------------------------------------------------- webhooks

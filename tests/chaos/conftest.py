@@ -18,6 +18,7 @@ from vokaflow.runtime.stack import LocalStack, RedisServer
 CHAOS_SETTINGS = {
     "VOKAFLOW_ENVIRONMENT": "test",
     "VOKAFLOW_SCHEDULER_STALE_AFTER_S": "3",
+    "VOKAFLOW_VICKY_MODELS": "[]",
     "VOKAFLOW_RETRY_BACKOFF_BASE_S": "0.2",
     "VOKAFLOW_SHUTDOWN_GRACE_S": "8",
     "VOKAFLOW_RATE_LIMITS": '{"system": {"limit_per_second": 100000, "burst": 100000}}',

@@ -37,7 +37,11 @@ def cluster_stack(
         port=int(os.environ.get("VOKAFLOW_CLUSTER_PORT", "8796")),
         ray_port=int(os.environ.get("VOKAFLOW_CLUSTER_RAY_PORT", "6394")),
         dashboard_port=int(os.environ.get("VOKAFLOW_CLUSTER_DASHBOARD_PORT", "8269")),
-        settings={"VOKAFLOW_ENVIRONMENT": "test", "VOKAFLOW_REDIS_URL": cluster.url},
+        settings={
+            "VOKAFLOW_ENVIRONMENT": "test",
+            "VOKAFLOW_REDIS_URL": cluster.url,
+            "VOKAFLOW_VICKY_MODELS": "[]",
+        },
     )
     try:
         local.start()

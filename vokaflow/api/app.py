@@ -19,7 +19,9 @@ from vokaflow.api import (
     logs,
     metrics,
     monitoring,
+    openai_compat,
     tasks,
+    vicky,
     webhooks,
 )
 from vokaflow.api.services import Services
@@ -58,6 +60,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(monitoring.router)
     app.include_router(logs.router)
     app.include_router(webhooks.router)
+    app.include_router(vicky.router)
+    app.include_router(openai_compat.router)
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_request_bytes)
     app.add_middleware(JsonByDefault)
     _install_error_handlers(app)

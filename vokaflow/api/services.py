@@ -24,6 +24,9 @@ from vokaflow.store.logs import LogStore
 from vokaflow.store.metrics_store import MetricsStore
 from vokaflow.store.redis_client import connect, node_of
 from vokaflow.store.task_store import TaskStore
+from vokaflow.vicky.catalog import ModelCatalog
+from vokaflow.vicky.client import VickyClient
+from vokaflow.vicky.sessions import ChatSessions
 
 DEFAULT_ESTIMATE_S = 1.0
 STATS_REFRESH_S = 5.0
@@ -52,6 +55,9 @@ class Services:
         self.events = EventLog(self.redis, self.keys)
         self.logs = LogStore(self.redis, self.keys, settings.task_retention_s)
         self.category_stats = CategoryStats(self.redis, self.keys)
+        self.models = ModelCatalog(self.redis, self.keys)
+        self.vicky = VickyClient(self.models, settings.vicky_request_timeout_s)
+        self.chat_sessions = ChatSessions(self.redis, self.keys, settings.vicky_session_ttl_s)
         self.auth_failures = AuthFailureLimiter(
             self.redis, self.keys, settings.auth_failure_limit, settings.auth_failure_window_s
         )

@@ -38,6 +38,7 @@ def task_status_view(record: dict[str, str], redis_node: str) -> TaskStatusRespo
         batch_id=record.get("batch_id"),
         worker_pid=int(record["worker_pid"]) if record.get("worker_pid") else None,
         system_retries=int(record.get("system_retries", "0")),
+        progress=decode_json(record.get("progress")),
         retry_at=iso_event(int(record["retry_at"]) / 1000)
         if status == TaskStatus.QUEUED and record.get("retry_at")
         else None,

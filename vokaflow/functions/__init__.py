@@ -1,6 +1,14 @@
 """Registered task functions. Importing this package registers the built-ins."""
 
-from vokaflow.functions import analytics, system
+from vokaflow.functions import analytics, system, vicky
 from vokaflow.functions.registry import FunctionRegistry, RegisteredFunction, function, registry
 
-__all__ = ["FunctionRegistry", "RegisteredFunction", "analytics", "function", "registry", "system"]
+__all__ = [
+    "FunctionRegistry",
+    "RegisteredFunction",
+    "analytics",
+    "function",
+    "registry",
+    "system",
+    "vicky",
+]

@@ -22,6 +22,7 @@ from vokaflow.store.api_keys import ApiKeyStore, KeyInfo, new_api_key
 from vokaflow.store.embedded import EmbeddedRedis
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect, connect_sync
+from vokaflow.vicky.registry import ModelRegistry
 from vokaflow.workers.resources import node_resources
 
 
@@ -257,6 +258,30 @@ def deploy(settings: Settings, redis_url: str) -> None:
     serve.start(http_options={"host": settings.host, "port": settings.port})
     app = gateway_app(gateway_settings, redis_url)
     serve.run(app, name=APP_NAME, route_prefix="/", blocking=False)
+    deploy_vicky_models(settings, redis_url)
+
+
+def deploy_vicky_models(settings: Settings, redis_url: str) -> list[str]:
+    """Deploy the models in VOKAFLOW_VICKY_MODELS and every model fine-tuned earlier."""
+    from vokaflow.vicky.deployment import deploy_model
+    from vokaflow.vicky.registry import ModelSpec, UnknownModel
+
+    keys = Keys(settings.key_prefix, settings.partitions)
+    client = connect_sync(redis_url, decode_responses=True)
+    try:
+        trained = {str(k): str(v) for k, v in client.hgetall(keys.trained_models).items()}
+    finally:
+        client.close()
+    registry = ModelRegistry(
+        extra=[ModelSpec(**{**json.loads(raw), "model_id": mid}) for mid, raw in trained.items()]
+    )
+    wanted = list(dict.fromkeys([*settings.vicky_models, *trained]))
+    for model_id in wanted:
+        try:
+            deploy_model(registry.get(model_id))
+        except UnknownModel as exc:
+            raise ConfigError(f"VOKAFLOW_VICKY_MODELS: {exc}") from None
+    return wanted
 
 
 def wait_healthy(settings: Settings, timeout_s: float = 120.0) -> None:

@@ -58,6 +58,7 @@ from vokaflow.store.metrics_store import MetricsStore
 from vokaflow.store.records import Outcome
 from vokaflow.store.redis_client import connect
 from vokaflow.store.task_store import TaskStore
+from vokaflow.workers.context import WorkerEnv
 from vokaflow.workers.executor import TaskSpec, execute_chunk
 from vokaflow.workers.node_probe import read_node
 from vokaflow.workers.resources import pool_slots, task_options
@@ -115,6 +116,7 @@ class Scheduler:
         self.draining = False
         self.settling = 0  # chunks back from their worker whose outcomes are being written
         self.handle = ray.get_runtime_context().current_actor
+        self.worker_env = ray.put(WorkerEnv(redis_url, wire_settings))
         loop = asyncio.get_event_loop()
         self._background = [
             loop.create_task(coro)
@@ -264,7 +266,9 @@ class Scheduler:
         chunk = self.inflight.add(worker_type, tasks)
         specs = [TaskSpec(t.task_id, t.attempt, t.function_name, t.args, t.kwargs) for t in tasks]
         options = task_options(worker_type)
-        chunk.ref = execute_chunk.options(**options).remote(specs, chunk.chunk_id, self.handle)
+        chunk.ref = execute_chunk.options(**options).remote(
+            specs, chunk.chunk_id, self.handle, self.worker_env
+        )
         asyncio.get_event_loop().create_task(self._collect(chunk))
 
     # ------------------------------------------------------------ outcomes

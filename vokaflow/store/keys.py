@@ -140,6 +140,15 @@ class Keys:
         return f"{self.prefix}:stats:functions"
 
     @property
+    def trained_models(self) -> str:
+        """Hash: model id -> JSON ModelSpec of models fine-tuned by vicky_training."""
+        return f"{self.prefix}:vicky:models"
+
+    def chat_session(self, owner: str, session_id: str) -> str:
+        """List of a chat session's messages as JSON, oldest first, with a TTL."""
+        return f"{self.prefix}:vicky:session:{owner}:{session_id}"
+
+    @property
     def draining(self) -> str:
         """Set while `vokaflow down` drains the service: submits get 503."""
         return f"{self.prefix}:draining"

@@ -15,6 +15,7 @@ import ray
 
 from vokaflow.store.records import Outcome
 from vokaflow.workers.capture import OutputSink, captured_output
+from vokaflow.workers.context import WorkerEnv, running
 
 MAX_TRACEBACK_CHARS = 4000
 REPORT_AFTER_S = 0.05
@@ -38,13 +39,14 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
     }
 
 
-def run_one(spec: TaskSpec, sink: OutputSink) -> Outcome:
+def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> Outcome:
     from vokaflow.functions import registry
 
     output = sink.next_task()
     started = time.time()
     try:
-        result = registry.get(spec.function_name).call(*spec.args, **spec.kwargs)
+        with running(spec.task_id, spec.attempt, env):
+            result = registry.get(spec.function_name).call(*spec.args, **spec.kwargs)
         json.dumps(result)  # results travel as JSON: refuse what cannot, here, with a reason
         status, error = "completed", None
     except Exception as exc:
@@ -65,7 +67,9 @@ def run_one(spec: TaskSpec, sink: OutputSink) -> Outcome:
 
 
 @ray.remote(max_retries=0)
-def execute_chunk(specs: list[TaskSpec], chunk_id: int, scheduler: Any) -> list[Outcome]:
+def execute_chunk(
+    specs: list[TaskSpec], chunk_id: int, scheduler: Any, env: WorkerEnv | None = None
+) -> list[Outcome]:
     """Runs the chunk in order. If it is still running after REPORT_AFTER_S, tells the
     scheduler which process runs it and since when (timeouts count from that start; a
     chunk that ends sooner never needs it, and skips an actor call).
@@ -82,7 +86,7 @@ def execute_chunk(specs: list[TaskSpec], chunk_id: int, scheduler: Any) -> list[
         report.start()
     try:
         with captured_output() as sink:
-            return [run_one(spec, sink) for spec in specs]
+            return [run_one(spec, sink, env) for spec in specs]
     finally:
         if report is not None:
             report.cancel()

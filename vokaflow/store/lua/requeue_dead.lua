@@ -20,7 +20,7 @@ local score = queue_score(state[3], ARGV[4], ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('PERSIST', KEYS[1])
 redis.call('HDEL', KEYS[1], 'result', 'completed_at', 'started_at', 'execution_time',
-  'retry_at', 'worker_pid', 'dispatched_at')
+  'retry_at', 'worker_pid', 'dispatched_at', 'progress')
 redis.call('HSET', KEYS[1], 'status', 'queued', 'attempts', '0', 'system_retries', '0',
   'score', score)
 redis.call('ZADD', ARGV[2] .. state[2], score, ARGV[1])

@@ -1,0 +1,31 @@
+"""deployments/*.yaml are valid `serve deploy` configs, and every Vicky application in them
+names a registered model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ray.serve.schema import ServeDeploySchema
+
+from vokaflow.vicky.registry import ModelRegistry
+
+CONFIGS = sorted((Path(__file__).parents[2] / "deployments").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_a_serve_config_passes_rays_own_schema(path):
+    config = ServeDeploySchema.model_validate(yaml.safe_load(path.read_text()))
+    assert any(app.name == "vokaflow" for app in config.applications)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_each_vicky_application_serves_a_registered_model(path):
+    config = yaml.safe_load(path.read_text())
+    vicky = [app for app in config["applications"] if app["name"].startswith("vicky-")]
+    assert vicky, "each config serves at least one model"
+    registry = ModelRegistry()
+    for app in vicky:
+        assert app["name"] == f"vicky-{app['args']['model']}"
+        assert app["args"]["model"] in registry

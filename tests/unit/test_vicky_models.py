@@ -1,0 +1,298 @@
+"""Vicky's model layer on the tiny Qwen2 model built locally (no hub, no GPU, no Ray)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from models import build_tiny  # noqa: E402
+from vokaflow.vicky.generation import (  # noqa: E402
+    GenerationRequest,
+    IncrementalDecoder,
+    PromptTooLong,
+    chat_prompt_ids,
+    count_tokens,
+    generate_batch,
+    prompt_ids,
+    stream_generate,
+)
+from vokaflow.vicky.loader import LoadedModel, WeightsMissing, load_model  # noqa: E402
+from vokaflow.vicky.registry import REPO_ROOT, ModelRegistry, ModelSpec, UnknownModel  # noqa: E402
+from vokaflow.vicky.training import fine_tune, trained_spec  # noqa: E402
+
+TINY = {
+    "dtype": "float32",
+    "device": "cpu",
+    "max_batch_size": 16,
+    "max_new_tokens": 64,
+    "context_window": 512,
+    "version": "tiny-test",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny.build(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def registry(tiny_dir: Path) -> ModelRegistry:
+    return ModelRegistry(extra={"tiny": {"source": str(tiny_dir), **TINY}})
+
+
+@pytest.fixture(scope="module")
+def tiny(registry: ModelRegistry) -> LoadedModel:
+    return load_model(registry.get("tiny"))
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model layer tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def ask(tiny: LoadedModel, text: str, max_new_tokens: int, **kw: object) -> GenerationRequest:
+    return GenerationRequest(prompt_ids(tiny, text, "Eres Vicky."), max_new_tokens, **kw)  # type: ignore[arg-type]
+
+
+def test_the_repo_registry_lists_the_tiny_model_and_the_qwen_models() -> None:
+    registry = ModelRegistry()
+    assert {"tiny", "qwen_0_5b", "qwen_1_5b", "qwen_3b", "qwen_7b"} <= set(registry.ids())
+    tiny = registry.get("tiny")
+    assert tiny.source == str(REPO_ROOT / "models" / "tiny")
+    assert (tiny.num_gpus, tiny.max_batch_size, tiny.context_window) == (0, 16, 512)
+    qwen = registry.get("qwen_7b")
+    assert qwen.source == "Qwen/Qwen2.5-7B-Instruct" and not qwen.is_local
+    assert (qwen.dtype, qwen.num_gpus, qwen.max_batch_size) == ("bfloat16", 1, 8)
+    assert (qwen.max_new_tokens, qwen.context_window, qwen.chat_template) == (1024, 32768, None)
+
+
+def test_the_registry_file_can_be_overridden_by_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "registry.yaml"
+    path.write_text("models:\n  mine:\n    source: ./weights\n    version: 7\n")
+    monkeypatch.setenv("VOKAFLOW_MODEL_REGISTRY", str(path))
+    registry = ModelRegistry()
+    assert registry.ids() == ["mine"]
+    assert registry.get("mine").source == str(REPO_ROOT / "weights")
+    assert registry.get("mine").version == "7"
+
+
+def test_an_unknown_model_id_raises_UnknownModel_listing_the_known_ids(
+    registry: ModelRegistry,
+) -> None:
+    with pytest.raises(UnknownModel) as raised:
+        registry.get("gpt-5")
+    assert raised.value.model_id == "gpt-5"
+    assert "tiny" in raised.value.known_ids and "qwen_7b" in raised.value.known_ids
+    assert "gpt-5" in str(raised.value) and "qwen_7b" in str(raised.value)
+
+
+def test_the_tiny_model_loads_through_the_registry_like_a_real_one(
+    registry: ModelRegistry, tiny: LoadedModel
+) -> None:
+    assert type(tiny.model).__name__ == "Qwen2ForCausalLM"
+    assert not tiny.model.training
+    assert tiny.device == torch.device("cpu") and tiny.dtype == torch.float32
+    assert tiny.spec == registry.get("tiny")
+    vocab = tiny.tokenizer.get_vocab()
+    assert {vocab["<|im_end|>"], vocab["<|endoftext|>"]} <= tiny.stop_token_ids
+    assert 1000 <= len(tiny.tokenizer) <= 2000
+
+
+def test_a_missing_directory_raises_WeightsMissing_naming_the_model_and_directory(
+    tmp_path: Path, no_network: None
+) -> None:
+    spec = ModelSpec("ghost", str(tmp_path / "nowhere"))
+    with pytest.raises(WeightsMissing) as raised:
+        load_model(spec)
+    assert raised.value.looked_in == [str(tmp_path / "nowhere")]
+    assert "ghost" in str(raised.value) and str(tmp_path / "nowhere") in str(raised.value)
+
+
+def test_a_hub_id_not_in_the_cache_raises_WeightsMissing_quickly_without_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: None
+) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    spec = ModelRegistry().get("qwen_7b")
+    started = time.monotonic()
+    with pytest.raises(WeightsMissing) as raised:
+        load_model(spec)
+    assert time.monotonic() - started < 2
+    expected = str(tmp_path / "hub" / "models--Qwen--Qwen2.5-7B-Instruct")
+    assert raised.value.looked_in == [expected]
+    assert "qwen_7b" in str(raised.value) and expected in str(raised.value)
+
+
+def test_a_hub_id_in_the_local_cache_loads_from_its_snapshot(
+    tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: None
+) -> None:
+    from huggingface_hub import constants
+
+    repo = tmp_path / "hub" / "models--acme--tiny-chat"
+    snapshot = repo / "snapshots" / ("ab" * 20)
+    snapshot.parent.mkdir(parents=True)
+    snapshot.symlink_to(tiny_dir, target_is_directory=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("ab" * 20)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    loaded = load_model(ModelSpec("acme", "acme/tiny-chat", dtype="float32", device="cpu"))
+    assert generate_batch(loaded, [ask(loaded, "hi", 3)])[0].completion_tokens >= 1
+
+
+def test_each_request_in_a_batch_gets_its_own_length(tiny: LoadedModel) -> None:
+    lengths = [1, 5, 17, 32]
+    results = generate_batch(tiny, [ask(tiny, f"Question {n}?", n) for n in lengths])
+    for n, result in zip(lengths, results, strict=True):
+        assert result.completion_tokens == len(result.token_ids)
+        if result.finish_reason == "length":
+            assert result.completion_tokens == n
+        else:
+            assert result.finish_reason == "stop" and result.token_ids[-1] in tiny.stop_token_ids
+
+
+def test_greedy_results_in_a_padded_batch_equal_each_request_alone(tiny: LoadedModel) -> None:
+    texts = ["Hola", "The worker finished after two seconds on the urgent queue.", "¿Qué tal?"]
+    requests = [ask(tiny, text, 24) for text in texts]
+    assert len({len(r.prompt_ids) for r in requests}) == 3  # so the batch is really padded
+    batched = generate_batch(tiny, requests)
+    for request, result in zip(requests, batched, strict=True):
+        alone = generate_batch(tiny, [request])[0]
+        assert result.token_ids == alone.token_ids
+        assert result.text == alone.text
+
+
+def test_seeded_sampling_repeats_whatever_the_batch(tiny: LoadedModel) -> None:
+    sampled = ask(tiny, "Hola", 16, temperature=0.9, top_p=0.9, seed=42)
+    alone = generate_batch(tiny, [sampled])[0]
+    in_batch = generate_batch(tiny, [ask(tiny, "Another, longer prompt here", 8), sampled])[1]
+    assert alone.token_ids == in_batch.token_ids
+
+
+def test_confidence_is_a_probability(tiny: LoadedModel) -> None:
+    requests = [
+        ask(tiny, "Hola", 8),
+        ask(tiny, "Hola", 8, temperature=1.0, top_p=1.0, seed=1),
+        ask(tiny, "Hola", 8, temperature=0.7, top_p=0.5, seed=2),
+    ]
+    for result in generate_batch(tiny, requests):
+        assert 0 < result.confidence <= 1
+
+
+def test_streamed_deltas_join_to_the_greedy_text(tiny: LoadedModel) -> None:
+    request = ask(tiny, "Cuéntame algo 😀", 40)
+    expected = generate_batch(tiny, [request])[0]
+    stream = stream_generate(tiny, request)
+    deltas = list(stream)
+    assert all(deltas) and "".join(deltas) == expected.text
+    assert stream.result is not None and stream.result.token_ids == expected.token_ids
+
+
+def test_incremental_decoding_never_splits_a_character(tiny: LoadedModel) -> None:
+    text = "¡Hola, ñandú! 😀"
+    byte_level = tiny.tokenizer.backend_tokenizer.pre_tokenizer
+    pieces = [piece for piece, _ in byte_level.pre_tokenize_str(text)]
+    vocab = tiny.tokenizer.get_vocab()
+    one_byte_tokens = [vocab[char] for piece in pieces for char in piece]  # one token per byte
+    decoder = IncrementalDecoder(tiny.tokenizer)
+    deltas = [decoder.push(one_byte_tokens[: i + 1]) for i in range(len(one_byte_tokens))]
+    deltas.append(decoder.flush())
+    assert "".join(deltas) == text
+    assert not any("\ufffd" in delta for delta in deltas)
+
+
+def test_chat_trimming_keeps_the_system_prompt_and_last_user_message_within_the_window(
+    tiny: LoadedModel,
+) -> None:
+    system = {"role": "system", "content": "Eres Vicky, la asistente de VokaFlow."}
+    turns = []
+    for i in range(30):
+        turns.append({"role": "user", "content": f"Question {i}: " + "the task finished " * 3})
+        turns.append({"role": "assistant", "content": f"Answer {i}: " + "la tarea terminó " * 3})
+    last = {"role": "user", "content": "And the last question?"}
+    messages = [system, *turns, last]
+    ids, kept = chat_prompt_ids(tiny, messages, max_new_tokens=64)
+    assert len(ids) + 64 <= tiny.spec.context_window
+    assert kept[0] == system and kept[-1] == last
+    assert 2 < len(kept) < len(messages)
+    assert kept[1:] == messages[len(messages) - len(kept) + 1 :]  # the newest turns survive
+    more = chat_prompt_ids(tiny, [system, *kept[2:]], max_new_tokens=64)[1]
+    assert len(more) == len(kept) - 1  # nothing was dropped that did not have to be
+
+    short = [system, {"role": "user", "content": "Hola"}]
+    assert chat_prompt_ids(tiny, short, max_new_tokens=64)[1] == short
+    with pytest.raises(PromptTooLong):
+        chat_prompt_ids(tiny, [system, {"role": "user", "content": "palabra " * 600}], 64)
+
+
+def test_a_prompt_that_fills_the_window_is_refused_and_new_tokens_are_capped(
+    tiny: LoadedModel,
+) -> None:
+    with pytest.raises(PromptTooLong):
+        generate_batch(tiny, [GenerationRequest([5] * 512, 4)])
+    result = generate_batch(tiny, [GenerationRequest([5] * 508, 64)])[0]
+    assert result.completion_tokens <= 4
+    assert count_tokens(tiny, "Hola") >= 1
+
+
+def test_training_lowers_the_loss_and_the_saved_model_loads_and_generates(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    answer = "¡Hola! ¿En qué puedo ayudarte hoy?"
+    chat = {
+        "messages": [
+            {"role": "system", "content": "Eres Vicky."},
+            {"role": "user", "content": "Hola"},
+            {"role": "assistant", "content": answer},
+        ]
+    }
+    dataset = tmp_path / "data.jsonl"
+    dataset.write_text("\n".join(json.dumps(r) for r in [chat, {"text": "Buenos días."}] * 4))
+    seen: list[tuple[int, int]] = []
+    result = fine_tune(
+        registry.get("tiny"),
+        dataset,
+        tmp_path / "out",
+        steps=30,
+        progress=lambda step, total, loss: seen.append((step, total)),
+    )
+    assert result.steps == 30 and len(result.losses) == 30 and seen[-1] == (30, 30)
+    assert result.last_loss < result.first_loss / 2
+
+    spec = trained_spec(registry.get("tiny"), "tiny-hola", result.out_dir, version="hola-1")
+    loaded = load_model(replace(spec, device="cpu"))
+    reply = generate_batch(
+        loaded, [GenerationRequest(prompt_ids(loaded, "Hola", "Eres Vicky."), 20)]
+    )
+    assert reply[0].text == answer and reply[0].finish_reason == "stop"
+
+
+def test_a_registry_chat_template_overrides_the_tokenizers_own(registry: ModelRegistry) -> None:
+    template = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
+    loaded = load_model(replace(registry.get("tiny"), chat_template=template))
+    ids = prompt_ids(loaded, "Hola", "Eres Vicky.")
+    assert loaded.tokenizer.decode(ids) == "[system] Eres Vicky.\n[user] Hola\n"
+
+
+def test_a_top_p_too_small_for_float32_still_samples_the_top_token(tiny):
+    from vokaflow.vicky.generation import GenerationRequest, generate_batch, prompt_ids
+
+    ids = prompt_ids(tiny, "hello")
+    [result] = generate_batch(
+        tiny, [GenerationRequest(ids, max_new_tokens=3, temperature=0.7, top_p=5e-324)]
+    )
+    assert 1 <= result.completion_tokens <= 3 and 0 < result.confidence <= 1

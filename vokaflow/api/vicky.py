@@ -1,0 +1,168 @@
+"""/api/vicky: inference, chat (with sessions) and the personalities; SSE when streaming."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from vokaflow.api.deps import PrincipalDep, ServicesDep
+from vokaflow.api.services import Services
+from vokaflow.schemas import (
+    ChatMessage,
+    InferenceParameters,
+    PersonalitiesResponse,
+    PersonalityInfo,
+    VickyChatRequest,
+    VickyChatResponse,
+    VickyInferenceMetadata,
+    VickyInferenceRequest,
+    VickyInferenceResponse,
+)
+from vokaflow.vicky.client import personality
+from vokaflow.vicky.personalities import personalities
+
+router = APIRouter(prefix="/api/vicky", tags=["vicky"])
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "SSE when `stream` is true"}
+}
+FinalBody = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def generation_request(
+    messages: list[dict[str, Any]], parameters: InferenceParameters
+) -> dict[str, Any]:
+    return {
+        "messages": messages,
+        "max_tokens": parameters.max_tokens,
+        "temperature": parameters.temperature,
+        "top_p": parameters.top_p,
+    }
+
+
+def sse(data: Any, event: str | None = None) -> str:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data) if not isinstance(data, str) else data}\n\n"
+
+
+def _metadata(answer: dict[str, Any]) -> VickyInferenceMetadata:
+    return VickyInferenceMetadata(
+        model_version=str(answer["model_version"]),
+        processing_node=str(answer["processing_node"]),
+    )
+
+
+def _tokens(answer: dict[str, Any]) -> int:
+    return int(answer["prompt_tokens"]) + int(answer["completion_tokens"])
+
+
+@router.post("/inference", response_model=VickyInferenceResponse, responses=STREAM_RESPONSE)
+async def inference(
+    body: VickyInferenceRequest, services: ServicesDep, principal: PrincipalDep
+) -> Any:
+    """One prompt, one answer, with the personality's system prompt before it."""
+    character = personality(body.personality)
+    model = body.model or services.settings.vicky_default_model
+    messages = [
+        {"role": "system", "content": character.system_prompt},
+        {"role": "user", "content": body.text},
+    ]
+    request = generation_request(messages, body.parameters)
+
+    def response(answer: dict[str, Any]) -> VickyInferenceResponse:
+        return VickyInferenceResponse(
+            response=answer["text"],
+            model_used=model,
+            personality=body.personality,
+            tokens_used=_tokens(answer),
+            execution_time=round(float(answer["execution_time"]), 6),
+            confidence=round(float(answer["confidence"]), 6),
+            metadata=_metadata(answer),
+        )
+
+    if body.stream:
+
+        async def final(answer: dict[str, Any]) -> dict[str, Any]:
+            return response(answer).model_dump()
+
+        return await _streamed(services, model, request, final, "text")
+    return response(await services.vicky.complete(model, request, "text"))
+
+
+@router.post("/chat", response_model=VickyChatResponse, responses=STREAM_RESPONSE)
+async def chat(body: VickyChatRequest, services: ServicesDep, principal: PrincipalDep) -> Any:
+    """A conversation turn. With a session id, earlier turns come from the session."""
+    character = personality(body.personality)
+    model = body.model or services.settings.vicky_default_model
+    await services.vicky.spec(model)
+    session_id = body.session_id or f"session_{uuid.uuid4().hex}"
+    history = await services.chat_sessions.history(principal.name, session_id)
+    new_messages = [m.model_dump() for m in body.messages]
+    messages = [{"role": "system", "content": character.system_prompt}, *history, *new_messages]
+    request = generation_request(messages, body.parameters)
+
+    async def response(answer: dict[str, Any]) -> VickyChatResponse:
+        reply = {"role": "assistant", "content": answer["text"]}
+        await services.chat_sessions.append(principal.name, session_id, [*new_messages, reply])
+        return VickyChatResponse(
+            message=ChatMessage(**reply),
+            session_id=session_id,
+            model_used=model,
+            personality=body.personality,
+            tokens_used=_tokens(answer),
+            execution_time=round(float(answer["execution_time"]), 6),
+            confidence=round(float(answer["confidence"]), 6),
+            metadata=_metadata(answer),
+        )
+
+    if body.stream:
+
+        async def final(answer: dict[str, Any]) -> dict[str, Any]:
+            return (await response(answer)).model_dump()
+
+        return await _streamed(services, model, request, final)
+    return await response(await services.vicky.complete(model, request))
+
+
+async def _streamed(
+    services: Services,
+    model_id: str,
+    request: dict[str, Any],
+    final: FinalBody,
+    prompt_field: str = "messages",
+) -> StreamingResponse:
+    """SSE: ``data: {"delta": ...}`` per piece of text, then ``event: done`` with the whole
+    response body, then ``data: [DONE]``. Errors before the first byte are normal HTTP
+    errors; an error after it is an ``event: error``."""
+    pieces = services.vicky.stream(model_id, request, prompt_field)
+    first = await anext(pieces)  # a missing model fails here, as a proper 4xx/503
+
+    async def events() -> AsyncIterator[str]:
+        item: dict[str, Any] | None = first
+        try:
+            while item is not None:
+                if item.get("done"):
+                    yield sse(await final(item), "done")
+                else:
+                    yield sse({"delta": item["delta"]})
+                item = await anext(pieces, None)
+        except Exception as exc:  # the status line has gone out: say it in the stream
+            yield sse({"error": type(exc).__name__, "message": str(exc)}, "error")
+        yield sse("[DONE]")
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@router.get("/personalities", response_model=PersonalitiesResponse)
+async def list_personalities(services: ServicesDep, principal: PrincipalDep) -> Any:
+    found = [
+        PersonalityInfo(name=p.name, description=p.description, system_prompt=p.system_prompt)
+        for p in personalities().values()
+    ]
+    return PersonalitiesResponse(personalities=found, count=len(found))

@@ -1,0 +1,173 @@
+"""``vicky`` functions: Vicky as tasks. Inference and chat go to the model's Serve
+deployment through a DeploymentHandle (a task worker never loads a second copy of a
+model); training fine-tunes a model here and deploys the result as a new model id."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from vokaflow.functions.registry import function
+from vokaflow.store.keys import Keys
+from vokaflow.workers.context import TaskContext, current_task
+
+DEFAULT_MODEL = "qwen_7b"
+HANDLE_TIMEOUT_S = 300.0
+
+
+def _context() -> TaskContext:
+    context = current_task()
+    if context is None:
+        raise RuntimeError("Vicky functions run as VokaFlow tasks")
+    return context
+
+
+def _registry(context: TaskContext) -> Any:
+    """The registry with the models fine-tuned so far (kept in Redis)."""
+    from vokaflow.vicky.registry import ModelRegistry, ModelSpec
+
+    keys = Keys(context.settings.key_prefix, context.settings.partitions)
+    trained = context.redis.hgetall(keys.trained_models)
+    extra = [ModelSpec(**{**json.loads(raw), "model_id": mid}) for mid, raw in trained.items()]
+    return ModelRegistry(extra=extra)
+
+
+def _complete(model: str, request: dict[str, Any]) -> dict[str, Any]:
+    from ray import serve
+
+    from vokaflow.vicky.deployment import DEPLOYMENT_NAME, app_name
+
+    _registry(_context()).get(model)  # an unknown model fails here, naming the known ones
+    if app_name(model) not in serve.status().applications:
+        raise RuntimeError(f"model {model!r} is not deployed; add it to VOKAFLOW_VICKY_MODELS")
+    handle = serve.get_deployment_handle(DEPLOYMENT_NAME, app_name=app_name(model))
+    answer: dict[str, Any] = handle.complete.remote(request).result(timeout_s=HANDLE_TIMEOUT_S)
+    if answer.get("error"):
+        raise RuntimeError(f"model {model!r} cannot answer: {answer.get('message')}")
+    return answer
+
+
+def _system(personality: str) -> dict[str, str]:
+    from vokaflow.vicky.client import personality as find
+
+    return {"role": "system", "content": find(personality).system_prompt}
+
+
+def _answer(answer: dict[str, Any], model: str, personality: str) -> dict[str, Any]:
+    return {
+        "response": answer["text"],
+        "model_used": model,
+        "personality": personality,
+        "tokens_used": int(answer["prompt_tokens"]) + int(answer["completion_tokens"]),
+        "execution_time": answer["execution_time"],
+        "confidence": answer["confidence"],
+        "metadata": {
+            "model_version": answer["model_version"],
+            "processing_node": answer["processing_node"],
+        },
+    }
+
+
+@function(
+    category="vicky",
+    description="Vicky answers one prompt with the given model and personality",
+    estimated_duration="1-30 seconds",
+)
+def vicky_inference(
+    text: str,
+    model: str = DEFAULT_MODEL,
+    personality: str = "conversational",
+    max_tokens: int = 256,
+    temperature: float = 0.7,
+    top_p: float = 0.9,
+) -> dict[str, Any]:
+    messages = [_system(personality), {"role": "user", "content": text}]
+    request = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature}
+    answer = _complete(model, {**request, "top_p": top_p})
+    return _answer(answer, model, personality)
+
+
+@function(
+    category="vicky",
+    description="Vicky continues a conversation given as [{role, content}, ...] messages",
+    estimated_duration="1-30 seconds",
+)
+def vicky_chat(
+    messages: list[dict[str, str]],
+    model: str = DEFAULT_MODEL,
+    personality: str = "technical_assistant",
+    max_tokens: int = 256,
+    temperature: float = 0.7,
+    top_p: float = 0.9,
+) -> dict[str, Any]:
+    if not messages or messages[-1].get("role") != "user":
+        raise ValueError("messages must end with a message whose role is 'user'")
+    request = {
+        "messages": [_system(personality), *messages],
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "top_p": top_p,
+    }
+    answer = _answer(_complete(model, request), model, personality)
+    answer["message"] = {"role": "assistant", "content": answer.pop("response")}
+    return answer
+
+
+@function(
+    category="vicky",
+    description="Fine-tunes a model on a JSONL dataset (chat or text) and serves the result "
+    "as a new model id; reports the loss as progress",
+    estimated_duration="minutes",
+)
+def vicky_training(
+    model: str,
+    dataset_path: str,
+    new_model_id: str,
+    steps: int | None = None,
+    epochs: int | None = None,
+    learning_rate: float = 5e-4,
+    batch_size: int = 4,
+) -> dict[str, Any]:
+    from vokaflow.vicky.deployment import deploy_model
+    from vokaflow.vicky.training import fine_tune
+
+    context = _context()
+    registry = _registry(context)
+    if new_model_id in registry:
+        raise ValueError(f"model id {new_model_id!r} is taken")
+    base = registry.get(model)
+    out_dir = Path(context.settings.home).resolve() / "models" / new_model_id
+    result = fine_tune(
+        base,
+        Path(dataset_path),
+        out_dir,
+        steps=steps,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        progress=lambda step, total, loss: context.report_progress(
+            step / total, step=step, total_steps=total, loss=round(loss, 6)
+        ),
+    )
+    trained = dataclasses.replace(
+        base,
+        model_id=new_model_id,
+        source=str(out_dir),
+        version=f"{new_model_id}-{int(time.time())}",
+    )
+    keys = Keys(context.settings.key_prefix, context.settings.partitions)
+    fields = {k: v for k, v in dataclasses.asdict(trained).items() if k != "model_id"}
+    context.redis.hset(keys.trained_models, new_model_id, json.dumps(fields))
+    deploy_model(trained)
+    return {
+        "model_id": new_model_id,
+        "base_model": model,
+        "path": str(out_dir),
+        "steps": result.steps,
+        "first_loss": result.first_loss,
+        "last_loss": result.last_loss,
+        "losses": [round(x, 6) for x in result.losses[-200:]],
+    }

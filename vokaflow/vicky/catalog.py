@@ -1,0 +1,63 @@
+"""The models a gateway knows (the registry file plus fine-tuned ones kept in Redis) and
+which of them are deployed on Serve."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import asdict
+
+import redis.asyncio as aioredis
+from ray import serve
+
+from vokaflow.store.keys import Keys
+from vokaflow.store.redis_client import redis_boundary
+from vokaflow.vicky.deployment import app_name
+from vokaflow.vicky.registry import ModelRegistry, ModelSpec
+
+REFRESH_S = 2.0
+
+
+class ModelCatalog:
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+        self.redis = client
+        self.keys = keys
+        self._registry = ModelRegistry()
+        self._trained_read_at = float("-inf")
+        self._deployed: set[str] = set()
+        self._deployed_read_at = float("-inf")
+
+    @redis_boundary
+    async def registry(self) -> ModelRegistry:
+        """The registry, with the fine-tuned models read again at most every REFRESH_S."""
+        if time.monotonic() - self._trained_read_at >= REFRESH_S:
+            self._trained_read_at = time.monotonic()
+            for model_id, raw in (await self.redis.hgetall(self.keys.trained_models)).items():
+                self._registry.register(ModelSpec(**{**json.loads(raw), "model_id": model_id}))
+        return self._registry
+
+    @redis_boundary
+    async def register(self, spec: ModelSpec) -> None:
+        fields = {k: v for k, v in asdict(spec).items() if k != "model_id"}
+        await self.redis.hset(self.keys.trained_models, spec.model_id, json.dumps(fields))
+        self._trained_read_at = float("-inf")
+
+    async def is_deployed(self, model_id: str) -> bool:
+        """Whether Serve runs the model's application; a miss is checked again at once, so
+        a model deployed a moment ago is found."""
+        if model_id not in self._deployed or time.monotonic() - self._deployed_read_at > 60:
+            await self._read_deployed()
+        return model_id in self._deployed
+
+    async def _read_deployed(self) -> None:
+        if time.monotonic() - self._deployed_read_at < 0.2:
+            return
+        status = await asyncio.to_thread(serve.status)
+        prefix = app_name("")
+        self._deployed = {
+            name[len(prefix) :]
+            for name, app in status.applications.items()
+            if name.startswith(prefix) and str(app.status).endswith("RUNNING")
+        }
+        self._deployed_read_at = time.monotonic()

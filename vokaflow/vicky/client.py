@@ -1,0 +1,91 @@
+"""How the gateway (and the OpenAI-compatible routes) talk to the model deployments:
+check the model and personality, find the deployment, complete or stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ray import serve
+
+from vokaflow.errors import ServiceUnavailable, ValidationFailed
+from vokaflow.vicky.catalog import ModelCatalog
+from vokaflow.vicky.deployment import DEPLOYMENT_NAME, app_name
+from vokaflow.vicky.personalities import Personality, personalities
+from vokaflow.vicky.registry import ModelSpec, UnknownModel
+from vokaflow.vicky.weights import WeightsMissing, weights_dir
+
+
+def personality(name: str) -> Personality:
+    known = personalities()
+    if name not in known:
+        raise ValidationFailed(
+            "personality", f"Unknown personality '{name}'. Known: {', '.join(sorted(known))}"
+        )
+    return known[name]
+
+
+class VickyClient:
+    def __init__(self, catalog: ModelCatalog, timeout_s: float) -> None:
+        self.catalog = catalog
+        self.timeout_s = timeout_s
+
+    async def spec(self, model_id: str, field: str = "model") -> ModelSpec:
+        registry = await self.catalog.registry()
+        try:
+            return registry.get(model_id)
+        except UnknownModel as exc:
+            known = ", ".join(exc.known_ids)
+            raise ValidationFailed(
+                field, f"Unknown model '{model_id}'. Known models: {known}"
+            ) from None
+
+    async def _handle(self, model_id: str) -> Any:
+        spec = await self.spec(model_id)
+        if not await self.catalog.is_deployed(model_id):
+            try:
+                await asyncio.to_thread(weights_dir, spec)
+            except WeightsMissing as missing:
+                raise _unavailable(model_id, str(missing)) from None
+            raise _unavailable(
+                model_id,
+                f"Model '{model_id}' is registered but not deployed on this cluster; "
+                "add it to VOKAFLOW_VICKY_MODELS (or deploy deployments/*.yaml)",
+            )
+        return serve.get_deployment_handle(DEPLOYMENT_NAME, app_name=app_name(model_id))
+
+    async def complete(
+        self, model_id: str, request: dict[str, Any], prompt_field: str = "messages"
+    ) -> dict[str, Any]:
+        handle = await self._handle(model_id)
+        try:
+            answer: dict[str, Any] = await asyncio.wait_for(
+                handle.complete.remote(request), self.timeout_s
+            )
+        except asyncio.TimeoutError:
+            raise _unavailable(model_id, f"no answer within {self.timeout_s:g} s") from None
+        return _checked(model_id, answer, prompt_field)
+
+    async def stream(
+        self, model_id: str, request: dict[str, Any], prompt_field: str = "messages"
+    ) -> AsyncIterator[dict[str, Any]]:
+        handle = await self._handle(model_id)
+        responses = handle.options(stream=True).stream.remote(request)
+        async for item in responses:
+            yield _checked(model_id, item, prompt_field)
+
+
+def _checked(model_id: str, answer: dict[str, Any], prompt_field: str) -> dict[str, Any]:
+    """The replica's answer, or its refusal as the API's error: a request the model cannot
+    take (too long for its window) is the caller's 400; missing weights are a 503."""
+    error = answer.get("error")
+    if error == "bad_request":
+        raise ValidationFailed(prompt_field, str(answer.get("message")))
+    if error:
+        raise _unavailable(model_id, str(answer.get("message") or error))
+    return answer
+
+
+def _unavailable(model_id: str, message: str) -> ServiceUnavailable:
+    return ServiceUnavailable(f"vicky:{model_id}", message, 60.0)

@@ -1,0 +1,136 @@
+"""Fine-tune a registry model on a JSONL dataset with a plain causal-LM objective."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vokaflow.vicky.generation import encode
+from vokaflow.vicky.loader import LoadedModel, load_model
+from vokaflow.vicky.registry import ModelSpec
+
+Progress = Callable[[int, int, float], None]
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    steps: int
+    losses: list[float]
+    out_dir: Path
+    first_loss: float
+    last_loss: float
+
+
+def fine_tune(
+    spec: ModelSpec,
+    dataset_path: Path | str,
+    out_dir: Path | str,
+    *,
+    steps: int | None = None,
+    epochs: int | None = None,
+    learning_rate: float = 5e-4,
+    batch_size: int = 4,
+    progress: Progress | None = None,
+    seed: int = 0,
+) -> TrainingResult:
+    """Train `spec`'s model on the dataset for `steps` optimizer steps, or `epochs` passes
+    (one pass when neither is given), and save model and tokenizer to `out_dir`.
+
+    Each JSONL line is {"messages": [...]} (rendered with the chat template) or {"text": ...}.
+    The loss covers every token of an example, prompt turns included.
+    """
+    if steps is not None and epochs is not None:
+        raise ValueError("give steps or epochs, not both")
+    torch.manual_seed(seed)
+    loaded = load_model(replace(spec, dtype="float32"))
+    examples = read_dataset(loaded, Path(dataset_path))
+    per_epoch = math.ceil(len(examples) / batch_size)
+    total = steps if steps is not None else per_epoch * (epochs or 1)
+    if total < 1:
+        raise ValueError("steps and epochs must be >= 1")
+    model = loaded.model
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    model.train()
+    losses: list[float] = []
+    batches = _batches(examples, batch_size, random.Random(seed))
+    for step in range(1, total + 1):
+        input_ids, mask, labels = _collate(next(batches), loaded)
+        loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(loss.item()))
+        if progress is not None:
+            progress(step, total, losses[-1])
+    model.eval()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    loaded.tokenizer.save_pretrained(out)
+    (out / "vicky_training.json").write_text(
+        json.dumps({"base_model": spec.model_id, "base_version": spec.version, "losses": losses})
+    )
+    return TrainingResult(total, losses, out, losses[0], losses[-1])
+
+
+def trained_spec(
+    base: ModelSpec, model_id: str, out_dir: Path | str, version: str = ""
+) -> ModelSpec:
+    """The registry entry for a model fine-tuned from `base` into `out_dir`."""
+    return replace(
+        base, model_id=model_id, source=str(Path(out_dir).resolve()), version=version or model_id
+    )
+
+
+def read_dataset(loaded: LoadedModel, path: Path) -> list[list[int]]:
+    """Token ids per example, cut to the context window."""
+    tokenizer, window = loaded.tokenizer, loaded.spec.context_window
+    examples = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        if "messages" in record:
+            text = tokenizer.apply_chat_template(
+                record["messages"], tokenize=False, chat_template=loaded.spec.chat_template
+            )
+            ids = encode(loaded, text)
+        elif "text" in record:
+            eos = tokenizer.eos_token_id
+            ids = [
+                *encode(loaded, record["text"]),
+                min(loaded.stop_token_ids) if eos is None else eos,
+            ]
+        else:
+            raise ValueError(f"{path}:{number}: a line needs 'messages' or 'text'")
+        examples.append(ids[:window])
+    if not examples:
+        raise ValueError(f"{path}: no examples")
+    return examples
+
+
+def _batches(examples: list[list[int]], size: int, rng: random.Random) -> Iterator[list[list[int]]]:
+    while True:
+        order = list(range(len(examples)))
+        rng.shuffle(order)
+        for start in range(0, len(order), size):
+            yield [examples[i] for i in order[start : start + size]]
+
+
+def _collate(batch: list[list[int]], loaded: LoadedModel) -> tuple[Any, Any, Any]:
+    width = max(len(ids) for ids in batch)
+    pad = loaded.pad_token_id
+    ids = torch.tensor([x + [pad] * (width - len(x)) for x in batch], device=loaded.device)
+    mask = torch.tensor(
+        [[1] * len(x) + [0] * (width - len(x)) for x in batch], device=loaded.device
+    )
+    labels = ids.masked_fill(mask == 0, -100)
+    return ids, mask, labels

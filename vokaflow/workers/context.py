@@ -1,0 +1,100 @@
+"""What a running task function can reach: its own id, progress reporting, the service's
+settings and Redis. Set by the executor around each task; empty outside one.
+
+    from vokaflow import report_progress
+    report_progress(0.5, step=10, loss=1.23)   # shows in the task's status as `progress`
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from vokaflow.config import Settings
+from vokaflow.store.keys import Keys
+from vokaflow.store.redis_client import connect_sync
+
+PROGRESS_EVERY_S = 0.2  # at most this often per task; the last report of a run always lands
+
+
+@dataclass(frozen=True)
+class WorkerEnv:
+    """Handed to every chunk by the scheduler (put in Ray's object store once)."""
+
+    redis_url: str
+    settings_wire: dict[str, Any]
+
+    @functools.cached_property
+    def settings(self) -> Settings:
+        return Settings.from_wire(self.settings_wire)
+
+
+@functools.cache
+def _redis(url: str) -> redis.Redis:
+    return connect_sync(url, decode_responses=True, socket_timeout=2.0)
+
+
+class TaskContext:
+    def __init__(self, task_id: str, attempt: int, env: WorkerEnv) -> None:
+        self.task_id = task_id
+        self.attempt = attempt
+        self.env = env
+        self._last_report = float("-inf")
+        self._pending: dict[str, Any] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.env.settings
+
+    @property
+    def redis(self) -> redis.Redis:
+        return _redis(self.env.redis_url)
+
+    def report_progress(self, fraction: float | None = None, **details: Any) -> None:
+        progress = {"fraction": fraction, **details, "attempt": self.attempt, "at": time.time()}
+        self._pending = progress
+        if time.monotonic() - self._last_report >= PROGRESS_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending is None:
+            return
+        keys = Keys(self.settings.key_prefix, self.settings.partitions)
+        with contextlib.suppress(redis.RedisError):  # progress is advisory: never fail a task
+            self.redis.hset(keys.task(self.task_id), "progress", json.dumps(self._pending))
+        self._pending, self._last_report = None, time.monotonic()
+
+
+_current: ContextVar[TaskContext | None] = ContextVar("vokaflow_task", default=None)
+
+
+def current_task() -> TaskContext | None:
+    return _current.get()
+
+
+@contextlib.contextmanager
+def running(task_id: str, attempt: int, env: WorkerEnv | None) -> Iterator[TaskContext | None]:
+    context = None if env is None else TaskContext(task_id, attempt, env)
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        if context is not None:
+            context.flush()
+        _current.reset(token)
+
+
+def report_progress(fraction: float | None = None, **details: Any) -> None:
+    """Report how far the running task has got (0..1) and any JSON details; a no-op
+    outside a task."""
+    context = current_task()
+    if context is not None:
+        context.report_progress(fraction, **details)

@@ -516,7 +516,7 @@ class VickyChatRequest(_Request):
     model: str | None = None  # None: VOKAFLOW_VICKY_DEFAULT_MODEL
     personality: str = "conversational"
     # With a session id, the conversation is kept: send only the new messages next time.
-    session_id: str | None = Field(default=None, min_length=1, max_length=128)
+    session_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,128}$")
     parameters: InferenceParameters = Field(default_factory=InferenceParameters)
     stream: bool = False
 

@@ -94,7 +94,9 @@ def test_a_session_continues_with_only_the_new_message(api, stack):
     import redis
 
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
-    key = f"{stack.key_prefix}:vicky:session:admin:{session_id}"
+    from vokaflow.store.keys import Keys
+
+    key = Keys(stack.key_prefix, 16).chat_session("admin", session_id)
     history = [json.loads(m) for m in client.lrange(key, 0, -1)]
     assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
     assert history[0]["content"] == "My name is Ana." and client.ttl(key) > 0
@@ -157,11 +159,28 @@ def test_the_openai_client_works_streamed_and_not(stack):
     text = completion.choices[0].message.content
     assert isinstance(text, str) and completion.usage.completion_tokens <= 10
     assert completion.choices[0].finish_reason in ("stop", "length")
-    stream = client.chat.completions.create(
-        model="tiny", messages=messages, max_tokens=10, temperature=0, stream=True
+    chunks = list(
+        client.chat.completions.create(
+            model="tiny",
+            messages=messages,
+            max_tokens=10,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
     )
-    streamed = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    streamed = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
     assert streamed == text, "greedy decoding gives the same text either way"
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens >= 1
+    with_parts = client.chat.completions.create(
+        model="tiny",
+        messages=[
+            {"role": "developer", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "text", "text": "Say hello"}]},
+        ],
+        max_tokens=4,
+    )
+    assert with_parts.choices[0].message.role == "assistant"
 
 
 def test_the_vicky_task_functions_answer_through_the_deployment(api):
@@ -186,7 +205,9 @@ def test_the_vicky_task_functions_answer_through_the_deployment(api):
 
 
 def test_training_lowers_the_loss_and_the_new_model_answers_at_once(api, stack):
-    dataset = stack.home / "train.jsonl"
+    folder = stack.home / "datasets" / "admin"  # the admin key's dataset folder
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset = folder / "train.jsonl"
     lines = [
         {
             "messages": [
@@ -201,7 +222,7 @@ def test_training_lowers_the_loss_and_the_new_model_answers_at_once(api, stack):
         api,
         "vicky_training",
         "tiny",
-        str(dataset),
+        "train.jsonl",
         new_id,
         kwargs={"steps": 30},
         timeout=600,
@@ -214,7 +235,7 @@ def test_training_lowers_the_loss_and_the_new_model_answers_at_once(api, stack):
         progress = status.get("progress") or progress
         assert time.monotonic() < deadline, status
         time.sleep(0.5)
-    assert status["status"] == "completed", status
+    assert status["status"] == "completed", status["error"]
     result = status["result"]
     assert result["model_id"] == new_id and result["last_loss"] < result["first_loss"]
     assert (status.get("progress") or progress)["loss"] > 0
@@ -241,3 +262,22 @@ def test_a_conversation_that_cannot_fit_the_window_gets_400(api):
     assert reply.status_code == 400, reply.text
     assert reply.json()["details"]["field"] == "messages"
     assert "window" in reply.json()["details"]["error"]
+
+
+@pytest.mark.parametrize(
+    ("dataset", "new_id", "why"),
+    [
+        ("/etc/passwd", "tiny-x1", "no dataset"),
+        ("../../admin_key", "tiny-x2", "no dataset"),
+        ("train.jsonl", "../escape", "new_model_id"),
+        ("train.jsonl", "/abs", "new_model_id"),
+    ],
+)
+def test_training_reads_only_the_owners_datasets_and_takes_safe_model_ids(
+    api, dataset, new_id, why
+):
+    task = submit(api, "vicky_training", "tiny", dataset, new_id, retry_count=0)
+    done = wait_until(api, task["task_id"], timeout_s=120)
+    assert done["status"] == "failed"
+    assert why in done["error"]["message"]
+    assert "root:" not in done["error"]["message"]

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -21,19 +22,50 @@ from vokaflow.schemas import ChatMessage
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: bool = False
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["text"]
+    text: str
+
+
+class InputMessage(BaseModel):
+    """OpenAI's message: ``developer`` is read as ``system``; content may be text parts."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[ContentPart] = Field(max_length=100_000)
+
+    def plain(self) -> dict[str, str]:
+        text = (
+            self.content
+            if isinstance(self.content, str)
+            else "".join(part.text for part in self.content)
+        )
+        return {"role": "system" if self.role == "developer" else self.role, "content": text}
+
+
 class CompletionRequest(BaseModel):
-    # The openai package sends fields this service does not use (stream_options, user...).
+    # The openai package sends fields this service does not use (user, metadata...).
     model_config = ConfigDict(extra="ignore")
 
     model: str
-    messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
+    messages: list[InputMessage] = Field(min_length=1, max_length=1000)
     max_tokens: int | None = Field(default=None, ge=1, le=8192)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=8192)
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     n: int = Field(default=1, ge=1, le=1)
     stream: bool = False
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    stream_options: StreamOptions | None = None
 
 
 class Choice(BaseModel):
@@ -72,7 +104,7 @@ class ModelList(BaseModel):
 
 def _request(body: CompletionRequest, max_new_tokens: int) -> dict[str, Any]:
     return {
-        "messages": [m.model_dump() for m in body.messages],
+        "messages": [m.plain() for m in body.messages],
         "max_tokens": body.max_completion_tokens or body.max_tokens or max_new_tokens,
         "temperature": body.temperature,
         "top_p": body.top_p,
@@ -99,7 +131,8 @@ async def chat_completions(
     if body.stream:
         pieces = services.vicky.stream(body.model, request)
         first = await anext(pieces)
-        chunks = _chunks(completion_id, created, body.model, first, pieces)
+        with_usage = body.stream_options is not None and body.stream_options.include_usage
+        chunks = _chunks(_ChunkHead(completion_id, created, body.model, with_usage), first, pieces)
         return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
     answer = await services.vicky.complete(body.model, request)
     return ChatCompletion(
@@ -118,35 +151,54 @@ async def chat_completions(
     )
 
 
-async def _chunks(
-    completion_id: str,
-    created: int,
-    model: str,
-    first: dict[str, Any],
-    rest: AsyncIterator[dict[str, Any]],
-) -> AsyncIterator[str]:
-    """``chat.completion.chunk`` events: the role, the content deltas, the finish reason
-    with the usage, then ``[DONE]``, as OpenAI streams them."""
+@dataclass(frozen=True)
+class _ChunkHead:
+    completion_id: str
+    created: int
+    model: str
+    with_usage: bool  # stream_options.include_usage
 
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        body = {
-            "id": completion_id,
+    def chunk(self, delta: dict[str, Any], finish: str | None = None) -> str:
+        choices = [{"index": 0, "delta": delta, "finish_reason": finish}]
+        return sse(self._body(choices, None))
+
+    def usage(self, usage: Usage) -> str:
+        return sse(self._body([], usage.model_dump()))
+
+    def _body(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.completion_id,
             "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            **extra,
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
         }
-        return sse(body)
+        if self.with_usage:
+            body["usage"] = usage
+        return body
 
-    yield chunk({"role": "assistant", "content": ""})
+
+async def _chunks(
+    head: _ChunkHead, first: dict[str, Any], rest: AsyncGenerator[dict[str, Any], None]
+) -> AsyncIterator[str]:
+    """As OpenAI streams: the role, the content deltas, the finish reason, the usage (only
+    with stream_options.include_usage, in a chunk of its own with no choices), [DONE]. An
+    error after the first byte is an ``error`` object, which the openai package raises."""
+    yield head.chunk({"role": "assistant", "content": ""})
     item: dict[str, Any] | None = first
-    while item is not None:
-        if item.get("done"):
-            yield chunk({}, item["finish_reason"], usage=_usage(item).model_dump())
-        else:
-            yield chunk({"content": item["delta"]})
-        item = await anext(rest, None)
+    try:
+        while item is not None:
+            if item.get("done"):
+                yield head.chunk({}, item["finish_reason"])
+                if head.with_usage:
+                    yield head.usage(_usage(item))
+            else:
+                yield head.chunk({"content": item["delta"]})
+            item = await anext(rest, None)
+    except Exception as exc:
+        yield sse({"error": {"message": str(exc), "type": "server_error", "code": None}})
+    finally:
+        await rest.aclose()
     yield sse("[DONE]")
 
 

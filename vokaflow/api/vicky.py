@@ -109,7 +109,15 @@ async def chat(body: VickyChatRequest, services: ServicesDep, principal: Princip
 
     async def response(answer: dict[str, Any]) -> VickyChatResponse:
         reply = {"role": "assistant", "content": answer["text"]}
-        await services.chat_sessions.append(principal.name, session_id, [*new_messages, reply])
+        # The session keeps the turns the model still sees (the window trims the oldest),
+        # and not the request's own system messages, which apply to that request only.
+        kept_turns = (
+            int(answer["messages_kept"]) - 1 - sum(m["role"] == "system" for m in new_messages)
+        )
+        turns = [m for m in new_messages if m["role"] != "system"]
+        await services.chat_sessions.append(
+            principal.name, session_id, [*turns, reply], keep=max(2, kept_turns + 1)
+        )
         return VickyChatResponse(
             message=ChatMessage(**reply),
             session_id=session_id,
@@ -154,6 +162,8 @@ async def _streamed(
                 item = await anext(pieces, None)
         except Exception as exc:  # the status line has gone out: say it in the stream
             yield sse({"error": type(exc).__name__, "message": str(exc)}, "error")
+        finally:
+            await pieces.aclose()  # a client that left stops the generation too
         yield sse("[DONE]")
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -12,6 +12,7 @@ from typing import Any
 
 from vokaflow.functions.registry import function
 from vokaflow.store.keys import Keys
+from vokaflow.vicky.datasets import check_model_id, open_dataset
 from vokaflow.workers.context import TaskContext, current_task
 
 DEFAULT_MODEL = "qwen_7b"
@@ -116,6 +117,16 @@ def vicky_chat(
     return answer
 
 
+def _reserve(context: TaskContext, model_id: str) -> None:
+    """Claim the id for this task, so that two trainings cannot write the same folder; a
+    retry of the same task keeps its claim."""
+    keys = Keys(context.settings.key_prefix, context.settings.partitions)
+    context.redis.hsetnx(keys.trained_model_claims, model_id, context.task_id)
+    holder = context.redis.hget(keys.trained_model_claims, model_id)
+    if holder != context.task_id:
+        raise ValueError(f"model id {model_id!r} is being trained by task {holder!s}")
+
+
 @function(
     category="vicky",
     description="Fine-tunes a model on a JSONL dataset (chat or text) and serves the result "
@@ -135,14 +146,18 @@ def vicky_training(
     from vokaflow.vicky.training import fine_tune
 
     context = _context()
+    check_model_id(new_model_id)
+    home = Path(context.settings.home).resolve()
+    text = open_dataset(home, context.owner, dataset_path)
     registry = _registry(context)
+    base = registry.get(model)
     if new_model_id in registry:
         raise ValueError(f"model id {new_model_id!r} is taken")
-    base = registry.get(model)
-    out_dir = Path(context.settings.home).resolve() / "models" / new_model_id
+    _reserve(context, new_model_id)
+    out_dir = home / "models" / new_model_id
     result = fine_tune(
         base,
-        Path(dataset_path),
+        text,
         out_dir,
         steps=steps,
         epochs=epochs,
@@ -160,8 +175,8 @@ def vicky_training(
     )
     keys = Keys(context.settings.key_prefix, context.settings.partitions)
     fields = {k: v for k, v in dataclasses.asdict(trained).items() if k != "model_id"}
-    context.redis.hset(keys.trained_models, new_model_id, json.dumps(fields))
     deploy_model(trained)
+    context.redis.hset(keys.trained_models, new_model_id, json.dumps(fields))
     return {
         "model_id": new_model_id,
         "base_model": model,

@@ -264,7 +264,10 @@ class Scheduler:
 
     def _launch(self, worker_type: WorkerType, tasks: list[ClaimedTask]) -> None:
         chunk = self.inflight.add(worker_type, tasks)
-        specs = [TaskSpec(t.task_id, t.attempt, t.function_name, t.args, t.kwargs) for t in tasks]
+        specs = [
+            TaskSpec(t.task_id, t.attempt, t.function_name, t.args, t.kwargs, t.owner)
+            for t in tasks
+        ]
         options = task_options(worker_type)
         chunk.ref = execute_chunk.options(**options).remote(
             specs, chunk.chunk_id, self.handle, self.worker_env

@@ -7,6 +7,7 @@ touches a single partition.
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 
 from vokaflow.schemas import WorkerType
@@ -144,9 +145,16 @@ class Keys:
         """Hash: model id -> JSON ModelSpec of models fine-tuned by vicky_training."""
         return f"{self.prefix}:vicky:models"
 
+    @property
+    def trained_model_claims(self) -> str:
+        """Hash: model id -> the training task that claimed it."""
+        return f"{self.prefix}:vicky:model-claims"
+
     def chat_session(self, owner: str, session_id: str) -> str:
-        """List of a chat session's messages as JSON, oldest first, with a TTL."""
-        return f"{self.prefix}:vicky:session:{owner}:{session_id}"
+        """List of a chat session's messages as JSON, oldest first, with a TTL. The owner is
+        hashed: names may hold the separator, and one principal must not reach another's."""
+        owner_hash = hashlib.sha256(owner.encode()).hexdigest()[:32]
+        return f"{self.prefix}:vicky:session:{owner_hash}:{session_id}"
 
     @property
     def draining(self) -> str:

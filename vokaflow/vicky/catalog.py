@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import asdict
 
@@ -17,6 +18,9 @@ from vokaflow.vicky.deployment import app_name
 from vokaflow.vicky.registry import ModelRegistry, ModelSpec
 
 REFRESH_S = 2.0
+# States in which an application may answer (an update or one sick replica of several).
+SERVING = {"RUNNING", "DEPLOYING", "UNHEALTHY"}
+log = logging.getLogger("vokaflow.vicky")
 
 
 class ModelCatalog:
@@ -34,7 +38,12 @@ class ModelCatalog:
         if time.monotonic() - self._trained_read_at >= REFRESH_S:
             self._trained_read_at = time.monotonic()
             for model_id, raw in (await self.redis.hgetall(self.keys.trained_models)).items():
-                self._registry.register(ModelSpec(**{**json.loads(raw), "model_id": model_id}))
+                try:
+                    spec = ModelSpec(**{**json.loads(raw), "model_id": model_id})
+                except (TypeError, ValueError):
+                    log.warning("skipping the unreadable model entry %r", model_id)
+                    continue
+                self._registry.register(spec)
         return self._registry
 
     @redis_boundary
@@ -58,6 +67,6 @@ class ModelCatalog:
         self._deployed = {
             name[len(prefix) :]
             for name, app in status.applications.items()
-            if name.startswith(prefix) and str(app.status).endswith("RUNNING")
+            if name.startswith(prefix) and str(app.status).rsplit(".", 1)[-1] in SERVING
         }
         self._deployed_read_at = time.monotonic()

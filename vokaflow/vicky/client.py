@@ -4,10 +4,12 @@ check the model and personality, find the deployment, complete or stream."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from ray import serve
+from ray.exceptions import RayError
+from ray.serve.exceptions import RayServeException
 
 from vokaflow.errors import ServiceUnavailable, ValidationFailed
 from vokaflow.vicky.catalog import ModelCatalog
@@ -15,6 +17,10 @@ from vokaflow.vicky.deployment import DEPLOYMENT_NAME, app_name
 from vokaflow.vicky.personalities import Personality, personalities
 from vokaflow.vicky.registry import ModelSpec, UnknownModel
 from vokaflow.vicky.weights import WeightsMissing, weights_dir
+
+# A replica that died, an app deleted meanwhile, a batch that failed on the replica: the
+# model is unavailable, not the gateway broken.
+SERVING_ERRORS = (RayError, RayServeException)
 
 
 def personality(name: str) -> Personality:
@@ -53,27 +59,42 @@ class VickyClient:
                 f"Model '{model_id}' is registered but not deployed on this cluster; "
                 "add it to VOKAFLOW_VICKY_MODELS (or deploy deployments/*.yaml)",
             )
-        return serve.get_deployment_handle(DEPLOYMENT_NAME, app_name=app_name(model_id))
+        # is_deployed has checked: skip the handle's own (blocking) existence check
+        return serve.get_deployment_handle(
+            DEPLOYMENT_NAME, app_name=app_name(model_id), _check_exists=False
+        )
 
     async def complete(
         self, model_id: str, request: dict[str, Any], prompt_field: str = "messages"
     ) -> dict[str, Any]:
         handle = await self._handle(model_id)
+        response = handle.complete.remote(request)
         try:
-            answer: dict[str, Any] = await asyncio.wait_for(
-                handle.complete.remote(request), self.timeout_s
-            )
+            answer: dict[str, Any] = await asyncio.wait_for(response, self.timeout_s)
         except asyncio.TimeoutError:
+            response.cancel()
             raise _unavailable(model_id, f"no answer within {self.timeout_s:g} s") from None
+        except SERVING_ERRORS as exc:
+            raise _unavailable(
+                model_id, f"the model's replica failed: {type(exc).__name__}"
+            ) from exc
         return _checked(model_id, answer, prompt_field)
 
     async def stream(
         self, model_id: str, request: dict[str, Any], prompt_field: str = "messages"
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """The replica's items; stopped (and the replica told) when the caller stops."""
         handle = await self._handle(model_id)
         responses = handle.options(stream=True).stream.remote(request)
-        async for item in responses:
-            yield _checked(model_id, item, prompt_field)
+        try:
+            async for item in responses:
+                yield _checked(model_id, item, prompt_field)
+        except SERVING_ERRORS as exc:
+            raise _unavailable(
+                model_id, f"the model's replica failed: {type(exc).__name__}"
+            ) from exc
+        finally:
+            responses.cancel()
 
 
 def _checked(model_id: str, answer: dict[str, Any], prompt_field: str) -> dict[str, Any]:

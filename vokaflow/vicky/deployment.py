@@ -71,8 +71,8 @@ class VickyModel:
         if self.loaded is None:
             return {"error": "weights_missing", "message": self.error}
         started = time.perf_counter()
-        try:
-            generation, kept = self._request(request)
+        try:  # templates and tokenizing long chats take a while: off the event loop
+            generation, kept = await asyncio.to_thread(self._request, request)
         except ValueError as exc:  # a prompt too long for the window, or bad sampling values
             return {"error": "bad_request", "message": str(exc)}
         result = await self._generate(generation)
@@ -87,7 +87,7 @@ class VickyModel:
 
         started = time.perf_counter()
         try:
-            generation, kept = self._request(request)
+            generation, kept = await asyncio.to_thread(self._request, request)
         except ValueError as exc:
             yield {"error": "bad_request", "message": str(exc)}
             return

@@ -39,6 +39,8 @@ class GenerationRequest:
             raise ValueError("temperature must be >= 0")
         if not 0 < self.top_p <= 1:
             raise ValueError("top_p must be in (0, 1]")
+        if self.seed is not None and not 0 <= self.seed < 2**63:
+            raise ValueError("seed must be between 0 and 2**63 - 1")
 
 
 @dataclass(frozen=True)

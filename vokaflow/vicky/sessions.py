@@ -27,10 +27,17 @@ class ChatSessions:
         return [json.loads(message) for message in raw]
 
     @redis_boundary
-    async def append(self, owner: str, session_id: str, messages: Sequence[dict[str, Any]]) -> None:
+    async def append(
+        self,
+        owner: str,
+        session_id: str,
+        messages: Sequence[dict[str, Any]],
+        keep: int = MAX_SESSION_MESSAGES,
+    ) -> None:
+        """Append, then keep only the last ``keep`` messages (at most MAX_SESSION_MESSAGES)."""
         key = self.keys.chat_session(owner, session_id)
         pipe = self.redis.pipeline(transaction=True)
         pipe.rpush(key, *(json.dumps(m) for m in messages))
-        pipe.ltrim(key, -MAX_SESSION_MESSAGES, -1)
+        pipe.ltrim(key, -min(keep, MAX_SESSION_MESSAGES), -1)
         pipe.expire(key, self.ttl_s)
         await pipe.execute()

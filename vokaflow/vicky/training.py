@@ -30,7 +30,7 @@ class TrainingResult:
 
 def fine_tune(
     spec: ModelSpec,
-    dataset_path: Path | str,
+    dataset: Path | str,
     out_dir: Path | str,
     *,
     steps: int | None = None,
@@ -43,14 +43,17 @@ def fine_tune(
     """Train `spec`'s model on the dataset for `steps` optimizer steps, or `epochs` passes
     (one pass when neither is given), and save model and tokenizer to `out_dir`.
 
-    Each JSONL line is {"messages": [...]} (rendered with the chat template) or {"text": ...}.
+    `dataset` is a JSONL file's path, or (a str with a newline or starting with "{") its
+    text. Each line is {"messages": [...]} (rendered with the chat template) or {"text": ...}.
     The loss covers every token of an example, prompt turns included.
     """
     if steps is not None and epochs is not None:
         raise ValueError("give steps or epochs, not both")
     torch.manual_seed(seed)
     loaded = load_model(replace(spec, dtype="float32"))
-    examples = read_dataset(loaded, Path(dataset_path))
+    is_text = isinstance(dataset, str) and ("\n" in dataset or dataset.lstrip().startswith("{"))
+    text = str(dataset) if is_text else Path(dataset).read_text()
+    examples = read_dataset_text(loaded, text)
     per_epoch = math.ceil(len(examples) / batch_size)
     total = steps if steps is not None else per_epoch * (epochs or 1)
     if total < 1:
@@ -91,10 +94,14 @@ def trained_spec(
 
 
 def read_dataset(loaded: LoadedModel, path: Path) -> list[list[int]]:
+    return read_dataset_text(loaded, path.read_text())
+
+
+def read_dataset_text(loaded: LoadedModel, text: str) -> list[list[int]]:
     """Token ids per example, cut to the context window."""
     tokenizer, window = loaded.tokenizer, loaded.spec.context_window
     examples = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         record = json.loads(line)
@@ -110,10 +117,10 @@ def read_dataset(loaded: LoadedModel, path: Path) -> list[list[int]]:
                 min(loaded.stop_token_ids) if eos is None else eos,
             ]
         else:
-            raise ValueError(f"{path}:{number}: a line needs 'messages' or 'text'")
+            raise ValueError(f"dataset line {number}: a line needs 'messages' or 'text'")
         examples.append(ids[:window])
     if not examples:
-        raise ValueError(f"{path}: no examples")
+        raise ValueError("the dataset has no examples")
     return examples
 
 

@@ -43,9 +43,10 @@ def _redis(url: str) -> redis.Redis:
 
 
 class TaskContext:
-    def __init__(self, task_id: str, attempt: int, env: WorkerEnv) -> None:
+    def __init__(self, task_id: str, attempt: int, owner: str, env: WorkerEnv) -> None:
         self.task_id = task_id
         self.attempt = attempt
+        self.owner = owner  # the principal that submitted the task
         self.env = env
         self._last_report = float("-inf")
         self._pending: dict[str, Any] | None = None
@@ -81,8 +82,10 @@ def current_task() -> TaskContext | None:
 
 
 @contextlib.contextmanager
-def running(task_id: str, attempt: int, env: WorkerEnv | None) -> Iterator[TaskContext | None]:
-    context = None if env is None else TaskContext(task_id, attempt, env)
+def running(
+    task_id: str, attempt: int, owner: str, env: WorkerEnv | None
+) -> Iterator[TaskContext | None]:
+    context = None if env is None else TaskContext(task_id, attempt, owner, env)
     token = _current.set(context)
     try:
         yield context

@@ -28,6 +28,7 @@ class TaskSpec:
     function_name: str
     args: list[Any]
     kwargs: dict[str, Any]
+    owner: str = ""
 
 
 def _error_info(exc: BaseException) -> dict[str, Any]:
@@ -45,7 +46,7 @@ def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> O
     output = sink.next_task()
     started = time.time()
     try:
-        with running(spec.task_id, spec.attempt, env):
+        with running(spec.task_id, spec.attempt, spec.owner, env):
             result = registry.get(spec.function_name).call(*spec.args, **spec.kwargs)
         json.dumps(result)  # results travel as JSON: refuse what cannot, here, with a reason
         status, error = "completed", None

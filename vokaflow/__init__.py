@@ -9,3 +9,13 @@ def report_progress(fraction: float | None = None, **details: object) -> None:
     from vokaflow.workers.context import report_progress as report
 
     report(fraction, **details)
+
+
+def __getattr__(name: str) -> object:
+    """``from vokaflow import function``: the decorator for the user's own functions
+    (imported on first use, so that ``import vokaflow`` stays light)."""
+    if name == "function":
+        from vokaflow.functions.registry import function
+
+        return function
+    raise AttributeError(f"module 'vokaflow' has no attribute {name!r}")

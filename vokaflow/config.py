@@ -13,8 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vokaflow.errors import ConfigError
 from vokaflow.ratelimit.bucket import RateLimit
-from vokaflow.ratelimit.limits import DEFAULT_RATE_LIMITS
-from vokaflow.schemas import CATEGORIES, WorkerType
+from vokaflow.ratelimit.limits import DEFAULT_CATEGORY_LIMIT, DEFAULT_RATE_LIMITS, LimitTable
+from vokaflow.schemas import CATEGORY_NAME, WorkerType
 
 ENV_PREFIX = "VOKAFLOW_"
 
@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     scale_down_queue_size: int = Field(default=10, ge=0)
 
     rate_limits: dict[str, RateLimit] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    default_rate_limit: RateLimit = DEFAULT_CATEGORY_LIMIT  # categories not in rate_limits
+    # The user's function modules, comma-separated; importable by the gateway and workers.
+    plugins: str = ""
 
     default_timeout_s: int = Field(default=300, ge=1)
     default_retry_count: int = Field(default=3, ge=0)
@@ -122,10 +125,19 @@ class Settings(BaseSettings):
     @field_validator("rate_limits")
     @classmethod
     def _fill_missing_categories(cls, value: dict[str, RateLimit]) -> dict[str, RateLimit]:
-        unknown = set(value) - set(CATEGORIES)
-        if unknown:
-            raise ValueError(f"unknown categories {sorted(unknown)}; use {', '.join(CATEGORIES)}")
+        bad = [name for name in value if not CATEGORY_NAME.fullmatch(name)]
+        if bad:
+            raise ValueError(f"category names are lowercase words: {sorted(bad)}")
         return {**DEFAULT_RATE_LIMITS, **value}
+
+    @property
+    def limit_table(self) -> LimitTable:
+        """Rate limits by category, with the default for categories not listed."""
+        return LimitTable(self.rate_limits, self.default_rate_limit)
+
+    @property
+    def plugin_modules(self) -> list[str]:
+        return [name.strip() for name in self.plugins.split(",") if name.strip()]
 
     @property
     def admin_key_file(self) -> Path:

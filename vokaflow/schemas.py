@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from typing import Any, Literal, NamedTuple
 
@@ -9,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vokaflow.payload_limits import check_json_value, check_string
 
+CATEGORY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")  # built-in or a plugin's own
 CATEGORIES: tuple[str, ...] = (
     "vicky",
     "audio",

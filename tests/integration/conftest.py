@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -31,6 +32,9 @@ TEST_SETTINGS = {
     "VOKAFLOW_WEBHOOK_BACKOFF_MAX_S": "1",
     "VOKAFLOW_WEBHOOK_MAX_PER_OWNER": "5",
     "VOKAFLOW_VICKY_DEFAULT_MODEL": "tiny",
+    "VOKAFLOW_PLUGINS": "tests.plugins.weather_functions",
+    # the gateway and Ray's workers import the plugin from the repository
+    "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
 }
 
 

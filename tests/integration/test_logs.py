@@ -59,15 +59,23 @@ def test_the_service_log_holds_the_services_own_entries_newest_first(api):
     assert reply.status_code == 200
     body = reply.json()
     assert body["level"] == "INFO" and body["limit"] == 1000
-    assert any("scheduler started" in e["message"] for e in body["entries"])
-    assert any(e["component"] == "gateway" for e in body["entries"])
+    scheduler = api.get("/api/logs", params={"component": "scheduler", "limit": 1000}).json()
+    assert any("scheduler started" in e["message"] for e in scheduler["entries"])
+    assert all(e["component"] == "scheduler" for e in scheduler["entries"])
+    gateway = api.get("/api/logs", params={"component": "gateway"}).json()["entries"]
+    assert gateway and all(e["component"] == "gateway" for e in gateway)
     timestamps = [e["timestamp"] for e in body["entries"]]
     assert timestamps == sorted(timestamps, reverse=True)
     assert len(api.get("/api/logs", params={"limit": 1}).json()["entries"]) == 1
 
 
 def test_log_queries_out_of_range_get_400_naming_the_field(api):
-    for params, field in [({"level": "LOUD"}, "level"), ({"limit": 0}, "limit")]:
+    bad = [
+        ({"level": "LOUD"}, "level"),
+        ({"limit": 0}, "limit"),
+        ({"component": "db"}, "component"),
+    ]
+    for params, field in bad:
         reply = api.get("/api/logs", params=params)
         assert reply.status_code == 400
         assert reply.json()["details"]["field"] == field
@@ -86,6 +94,6 @@ def test_another_principal_gets_404_for_a_task_log_and_none_of_its_service_entri
         time.sleep(1.0)
         seen_by_snoop = snoop.get("/api/logs", params={"level": "DEBUG"}).json()["entries"]
         assert all(e["task_id"] != task["task_id"] for e in seen_by_snoop)
-        assert all(e["component"] != "gateway" for e in seen_by_snoop)
+        assert all(e["component"] == "tasks" for e in seen_by_snoop)
         seen_by_owner = owner.get("/api/logs", params={"level": "ERROR"}).json()["entries"]
         assert any(e["task_id"] == task["task_id"] for e in seen_by_owner)

@@ -68,7 +68,7 @@ def test_category_metrics_count_submits_outcomes_and_refusals(api):
 
 
 def test_an_unknown_category_has_no_metrics(api):
-    reply = api.get("/api/metrics/category/weather")
+    reply = api.get("/api/metrics/category/astrology")
     assert reply.status_code == 404 and reply.json()["error"] == "not_found"
 
 

@@ -46,11 +46,29 @@ def test_arguments_are_checked_against_the_signature():
     assert entry.check_arguments([], {"y": 1}) is not None
 
 
-def test_an_unknown_category_is_refused_at_registration():
+def test_a_category_that_is_not_a_lowercase_word_is_refused_at_registration():
     with pytest.raises(ValueError, match="category"):
         function(
-            category="weather", description="d", estimated_duration="e", target=FunctionRegistry()
+            category="Weather!", description="d", estimated_duration="e", target=FunctionRegistry()
         )(lambda: None)
+
+
+def test_a_plugin_category_is_listed_after_the_built_in_ones():
+    registry = FunctionRegistry()
+    function(category="weather", description="d", estimated_duration="e", target=registry)(
+        lambda: None
+    )
+    assert registry.categories()[-1] == "weather" and registry.categories()[0] == "vicky"
+
+
+def test_an_async_function_is_run_to_completion():
+    registry = FunctionRegistry()
+
+    async def twice(x: int) -> int:
+        return 2 * x
+
+    function(category="analytics", description="d", estimated_duration="e", target=registry)(twice)
+    assert registry.get("twice").invoke(21) == 42
 
 
 def test_the_executor_reports_a_result_and_its_timing():

@@ -94,10 +94,11 @@ async def system_logs(
     principal: PrincipalDep,
     level: LogLevel = LogLevel.INFO,
     limit: Annotated[int, Query(ge=1, le=MAX_SYSTEM_ENTRIES)] = 100,
+    component: Annotated[str | None, Query(pattern=r"^(gateway|scheduler|webhooks|tasks)$")] = None,
 ) -> SystemLogsResponse:
     """The newest entries at ``level`` or above, newest first. Task failures and retries
     are shown to the task's owner; the service's own entries only to admins."""
     owner = None if principal.is_admin else principal.name
-    entries = await services.logs.system_entries(level.value, limit, owner)
+    entries = await services.logs.system_entries(level.value, limit, owner, component)
     views = [_view(e) for e in entries]
     return SystemLogsResponse(level=level, limit=limit, entries=views, count=len(views))

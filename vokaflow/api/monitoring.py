@@ -12,7 +12,6 @@ from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.metrics import reset_time, worker_pools
 from vokaflow.errors import NotFound
 from vokaflow.schemas import (
-    CATEGORIES,
     CategoryMetricsResponse,
     CategoryRateLimit,
     CategoryTaskCounts,
@@ -36,10 +35,11 @@ async def category_metrics(
     category: str, services: ServicesDep, principal: PrincipalDep
 ) -> CategoryMetricsResponse:
     """The category's rate limit and usage, and its tasks' outcomes since the service began."""
-    if category not in CATEGORIES:
-        raise NotFound(f"Unknown category '{category}'. Categories: {', '.join(CATEGORIES)}")
+    known = services.functions.categories()
+    if category not in known:
+        raise NotFound(f"Unknown category '{category}'. Categories: {', '.join(known)}")
     now = time.time()
-    limit = services.settings.rate_limits[category]
+    limit = services.settings.limit_table[category]
     tokens, updated = await services.metrics.bucket(category)
     counts = await services.category_stats.read(category)
     ended = sum(counts.outcomes[s] for s in ("completed", "failed", "timeout"))

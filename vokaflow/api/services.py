@@ -11,6 +11,7 @@ import psutil
 from vokaflow.config import Settings
 from vokaflow.errors import ServiceUnavailable
 from vokaflow.functions import FunctionRegistry, registry
+from vokaflow.functions.plugins import load_plugins
 from vokaflow.ratelimit.auth_failures import AuthFailureLimiter
 from vokaflow.ratelimit.backends import RateLimiter, RedisRateLimiter
 from vokaflow.schemas import WorkerType
@@ -62,8 +63,9 @@ class Services:
             self.redis, self.keys, settings.auth_failure_limit, settings.auth_failure_window_s
         )
         self.rate_limiter: RateLimiter = RedisRateLimiter(
-            self.redis, self.keys, settings.rate_limits
+            self.redis, self.keys, settings.limit_table
         )
+        load_plugins(settings.plugin_modules)
         self.functions = functions
         self.started_at = time.time()
         psutil.cpu_percent(interval=None)  # the first reading is meaningless: take it now

@@ -6,7 +6,7 @@ import uuid
 
 from vokaflow.api.services import Services
 from vokaflow.errors import ValidationFailed
-from vokaflow.schemas import CATEGORIES, Priority, TaskSubmitRequest
+from vokaflow.schemas import Priority, TaskSubmitRequest
 from vokaflow.store.api_keys import Principal
 from vokaflow.store.records import NewTask
 
@@ -41,10 +41,11 @@ def prepare_task(
     if problem is not None:
         raise ValidationFailed(f"{field_prefix}args", f"{entry.name}: {problem}")
     category = request.category or entry.category
-    if category not in CATEGORIES:
+    known = services.functions.categories()
+    if category not in known:
         raise ValidationFailed(
             f"{field_prefix}category",
-            f"Unknown category '{category}'. Must be one of: {', '.join(CATEGORIES)}",
+            f"Unknown category '{category}'. Must be one of: {', '.join(known)}",
         )
     if task_id is None:
         task_id = (

@@ -17,7 +17,6 @@ from vokaflow.clock import iso_event, iso_forecast
 from vokaflow.errors import Conflict, NotFound, ServiceUnavailable
 from vokaflow.observability.prometheus import gateway_metrics
 from vokaflow.schemas import (
-    CATEGORIES,
     AutoScalingThresholds,
     CancelResponse,
     FunctionInfo,
@@ -186,5 +185,7 @@ async def functions(
     for entry in entries:
         grouped[entry.category].append(entry.info())
     return FunctionsResponse(
-        functions=dict(grouped), total_functions=len(entries), categories=list(CATEGORIES)
+        functions=dict(grouped),
+        total_functions=len(entries),
+        categories=services.functions.categories(),
     )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from vokaflow.errors import FunctionNotRegistered
-from vokaflow.schemas import CATEGORIES, FunctionInfo, WorkerType
+from vokaflow.schemas import CATEGORIES, CATEGORY_NAME, FunctionInfo, WorkerType
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,6 +29,13 @@ class RegisteredFunction:
     parameters: list[str]
     estimated_duration: str
     call: Callable[..., Any] = field(compare=False)
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function; an async one runs to completion on an event loop of its own."""
+        result = self.call(*args, **kwargs)
+        if inspect.isawaitable(result):
+            return asyncio.run(_awaited(result))
+        return result
 
     def check_arguments(self, args: list[Any], kwargs: dict[str, Any]) -> str | None:
         """Why ``args``/``kwargs`` cannot bind to the signature, or None when they can."""
@@ -55,8 +63,11 @@ class FunctionRegistry:
         self._by_name: dict[str, RegisteredFunction] = {}
 
     def register(self, entry: RegisteredFunction) -> None:
-        if entry.category not in CATEGORIES:
-            raise ValueError(f"unknown category {entry.category!r}; use one of {CATEGORIES}")
+        if not CATEGORY_NAME.fullmatch(entry.category):
+            raise ValueError(
+                f"bad category {entry.category!r}: a lowercase word such as "
+                f"{', '.join(CATEGORIES[:3])} or one of your own"
+            )
         existing = self._by_name.get(entry.name)
         if existing is not None and existing.call is not entry.call:
             raise ValueError(f"function {entry.name!r} is already registered")
@@ -79,6 +90,15 @@ class FunctionRegistry:
 
     def all(self) -> list[RegisteredFunction]:
         return sorted(self._by_name.values(), key=lambda e: (e.category, e.name))
+
+    def categories(self) -> list[str]:
+        """The built-in categories, then those that only plugins' functions use."""
+        own = sorted({e.category for e in self._by_name.values()} - set(CATEGORIES))
+        return [*CATEGORIES, *own]
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 registry = FunctionRegistry()

@@ -17,3 +17,17 @@ DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
 }
 
 USAGE_WINDOW_S = 60
+
+# The limit of a category without one of its own: a user's plugin category, say.
+DEFAULT_CATEGORY_LIMIT = RateLimit(limit_per_second=1_000, burst=2_000)
+
+
+class LimitTable(dict[str, RateLimit]):
+    """Limits by category, with ``default`` for any category not listed."""
+
+    def __init__(self, limits: dict[str, RateLimit], default: RateLimit) -> None:
+        super().__init__(limits)
+        self.default = default
+
+    def __missing__(self, category: str) -> RateLimit:
+        return self.default

@@ -116,7 +116,9 @@ class Scheduler:
         self.draining = False
         self.settling = 0  # chunks back from their worker whose outcomes are being written
         self.handle = ray.get_runtime_context().current_actor
-        self.worker_env = ray.put(WorkerEnv(redis_url, wire_settings))
+        self.worker_env = ray.put(
+            WorkerEnv(redis_url, wire_settings, tuple(self.settings.plugin_modules))
+        )
         loop = asyncio.get_event_loop()
         self._background = [
             loop.create_task(coro)

@@ -50,7 +50,7 @@ def _system_entry(task: ClaimedTask, entry: Entry) -> Entry:
         "message": message,
         "task_id": task.task_id,
         "owner": task.owner,
-        "component": "scheduler",
+        "component": "tasks",
     }
 
 

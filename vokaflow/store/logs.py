@@ -78,19 +78,24 @@ class LogStore:
         return [json.loads(line) for line in raw]
 
     @redis_boundary
-    async def system_entries(self, min_level: str, limit: int, owner: str | None) -> list[Entry]:
-        """The newest entries at ``min_level`` or above, newest first: one principal's task
-        entries, or (``owner`` None, for admins) the service's records and every task's."""
+    async def system_entries(
+        self, min_level: str, limit: int, owner: str | None, component: str | None = None
+    ) -> list[Entry]:
+        """The newest entries at ``min_level`` or above (of ``component`` if given), newest
+        first: one principal's task entries, or (``owner`` None, for admins) the service's
+        records and every task's."""
         if owner is not None:
             streams = [self.keys.owner_log(owner)]
         else:
             streams = [self.keys.system_log, self.keys.task_event_log]
         floor = level_number(min_level)
-        found = [await self._newest(stream, floor, limit) for stream in streams]
+        found = [await self._newest(stream, floor, limit, component) for stream in streams]
         newest_first = heapq.merge(*found, key=lambda e: -float(e.get("timestamp") or 0))
         return list(newest_first)[:limit]
 
-    async def _newest(self, stream: str, floor: int, limit: int) -> list[Entry]:
+    async def _newest(
+        self, stream: str, floor: int, limit: int, component: str | None
+    ) -> list[Entry]:
         found: list[Entry] = []
         upper, scanned = "+", 0
         while len(found) < limit and scanned < SYSTEM_LOG_MAX_LEN:
@@ -99,7 +104,8 @@ class LogStore:
                 break
             for _, fields in page:
                 entry = json.loads(str((fields or {}).get("entry") or "{}"))
-                if level_number(entry.get("level", "INFO")) >= floor:
+                wanted = component is None or entry.get("component") == component
+                if wanted and level_number(entry.get("level", "INFO")) >= floor:
                     found.append(entry)
             scanned += len(page)
             upper = f"({page[-1][0]!s}"

@@ -31,6 +31,7 @@ class WorkerEnv:
 
     redis_url: str
     settings_wire: dict[str, Any]
+    plugins: tuple[str, ...] = ()  # apart from the settings: read per task, parsed never
 
     @functools.cached_property
     def settings(self) -> Settings:

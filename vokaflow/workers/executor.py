@@ -13,6 +13,7 @@ from typing import Any
 
 import ray
 
+from vokaflow.functions.plugins import ensure_plugins
 from vokaflow.store.records import Outcome
 from vokaflow.workers.capture import OutputSink, captured_output
 from vokaflow.workers.context import WorkerEnv, running
@@ -46,8 +47,10 @@ def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> O
     output = sink.next_task()
     started = time.time()
     try:
+        if env is not None:
+            ensure_plugins(env.plugins)
         with running(spec.task_id, spec.attempt, spec.owner, env):
-            result = registry.get(spec.function_name).call(*spec.args, **spec.kwargs)
+            result = registry.get(spec.function_name).invoke(*spec.args, **spec.kwargs)
         json.dumps(result)  # results travel as JSON: refuse what cannot, here, with a reason
         status, error = "completed", None
     except Exception as exc:

@@ -41,8 +41,9 @@ def test_down_refuses_new_tasks_finishes_running_ones_and_keeps_queued_ones(chao
         deadline = time.monotonic() + 10
         while not refused and time.monotonic() < deadline:
             reply = api.post(SUBMIT, json={"name": "late", "function_name": "noop"})
-            if reply.status_code == 503:
-                assert reply.json()["details"]["component"] == "vokaflow"
+            # A pooled connection broken by the earlier Redis restarts can give one 503 of
+            # its own (component "redis"); only the drain's refusal counts here.
+            if reply.status_code == 503 and reply.json()["details"]["component"] == "vokaflow":
                 refused.append(reply.status_code)
             time.sleep(0.1)
         down.join(timeout=120)

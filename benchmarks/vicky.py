@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import time
 from typing import Any
 
@@ -22,7 +21,7 @@ from benchmarks.common import bench_stack, percentile, print_table, write_result
 from vokaflow.runtime.stack import LocalStack
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
-from vokaflow.vicky.registry import ModelRegistry
+from vokaflow.vicky.registry import ModelRegistry, spec_json
 
 UNBATCHED = "tiny_batch1"
 
@@ -36,9 +35,8 @@ def _deploy_unbatched(stack: LocalStack) -> None:
     from vokaflow.vicky.deployment import deploy_model
 
     spec = dataclasses.replace(ModelRegistry().get("tiny"), model_id=UNBATCHED, max_batch_size=1)
-    fields = {k: v for k, v in dataclasses.asdict(spec).items() if k != "model_id"}
     client = connect_sync(stack.redis_url, decode_responses=True)
-    client.hset(Keys(stack.key_prefix, 16).trained_models, UNBATCHED, json.dumps(fields))
+    client.hset(Keys(stack.key_prefix, 16).trained_models, UNBATCHED, spec_json(spec))
     client.close()
     ray.init(address=stack.ray_address, namespace=NAMESPACE, log_to_driver=False)
     deploy_model(spec)

@@ -68,3 +68,10 @@ def pid_gone(pid: int, timeout_s: float = 10.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def user_client(stack: Any, name: str) -> httpx.Client:
+    """A client with a new user key named ``name`` (not an admin)."""
+    created = stack.cli("keys", "create", "--name", name)
+    client: httpx.Client = stack.client(api_key=created.stdout.strip().splitlines()[-1])
+    return client

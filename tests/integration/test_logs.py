@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import time
 
-from tests.integration.helpers import submit, wait_until
-
-
-def _user(stack, name: str):
-    created = stack.cli("keys", "create", "--name", name)
-    return stack.client(api_key=created.stdout.strip().splitlines()[-1])
+from tests.integration.helpers import submit, user_client, wait_until
 
 
 def _events(reply) -> list[str]:
@@ -83,7 +78,7 @@ def test_log_queries_out_of_range_get_400_naming_the_field(api):
 
 
 def test_another_principal_gets_404_for_a_task_log_and_none_of_its_service_entries(stack, api):
-    with _user(stack, "logowner") as owner, _user(stack, "snoop") as snoop:
+    with user_client(stack, "logowner") as owner, user_client(stack, "snoop") as snoop:
         task = submit(owner, "raise_error", "private failure", retry_count=0)
         wait_until(owner, task["task_id"])
         url = f"/api/logs/task/{task['task_id']}"

@@ -3,16 +3,11 @@ the same 404 as for something that does not exist; admin keys see everything."""
 
 from __future__ import annotations
 
-from tests.integration.helpers import submit, submit_batch
-
-
-def _user(stack, name: str):
-    created = stack.cli("keys", "create", "--name", name)
-    return stack.client(api_key=created.stdout.strip().splitlines()[-1])
+from tests.integration.helpers import submit, submit_batch, user_client
 
 
 def test_another_principals_task_is_not_found_for_status_and_cancel(stack, api):
-    with _user(stack, "fay") as fay, _user(stack, "gus") as gus:
+    with user_client(stack, "fay") as fay, user_client(stack, "gus") as gus:
         task = submit(fay, "sleep", 5, priority="LOW")
         url = f"/api/high-scale-tasks/status/{task['task_id']}"
         missing = gus.get("/api/high-scale-tasks/status/no-such-task")
@@ -26,7 +21,7 @@ def test_another_principals_task_is_not_found_for_status_and_cancel(stack, api):
 
 
 def test_another_principals_batch_is_not_found(stack, api):
-    with _user(stack, "hal") as hal, _user(stack, "ida") as ida:
+    with user_client(stack, "hal") as hal, user_client(stack, "ida") as ida:
         batch = submit_batch(hal, [{"name": "x", "function_name": "noop"}])
         url = f"/api/high-scale-tasks/batch/{batch['batch_id']}"
         assert ida.get(url).status_code == 404

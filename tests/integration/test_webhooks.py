@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import ray
 
-from tests.integration.helpers import submit, submit_batch, wait_until
+from tests.integration.helpers import submit, submit_batch, user_client, wait_until
 from vokaflow.scheduler import NAMESPACE
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
@@ -100,8 +100,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def _user(stack, name: str):
-    created = stack.cli("keys", "create", "--name", f"{name}-{uuid.uuid4().hex[:6]}")
-    return stack.client(api_key=created.stdout.strip().splitlines()[-1])
+    return user_client(stack, f"{name}-{uuid.uuid4().hex[:6]}")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ model); training fine-tunes a model here and deploys the result as a new model i
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -28,12 +27,10 @@ def _context() -> TaskContext:
 
 def _registry(context: TaskContext) -> Any:
     """The registry with the models fine-tuned so far (kept in Redis)."""
-    from vokaflow.vicky.registry import ModelRegistry, ModelSpec
+    from vokaflow.vicky.registry import ModelRegistry, specs_from_json
 
     keys = Keys(context.settings.key_prefix, context.settings.partitions)
-    trained = context.redis.hgetall(keys.trained_models)
-    extra = [ModelSpec(**{**json.loads(raw), "model_id": mid}) for mid, raw in trained.items()]
-    return ModelRegistry(extra=extra)
+    return ModelRegistry(extra=specs_from_json(context.redis.hgetall(keys.trained_models)))
 
 
 def _complete(model: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -143,6 +140,7 @@ def vicky_training(
     batch_size: int = 4,
 ) -> dict[str, Any]:
     from vokaflow.vicky.deployment import deploy_model
+    from vokaflow.vicky.registry import spec_json
     from vokaflow.vicky.training import fine_tune
 
     context = _context()
@@ -174,9 +172,8 @@ def vicky_training(
         version=f"{new_model_id}-{int(time.time())}",
     )
     keys = Keys(context.settings.key_prefix, context.settings.partitions)
-    fields = {k: v for k, v in dataclasses.asdict(trained).items() if k != "model_id"}
     deploy_model(trained)
-    context.redis.hset(keys.trained_models, new_model_id, json.dumps(fields))
+    context.redis.hset(keys.trained_models, new_model_id, spec_json(trained))
     return {
         "model_id": new_model_id,
         "base_model": model,

@@ -264,7 +264,7 @@ def deploy(settings: Settings, redis_url: str) -> None:
 def deploy_vicky_models(settings: Settings, redis_url: str) -> list[str]:
     """Deploy the models in VOKAFLOW_VICKY_MODELS and every model fine-tuned earlier."""
     from vokaflow.vicky.deployment import deploy_model
-    from vokaflow.vicky.registry import ModelSpec, UnknownModel
+    from vokaflow.vicky.registry import UnknownModel, specs_from_json
 
     keys = Keys(settings.key_prefix, settings.partitions)
     client = connect_sync(redis_url, decode_responses=True)
@@ -272,9 +272,7 @@ def deploy_vicky_models(settings: Settings, redis_url: str) -> list[str]:
         trained = {str(k): str(v) for k, v in client.hgetall(keys.trained_models).items()}
     finally:
         client.close()
-    registry = ModelRegistry(
-        extra=[ModelSpec(**{**json.loads(raw), "model_id": mid}) for mid, raw in trained.items()]
-    )
+    registry = ModelRegistry(extra=specs_from_json(trained))
     wanted = list(dict.fromkeys([*settings.vicky_models, *trained]))
     for model_id in wanted:
         try:

@@ -4,10 +4,7 @@ which of them are deployed on Serve."""
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 import time
-from dataclasses import asdict
 
 import redis.asyncio as aioredis
 from ray import serve
@@ -15,12 +12,11 @@ from ray import serve
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import redis_boundary
 from vokaflow.vicky.deployment import app_name
-from vokaflow.vicky.registry import ModelRegistry, ModelSpec
+from vokaflow.vicky.registry import ModelRegistry, ModelSpec, spec_json, specs_from_json
 
 REFRESH_S = 2.0
 # States in which an application may answer (an update or one sick replica of several).
 SERVING = {"RUNNING", "DEPLOYING", "UNHEALTHY"}
-log = logging.getLogger("vokaflow.vicky")
 
 
 class ModelCatalog:
@@ -37,19 +33,14 @@ class ModelCatalog:
         """The registry, with the fine-tuned models read again at most every REFRESH_S."""
         if time.monotonic() - self._trained_read_at >= REFRESH_S:
             self._trained_read_at = time.monotonic()
-            for model_id, raw in (await self.redis.hgetall(self.keys.trained_models)).items():
-                try:
-                    spec = ModelSpec(**{**json.loads(raw), "model_id": model_id})
-                except (TypeError, ValueError):
-                    log.warning("skipping the unreadable model entry %r", model_id)
-                    continue
+            stored = await self.redis.hgetall(self.keys.trained_models)
+            for spec in specs_from_json(stored):
                 self._registry.register(spec)
         return self._registry
 
     @redis_boundary
     async def register(self, spec: ModelSpec) -> None:
-        fields = {k: v for k, v in asdict(spec).items() if k != "model_id"}
-        await self.redis.hset(self.keys.trained_models, spec.model_id, json.dumps(fields))
+        await self.redis.hset(self.keys.trained_models, spec.model_id, spec_json(spec))
         self._trained_read_at = float("-inf")
 
     async def is_deployed(self, model_id: str) -> bool:

@@ -17,7 +17,7 @@ models/tiny/config.json: models/build_tiny.py $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,benchmarks,vicky]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,benchmarks,vicky,functions]"
 	touch $(STAMP)
 
 up: install            ## run the service in the foreground (Ctrl-C stops it)

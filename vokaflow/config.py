@@ -100,6 +100,21 @@ class Settings(BaseSettings):
     vicky_session_ttl_s: int = Field(default=24 * 3600, ge=60)
     vicky_request_timeout_s: float = Field(default=120.0, gt=0)
 
+    # The function catalog. Data roots: comma-separated folders that file paths in task
+    # arguments must lie under (default: <home>/data); relative paths start at the first.
+    data_roots: str = ""
+    max_result_bytes: int = Field(default=256 * 1024, ge=1024)  # larger ones go to a file
+    database_url: str = ""  # SQLAlchemy URL; default: SQLite at <first data root>/vokaflow.db
+    databases: dict[str, str] = Field(default_factory=dict, repr=False)  # more, by name
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = Field(default="", repr=False)
+    smtp_starttls: bool = False
+    smtp_sender: str = "vokaflow@localhost"
+    notify_webhook_secret: str = Field(default="", repr=False)  # signs send_webhook's POSTs
+    transcription_model: str = "whisper_tiny"  # an id in models/registry.yaml
+
     webhook_allowed_hosts: list[str] = Field(default_factory=list)
     webhook_max_attempts: int = Field(default=5, ge=1, le=20)
     webhook_max_per_owner: int = Field(default=50, ge=1)
@@ -138,6 +153,21 @@ class Settings(BaseSettings):
     @property
     def plugin_modules(self) -> list[str]:
         return [name.strip() for name in self.plugins.split(",") if name.strip()]
+
+    @property
+    def data_root_paths(self) -> list[Path]:
+        named = [Path(p.strip()).expanduser() for p in self.data_roots.split(",") if p.strip()]
+        return [p.resolve() for p in named] or [self.home / "data"]
+
+    def database_url_for(self, name: str = "default") -> str:
+        """The SQLAlchemy URL of a named database; ``default`` is database_url or SQLite."""
+        if name == "default" and "default" not in self.databases:
+            return self.database_url or f"sqlite:///{self.data_root_paths[0] / 'vokaflow.db'}"
+        if name not in self.databases:
+            raise KeyError(
+                f"no database named {name!r}; configured: default, {', '.join(self.databases)}"
+            )
+        return self.databases[name]
 
     @property
     def admin_key_file(self) -> Path:

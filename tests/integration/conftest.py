@@ -6,6 +6,7 @@ embedded one that `up` starts. Keys live under a fresh prefix, removed afterward
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,12 @@ import pytest
 from vokaflow.runtime.stack import VOKAFLOW, LocalStack
 
 __all__ = ["VOKAFLOW"]
+
+POSTGRES_URL = os.environ.get(
+    "VOKAFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+SMTP_PORT = int(os.environ.get("VOKAFLOW_TEST_SMTP_PORT", "8825"))  # tests start the server
+NOTIFY_WEBHOOK_SECRET = "test-notify-secret"
 
 TEST_SETTINGS = {
     "VOKAFLOW_ENVIRONMENT": "test",
@@ -33,6 +40,9 @@ TEST_SETTINGS = {
     "VOKAFLOW_WEBHOOK_MAX_PER_OWNER": "5",
     "VOKAFLOW_VICKY_DEFAULT_MODEL": "tiny",
     "VOKAFLOW_PLUGINS": "tests.plugins.weather_functions",
+    "VOKAFLOW_DATABASES": json.dumps({"pg": POSTGRES_URL}),
+    "VOKAFLOW_SMTP_PORT": str(SMTP_PORT),
+    "VOKAFLOW_NOTIFY_WEBHOOK_SECRET": NOTIFY_WEBHOOK_SECRET,
     # the gateway and Ray's workers import the plugin from the repository
     "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
 }
@@ -56,6 +66,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture(scope="session")
+def data_root(stack: LocalStack) -> Path:
+    """The stack's data root (VOKAFLOW_HOME/data): where functions' file paths must lie."""
+    root = stack.home / "data"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
 
 
 @pytest.fixture(scope="session")

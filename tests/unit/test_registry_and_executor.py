@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from vokaflow.functions.arguments import ArgumentError
 from vokaflow.functions.registry import FunctionRegistry, function
 from vokaflow.schemas import WorkerType
 from vokaflow.store.records import Outcome
@@ -39,11 +40,53 @@ def test_parameters_default_to_the_signature():
     assert _registry_with_double().get("double").parameters == ["x"]
 
 
-def test_arguments_are_checked_against_the_signature():
+def test_arguments_that_cannot_bind_to_the_signature_are_refused_as_args():
     entry = _registry_with_double().get("double")
-    assert entry.check_arguments([1], {}) is None
-    assert "too many" in (entry.check_arguments([1, 2], {}) or "")
-    assert entry.check_arguments([], {"y": 1}) is not None
+    assert entry.validated([1], {}) == ([1], {})
+    with pytest.raises(ArgumentError, match="too many") as raised:
+        entry.validated([1, 2], {})
+    assert raised.value.field == "args"
+    with pytest.raises(ArgumentError):
+        entry.validated([], {"y": 1})
+
+
+def test_a_wrong_type_is_refused_naming_the_positional_or_keyword_argument():
+    entry = _registry_with_double().get("double")
+    with pytest.raises(ArgumentError) as positional:
+        entry.validated(["many"], {})
+    assert positional.value.field == "args[0]"
+    with pytest.raises(ArgumentError) as keyword:
+        entry.validated([], {"x": {"a": 1}})
+    assert keyword.value.field == "kwargs.x"
+
+
+def test_validated_arguments_are_converted_to_the_declared_types():
+    assert _registry_with_double().get("double").validated(["21"], {}) == ([21], {})
+
+
+def test_a_nested_problem_names_the_path_inside_the_argument():
+    registry = FunctionRegistry()
+
+    @function(category="system", description="d", estimated_duration="e", target=registry)
+    def rows(data: list[dict[str, int]]) -> int:
+        return len(data)
+
+    with pytest.raises(ArgumentError) as raised:
+        registry.get("rows").validated([], {"data": [{"a": 1}, {"b": "x"}]})
+    assert raised.value.field == "kwargs.data[1].b"
+
+
+def test_a_parameter_named_like_a_pydantic_attribute_is_validated_by_its_own_name():
+    registry = FunctionRegistry()
+
+    @function(category="system", description="d", estimated_duration="e", target=registry)
+    def shadow(json: str, model_config: int = 1) -> str:
+        return json * model_config
+
+    assert registry.get("shadow").validated([], {"json": "a", "model_config": 2}) == (
+        [],
+        {"json": "a", "model_config": 2},
+    )
 
 
 def test_a_category_that_is_not_a_lowercase_word_is_refused_at_registration():

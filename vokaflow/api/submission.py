@@ -6,6 +6,7 @@ import uuid
 
 from vokaflow.api.services import Services
 from vokaflow.errors import ValidationFailed
+from vokaflow.functions.arguments import ArgumentError
 from vokaflow.schemas import Priority, TaskSubmitRequest
 from vokaflow.store.api_keys import Principal
 from vokaflow.store.records import NewTask
@@ -37,9 +38,12 @@ def prepare_task(
             f"Unknown function '{request.function_name}'. "
             "GET /api/high-scale-tasks/functions lists the registered ones",
         )
-    problem = entry.check_arguments(request.args, request.kwargs)
-    if problem is not None:
-        raise ValidationFailed(f"{field_prefix}args", f"{entry.name}: {problem}")
+    try:
+        entry.validated(request.args, request.kwargs, services.argument_context)
+    except ArgumentError as problem:
+        raise ValidationFailed(
+            f"{field_prefix}{problem.field}", f"{entry.name}: {problem.message}"
+        ) from None
     category = request.category or entry.category
     known = services.functions.categories()
     if category not in known:

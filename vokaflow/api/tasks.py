@@ -181,7 +181,7 @@ async def functions(
     principal: PrincipalDep,
 ) -> FunctionsResponse:
     grouped: dict[str, list[FunctionInfo]] = defaultdict(list)
-    entries = services.functions.all()
+    entries = services.functions.listed()
     for entry in entries:
         grouped[entry.category].append(entry.info())
     return FunctionsResponse(

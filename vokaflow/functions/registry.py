@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from vokaflow.errors import FunctionNotRegistered
+from vokaflow.functions.arguments import ArgumentSpec
 from vokaflow.schemas import CATEGORIES, CATEGORY_NAME, FunctionInfo, WorkerType
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@functools.cache
-def _signature(func: Callable[..., Any]) -> inspect.Signature:
-    return inspect.signature(func)
 
 
 @dataclass(frozen=True)
@@ -29,6 +24,8 @@ class RegisteredFunction:
     parameters: list[str]
     estimated_duration: str
     call: Callable[..., Any] = field(compare=False)
+    arguments: ArgumentSpec = field(compare=False, repr=False)
+    listed: bool = True  # drills are submittable but left out of /functions
 
     def invoke(self, *args: Any, **kwargs: Any) -> Any:
         """Call the function; an async one runs to completion on an event loop of its own."""
@@ -37,13 +34,12 @@ class RegisteredFunction:
             return asyncio.run(_awaited(result))
         return result
 
-    def check_arguments(self, args: list[Any], kwargs: dict[str, Any]) -> str | None:
-        """Why ``args``/``kwargs`` cannot bind to the signature, or None when they can."""
-        try:
-            _signature(self.call).bind(*args, **kwargs)
-        except TypeError as exc:
-            return str(exc)
-        return None
+    def validated(
+        self, args: list[Any], kwargs: dict[str, Any], context: dict[str, Any] | None = None
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The arguments checked against the declared parameters and converted; raises
+        ArgumentError naming the field."""
+        return self.arguments.validate(args, kwargs, context)
 
     def info(self) -> FunctionInfo:
         return FunctionInfo(
@@ -91,8 +87,12 @@ class FunctionRegistry:
     def all(self) -> list[RegisteredFunction]:
         return sorted(self._by_name.values(), key=lambda e: (e.category, e.name))
 
+    def listed(self) -> list[RegisteredFunction]:
+        """What /functions shows: the catalog and the user's own, without the drills."""
+        return [entry for entry in self.all() if entry.listed]
+
     def categories(self) -> list[str]:
-        """The built-in categories, then those that only plugins' functions use."""
+        """The built-in categories, then those that only the user's functions use."""
         own = sorted({e.category for e in self._by_name.values()} - set(CATEGORIES))
         return [*CATEGORIES, *own]
 
@@ -113,6 +113,7 @@ def function(
     name: str | None = None,
     parameters: list[str] | None = None,
     target: FunctionRegistry | None = None,
+    listed: bool = True,
 ) -> Callable[[F], F]:
     """Register the decorated callable; parameters default to its signature's names."""
 
@@ -128,6 +129,8 @@ def function(
                 else list(inspect.signature(func).parameters),
                 estimated_duration=estimated_duration,
                 call=func,
+                arguments=ArgumentSpec(func),
+                listed=listed,
             )
         )
         return func

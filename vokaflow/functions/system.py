@@ -1,18 +1,15 @@
-"""``system`` functions: health probes and load-shaping helpers for operators and drills."""
+"""``system`` functions: node health, cache and log housekeeping, state backups."""
 
 from __future__ import annotations
 
-import logging
 import os
 import platform
 import socket
-import time
 from typing import Any
 
 import psutil
 
 from vokaflow.functions.registry import function
-from vokaflow.schemas import WorkerType
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -34,48 +31,3 @@ def health_check() -> dict[str, Any]:
         "memory_percent": memory.percent,
         "memory_available_bytes": memory.available,
     }
-
-
-@function(
-    category="system",
-    description="Does nothing and returns nothing; measures the service's own overhead",
-    estimated_duration="<1 millisecond",
-)
-def noop() -> None:
-    return None
-
-
-@function(
-    category="system",
-    description="Holds a worker for the given number of seconds (load tests and drills)",
-    estimated_duration="as requested",
-)
-def sleep(seconds: float = 1.0) -> dict[str, Any]:
-    if not 0 <= float(seconds) <= 3600:
-        raise ValueError("seconds must be between 0 and 3600")
-    time.sleep(float(seconds))
-    return {"slept_seconds": float(seconds), "pid": os.getpid()}
-
-
-@function(
-    category="system",
-    worker_type=WorkerType.GENERAL_PURPOSE,
-    description="Always raises with the given message (failure-handling drills)",
-    estimated_duration="<1 millisecond",
-)
-def raise_error(message: str = "requested failure") -> None:
-    raise RuntimeError(message)
-
-
-@function(
-    category="system",
-    description="Prints a message and logs it at the given level; returns it (log drills)",
-    estimated_duration="<1 millisecond",
-)
-def echo(message: str, level: str = "INFO") -> dict[str, Any]:
-    print(message)
-    logging.getLogger("vokaflow.functions.echo").log(
-        logging.getLevelName(level.upper()) if level.upper() in LOG_LEVELS else logging.INFO,
-        message,
-    )
-    return {"message": message}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -13,10 +12,12 @@ from typing import Any
 
 import ray
 
+from vokaflow.functions.data_roots import validation_context
 from vokaflow.functions.plugins import ensure_plugins
 from vokaflow.store.records import Outcome
 from vokaflow.workers.capture import OutputSink, captured_output
 from vokaflow.workers.context import WorkerEnv, running
+from vokaflow.workers.results import bounded_result
 
 MAX_TRACEBACK_CHARS = 4000
 REPORT_AFTER_S = 0.05
@@ -41,6 +42,10 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
     }
 
 
+def _argument_context(env: WorkerEnv | None) -> dict[str, Any] | None:
+    return None if env is None else validation_context(env.settings.data_root_paths)
+
+
 def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> Outcome:
     from vokaflow.functions import registry
 
@@ -50,8 +55,9 @@ def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> O
         if env is not None:
             ensure_plugins(env.plugins)
         with running(spec.task_id, spec.attempt, spec.owner, env):
-            result = registry.get(spec.function_name).invoke(*spec.args, **spec.kwargs)
-        json.dumps(result)  # results travel as JSON: refuse what cannot, here, with a reason
+            entry = registry.get(spec.function_name)
+            args, kwargs = entry.validated(spec.args, spec.kwargs, _argument_context(env))
+            result = bounded_result(entry.invoke(*args, **kwargs), spec.task_id, env)
         status, error = "completed", None
     except Exception as exc:
         result, status, error = None, "failed", _error_info(exc)

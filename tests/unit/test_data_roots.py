@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vokaflow.config import Settings
+from vokaflow.functions.arguments import ArgumentError
+from vokaflow.functions.data_roots import DataPath, OutputPath, confine, validation_context
+from vokaflow.functions.registry import FunctionRegistry, function
+from vokaflow.workers.context import WorkerEnv
+from vokaflow.workers.results import bounded_result
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "in.csv").write_text("a\n1\n")
+    return tmp_path / "data"
+
+
+def _reader() -> FunctionRegistry:
+    registry = FunctionRegistry()
+
+    @function(category="files", description="d", estimated_duration="e", target=registry)
+    def read(file_path: DataPath, output_path: OutputPath = "out.txt") -> str:
+        return file_path
+
+    return registry
+
+
+def _check(root: Path, **kwargs: str) -> dict[str, str]:
+    return _reader().get("read").validated([], kwargs, validation_context([root]))[1]
+
+
+def test_a_relative_path_resolves_under_the_first_data_root(root: Path):
+    assert _check(root, file_path="in.csv")["file_path"] == str(root / "in.csv")
+
+
+def test_an_absolute_path_inside_a_root_is_accepted(root: Path):
+    assert _check(root, file_path=str(root / "in.csv"))["file_path"] == str(root / "in.csv")
+
+
+@pytest.mark.parametrize("path", ["../secret.txt", "sub/../../x", "/etc/passwd"])
+def test_traversal_and_absolute_paths_outside_the_roots_are_refused(root: Path, path: str):
+    with pytest.raises(ArgumentError) as raised:
+        _check(root, file_path=path)
+    assert raised.value.field == "kwargs.file_path"
+
+
+def test_a_symlink_that_leads_out_of_the_root_is_refused(root: Path, tmp_path: Path):
+    (tmp_path / "outside.txt").write_text("secret")
+    (root / "link.txt").symlink_to(tmp_path / "outside.txt")
+    with pytest.raises(ArgumentError, match="outside the data roots"):
+        _check(root, file_path="link.txt")
+
+
+def test_an_input_that_does_not_exist_is_refused_but_an_output_may_be_new(root: Path):
+    with pytest.raises(ArgumentError, match="no such file"):
+        _check(root, file_path="missing.csv")
+    assert _check(root, file_path="in.csv", output_path="new/report.html")["output_path"] == str(
+        root / "new" / "report.html"
+    )
+
+
+def test_a_second_root_accepts_absolute_paths_under_it(tmp_path: Path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    assert confine(second / "x", [first, second]) == second / "x"
+
+
+def _env(tmp_path: Path, limit: int) -> WorkerEnv:
+    settings = Settings(home=tmp_path, max_result_bytes=limit, data_roots=str(tmp_path / "d"))
+    return WorkerEnv(redis_url="redis://unused", settings_wire=settings.to_wire())
+
+
+def test_a_small_result_is_returned_as_it_is(tmp_path: Path):
+    assert bounded_result({"a": 1}, "t1", _env(tmp_path, 1024)) == {"a": 1}
+
+
+def test_a_large_result_is_written_to_the_data_root_and_returned_as_a_path(tmp_path: Path):
+    big = {"rows": list(range(2000))}
+    pointer = bounded_result(big, "t2", _env(tmp_path, 1024))
+    assert pointer["result_path"] == str(tmp_path / "d" / "results" / "t2.json")
+    assert json.loads(Path(pointer["result_path"]).read_text()) == big
+    assert pointer["size_bytes"] > 1024
+
+
+def test_a_result_that_is_not_json_is_refused(tmp_path: Path):
+    with pytest.raises(TypeError):
+        bounded_result({1, 2}, "t3", _env(tmp_path, 1024))

@@ -1,0 +1,3 @@
+"""``audio`` functions."""
+
+from __future__ import annotations

@@ -1,0 +1,76 @@
+"""File paths in task arguments are confined to the configured data roots.
+
+Annotate a parameter with ``DataPath`` (a file or folder that must exist) or ``OutputPath``
+(one the function will write): submit refuses, with 400 naming the argument, a path that
+climbs with ``..``, an absolute path outside every root, and one whose symlinks lead out.
+Relative paths start at the first root. The worker checks again before the call, so a
+symlink swapped in after submit is caught too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, ValidationInfo
+
+from vokaflow.config import load_settings
+
+
+def roots_from(info: ValidationInfo | None) -> list[Path]:
+    context = info.context if info is not None else None
+    if isinstance(context, dict) and context.get("data_roots"):
+        return [Path(root) for root in context["data_roots"]]
+    return current_roots()
+
+
+def current_roots() -> list[Path]:
+    """The running task's roots; outside a task, those the environment configures."""
+    from vokaflow.workers.context import current_task
+
+    task = current_task()
+    settings = task.settings if task is not None else load_settings()
+    return settings.data_root_paths
+
+
+def confine(value: str | Path, roots: list[Path]) -> Path:
+    """The resolved path, if it lies under one of ``roots``; ValueError otherwise."""
+    path = Path(value).expanduser()
+    if ".." in path.parts:
+        raise ValueError("path must not contain '..'")
+    if not path.is_absolute():
+        path = roots[0] / path
+    resolved = path.resolve()
+    for root in roots:
+        if resolved.is_relative_to(root.resolve()):
+            return resolved
+    raise ValueError(
+        "path lies outside the data roots (symlinks are followed); "
+        f"allowed: {', '.join(str(r) for r in roots)}"
+    )
+
+
+def _existing(value: str, info: ValidationInfo) -> str:
+    resolved = confine(value, roots_from(info))
+    if not resolved.exists():
+        raise ValueError(f"no such file or folder under the data roots: {value}")
+    return str(resolved)
+
+
+def _writable(value: str, info: ValidationInfo) -> str:
+    return str(confine(value, roots_from(info)))
+
+
+DataPath = Annotated[str, AfterValidator(_existing)]
+OutputPath = Annotated[str, AfterValidator(_writable)]
+
+
+def output_file(relative: str | Path) -> Path:
+    """A path under the first data root for a function's own output; parents are made."""
+    path = confine(relative, current_roots())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def validation_context(data_roots: list[Path]) -> dict[str, Any]:
+    return {"data_roots": [str(root) for root in data_roots]}

@@ -1,0 +1,3 @@
+"""``database`` functions."""
+
+from __future__ import annotations

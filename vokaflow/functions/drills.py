@@ -1,0 +1,101 @@
+"""Drill functions for load tests, benchmarks and failure drills: submittable by name like
+any other, but left out of ``/functions``, which lists the catalog."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import statistics
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from vokaflow.functions.registry import function
+from vokaflow.schemas import WorkerType
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@function(
+    listed=False,
+    category="system",
+    description="Does nothing and returns nothing; measures the service's own overhead",
+    estimated_duration="<1 millisecond",
+)
+def noop() -> None:
+    return None
+
+
+@function(
+    listed=False,
+    category="system",
+    description="Holds a worker for the given number of seconds (load tests and drills)",
+    estimated_duration="as requested",
+)
+def sleep(seconds: float = 1.0) -> dict[str, Any]:
+    if not 0 <= float(seconds) <= 3600:
+        raise ValueError("seconds must be between 0 and 3600")
+    time.sleep(float(seconds))
+    return {"slept_seconds": float(seconds), "pid": os.getpid()}
+
+
+@function(
+    listed=False,
+    category="system",
+    worker_type=WorkerType.GENERAL_PURPOSE,
+    description="Always raises with the given message (failure-handling drills)",
+    estimated_duration="<1 millisecond",
+)
+def raise_error(message: str = "requested failure") -> None:
+    raise RuntimeError(message)
+
+
+@function(
+    listed=False,
+    category="system",
+    description="Prints a message and logs it at the given level; returns it (log drills)",
+    estimated_duration="<1 millisecond",
+)
+def echo(message: str, level: str = "INFO") -> dict[str, Any]:
+    print(message)
+    logging.getLogger("vokaflow.functions.echo").log(
+        logging.getLevelName(level.upper()) if level.upper() in LOG_LEVELS else logging.INFO,
+        message,
+    )
+    return {"message": message}
+
+
+def _percentile(ordered: Sequence[float], fraction: float) -> float:
+    """Linear interpolation between closest ranks, as numpy's default does."""
+    position = (len(ordered) - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@function(
+    listed=False,
+    category="analytics",
+    worker_type=WorkerType.CPU_INTENSIVE,
+    description="Descriptive statistics of a list of numbers: count, mean, spread, percentiles",
+    estimated_duration="<1 second",
+)
+def statistical_summary(
+    values: list[float], percentiles: Sequence[float] = (25, 50, 75, 90, 99)
+) -> dict[str, Any]:
+    numbers = [float(v) for v in values]
+    if not numbers:
+        raise ValueError("values must not be empty")
+    if any(not 0 <= p <= 100 for p in percentiles):
+        raise ValueError("percentiles must lie between 0 and 100")
+    ordered = sorted(numbers)
+    return {
+        "count": len(numbers),
+        "sum": math.fsum(numbers),
+        "mean": statistics.fmean(numbers),
+        "median": statistics.median(ordered),
+        "stdev": statistics.stdev(numbers) if len(numbers) > 1 else 0.0,
+        "min": ordered[0],
+        "max": ordered[-1],
+        "percentiles": {f"p{p:g}": _percentile(ordered, p / 100) for p in percentiles},
+    }

@@ -1,0 +1,3 @@
+"""``files`` functions."""
+
+from __future__ import annotations

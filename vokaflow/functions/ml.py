@@ -1,0 +1,3 @@
+"""``ml`` functions."""
+
+from __future__ import annotations

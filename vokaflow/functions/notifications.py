@@ -1,0 +1,3 @@
+"""``notifications`` functions."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""``realtime`` functions."""
+
+from __future__ import annotations

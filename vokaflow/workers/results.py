@@ -1,0 +1,28 @@
+"""Results travel as JSON in the task's record, so they are bounded: one larger than
+``max_result_bytes`` is written to ``<first data root>/results/<task id>.json`` and the task's
+result says where."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from vokaflow.config import Settings
+from vokaflow.workers.context import WorkerEnv
+
+DEFAULT_LIMIT = Settings.model_fields["max_result_bytes"].default
+
+
+def bounded_result(result: Any, task_id: str, env: WorkerEnv | None) -> Any:
+    """``result`` itself when small; otherwise a pointer to the file that holds it. A result
+    that is not JSON raises TypeError here, so the task fails with that reason."""
+    encoded = json.dumps(result)
+    limit = env.settings.max_result_bytes if env is not None else DEFAULT_LIMIT
+    if len(encoded) <= limit:
+        return result
+    roots = env.settings.data_root_paths if env is not None else [Path.cwd()]
+    path = roots[0] / "results" / f"{task_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(encoded, encoding="utf-8")
+    return {"result_path": str(path), "size_bytes": len(encoded), "stored_because": "too_large"}

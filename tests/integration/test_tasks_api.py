@@ -137,8 +137,9 @@ def test_functions_are_listed_by_category_with_their_descriptions(api):
     assert body["categories"][:9] == list(CATEGORIES), "the nine built-in ones, then plugins'"
     names = {f["name"]: f for group in body["functions"].values() for f in group}
     assert names["health_check"]["category"] == "system"
-    assert names["statistical_summary"]["parameters"] == ["values", "percentiles"]
-    assert names["statistical_summary"]["worker_type"] == "CPU_INTENSIVE"
+    assert names["bulk_insert"]["parameters"][:3] == ["table", "data", "batch_size"]
+    assert names["bulk_insert"]["worker_type"] == "IO_INTENSIVE"
+    assert not {"noop", "sleep", "echo", "statistical_summary"} & set(names), "drills unlisted"
 
 
 def test_openapi_and_docs_are_served(api):

@@ -7,7 +7,10 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+from typing_extensions import TypedDict
 
 from vokaflow.functions.registry import function
 from vokaflow.store.keys import Keys
@@ -16,6 +19,17 @@ from vokaflow.workers.context import TaskContext, current_task
 
 DEFAULT_MODEL = "qwen_7b"
 HANDLE_TIMEOUT_S = 300.0
+
+Prompt = Annotated[str, Field(min_length=1, max_length=100_000)]
+ModelId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+MaxTokens = Annotated[int, Field(ge=1, le=8192)]
+Temperature = Annotated[float, Field(ge=0, le=2)]
+TopP = Annotated[float, Field(gt=0, le=1)]
+
+
+class Message(TypedDict):
+    role: Literal["system", "user", "assistant"]
+    content: Annotated[str, Field(max_length=100_000)]
 
 
 def _context() -> TaskContext:
@@ -75,12 +89,12 @@ def _answer(answer: dict[str, Any], model: str, personality: str) -> dict[str, A
     estimated_duration="1-30 seconds",
 )
 def vicky_inference(
-    text: str,
-    model: str = DEFAULT_MODEL,
+    text: Prompt,
+    model: ModelId = DEFAULT_MODEL,
     personality: str = "conversational",
-    max_tokens: int = 256,
-    temperature: float = 0.7,
-    top_p: float = 0.9,
+    max_tokens: MaxTokens = 256,
+    temperature: Temperature = 0.7,
+    top_p: TopP = 0.9,
 ) -> dict[str, Any]:
     messages = [_system(personality), {"role": "user", "content": text}]
     request = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature}
@@ -94,12 +108,12 @@ def vicky_inference(
     estimated_duration="1-30 seconds",
 )
 def vicky_chat(
-    messages: list[dict[str, str]],
-    model: str = DEFAULT_MODEL,
+    messages: Annotated[list[Message], Field(min_length=1, max_length=1000)],
+    model: ModelId = DEFAULT_MODEL,
     personality: str = "technical_assistant",
-    max_tokens: int = 256,
-    temperature: float = 0.7,
-    top_p: float = 0.9,
+    max_tokens: MaxTokens = 256,
+    temperature: Temperature = 0.7,
+    top_p: TopP = 0.9,
 ) -> dict[str, Any]:
     if not messages or messages[-1].get("role") != "user":
         raise ValueError("messages must end with a message whose role is 'user'")
@@ -131,13 +145,13 @@ def _reserve(context: TaskContext, model_id: str) -> None:
     estimated_duration="minutes",
 )
 def vicky_training(
-    model: str,
-    dataset_path: str,
-    new_model_id: str,
-    steps: int | None = None,
-    epochs: int | None = None,
-    learning_rate: float = 5e-4,
-    batch_size: int = 4,
+    model: ModelId,
+    dataset_path: Annotated[str, Field(min_length=1, max_length=1024)],
+    new_model_id: ModelId,
+    steps: Annotated[int, Field(ge=1, le=1_000_000)] | None = None,
+    epochs: Annotated[int, Field(ge=1, le=1000)] | None = None,
+    learning_rate: Annotated[float, Field(gt=0, le=1)] = 5e-4,
+    batch_size: Annotated[int, Field(ge=1, le=1024)] = 4,
 ) -> dict[str, Any]:
     from vokaflow.vicky.deployment import deploy_model
     from vokaflow.vicky.registry import spec_json

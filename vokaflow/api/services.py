@@ -11,7 +11,7 @@ import psutil
 from vokaflow.config import Settings
 from vokaflow.errors import ServiceUnavailable
 from vokaflow.functions import FunctionRegistry, registry
-from vokaflow.functions.data_roots import validation_context
+from vokaflow.functions.data_roots import settings_context
 from vokaflow.functions.plugins import load_plugins
 from vokaflow.ratelimit.auth_failures import AuthFailureLimiter
 from vokaflow.ratelimit.backends import RateLimiter, RedisRateLimiter
@@ -68,7 +68,7 @@ class Services:
         )
         load_plugins(settings.plugin_modules)
         self.functions = functions
-        self.argument_context = validation_context(settings.data_root_paths)
+        self.argument_context = settings_context(settings)
         self.started_at = time.time()
         psutil.cpu_percent(interval=None)  # the first reading is meaningless: take it now
         self._principals: dict[str, tuple[float, Principal]] = {}

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, ValidationInfo
 
-from vokaflow.config import load_settings
+from vokaflow.config import Settings, load_settings
 
 
 def roots_from(info: ValidationInfo | None) -> list[Path]:
@@ -74,3 +74,12 @@ def output_file(relative: str | Path) -> Path:
 
 def validation_context(data_roots: list[Path]) -> dict[str, Any]:
     return {"data_roots": [str(root) for root in data_roots]}
+
+
+def settings_context(settings: Settings) -> dict[str, Any]:
+    """What argument validators check against: the data roots and the database names, from
+    the settings of the process that validates (the gateway's, or the task's)."""
+    return {
+        **validation_context(settings.data_root_paths),
+        "databases": sorted({"default", *settings.databases}),
+    }

@@ -1,3 +1,631 @@
-"""``database`` functions."""
+"""``database`` functions: bulk inserts, read-only queries and table exports on SQLAlchemy
+databases.
+
+A task names a database, never a URL: ``default`` (VOKAFLOW_DATABASE_URL, or SQLite at
+``<first data root>/vokaflow.db``) or a key of VOKAFLOW_DATABASES. An unknown name is
+refused at submit, so task arguments cannot point a worker at an arbitrary server.
+
+``complex_query`` is read-only because the database says so, not because the text looks
+harmless: on PostgreSQL it runs in a ``READ ONLY`` transaction that is always rolled back,
+and every statement goes through the extended protocol, so the server refuses a string that
+holds several; on SQLite the connection has ``PRAGMA query_only`` and an authorizer that
+allows reading only (query_only alone still lets ``ATTACH`` and ``VACUUM INTO`` create
+files). Other databases are refused for queries and exports.
+
+Each process keeps one engine per URL (and one read-only engine per URL).
+"""
 
 from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import functools
+import json
+import math
+import os
+import re
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+)
+
+from vokaflow.config import Settings, load_settings
+from vokaflow.functions.data_roots import OutputPath
+from vokaflow.functions.registry import function
+from vokaflow.schemas import WorkerType
+from vokaflow.workers.context import current_task, report_progress
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from sqlalchemy import Table
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.types import TypeEngine
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+MAX_ROWS_PER_INSERT = 100_000
+MAX_QUERY_ROWS = 100_000
+EXPORT_CHUNK_ROWS = 10_000
+SQLITE_BUSY_TIMEOUT_S = 30.0
+READ_ONLY_QUERIES = "SQLite and PostgreSQL (postgresql+psycopg)"
+
+ExportFormat = Literal["csv", "parquet"]
+ColumnKind = Literal["integer", "float", "boolean", "text"]
+
+
+# --- argument types -------------------------------------------------------------------
+
+
+def is_identifier(name: str) -> bool:
+    """A plain SQL name: a letter or _, then letters, digits or _, at most 63 in all."""
+    return IDENTIFIER.fullmatch(name) is not None
+
+
+def _identifier(name: str) -> str:
+    if not is_identifier(name):
+        raise ValueError(
+            f"{name!r} is not a plain SQL name: a letter or _, then letters, digits or _ "
+            "(at most 63 characters)"
+        )
+    return name
+
+
+def configured_databases(settings: Settings) -> list[str]:
+    return ["default", *(name for name in settings.databases if name != "default")]
+
+
+def _settings() -> Settings:
+    task = current_task()
+    return task.settings if task is not None else load_settings()
+
+
+def _known_database(name: str, info: ValidationInfo) -> str:
+    context = info.context if isinstance(info.context, dict) else {}
+    names = context.get("databases") or configured_databases(_settings())
+    if name not in names:
+        raise ValueError(f"no database named {name!r}; configured: {', '.join(names)}")
+    return name
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
+DatabaseName = Annotated[str, AfterValidator(_known_database)]
+
+
+def _fits_bigint(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise ValueError("integers must fit in 64 bits")
+    return value
+
+
+# Strict types, so "1" stays text and true stays a boolean.
+Scalar = Annotated[
+    StrictBool | StrictInt | StrictFloat | StrictStr | None, AfterValidator(_fits_bigint)
+]
+Row = Annotated[dict[Identifier, Scalar], Field(min_length=1)]
+
+
+# --- pure helpers ---------------------------------------------------------------------
+
+_KIND_OF_TYPE: dict[type, ColumnKind] = {
+    bool: "boolean",
+    int: "integer",
+    float: "float",
+    str: "text",
+}
+
+
+def column_kinds(rows: Sequence[Mapping[str, object]]) -> dict[str, ColumnKind]:
+    """Each column's kind, in the order the columns first appear. A column of nulls only is
+    text; integers mixed with floats are float; any other mix is a ValueError."""
+    seen: dict[str, set[ColumnKind]] = {}
+    for row in rows:
+        for name, value in row.items():
+            kinds = seen.setdefault(name, set())
+            if value is not None:
+                kinds.add(_KIND_OF_TYPE[type(value)])
+    return {name: _one_kind(name, kinds) for name, kinds in seen.items()}
+
+
+def _one_kind(name: str, kinds: set[ColumnKind]) -> ColumnKind:
+    if not kinds:
+        return "text"
+    if kinds == {"integer", "float"}:
+        return "float"
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    raise ValueError(
+        f"column {name!r} mixes {' and '.join(sorted(kinds))} values; "
+        "a new table needs one type per column"
+    )
+
+
+def column_names(rows: Sequence[Mapping[str, object]]) -> list[str]:
+    """Every key of every row, in the order they first appear."""
+    return list(dict.fromkeys(name for row in rows for name in row))
+
+
+def json_safe(value: object) -> object:
+    """A database value as JSON: dates as ISO 8601, Decimal as float, bytes as base64,
+    intervals as seconds; NaN and infinities (which JSON lacks) as null."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return json_safe(float(value))
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return str(value)  # UUID, IP addresses, ranges and the like
+
+
+def single_statement(query: str) -> str:
+    """``query`` without trailing semicolons; ValueError if it holds more than one statement.
+
+    Skips quoted strings (also E'' and $$ ones), quoted names and comments. This is for a
+    clear message only: both SQLite's driver and PostgreSQL's extended protocol refuse a
+    second statement themselves."""
+    index, end, empty = 0, None, True
+    while index < len(query):
+        skipped = _skip_comment(query, index)
+        if skipped is not None:
+            index = skipped
+        elif end is not None:
+            if not (query[index].isspace() or query[index] == ";"):
+                raise ValueError(
+                    "complex_query is read-only and runs one statement; this query holds more"
+                )
+            index += 1
+        elif query[index] == ";":
+            end, index = index, index + 1
+        else:
+            empty = empty and query[index].isspace()
+            index = _skip_token(query, index)
+    if empty:
+        raise ValueError("the query is empty")
+    return query if end is None else query[:end]
+
+
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
+
+
+def _skip_comment(query: str, index: int) -> int | None:
+    if query.startswith("--", index):
+        newline = query.find("\n", index)
+        return len(query) if newline < 0 else newline + 1
+    if query.startswith("/*", index):
+        depth, index = 1, index + 2
+        while index < len(query) and depth:  # PostgreSQL nests block comments
+            if query.startswith("/*", index):
+                depth, index = depth + 1, index + 2
+            elif query.startswith("*/", index):
+                depth, index = depth - 1, index + 2
+            else:
+                index += 1
+        return index
+    return None
+
+
+def _skip_token(query: str, index: int) -> int:
+    """The index after the string, quoted name or single character at ``index``."""
+    char = query[index]
+    word_before = index > 0 and (query[index - 1].isalnum() or query[index - 1] == "_")
+    if char in "'\"":
+        escapes = char == "'" and word_before and query[index - 1] in "eE"
+        return _quoted_end(query, index, escapes)
+    tag = _DOLLAR_TAG.match(query, index) if char == "$" and not word_before else None
+    if tag is not None:
+        close = query.find(tag.group(), tag.end())
+        return len(query) if close < 0 else close + len(tag.group())
+    return index + 1
+
+
+def _quoted_end(query: str, index: int, backslash_escapes: bool) -> int:
+    quote, index = query[index], index + 1
+    while index < len(query):
+        if backslash_escapes and query[index] == "\\":
+            index += 2
+        elif query[index] == quote:
+            if not query.startswith(quote * 2, index):
+                return index + 1
+            index += 2
+        else:
+            index += 1
+    return index
+
+
+# --- engines --------------------------------------------------------------------------
+
+
+def database_url(database: str) -> str:
+    try:
+        return _settings().database_url_for(database)
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+
+
+@functools.cache
+def _engine(url: str) -> Engine:
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _make_parent(parsed.database)
+        return sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+@functools.cache
+def _read_only_engine(url: str) -> Engine:
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _make_parent(parsed.database)
+        engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        sa.event.listen(engine, "connect", _sqlite_read_only)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
+        # Prepare every statement: the extended protocol takes one statement per call.
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args={"prepare_threshold": 0})
+    raise ValueError(
+        f"read-only queries and exports need {READ_ONLY_QUERIES}, "
+        f"not {parsed.get_backend_name()}+{parsed.get_driver_name()}"
+    )
+
+
+def _make_parent(database: str | None) -> None:
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+_SQLITE_READS = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    sqlite3.SQLITE_RECURSIVE,
+    sqlite3.SQLITE_TRANSACTION,  # the driver's own BEGIN and ROLLBACK
+}
+# What SQLAlchemy's reflection asks; any pragma that only reads (given no value) is fine too.
+_SQLITE_INTROSPECTION = {
+    "table_info",
+    "table_xinfo",
+    "index_list",
+    "index_info",
+    "index_xinfo",
+    "foreign_key_list",
+}
+
+
+def sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
+    """Allows reading only; refuses writes, ATTACH (which creates files) and query_only."""
+    if action in _SQLITE_READS:
+        return sqlite3.SQLITE_OK
+    reads_a_pragma = arg2 is None or arg1 in _SQLITE_INTROSPECTION
+    if action == sqlite3.SQLITE_PRAGMA and arg1 != "query_only" and reads_a_pragma:
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
+
+
+def _sqlite_read_only(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    dbapi_connection.execute("PRAGMA query_only = ON")
+    dbapi_connection.set_authorizer(sqlite_authorizer)
+
+
+@contextlib.contextmanager
+def _read_only_connection(database: str) -> Iterator[Connection]:
+    """A connection the database itself keeps from writing; rolled back at the end."""
+    engine = _read_only_engine(database_url(database))
+    with engine.connect() as connection:
+        try:
+            if engine.dialect.name == "postgresql":
+                connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+            yield connection
+        finally:
+            connection.rollback()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+_REFUSED_BY_SQLITE = ("readonly database", "not authorized", "authorization denied")
+_SEVERAL_STATEMENTS = ("multiple commands", "one statement at a time")
+
+
+def _query_error(exc: DBAPIError) -> Exception:
+    reason = _first_line(exc)
+    if getattr(exc.orig, "sqlstate", None) == "25006" or any(
+        marker in reason for marker in _REFUSED_BY_SQLITE
+    ):
+        return PermissionError(f"the query is read-only: the database refused it ({reason})")
+    if any(marker in reason for marker in _SEVERAL_STATEMENTS):
+        return PermissionError(f"the query is read-only and runs one statement ({reason})")
+    return ValueError(f"the query failed: {reason}")
+
+
+# --- bulk_insert ----------------------------------------------------------------------
+
+
+def _sqlalchemy_type(kind: ColumnKind) -> type[TypeEngine[Any]]:
+    import sqlalchemy as sa
+
+    types: dict[ColumnKind, type[TypeEngine[Any]]] = {
+        "integer": sa.BigInteger,
+        "float": sa.Float,
+        "boolean": sa.Boolean,
+        "text": sa.Text,
+    }
+    return types[kind]
+
+
+def _target_table(engine: Engine, name: str, rows: Sequence[Mapping[str, object]]) -> Table:
+    """The table as it is; created with types inferred from ``rows`` if it does not exist."""
+    import sqlalchemy as sa
+
+    metadata = sa.MetaData()
+    try:
+        return sa.Table(name, metadata, autoload_with=engine)
+    except sa.exc.NoSuchTableError:
+        kinds = column_kinds(rows)
+        columns = [sa.Column(column, _sqlalchemy_type(kind)) for column, kind in kinds.items()]
+        table = sa.Table(name, metadata, *columns)
+        table.create(engine, checkfirst=True)
+        return table
+
+
+@function(
+    category="database",
+    worker_type=WorkerType.IO_INTENSIVE,
+    description="Inserts rows into a table (created from the rows' types if missing)",
+    estimated_duration="1-10 seconds",
+)
+def bulk_insert(
+    table: Identifier,
+    data: Annotated[list[Row], Field(min_length=1, max_length=MAX_ROWS_PER_INSERT)],
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 1000,
+    database: DatabaseName = "default",
+) -> dict[str, Any]:
+    """Each batch commits on its own: a failure leaves the earlier batches in the table (and
+    says how many). Keys missing from a row are inserted as NULL."""
+    engine = _engine(database_url(database))
+    target = _target_table(engine, table, data)
+    columns = column_names(data)
+    unknown = [column for column in columns if column not in target.c]
+    if unknown:
+        raise ValueError(
+            f"table {table!r} has no column {', '.join(map(repr, unknown))}; "
+            f"its columns: {', '.join(target.c.keys())}"
+        )
+    inserted = batches = 0
+    for start in range(0, len(data), batch_size):
+        batch = [
+            {column: row.get(column) for column in columns}
+            for row in data[start : start + batch_size]
+        ]
+        try:
+            with engine.begin() as connection:
+                connection.execute(target.insert(), batch)  # executemany, bound parameters
+        except Exception as exc:
+            raise RuntimeError(
+                f"batch {batches + 1} failed after {inserted} rows were committed: "
+                f"{_first_line(exc)}"
+            ) from exc
+        inserted, batches = inserted + len(batch), batches + 1
+        report_progress(inserted / len(data), inserted=inserted, batches=batches)
+    return {"table": table, "inserted": inserted, "batches": batches, "database": database}
+
+
+# --- complex_query --------------------------------------------------------------------
+
+
+def _checked_parameters(query: str, parameters: Mapping[str, object]) -> None:
+    import sqlalchemy as sa
+
+    wanted = set(sa.text(query).compile().params)
+    missing, unused = sorted(wanted - set(parameters)), sorted(set(parameters) - wanted)
+    if missing:
+        raise ValueError(f"the query uses :{', :'.join(missing)} but parameters has no value")
+    if unused:
+        raise ValueError(f"parameters {', '.join(unused)} are not used by the query")
+
+
+@function(
+    category="database",
+    worker_type=WorkerType.CPU_INTENSIVE,
+    description="Runs one read-only SQL statement with bound :name parameters",
+    estimated_duration="2-15 seconds",
+)
+def complex_query(
+    query: Annotated[str, Field(min_length=1, max_length=100_000)],
+    parameters: dict[Identifier, Scalar] | None = None,
+    database: DatabaseName = "default",
+    max_rows: Annotated[int, Field(ge=1, le=MAX_QUERY_ROWS)] = 10_000,
+) -> dict[str, Any]:
+    import sqlalchemy as sa
+
+    statement = single_statement(query)
+    bound = dict(parameters or {})
+    _checked_parameters(statement, bound)
+    with _read_only_connection(database) as connection:
+        try:
+            result = connection.execute(sa.text(statement), bound)
+            if not result.returns_rows:
+                return {"columns": [], "rows": [], "row_count": 0, "truncated": False}
+            columns = list(result.keys())
+            fetched = result.fetchmany(max_rows + 1)
+        except sa.exc.DBAPIError as exc:
+            raise _query_error(exc) from exc
+    rows = [[json_safe(value) for value in row] for row in fetched[:max_rows]]
+    return {
+        "columns": columns,
+        "rows": rows,
+        "row_count": len(rows),
+        "truncated": len(fetched) > max_rows,
+    }
+
+
+# --- export_table ---------------------------------------------------------------------
+
+
+def csv_cell(value: object) -> object:
+    """A value as the csv module should write it: null as an empty cell, Decimal exact."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return str(value)
+    return json_safe(value)
+
+
+def _as_text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        return json.dumps(json_safe(value))
+    return str(json_safe(value))
+
+
+def _as_float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _arrow_column(column_type: TypeEngine[Any]) -> tuple[pa.DataType, Callable[[Any], Any]]:
+    """The Arrow type for a column and how to turn its values into that type; types Arrow
+    has no match for (JSON, UUID, arrays, untyped SQLite columns) become text."""
+    import pyarrow as pa
+    import sqlalchemy as sa
+
+    def same(value: object) -> object:
+        return value
+
+    if isinstance(column_type, sa.Boolean):
+        return pa.bool_(), same
+    if isinstance(column_type, sa.Integer):
+        return pa.int64(), same
+    if isinstance(column_type, sa.Float | sa.Numeric):  # Decimal becomes float64
+        return pa.float64(), _as_float
+    if isinstance(column_type, sa.DateTime):
+        return pa.timestamp("us", tz="UTC" if column_type.timezone else None), same
+    if isinstance(column_type, sa.Date):
+        return pa.date32(), same
+    if isinstance(column_type, sa.Time):
+        return pa.time64("us"), same
+    if isinstance(column_type, sa.LargeBinary):
+        return pa.binary(), same
+    return pa.string(), _as_text
+
+
+class _ParquetSink:
+    def __init__(self, path: Path, table: Table) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._names = [column.name for column in table.columns]
+        typed = [_arrow_column(column.type) for column in table.columns]
+        self._converters = [convert for _, convert in typed]
+        self._schema = pa.schema(
+            [pa.field(name, arrow) for name, (arrow, _) in zip(self._names, typed, strict=True)]
+        )
+        self._writer = pq.ParquetWriter(path, self._schema)
+
+    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+        import pyarrow as pa
+
+        arrays = []
+        for index, (name, convert) in enumerate(zip(self._names, self._converters, strict=True)):
+            try:
+                arrays.append(
+                    pa.array([convert(row[index]) for row in rows], self._schema.field(name).type)
+                )
+            except (pa.ArrowException, TypeError, ValueError) as exc:
+                raise ValueError(f"column {name!r} holds values unlike its type: {exc}") from exc
+        self._writer.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class _CsvSink:
+    def __init__(self, path: Path, table: Table) -> None:
+        self._file = path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._file)
+        self._writer.writerow([column.name for column in table.columns])
+
+    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+        self._writer.writerows([csv_cell(value) for value in row] for row in rows)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _reflect(connection: Connection, table: str, database: str) -> Table:
+    import sqlalchemy as sa
+
+    try:
+        return sa.Table(table, sa.MetaData(), autoload_with=connection)
+    except sa.exc.NoSuchTableError:
+        raise ValueError(f"database {database!r} has no table {table!r}") from None
+
+
+@function(
+    category="database",
+    worker_type=WorkerType.IO_INTENSIVE,
+    description="Writes a whole table to a CSV or Parquet file under the data roots",
+    estimated_duration="1-30 seconds",
+)
+def export_table(
+    table: Identifier,
+    output_path: OutputPath,
+    format: ExportFormat = "csv",
+    database: DatabaseName = "default",
+) -> dict[str, Any]:
+    """Rows are streamed in chunks into a temporary file beside ``output_path``, which
+    replaces it at the end: a failed export leaves no half-written file."""
+    import sqlalchemy as sa
+
+    path = Path(output_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    rows = 0
+    try:
+        with _read_only_connection(database) as connection:
+            source = _reflect(connection, table, database)
+            sink = (
+                _ParquetSink(partial, source) if format == "parquet" else _CsvSink(partial, source)
+            )
+            try:
+                result = connection.execution_options(yield_per=EXPORT_CHUNK_ROWS).execute(
+                    sa.select(source)
+                )
+                for chunk in result.partitions():
+                    sink.write(chunk)
+                    rows += len(chunk)
+                    report_progress(None, rows=rows)
+            finally:
+                sink.close()
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return {"path": str(path), "rows": rows, "format": format, "bytes": path.stat().st_size}

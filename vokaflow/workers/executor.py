@@ -12,7 +12,7 @@ from typing import Any
 
 import ray
 
-from vokaflow.functions.data_roots import validation_context
+from vokaflow.functions.data_roots import settings_context
 from vokaflow.functions.plugins import ensure_plugins
 from vokaflow.store.records import Outcome
 from vokaflow.workers.capture import OutputSink, captured_output
@@ -43,7 +43,7 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
 
 
 def _argument_context(env: WorkerEnv | None) -> dict[str, Any] | None:
-    return None if env is None else validation_context(env.settings.data_root_paths)
+    return None if env is None else settings_context(env.settings)
 
 
 def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> Outcome:

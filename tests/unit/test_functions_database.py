@@ -1,0 +1,303 @@
+"""The database functions' pure helpers, and the functions themselves on SQLite in tmp_path."""
+
+from __future__ import annotations
+
+import base64
+import math
+import sqlite3
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vokaflow.functions import registry
+from vokaflow.functions.arguments import ArgumentError
+from vokaflow.functions.database import (
+    column_kinds,
+    column_names,
+    csv_cell,
+    is_identifier,
+    json_safe,
+    single_statement,
+    sqlite_authorizer,
+)
+
+ROWS = [
+    {"id": 1, "name": "ada", "score": 9.5, "active": True},
+    {"id": 2, "name": "grace", "score": 7, "active": False},
+    {"id": 3, "name": None, "score": None, "active": True},
+]
+
+
+@pytest.fixture
+def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "data"
+    monkeypatch.setenv("VOKAFLOW_HOME", str(tmp_path))
+    monkeypatch.setenv("VOKAFLOW_DATA_ROOTS", str(root))
+    monkeypatch.setenv("VOKAFLOW_DATABASES", '{"other": "sqlite:///' + str(root / "o.db") + '"}')
+    monkeypatch.delenv("VOKAFLOW_DATABASE_URL", raising=False)
+    return root
+
+
+def run(name: str, **kwargs: Any) -> Any:
+    """As a worker does: validate, then call with the converted values."""
+    entry = registry.get(name)
+    args, checked = entry.validated([], kwargs)
+    return entry.invoke(*args, **checked)
+
+
+def refused_field(name: str, **kwargs: Any) -> str:
+    with pytest.raises(ArgumentError) as refused:
+        registry.get(name).validated([], kwargs)
+    return refused.value.field
+
+
+# --- pure helpers -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["t", "_t", "Table_2", "a" * 63])
+def test_plain_names_are_identifiers(name: str) -> None:
+    assert is_identifier(name)
+
+
+@pytest.mark.parametrize("name", ["", "2t", "t; drop table x", "t-x", "a b", '"t"', "a" * 64, "é"])
+def test_anything_else_is_not_an_identifier(name: str) -> None:
+    assert not is_identifier(name)
+
+
+def test_column_kinds_follow_the_values_in_first_seen_order() -> None:
+    kinds = column_kinds([*ROWS, {"extra": "x", "id": 4}])
+    assert kinds == {
+        "id": "integer",
+        "name": "text",
+        "score": "float",  # 9.5 and 7
+        "active": "boolean",
+        "extra": "text",
+    }
+
+
+def test_a_column_of_nulls_only_is_text() -> None:
+    assert column_kinds([{"a": None}, {"a": None}]) == {"a": "text"}
+
+
+def test_booleans_are_not_counted_as_integers() -> None:
+    assert column_kinds([{"a": True}, {"a": False}]) == {"a": "boolean"}
+    with pytest.raises(ValueError, match="mixes boolean and integer"):
+        column_kinds([{"a": True}, {"a": 1}])
+
+
+def test_text_mixed_with_numbers_is_refused() -> None:
+    with pytest.raises(ValueError, match="column 'a' mixes"):
+        column_kinds([{"a": "x"}, {"a": 1.5}])
+
+
+def test_column_names_are_every_key_once_in_order() -> None:
+    assert column_names([{"b": 1}, {"a": 1, "b": 2}, {"c": 3}]) == ["b", "a", "c"]
+
+
+def test_json_safe_turns_database_values_into_json() -> None:
+    moment = datetime(2024, 5, 1, 12, 30, tzinfo=timezone.utc)
+    key = uuid.UUID(int=1)
+    assert json_safe(moment) == "2024-05-01T12:30:00+00:00"
+    assert json_safe(date(2024, 5, 1)) == "2024-05-01"
+    assert json_safe(Decimal("1.25")) == 1.25
+    assert json_safe(b"\x00\xff") == base64.b64encode(b"\x00\xff").decode()
+    assert json_safe(timedelta(minutes=2)) == 120.0
+    assert json_safe(key) == str(key)
+    assert json_safe(math.nan) is None
+    assert json_safe({"at": [moment, Decimal("2")]}) == {"at": ["2024-05-01T12:30:00+00:00", 2.0]}
+    assert json_safe(True) is True and json_safe(7) == 7 and json_safe(None) is None
+
+
+def test_csv_cells_keep_decimals_exact_and_nulls_empty() -> None:
+    assert csv_cell(Decimal("0.1000000000000000000001")) == "0.1000000000000000000001"
+    assert csv_cell(None) == ""
+    assert csv_cell(date(2024, 1, 2)) == "2024-01-02"
+
+
+@pytest.mark.parametrize(
+    ("query", "statement"),
+    [
+        ("SELECT 1", "SELECT 1"),
+        ("SELECT 1;  ", "SELECT 1"),
+        ("SELECT 1; -- done\n", "SELECT 1"),
+        ("SELECT ';' AS a", "SELECT ';' AS a"),
+        ("SELECT 'it''s; fine'", "SELECT 'it''s; fine'"),
+        ('SELECT 1 AS "a;b"', 'SELECT 1 AS "a;b"'),
+        ("SELECT $$;$$, $tag$ ; $tag$", "SELECT $$;$$, $tag$ ; $tag$"),
+        ("SELECT 1 /* ; /* nested ; */ */", "SELECT 1 /* ; /* nested ; */ */"),
+    ],
+)
+def test_one_statement_passes(query: str, statement: str) -> None:
+    assert single_statement(query) == statement
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT 1; DELETE FROM t",
+        "SELECT 1;DELETE FROM t;",
+        "SELECT 1; /* x */ COMMIT",
+        "SELECT E'\\''; DELETE FROM t; --'",  # a backslash escape in PostgreSQL's E'' string
+    ],
+)
+def test_several_statements_are_refused(query: str) -> None:
+    with pytest.raises(ValueError, match="read-only and runs one statement"):
+        single_statement(query)
+
+
+@pytest.mark.parametrize("query", ["", " ; ", "-- nothing"])
+def test_an_empty_query_is_refused(query: str) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        single_statement(query)
+
+
+def test_the_sqlite_authorizer_refuses_attach_so_no_file_is_created(tmp_path: Path) -> None:
+    connection = sqlite3.connect(tmp_path / "a.db")
+    connection.execute("CREATE TABLE t (a)")
+    connection.set_authorizer(sqlite_authorizer)
+    assert connection.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    for statement in (
+        f"ATTACH '{tmp_path / 'b.db'}' AS b",
+        f"VACUUM INTO '{tmp_path / 'c.db'}'",
+        "PRAGMA query_only = OFF",
+        "INSERT INTO t VALUES (1)",
+    ):
+        with pytest.raises(sqlite3.DatabaseError):
+            connection.execute(statement)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.db"]
+
+
+# --- arguments refused at submit --------------------------------------------------------
+
+
+def test_bad_arguments_are_refused_naming_the_field(data_root: Path) -> None:
+    good = {"table": "t", "data": [{"a": 1}]}
+    assert refused_field("bulk_insert", **{**good, "table": "t; drop table x"}) == "kwargs.table"
+    assert refused_field("bulk_insert", **{**good, "data": {"a": 1}}) == "kwargs.data"
+    assert refused_field("bulk_insert", **{**good, "data": []}) == "kwargs.data"
+    assert refused_field("bulk_insert", **{**good, "batch_size": 0}) == "kwargs.batch_size"
+    assert refused_field("bulk_insert", **{**good, "database": "nope"}) == "kwargs.database"
+    assert refused_field("bulk_insert", **{**good, "data": [{"a": [1]}]}).startswith("kwargs.data")
+    assert refused_field("bulk_insert", **{**good, "data": [{"a": 2**63}]}).startswith(
+        "kwargs.data"
+    )
+    assert refused_field("complex_query", query="SELECT 1", max_rows=0) == "kwargs.max_rows"
+    assert refused_field("export_table", table="t", output_path="../x.csv") == (
+        "kwargs.output_path"
+    )
+    assert refused_field("export_table", table="t", output_path="x", format="xml") == (
+        "kwargs.format"
+    )
+
+
+def test_databases_named_in_the_settings_are_accepted(data_root: Path) -> None:
+    entry = registry.get("complex_query")
+    for name in ("default", "other"):
+        entry.validated([], {"query": "SELECT 1", "database": name})
+
+
+# --- the functions on SQLite ------------------------------------------------------------
+
+
+def test_bulk_insert_creates_the_table_and_complex_query_reads_it_back(data_root: Path) -> None:
+    inserted = run("bulk_insert", table="people", data=ROWS, batch_size=2)
+    assert inserted == {"table": "people", "inserted": 3, "batches": 2, "database": "default"}
+    assert (data_root / "vokaflow.db").is_file()
+    found = run(
+        "complex_query",
+        query="SELECT id, name, score FROM people WHERE id >= :low ORDER BY id",
+        parameters={"low": 2},
+    )
+    assert found == {
+        "columns": ["id", "name", "score"],
+        "rows": [[2, "grace", 7.0], [3, None, None]],
+        "row_count": 2,
+        "truncated": False,
+    }
+
+
+def test_bulk_insert_appends_to_an_existing_table_and_refuses_unknown_columns(
+    data_root: Path,
+) -> None:
+    run("bulk_insert", table="people", data=ROWS, database="other")
+    run("bulk_insert", table="people", data=[{"id": 4}], database="other")
+    count = run("complex_query", query="SELECT count(*) FROM people", database="other")
+    assert count["rows"] == [[4]]
+    with pytest.raises(ValueError, match="has no column 'age'"):
+        run("bulk_insert", table="people", data=[{"id": 5, "age": 3}], database="other")
+
+
+def test_a_new_table_with_mixed_column_types_is_refused(data_root: Path) -> None:
+    with pytest.raises(ValueError, match="mixes"):
+        run("bulk_insert", table="mixed", data=[{"a": 1}, {"a": "x"}])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "DELETE FROM people",
+        "UPDATE people SET name = 'x'",
+        "DROP TABLE people",
+        "INSERT INTO people (id) VALUES (9)",
+        "SELECT 1; DELETE FROM people",
+        "PRAGMA query_only = OFF",
+    ],
+)
+def test_a_write_statement_is_refused_and_changes_no_row(data_root: Path, query: str) -> None:
+    run("bulk_insert", table="people", data=ROWS)
+    with pytest.raises((PermissionError, ValueError), match="read-only"):
+        run("complex_query", query=query)
+    after = run("complex_query", query="SELECT id, name FROM people ORDER BY id")
+    assert after["rows"] == [[1, "ada"], [2, "grace"], [3, None]]
+
+
+def test_complex_query_truncates_at_max_rows(data_root: Path) -> None:
+    run("bulk_insert", table="numbers", data=[{"n": n} for n in range(5)])
+    found = run("complex_query", query="SELECT n FROM numbers ORDER BY n", max_rows=3)
+    assert found["rows"] == [[0], [1], [2]]
+    assert found["truncated"] is True
+
+
+def test_complex_query_wants_every_bound_parameter_and_no_other(data_root: Path) -> None:
+    with pytest.raises(ValueError, match=":low"):
+        run("complex_query", query="SELECT :low AS x")
+    with pytest.raises(ValueError, match="not used"):
+        run("complex_query", query="SELECT 1", parameters={"low": 1})
+
+
+def test_export_table_writes_csv_and_parquet_that_read_back_equal(data_root: Path) -> None:
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    run("bulk_insert", table="people", data=ROWS)
+    expected = pd.DataFrame(ROWS)
+    written = run("export_table", table="people", output_path="out/people.csv")
+    assert written == {
+        "path": str(data_root / "out" / "people.csv"),
+        "rows": 3,
+        "format": "csv",
+        "bytes": (data_root / "out" / "people.csv").stat().st_size,
+    }
+    from_csv = pd.read_csv(written["path"])
+    pd.testing.assert_frame_equal(from_csv, expected, check_dtype=False)
+
+    written = run(
+        "export_table", table="people", output_path="out/people.parquet", format="parquet"
+    )
+    table = pq.read_table(written["path"])
+    assert [str(field.type) for field in table.schema] == ["int64", "string", "double", "bool"]
+    assert table.to_pylist() == ROWS
+    assert sorted(path.name for path in (data_root / "out").iterdir()) == [
+        "people.csv",
+        "people.parquet",
+    ]
+
+
+def test_exporting_a_missing_table_fails_and_leaves_no_file(data_root: Path) -> None:
+    with pytest.raises(ValueError, match="no table 'ghost'"):
+        run("export_table", table="ghost", output_path="out/ghost.csv")
+    assert list((data_root / "out").iterdir()) == []

@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from vokaflow.functions import system
+from vokaflow.functions.arguments import ArgumentError
+from vokaflow.functions.registry import registry
+
+HOUR = 3600.0
+
+
+def _aged(path: Path, content: bytes, age_s: float) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    then = time.time() - age_s
+    os.utime(path, (then, then))
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A VOKAFLOW_HOME with no Redis: the functions do their file work only."""
+    monkeypatch.setenv("VOKAFLOW_HOME", str(tmp_path))
+    monkeypatch.delenv("VOKAFLOW_DATA_ROOTS", raising=False)
+    monkeypatch.delenv("VOKAFLOW_REDIS_URL", raising=False)
+    return tmp_path
+
+
+def test_old_files_under_tmp_and_results_go_and_new_ones_stay(tmp_path: Path):
+    old = _aged(tmp_path / "tmp" / "deep" / "old.bin", b"x" * 100, 2 * HOUR)
+    new = _aged(tmp_path / "results" / "new.json", b"{}", 0)
+    elsewhere = _aged(tmp_path / "keep" / "old.bin", b"x", 2 * HOUR)
+    found = system.remove_old_files(tmp_path, ("tmp", "results"), time.time() - HOUR, False)
+    assert found == {"files_removed": 1, "bytes_freed": 100, "folders_removed": 0}
+    assert not old.exists() and new.exists() and elsewhere.exists()
+
+
+def test_a_dry_run_counts_what_would_go_and_removes_nothing(tmp_path: Path):
+    old = _aged(tmp_path / "tmp" / "old.bin", b"x" * 7, 2 * HOUR)
+    found = system.remove_old_files(tmp_path, ("tmp",), time.time() - HOUR, True)
+    assert (found["files_removed"], found["bytes_freed"]) == (1, 7)
+    assert old.exists()
+
+
+def test_an_old_empty_folder_goes_but_a_new_one_stays(tmp_path: Path):
+    (tmp_path / "tmp" / "stale").mkdir(parents=True)
+    (tmp_path / "tmp" / "fresh").mkdir()
+    then = time.time() - 2 * HOUR
+    os.utime(tmp_path / "tmp" / "stale", (then, then))
+    found = system.remove_old_files(tmp_path, ("tmp",), time.time() - HOUR, False)
+    assert found["folders_removed"] == 1
+    assert not (tmp_path / "tmp" / "stale").exists()
+    assert (tmp_path / "tmp" / "fresh").exists()
+
+
+def test_a_tmp_folder_that_is_a_symlink_out_of_the_root_is_left_alone(tmp_path: Path):
+    outside = _aged(tmp_path / "outside" / "precious.txt", b"x", 2 * HOUR)
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "tmp").symlink_to(tmp_path / "outside")
+    found = system.remove_old_files(tmp_path / "root", ("tmp",), time.time(), False)
+    assert found["files_removed"] == 0
+    assert outside.exists()
+
+
+def test_cache_cleanup_without_redis_cleans_the_first_data_roots_files(home: Path):
+    old = _aged(home / "data" / "results" / "t1.json", b"{}", 30 * HOUR)
+    answer = system.cache_cleanup()
+    assert answer["files_removed"] == 1
+    assert answer["redis"] is None
+    assert not old.exists()
+
+
+def test_rotation_shifts_the_gzipped_copies_and_keeps_only_keep_of_them(tmp_path: Path):
+    log = tmp_path / "service.log"
+    for generation in range(4):
+        log.write_text(f"generation {generation}\n")
+        system.rotate_file(log, keep=2)
+    assert log.read_bytes() == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "service.log",
+        "service.log.1.gz",
+        "service.log.2.gz",
+    ]
+    assert gzip.decompress((tmp_path / "service.log.1.gz").read_bytes()) == b"generation 3\n"
+    assert gzip.decompress((tmp_path / "service.log.2.gz").read_bytes()) == b"generation 2\n"
+
+
+def test_a_writer_holding_the_log_open_goes_on_writing_to_it(tmp_path: Path):
+    log = tmp_path / "service.log"
+    with log.open("a") as writer:
+        writer.write("before\n")
+        writer.flush()
+        system.rotate_file(log, keep=1)
+        writer.write("after\n")
+    assert log.read_text() == "after\n"
+
+
+def test_only_logs_over_max_bytes_are_rotated(tmp_path: Path):
+    big = _aged(tmp_path / "logs" / "big.log", b"x" * 2000, 0)
+    small = _aged(tmp_path / "logs" / "small.log", b"x" * 10, 0)
+    _aged(tmp_path / "logs" / "notes.txt", b"x" * 2000, 0)
+    rotated = system.rotate_logs(system.log_files(tmp_path), max_bytes=1000, keep=3)
+    assert rotated == [{"path": str(big), "bytes": 2000}]
+    assert small.read_bytes() == b"x" * 10
+
+
+def test_log_rotation_without_redis_rotates_the_homes_logs(home: Path):
+    _aged(home / "logs" / "gateway.log", b"x" * 5000, 0)
+    _aged(home / "redis" / "redis.log", b"y" * 5000, 0)
+    answer = system.log_rotation(max_bytes=1024, keep=3)
+    assert [Path(r["path"]).name for r in answer["rotated"]] == ["gateway.log", "redis.log"]
+    assert (home / "redis" / "redis.log.1.gz").exists()
+    assert answer["streams_trimmed"] is None
+
+
+def _backup(tmp_path: Path, lines: list[str], finished: bool = True) -> Path:
+    path = tmp_path / "b.rdbdump"
+    header = json.dumps(system.backup_header("svc", 1.0))
+    trailer = [json.dumps({"end": True, "keys": len(lines)})] if finished else []
+    path.write_text("\n".join([header, *lines, *trailer]) + "\n")
+    return path
+
+
+def test_a_backup_reads_back_its_keys_values_and_expiry(tmp_path: Path):
+    lines = [
+        system.backup_line(b"svc:a", b"\x00\xffdump", None),
+        system.backup_line(b"svc:{p1}:task:t", b"v", 123),
+    ]
+    header, entries = system.read_backup(_backup(tmp_path, lines))
+    assert header["prefix"] == "svc"
+    assert entries == [
+        system.BackupEntry(b"svc:a", b"\x00\xffdump", None),
+        system.BackupEntry(b"svc:{p1}:task:t", b"v", 123),
+    ]
+
+
+def test_a_backup_cut_short_is_refused(tmp_path: Path):
+    path = _backup(tmp_path, [system.backup_line(b"svc:a", b"v", None)], finished=False)
+    with pytest.raises(ValueError, match="incomplete"):
+        system.read_backup(path)
+
+
+def test_a_file_of_another_kind_is_not_a_backup(tmp_path: Path):
+    (tmp_path / "x.rdbdump").write_text('{"hello": 1}\n')
+    with pytest.raises(ValueError, match="not a VokaFlow backup"):
+        system.read_backup(tmp_path / "x.rdbdump")
+
+
+def test_a_restored_key_moves_to_the_new_prefix_keeping_its_hash_tag():
+    assert system.renamed(b"svc:{p3}:task:t", "svc", "copy") == b"copy:{p3}:task:t"
+    with pytest.raises(ValueError, match="not under the prefix"):
+        system.renamed(b"other:x", "svc", "copy")
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "field"),
+    [
+        ("cache_cleanup", {"older_than_hours": -1}, "kwargs.older_than_hours"),
+        ("cache_cleanup", {"dry_run": "perhaps"}, "kwargs.dry_run"),
+        ("log_rotation", {"keep": 0}, "kwargs.keep"),
+        ("log_rotation", {"keep": 101}, "kwargs.keep"),
+        ("log_rotation", {"max_bytes": 0}, "kwargs.max_bytes"),
+        ("backup_state", {"label": "../x"}, "kwargs.label"),
+        ("backup_state", {"label": ""}, "kwargs.label"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_the_field(name, kwargs, field):
+    with pytest.raises(ArgumentError) as raised:
+        registry.get(name).validated([], kwargs)
+    assert raised.value.field == field
+
+
+def test_backup_state_without_redis_says_so(home: Path):
+    with pytest.raises(RuntimeError, match="no Redis to back up"):
+        system.backup_state()

@@ -77,9 +77,11 @@ def validation_context(data_roots: list[Path]) -> dict[str, Any]:
 
 
 def settings_context(settings: Settings) -> dict[str, Any]:
-    """What argument validators check against: the data roots and the database names, from
-    the settings of the process that validates (the gateway's, or the task's)."""
+    """What argument validators check against (data roots, database names, the webhook
+    allowlist), from the settings of the process that validates: the gateway's or the
+    task's."""
     return {
         **validation_context(settings.data_root_paths),
         "databases": sorted({"default", *settings.databases}),
+        "webhook_allowed_hosts": list(settings.webhook_allowed_hosts),
     }

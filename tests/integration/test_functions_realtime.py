@@ -1,0 +1,78 @@
+"""publish_event through the real API: into a Redis stream that XRANGE reads back, and on a
+channel to a live subscriber; names that are not slugs are 400."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from tests.integration.helpers import submit, wait_until
+from vokaflow.store.redis_client import connect_sync
+
+SUBMIT = "/api/high-scale-tasks/submit"
+
+
+def _completed(api: Any, **kwargs: Any) -> dict[str, Any]:
+    task = submit(api, "publish_event", kwargs=kwargs)
+    final = wait_until(api, task["task_id"])
+    assert final["status"] == "completed", final
+    result: dict[str, Any] = final["result"]
+    return result
+
+
+def test_an_event_lands_in_the_stream_and_xrange_reads_it_back(api, stack):
+    client = connect_sync(stack.redis_url, decode_responses=True)
+    key = f"{stack.key_prefix}:events:orders"
+    client.xgroup_create(key, "billing", id="$", mkstream=True)
+    result = _completed(api, stream="orders", event={"order": 42, "state": "paid"})
+    assert result["stream"] == key
+    assert (result["length"], result["groups"]) == (1, 1)
+    ((entry_id, fields),) = client.xrange(key)
+    assert entry_id == result["id"]
+    assert json.loads(fields["event"]) == {"order": 42, "state": "paid"}
+
+
+def test_maxlen_trims_the_stream_approximately(api, stack):
+    client = connect_sync(stack.redis_url, decode_responses=True)
+    key = f"{stack.key_prefix}:events:trimmed"
+    client.xadd(key, {"event": "{}"})
+    for _ in range(150):
+        client.xadd(key, {"event": "{}"})
+    result = _completed(api, stream="trimmed", event={"n": 1}, maxlen=10)
+    assert result["length"] < 152  # whole 100-entry nodes go; never fewer than maxlen left
+    assert result["length"] >= 10
+
+
+def test_channel_mode_counts_the_subscribers_that_received_the_event(api, stack):
+    channel = f"{stack.key_prefix}:events:alerts"
+    pubsub = connect_sync(stack.redis_url, decode_responses=True).pubsub()
+    pubsub.subscribe(channel)
+    try:
+        assert pubsub.get_message(timeout=5)["type"] == "subscribe"
+        result = _completed(api, stream="alerts", event={"level": "high"}, mode="channel")
+        assert result == {"channel": channel, "acks": 1}
+        deadline = time.monotonic() + 30
+        message = None
+        while message is None and time.monotonic() < deadline:
+            message = pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+        assert message is not None
+        assert json.loads(message["data"]) == {"level": "high"}
+    finally:
+        pubsub.close()
+
+
+def test_publish_event_refuses_names_that_are_not_slugs_and_unknown_modes(api):
+    cases = [
+        ({"stream": "../x", "event": {}}, "kwargs.stream"),
+        ({"stream": "a b", "event": {}}, "kwargs.stream"),
+        ({"stream": "ok", "event": "text"}, "kwargs.event"),
+        ({"stream": "ok", "event": {}, "mode": "queue"}, "kwargs.mode"),
+        ({"stream": "ok", "event": {}, "maxlen": 0}, "kwargs.maxlen"),
+    ]
+    for kwargs, field in cases:
+        reply = api.post(
+            SUBMIT, json={"name": "bad", "function_name": "publish_event", "kwargs": kwargs}
+        )
+        assert reply.status_code == 400, reply.text
+        assert reply.json()["details"]["field"] == field, kwargs

@@ -1,0 +1,374 @@
+"""Every API operation, written once as a plan (see ``_core``). Both clients expose each
+plan as a method of the same name: ``await client.submit_task(...)`` or
+``sync_client.submit_task(...)``. The first parameter, the retry policy, is the client's."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from typing import Any
+from urllib.parse import quote
+
+from vokaflow_sdk._core import Plan, RetryPolicy, Send, Sleep, StreamRequest, call
+from vokaflow_sdk.errors import TaskWaitTimeout
+from vokaflow_sdk.models import (
+    BatchStatusResponse,
+    BatchSubmitResponse,
+    CancelResponse,
+    DeliveryAttemptResponse,
+    ExecutionMode,
+    FunctionsResponse,
+    HealthResponse,
+    MetricsResponse,
+    PersonalitiesResponse,
+    PrioritiesResponse,
+    Priority,
+    SystemLogsResponse,
+    TaskLogsResponse,
+    TaskStatusResponse,
+    TaskSubmitResponse,
+    VickyChatResponse,
+    VickyInferenceResponse,
+    WebhookDeletedResponse,
+    WebhookEvent,
+    WebhookListResponse,
+    WebhookResponse,
+    WorkerType,
+)
+
+TASKS = "/api/high-scale-tasks"
+VICKY = "/api/vicky"
+WEBHOOKS = "/api/webhooks"
+LOGS = "/api/logs"
+
+Message = Mapping[str, Any]
+
+
+def _segment(value: str) -> str:
+    """A path segment: an id can never reach another route."""
+    return quote(str(value), safe="")
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _compact(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields that were given (None means: leave it to the service's default)."""
+    return {name: _plain(value) for name, value in fields.items() if value is not None}
+
+
+# ---------------------------------------------------------------- tasks
+
+
+def submit_task(
+    policy: RetryPolicy,
+    name: str,
+    function_name: str,
+    args: Sequence[Any] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+    priority: Priority | str = Priority.NORMAL,
+    worker_type: WorkerType | str | None = None,
+    category: str | None = None,
+    timeout: int | None = None,
+    retry_count: int | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    **extra: Any,
+) -> Plan[TaskSubmitResponse]:
+    """Submit one task (``POST /api/high-scale-tasks/submit``). With ``idempotency_key``,
+    a repeat returns the first task instead of a new one."""
+    body = _compact(
+        {
+            "name": name,
+            "function_name": function_name,
+            "args": None if args is None else list(args),
+            "kwargs": None if kwargs is None else dict(kwargs),
+            "priority": priority,
+            "worker_type": worker_type,
+            "category": category,
+            "timeout": timeout,
+            "retry_count": retry_count,
+            "metadata": None if metadata is None else dict(metadata),
+            "idempotency_key": idempotency_key,
+        }
+    )
+    data = yield from call(policy, "POST", f"{TASKS}/submit", json={**body, **extra})
+    return TaskSubmitResponse.model_validate(data)
+
+
+def submit_batch(
+    policy: RetryPolicy,
+    tasks: Sequence[Mapping[str, Any]],
+    execution_mode: ExecutionMode | str = ExecutionMode.PARALLEL,
+    batch_timeout: int | None = None,
+    max_failures: int | None = None,
+    priority: Priority | str | None = None,
+    idempotency_key: str | None = None,
+    **extra: Any,
+) -> Plan[BatchSubmitResponse]:
+    """Submit many tasks at once (``POST /api/high-scale-tasks/batch``). Invalid or
+    rate-limited tasks are listed in ``errors``; the rest go in. ``priority`` is the
+    ``batch_priority`` of the tasks that name none."""
+    body = _compact(
+        {
+            "tasks": [{k: _plain(v) for k, v in task.items()} for task in tasks],
+            "batch_priority": priority,
+            "execution_mode": execution_mode,
+            "batch_timeout": batch_timeout,
+            "max_failures": max_failures,
+            "idempotency_key": idempotency_key,
+        }
+    )
+    data = yield from call(policy, "POST", f"{TASKS}/batch", json={**body, **extra})
+    return BatchSubmitResponse.model_validate(data)
+
+
+def get_task_status(policy: RetryPolicy, task_id: str) -> Plan[TaskStatusResponse]:
+    """A task's status, result or error (``GET /api/high-scale-tasks/status/{id}``)."""
+    data = yield from call(policy, "GET", f"{TASKS}/status/{_segment(task_id)}")
+    return TaskStatusResponse.model_validate(data)
+
+
+def wait_for_completion(
+    policy: RetryPolicy, task_id: str, timeout: float = 300.0, poll_interval: float = 1.0
+) -> Plan[TaskStatusResponse]:
+    """Poll the task's status until it ends (completed, failed, cancelled or timeout) and
+    return that status; raise ``TaskWaitTimeout`` (a ``TimeoutError``) after ``timeout``
+    seconds. A failed task is returned, not raised: look at ``status`` and ``error``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = yield from get_task_status(policy, task_id)
+        if status.is_terminal:
+            return status
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TaskWaitTimeout(
+                f"Task '{task_id}' is still {status.status} after {timeout} s",
+                task_id=task_id,
+                last_status=status.status,
+            )
+        yield Sleep(min(poll_interval, remaining))
+
+
+def cancel_task(policy: RetryPolicy, task_id: str) -> Plan[CancelResponse]:
+    """Cancel a queued or running task; ``Conflict`` when it has already ended."""
+    data = yield from call(policy, "DELETE", f"{TASKS}/cancel/{_segment(task_id)}")
+    return CancelResponse.model_validate(data)
+
+
+def get_batch(policy: RetryPolicy, batch_id: str) -> Plan[BatchStatusResponse]:
+    """A batch's progress (``GET /api/high-scale-tasks/batch/{id}``)."""
+    data = yield from call(policy, "GET", f"{TASKS}/batch/{_segment(batch_id)}")
+    return BatchStatusResponse.model_validate(data)
+
+
+# ---------------------------------------------------------------- catalog, metrics, logs
+
+
+def get_metrics(policy: RetryPolicy) -> Plan[MetricsResponse]:
+    """Throughput, queues, pools, rate limits and Redis (``GET .../metrics``)."""
+    data = yield from call(policy, "GET", f"{TASKS}/metrics")
+    return MetricsResponse.model_validate(data)
+
+
+def list_functions(policy: RetryPolicy) -> Plan[FunctionsResponse]:
+    """The registered functions, grouped by category (``GET .../functions``)."""
+    data = yield from call(policy, "GET", f"{TASKS}/functions")
+    return FunctionsResponse.model_validate(data)
+
+
+def get_priorities(policy: RetryPolicy) -> Plan[PrioritiesResponse]:
+    """The eight priority levels with their SLAs (``GET .../priorities``)."""
+    data = yield from call(policy, "GET", f"{TASKS}/priorities")
+    return PrioritiesResponse.model_validate(data)
+
+
+def get_health(policy: RetryPolicy) -> Plan[HealthResponse]:
+    """``GET /api/health/`` (needs no credentials)."""
+    data = yield from call(policy, "GET", "/api/health/")
+    return HealthResponse.model_validate(data)
+
+
+def get_task_logs(
+    policy: RetryPolicy, task_id: str, limit: int | None = None
+) -> Plan[TaskLogsResponse]:
+    """A task's history and what its function printed or logged, oldest first."""
+    params = _compact({"limit": limit})
+    data = yield from call(policy, "GET", f"{LOGS}/task/{_segment(task_id)}", params=params)
+    return TaskLogsResponse.model_validate(data)
+
+
+def get_logs(
+    policy: RetryPolicy, level: str = "INFO", limit: int = 100, component: str | None = None
+) -> Plan[SystemLogsResponse]:
+    """The newest log entries at ``level`` or above, newest first."""
+    params = _compact({"level": level, "limit": limit, "component": component})
+    data = yield from call(policy, "GET", LOGS, params=params)
+    return SystemLogsResponse.model_validate(data)
+
+
+# ---------------------------------------------------------------- Vicky
+
+
+def _parameters(
+    max_tokens: int | None, temperature: float | None, top_p: float | None
+) -> dict[str, Any] | None:
+    given = _compact({"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p})
+    return given or None
+
+
+def _messages(message: str | Sequence[Message]) -> list[dict[str, Any]]:
+    """A string is one user message; a list is sent as it is."""
+    if isinstance(message, str):
+        return [{"role": "user", "content": message}]
+    return [dict(m) for m in message]
+
+
+def _inference_body(
+    text: str,
+    model: str | None,
+    personality: str | None,
+    context: Mapping[str, Any] | None,
+    parameters: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return _compact(
+        {
+            "text": text,
+            "model": model,
+            "personality": personality,
+            "context": None if context is None else dict(context),
+            "parameters": parameters,
+        }
+    )
+
+
+def _chat_body(
+    message: str | Sequence[Message],
+    session_id: str | None,
+    model: str | None,
+    personality: str | None,
+    parameters: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return _compact(
+        {
+            "messages": _messages(message),
+            "model": model,
+            "personality": personality,
+            "session_id": session_id,
+            "parameters": parameters,
+        }
+    )
+
+
+def vicky_inference(
+    policy: RetryPolicy,
+    text: str,
+    model: str | None = None,
+    personality: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+) -> Plan[VickyInferenceResponse]:
+    """One prompt, one answer (``POST /api/vicky/inference``)."""
+    parameters = _parameters(max_tokens, temperature, top_p)
+    body = _inference_body(text, model, personality, context, parameters)
+    data = yield from call(policy, "POST", f"{VICKY}/inference", json=body)
+    return VickyInferenceResponse.model_validate(data)
+
+
+def vicky_chat(
+    policy: RetryPolicy,
+    message: str | Sequence[Message],
+    session_id: str | None = None,
+    model: str | None = None,
+    personality: str | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+) -> Plan[VickyChatResponse]:
+    """A conversation turn (``POST /api/vicky/chat``). ``message`` is the user's text, or
+    a list of ``{"role", "content"}`` messages. With a ``session_id`` the service keeps the
+    conversation: send only the new message next time (the answer names the session)."""
+    body = _chat_body(
+        message, session_id, model, personality, _parameters(max_tokens, temperature, top_p)
+    )
+    data = yield from call(policy, "POST", f"{VICKY}/chat", json=body)
+    return VickyChatResponse.model_validate(data)
+
+
+def vicky_chat_stream(
+    message: str | Sequence[Message],
+    session_id: str | None = None,
+    model: str | None = None,
+    personality: str | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+) -> StreamRequest[VickyChatResponse]:
+    """``vicky_chat``, streamed: iterate over the pieces of text as they are generated;
+    afterwards the stream's ``response`` holds the whole answer (with its ``session_id``)."""
+    parameters = _parameters(max_tokens, temperature, top_p)
+    body = _chat_body(message, session_id, model, personality, parameters)
+    send = Send("POST", f"{VICKY}/chat", json={**body, "stream": True})
+    return StreamRequest(send, VickyChatResponse.model_validate)
+
+
+def vicky_inference_stream(
+    text: str,
+    model: str | None = None,
+    personality: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+) -> StreamRequest[VickyInferenceResponse]:
+    """``vicky_inference``, streamed: iterate over the pieces of text; afterwards the
+    stream's ``response`` holds the whole answer."""
+    parameters = _parameters(max_tokens, temperature, top_p)
+    body = _inference_body(text, model, personality, context, parameters)
+    send = Send("POST", f"{VICKY}/inference", json={**body, "stream": True})
+    return StreamRequest(send, VickyInferenceResponse.model_validate)
+
+
+def list_personalities(policy: RetryPolicy) -> Plan[PersonalitiesResponse]:
+    """Vicky's personalities and their system prompts."""
+    data = yield from call(policy, "GET", f"{VICKY}/personalities")
+    return PersonalitiesResponse.model_validate(data)
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+def configure_webhook(
+    policy: RetryPolicy,
+    url: str,
+    events: Sequence[WebhookEvent | str],
+    secret: str,
+) -> Plan[WebhookResponse]:
+    """Have signed POSTs sent to ``url`` for ``events`` of this key's tasks and batches
+    (``POST /api/webhooks/configure``). ``secret`` (8+ characters) keys the signature
+    that ``verify_signature`` checks; the service never shows it again."""
+    body = {"url": url, "events": [_plain(e) for e in events], "secret": secret}
+    data = yield from call(policy, "POST", f"{WEBHOOKS}/configure", json=body)
+    return WebhookResponse.model_validate(data)
+
+
+def list_webhooks(policy: RetryPolicy) -> Plan[WebhookListResponse]:
+    """This key's webhooks (every webhook, for an admin key)."""
+    data = yield from call(policy, "GET", WEBHOOKS)
+    return WebhookListResponse.model_validate(data)
+
+
+def delete_webhook(policy: RetryPolicy, webhook_id: str) -> Plan[WebhookDeletedResponse]:
+    """Stop and remove a webhook."""
+    data = yield from call(policy, "DELETE", f"{WEBHOOKS}/{_segment(webhook_id)}")
+    return WebhookDeletedResponse.model_validate(data)
+
+
+def send_webhook_test(policy: RetryPolicy, webhook_id: str) -> Plan[DeliveryAttemptResponse]:
+    """Send one signed ``webhook.test`` delivery now; returns the attempt."""
+    data = yield from call(policy, "POST", f"{WEBHOOKS}/{_segment(webhook_id)}/test")
+    return DeliveryAttemptResponse.model_validate(data)

@@ -1,0 +1,3 @@
+"""The SDK's version, sent in the User-Agent header."""
+
+__version__ = "2.0.0"

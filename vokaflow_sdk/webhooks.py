@@ -1,0 +1,75 @@
+"""Checking that a webhook delivery came from VokaFlow.
+
+Each delivery carries ``X-VokaFlow-Timestamp: <unix seconds>`` and
+``X-VokaFlow-Signature: sha256=<hex>``, the HMAC-SHA256 of ``<timestamp>.`` followed by
+the raw body, keyed with the webhook's secret. Check it over the exact bytes received
+(before any JSON parsing), and refuse old deliveries so that a captured one cannot be
+replayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+
+SIGNATURE_HEADER = "X-VokaFlow-Signature"
+TIMESTAMP_HEADER = "X-VokaFlow-Timestamp"
+SCHEME = "sha256="
+DEFAULT_TOLERANCE_S = 300.0
+
+
+def sign(body: bytes, secret: str, timestamp: str | int) -> str:
+    """The ``X-VokaFlow-Signature`` value for ``body`` sent at ``timestamp``."""
+    message = f"{timestamp}.".encode() + body
+    return SCHEME + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def verify_signature(
+    body: bytes,
+    header: str | Mapping[str, str],
+    secret: str,
+    tolerance_s: float = DEFAULT_TOLERANCE_S,
+    *,
+    timestamp: str | int | None = None,
+    now: float | None = None,
+) -> bool:
+    """Whether ``body`` was signed by VokaFlow with ``secret`` less than ``tolerance_s``
+    seconds ago.
+
+    ``header`` is either the request's headers (any mapping; both VokaFlow headers are
+    read from it, in any letter case), or the ``X-VokaFlow-Signature`` value alone, with
+    the ``X-VokaFlow-Timestamp`` value passed as ``timestamp``: the signature covers it.
+    """
+    signature, stamp = _signature_and_timestamp(header, timestamp)
+    if not signature or stamp is None or not _fresh(stamp, tolerance_s, now):
+        return False
+    expected = sign(body, secret, stamp)
+    return hmac.compare_digest(expected.encode(), signature.strip().encode())
+
+
+def _signature_and_timestamp(
+    header: str | Mapping[str, str], timestamp: str | int | None
+) -> tuple[str | None, str | None]:
+    if isinstance(header, str):
+        signature: str | None = header
+    else:
+        signature = _header(header, SIGNATURE_HEADER)
+        timestamp = _header(header, TIMESTAMP_HEADER) if timestamp is None else timestamp
+    return signature, None if timestamp is None else str(timestamp).strip()
+
+
+def _fresh(stamp: str, tolerance_s: float, now: float | None) -> bool:
+    if not (stamp.isascii() and stamp.isdigit()):
+        return False
+    current = time.time() if now is None else now
+    return abs(current - int(stamp)) <= tolerance_s
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lowered = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == lowered), None)

@@ -9,10 +9,13 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP) models
 
-models: models/tiny/config.json  ## the tiny test model of Vicky (random weights, built locally)
+models: models/tiny/config.json models/whisper-tiny/config.json  ## tiny test models (random weights, built locally)
 
 models/tiny/config.json: models/build_tiny.py $(STAMP)
 	$(BIN)/python -m models.build_tiny --out models/tiny
+
+models/whisper-tiny/config.json: models/build_tiny_whisper.py models/build_tiny.py $(STAMP)
+	$(BIN)/python -m models.build_tiny_whisper --out models/whisper-tiny
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +41,7 @@ integration: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy vokaflow
+	$(BIN)/mypy vokaflow vokaflow_sdk
 
 bench: bench-throughput bench-latency bench-priority bench-ratelimit  ## all four, ~6 minutes
 

@@ -11,7 +11,13 @@ from ray.serve.schema import ServeDeploySchema
 
 from vokaflow.vicky.registry import ModelRegistry
 
-CONFIGS = sorted((Path(__file__).parents[2] / "deployments").glob("*.yaml"))
+# kuberay.yaml is a RayService, not a Serve config: test_cluster_config.py checks that its
+# serveConfigV2 is gpu.yaml.
+CONFIGS = sorted(
+    path
+    for path in (Path(__file__).parents[2] / "deployments").glob("*.yaml")
+    if path.name != "kuberay.yaml"
+)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)

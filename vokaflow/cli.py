@@ -30,7 +30,13 @@ def _parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="start Redis (embedded if none is set), Ray and the API")
     up.add_argument("--detach", action="store_true", help="return once the service is healthy")
-    commands.add_parser("down", help="stop what `vokaflow up` started")
+    down = commands.add_parser("down", help="stop what `vokaflow up` started")
+    for command in (up, down):
+        command.add_argument(
+            "--address",
+            help="an existing Ray cluster (host:port, ray://host:10001 or auto) to deploy onto "
+            "instead of starting a head; the same as setting RAY_ADDRESS",
+        )
 
     status = commands.add_parser("status", help="print a task's status as JSON")
     status.add_argument("task_id")
@@ -73,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "address", None):
+        os.environ["RAY_ADDRESS"] = args.address
     try:
         settings = load_settings()
         handler = {

@@ -14,7 +14,7 @@ READ_OUTSIDE_SETTINGS = {REGISTRY_ENV}
 
 
 def _table_variables() -> set[str]:
-    section = README.read_text().split("### Settings", 1)[1].split("\n## ", 1)[0]
+    section = README.read_text().split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `VOKAFLOW_")]
     return {name for row in rows for name in re.findall(r"`(VOKAFLOW_[A-Z0-9_]+)`", row)}
 

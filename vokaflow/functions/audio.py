@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from vokaflow.config import Settings, load_settings
 from vokaflow.functions.data_roots import DataPath, OutputPath
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
-from vokaflow.workers.context import current_task, report_progress
+from vokaflow.workers.context import current_settings, report_progress
 
 if TYPE_CHECKING:
     import numpy as np
@@ -471,11 +470,6 @@ def transcribe(whisper: Whisper, samples: np.ndarray, language: str | None) -> t
     return " ".join(t.strip() for t in texts if t.strip()), heard
 
 
-def _settings() -> Settings:
-    task = current_task()
-    return task.settings if task is not None else load_settings()
-
-
 @function(
     category="audio",
     worker_type=WorkerType.IO_INTENSIVE,
@@ -491,7 +485,7 @@ def audio_transcription(
 
 
 def transcription_summary(audio: Audio, language: str | None) -> dict[str, Any]:
-    spec = speech_model(_settings().transcription_model)
+    spec = speech_model(current_settings().transcription_model)
     samples = resample(audio.mono()[:, None], audio.sample_rate, WHISPER_SAMPLE_RATE)[:, 0]
     whisper = load_whisper(spec)
     text, heard = transcribe(whisper, samples, language) if samples.size else ("", language)

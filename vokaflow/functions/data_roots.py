@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, ValidationInfo
 
-from vokaflow.config import Settings, load_settings
+from vokaflow.config import Settings
 
 
 def roots_from(info: ValidationInfo | None) -> list[Path]:
@@ -26,11 +26,9 @@ def roots_from(info: ValidationInfo | None) -> list[Path]:
 
 def current_roots() -> list[Path]:
     """The running task's roots; outside a task, those the environment configures."""
-    from vokaflow.workers.context import current_task
+    from vokaflow.workers.context import current_settings
 
-    task = current_task()
-    settings = task.settings if task is not None else load_settings()
-    return settings.data_root_paths
+    return current_settings().data_root_paths
 
 
 def confine(value: str | Path, roots: list[Path]) -> Path:

@@ -43,11 +43,11 @@ from pydantic import (
     ValidationInfo,
 )
 
-from vokaflow.config import Settings, load_settings
+from vokaflow.config import Settings
 from vokaflow.functions.data_roots import OutputPath
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
-from vokaflow.workers.context import current_task, report_progress
+from vokaflow.workers.context import current_settings, report_progress
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -88,14 +88,9 @@ def configured_databases(settings: Settings) -> list[str]:
     return ["default", *(name for name in settings.databases if name != "default")]
 
 
-def _settings() -> Settings:
-    task = current_task()
-    return task.settings if task is not None else load_settings()
-
-
 def _known_database(name: str, info: ValidationInfo) -> str:
     context = info.context if isinstance(info.context, dict) else {}
-    names = context.get("databases") or configured_databases(_settings())
+    names = context.get("databases") or configured_databases(current_settings())
     if name not in names:
         raise ValueError(f"no database named {name!r}; configured: {', '.join(names)}")
     return name
@@ -260,7 +255,7 @@ def _quoted_end(query: str, index: int, backslash_escapes: bool) -> int:
 
 def database_url(database: str) -> str:
     try:
-        return _settings().database_url_for(database)
+        return current_settings().database_url_for(database)
     except KeyError as exc:
         raise ValueError(exc.args[0]) from None
 

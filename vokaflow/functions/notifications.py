@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AfterValidator, Field, ValidationInfo
 
 from vokaflow.clock import iso_event
-from vokaflow.config import Settings, load_settings
+from vokaflow.config import Settings
 from vokaflow.functions.realtime import Slug, service_redis
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
 from vokaflow.webhooks.ssrf import Allowlist, parse_target, refusal
-from vokaflow.workers.context import current_task
+from vokaflow.workers.context import current_settings, current_task
 
 if TYPE_CHECKING:  # httpx, which the sender needs, takes a while to import: workers wait
     import httpx
@@ -66,11 +66,6 @@ EmailAddress = Annotated[str, AfterValidator(check_address)]
 Recipients = Annotated[list[EmailAddress], Field(min_length=1, max_length=MAX_RECIPIENTS)]
 CopyRecipients = Annotated[list[EmailAddress], Field(max_length=MAX_RECIPIENTS)]
 Subject = Annotated[str, Field(max_length=MAX_SUBJECT_CHARS), AfterValidator(check_single_line)]
-
-
-def _settings() -> Settings:
-    task = current_task()
-    return task.settings if task is not None else load_settings()
 
 
 def build_message(
@@ -121,7 +116,7 @@ def send_email(
     cc: CopyRecipients | None = None,
     bcc: CopyRecipients | None = None,
 ) -> dict[str, Any]:
-    settings = _settings()
+    settings = current_settings()
     envelope_from = check_address(parseaddr(settings.smtp_sender)[1])
     message = build_message(
         sender=settings.smtp_sender, to=to, subject=subject, body=body, html=html, cc=cc or ()
@@ -143,7 +138,7 @@ def _allowlist(info: ValidationInfo | None) -> Allowlist:
     context = info.context if info is not None else None
     if isinstance(context, dict) and "webhook_allowed_hosts" in context:
         return Allowlist.parse(context["webhook_allowed_hosts"])
-    return Allowlist.parse(_settings().webhook_allowed_hosts)
+    return Allowlist.parse(current_settings().webhook_allowed_hosts)
 
 
 def check_webhook_url(value: str, info: ValidationInfo) -> str:
@@ -223,7 +218,7 @@ async def post_signed(
 async def send_webhook(
     url: WebhookUrl, payload: dict[str, Any], event: EventName = "notification"
 ) -> dict[str, Any]:
-    settings = _settings()
+    settings = current_settings()
     if not settings.notify_webhook_secret:
         raise RuntimeError("VOKAFLOW_NOTIFY_WEBHOOK_SECRET is not set: refusing to send unsigned")
     task = current_task()

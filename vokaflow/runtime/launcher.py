@@ -320,7 +320,7 @@ def drain(settings: Settings, address: str | None) -> str:
         client.set(Keys(settings.key_prefix, 1).draining, "1")
     except (ConfigError, redis.RedisError) as exc:
         return f"not drained (no Redis: {exc})"
-    if not address or not _port_open(*_host_port(address)):
+    if not address or not _reachable(address):
         return "nothing running to drain"
     time.sleep(1.0)  # gateways re-read the flag every 0.5 s: no submit slips past it
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -355,7 +355,7 @@ def stop_everything(settings: Settings) -> list[str]:
         _stop_orphaned_haproxy(settings.port)
         marker.unlink(missing_ok=True)
         stopped.append("ray (serve, scheduler)")
-    elif address and _port_open(*_host_port(address)):
+    elif address and _reachable(address):
         stopped += _stop_service_on_ray(settings, address)
     if not settings.redis_url and EmbeddedRedis(settings.home).stop():
         stopped.append("embedded redis")
@@ -380,8 +380,18 @@ def _stop_orphaned_haproxy(port: int) -> None:
 
 
 def _host_port(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
     return host or "127.0.0.1", int(port)
+
+
+def _reachable(address: str) -> bool:
+    """Whether a Ray address answers; `auto` (the local node's own cluster) is taken as yes."""
+    if address == "auto":
+        return True
+    try:
+        return _port_open(*_host_port(address))
+    except ValueError:  # no port: let ray.init say what is wrong
+        return True
 
 
 def _stop_service_on_ray(settings: Settings, address: str) -> list[str]:

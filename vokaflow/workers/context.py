@@ -18,7 +18,7 @@ from typing import Any
 
 import redis
 
-from vokaflow.config import Settings
+from vokaflow.config import Settings, load_settings
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
 
@@ -80,6 +80,12 @@ _current: ContextVar[TaskContext | None] = ContextVar("vokaflow_task", default=N
 
 def current_task() -> TaskContext | None:
     return _current.get()
+
+
+def current_settings() -> Settings:
+    """The running task's settings; outside a task, those the environment configures."""
+    task = current_task()
+    return task.settings if task is not None else load_settings()
 
 
 @contextlib.contextmanager

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The "cURL Examples" of the API reference (shared/spec/API_REFERENCE.md), verbatim below
+# the marker but for the base URL and the token, read from VOKAFLOW_BASE_URL and
+# VOKAFLOW_TOKEN: tests/integration/test_spec_curl_examples.py runs it against the test
+# stack. Each command's reply is followed by a line "HTTP <status>" so the test can read it.
+set -u
+curl() { command curl -s -w '\nHTTP %{http_code}\n' "$@"; }
+
+# ---------------------------------------------------------------- verbatim from the spec
+# Health check
+curl -X GET "${VOKAFLOW_BASE_URL}/api/health/"
+
+# Enviar tarea
+curl -X POST "${VOKAFLOW_BASE_URL}/api/high-scale-tasks/submit" \
+  -H "Authorization: Bearer ${VOKAFLOW_TOKEN}" \
+  -H "Content-Type: application/json" \
+  -d '{
+    "name": "example_task",
+    "function_name": "vicky_inference",
+    "args": ["Texto a procesar", "qwen_7b"],
+    "priority": "HIGH",
+    "worker_type": "GENERAL_PURPOSE",
+    "category": "vicky"
+  }'
+
+# Obtener métricas
+curl -X GET "${VOKAFLOW_BASE_URL}/api/high-scale-tasks/metrics" \
+  -H "Authorization: Bearer ${VOKAFLOW_TOKEN}"
+
+# Consultar estado de tarea
+curl -X GET "${VOKAFLOW_BASE_URL}/api/high-scale-tasks/status/550e8400-e29b-41d4-a716-446655440000" \
+  -H "Authorization: Bearer ${VOKAFLOW_TOKEN}"

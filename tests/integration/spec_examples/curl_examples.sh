@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The "cURL Examples" of the API reference (shared/spec/API_REFERENCE.md), verbatim below
+# The "cURL Examples" of the API reference (docs/API_REFERENCE.md), verbatim below
 # the marker but for the base URL and the token, read from VOKAFLOW_BASE_URL and
 # VOKAFLOW_TOKEN: tests/integration/test_spec_curl_examples.py runs it against the test
 # stack. Each command's reply is followed by a line "HTTP <status>" so the test can read it.

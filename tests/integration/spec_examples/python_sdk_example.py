@@ -1,4 +1,4 @@
-# The "Python SDK" example of the API reference (shared/spec/API_REFERENCE.md, "SDK
+# The "Python SDK" example of the API reference (docs/API_REFERENCE.md, "SDK
 # Examples"), copied verbatim below the marker line. The only changes are base_url and
 # api_key, read from VOKAFLOW_BASE_URL and VOKAFLOW_API_KEY: tests/integration/test_sdk.py
 # runs this file against the test stack. Keep it unformatted and unlinted, as published.

@@ -7,6 +7,7 @@ Each run's tables carry a random suffix; the PostgreSQL ones are dropped afterwa
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,3 +234,15 @@ def test_an_export_path_that_climbs_out_gets_400(api):
     assert _refused(api, "export_table", table="t", output_path="/etc/x.csv") == (
         "kwargs.output_path"
     )
+
+
+def test_a_result_larger_than_the_limit_is_written_to_the_data_root(api, data_root):
+    table = _table("large")
+    for start in range(0, 9_000, 3_000):  # a submit's arguments are capped at 256 KB
+        rows = [{"id": i, "note": "x" * 40} for i in range(start, start + 3_000)]
+        _run(api, "bulk_insert", table=table, data=rows, batch_size=3_000)
+    pointer = _run(api, "complex_query", query=f"SELECT id, note FROM {table} ORDER BY id")
+    assert pointer["stored_because"] == "too_large" and pointer["size_bytes"] > 256 * 1024
+    stored = Path(pointer["result_path"])
+    assert stored.parent == data_root.resolve() / "results"
+    assert json.loads(stored.read_text())["row_count"] == 9_000

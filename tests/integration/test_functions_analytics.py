@@ -137,15 +137,18 @@ def test_an_obvious_outlier_in_a_file_column_is_found(api, folder, method):
     assert [a["index"] for a in result["anomalies"]] == [len(STEADY)]
 
 
-def test_two_sources_at_once_fail_with_the_reason(api, folder):
-    message = _failed(
+def test_two_sources_or_none_are_refused_at_submit_naming_the_field(api, folder):
+    both = _refused(
         api,
         "detect_anomalies",
         values=[1.0, 2.0],
         file_path="analytics-it/readings.csv",
         column="reading",
     )
-    assert "exactly one source" in message
+    assert both["field"] == "kwargs.values" and "exactly one source" in both["error"]
+    assert _refused(api, "detect_anomalies", method="iqr")["field"] == "kwargs.values"
+    no_column = _refused(api, "detect_anomalies", file_path="analytics-it/readings.csv")
+    assert no_column["field"] == "kwargs.column"
 
 
 def test_a_report_has_the_title_and_a_png_chart_next_to_it(api, folder):

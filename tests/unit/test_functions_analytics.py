@@ -13,6 +13,7 @@ from vokaflow.functions.analytics import (
     generate_report,
     iqr_anomalies,
     literal,
+    one_anomaly_source,
     percentile_of,
     plain,
     zscore_anomalies,
@@ -175,7 +176,7 @@ def test_a_file_column_is_a_source_too(root: Path):
 )
 def test_exactly_one_source_is_required(kwargs):
     with pytest.raises(ValueError, match=r"source|column"):
-        detect_anomalies(**kwargs)
+        one_anomaly_source({"values": None, "file_path": None, "column": None, **kwargs})
 
 
 @pytest.mark.parametrize(

@@ -200,5 +200,7 @@ def test_predict_answers_for_rows_and_for_a_file(root: Path, monkeypatch: pytest
 
 
 def test_predict_wants_exactly_one_of_rows_and_file_path():
-    with pytest.raises(ValueError, match="either rows or file_path"):
-        ml.predict("blobs")
+    entry = registry.get("predict")
+    with pytest.raises(ArgumentError, match="either rows or file_path") as neither:
+        entry.validated([], {"model_name": "blobs"})
+    assert neither.value.field == "kwargs.rows"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from vokaflow.functions.arguments import ArgumentError
+from vokaflow.functions.arguments import ArgumentConflict, ArgumentError
 from vokaflow.functions.registry import FunctionRegistry, function
 from vokaflow.schemas import WorkerType
 from vokaflow.store.records import Outcome
@@ -74,6 +74,33 @@ def test_a_nested_problem_names_the_path_inside_the_argument():
     with pytest.raises(ArgumentError) as raised:
         registry.get("rows").validated([], {"data": [{"a": 1}, {"b": "x"}]})
     assert raised.value.field == "kwargs.data[1].b"
+
+
+def test_a_check_refuses_arguments_that_do_not_go_together_naming_one_of_them():
+    registry = FunctionRegistry()
+
+    def one_source(arguments):
+        if (arguments["values"] is None) == (arguments["path"] is None):
+            raise ArgumentConflict("values", "give values or path")
+
+    @function(
+        category="system",
+        description="d",
+        estimated_duration="e",
+        target=registry,
+        check=one_source,
+    )
+    def summarise(values: list[float] | None = None, path: str | None = None) -> int:
+        return 0
+
+    entry = registry.get("summarise")
+    assert entry.validated([[1.0]], {}) == ([[1.0]], {})
+    with pytest.raises(ArgumentError, match="give values or path") as neither:
+        entry.validated([], {})
+    assert neither.value.field == "kwargs.values"
+    with pytest.raises(ArgumentError) as both:
+        entry.validated([[1.0]], {"path": "p"})
+    assert both.value.field == "args[0]"
 
 
 def test_a_parameter_named_like_a_pydantic_attribute_is_validated_by_its_own_name():

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
+from vokaflow.functions.arguments import ArgumentConflict
 from vokaflow.functions.data_roots import DataPath, OutputPath
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
@@ -213,9 +214,20 @@ def column_values(path: Path, column: str) -> list[float | None]:
     return [plain(value) for value in frame[column].tolist()]
 
 
+def one_anomaly_source(arguments: dict[str, Any]) -> None:
+    values, file_path, column = (arguments[k] for k in ("values", "file_path", "column"))
+    if (values is None) == (file_path is None):
+        raise ArgumentConflict("values", "give exactly one source: values, or file_path")
+    if file_path is not None and column is None:
+        raise ArgumentConflict("column", "file_path needs column: the column to examine")
+    if values is not None and column is not None:
+        raise ArgumentConflict("column", "column goes with file_path, not with values")
+
+
 @function(
     category="analytics",
     worker_type=WorkerType.CPU_INTENSIVE,
+    check=one_anomaly_source,
     description="Finds outliers in a list of numbers or a table column by z-score or IQR",
     estimated_duration="<5 seconds",
 )
@@ -228,12 +240,6 @@ def detect_anomalies(
 ) -> dict[str, Any]:
     """``threshold``: the z-score beyond which a value is an anomaly (default 3), or for
     ``iqr`` the fence multiplier k (default 1.5)."""
-    if (values is None) == (file_path is None):
-        raise ValueError("give exactly one source: values, or file_path with column")
-    if file_path is not None and column is None:
-        raise ValueError("file_path needs column: the column to examine")
-    if values is not None and column is not None:
-        raise ValueError("column goes with file_path, not with values")
     data: Sequence[float | None] = (
         values if values is not None else column_values(Path(str(file_path)), str(column))
     )

@@ -25,6 +25,18 @@ class ArgumentError(ValueError):
         self.message = message
 
 
+class ArgumentConflict(ValueError):
+    """Raised by a function's ``check`` when arguments are fine alone but not together;
+    ``parameter`` names the one to point at."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+Check = Callable[[dict[str, Any]], None]
+
+
 @dataclass(frozen=True)
 class _Bound:
     signature: inspect.Signature
@@ -33,8 +45,12 @@ class _Bound:
 
 
 class ArgumentSpec:
-    def __init__(self, func: Callable[..., Any]) -> None:
+    """``check``, when given, sees every parameter's validated value (defaults included) and
+    raises ArgumentConflict for combinations that cannot work, such as two exclusive sources."""
+
+    def __init__(self, func: Callable[..., Any], check: Check | None = None) -> None:
         self._func = func
+        self._check = check
         self._bound: _Bound | None = None
 
     @property
@@ -59,6 +75,12 @@ class ArgumentSpec:
             checked = spec.model.model_validate(named, context=context)
         except ValidationError as exc:
             raise _first_problem(exc, spec, args, kwargs) from None
+        if self._check is not None:
+            try:
+                self._check({name: getattr(checked, alias) for name, alias in spec.aliases.items()})
+            except ArgumentConflict as conflict:
+                field = _field_name(spec, conflict.parameter, args, kwargs)
+                raise ArgumentError(field, str(conflict)) from None
         converted = {name: getattr(checked, spec.aliases[name]) for name in named}
         positional = list(spec.signature.parameters)
         out_args = [
@@ -96,8 +118,12 @@ def _first_problem(
 ) -> ArgumentError:
     error = exc.errors(include_url=False)[0]
     name, *rest = error["loc"]
-    position = list(spec.signature.parameters).index(str(name))
-    head = f"kwargs.{name}" if name in kwargs or position >= len(args) else f"args[{position}]"
     path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in rest)
     message = str(error["msg"]).removeprefix("Value error, ")
-    return ArgumentError(head + path, message)
+    return ArgumentError(_field_name(spec, str(name), args, kwargs) + path, message)
+
+
+def _field_name(spec: _Bound, name: str, args: list[Any], kwargs: dict[str, Any]) -> str:
+    """The parameter as the caller sent it: ``args[i]`` when positional, else ``kwargs.x``."""
+    position = list(spec.signature.parameters).index(name)
+    return f"kwargs.{name}" if name in kwargs or position >= len(args) else f"args[{position}]"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
+from vokaflow.functions.arguments import ArgumentConflict
 from vokaflow.functions.data_roots import DataPath, current_roots, output_file
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
@@ -316,9 +317,15 @@ def predictions_of(estimator: Any, matrix: Any) -> dict[str, Any]:
     return answer
 
 
+def rows_or_file(arguments: dict[str, Any]) -> None:
+    if (arguments["rows"] is None) == (arguments["file_path"] is None):
+        raise ArgumentConflict("rows", "give either rows or file_path, not both and not neither")
+
+
 @function(
     category="ml",
     worker_type=WorkerType.CPU_INTENSIVE,
+    check=rows_or_file,
     description="Predicts classes with a model trained by train_classifier, for rows or a file",
     estimated_duration="<5 seconds",
 )
@@ -327,8 +334,6 @@ def predict(
     rows: Annotated[list[dict[str, float]], Field(min_length=1, max_length=10_000)] | None = None,
     file_path: DataPath | None = None,
 ) -> dict[str, Any]:
-    if (rows is None) == (file_path is None):
-        raise ValueError("give either rows or file_path, not both and not neither")
     estimator, metadata = load_model(model_name)
     features: list[str] = metadata["features"]
     if rows is not None:

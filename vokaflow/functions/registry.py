@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from vokaflow.errors import FunctionNotRegistered
-from vokaflow.functions.arguments import ArgumentSpec
+from vokaflow.functions.arguments import ArgumentSpec, Check
 from vokaflow.schemas import CATEGORIES, CATEGORY_NAME, FunctionInfo, WorkerType
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -114,6 +114,7 @@ def function(
     parameters: list[str] | None = None,
     target: FunctionRegistry | None = None,
     listed: bool = True,
+    check: Check | None = None,
 ) -> Callable[[F], F]:
     """Register the decorated callable; parameters default to its signature's names."""
 
@@ -129,7 +130,7 @@ def function(
                 else list(inspect.signature(func).parameters),
                 estimated_duration=estimated_duration,
                 call=func,
-                arguments=ArgumentSpec(func),
+                arguments=ArgumentSpec(func, check),
                 listed=listed,
             )
         )

@@ -18,9 +18,13 @@ from vokaflow.runtime.stack import VOKAFLOW, LocalStack
 
 __all__ = ["VOKAFLOW"]
 
-POSTGRES_URL = os.environ.get(
+# The database functions run as a plain role: complex_query refuses a superuser, whom a
+# read-only transaction does not keep from reading server files.
+POSTGRES_ADMIN_URL = os.environ.get(
     "VOKAFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+POSTGRES_ROLE = "vokaflow_it"
+POSTGRES_URL = POSTGRES_ADMIN_URL.replace("postgres@", f"{POSTGRES_ROLE}@", 1)
 SMTP_PORT = int(os.environ.get("VOKAFLOW_TEST_SMTP_PORT", "8825"))  # tests start the server
 NOTIFY_WEBHOOK_SECRET = "test-notify-secret"
 
@@ -40,12 +44,27 @@ TEST_SETTINGS = {
     "VOKAFLOW_WEBHOOK_MAX_PER_OWNER": "5",
     "VOKAFLOW_VICKY_DEFAULT_MODEL": "tiny",
     "VOKAFLOW_PLUGINS": "tests.plugins.weather_functions",
-    "VOKAFLOW_DATABASES": json.dumps({"pg": POSTGRES_URL}),
+    "VOKAFLOW_DATABASES": json.dumps({"pg": POSTGRES_URL, "pg_superuser": POSTGRES_ADMIN_URL}),
     "VOKAFLOW_SMTP_PORT": str(SMTP_PORT),
     "VOKAFLOW_NOTIFY_WEBHOOK_SECRET": NOTIFY_WEBHOOK_SECRET,
     # the gateway and Ray's workers import the plugin from the repository
     "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
 }
+
+
+def _ensure_postgres_role() -> None:
+    """A login role that may create tables in the test database, and nothing more."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.exec_driver_sql(
+            "SELECT 1 FROM pg_roles WHERE rolname = %s", (POSTGRES_ROLE,)
+        ).scalar()
+        if not exists:
+            connection.exec_driver_sql(f"CREATE ROLE {POSTGRES_ROLE} LOGIN")
+        connection.exec_driver_sql(f"GRANT USAGE, CREATE ON SCHEMA public TO {POSTGRES_ROLE}")
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +77,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         settings=TEST_SETTINGS,
         key_prefix="vftest-" + os.urandom(4).hex(),
     )
+    _ensure_postgres_role()
     try:
         local.start()
     except RuntimeError as exc:

@@ -246,3 +246,11 @@ def test_a_result_larger_than_the_limit_is_written_to_the_data_root(api, data_ro
     stored = Path(pointer["result_path"])
     assert stored.parent == data_root.resolve() / "results"
     assert json.loads(stored.read_text())["row_count"] == 9_000
+
+
+def test_a_query_as_a_postgres_superuser_is_refused_before_it_runs(api):
+    done = _finished(
+        api, "complex_query", query="SELECT pg_read_file('/etc/hostname')", database="pg_superuser"
+    )
+    assert done["status"] == "failed"
+    assert "superuser" in done["error"]["message"], done["error"]

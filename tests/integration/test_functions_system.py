@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.helpers import wait_until
+from tests.integration.helpers import user_client, wait_until
 from vokaflow.functions.system import restore_backup
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
@@ -132,3 +132,14 @@ def test_bad_arguments_get_400_naming_the_field(api, function_name, kwargs, fiel
     reply = _post(api, function_name, **kwargs)
     assert reply.status_code == 400, reply.text
     assert reply.json()["details"]["field"] == field
+
+
+@pytest.mark.parametrize("function_name", ["backup_state", "cache_cleanup", "log_rotation"])
+def test_housekeeping_that_reaches_every_tenant_is_refused_to_a_user_key(stack, function_name):
+    with user_client(stack, "housekeeping-user") as user:
+        reply = user.post(
+            "/api/high-scale-tasks/submit", json={"name": "x", "function_name": function_name}
+        )
+    assert reply.status_code == 400
+    assert reply.json()["details"]["field"] == "function_name"
+    assert "only admin keys" in reply.json()["details"]["error"]

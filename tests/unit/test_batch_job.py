@@ -306,3 +306,10 @@ def test_the_command_line_exits_2_for_a_missing_file_or_key(tmp_path, monkeypatc
     assert "no such file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         batch.main(["x.jsonl", "--chunk-size", "100001"])
+
+
+def test_with_wait_the_results_go_beside_the_tasks_file_unless_named(tmp_path):
+    from vokaflow.jobs.batch import _results_beside
+
+    assert _results_beside(tmp_path / "tasks.jsonl") == tmp_path / "tasks.results.jsonl"
+    assert _results_beside(tmp_path / "in.txt") == tmp_path / "in.txt.results.jsonl"

@@ -7,7 +7,13 @@ import pytest
 
 from vokaflow.config import Settings
 from vokaflow.functions.arguments import ArgumentError
-from vokaflow.functions.data_roots import DataPath, OutputPath, confine, validation_context
+from vokaflow.functions.data_roots import (
+    DataPath,
+    OutputPath,
+    confine,
+    sibling,
+    validation_context,
+)
 from vokaflow.functions.registry import FunctionRegistry, function
 from vokaflow.workers.context import WorkerEnv
 from vokaflow.workers.results import bounded_result
@@ -90,3 +96,13 @@ def test_a_large_result_is_written_to_the_data_root_and_returned_as_a_path(tmp_p
 def test_a_result_that_is_not_json_is_refused(tmp_path: Path):
     with pytest.raises(TypeError):
         bounded_result({1, 2}, "t3", _env(tmp_path, 1024))
+
+
+def test_a_sibling_file_planted_as_a_link_out_of_the_root_is_refused(
+    root: Path, tmp_path: Path, monkeypatch
+):
+    monkeypatch.setenv("VOKAFLOW_DATA_ROOTS", str(root))
+    (root / "report.png").symlink_to(tmp_path / "elsewhere.png")
+    with pytest.raises(ValueError, match="outside the data roots"):
+        sibling(root / "report.html", "report.png")
+    assert sibling(root / "report.html", "report.partial") == root / "report.partial"

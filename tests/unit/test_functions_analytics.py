@@ -38,9 +38,10 @@ STEADY = [10.0, 11.0, 9.0, 10.0, 12.0, 10.0, 11.0, 9.0, 10.0, 10.0, 11.0, 9.0, 1
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     data = tmp_path / "data"
     data.mkdir()
+    monkeypatch.setenv("VOKAFLOW_DATA_ROOTS", str(data))  # outside a task, roots come from here
     (data / "sales.csv").write_text(SALES)
     return data
 

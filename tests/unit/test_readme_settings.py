@@ -10,7 +10,8 @@ from vokaflow.config import Settings
 from vokaflow.vicky.registry import REGISTRY_ENV
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-READ_OUTSIDE_SETTINGS = {REGISTRY_ENV}
+# read by the clients (CLI, batch job) or the model registry, not by the settings object
+READ_OUTSIDE_SETTINGS = {REGISTRY_ENV, "VOKAFLOW_URL", "VOKAFLOW_API_URL", "VOKAFLOW_API_KEY"}
 
 
 def _table_variables() -> set[str]:

@@ -38,6 +38,11 @@ def prepare_task(
             f"Unknown function '{request.function_name}'. "
             "GET /api/high-scale-tasks/functions lists the registered ones",
         )
+    if entry.admin_only and not principal.is_admin:
+        raise ValidationFailed(
+            f"{field_prefix}function_name",
+            f"'{entry.name}' reaches every tenant's data: only admin keys may run it",
+        )
     try:
         entry.validated(request.args, request.kwargs, services.argument_context)
     except ArgumentError as problem:

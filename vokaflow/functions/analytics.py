@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from vokaflow.functions.arguments import ArgumentConflict
-from vokaflow.functions.data_roots import DataPath, OutputPath
+from vokaflow.functions.data_roots import DataPath, OutputPath, sibling
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
 from vokaflow.workers.context import report_progress
@@ -401,7 +401,7 @@ def generate_report(
     require_columns(frame, [*([x_column] if x_column else []), *(y_columns or [])])
     target.parent.mkdir(parents=True, exist_ok=True)
     plotted = chart_columns(frame, x_column, y_columns)
-    chart_path = target.with_suffix(".png") if plotted and len(frame) else None
+    chart_path = sibling(target, target.stem + ".png") if plotted and len(frame) else None
     if chart_path is not None:
         draw_chart(frame, x_column, plotted, chart_path, title)
     report_progress(0.7, chart=chart_path is not None)

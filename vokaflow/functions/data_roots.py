@@ -70,6 +70,12 @@ def output_file(relative: str | Path) -> Path:
     return path
 
 
+def sibling(target: str | Path, name: str) -> Path:
+    """A file beside an already confined ``target`` (a chart, a partial write), confined
+    too: a link planted under that name must not lead the write out of the roots."""
+    return confine(Path(target).with_name(name), current_roots())
+
+
 def validation_context(data_roots: list[Path]) -> dict[str, Any]:
     return {"data_roots": [str(root) for root in data_roots]}
 

@@ -336,9 +336,27 @@ def _read_only_connection(database: str) -> Iterator[Connection]:
         try:
             if engine.dialect.name == "postgresql":
                 connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+                _refuse_server_file_access(connection)
             yield connection
         finally:
             connection.rollback()
+
+
+# A READ ONLY transaction still lets these read server files (pg_read_file) or run programs
+# (COPY ... TO PROGRAM): queries must come from a role without them.
+_SERVER_ACCESS_CHECK = """
+SELECT current_setting('is_superuser') = 'on'
+    OR pg_has_role(current_user, 'pg_read_server_files', 'MEMBER')
+    OR pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER')
+"""
+
+
+def _refuse_server_file_access(connection: Connection) -> None:
+    if connection.exec_driver_sql(_SERVER_ACCESS_CHECK).scalar():
+        raise PermissionError(
+            "the database role is a superuser or may read server files or run programs, "
+            "which a read-only transaction does not prevent: configure a role without them"
+        )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
-from vokaflow.functions.data_roots import DataPath, OutputPath, current_roots
+from vokaflow.functions.data_roots import DataPath, OutputPath, current_roots, sibling
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
 from vokaflow.workers.context import report_progress
@@ -133,7 +133,7 @@ def compress_files(
     if not entries:
         raise ValueError("nothing to compress: the paths hold no files")
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
+    partial = sibling(target, target.name + ".partial")
     try:
         (_write_zip if format == "zip" else _write_tar_gz)(partial, entries)
         partial.replace(target)
@@ -270,7 +270,7 @@ def convert_file(
     table = read_table(source, reading)
     report_progress(0.5, rows=table.num_rows)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
+    partial = sibling(target, target.name + ".partial")
     try:
         write_table(table, partial, writing)
         partial.replace(target)

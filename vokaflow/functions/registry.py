@@ -26,6 +26,7 @@ class RegisteredFunction:
     call: Callable[..., Any] = field(compare=False)
     arguments: ArgumentSpec = field(compare=False, repr=False)
     listed: bool = True  # drills are submittable but left out of /functions
+    admin_only: bool = False  # reaches every tenant's data: only admin keys may submit it
 
     def invoke(self, *args: Any, **kwargs: Any) -> Any:
         """Call the function; an async one runs to completion on an event loop of its own."""
@@ -115,6 +116,7 @@ def function(
     target: FunctionRegistry | None = None,
     listed: bool = True,
     check: Check | None = None,
+    admin_only: bool = False,
 ) -> Callable[[F], F]:
     """Register the decorated callable; parameters default to its signature's names."""
 
@@ -132,6 +134,7 @@ def function(
                 call=func,
                 arguments=ArgumentSpec(func, check),
                 listed=listed,
+                admin_only=admin_only,
             )
         )
         return func

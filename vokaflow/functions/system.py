@@ -274,6 +274,7 @@ def _drop_orphan_dead_letters(client: redis.Redis, keys: Keys, dry_run: bool) ->
 
 
 @function(
+    admin_only=True,
     category="system",
     description="Removes old temporary and result files and expires leftover Redis task keys",
     estimated_duration="1-30 seconds",
@@ -359,6 +360,7 @@ def trim_log_streams(client: redis.Redis, keys: Keys) -> dict[str, int]:
 
 
 @function(
+    admin_only=True,
     category="system",
     description="Rotates and gzips the service's log files and trims its Redis log streams",
     estimated_duration="<10 seconds",
@@ -471,6 +473,7 @@ def dump_keys(client: redis.Redis, prefix: str, write: Any) -> int:
 
 
 @function(
+    admin_only=True,
     category="system",
     worker_type=WorkerType.IO_INTENSIVE,
     description="Writes every Redis key of the service (DUMP + TTL) to a backup file",

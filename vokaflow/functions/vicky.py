@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from typing_extensions import TypedDict
 
 from vokaflow.functions.registry import function
+from vokaflow.schemas import WorkerType
 from vokaflow.store.keys import Keys
 from vokaflow.vicky.datasets import check_model_id, open_dataset
 from vokaflow.workers.context import TaskContext, current_task
@@ -25,6 +26,19 @@ ModelId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 MaxTokens = Annotated[int, Field(ge=1, le=8192)]
 Temperature = Annotated[float, Field(ge=0, le=2)]
 TopP = Annotated[float, Field(gt=0, le=1)]
+
+
+def _inside_own_datasets(path: str) -> str:
+    """A dataset is named relative to the owner's datasets folder: never absolute, never
+    climbing (the worker confines it again, and follows no links)."""
+    if path.startswith(("/", "~")) or ".." in path.replace("\\", "/").split("/"):
+        raise ValueError("name a file in your datasets folder, e.g. 'train.jsonl'")
+    return path
+
+
+DatasetPath = Annotated[
+    str, Field(min_length=1, max_length=1024), AfterValidator(_inside_own_datasets)
+]
 
 
 class Message(TypedDict):
@@ -139,6 +153,7 @@ def _reserve(context: TaskContext, model_id: str) -> None:
 
 
 @function(
+    worker_type=WorkerType.CPU_INTENSIVE,
     category="vicky",
     description="Fine-tunes a model on a JSONL dataset (chat or text) and serves the result "
     "as a new model id; reports the loss as progress",
@@ -146,7 +161,7 @@ def _reserve(context: TaskContext, model_id: str) -> None:
 )
 def vicky_training(
     model: ModelId,
-    dataset_path: Annotated[str, Field(min_length=1, max_length=1024)],
+    dataset_path: DatasetPath,
     new_model_id: ModelId,
     steps: Annotated[int, Field(ge=1, le=1_000_000)] | None = None,
     epochs: Annotated[int, Field(ge=1, le=1000)] | None = None,

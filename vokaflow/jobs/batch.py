@@ -426,7 +426,11 @@ def _parser() -> argparse.ArgumentParser:
         help="batch_priority: the priority of each line that names none",
     )
     parser.add_argument("--wait", action="store_true", help="wait until every task has ended")
-    parser.add_argument("--results", type=Path, help="JSONL file to write, one line per line")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="JSONL file to write, one line per line (with --wait, default: TASKS.results.jsonl)",
+    )
     parser.add_argument(
         "--chunk-size",
         type=_bounded_int(1, MAX_CHUNK_SIZE),
@@ -465,6 +469,11 @@ def resolve_api(api_url: str | None, api_key: str | None) -> tuple[str, str]:
     return url.rstrip("/"), key
 
 
+def _results_beside(tasks: Path) -> Path:
+    """With --wait the results always land in a file: tasks.jsonl -> tasks.results.jsonl."""
+    return tasks.with_name(tasks.name.removesuffix(".jsonl") + ".results.jsonl")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -477,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
             api_key=key,
             priority=args.priority,
             wait=args.wait,
-            results=args.results,
+            results=args.results or (_results_beside(args.tasks) if args.wait else None),
             chunk_size=args.chunk_size,
             concurrency=args.concurrency,
             poll_interval_s=args.poll_interval,

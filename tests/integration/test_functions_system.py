@@ -143,3 +143,12 @@ def test_housekeeping_that_reaches_every_tenant_is_refused_to_a_user_key(stack, 
     assert reply.status_code == 400
     assert reply.json()["details"]["field"] == "function_name"
     assert "only admin keys" in reply.json()["details"]["error"]
+
+
+def test_a_health_check_given_arguments_it_does_not_take_gets_400(api):
+    reply = api.post(
+        "/api/high-scale-tasks/submit",
+        json={"name": "x", "function_name": "health_check", "args": [1], "kwargs": {"deep": True}},
+    )
+    assert reply.status_code == 400
+    assert reply.json()["details"]["field"] == "args"

@@ -289,3 +289,27 @@ def test_an_unsafe_new_model_id_is_refused_at_submit(api, new_id):
     )
     assert reply.status_code == 400
     assert reply.json()["details"]["field"] == "args[2]"
+
+
+@pytest.mark.parametrize(
+    ("function_name", "kwargs", "field"),
+    [
+        ("vicky_inference", {"text": "hi", "personality": "pirate"}, "kwargs.personality"),
+        ("vicky_inference", {"text": "hi", "temperature": "hot"}, "kwargs.temperature"),
+        (
+            "vicky_chat",
+            {"messages": [{"role": "robot", "content": "x"}]},
+            "kwargs.messages[0].role",
+        ),
+        ("vicky_chat", {"messages": "hello"}, "kwargs.messages"),
+    ],
+)
+def test_vicky_task_arguments_of_the_wrong_kind_get_400_naming_the_field(
+    api, function_name, kwargs, field
+):
+    reply = api.post(
+        "/api/high-scale-tasks/submit",
+        json={"name": "t", "function_name": function_name, "kwargs": kwargs},
+    )
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["details"]["field"] == field

@@ -36,6 +36,16 @@ def _inside_own_datasets(path: str) -> str:
     return path
 
 
+def _known_personality(name: str) -> str:
+    from vokaflow.vicky.personalities import personalities
+
+    if name not in personalities():
+        raise ValueError(f"unknown personality; known: {', '.join(sorted(personalities()))}")
+    return name
+
+
+PersonalityName = Annotated[str, AfterValidator(_known_personality)]
+
 DatasetPath = Annotated[
     str, Field(min_length=1, max_length=1024), AfterValidator(_inside_own_datasets)
 ]
@@ -105,7 +115,7 @@ def _answer(answer: dict[str, Any], model: str, personality: str) -> dict[str, A
 def vicky_inference(
     text: Prompt,
     model: ModelId = DEFAULT_MODEL,
-    personality: str = "conversational",
+    personality: PersonalityName = "conversational",
     max_tokens: MaxTokens = 256,
     temperature: Temperature = 0.7,
     top_p: TopP = 0.9,
@@ -124,7 +134,7 @@ def vicky_inference(
 def vicky_chat(
     messages: Annotated[list[Message], Field(min_length=1, max_length=1000)],
     model: ModelId = DEFAULT_MODEL,
-    personality: str = "technical_assistant",
+    personality: PersonalityName = "technical_assistant",
     max_tokens: MaxTokens = 256,
     temperature: Temperature = 0.7,
     top_p: TopP = 0.9,

@@ -21,8 +21,7 @@ def _sleeps(api: httpx.Client, count: int, seconds: float) -> list[str]:
 
 
 def _submit_sleep(api: httpx.Client) -> str:
-    """One task; a 503 is retried as a client would (after the earlier Redis restarts a pooled
-    connection can fail once), anything else fails the test with the reply."""
+    """One task; a 503 is retried as a client would, anything else fails the test."""
     for _ in range(3):
         reply = api.post(SUBMIT, json={"name": "first", "function_name": "sleep", "args": [1]})
         if reply.status_code != 503:
@@ -49,8 +48,7 @@ def test_down_refuses_new_tasks_finishes_running_ones_and_keeps_queued_ones(chao
         deadline = time.monotonic() + 10
         while not refused and time.monotonic() < deadline:
             reply = api.post(SUBMIT, json={"name": "late", "function_name": "noop"})
-            # A pooled connection broken by the earlier Redis restarts can give one 503 of
-            # its own (component "redis"); only the drain's refusal counts here.
+            # Only the drain's own refusal (component "vokaflow") counts here.
             if reply.status_code == 503 and reply.json()["details"]["component"] == "vokaflow":
                 refused.append(reply.status_code)
             time.sleep(0.1)

@@ -11,6 +11,8 @@ from typing import Any, ParamSpec, TypeVar, cast
 import redis
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
 
 from vokaflow.errors import ServiceUnavailable
 
@@ -54,6 +56,9 @@ def is_cluster_url(url: str) -> bool:
     return _CLUSTER_URLS[url]
 
 
+RECONNECT_RETRIES = 3
+
+
 def connect(url: str, *, timeout_s: float = 2.0) -> aioredis.Redis:
     """An asyncio client for one Redis node, or for the whole cluster when ``url`` names a
     cluster node. Both answer the same commands; see is_cluster for what differs."""
@@ -65,7 +70,17 @@ def connect(url: str, *, timeout_s: float = 2.0) -> aioredis.Redis:
     }
     if is_cluster_url(url):
         return cast(aioredis.Redis, aioredis.RedisCluster.from_url(url, **options))
-    return aioredis.Redis.from_url(url, health_check_interval=30, **options)
+    # A client from a URL retries nothing: after a Redis restart every pooled connection is
+    # dead, and the first command on each would fail. Reconnect and retry instead; only on
+    # connection errors, where the old server never ran the command (a timeout may have).
+    retry = AsyncRetry(ExponentialBackoff(cap=0.5, base=0.05), RECONNECT_RETRIES)
+    return aioredis.Redis.from_url(
+        url,
+        health_check_interval=30,
+        retry=retry,
+        retry_on_error=[redis.exceptions.ConnectionError],
+        **options,
+    )
 
 
 def connect_sync(url: str, **options: Any) -> redis.Redis:

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from vokaflow_sdk.errors import RateLimitExceeded, error_from_response
+
 TASKS_API = "/api/high-scale-tasks"
 RETRY_STATUSES = {409, 502, 503, 504}  # 409: the same key's first request is still running
 
@@ -21,15 +23,9 @@ class BatchJobError(Exception):
 
 
 def _retry_after_s(reply: httpx.Response) -> float:
-    for read in (
-        lambda: reply.json()["details"]["retry_after"],
-        lambda: reply.headers["Retry-After"],
-    ):
-        try:
-            return max(0.1, float(read()))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return 1.0
+    refused = error_from_response(reply.status_code, reply.headers, reply.content)
+    wait_s = refused.retry_after if isinstance(refused, RateLimitExceeded) else None
+    return 1.0 if wait_s is None else max(0.1, wait_s)
 
 
 def _backoff_s(attempt: int) -> float:

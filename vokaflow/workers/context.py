@@ -37,6 +37,13 @@ class WorkerEnv:
     def settings(self) -> Settings:
         return Settings.from_wire(self.settings_wire)
 
+    @functools.cached_property
+    def argument_context(self) -> dict[str, Any]:
+        """What argument validators check against; built once, not per task."""
+        from vokaflow.functions.data_roots import settings_context
+
+        return settings_context(self.settings)
+
 
 @functools.cache
 def _redis(url: str) -> redis.Redis:

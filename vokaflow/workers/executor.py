@@ -12,7 +12,6 @@ from typing import Any
 
 import ray
 
-from vokaflow.functions.data_roots import settings_context
 from vokaflow.functions.plugins import ensure_plugins
 from vokaflow.store.records import Outcome
 from vokaflow.workers.capture import OutputSink, captured_output
@@ -42,10 +41,6 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
     }
 
 
-def _argument_context(env: WorkerEnv | None) -> dict[str, Any] | None:
-    return None if env is None else settings_context(env.settings)
-
-
 def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> Outcome:
     from vokaflow.functions import registry
 
@@ -56,7 +51,9 @@ def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> O
             ensure_plugins(env.plugins)
         with running(spec.task_id, spec.attempt, spec.owner, env):
             entry = registry.get(spec.function_name)
-            args, kwargs = entry.validated(spec.args, spec.kwargs, _argument_context(env))
+            args, kwargs = entry.validated(
+                spec.args, spec.kwargs, None if env is None else env.argument_context
+            )
             result = bounded_result(entry.invoke(*args, **kwargs), spec.task_id, env)
         status, error = "completed", None
     except Exception as exc:

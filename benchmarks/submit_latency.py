@@ -2,22 +2,21 @@
 no-op Serve endpoint behind the same proxy, measured in this run.
 
     python -m benchmarks.submit_latency [--seconds 8] [--proxy default|haproxy|both]
+                                        [--client auto|wrk|httpx]
 
 With --proxy both it runs the whole comparison twice: Serve's default proxy
-(VOKAFLOW_HA_PROXY=false), then HAProxy in front of the replicas (the default).
+(VOKAFLOW_HA_PROXY=false), then HAProxy in front of the replicas (the default). The load
+comes from wrk when it is installed (see benchmarks/http_load.py for why).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import time
 from typing import Any
 
-import httpx
-
-from benchmarks.common import bench_stack, percentile, print_table, write_result
+from benchmarks.common import bench_stack, print_table, write_result
+from benchmarks.http_load import CLIENTS, pick_client, run_load
 from vokaflow.runtime.stack import LocalStack
 
 CONCURRENCY = (1, 16, 64)
@@ -45,51 +44,22 @@ def deploy_noop_endpoint(stack: LocalStack) -> None:
     ray.shutdown()
 
 
-async def _load(
-    url: str, headers: dict[str, str], body: dict[str, Any], connections: int, seconds: float
-) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(headers=headers, timeout=30, limits=limits) as client:
-        stop_at = time.perf_counter() + seconds
-
-        async def worker() -> None:
-            nonlocal errors
-            while time.perf_counter() < stop_at:
-                started = time.perf_counter()
-                reply = await client.post(url, json=body)
-                if reply.status_code == 200:
-                    latencies.append(time.perf_counter() - started)
-                else:
-                    errors += 1
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        elapsed = time.perf_counter() - began
-    return {
-        "requests_per_s": len(latencies) / elapsed,
-        "p50_ms": percentile(latencies, 0.50) * 1000,
-        "p99_ms": percentile(latencies, 0.99) * 1000,
-        "errors": errors,
-    }
-
-
-def measure(proxy: str, seconds: float) -> list[dict[str, Any]]:
+def measure(proxy: str, client: str, seconds: float) -> list[dict[str, Any]]:
     rows = []
     with bench_stack(VOKAFLOW_HA_PROXY="true" if proxy == "haproxy" else "false") as stack:
         deploy_noop_endpoint(stack)
         headers = {"X-API-Key": stack.admin_key}
         submit_url = f"{stack.base_url}/api/high-scale-tasks/submit"
         noop_url = f"{stack.base_url}/noop/"
-        asyncio.run(_load(submit_url, headers, SUBMIT_BODY, 4, 2))  # warm up
-        asyncio.run(_load(noop_url, headers, {}, 4, 2))
+        run_load(client, submit_url, headers, SUBMIT_BODY, 4, 2)  # warm up
+        run_load(client, noop_url, headers, {}, 4, 2)
         for connections in CONCURRENCY:
-            submit = asyncio.run(_load(submit_url, headers, SUBMIT_BODY, connections, seconds))
-            noop = asyncio.run(_load(noop_url, headers, {}, connections, seconds))
+            submit = run_load(client, submit_url, headers, SUBMIT_BODY, connections, seconds)
+            noop = run_load(client, noop_url, headers, {}, connections, seconds)
             rows.append(
                 {
                     "proxy": proxy,
+                    "client": client,
                     "connections": connections,
                     "submit": submit,
                     "noop": noop,
@@ -103,11 +73,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--proxy", choices=["default", "haproxy", "both"], default="both")
+    parser.add_argument("--client", choices=["auto", *CLIENTS], default="auto")
     args = parser.parse_args()
+    client = pick_client(args.client)
     proxies = ["default", "haproxy"] if args.proxy == "both" else [args.proxy]
-    results = [row for proxy in proxies for row in measure(proxy, args.seconds)]
+    results = [row for proxy in proxies for row in measure(proxy, client, args.seconds)]
     print_table(
-        "Single-task submit vs a no-op Serve endpoint (same proxy, same client)",
+        f"Single-task submit vs a no-op Serve endpoint (same proxy, load from {client})",
         [
             "proxy",
             "conns",

@@ -8,6 +8,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
+import hiredis
 import redis
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -74,13 +75,42 @@ def connect(url: str, *, timeout_s: float = 2.0) -> aioredis.Redis:
     # dead, and the first command on each would fail. Reconnect and retry instead; only on
     # connection errors, where the old server never ran the command (a timeout may have).
     retry = AsyncRetry(ExponentialBackoff(cap=0.5, base=0.05), RECONNECT_RETRIES)
-    return aioredis.Redis.from_url(
+    client = aioredis.Redis.from_url(
         url,
         health_check_interval=30,
         retry=retry,
         retry_on_error=[redis.exceptions.ConnectionError],
         **options,
     )
+    pool = client.connection_pool
+    pool.connection_class = _packing_in_c(pool.connection_class)
+    return client
+
+
+class _HiredisPacking:
+    """redis-py's asyncio connections pack commands in Python: 25 µs for a submit's
+    50-argument EVALSHA, a tenth of the submit handler. hiredis packs the same bytes in C in
+    3 µs (the sync client already uses it)."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if isinstance(args[0], str):  # "SCRIPT LOAD": one argument per word, as redis-py does
+            args = (*args[0].encode().split(), *args[1:])
+        try:
+            return [hiredis.pack_command(args)]
+        except TypeError as exc:
+            raise redis.exceptions.DataError(str(exc)) from exc
+
+
+_PACKING_CLASSES: dict[type, type] = {}
+
+
+def _packing_in_c(connection_class: type) -> type:
+    """The pool's connection class (TCP, TLS or Unix socket), packing with hiredis."""
+    if connection_class not in _PACKING_CLASSES:
+        _PACKING_CLASSES[connection_class] = type(
+            f"Hiredis{connection_class.__name__}", (_HiredisPacking, connection_class), {}
+        )
+    return _PACKING_CLASSES[connection_class]
 
 
 def connect_sync(url: str, **options: Any) -> redis.Redis:

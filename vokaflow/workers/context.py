@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -33,6 +34,18 @@ class WorkerEnv:
     settings_wire: dict[str, Any]
     plugins: tuple[str, ...] = ()  # apart from the settings: read per task, parsed never
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Ray unpickles the env afresh for every chunk, and building its Settings took a
+        # third of a short chunk's time. Unpickling hands back the instance this process
+        # already holds for the same content, settings built.
+        fields = (self.redis_url, self.settings_wire, self.plugins)
+        return (_shared_env, (self._fingerprint, *fields))
+
+    @functools.cached_property
+    def _fingerprint(self) -> str:
+        content = [self.redis_url, self.settings_wire, self.plugins]
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
     @functools.cached_property
     def settings(self) -> Settings:
         return Settings.from_wire(self.settings_wire)
@@ -43,6 +56,21 @@ class WorkerEnv:
         from vokaflow.functions.data_roots import settings_context
 
         return settings_context(self.settings)
+
+
+_SHARED_ENVS: dict[str, WorkerEnv] = {}
+MAX_SHARED_ENVS = 8  # one per scheduler start, in practice
+
+
+def _shared_env(
+    fingerprint: str, redis_url: str, settings_wire: dict[str, Any], plugins: tuple[str, ...]
+) -> WorkerEnv:
+    env = _SHARED_ENVS.get(fingerprint)
+    if env is None:
+        if len(_SHARED_ENVS) >= MAX_SHARED_ENVS:
+            _SHARED_ENVS.clear()
+        env = _SHARED_ENVS[fingerprint] = WorkerEnv(redis_url, settings_wire, plugins)
+    return env
 
 
 @functools.cache

@@ -177,6 +177,15 @@ class Settings(BaseSettings):
     def jwt_secret_file(self) -> Path:
         return self.home / "jwt_secret"
 
+    def without_secrets(self) -> Settings:
+        """A copy that can be shown: what the Ray dashboard displays carries no secret."""
+        return self.model_copy(update=dict.fromkeys(SECRET_FIELDS, "") | {"databases": {}})
+
+    def secrets(self) -> dict[str, object]:
+        """The fields without_secrets() blanks, as they travel on the wire."""
+        wire = self.to_wire()
+        return {name: wire[name] for name in SECRET_FIELDS}
+
     def to_wire(self) -> dict[str, object]:
         """A JSON-safe copy to hand to Ray actors and Serve replicas."""
         return self.model_dump(mode="json")
@@ -184,6 +193,16 @@ class Settings(BaseSettings):
     @classmethod
     def from_wire(cls, data: dict[str, object]) -> Settings:
         return cls.model_validate(data)
+
+
+# Passwords, signing secrets, and database URLs (which may embed a password).
+SECRET_FIELDS = (
+    "jwt_secret",
+    "smtp_password",
+    "notify_webhook_secret",
+    "database_url",
+    "databases",
+)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -217,22 +218,51 @@ def _scheduler_jobs(settings: Settings, client: Any, *, live_only: bool) -> list
 
 
 def start_scheduler_job(settings: Settings, redis_url: str) -> None:
-    """Run the scheduler's host as a Ray job, unless one already runs for this key prefix."""
-    from vokaflow.scheduler.host import REDIS_URL_ENV, SETTINGS_ENV
+    """Run the scheduler's host as a Ray job, unless one already runs for this key prefix.
+
+    The dashboard shows a job's environment, so the job gets the settings without their
+    secrets and the Redis URL without its password; both in full go to a file only this
+    user can read, on this node, where the job runs.
+    """
+    from vokaflow.scheduler.host import REDIS_URL_ENV, SECRETS_FILE_ENV, SETTINGS_ENV
 
     client = _job_client(settings)
     if _scheduler_jobs(settings, client, live_only=True):
         return
-    settings = settings.model_copy(update={"jwt_secret": ""})  # job env shows in the dashboard
+    secrets_file = write_scheduler_secrets(settings, redis_url)
+    shown = settings.without_secrets()
     client.submit_job(
         entrypoint=f"{sys.executable} -m vokaflow.scheduler.host",
         submission_id=f"{SCHEDULER_JOB_KIND}-{settings.key_prefix}-{int(time.time())}",
         runtime_env={
-            "env_vars": {SETTINGS_ENV: json.dumps(settings.to_wire()), REDIS_URL_ENV: redis_url}
+            "env_vars": {
+                SETTINGS_ENV: json.dumps(shown.to_wire()),
+                REDIS_URL_ENV: without_password(redis_url),
+                SECRETS_FILE_ENV: str(secrets_file),
+            }
         },
         metadata={"kind": SCHEDULER_JOB_KIND, "key_prefix": settings.key_prefix},
         entrypoint_num_cpus=0,
     )
+
+
+def write_scheduler_secrets(settings: Settings, redis_url: str) -> Path:
+    hidden = settings.model_copy(update={"jwt_secret": ""}).secrets()  # it needs no JWT secret
+    path = settings.home / f"scheduler-secrets-{settings.key_prefix}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(json.dumps({"settings": hidden, "redis_url": redis_url}))
+    return path
+
+
+def without_password(url: str) -> str:
+    """``url`` with any password replaced by ***, for display."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def stop_scheduler_job(settings: Settings, timeout_s: float = 20.0) -> bool:
@@ -252,8 +282,7 @@ def deploy(settings: Settings, redis_url: str) -> None:
 
     from vokaflow.api.gateway import APP_NAME, gateway_app
 
-    # The scheduler job's settings show in the dashboard; it has no use for the JWT secret.
-    start_scheduler_job(settings.model_copy(update={"jwt_secret": ""}), redis_url)
+    start_scheduler_job(settings, redis_url)
     gateway_settings = settings.model_copy(update={"jwt_secret": jwt_secret(settings, create=True)})
     serve.start(http_options={"host": settings.host, "port": settings.port})
     app = gateway_app(gateway_settings, redis_url)

@@ -1,0 +1,60 @@
+"""The Ray dashboard shows each job's environment and each Serve application's config:
+none of it may carry a password, a signing secret or a database URL. The scheduler still
+has them (the notification and database tests depend on that), from a file only its user
+can read."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import httpx
+from ray.job_submission import JobStatus, JobSubmissionClient
+
+from tests.integration.conftest import NOTIFY_WEBHOOK_SECRET, POSTGRES_ADMIN_URL, POSTGRES_URL
+from vokaflow.runtime.launcher import SCHEDULER_JOB_KIND
+from vokaflow.scheduler.host import SECRETS_FILE_ENV
+
+SECRETS = (NOTIFY_WEBHOOK_SECRET, POSTGRES_URL, POSTGRES_ADMIN_URL)
+
+
+def _dashboard(stack) -> str:
+    return f"http://127.0.0.1:{stack.dashboard_port}"
+
+
+def _scheduler_job(stack):
+    jobs = [
+        job
+        for job in JobSubmissionClient(_dashboard(stack)).list_jobs()
+        if (job.metadata or {}).get("kind") == SCHEDULER_JOB_KIND
+        and (job.metadata or {}).get("key_prefix") == stack.key_prefix
+        and job.status == JobStatus.RUNNING
+    ]
+    assert len(jobs) == 1, jobs
+    return jobs[0]
+
+
+def test_the_scheduler_job_the_dashboard_shows_carries_no_secret(stack):
+    job = _scheduler_job(stack)
+    shown = json.dumps([job.entrypoint, job.runtime_env, job.metadata])
+    for secret in SECRETS:
+        assert secret not in shown
+    assert "notify_webhook_secret" in shown  # the settings are there, blanked
+
+
+def test_the_scheduler_secrets_file_is_readable_by_its_user_only(stack):
+    path = Path(_scheduler_job(stack).runtime_env["env_vars"][SECRETS_FILE_ENV])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    hidden = json.loads(path.read_text())
+    assert hidden["settings"]["notify_webhook_secret"] == NOTIFY_WEBHOOK_SECRET
+    assert hidden["settings"]["databases"]["pg"] == POSTGRES_URL
+    assert hidden["settings"]["jwt_secret"] == ""  # the scheduler signs no tokens
+
+
+def test_the_serve_applications_the_dashboard_shows_carry_no_secret(stack):
+    reply = httpx.get(f"{_dashboard(stack)}/api/serve/applications/", timeout=10)
+    assert reply.status_code == 200
+    assert "vokaflow" in reply.json()["applications"]
+    for secret in (*SECRETS, (stack.home / "jwt_secret").read_text().strip()):
+        assert secret not in reply.text

@@ -95,7 +95,7 @@ def test_inserted_rows_come_back_from_a_query_with_bound_parameters(api, databas
     )
     assert inserted["status"] == "completed", inserted
     assert inserted["result"] == {"table": table, "inserted": 4, "batches": 2, "database": database}
-    assert inserted["progress"]["fraction"] == 1.0 and inserted["progress"]["inserted"] == 4
+    assert inserted["progress"]["fraction"] == 1.0 and inserted["progress"]["sent"] == 4
 
     found = _run(
         api,

@@ -231,6 +231,21 @@ def test_bulk_insert_appends_to_an_existing_table_and_refuses_unknown_columns(
         run("bulk_insert", table="people", data=[{"id": 5, "age": 3}], database="other")
 
 
+def test_a_failed_batch_inserts_nothing_so_a_retry_adds_each_row_once(data_root: Path) -> None:
+    data_root.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(data_root / "vokaflow.db") as db:
+        db.execute("CREATE TABLE ids (id INTEGER PRIMARY KEY, name TEXT)")
+    rows = [{"id": n, "name": f"n{n}"} for n in range(1, 6)]
+    clashing = [*rows, {"id": 3, "name": "again"}]  # the second batch breaks the key
+    with pytest.raises(RuntimeError, match="batch 2 failed, so no row was inserted"):
+        run("bulk_insert", table="ids", data=clashing, batch_size=4)
+    assert run("complex_query", query="SELECT count(*) FROM ids")["rows"] == [[0]]
+
+    run("bulk_insert", table="ids", data=rows, batch_size=4)  # the retry, with good data
+    found = run("complex_query", query="SELECT id FROM ids ORDER BY id")
+    assert found["rows"] == [[1], [2], [3], [4], [5]]
+
+
 def test_a_new_table_with_mixed_column_types_is_refused(data_root: Path) -> None:
     with pytest.raises(ValueError, match="mixes"):
         run("bulk_insert", table="mixed", data=[{"a": 1}, {"a": "x"}])

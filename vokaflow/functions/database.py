@@ -421,8 +421,9 @@ def bulk_insert(
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 1000,
     database: DatabaseName = "default",
 ) -> dict[str, Any]:
-    """Each batch commits on its own: a failure leaves the earlier batches in the table (and
-    says how many). Keys missing from a row are inserted as NULL."""
+    """All rows in one transaction, sent ``batch_size`` rows at a time: a failure inserts
+    nothing, so a retried task cannot insert a row twice. Keys missing from a row are
+    inserted as NULL."""
     engine = _engine(database_url(database))
     target = _target_table(engine, table, data)
     columns = column_names(data)
@@ -433,21 +434,20 @@ def bulk_insert(
             f"its columns: {', '.join(target.c.keys())}"
         )
     inserted = batches = 0
-    for start in range(0, len(data), batch_size):
-        batch = [
-            {column: row.get(column) for column in columns}
-            for row in data[start : start + batch_size]
-        ]
-        try:
-            with engine.begin() as connection:
+    try:
+        with engine.begin() as connection:
+            for start in range(0, len(data), batch_size):
+                batch = [
+                    {column: row.get(column) for column in columns}
+                    for row in data[start : start + batch_size]
+                ]
                 connection.execute(target.insert(), batch)  # executemany, bound parameters
-        except Exception as exc:
-            raise RuntimeError(
-                f"batch {batches + 1} failed after {inserted} rows were committed: "
-                f"{_first_line(exc)}"
-            ) from exc
-        inserted, batches = inserted + len(batch), batches + 1
-        report_progress(inserted / len(data), inserted=inserted, batches=batches)
+                inserted, batches = inserted + len(batch), batches + 1
+                report_progress(inserted / len(data), sent=inserted, batches=batches)
+    except Exception as exc:
+        raise RuntimeError(
+            f"batch {batches + 1} failed, so no row was inserted: {_first_line(exc)}"
+        ) from exc
     return {"table": table, "inserted": inserted, "batches": batches, "database": database}
 
 

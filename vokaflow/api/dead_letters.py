@@ -9,7 +9,6 @@ from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.views import task_status_view
 from vokaflow.errors import Conflict, NotFound
 from vokaflow.schemas import DeadLettersResponse, TaskStatusResponse
-from vokaflow.store.records import task_owner
 
 router = APIRouter(prefix="/api/high-scale-tasks/dead-letters", tags=["dead letters"])
 
@@ -40,9 +39,7 @@ async def requeue_dead_letter(
     principal: PrincipalDep,
 ) -> TaskStatusResponse:
     """Back to its queue with a fresh set of attempts; its last error stays until it runs."""
-    record = await services.tasks.get(task_id)
-    if record is None or not principal.may_see(task_owner(record["spec"])):
-        raise NotFound(f"Task '{task_id}' not found")
+    await services.visible_record(task_id, principal)
     outcome = await services.dead_letters.requeue(task_id)
     if outcome == "missing":
         raise NotFound(f"Task '{task_id}' not found")

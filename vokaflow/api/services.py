@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 
 from vokaflow.config import Settings
-from vokaflow.errors import ServiceUnavailable
+from vokaflow.errors import NotFound, ServiceUnavailable
 from vokaflow.functions import FunctionRegistry, registry
 from vokaflow.functions.data_roots import settings_context
 from vokaflow.functions.plugins import load_plugins
@@ -24,6 +25,7 @@ from vokaflow.store.events import EventLog
 from vokaflow.store.keys import Keys
 from vokaflow.store.logs import LogStore
 from vokaflow.store.metrics_store import MetricsStore
+from vokaflow.store.records import task_owner
 from vokaflow.store.redis_client import connect, node_of
 from vokaflow.store.task_store import TaskStore
 from vokaflow.vicky.catalog import ModelCatalog
@@ -101,6 +103,14 @@ class Services:
         if principal is not None and self.settings.api_key_cache_s > 0:
             self._principals[api_key] = (now + self.settings.api_key_cache_s, principal)
         return principal
+
+    async def visible_record(self, task_id: str, principal: Principal) -> dict[str, Any]:
+        """The task's record, or 404 when there is none or it is another principal's (as if
+        it did not exist)."""
+        record = await self.tasks.get(task_id)
+        if record is None or not principal.may_see(task_owner(record["spec"])):
+            raise NotFound(f"Task '{task_id}' not found")
+        return record
 
     async def pool_capacity(self, worker_type: WorkerType) -> int:
         await self._refresh_stats()

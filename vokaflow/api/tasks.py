@@ -94,9 +94,7 @@ async def task_status(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> TaskStatusResponse:
-    record = await services.tasks.get(task_id)
-    if record is None or not principal.may_see(task_owner(record["spec"])):
-        raise NotFound(f"Task '{task_id}' not found")  # another's task: as if it did not exist
+    record = await services.visible_record(task_id, principal)
     return await _status_with_position(services, task_id, record)
 
 

@@ -51,15 +51,19 @@ def sse(data: Any, event: str | None = None) -> str:
     return f"{head}data: {json.dumps(data) if not isinstance(data, str) else data}\n\n"
 
 
-def _metadata(answer: dict[str, Any]) -> VickyInferenceMetadata:
-    return VickyInferenceMetadata(
-        model_version=str(answer["model_version"]),
-        processing_node=str(answer["processing_node"]),
-    )
-
-
-def _tokens(answer: dict[str, Any]) -> int:
-    return int(answer["prompt_tokens"]) + int(answer["completion_tokens"])
+def _answer_fields(answer: dict[str, Any], model: str, personality: str) -> dict[str, Any]:
+    """What an inference and a chat response both say of the model's answer."""
+    return {
+        "model_used": model,
+        "personality": personality,
+        "tokens_used": int(answer["prompt_tokens"]) + int(answer["completion_tokens"]),
+        "execution_time": round(float(answer["execution_time"]), 6),
+        "confidence": round(float(answer["confidence"]), 6),
+        "metadata": VickyInferenceMetadata(
+            model_version=str(answer["model_version"]),
+            processing_node=str(answer["processing_node"]),
+        ),
+    }
 
 
 @router.post("/inference", response_model=VickyInferenceResponse, responses=STREAM_RESPONSE)
@@ -77,13 +81,7 @@ async def inference(
 
     def response(answer: dict[str, Any]) -> VickyInferenceResponse:
         return VickyInferenceResponse(
-            response=answer["text"],
-            model_used=model,
-            personality=body.personality,
-            tokens_used=_tokens(answer),
-            execution_time=round(float(answer["execution_time"]), 6),
-            confidence=round(float(answer["confidence"]), 6),
-            metadata=_metadata(answer),
+            response=answer["text"], **_answer_fields(answer, model, body.personality)
         )
 
     if body.stream:
@@ -121,12 +119,7 @@ async def chat(body: VickyChatRequest, services: ServicesDep, principal: Princip
         return VickyChatResponse(
             message=ChatMessage(**reply),
             session_id=session_id,
-            model_used=model,
-            personality=body.personality,
-            tokens_used=_tokens(answer),
-            execution_time=round(float(answer["execution_time"]), 6),
-            confidence=round(float(answer["confidence"]), 6),
-            metadata=_metadata(answer),
+            **_answer_fields(answer, model, body.personality),
         )
 
     if body.stream:

@@ -11,10 +11,12 @@ from vokaflow.functions.data_roots import (
     DataPath,
     OutputPath,
     confine,
+    scoped_roots,
     sibling,
     validation_context,
 )
 from vokaflow.functions.registry import FunctionRegistry, function
+from vokaflow.store.api_keys import Principal
 from vokaflow.workers.context import WorkerEnv
 from vokaflow.workers.results import bounded_result
 
@@ -106,3 +108,54 @@ def test_a_sibling_file_planted_as_a_link_out_of_the_root_is_refused(
     with pytest.raises(ValueError, match="outside the data roots"):
         sibling(root / "report.html", "report.png")
     assert sibling(root / "report.html", "report.partial") == root / "report.partial"
+
+
+# --- data scopes: a principal's tasks reach its own folder of each root ------------------
+
+
+def test_an_admin_s_scope_is_the_whole_root_and_a_user_s_is_its_own_folder(tmp_path: Path):
+    roots = [tmp_path / "a", tmp_path / "b"]
+    assert scoped_roots(roots, "") == roots
+    assert scoped_roots(roots, "alice") == [
+        tmp_path / "a" / "principals" / "alice",
+        tmp_path / "b" / "principals" / "alice",
+    ]
+
+
+def test_a_principal_s_data_scope_is_its_name_or_a_hash_of_an_unsafe_one():
+    assert Principal("admin", "admin").data_scope == ""
+    assert Principal("alice", "user").data_scope == "alice"
+    for unsafe in ("..", "a/b", "x" * 65, "ünï", ""):
+        scope = Principal(unsafe, "user").data_scope
+        assert len(scope) == 32 and scope.isalnum()
+
+
+def test_a_user_s_relative_path_starts_in_its_folder_and_others_are_refused(root: Path):
+    mine = root / "principals" / "alice"
+    mine.mkdir(parents=True)
+    (mine / "in.csv").write_text("a\n2\n")
+    context = validation_context(scoped_roots([root], "alice"))
+    read = _reader().get("read")
+    assert read.validated([], {"file_path": "in.csv"}, context)[1]["file_path"] == str(
+        (mine / "in.csv").resolve()
+    )
+    for elsewhere in (str(root / "in.csv"), str(root / "principals" / "bob" / "x.csv")):
+        with pytest.raises(ArgumentError) as refused:
+            read.validated([], {"file_path": elsewhere}, context)
+        assert refused.value.field == "kwargs.file_path"
+
+
+def test_a_user_s_large_result_is_written_in_its_own_folder(tmp_path: Path):
+    pointer = bounded_result({"rows": list(range(2000))}, "t9", _env(tmp_path, 1024), "alice")
+    assert pointer["result_path"] == str(
+        tmp_path / "d" / "principals" / "alice" / "results" / "t9.json"
+    )
+
+
+def test_a_worker_checks_each_task_against_its_own_scope(tmp_path: Path):
+    env = _env(tmp_path, 1024)
+    assert env.argument_context("")["data_roots"] == [str(tmp_path / "d")]
+    assert env.argument_context("alice")["data_roots"] == [
+        str(tmp_path / "d" / "principals" / "alice")
+    ]
+    assert env.argument_context("alice") is env.argument_context("alice")

@@ -117,7 +117,8 @@ def _saved(root: Path, monkeypatch: pytest.MonkeyPatch, record: bool = True) -> 
     metadata = {"features": fitted["features"], "classes": fitted["classes"]}
     path, digest = ml.save_model(fitted["estimator"], "blobs", metadata)
     records = {"blobs": json.dumps({"sha256": digest})} if record else {}
-    monkeypatch.setattr(ml, "_redis_and_prefix", lambda: (_RecordedModels(records), "test"))
+    registry = (_RecordedModels(records), ml.model_registry_key("test"), "")
+    monkeypatch.setattr(ml, "_registry", lambda: registry)
     return path
 
 

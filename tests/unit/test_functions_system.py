@@ -76,6 +76,18 @@ def test_cache_cleanup_without_redis_cleans_the_first_data_roots_files(home: Pat
     assert not old.exists()
 
 
+def test_cache_cleanup_also_cleans_each_principal_s_results_but_no_linked_folder(
+    home: Path, tmp_path: Path
+):
+    mine = _aged(home / "data" / "principals" / "alice" / "results" / "t2.json", b"{}", 30 * HOUR)
+    outside = _aged(tmp_path / "elsewhere" / "results" / "keep.json", b"{}", 30 * HOUR)
+    (home / "data" / "principals" / "linked").symlink_to(tmp_path / "elsewhere")
+    answer = system.cache_cleanup()
+    assert answer["files_removed"] == 1
+    assert not mine.exists() and outside.exists()
+    assert str(home / "data" / "principals" / "alice" / "results") in answer["folders"]
+
+
 def test_rotation_shifts_the_gzipped_copies_and_keeps_only_keep_of_them(tmp_path: Path):
     log = tmp_path / "service.log"
     for generation in range(4):

@@ -70,7 +70,7 @@ class Services:
         )
         load_plugins(settings.plugin_modules)
         self.functions = functions
-        self.argument_context = settings_context(settings)
+        self._argument_context = settings_context(settings)
         self.started_at = time.time()
         psutil.cpu_percent(interval=None)  # the first reading is meaningless: take it now
         self._principals: dict[str, tuple[float, Principal]] = {}
@@ -103,6 +103,13 @@ class Services:
         if principal is not None and self.settings.api_key_cache_s > 0:
             self._principals[api_key] = (now + self.settings.api_key_cache_s, principal)
         return principal
+
+    def argument_context(self, principal: Principal) -> dict[str, Any]:
+        """What argument validators check a principal's task against: the data roots are
+        scoped to the principal (see vokaflow.functions.data_roots)."""
+        if not principal.data_scope:
+            return self._argument_context
+        return settings_context(self.settings, principal.data_scope)
 
     async def visible_record(self, task_id: str, principal: Principal) -> dict[str, Any]:
         """The task's record, or 404 when there is none or it is another principal's (as if

@@ -44,7 +44,7 @@ def prepare_task(
             f"'{entry.name}' reaches every tenant's data: only admin keys may run it",
         )
     try:
-        entry.validated(request.args, request.kwargs, services.argument_context)
+        entry.validated(request.args, request.kwargs, services.argument_context(principal))
     except ArgumentError as problem:
         raise ValidationFailed(
             f"{field_prefix}{problem.field}", f"{entry.name}: {problem.message}"
@@ -81,4 +81,5 @@ def prepare_task(
         partition=services.keys.partition(task_id),
         owner=principal.name,
         batch_id=batch_id,
+        data_scope=principal.data_scope,
     )

@@ -5,6 +5,10 @@ Annotate a parameter with ``DataPath`` (a file or folder that must exist) or ``O
 climbs with ``..``, an absolute path outside every root, and one whose symlinks lead out.
 Relative paths start at the first root. The worker checks again before the call, so a
 symlink swapped in after submit is caught too.
+
+A task reaches the whole of each root only when an admin submitted it. Any other
+principal's tasks reach ``<root>/principals/<name>/`` of each root (the task's data scope):
+their relative paths start there, and their large results and models are kept there.
 """
 
 from __future__ import annotations
@@ -24,11 +28,25 @@ def roots_from(info: ValidationInfo | None) -> list[Path]:
     return current_roots()
 
 
-def current_roots() -> list[Path]:
-    """The running task's roots; outside a task, those the environment configures."""
-    from vokaflow.workers.context import current_settings
+PRINCIPALS_FOLDER = "principals"
 
-    return current_settings().data_root_paths
+
+def scoped_roots(roots: list[Path], data_scope: str) -> list[Path]:
+    """What a task with ``data_scope`` may reach: the roots themselves for an admin's task
+    (scope ""), else the principal's folder in each."""
+    if not data_scope:
+        return roots
+    return [root / PRINCIPALS_FOLDER / data_scope for root in roots]
+
+
+def current_roots() -> list[Path]:
+    """The running task's roots, scoped to its principal; outside a task, those the
+    environment configures."""
+    from vokaflow.workers.context import current_settings, current_task
+
+    roots = current_settings().data_root_paths
+    task = current_task()
+    return roots if task is None else scoped_roots(roots, task.data_scope)
 
 
 def confine(value: str | Path, roots: list[Path]) -> Path:
@@ -80,12 +98,12 @@ def validation_context(data_roots: list[Path]) -> dict[str, Any]:
     return {"data_roots": [str(root) for root in data_roots]}
 
 
-def settings_context(settings: Settings) -> dict[str, Any]:
+def settings_context(settings: Settings, data_scope: str = "") -> dict[str, Any]:
     """What argument validators check against (data roots, database names, the webhook
     allowlist), from the settings of the process that validates: the gateway's or the
-    task's."""
+    task's, for a task of ``data_scope``."""
     return {
-        **validation_context(settings.data_root_paths),
+        **validation_context(scoped_roots(settings.data_root_paths, data_scope)),
         "databases": sorted({"default", *settings.databases}),
         "webhook_allowed_hosts": list(settings.webhook_allowed_hosts),
     }

@@ -195,18 +195,24 @@ def _plain(value: Any) -> Any:
 # --- saved models ----------------------------------------------------------------------
 
 
-def _redis_and_prefix() -> tuple[redis.Redis, str]:
+def _registry() -> tuple[redis.Redis, str, str]:
+    """The Redis client, the registry key and this task's data scope."""
     from vokaflow.workers.context import current_task
 
     task = current_task()
     if task is None:
         raise RuntimeError("train_classifier and predict run as VokaFlow tasks")
-    return task.redis, task.settings.key_prefix
+    return task.redis, model_registry_key(task.settings.key_prefix), task.data_scope
 
 
 def model_registry_key(prefix: str) -> str:
-    """Hash: model name -> JSON {sha256, path, trained_at} of models this service trained."""
+    """Hash: model entry -> JSON {sha256, path, trained_at} of models this service trained.
+    An entry is the model's name, after ``<data scope>/`` for a principal's own models."""
     return f"{prefix}:ml:models"
+
+
+def registry_entry(data_scope: str, name: str) -> str:
+    return f"{data_scope}/{name}" if data_scope else name
 
 
 def file_digest(path: Path) -> str:
@@ -247,9 +253,9 @@ def load_model(name: str) -> tuple[Any, dict[str, Any]]:
     """The estimator and its metadata, once the file is proved to be the one trained here."""
     import joblib
 
-    client, prefix = _redis_and_prefix()
+    client, registry_key, data_scope = _registry()
     path = model_path(name)
-    recorded = client.hget(model_registry_key(prefix), name)
+    recorded = client.hget(registry_key, registry_entry(data_scope, name))
     if recorded is None or not path.is_file():
         raise FileNotFoundError(f"no model named {name!r}; train it with train_classifier")
     content = path.read_bytes()  # checked and loaded from the same bytes: no swap between
@@ -278,7 +284,7 @@ def train_classifier(
 
     from vokaflow import report_progress
 
-    client, prefix = _redis_and_prefix()
+    client, registry_key, data_scope = _registry()
     frame = read_table(file_path)
     report_progress(0.1, rows=len(frame))
     fitted = fit_classifier(frame, target, features, algorithm, test_size, random_state)
@@ -295,7 +301,7 @@ def train_classifier(
     }
     path, digest = save_model(fitted["estimator"], model_name, metadata)
     record = {"sha256": digest, "path": str(path), "trained_at": metadata["trained_at"]}
-    client.hset(model_registry_key(prefix), model_name, json.dumps(record))
+    client.hset(registry_key, registry_entry(data_scope, model_name), json.dumps(record))
     return {"model_name": model_name, "path": str(path), **described}
 
 

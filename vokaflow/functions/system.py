@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import psutil
 from pydantic import Field
 
+from vokaflow.functions.data_roots import PRINCIPALS_FOLDER
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
 
@@ -134,6 +135,15 @@ def remove_old_files(
             for subfolder in subfolders:
                 _remove_folder_if_old_and_empty(Path(folder) / subfolder, cutoff_s, dry_run, found)
     return found
+
+
+def principal_folders(root: Path) -> list[Path]:
+    """The principals' own folders of ``root``, each with its tmp and results; a link there
+    is left alone."""
+    parent = root / PRINCIPALS_FOLDER
+    if not parent.is_dir() or parent.is_symlink():
+        return []
+    return sorted(p for p in parent.iterdir() if p.is_dir() and not p.is_symlink())
 
 
 def _remove_if_old(path: Path, cutoff_s: float, dry_run: bool, found: dict[str, Any]) -> None:
@@ -286,7 +296,11 @@ def cache_cleanup(
     service = _service()
     cutoff_s = time.time() - older_than_hours * 3600
     root = service.settings.data_root_paths[0]
-    files = remove_old_files(root, CLEANED_FOLDERS, cutoff_s, dry_run)
+    tops = [root, *principal_folders(root)]
+    files = {"files_removed": 0, "bytes_freed": 0, "folders_removed": 0}
+    for top in tops:
+        for count, n in remove_old_files(top, CLEANED_FOLDERS, cutoff_s, dry_run).items():
+            files[count] += n
     client = service.redis()
     redis_counts = None
     if client is not None:
@@ -296,7 +310,7 @@ def cache_cleanup(
     return {
         "dry_run": dry_run,
         "older_than_hours": older_than_hours,
-        "folders": [str(root / name) for name in CLEANED_FOLDERS],
+        "folders": [str(top / name) for top in tops for name in CLEANED_FOLDERS],
         **files,
         "redis": redis_counts,
     }

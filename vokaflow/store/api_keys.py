@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, replace
 
@@ -13,6 +14,14 @@ from vokaflow.store.redis_client import redis_boundary
 
 KEY_PREFIX = "vf_"
 KEY_ID_CHARS = 12  # the shown id: a prefix of the key's digest, never the key itself
+SAFE_FOLDER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def principal_folder(name: str) -> str:
+    """A principal's name as a folder name; a name unsafe as one is hashed."""
+    if SAFE_FOLDER_NAME.fullmatch(name) and name not in (".", ".."):
+        return name
+    return hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -25,6 +34,12 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def data_scope(self) -> str:
+        """The folder of each data root that this principal's tasks may reach (see
+        vokaflow.functions.data_roots); empty for an admin, whose tasks reach all of it."""
+        return "" if self.is_admin else principal_folder(self.name)
 
     def may_see(self, owner: str | None) -> bool:
         """Admins see everything; others only what they created."""

@@ -45,6 +45,7 @@ class ClaimedTask:
     name: str = ""
     category: str = ""
     created_at: float = 0.0
+    data_scope: str = ""
 
     @classmethod
     def from_row(cls, row: list[Any], worker_type: WorkerType) -> ClaimedTask:
@@ -68,6 +69,7 @@ class ClaimedTask:
             name=str(spec.get("name") or ""),
             category=str(spec.get("category") or ""),
             created_at=float(spec.get("created_at") or 0.0),
+            data_scope=str(spec.get("data_scope") or ""),
         )
 
 

@@ -46,6 +46,7 @@ class NewTask:
     owner: str
     batch_id: str | None = None
     hold: bool = False  # a batch releases it later
+    data_scope: str = ""  # the principal's folder of each data root; "" for an admin
 
     @property
     def score(self) -> float:
@@ -67,6 +68,7 @@ class NewTask:
                 "created_at": self.created_at,
                 "partition": self.partition,
                 "owner": self.owner,
+                **({"data_scope": self.data_scope} if self.data_scope else {}),
             },
             separators=(",", ":"),
         )

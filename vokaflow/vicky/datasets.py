@@ -4,15 +4,15 @@ not read anything else on the worker (secrets, other tenants' data, devices)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
 from pathlib import Path
 
+from vokaflow.store.api_keys import principal_folder
+
 MAX_DATASET_BYTES = 64 * 1024 * 1024
 MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def check_model_id(model_id: str) -> str:
@@ -26,9 +26,7 @@ def check_model_id(model_id: str) -> str:
 
 def owner_folder(home: Path, owner: str) -> Path:
     """The principal's dataset folder; a name unsafe as a folder name is hashed."""
-    safe = SAFE_NAME.fullmatch(owner) and owner not in (".", "..")
-    name = owner if safe else hashlib.sha256(owner.encode()).hexdigest()[:32]
-    return home / "datasets" / name
+    return home / "datasets" / principal_folder(owner)
 
 
 def open_dataset(home: Path, owner: str, relative: str) -> str:

@@ -24,6 +24,7 @@ from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
 
 PROGRESS_EVERY_S = 0.2  # at most this often per task; the last report of a run always lands
+MAX_CACHED_SCOPES = 1024  # argument contexts a worker keeps, one per principal seen
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,21 @@ class WorkerEnv:
         return Settings.from_wire(self.settings_wire)
 
     @functools.cached_property
-    def argument_context(self) -> dict[str, Any]:
-        """What argument validators check against; built once, not per task."""
+    def _argument_contexts(self) -> dict[str, dict[str, Any]]:
+        return {}
+
+    def argument_context(self, data_scope: str) -> dict[str, Any]:
+        """What argument validators check against for a task of ``data_scope``; built once
+        per scope, not per task."""
         from vokaflow.functions.data_roots import settings_context
 
-        return settings_context(self.settings)
+        contexts = self._argument_contexts
+        if data_scope not in contexts:
+            if len(contexts) >= MAX_CACHED_SCOPES:
+                contexts.clear()
+            contexts[data_scope] = settings_context(self.settings, data_scope)
+        context: dict[str, Any] = contexts[data_scope]
+        return context
 
 
 _SHARED_ENVS: dict[str, WorkerEnv] = {}
@@ -79,11 +90,14 @@ def _redis(url: str) -> redis.Redis:
 
 
 class TaskContext:
-    def __init__(self, task_id: str, attempt: int, owner: str, env: WorkerEnv) -> None:
+    def __init__(
+        self, task_id: str, attempt: int, owner: str, env: WorkerEnv, data_scope: str = ""
+    ) -> None:
         self.task_id = task_id
         self.attempt = attempt
         self.owner = owner  # the principal that submitted the task
         self.env = env
+        self.data_scope = data_scope  # see vokaflow.functions.data_roots
         self._last_report = float("-inf")
         self._pending: dict[str, Any] | None = None
 
@@ -125,9 +139,9 @@ def current_settings() -> Settings:
 
 @contextlib.contextmanager
 def running(
-    task_id: str, attempt: int, owner: str, env: WorkerEnv | None
+    task_id: str, attempt: int, owner: str, env: WorkerEnv | None, data_scope: str = ""
 ) -> Iterator[TaskContext | None]:
-    context = None if env is None else TaskContext(task_id, attempt, owner, env)
+    context = None if env is None else TaskContext(task_id, attempt, owner, env, data_scope)
     token = _current.set(context)
     try:
         yield context

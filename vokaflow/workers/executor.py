@@ -30,6 +30,7 @@ class TaskSpec:
     args: list[Any]
     kwargs: dict[str, Any]
     owner: str = ""
+    data_scope: str = ""
 
 
 def _error_info(exc: BaseException) -> dict[str, Any]:
@@ -49,12 +50,13 @@ def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> O
     try:
         if env is not None:
             ensure_plugins(env.plugins)
-        with running(spec.task_id, spec.attempt, spec.owner, env):
+        with running(spec.task_id, spec.attempt, spec.owner, env, spec.data_scope):
             entry = registry.get(spec.function_name)
-            args, kwargs = entry.validated(
-                spec.args, spec.kwargs, None if env is None else env.argument_context
+            context = None if env is None else env.argument_context(spec.data_scope)
+            args, kwargs = entry.validated(spec.args, spec.kwargs, context)
+            result = bounded_result(
+                entry.invoke(*args, **kwargs), spec.task_id, env, spec.data_scope
             )
-            result = bounded_result(entry.invoke(*args, **kwargs), spec.task_id, env)
         status, error = "completed", None
     except Exception as exc:
         result, status, error = None, "failed", _error_info(exc)

@@ -195,13 +195,14 @@ class Settings(BaseSettings):
         return cls.model_validate(data)
 
 
-# Passwords, signing secrets, and database URLs (which may embed a password).
+# Passwords, signing secrets, and URLs that may embed a password.
 SECRET_FIELDS = (
     "jwt_secret",
     "smtp_password",
     "notify_webhook_secret",
     "database_url",
     "databases",
+    "redis_url",
 )
 
 

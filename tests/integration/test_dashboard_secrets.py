@@ -13,8 +13,8 @@ import httpx
 from ray.job_submission import JobStatus, JobSubmissionClient
 
 from tests.integration.conftest import NOTIFY_WEBHOOK_SECRET, POSTGRES_ADMIN_URL, POSTGRES_URL
+from vokaflow.runtime.job_secrets import SECRETS_FILE_ENV
 from vokaflow.runtime.launcher import SCHEDULER_JOB_KIND
-from vokaflow.scheduler.host import SECRETS_FILE_ENV
 
 SECRETS = (NOTIFY_WEBHOOK_SECRET, POSTGRES_URL, POSTGRES_ADMIN_URL)
 

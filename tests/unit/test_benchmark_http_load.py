@@ -57,3 +57,8 @@ def test_the_request_script_sends_the_json_body_and_every_header():
     assert 'wrk.body = [==[{"name": "it\'s", "function_name": "noop"}]==]' in script
     assert "wrk.headers[ [==[X-API-Key]==] ] = [==[vf_abc]==]" in script
     assert "wrk.headers[ [==[Content-Type]==] ] = [==[application/json]==]" in script
+
+
+def test_a_value_holding_the_closing_bracket_gets_a_longer_one():
+    script = _wrk_script({}, {"name": "a]==]b"})
+    assert 'wrk.body = [===[{"name": "a]==]b"}]===]' in script

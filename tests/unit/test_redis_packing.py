@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import random
 
+import hiredis
 import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from vokaflow.store import redis_client
 from vokaflow.store.redis_client import connect
 
 ARGUMENTS = [
@@ -35,6 +37,20 @@ def _service_connection() -> aioredis.Connection:
     return connection
 
 
+def test_the_service_s_connections_pack_with_hiredis(monkeypatch):
+    calls = []
+    pack = hiredis.pack_command
+
+    def spy(args):
+        calls.append(args)
+        return pack(args)
+
+    connection = _service_connection()
+    monkeypatch.setattr(redis_client.hiredis, "pack_command", spy)
+    connection.pack_command("GET", "k")
+    assert calls == [(b"GET", "k")]
+
+
 def test_a_script_call_is_packed_to_the_same_bytes_as_redis_py_packs_it():
     args = ("EVALSHA", "a" * 40, 3, *ARGUMENTS)
     assert b"".join(_service_connection().pack_command(*args)) == _python_packed(*args)
@@ -50,10 +66,18 @@ def test_random_scores_are_written_with_the_same_digits():
         )
 
 
-def test_a_multi_word_command_name_becomes_separate_arguments():
-    packed = b"".join(_service_connection().pack_command("SCRIPT LOAD", "return 1"))
-    assert packed == _python_packed("SCRIPT LOAD", "return 1")
+@pytest.mark.parametrize("name", ["SCRIPT LOAD", b"SCRIPT LOAD"])
+def test_a_multi_word_command_name_becomes_separate_arguments(name):
+    packed = b"".join(_service_connection().pack_command(name, "return 1"))
+    assert packed == _python_packed(name, "return 1")
     assert packed.startswith(b"*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n")
+
+
+def test_buffers_are_sent_as_their_bytes():
+    args = ("SET", "k", bytearray(b"\x00ab"))
+    assert b"".join(_service_connection().pack_command(*args)) == _python_packed(*args)
+    view = ("SET", "k", memoryview(b"xyz"))
+    assert b"".join(_service_connection().pack_command(*view)) == _python_packed(*view)
 
 
 @pytest.mark.parametrize("value", [None, True, [1, 2]])
@@ -62,6 +86,7 @@ def test_a_value_redis_cannot_store_is_refused_as_redis_py_refuses_it(value):
         _service_connection().pack_command("SET", "k", value)
 
 
-def test_a_tls_url_keeps_its_tls_connection_class():
-    client = connect("rediss://127.0.0.1:6390/0")
-    assert issubclass(client.connection_pool.connection_class, aioredis.SSLConnection)
+def test_a_tls_url_keeps_its_tls_connection_class_packing_with_hiredis():
+    connection_class = connect("rediss://127.0.0.1:6390/0").connection_pool.connection_class
+    assert issubclass(connection_class, aioredis.SSLConnection)
+    assert issubclass(connection_class, redis_client._HiredisPacking)

@@ -421,8 +421,8 @@ def bulk_insert(
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 1000,
     database: DatabaseName = "default",
 ) -> dict[str, Any]:
-    """All rows in one transaction, sent ``batch_size`` rows at a time: a failure inserts
-    nothing, so a retried task cannot insert a row twice. Keys missing from a row are
+    """All rows in one transaction, sent ``batch_size`` rows at a time: a failed attempt
+    inserts nothing, so retrying it cannot insert a row twice. Keys missing from a row are
     inserted as NULL."""
     engine = _engine(database_url(database))
     target = _target_table(engine, table, data)
@@ -434,6 +434,7 @@ def bulk_insert(
             f"its columns: {', '.join(target.c.keys())}"
         )
     inserted = batches = 0
+    step = "batch 1"
     try:
         with engine.begin() as connection:
             for start in range(0, len(data), batch_size):
@@ -444,10 +445,9 @@ def bulk_insert(
                 connection.execute(target.insert(), batch)  # executemany, bound parameters
                 inserted, batches = inserted + len(batch), batches + 1
                 report_progress(inserted / len(data), sent=inserted, batches=batches)
+                step = f"batch {batches + 1}" if inserted < len(data) else "the commit"
     except Exception as exc:
-        raise RuntimeError(
-            f"batch {batches + 1} failed, so no row was inserted: {_first_line(exc)}"
-        ) from exc
+        raise RuntimeError(f"{step} failed, so no row was inserted: {_first_line(exc)}") from exc
     return {"table": table, "inserted": inserted, "batches": batches, "database": database}
 
 

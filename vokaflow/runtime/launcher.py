@@ -12,12 +12,12 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from vokaflow.config import Settings
 from vokaflow.errors import ConfigError
+from vokaflow.runtime.job_secrets import job_env
 from vokaflow.scheduler import NAMESPACE
 from vokaflow.store.api_keys import ApiKeyStore, KeyInfo, new_api_key
 from vokaflow.store.embedded import EmbeddedRedis
@@ -224,45 +224,16 @@ def start_scheduler_job(settings: Settings, redis_url: str) -> None:
     secrets and the Redis URL without its password; both in full go to a file only this
     user can read, on this node, where the job runs.
     """
-    from vokaflow.scheduler.host import REDIS_URL_ENV, SECRETS_FILE_ENV, SETTINGS_ENV
-
     client = _job_client(settings)
     if _scheduler_jobs(settings, client, live_only=True):
         return
-    secrets_file = write_scheduler_secrets(settings, redis_url)
-    shown = settings.without_secrets()
     client.submit_job(
         entrypoint=f"{sys.executable} -m vokaflow.scheduler.host",
         submission_id=f"{SCHEDULER_JOB_KIND}-{settings.key_prefix}-{int(time.time())}",
-        runtime_env={
-            "env_vars": {
-                SETTINGS_ENV: json.dumps(shown.to_wire()),
-                REDIS_URL_ENV: without_password(redis_url),
-                SECRETS_FILE_ENV: str(secrets_file),
-            }
-        },
+        runtime_env={"env_vars": job_env(settings, redis_url)},
         metadata={"kind": SCHEDULER_JOB_KIND, "key_prefix": settings.key_prefix},
         entrypoint_num_cpus=0,
     )
-
-
-def write_scheduler_secrets(settings: Settings, redis_url: str) -> Path:
-    hidden = settings.model_copy(update={"jwt_secret": ""}).secrets()  # it needs no JWT secret
-    path = settings.home / f"scheduler-secrets-{settings.key_prefix}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_text(json.dumps({"settings": hidden, "redis_url": redis_url}))
-    return path
-
-
-def without_password(url: str) -> str:
-    """``url`` with any password replaced by ***, for display."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def stop_scheduler_job(settings: Settings, timeout_s: float = 20.0) -> bool:

@@ -93,8 +93,12 @@ class _HiredisPacking:
     3 µs (the sync client already uses it)."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
-        if isinstance(args[0], str):  # "SCRIPT LOAD": one argument per word, as redis-py does
-            args = (*args[0].encode().split(), *args[1:])
+        name = args[0].encode() if isinstance(args[0], str) else args[0]
+        # "SCRIPT LOAD": one argument per word; buffers as bytes: both as redis-py does
+        args = (
+            *name.split(),
+            *(bytes(a) if isinstance(a, bytearray | memoryview) else a for a in args[1:]),
+        )
         try:
             return [hiredis.pack_command(args)]
         except TypeError as exc:

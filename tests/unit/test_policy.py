@@ -98,6 +98,13 @@ def test_pools_scale_up_past_the_threshold_and_down_below_it_within_bounds():
     assert scaler.next_target(4, queued=0, capacity=16) == 4
 
 
+def test_a_pool_grows_at_every_look_but_shrinks_at_most_once_a_period():
+    scaler = Autoscaler(scale_up_queue_size=100, scale_down_queue_size=10, shrink_every_s=1.0)
+    assert scaler.next_target(4, queued=500, capacity=16, since_change_s=0.1) == 8
+    assert scaler.next_target(16, queued=2, capacity=16, since_change_s=0.1) == 16
+    assert scaler.next_target(16, queued=2, capacity=16, since_change_s=1.0) == 8
+
+
 def test_a_task_waiting_four_slas_is_promoted_one_level_and_waits_again():
     rule = StarvationRule(factor=4.0)
     batch = Priority.BATCH.level

@@ -102,6 +102,7 @@ class Scheduler:
         )
         self.capacity: dict[WorkerType, int] = dict.fromkeys(WorkerType, 0)
         self.target: dict[WorkerType, int] = dict.fromkeys(WorkerType, 0)
+        self.target_changed: dict[WorkerType, float] = dict.fromkeys(WorkerType, 0.0)
         self.mean_task_s: dict[WorkerType, float] = dict.fromkeys(WorkerType, 0.001)
         self.autoscaler = Autoscaler(s.scale_up_queue_size, s.scale_down_queue_size)
         self.starvation = StarvationRule(s.starvation_factor)
@@ -457,6 +458,7 @@ class Scheduler:
                 now = time.time()
                 if await self.dispatch.release_due_retries(int(now * 1000)):
                     self._hint("*")
+                await self._autoscale()
                 if now - last_slow >= SLOW_CHORES_S:
                     last_slow = now
                     await self._slow_chores(now)
@@ -472,11 +474,19 @@ class Scheduler:
         await self.dispatch.promote_starving(now_ms, waits, PROMOTION_CEILING)
         await self.batches.expire_due(now_ms)
         await self.dead_letters.forget_expired(now_ms)
+
+    async def _autoscale(self) -> None:
+        """At every housekeeping tick (0.1 s): under a backlog a pool's concurrency doubles
+        at once; without one it halves at most once per the autoscaler's shrink period."""
         queued = await self.tasks.queue_sizes()
+        now = time.monotonic()
         for wt in WorkerType:
-            self.target[wt] = self.autoscaler.next_target(
-                self.target[wt], queued[wt], self.capacity[wt]
+            target = self.autoscaler.next_target(
+                self.target[wt], queued[wt], self.capacity[wt], now - self.target_changed[wt]
             )
+            if target != self.target[wt]:
+                self.target[wt], self.target_changed[wt] = target, now
+                self.wakeup.set()
 
     async def _beat(self) -> None:
         last_refresh = time.monotonic()

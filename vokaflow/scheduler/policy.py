@@ -92,20 +92,25 @@ def retry_delay_s(attempt: int, base_s: float, cap_s: float, rng: random.Random)
 @dataclass(frozen=True)
 class Autoscaler:
     """Pool concurrency follows the queue: doubles past ``scale_up_queue_size`` queued, halves
-    below ``scale_down_queue_size``, between ``floor`` and the pool's capacity."""
+    below ``scale_down_queue_size``, between ``floor`` and the pool's capacity. It may grow at
+    every look; it shrinks at most once per ``shrink_every_s``, so a short lull between
+    bursts does not take back what the next burst needs."""
 
     scale_up_queue_size: int
     scale_down_queue_size: int
+    shrink_every_s: float = 1.0
 
     @staticmethod
     def floor(capacity: int) -> int:
         return max(1, math.ceil(capacity / 4)) if capacity else 0
 
-    def next_target(self, target: int, queued: int, capacity: int) -> int:
+    def next_target(
+        self, target: int, queued: int, capacity: int, since_change_s: float = math.inf
+    ) -> int:
         floor = self.floor(capacity)
         if queued > self.scale_up_queue_size:
             target = target * 2
-        elif queued < self.scale_down_queue_size:
+        elif queued < self.scale_down_queue_size and since_change_s >= self.shrink_every_s:
             target = target // 2
         return max(floor, min(capacity, target))
 

@@ -50,8 +50,8 @@ def prepare_task(
             f"{field_prefix}{problem.field}", f"{entry.name}: {problem.message}"
         ) from None
     category = request.category or entry.category
-    known = services.functions.categories()
-    if category not in known:
+    if not services.functions.knows_category(category):
+        known = services.functions.categories()
         raise ValidationFailed(
             f"{field_prefix}category",
             f"Unknown category '{category}'. Must be one of: {', '.join(known)}",

@@ -58,6 +58,7 @@ class FunctionRegistry:
 
     def __init__(self) -> None:
         self._by_name: dict[str, RegisteredFunction] = {}
+        self._category_names = set(CATEGORIES)
 
     def register(self, entry: RegisteredFunction) -> None:
         if not CATEGORY_NAME.fullmatch(entry.category):
@@ -69,6 +70,7 @@ class FunctionRegistry:
         if existing is not None and existing.call is not entry.call:
             raise ValueError(f"function {entry.name!r} is already registered")
         self._by_name[entry.name] = entry
+        self._category_names.add(entry.category)
 
     def find(self, name: str) -> RegisteredFunction | None:
         entry = self._by_name.get(name)
@@ -91,6 +93,10 @@ class FunctionRegistry:
     def listed(self) -> list[RegisteredFunction]:
         """What /functions shows: the catalog and the user's own, without the drills."""
         return [entry for entry in self.all() if entry.listed]
+
+    def knows_category(self, name: str) -> bool:
+        """Whether ``name`` is a built-in category or one a registered function uses."""
+        return name in self._category_names
 
     def categories(self) -> list[str]:
         """The built-in categories, then those that only the user's functions use."""

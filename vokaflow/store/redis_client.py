@@ -94,13 +94,16 @@ class _HiredisPacking:
 
     def pack_command(self, *args: Any) -> list[bytes]:
         name = args[0].encode() if isinstance(args[0], str) else args[0]
-        # "SCRIPT LOAD": one argument per word; buffers as bytes: both as redis-py does
-        args = (
-            *name.split(),
-            *(bytes(a) if isinstance(a, bytearray | memoryview) else a for a in args[1:]),
-        )
+        args = (*name.split(), *args[1:])  # "SCRIPT LOAD": one argument per word
         try:
             return [hiredis.pack_command(args)]
+        except TypeError:
+            pass
+        buffers_as_bytes: tuple[Any, ...] = tuple(
+            bytes(a) if isinstance(a, bytearray) else a for a in args
+        )
+        try:  # the rare bytearray, as redis-py sends it; off the hot path
+            return [hiredis.pack_command(buffers_as_bytes)]
         except TypeError as exc:
             raise redis.exceptions.DataError(str(exc)) from exc
 

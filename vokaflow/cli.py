@@ -215,11 +215,7 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
 
 def _client(settings: Settings, args: argparse.Namespace) -> httpx.Client:
     url = args.url or os.environ.get("VOKAFLOW_URL") or launcher.base_url(settings)
-    api_key = args.api_key or os.environ.get("VOKAFLOW_API_KEY")
-    if not api_key and settings.admin_key_file.exists():
-        api_key = settings.admin_key_file.read_text().strip()
-    if not api_key:
-        raise ConfigError("no API key: pass --api-key or set VOKAFLOW_API_KEY")
+    api_key = launcher.api_key_for(settings, args.api_key)
     return httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=30.0)
 
 

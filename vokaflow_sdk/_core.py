@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeAlias, TypeVar
 
 import httpx
@@ -73,7 +73,7 @@ class ClientConfig:
     base_url: str
     headers: dict[str, str]
     timeout: float
-    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    policy: RetryPolicy
 
     @classmethod
     def of(
@@ -82,9 +82,15 @@ class ClientConfig:
         api_key: str | None,
         token: str | None,
         timeout: float,
-        policy: RetryPolicy,
+        retry_on_rate_limit: bool,
+        max_rate_limit_retries: int,
     ) -> ClientConfig:
+        policy = RetryPolicy(retry_on_rate_limit, max_rate_limit_retries)
         return cls(base_url.rstrip("/"), auth_headers(api_key, token), timeout, policy)
+
+    def http_options(self) -> dict[str, Any]:
+        """What either httpx client is built with."""
+        return {"base_url": self.base_url, "headers": self.headers, "timeout": self.timeout}
 
 
 def auth_headers(api_key: str | None, token: str | None) -> dict[str, str]:

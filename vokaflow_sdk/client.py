@@ -114,8 +114,9 @@ class VokaFlowClient:
         max_rate_limit_retries: int = 3,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        policy = RetryPolicy(retry_on_rate_limit, max_rate_limit_retries)
-        self._config = ClientConfig.of(base_url, api_key, token, timeout, policy)
+        self._config = ClientConfig.of(
+            base_url, api_key, token, timeout, retry_on_rate_limit, max_rate_limit_retries
+        )
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -168,12 +169,7 @@ class VokaFlowClient:
         ``asyncio.run`` gets fresh connections instead of the dead loop's."""
         loop = asyncio.get_running_loop()
         if self._http is None or self._loop is not loop:
-            self._http = httpx.AsyncClient(
-                base_url=self._config.base_url,
-                headers=self._config.headers,
-                timeout=self._config.timeout,
-                transport=self._transport,
-            )
+            self._http = httpx.AsyncClient(**self._config.http_options(), transport=self._transport)
             self._loop = loop
         return self._http
 

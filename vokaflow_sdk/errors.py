@@ -178,9 +178,18 @@ def error_from_response(
     )
 
 
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """The header ``name`` from any mapping, in any letter case."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lowered = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == lowered), None)
+
+
 def retry_after_header(headers: Mapping[str, str]) -> float | None:
     """``Retry-After`` as seconds: a number, or an HTTP date from now."""
-    raw = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    raw = header_value(headers, "Retry-After")
     if raw is None:
         return None
     seconds = _number(raw.strip())

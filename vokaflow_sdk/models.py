@@ -2,50 +2,22 @@
 
 Every model keeps fields it does not know (``model_extra``), and enum-like fields are plain
 strings, so a newer service with more fields or values does not break an older SDK. The
-enums below are for building requests; a plain string works as well.
+enums for building requests are the service's own; a plain string works as well.
 """
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "timeout"})
+from vokaflow.schemas import ExecutionMode as ExecutionMode
+from vokaflow.schemas import Priority as Priority
+from vokaflow.schemas import TaskStatus
+from vokaflow.schemas import WebhookEvent as WebhookEvent
+from vokaflow.schemas import WorkerType as WorkerType
 
-
-class Priority(str, Enum):
-    EMERGENCY = "EMERGENCY"
-    CRITICAL = "CRITICAL"
-    HIGH = "HIGH"
-    NORMAL = "NORMAL"
-    LOW = "LOW"
-    BATCH = "BATCH"
-    BACKGROUND = "BACKGROUND"
-    MAINTENANCE = "MAINTENANCE"
-
-
-class WorkerType(str, Enum):
-    CPU_INTENSIVE = "CPU_INTENSIVE"
-    IO_INTENSIVE = "IO_INTENSIVE"
-    MEMORY_INTENSIVE = "MEMORY_INTENSIVE"
-    NETWORK_INTENSIVE = "NETWORK_INTENSIVE"
-    GENERAL_PURPOSE = "GENERAL_PURPOSE"
-
-
-class ExecutionMode(str, Enum):
-    PARALLEL = "parallel"
-    SEQUENTIAL = "sequential"
-    ADAPTIVE = "adaptive"
-
-
-class WebhookEvent(str, Enum):
-    TASK_COMPLETED = "task.completed"
-    TASK_FAILED = "task.failed"
-    TASK_TIMEOUT = "task.timeout"
-    TASK_CANCELLED = "task.cancelled"
-    BATCH_COMPLETED = "batch.completed"
+TERMINAL_STATUSES = frozenset(status.value for status in TaskStatus if status.is_terminal)
 
 
 class ApiModel(BaseModel):

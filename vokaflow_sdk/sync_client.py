@@ -107,8 +107,9 @@ class SyncVokaFlowClient:
         max_rate_limit_retries: int = 3,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        policy = RetryPolicy(retry_on_rate_limit, max_rate_limit_retries)
-        self._config = ClientConfig.of(base_url, api_key, token, timeout, policy)
+        self._config = ClientConfig.of(
+            base_url, api_key, token, timeout, retry_on_rate_limit, max_rate_limit_retries
+        )
         self._transport = transport
         self._http: httpx.Client | None = None
 
@@ -157,12 +158,7 @@ class SyncVokaFlowClient:
 
     def _client(self) -> httpx.Client:
         if self._http is None:
-            self._http = httpx.Client(
-                base_url=self._config.base_url,
-                headers=self._config.headers,
-                timeout=self._config.timeout,
-                transport=self._transport,
-            )
+            self._http = httpx.Client(**self._config.http_options(), transport=self._transport)
         return self._http
 
     def _run(self, plan: Plan[T]) -> T:

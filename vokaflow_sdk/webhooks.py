@@ -12,16 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vokaflow.webhooks import signing
+from vokaflow.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from vokaflow_sdk.errors import header_value
 
-SIGNATURE_HEADER = "X-VokaFlow-Signature"
-TIMESTAMP_HEADER = "X-VokaFlow-Timestamp"
-SCHEME = signing.SCHEME
 DEFAULT_TOLERANCE_S = float(signing.DEFAULT_TOLERANCE_S)
-
-
-def sign(body: bytes, secret: str, timestamp: str | int) -> str:
-    """The ``X-VokaFlow-Signature`` value for ``body`` sent at ``timestamp``."""
-    return signing.sign(secret, str(timestamp), body)
 
 
 def verify_signature(
@@ -52,14 +46,6 @@ def _signature_and_timestamp(
     if isinstance(header, str):
         signature: str | None = header
     else:
-        signature = _header(header, SIGNATURE_HEADER)
-        timestamp = _header(header, TIMESTAMP_HEADER) if timestamp is None else timestamp
+        signature = header_value(header, SIGNATURE_HEADER)
+        timestamp = header_value(header, TIMESTAMP_HEADER) if timestamp is None else timestamp
     return signature, None if timestamp is None else str(timestamp).strip()
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is not None:
-        return value
-    lowered = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == lowered), None)

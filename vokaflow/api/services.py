@@ -12,7 +12,7 @@ import psutil
 from vokaflow.config import Settings
 from vokaflow.errors import NotFound, ServiceUnavailable
 from vokaflow.functions import FunctionRegistry, registry
-from vokaflow.functions.data_roots import settings_context
+from vokaflow.functions.data_roots import ScopedContexts
 from vokaflow.functions.plugins import load_plugins
 from vokaflow.ratelimit.auth_failures import AuthFailureLimiter
 from vokaflow.ratelimit.backends import RateLimiter, RedisRateLimiter
@@ -70,7 +70,7 @@ class Services:
         )
         load_plugins(settings.plugin_modules)
         self.functions = functions
-        self._argument_context = settings_context(settings)
+        self._argument_contexts = ScopedContexts(settings)
         self.started_at = time.time()
         psutil.cpu_percent(interval=None)  # the first reading is meaningless: take it now
         self._principals: dict[str, tuple[float, Principal]] = {}
@@ -107,9 +107,7 @@ class Services:
     def argument_context(self, principal: Principal) -> dict[str, Any]:
         """What argument validators check a principal's task against: the data roots are
         scoped to the principal (see vokaflow.functions.data_roots)."""
-        if not principal.data_scope:
-            return self._argument_context
-        return settings_context(self.settings, principal.data_scope)
+        return self._argument_contexts.for_scope(principal.data_scope)
 
     async def visible_record(self, task_id: str, principal: Principal) -> dict[str, Any]:
         """The task's record, or 404 when there is none or it is another principal's (as if

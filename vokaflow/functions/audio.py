@@ -48,8 +48,6 @@ PITCH_LOUD_FRAME_DB = -20.0  # frames this far below the loudest are left out of
 WHISPER_SAMPLE_RATE = 16_000
 WHISPER_CHUNK_S = 30  # Whisper's window: longer audio is cut into windows of this length
 WHISPER_BATCH_CHUNKS = 8  # windows decoded together in one generate call
-SPEECH_MODEL_DEVICES = ("auto", "cpu", "cuda")
-SPEECH_MODEL_DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
 def _a_file(path: str) -> str:
@@ -94,11 +92,11 @@ def read_audio(path: str | Path) -> Audio:
     import soundfile as sf
 
     try:
-        info = sf.info(str(path))
-        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as sound:
+            samples = sound.read(dtype="float32", always_2d=True)
+            return Audio(samples, int(sound.samplerate), sound.format, sound.subtype)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise ValueError(f"cannot read {path} as audio: {exc}") from None
-    return Audio(samples, int(rate), info.format, info.subtype)
 
 
 def number(value: Any, digits: int = 4) -> float | None:
@@ -347,10 +345,9 @@ class SpeechModelSpec:
     dtype: str = "auto"  # auto: float16 on cuda, float32 on cpu
 
     def __post_init__(self) -> None:
-        if self.device not in SPEECH_MODEL_DEVICES and not self.device.startswith("cuda:"):
-            raise ValueError(f"{self.model_id}: device must be auto, cpu, cuda or cuda:N")
-        if self.dtype not in SPEECH_MODEL_DTYPES:
-            raise ValueError(f"{self.model_id}: dtype must be one of {SPEECH_MODEL_DTYPES}")
+        from vokaflow.vicky.registry import check_placement
+
+        check_placement(self.model_id, self.device, self.dtype)
 
 
 def speech_model_specs(entries: Mapping[str, Any], root: Path) -> dict[str, SpeechModelSpec]:

@@ -98,12 +98,34 @@ def validation_context(data_roots: list[Path]) -> dict[str, Any]:
     return {"data_roots": [str(root) for root in data_roots]}
 
 
-def settings_context(settings: Settings, data_scope: str = "") -> dict[str, Any]:
+def settings_context(settings: Settings) -> dict[str, Any]:
     """What argument validators check against (data roots, database names, the webhook
     allowlist), from the settings of the process that validates: the gateway's or the
-    task's, for a task of ``data_scope``."""
+    task's."""
     return {
-        **validation_context(scoped_roots(settings.data_root_paths, data_scope)),
+        **validation_context(settings.data_root_paths),
         "databases": sorted({"default", *settings.databases}),
         "webhook_allowed_hosts": list(settings.webhook_allowed_hosts),
     }
+
+
+class ScopedContexts:
+    """The argument context for each data scope, derived from the settings' own (no path
+    is resolved again) and kept: the gateway and each worker hold one."""
+
+    MAX_SCOPES = 1024  # one per principal seen; past it, start over
+
+    def __init__(self, settings: Settings) -> None:
+        self.base = settings_context(settings)
+        self._by_scope: dict[str, dict[str, Any]] = {}
+
+    def for_scope(self, data_scope: str) -> dict[str, Any]:
+        if not data_scope:
+            return self.base
+        context = self._by_scope.get(data_scope)
+        if context is None:
+            if len(self._by_scope) >= self.MAX_SCOPES:
+                self._by_scope.clear()
+            roots = scoped_roots([Path(r) for r in self.base["data_roots"]], data_scope)
+            context = self._by_scope[data_scope] = {**self.base, **validation_context(roots)}
+        return context

@@ -100,7 +100,7 @@ class FunctionRegistry:
 
     def categories(self) -> list[str]:
         """The built-in categories, then those that only the user's functions use."""
-        own = sorted({e.category for e in self._by_name.values()} - set(CATEGORIES))
+        own = sorted(self._category_names - set(CATEGORIES))
         return [*CATEGORIES, *own]
 
 

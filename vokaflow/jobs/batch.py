@@ -456,17 +456,13 @@ def resolve_api(api_url: str | None, api_key: str | None) -> tuple[str, str]:
     """The API's base URL and key: given, else from the environment, else the local service's."""
     url = api_url or os.environ.get("VOKAFLOW_API_URL") or os.environ.get("VOKAFLOW_URL")
     key = api_key or os.environ.get("VOKAFLOW_API_KEY")
-    if not url or not key:
-        from vokaflow.config import load_settings
-        from vokaflow.runtime.launcher import base_url
+    if url and key:
+        return url.rstrip("/"), key
+    from vokaflow.config import load_settings
+    from vokaflow.runtime.launcher import api_key_for, base_url
 
-        settings = load_settings()
-        url = url or base_url(settings)
-        if not key and settings.admin_key_file.exists():
-            key = settings.admin_key_file.read_text().strip()
-    if not key:
-        raise ConfigError("no API key: pass --api-key or set VOKAFLOW_API_KEY")
-    return url.rstrip("/"), key
+    settings = load_settings()
+    return (url or base_url(settings)).rstrip("/"), api_key_for(settings, key)
 
 
 def _results_beside(tasks: Path) -> Path:

@@ -47,22 +47,19 @@ def without_password(url: str) -> str:
 def job_env(settings: Settings, redis_url: str) -> dict[str, str]:
     """Writes the secrets file and returns the environment of the scheduler's job."""
     scheduler_settings = settings.model_copy(update={"jwt_secret": ""})  # it signs no tokens
+    hidden = scheduler_settings.secrets()
     nonce = secrets.token_hex(16)
     path = settings.home / f"scheduler-secrets-{settings.key_prefix}.json"
-    full = {"nonce": nonce, "settings": scheduler_settings.secrets(), "redis_url": redis_url}
-    _write_private(path, json.dumps(full))
-    shown = scheduler_settings.without_secrets()
-    blanked = shown.secrets()
-    withheld = [
-        name
-        for name, value in scheduler_settings.secrets().items()
-        if value != blanked[name] and name != "redis_url"  # the job has redis_url's own env
-    ]
-    if without_password(redis_url) != redis_url:
+    _write_private(path, json.dumps({"nonce": nonce, "settings": hidden, "redis_url": redis_url}))
+    # without_secrets() blanks each secret, so a set one is withheld; the Redis URL the job
+    # uses has its own variable, withheld only in its password
+    withheld = [name for name, value in hidden.items() if value and name != "redis_url"]
+    shown_url = without_password(redis_url)
+    if shown_url != redis_url:
         withheld.append("the Redis password")
     return {
-        SETTINGS_ENV: json.dumps(shown.to_wire()),
-        REDIS_URL_ENV: without_password(redis_url),
+        SETTINGS_ENV: json.dumps(scheduler_settings.without_secrets().to_wire()),
+        REDIS_URL_ENV: shown_url,
         SECRETS_FILE_ENV: str(path),
         NONCE_ENV: nonce,
         WITHHELD_ENV: ",".join(withheld),

@@ -101,6 +101,17 @@ def ensure_admin_key(settings: Settings, redis_url: str) -> str:
     return api_key
 
 
+def api_key_for(settings: Settings, given: str | None) -> str:
+    """The key to call the API with: ``given``, else VOKAFLOW_API_KEY, else the admin key
+    `up` keeps in VOKAFLOW_HOME."""
+    key = given or os.environ.get("VOKAFLOW_API_KEY")
+    if not key and settings.admin_key_file.exists():
+        key = settings.admin_key_file.read_text().strip()
+    if not key:
+        raise ConfigError("no API key: pass --api-key or set VOKAFLOW_API_KEY")
+    return key
+
+
 def jwt_secret(settings: Settings, *, create: bool) -> str:
     """VOKAFLOW_JWT_SECRET, else the secret kept in VOKAFLOW_HOME (mode 0600), made when
     ``create``; empty when there is none."""

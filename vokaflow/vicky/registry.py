@@ -23,6 +23,14 @@ log = logging.getLogger("vokaflow.vicky")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
+def check_placement(model_id: str, device: str, dtype: str) -> None:
+    """A registry entry's ``device`` and ``dtype`` (Vicky's models and speech models)."""
+    if dtype not in DTYPES:
+        raise ValueError(f"{model_id}: dtype must be one of {DTYPES}, not {dtype!r}")
+    if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
+        raise ValueError(f"{model_id}: device must be auto, cpu, cuda or cuda:N")
+
+
 class UnknownModel(KeyError):
     def __init__(self, model_id: str, known_ids: Iterable[str]) -> None:
         self.model_id = model_id
@@ -53,10 +61,7 @@ class ModelSpec:
     version: str = ""
 
     def __post_init__(self) -> None:
-        if self.dtype not in DTYPES:
-            raise ValueError(f"{self.model_id}: dtype must be one of {DTYPES}, not {self.dtype!r}")
-        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
-            raise ValueError(f"{self.model_id}: device must be auto, cpu, cuda or cuda:N")
+        check_placement(self.model_id, self.device, self.dtype)
         if self.max_batch_size < 1 or self.max_new_tokens < 1:
             raise ValueError(f"{self.model_id}: max_batch_size and max_new_tokens must be >= 1")
         if self.context_window <= self.max_new_tokens:

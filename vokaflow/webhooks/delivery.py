@@ -16,7 +16,7 @@ import httpx
 import vokaflow
 from vokaflow.config import Settings
 from vokaflow.scheduler.policy import retry_delay_s
-from vokaflow.webhooks.signing import sign, signed_body
+from vokaflow.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signed_body
 from vokaflow.webhooks.ssrf import Allowlist, Unresolvable, UrlRefused, checked_addresses
 from vokaflow.webhooks.store import Attempt, Webhook
 
@@ -147,8 +147,8 @@ class WebhookSender:
             "User-Agent": f"VokaFlow-Webhooks/{vokaflow.__version__}",
             "X-VokaFlow-Event": delivery.event,
             "X-VokaFlow-Delivery": delivery.delivery_id,
-            "X-VokaFlow-Timestamp": timestamp,
-            "X-VokaFlow-Signature": sign(webhook.secret, timestamp, body),
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(webhook.secret, timestamp, body),
         }
         # Connect to the address just checked, not to what a second lookup might answer.
         pinned = url.copy_with(host=addresses[0])

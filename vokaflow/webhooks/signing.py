@@ -18,6 +18,8 @@ from typing import Any
 
 SCHEME = "sha256="
 DEFAULT_TOLERANCE_S = 300
+SIGNATURE_HEADER = "X-VokaFlow-Signature"
+TIMESTAMP_HEADER = "X-VokaFlow-Timestamp"
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

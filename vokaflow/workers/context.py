@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -23,8 +23,10 @@ from vokaflow.config import Settings, load_settings
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
 
+if TYPE_CHECKING:
+    from vokaflow.functions.data_roots import ScopedContexts
+
 PROGRESS_EVERY_S = 0.2  # at most this often per task; the last report of a run always lands
-MAX_CACHED_SCOPES = 1024  # argument contexts a worker keeps, one per principal seen
 
 
 @dataclass(frozen=True)
@@ -52,21 +54,15 @@ class WorkerEnv:
         return Settings.from_wire(self.settings_wire)
 
     @functools.cached_property
-    def _argument_contexts(self) -> dict[str, dict[str, Any]]:
-        return {}
+    def _argument_contexts(self) -> ScopedContexts:
+        from vokaflow.functions.data_roots import ScopedContexts
+
+        return ScopedContexts(self.settings)
 
     def argument_context(self, data_scope: str) -> dict[str, Any]:
         """What argument validators check against for a task of ``data_scope``; built once
         per scope, not per task."""
-        from vokaflow.functions.data_roots import settings_context
-
-        contexts = self._argument_contexts
-        if data_scope not in contexts:
-            if len(contexts) >= MAX_CACHED_SCOPES:
-                contexts.clear()
-            contexts[data_scope] = settings_context(self.settings, data_scope)
-        context: dict[str, Any] = contexts[data_scope]
-        return context
+        return self._argument_contexts.for_scope(data_scope)
 
 
 _SHARED_ENVS: dict[str, WorkerEnv] = {}

@@ -114,6 +114,21 @@ def test_inserted_rows_come_back_from_a_query_with_bound_parameters(api, databas
 
 
 @pytest.mark.parametrize("database", DATABASES)
+def test_a_committed_insert_task_is_recorded_as_applied_beside_its_rows(api, database):
+    table = _table(f"applied_{database}")
+    done = _finished(api, "bulk_insert", table=table, data=ROWS, database=database)
+    assert done["status"] == "completed", done
+    found = _run(
+        api,
+        "complex_query",
+        query="SELECT result FROM vokaflow_applied_tasks WHERE task_id = :id",
+        parameters={"id": done["task_id"]},
+        database=database,
+    )
+    assert [json.loads(cell) for [cell] in found["rows"]] == [done["result"]]
+
+
+@pytest.mark.parametrize("database", DATABASES)
 def test_a_second_insert_appends_and_max_rows_truncates(api, database):
     table = _table(f"append_{database}")
     _run(api, "bulk_insert", table=table, data=ROWS, database=database)

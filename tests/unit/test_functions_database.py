@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import math
 import sqlite3
+import threading
+import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -244,6 +246,75 @@ def test_a_failed_batch_inserts_nothing_so_a_retry_adds_each_row_once(data_root:
     run("bulk_insert", table="ids", data=rows, batch_size=4)  # the retry, with good data
     found = run("complex_query", query="SELECT id FROM ids ORDER BY id")
     assert found["rows"] == [[1], [2], [3], [4], [5]]
+
+
+class _Task:
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+
+
+def as_task(monkeypatch: pytest.MonkeyPatch, task_id: str) -> None:
+    """Run the functions as if inside the task ``task_id`` (the worker sets this context)."""
+    monkeypatch.setattr("vokaflow.functions.database.current_task", lambda: _Task(task_id))
+
+
+def test_a_rerun_of_a_committed_task_inserts_nothing_and_returns_the_first_result(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_task(monkeypatch, "task-1")
+    first = run("bulk_insert", table="people", data=ROWS)
+    again = run("bulk_insert", table="people", data=ROWS)  # the worker was lost after commit
+    assert "already_applied" not in first
+    assert again == {**first, "already_applied": True}
+    assert run("complex_query", query="SELECT count(*) FROM people")["rows"] == [[3]]
+
+    as_task(monkeypatch, "task-2")
+    run("bulk_insert", table="people", data=ROWS)
+    assert run("complex_query", query="SELECT count(*) FROM people")["rows"] == [[6]]
+
+
+def test_a_failed_task_leaves_no_applied_mark_so_its_retry_inserts(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_task(monkeypatch, "task-1")
+    data_root.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(data_root / "vokaflow.db") as db:
+        db.execute("CREATE TABLE ids (id INTEGER PRIMARY KEY)")
+    with pytest.raises(RuntimeError, match="no row was inserted"):
+        run("bulk_insert", table="ids", data=[{"id": 1}, {"id": 1}])
+    retried = run("bulk_insert", table="ids", data=[{"id": 1}, {"id": 2}])
+    assert retried["inserted"] == 2 and "already_applied" not in retried
+
+
+def test_a_concurrent_run_of_the_same_task_waits_and_returns_the_committed_result(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy as sa
+
+    from vokaflow.functions.database import AppliedTasks, database_url
+
+    as_task(monkeypatch, "task-1")
+    run("bulk_insert", table="people", data=ROWS[:1], database="other")  # creates both tables
+    engine = sa.create_engine(database_url("other"))
+    ledger = AppliedTasks.open(engine, "task-7")
+    assert ledger is not None
+    as_task(monkeypatch, "task-7")
+    outcome: list[Any] = []
+    with engine.begin() as first_run:  # the first run holds its transaction open...
+        ledger.claim(first_run)
+        first_run.execute(sa.text("INSERT INTO people (id) VALUES (70)"))
+        ledger.record(first_run, {"table": "people", "inserted": 1})
+        second_run = threading.Thread(
+            target=lambda: outcome.append(
+                run("bulk_insert", table="people", data=ROWS, database="other")
+            )
+        )
+        second_run.start()  # ...while the same task starts again elsewhere
+        time.sleep(0.3)
+    second_run.join(30)
+    assert outcome == [{"table": "people", "inserted": 1, "already_applied": True}]
+    count = run("complex_query", query="SELECT count(*) FROM people", database="other")
+    assert count["rows"] == [[2]]
 
 
 def test_a_new_table_with_mixed_column_types_is_refused(data_root: Path) -> None:

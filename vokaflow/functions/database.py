@@ -22,13 +22,14 @@ import contextlib
 import csv
 import functools
 import json
+import logging
 import math
 import os
 import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -47,7 +48,7 @@ from vokaflow.config import Settings
 from vokaflow.functions.data_roots import OutputPath
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
-from vokaflow.workers.context import current_settings, report_progress
+from vokaflow.workers.context import current_settings, current_task, report_progress
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -62,6 +63,8 @@ MAX_QUERY_ROWS = 100_000
 EXPORT_CHUNK_ROWS = 10_000
 SQLITE_BUSY_TIMEOUT_S = 30.0
 READ_ONLY_QUERIES = "SQLite and PostgreSQL (postgresql+psycopg)"
+
+log = logging.getLogger(__name__)
 
 ExportFormat = Literal["csv", "parquet"]
 ColumnKind = Literal["integer", "float", "boolean", "text"]
@@ -433,10 +436,35 @@ def bulk_insert(
             f"table {table!r} has no column {', '.join(map(repr, unknown))}; "
             f"its columns: {', '.join(target.c.keys())}"
         )
+    task = current_task()
+    ledger = AppliedTasks.open(engine, task.task_id) if task is not None else None
+    earlier = ledger.earlier_result() if ledger is not None else None
+    if earlier is not None:
+        return earlier
+    try:
+        return _insert_in_one_transaction(engine, target, data, batch_size, ledger, database)
+    except RuntimeError:
+        earlier = ledger.earlier_result() if ledger is not None else None
+        if earlier is not None:  # a concurrent run of this task committed first
+            return earlier
+        raise
+
+
+def _insert_in_one_transaction(
+    engine: Engine,
+    target: Table,
+    data: Sequence[Mapping[str, object]],
+    batch_size: int,
+    ledger: AppliedTasks | None,
+    database: str,
+) -> dict[str, Any]:
+    columns = column_names(data)
     inserted = batches = 0
     step = "batch 1"
     try:
         with engine.begin() as connection:
+            if ledger is not None:
+                ledger.claim(connection)  # first, so a concurrent run of the task waits here
             for start in range(0, len(data), batch_size):
                 batch = [
                     {column: row.get(column) for column in columns}
@@ -446,9 +474,74 @@ def bulk_insert(
                 inserted, batches = inserted + len(batch), batches + 1
                 report_progress(inserted / len(data), sent=inserted, batches=batches)
                 step = f"batch {batches + 1}" if inserted < len(data) else "the commit"
+            result = {
+                "table": target.name,
+                "inserted": inserted,
+                "batches": batches,
+                "database": database,
+            }
+            if ledger is not None:
+                ledger.record(connection, result)
     except Exception as exc:
         raise RuntimeError(f"{step} failed, so no row was inserted: {_first_line(exc)}") from exc
-    return {"table": table, "inserted": inserted, "batches": batches, "database": database}
+    return result
+
+
+class AppliedTasks:
+    """``vokaflow_applied_tasks`` in the target database: a row per task whose insert
+    committed, written in the insert's own transaction, with the result it returned.
+
+    Delivery is at least once: a worker lost after the commit but before its outcome
+    reached Redis runs the task again. That run finds the row and returns the first result,
+    marked ``already_applied``, instead of inserting the rows a second time."""
+
+    NAME = "vokaflow_applied_tasks"
+
+    def __init__(self, engine: Engine, table: Table, task_id: str) -> None:
+        self.engine, self.table, self.task_id = engine, table, task_id
+
+    @classmethod
+    def open(cls, engine: Engine, task_id: str) -> AppliedTasks | None:
+        """None, with a warning in the task's log, where the table cannot be created (a
+        role without CREATE): the insert then runs without the guard, at least once."""
+        import sqlalchemy as sa
+
+        table = sa.Table(
+            cls.NAME,
+            sa.MetaData(),
+            sa.Column("task_id", sa.String(64), primary_key=True),
+            sa.Column("function_name", sa.String(64), nullable=False),
+            sa.Column("result", sa.Text, nullable=False),
+            sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+        )
+        try:
+            table.create(engine, checkfirst=True)
+        except sa.exc.DBAPIError as exc:
+            log.warning("no %s table (%s): a re-run may insert again", cls.NAME, _first_line(exc))
+            return None
+        return cls(engine, table, task_id)
+
+    def earlier_result(self) -> dict[str, Any] | None:
+        import sqlalchemy as sa
+
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                sa.select(self.table.c.result).where(self.table.c.task_id == self.task_id)
+            ).scalar_one_or_none()
+        return None if found is None else {**json.loads(found), "already_applied": True}
+
+    def claim(self, connection: Connection) -> None:
+        row = {
+            "task_id": self.task_id,
+            "function_name": "bulk_insert",
+            "result": "{}",
+            "applied_at": datetime.now(timezone.utc),
+        }
+        connection.execute(self.table.insert(), row)
+
+    def record(self, connection: Connection, result: dict[str, Any]) -> None:
+        where = self.table.c.task_id == self.task_id
+        connection.execute(self.table.update().where(where).values(result=json.dumps(result)))
 
 
 # --- complex_query --------------------------------------------------------------------

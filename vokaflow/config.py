@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     max_result_bytes: int = Field(default=256 * 1024, ge=1024)  # larger ones go to a file
     database_url: str = ""  # SQLAlchemy URL; default: SQLite at <first data root>/vokaflow.db
     databases: dict[str, str] = Field(default_factory=dict, repr=False)  # more, by name
+    # Database servers that non-admin keys may use too (they share them); see database_names.
+    user_databases: list[str] = Field(default_factory=list)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str = ""
@@ -159,15 +161,31 @@ class Settings(BaseSettings):
         named = [Path(p.strip()).expanduser() for p in self.data_roots.split(",") if p.strip()]
         return [p.resolve() for p in named] or [self.home / "data"]
 
-    def database_url_for(self, name: str = "default") -> str:
-        """The SQLAlchemy URL of a named database; ``default`` is database_url or SQLite."""
+    def database_url_for(self, name: str = "default", data_root: Path | None = None) -> str:
+        """The SQLAlchemy URL of a named database. ``default`` is database_url, else SQLite
+        in ``data_root`` (a principal's task passes its own folder; default: the first
+        data root)."""
+        if not self.is_database_server(name):
+            return f"sqlite:///{(data_root or self.data_root_paths[0]) / 'vokaflow.db'}"
         if name == "default" and "default" not in self.databases:
-            return self.database_url or f"sqlite:///{self.data_root_paths[0] / 'vokaflow.db'}"
+            return self.database_url
         if name not in self.databases:
             raise KeyError(
-                f"no database named {name!r}; configured: default, {', '.join(self.databases)}"
+                f"no database named {name!r}; configured: {', '.join(self.database_names())}"
             )
         return self.databases[name]
+
+    def is_database_server(self, name: str) -> bool:
+        """False only for ``default`` as SQLite, which each principal has its own of."""
+        return name != "default" or bool(self.database_url) or "default" in self.databases
+
+    def database_names(self, principal_scoped: bool = False) -> list[str]:
+        """The databases a task may name. A non-admin principal's task (scoped) may not
+        name a server that other keys use unless user_databases lists it."""
+        names = ["default", *(name for name in self.databases if name != "default")]
+        if not principal_scoped:
+            return names
+        return [n for n in names if not self.is_database_server(n) or n in self.user_databases]
 
     @property
     def admin_key_file(self) -> Path:

@@ -91,3 +91,32 @@ def test_a_user_s_large_result_is_kept_in_its_own_folder_out_of_others_reach(ali
     assert path == expected.resolve()
     assert json.loads(path.read_text())["row_count"] == 10_000  # max_rows
     assert _refused_field(alice, str(path)) == "kwargs.file_path"
+
+
+def _run(client: httpx.Client, function_name: str, **kwargs: Any) -> dict[str, Any]:
+    task = submit(client, function_name, kwargs=kwargs, retry_count=0)
+    done = wait_until(client, task["task_id"])
+    assert done["status"] == "completed", done
+    return done["result"]
+
+
+def test_each_user_s_default_database_is_its_own_sqlite_file(alice, bob, data_root):
+    _run(alice, "bulk_insert", table="scope_notes", data=[{"id": 1, "by": "alice"}])
+    _run(bob, "bulk_insert", table="scope_notes", data=[{"id": 2, "by": "bob"}])
+    for client, owner in ((alice, "alice"), (bob, "bob")):
+        found = _run(client, "complex_query", query="SELECT by FROM scope_notes")
+        assert found["rows"] == [[owner]]
+        assert (data_root / "principals" / f"scope-{owner}" / "vokaflow.db").is_file()
+
+
+def test_a_user_may_not_name_a_database_server_that_is_not_listed_for_users(alice, api):
+    body = {
+        "name": "peek",
+        "function_name": "complex_query",
+        "kwargs": {"query": "SELECT 1", "database": "pg"},
+    }
+    reply = alice.post(SUBMIT, json=body)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["details"]["field"] == "kwargs.database"
+    assert "only admin keys" in reply.json()["details"]["error"]
+    assert _run(api, "complex_query", query="SELECT 1", database="pg")["rows"] == [[1]]

@@ -10,6 +10,7 @@ from vokaflow.functions.arguments import ArgumentError
 from vokaflow.functions.data_roots import (
     DataPath,
     OutputPath,
+    ScopedContexts,
     confine,
     scoped_roots,
     sibling,
@@ -159,3 +160,44 @@ def test_a_worker_checks_each_task_against_its_own_scope(tmp_path: Path):
         str(tmp_path / "d" / "principals" / "alice")
     ]
     assert env.argument_context("alice") is env.argument_context("alice")
+
+
+# --- databases: a principal's own SQLite, and only the servers it is allowed -----------
+
+PG = "postgresql+psycopg://app@db/app"
+
+
+def test_a_user_s_tasks_may_name_default_sqlite_but_no_unlisted_server(tmp_path: Path):
+    settings = Settings(home=tmp_path, databases={"pg": PG, "pg2": PG})
+    assert settings.database_names() == ["default", "pg", "pg2"]
+    assert settings.database_names(principal_scoped=True) == ["default"]
+    listed = Settings(home=tmp_path, databases={"pg": PG, "pg2": PG}, user_databases=["pg2"])
+    assert listed.database_names(principal_scoped=True) == ["default", "pg2"]
+
+
+def test_a_default_database_on_a_server_is_for_admins_unless_listed(tmp_path: Path):
+    server = Settings(home=tmp_path, database_url=PG)
+    assert server.database_names(principal_scoped=True) == []
+    shared = Settings(home=tmp_path, database_url=PG, user_databases=["default"])
+    assert shared.database_names(principal_scoped=True) == ["default"]
+    assert shared.database_url_for("default", tmp_path / "anywhere") == PG
+
+
+def test_default_sqlite_lies_in_the_folder_the_task_passes(tmp_path: Path):
+    settings = Settings(home=tmp_path, data_roots=str(tmp_path / "d"))
+    assert settings.database_url_for() == f"sqlite:///{(tmp_path / 'd' / 'vokaflow.db')}"
+    mine = scoped_roots(settings.data_root_paths, "alice")[0]
+    assert settings.database_url_for("default", mine) == f"sqlite:///{mine / 'vokaflow.db'}"
+
+
+def test_a_user_s_task_naming_an_unlisted_server_is_refused_naming_the_field(tmp_path: Path):
+    from vokaflow.functions import registry
+
+    contexts = ScopedContexts(Settings(home=tmp_path, databases={"pg": PG}))
+    query = registry.get("complex_query")
+    kwargs = {"query": "SELECT 1", "database": "pg"}
+    query.validated([], kwargs, contexts.for_scope(""))  # an admin's task
+    with pytest.raises(ArgumentError) as refused:
+        query.validated([], kwargs, contexts.for_scope("alice"))
+    assert refused.value.field == "kwargs.database"
+    assert "only admin keys" in refused.value.message

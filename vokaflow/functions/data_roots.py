@@ -104,7 +104,8 @@ def settings_context(settings: Settings) -> dict[str, Any]:
     task's."""
     return {
         **validation_context(settings.data_root_paths),
-        "databases": sorted({"default", *settings.databases}),
+        "databases": settings.database_names(),  # those this scope may name
+        "configured_databases": settings.database_names(),
         "webhook_allowed_hosts": list(settings.webhook_allowed_hosts),
     }
 
@@ -117,6 +118,7 @@ class ScopedContexts:
 
     def __init__(self, settings: Settings) -> None:
         self.base = settings_context(settings)
+        self._scoped_databases = settings.database_names(principal_scoped=True)
         self._by_scope: dict[str, dict[str, Any]] = {}
 
     def for_scope(self, data_scope: str) -> dict[str, Any]:
@@ -127,5 +129,10 @@ class ScopedContexts:
             if len(self._by_scope) >= self.MAX_SCOPES:
                 self._by_scope.clear()
             roots = scoped_roots([Path(r) for r in self.base["data_roots"]], data_scope)
-            context = self._by_scope[data_scope] = {**self.base, **validation_context(roots)}
+            context = {
+                **self.base,
+                **validation_context(roots),
+                "databases": self._scoped_databases,
+            }
+            self._by_scope[data_scope] = context
         return context

@@ -44,8 +44,7 @@ from pydantic import (
     ValidationInfo,
 )
 
-from vokaflow.config import Settings
-from vokaflow.functions.data_roots import OutputPath
+from vokaflow.functions.data_roots import OutputPath, current_roots
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
 from vokaflow.workers.context import current_settings, current_task, report_progress
@@ -87,16 +86,18 @@ def _identifier(name: str) -> str:
     return name
 
 
-def configured_databases(settings: Settings) -> list[str]:
-    return ["default", *(name for name in settings.databases if name != "default")]
-
-
 def _known_database(name: str, info: ValidationInfo) -> str:
-    context = info.context if isinstance(info.context, dict) else {}
-    names = context.get("databases") or configured_databases(current_settings())
-    if name not in names:
-        raise ValueError(f"no database named {name!r}; configured: {', '.join(names)}")
-    return name
+    context: dict[str, list[str]] = info.context if isinstance(info.context, dict) else {}
+    configured = context.get("configured_databases") or current_settings().database_names()
+    usable = context.get("databases", configured)
+    if name in usable:
+        return name
+    if name in configured:
+        raise ValueError(
+            f"database {name!r} is a server that other keys use: only admin keys may name "
+            "it, unless VOKAFLOW_USER_DATABASES lists it"
+        )
+    raise ValueError(f"no database named {name!r}; configured: {', '.join(usable)}")
 
 
 Identifier = Annotated[str, AfterValidator(_identifier)]
@@ -257,8 +258,9 @@ def _quoted_end(query: str, index: int, backslash_escapes: bool) -> int:
 
 
 def database_url(database: str) -> str:
+    """The URL for the running task: ``default`` as SQLite lies in its principal's folder."""
     try:
-        return current_settings().database_url_for(database)
+        return current_settings().database_url_for(database, current_roots()[0])
     except KeyError as exc:
         raise ValueError(exc.args[0]) from None
 

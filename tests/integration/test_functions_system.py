@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.integration.helpers import user_client, wait_until
+from vokaflow.functions import system
 from vokaflow.functions.system import restore_backup
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
@@ -92,6 +93,20 @@ def test_log_rotation_gzips_a_big_log_and_empties_it(api, stack):
     assert log.read_bytes() == b""
     assert gzip.decompress((log.parent / "gateway.log.1.gz").read_bytes()) == content
     assert Keys(stack.key_prefix, PARTITIONS).system_log in result["streams_trimmed"]
+
+
+def test_log_rotation_removes_ended_ray_sessions_and_never_a_live_one(api):
+    """Asks to keep no ended session, so it also clears earlier runs' sessions here."""
+    live = system.live_ray_sessions()
+    assert live, "the stack's Ray session should be live"
+    ended = next(iter(live)).parent / "session_2000-01-01_00-00-00_000000_1"
+    (ended / "logs").mkdir(parents=True, exist_ok=True)
+    (ended / "logs" / "raylet.out").write_text("an old session's log")
+    os.utime(ended, (0, 0))
+    result = _result(api, "log_rotation", ray_sessions_kept=0)
+    assert {"path": str(ended), "bytes": 20} in result["ray_sessions_removed"]
+    assert not ended.exists()
+    assert all(session.exists() for session in live)
 
 
 def test_a_backup_restores_a_key_under_another_prefix(api, stack, data_root, redis_client):

@@ -3,6 +3,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -191,3 +193,44 @@ def test_bad_arguments_are_refused_naming_the_field(name, kwargs, field):
 def test_backup_state_without_redis_says_so(home: Path):
     with pytest.raises(RuntimeError, match="no Redis to back up"):
         system.backup_state()
+
+
+# --- ended Ray sessions ------------------------------------------------------------------
+
+
+def _session(temp_dir: Path, name: str, age_s: float) -> Path:
+    folder = temp_dir / f"session_2026-11-0{name}_00-00-00_000000_1"
+    (folder / "logs").mkdir(parents=True)
+    (folder / "logs" / "raylet.out").write_text("x" * 100)
+    stamp = time.time() - age_s
+    os.utime(folder, (stamp, stamp))
+    return folder
+
+
+def test_ended_sessions_go_but_live_ones_and_the_newest_ended_stay(tmp_path: Path):
+    old = [_session(tmp_path, str(n), 3600) for n in range(1, 6)]
+    (tmp_path / "session_latest").symlink_to(old[-1])
+    live = {old[2]}
+    assert system.ended_ray_sessions(tmp_path, live, keep=1) == [old[0], old[1], old[3]]
+    assert system.ended_ray_sessions(tmp_path, live, keep=0) == [old[0], old[1], old[3], old[4]]
+
+
+def test_a_session_folder_changed_moments_ago_is_left_alone(tmp_path: Path):
+    starting = _session(tmp_path, "1", 5)  # its processes may not have started yet
+    assert system.ended_ray_sessions(tmp_path, set(), keep=0) == []
+    assert starting.exists()
+
+
+def test_a_session_named_on_a_running_process_s_command_line_is_live(tmp_path: Path):
+    session = tmp_path / "session_2026-11-01_00-00-00_000000_7"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)", f"--session-dir={session}"]
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while session not in system.live_ray_sessions():
+            assert time.monotonic() < deadline, "the session was never seen as live"
+            time.sleep(0.05)
+    finally:
+        holder.kill()
+        holder.wait()

@@ -373,15 +373,61 @@ def trim_log_streams(client: redis.Redis, keys: Keys) -> dict[str, int]:
     }
 
 
+RAY_SESSION_SETTLE_S = 600.0
+RAY_SESSION = re.compile(r"(/[^\s=]*/session_\d{4}-\d{2}-\d{2}_[^/\s]+)")
+
+
+def live_ray_sessions() -> set[Path]:
+    """Ray session folders that a running process names on its command line (every raylet,
+    GCS and worker does): those of this cluster and of any other on the machine."""
+    live: set[Path] = set()
+    for process in psutil.process_iter(["cmdline"]):
+        for argument in process.info["cmdline"] or []:
+            live.update(Path(found) for found in RAY_SESSION.findall(argument))
+    return live
+
+
+def ended_ray_sessions(
+    temp_dir: Path, live: set[Path], keep: int, now: float | None = None
+) -> list[Path]:
+    """The session folders under ``temp_dir`` that no process uses, but the newest ``keep``
+    of them (a session's name starts with its start time, so names sort by age). A folder
+    changed in the last RAY_SESSION_SETTLE_S may belong to a cluster still starting."""
+    settled_before = (time.time() if now is None else now) - RAY_SESSION_SETTLE_S
+    sessions = sorted(
+        path for path in temp_dir.glob("session_2*") if path.is_dir() and not path.is_symlink()
+    )
+    ended = [path for path in sessions if path not in live]
+    return [
+        path for path in ended[: max(0, len(ended) - keep)] if path.stat().st_mtime < settled_before
+    ]
+
+
+def remove_ended_ray_sessions(keep: int) -> list[dict[str, Any]]:
+    """Ray rotates the logs of a running session itself; a session that ended keeps its
+    folder (logs, spilled objects) until someone removes it."""
+    live = live_ray_sessions()
+    temp_dirs = {path.parent for path in live} or {Path("/tmp/ray")}
+    removed = []
+    for temp_dir in sorted(temp_dirs):
+        for session in ended_ray_sessions(temp_dir, live, keep):
+            size = sum(f.stat().st_size for f in session.rglob("*") if f.is_file())
+            shutil.rmtree(session, ignore_errors=True)
+            removed.append({"path": str(session), "bytes": size})
+    return removed
+
+
 @function(
     admin_only=True,
     category="system",
-    description="Rotates and gzips the service's log files and trims its Redis log streams",
+    description="Rotates and gzips the service's log files, trims its Redis log streams "
+    "and removes the folders of ended Ray sessions",
     estimated_duration="<10 seconds",
 )
 def log_rotation(
     max_bytes: Annotated[int, Field(ge=1)] = 10 * 1024 * 1024,
     keep: Annotated[int, Field(ge=1, le=100)] = 5,
+    ray_sessions_kept: Annotated[int, Field(ge=0, le=100)] = 3,
 ) -> dict[str, Any]:
     service = _service()
     rotated = rotate_logs(log_files(service.settings.home), max_bytes, keep)
@@ -390,7 +436,12 @@ def log_rotation(
     if client is not None:
         with contextlib.closing(client):
             trimmed = trim_log_streams(client, service.keys)
-    return {"rotated": rotated, "kept": keep, "streams_trimmed": trimmed}
+    return {
+        "rotated": rotated,
+        "kept": keep,
+        "streams_trimmed": trimmed,
+        "ray_sessions_removed": remove_ended_ray_sessions(ray_sessions_kept),
+    }
 
 
 # --- backup_state ----------------------------------------------------------------------

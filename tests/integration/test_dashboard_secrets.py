@@ -1,19 +1,20 @@
 """The Ray dashboard shows each job's environment and each Serve application's config:
 none of it may carry a password, a signing secret or a database URL. The scheduler still
-has them (the notification and database tests depend on that), from a file only its user
-can read."""
+has them (the notification and database tests depend on that): it took them from Ray's
+internal key-value store, where they are left for it once."""
 
 from __future__ import annotations
 
 import json
-import stat
-from pathlib import Path
+import os
 
 import httpx
+import ray
+from ray.experimental import internal_kv
 from ray.job_submission import JobStatus, JobSubmissionClient
 
 from tests.integration.conftest import NOTIFY_WEBHOOK_SECRET, POSTGRES_ADMIN_URL, POSTGRES_URL
-from vokaflow.runtime.job_secrets import SECRETS_FILE_ENV
+from vokaflow.runtime.job_secrets import KV_NAMESPACE, NONCE_ENV, secrets_key
 from vokaflow.runtime.launcher import SCHEDULER_JOB_KIND
 
 SECRETS = (NOTIFY_WEBHOOK_SECRET, POSTGRES_URL, POSTGRES_ADMIN_URL)
@@ -43,13 +44,16 @@ def test_the_scheduler_job_the_dashboard_shows_carries_no_secret(stack):
     assert "notify_webhook_secret" in shown  # the settings are there, blanked
 
 
-def test_the_scheduler_secrets_file_is_readable_by_its_user_only(stack):
-    path = Path(_scheduler_job(stack).runtime_env["env_vars"][SECRETS_FILE_ENV])
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    hidden = json.loads(path.read_text())
-    assert hidden["settings"]["notify_webhook_secret"] == NOTIFY_WEBHOOK_SECRET
-    assert hidden["settings"]["databases"]["pg"] == POSTGRES_URL
-    assert hidden["settings"]["jwt_secret"] == ""  # the scheduler signs no tokens
+def test_the_scheduler_took_its_secrets_and_left_none_behind(stack):
+    nonce = _scheduler_job(stack).runtime_env["env_vars"][NONCE_ENV]
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    ray.init(address=stack.ray_address, log_to_driver=False)
+    try:
+        left = internal_kv._internal_kv_list(secrets_key(stack.key_prefix), namespace=KV_NAMESPACE)
+    finally:
+        ray.shutdown()
+    assert nonce and left == []
+    assert not list(stack.home.rglob("*secrets*"))
 
 
 def test_the_serve_applications_the_dashboard_shows_carry_no_secret(stack):

@@ -2,28 +2,64 @@
 
 The dashboard shows every job's environment. `up` puts there the settings with the secrets
 blanked and the Redis URL with its password masked, the names of what it withheld, and a
-nonce; the full values go to a file only this user can read, on the node `up` runs on
-(Ray runs job entrypoints on the head node). The job's host reads the file back and
-checks its nonce, so a file left by an earlier start is never taken for this one.
+nonce. The full values go to Ray's internal key-value store in the GCS, under a key named
+by the nonce, which the dashboard does not show and which `up` reaches from any machine
+that can reach the cluster. The job's host takes them back (reads and deletes) on start.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from vokaflow.config import Settings
 
 SETTINGS_ENV = "VOKAFLOW_SCHEDULER_SETTINGS"
 REDIS_URL_ENV = "VOKAFLOW_SCHEDULER_REDIS_URL"
-SECRETS_FILE_ENV = "VOKAFLOW_SCHEDULER_SECRETS_FILE"
 NONCE_ENV = "VOKAFLOW_SCHEDULER_SECRETS_NONCE"
 WITHHELD_ENV = "VOKAFLOW_SCHEDULER_WITHHELD"
 MASK = "***"
+KV_NAMESPACE = "vokaflow"
+
+
+class SecretStore(Protocol):
+    """Where `up` leaves the secrets for the host: Ray's internal KV (RayKV)."""
+
+    def put(self, key: str, value: str) -> None: ...
+
+    def take(self, key: str) -> str | None:
+        """The value, deleted as it is read; None when there is none."""
+        ...
+
+    def delete_prefix(self, prefix: str) -> None: ...
+
+
+class RayKV:
+    """Ray's internal key-value store (held by the GCS), in the service's namespace. Needs
+    a connected Ray (ray.init), which `up` and the host both have."""
+
+    def put(self, key: str, value: str) -> None:
+        from ray.experimental import internal_kv
+
+        internal_kv._internal_kv_put(key, value, namespace=KV_NAMESPACE)
+
+    def take(self, key: str) -> str | None:
+        from ray.experimental import internal_kv
+
+        value = internal_kv._internal_kv_get(key, namespace=KV_NAMESPACE)
+        internal_kv._internal_kv_del(key, namespace=KV_NAMESPACE)
+        return None if value is None else value.decode()
+
+    def delete_prefix(self, prefix: str) -> None:
+        from ray.experimental import internal_kv
+
+        internal_kv._internal_kv_del(prefix, del_by_prefix=True, namespace=KV_NAMESPACE)
+
+
+def secrets_key(key_prefix: str, nonce: str = "") -> str:
+    return f"scheduler-secrets:{key_prefix}:{nonce}"
 
 
 class SecretsMissing(RuntimeError):
@@ -44,13 +80,17 @@ def without_password(url: str) -> str:
     return masked
 
 
-def job_env(settings: Settings, redis_url: str) -> dict[str, str]:
-    """Writes the secrets file and returns the environment of the scheduler's job."""
+def job_env(settings: Settings, redis_url: str, store: SecretStore) -> dict[str, str]:
+    """Leaves the secrets in ``store`` and returns the environment of the scheduler's job.
+    Secrets left by earlier starts that never ran are removed first."""
     scheduler_settings = settings.model_copy(update={"jwt_secret": ""})  # it signs no tokens
     hidden = scheduler_settings.secrets()
     nonce = secrets.token_hex(16)
-    path = settings.home / f"scheduler-secrets-{settings.key_prefix}.json"
-    _write_private(path, json.dumps({"nonce": nonce, "settings": hidden, "redis_url": redis_url}))
+    store.delete_prefix(secrets_key(settings.key_prefix))
+    store.put(
+        secrets_key(settings.key_prefix, nonce),
+        json.dumps({"settings": hidden, "redis_url": redis_url}),
+    )
     # without_secrets() blanks each secret, so a set one is withheld; the Redis URL the job
     # uses has its own variable, withheld only in its password
     withheld = [name for name, value in hidden.items() if value and name != "redis_url"]
@@ -60,41 +100,25 @@ def job_env(settings: Settings, redis_url: str) -> dict[str, str]:
     return {
         SETTINGS_ENV: json.dumps(scheduler_settings.without_secrets().to_wire()),
         REDIS_URL_ENV: shown_url,
-        SECRETS_FILE_ENV: str(path),
         NONCE_ENV: nonce,
         WITHHELD_ENV: ",".join(withheld),
     }
 
 
-def settings_from_env(environ: dict[str, str]) -> tuple[Settings, str]:
-    """The job's full settings and Redis URL: from the file when its nonce matches; from
-    the environment alone only when nothing was withheld. SecretsMissing otherwise."""
+def settings_from_env(environ: dict[str, str], store: SecretStore) -> tuple[Settings, str]:
+    """The job's full settings and Redis URL: with the secrets its start left in ``store``
+    (taken, so they are read once); from the environment alone only when nothing was
+    withheld. SecretsMissing otherwise."""
     settings = Settings.from_wire(json.loads(environ[SETTINGS_ENV]))
-    full = _read_matching(Path(environ.get(SECRETS_FILE_ENV, "")), environ.get(NONCE_ENV, ""))
-    if full is not None:
+    nonce = environ.get(NONCE_ENV, "")
+    stored = store.take(secrets_key(settings.key_prefix, nonce)) if nonce else None
+    if stored is not None:
+        full: dict[str, Any] = json.loads(stored)
         return settings.model_copy(update=full["settings"]), str(full["redis_url"])
     withheld = [name for name in environ.get(WITHHELD_ENV, "").split(",") if name]
     if withheld:
         raise SecretsMissing(
-            f"{environ.get(SECRETS_FILE_ENV)} is missing or from another start, and the job "
-            f"was started without {', '.join(withheld)}: run `vokaflow up` on the head node"
+            f"the secrets of this start ({', '.join(withheld)}) are not in Ray's key-value "
+            "store: they are read once, so start the service again with `vokaflow up`"
         )
     return settings, environ[REDIS_URL_ENV]
-
-
-def _read_matching(path: Path, nonce: str) -> dict[str, Any] | None:
-    try:
-        full: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return full if nonce and full.get("nonce") == nonce else None
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Mode 0600 from the start, and replaced whole: a reader sees the old file or the new."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.{secrets.token_hex(4)}.partial")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as stream:
-        stream.write(text)
-    os.replace(partial, path)

@@ -17,7 +17,7 @@ import httpx
 
 from vokaflow.config import Settings
 from vokaflow.errors import ConfigError
-from vokaflow.runtime.job_secrets import job_env
+from vokaflow.runtime.job_secrets import RayKV, job_env
 from vokaflow.scheduler import NAMESPACE
 from vokaflow.store.api_keys import ApiKeyStore, KeyInfo, new_api_key
 from vokaflow.store.embedded import EmbeddedRedis
@@ -232,8 +232,8 @@ def start_scheduler_job(settings: Settings, redis_url: str) -> None:
     """Run the scheduler's host as a Ray job, unless one already runs for this key prefix.
 
     The dashboard shows a job's environment, so the job gets the settings without their
-    secrets and the Redis URL without its password; both in full go to a file only this
-    user can read, on this node, where the job runs.
+    secrets and the Redis URL without its password; both in full go to Ray's internal
+    key-value store (see vokaflow.runtime.job_secrets).
     """
     client = _job_client(settings)
     if _scheduler_jobs(settings, client, live_only=True):
@@ -241,7 +241,7 @@ def start_scheduler_job(settings: Settings, redis_url: str) -> None:
     client.submit_job(
         entrypoint=f"{sys.executable} -m vokaflow.scheduler.host",
         submission_id=f"{SCHEDULER_JOB_KIND}-{settings.key_prefix}-{int(time.time())}",
-        runtime_env={"env_vars": job_env(settings, redis_url)},
+        runtime_env={"env_vars": job_env(settings, redis_url, RayKV())},
         metadata={"kind": SCHEDULER_JOB_KIND, "key_prefix": settings.key_prefix},
         entrypoint_num_cpus=0,
     )

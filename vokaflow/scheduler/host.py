@@ -17,7 +17,7 @@ import time
 
 import ray
 
-from vokaflow.runtime.job_secrets import SecretsMissing, settings_from_env
+from vokaflow.runtime.job_secrets import RayKV, SecretsMissing, settings_from_env
 from vokaflow.scheduler import NAMESPACE
 from vokaflow.scheduler.actor import ensure_scheduler
 from vokaflow.webhooks.dispatcher import ensure_dispatcher
@@ -29,11 +29,11 @@ log = logging.getLogger("vokaflow.scheduler.host")
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
+    ray.init(namespace=NAMESPACE, log_to_driver=True)
     try:
-        settings, redis_url = settings_from_env(dict(os.environ))
+        settings, redis_url = settings_from_env(dict(os.environ), RayKV())
     except SecretsMissing as exc:
         raise SystemExit(f"vokaflow scheduler: {exc}") from None
-    ray.init(namespace=NAMESPACE, log_to_driver=True)
     while True:
         scheduler = ensure_scheduler(settings, redis_url)
         ensure_dispatcher(settings, redis_url)

@@ -26,6 +26,8 @@ DEFAULT_POOL_MAX_WORKERS: dict[WorkerType, int] = {
     WorkerType.GENERAL_PURPOSE: 64,
 }
 
+SQLITE_FILE = "vokaflow.db"  # the default database when it is SQLite
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
@@ -166,7 +168,7 @@ class Settings(BaseSettings):
         in ``data_root`` (a principal's task passes its own folder; default: the first
         data root)."""
         if not self.is_database_server(name):
-            return f"sqlite:///{(data_root or self.data_root_paths[0]) / 'vokaflow.db'}"
+            return f"sqlite:///{(data_root or self.data_root_paths[0]) / SQLITE_FILE}"
         if name == "default" and "default" not in self.databases:
             return self.database_url
         if name not in self.databases:

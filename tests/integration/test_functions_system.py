@@ -102,7 +102,8 @@ def test_log_rotation_removes_ended_ray_sessions_and_never_a_live_one(api):
     ended = next(iter(live)).parent / "session_2000-01-01_00-00-00_000000_1"
     (ended / "logs").mkdir(parents=True, exist_ok=True)
     (ended / "logs" / "raylet.out").write_text("an old session's log")
-    os.utime(ended, (0, 0))
+    for path in (ended / "logs" / "raylet.out", ended / "logs", ended):
+        os.utime(path, (0, 0))
     result = _result(api, "log_rotation", ray_sessions_kept=0)
     assert {"path": str(ended), "bytes": 20} in result["ray_sessions_removed"]
     assert not ended.exists()

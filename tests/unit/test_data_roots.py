@@ -201,3 +201,14 @@ def test_a_user_s_task_naming_an_unlisted_server_is_refused_naming_the_field(tmp
         query.validated([], kwargs, contexts.for_scope("alice"))
     assert refused.value.field == "kwargs.database"
     assert "only admin keys" in refused.value.message
+
+
+def test_leaving_the_database_out_names_default_and_is_checked_like_a_named_one(tmp_path: Path):
+    from vokaflow.functions import registry
+
+    contexts = ScopedContexts(Settings(home=tmp_path, database_url=PG))
+    query = registry.get("complex_query")
+    query.validated([], {"query": "SELECT 1"}, contexts.for_scope(""))
+    with pytest.raises(ArgumentError) as refused:
+        query.validated([], {"query": "SELECT 1"}, contexts.for_scope("alice"))
+    assert refused.value.field == "kwargs.database"

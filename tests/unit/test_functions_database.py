@@ -251,6 +251,7 @@ def test_a_failed_batch_inserts_nothing_so_a_retry_adds_each_row_once(data_root:
 class _Task:
     def __init__(self, task_id: str) -> None:
         self.task_id = task_id
+        self.data_scope = ""  # an admin's task
 
 
 def as_task(monkeypatch: pytest.MonkeyPatch, task_id: str) -> None:
@@ -271,6 +272,21 @@ def test_a_rerun_of_a_committed_task_inserts_nothing_and_returns_the_first_resul
     as_task(monkeypatch, "task-2")
     run("bulk_insert", table="people", data=ROWS)
     assert run("complex_query", query="SELECT count(*) FROM people")["rows"] == [[6]]
+
+
+def test_one_task_may_make_several_different_inserts(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_task(monkeypatch, "task-1")
+    run("bulk_insert", table="people", data=ROWS[:1])
+    second = run("bulk_insert", table="people", data=ROWS[1:])
+    assert "already_applied" not in second
+    assert run("complex_query", query="SELECT count(*) FROM people")["rows"] == [[3]]
+
+
+def test_the_service_s_own_tables_cannot_be_written(data_root: Path) -> None:
+    field = refused_field("bulk_insert", table="vokaflow_applied_tasks", data=ROWS)
+    assert field == "kwargs.table"
 
 
 def test_a_failed_task_leaves_no_applied_mark_so_its_retry_inserts(
@@ -296,7 +312,7 @@ def test_a_concurrent_run_of_the_same_task_waits_and_returns_the_committed_resul
     as_task(monkeypatch, "task-1")
     run("bulk_insert", table="people", data=ROWS[:1], database="other")  # creates both tables
     engine = sa.create_engine(database_url("other"))
-    ledger = AppliedTasks.open(engine, "task-7")
+    ledger = AppliedTasks.open(engine, "task-7", "people", ROWS)
     assert ledger is not None
     as_task(monkeypatch, "task-7")
     outcome: list[Any] = []
@@ -311,6 +327,7 @@ def test_a_concurrent_run_of_the_same_task_waits_and_returns_the_committed_resul
         )
         second_run.start()  # ...while the same task starts again elsewhere
         time.sleep(0.3)
+        assert second_run.is_alive()  # it waits for the first run's transaction
     second_run.join(30)
     assert outcome == [{"table": "people", "inserted": 1, "already_applied": True}]
     count = run("complex_query", query="SELECT count(*) FROM people", database="other")
@@ -387,3 +404,18 @@ def test_exporting_a_missing_table_fails_and_leaves_no_file(data_root: Path) -> 
     with pytest.raises(ValueError, match="no table 'ghost'"):
         run("export_table", table="ghost", output_path="out/ghost.csv")
     assert list((data_root / "out").iterdir()) == []
+
+
+def test_a_principal_s_task_cannot_reach_an_unlisted_server_even_past_validation(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vokaflow.functions.database import database_url
+
+    monkeypatch.setenv("VOKAFLOW_DATABASE_URL", "postgresql+psycopg://app@db/app")
+    task = _Task("task-1")
+    task.data_scope = "alice"
+    monkeypatch.setattr("vokaflow.functions.database.current_task", lambda: task)
+    with pytest.raises(PermissionError, match="may not use the database 'default'"):
+        database_url("default")
+    monkeypatch.setenv("VOKAFLOW_USER_DATABASES", '["default"]')
+    assert database_url("default") == "postgresql+psycopg://app@db/app"

@@ -203,7 +203,8 @@ def _session(temp_dir: Path, name: str, age_s: float) -> Path:
     (folder / "logs").mkdir(parents=True)
     (folder / "logs" / "raylet.out").write_text("x" * 100)
     stamp = time.time() - age_s
-    os.utime(folder, (stamp, stamp))
+    for path in (folder, folder / "logs", folder / "logs" / "raylet.out"):
+        os.utime(path, (stamp, stamp))
     return folder
 
 
@@ -234,3 +235,10 @@ def test_a_session_named_on_a_running_process_s_command_line_is_live(tmp_path: P
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_session_whose_logs_still_change_is_left_alone(tmp_path: Path):
+    quiet = _session(tmp_path, "1", 3600)
+    busy = _session(tmp_path, "2", 3600)
+    os.utime(busy / "logs" / "raylet.out")  # written just now, by processes out of sight
+    assert system.ended_ray_sessions(tmp_path, set(), keep=0) == [quiet]

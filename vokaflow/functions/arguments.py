@@ -118,6 +118,8 @@ def _first_problem(
 ) -> ArgumentError:
     error = exc.errors(include_url=False)[0]
     name, *rest = error["loc"]
+    # a checked default is reported under the model's own field name, not the parameter's
+    name = {field: parameter for parameter, field in spec.aliases.items()}.get(str(name), name)
     path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in rest)
     message = str(error["msg"]).removeprefix("Value error, ")
     return ArgumentError(_field_name(spec, str(name), args, kwargs) + path, message)

@@ -21,6 +21,7 @@ import base64
 import contextlib
 import csv
 import functools
+import hashlib
 import json
 import logging
 import math
@@ -44,7 +45,8 @@ from pydantic import (
     ValidationInfo,
 )
 
-from vokaflow.functions.data_roots import OutputPath, current_roots
+from vokaflow.config import SQLITE_FILE
+from vokaflow.functions.data_roots import OutputPath, confine, current_roots
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
 from vokaflow.workers.context import current_settings, current_task, report_progress
@@ -61,6 +63,8 @@ MAX_ROWS_PER_INSERT = 100_000
 MAX_QUERY_ROWS = 100_000
 EXPORT_CHUNK_ROWS = 10_000
 SQLITE_BUSY_TIMEOUT_S = 30.0
+SERVICE_TABLE_PREFIX = "vokaflow_"  # bulk_insert's ledger, AppliedTasks
+ENGINES_KEPT = 64  # per process; each principal's SQLite file has its own engine
 READ_ONLY_QUERIES = "SQLite and PostgreSQL (postgresql+psycopg)"
 
 log = logging.getLogger(__name__)
@@ -100,8 +104,17 @@ def _known_database(name: str, info: ValidationInfo) -> str:
     raise ValueError(f"no database named {name!r}; configured: {', '.join(usable)}")
 
 
+def _not_the_service_s(name: str) -> str:
+    if name.lower().startswith(SERVICE_TABLE_PREFIX):
+        raise ValueError(f"tables named {SERVICE_TABLE_PREFIX}* are the service's own")
+    return name
+
+
 Identifier = Annotated[str, AfterValidator(_identifier)]
-DatabaseName = Annotated[str, AfterValidator(_known_database)]
+WritableTable = Annotated[str, AfterValidator(_identifier), AfterValidator(_not_the_service_s)]
+# validate_default: leaving ``database`` out names ``default``, which may be a server that
+# the caller's key may not use.
+DatabaseName = Annotated[str, AfterValidator(_known_database), Field(validate_default=True)]
 
 
 def _fits_bigint(value: object) -> object:
@@ -258,14 +271,24 @@ def _quoted_end(query: str, index: int, backslash_escapes: bool) -> int:
 
 
 def database_url(database: str) -> str:
-    """The URL for the running task: ``default`` as SQLite lies in its principal's folder."""
+    """The URL for the running task: ``default`` as SQLite lies in its principal's folder.
+    Checked again here, whatever validation ran: a principal's task may not reach a server
+    that is not listed for users."""
+    settings, task = current_settings(), current_task()
+    scoped = task is not None and bool(task.data_scope)
+    if database not in settings.database_names(principal_scoped=scoped):
+        raise PermissionError(f"this task's key may not use the database {database!r}")
+    own_folder = current_roots()[0]
     try:
-        return current_settings().database_url_for(database, current_roots()[0])
+        url = settings.database_url_for(database, own_folder)
     except KeyError as exc:
         raise ValueError(exc.args[0]) from None
+    if not settings.is_database_server(database):
+        confine(own_folder / SQLITE_FILE, [own_folder])  # a planted link must not lead out
+    return url
 
 
-@functools.cache
+@functools.lru_cache(maxsize=ENGINES_KEPT)
 def _engine(url: str) -> Engine:
     import sqlalchemy as sa
 
@@ -276,7 +299,7 @@ def _engine(url: str) -> Engine:
     return sa.create_engine(parsed, pool_pre_ping=True)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=ENGINES_KEPT)
 def _read_only_engine(url: str) -> Engine:
     import sqlalchemy as sa
 
@@ -421,7 +444,7 @@ def _target_table(engine: Engine, name: str, rows: Sequence[Mapping[str, object]
     estimated_duration="1-10 seconds",
 )
 def bulk_insert(
-    table: Identifier,
+    table: WritableTable,
     data: Annotated[list[Row], Field(min_length=1, max_length=MAX_ROWS_PER_INSERT)],
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 1000,
     database: DatabaseName = "default",
@@ -439,7 +462,7 @@ def bulk_insert(
             f"its columns: {', '.join(target.c.keys())}"
         )
     task = current_task()
-    ledger = AppliedTasks.open(engine, task.task_id) if task is not None else None
+    ledger = AppliedTasks.open(engine, task.task_id, table, data) if task is not None else None
     earlier = ledger.earlier_result() if ledger is not None else None
     if earlier is not None:
         return earlier
@@ -490,60 +513,97 @@ def _insert_in_one_transaction(
 
 
 class AppliedTasks:
-    """``vokaflow_applied_tasks`` in the target database: a row per task whose insert
-    committed, written in the insert's own transaction, with the result it returned.
+    """``vokaflow_applied_tasks`` in the target database: a row per insert that committed,
+    written in the insert's own transaction, with the result it returned.
 
     Delivery is at least once: a worker lost after the commit but before its outcome
     reached Redis runs the task again. That run finds the row and returns the first result,
-    marked ``already_applied``, instead of inserting the rows a second time."""
+    marked ``already_applied``, instead of inserting the rows a second time. A row is named
+    by the task and a digest of the table and rows: one task may make several inserts, and
+    only the same rows into the same table count as done."""
 
-    NAME = "vokaflow_applied_tasks"
+    NAME = f"{SERVICE_TABLE_PREFIX}applied_tasks"
 
-    def __init__(self, engine: Engine, table: Table, task_id: str) -> None:
-        self.engine, self.table, self.task_id = engine, table, task_id
+    def __init__(self, engine: Engine, table: Table, task_id: str, digest: str) -> None:
+        self.engine, self.table, self.task_id, self.digest = engine, table, task_id, digest
 
     @classmethod
-    def open(cls, engine: Engine, task_id: str) -> AppliedTasks | None:
-        """None, with a warning in the task's log, where the table cannot be created (a
-        role without CREATE): the insert then runs without the guard, at least once."""
+    def open(
+        cls, engine: Engine, task_id: str, target: str, rows: Sequence[Mapping[str, object]]
+    ) -> AppliedTasks | None:
+        """None, with a warning in the task's log, where the role may not create or write
+        the table: the insert then runs without the guard, at least once."""
         import sqlalchemy as sa
 
         table = sa.Table(
             cls.NAME,
             sa.MetaData(),
             sa.Column("task_id", sa.String(64), primary_key=True),
-            sa.Column("function_name", sa.String(64), nullable=False),
+            sa.Column("insert_digest", sa.String(64), primary_key=True),
             sa.Column("result", sa.Text, nullable=False),
             sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
         )
         try:
             table.create(engine, checkfirst=True)
         except sa.exc.DBAPIError as exc:
-            log.warning("no %s table (%s): a re-run may insert again", cls.NAME, _first_line(exc))
+            # another worker may have created it at the same moment
+            if sa.inspect(engine).has_table(cls.NAME):
+                pass
+            elif _refused_for_privilege(exc):
+                log.warning("no %s (%s): a re-run may insert again", cls.NAME, _first_line(exc))
+                return None
+            else:
+                raise
+        if not _may_write(engine, cls.NAME):
+            log.warning("this role may not write %s: a re-run may insert again", cls.NAME)
             return None
-        return cls(engine, table, task_id)
+        payload = json.dumps([target, list(rows)], sort_keys=True, default=str)
+        return cls(engine, table, task_id, hashlib.sha256(payload.encode()).hexdigest())
+
+    def _this_insert(self) -> Any:
+        return (self.table.c.task_id == self.task_id) & (self.table.c.insert_digest == self.digest)
 
     def earlier_result(self) -> dict[str, Any] | None:
         import sqlalchemy as sa
 
         with self.engine.connect() as connection:
             found = connection.execute(
-                sa.select(self.table.c.result).where(self.table.c.task_id == self.task_id)
+                sa.select(self.table.c.result).where(self._this_insert())
             ).scalar_one_or_none()
         return None if found is None else {**json.loads(found), "already_applied": True}
 
     def claim(self, connection: Connection) -> None:
         row = {
             "task_id": self.task_id,
-            "function_name": "bulk_insert",
+            "insert_digest": self.digest,
             "result": "{}",
             "applied_at": datetime.now(timezone.utc),
         }
         connection.execute(self.table.insert(), row)
 
     def record(self, connection: Connection, result: dict[str, Any]) -> None:
-        where = self.table.c.task_id == self.task_id
-        connection.execute(self.table.update().where(where).values(result=json.dumps(result)))
+        update = self.table.update().where(self._this_insert())
+        connection.execute(update.values(result=json.dumps(result)))
+
+
+def _refused_for_privilege(exc: DBAPIError) -> bool:
+    """PostgreSQL's insufficient_privilege, or a SQLite file opened read-only."""
+    return getattr(exc.orig, "sqlstate", None) == "42501" or "readonly" in str(exc.orig)
+
+
+def _may_write(engine: Engine, table: str) -> bool:
+    import sqlalchemy as sa
+
+    if engine.dialect.name != "postgresql":
+        return True
+    # with several privileges in one call, PostgreSQL answers whether any is held
+    check = sa.text(
+        "SELECT has_table_privilege(current_user, :t, 'SELECT') AND "
+        "has_table_privilege(current_user, :t, 'INSERT') AND "
+        "has_table_privilege(current_user, :t, 'UPDATE')"
+    )
+    with engine.connect() as connection:
+        return bool(connection.execute(check, {"t": table}).scalar())
 
 
 # --- complex_query --------------------------------------------------------------------

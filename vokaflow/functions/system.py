@@ -378,8 +378,9 @@ RAY_SESSION = re.compile(r"(/[^\s=]*/session_\d{4}-\d{2}-\d{2}_[^/\s]+)")
 
 
 def live_ray_sessions() -> set[Path]:
-    """Ray session folders that a running process names on its command line (every raylet,
-    GCS and worker does): those of this cluster and of any other on the machine."""
+    """Ray session folders that a running process names on its command line (each raylet,
+    GCS server and dashboard does): those of this cluster and of any other on the machine
+    whose processes this one can see."""
     live: set[Path] = set()
     for process in psutil.process_iter(["cmdline"]):
         for argument in process.info["cmdline"] or []:
@@ -387,33 +388,51 @@ def live_ray_sessions() -> set[Path]:
     return live
 
 
+def _last_change(session: Path) -> float:
+    """The newest change to the folder or to its logs: a cluster whose processes are out of
+    sight (another container sharing the folder) still writes its logs."""
+    stamps = [session.stat().st_mtime]
+    with contextlib.suppress(OSError):
+        stamps += [entry.stat().st_mtime for entry in (session / "logs").iterdir()]
+    return max(stamps)
+
+
 def ended_ray_sessions(
     temp_dir: Path, live: set[Path], keep: int, now: float | None = None
 ) -> list[Path]:
     """The session folders under ``temp_dir`` that no process uses, but the newest ``keep``
     of them (a session's name starts with its start time, so names sort by age). A folder
-    changed in the last RAY_SESSION_SETTLE_S may belong to a cluster still starting."""
+    or log changed in the last RAY_SESSION_SETTLE_S may belong to a cluster still running
+    or starting."""
     settled_before = (time.time() if now is None else now) - RAY_SESSION_SETTLE_S
     sessions = sorted(
         path for path in temp_dir.glob("session_2*") if path.is_dir() and not path.is_symlink()
     )
     ended = [path for path in sessions if path not in live]
-    return [
-        path for path in ended[: max(0, len(ended) - keep)] if path.stat().st_mtime < settled_before
-    ]
+    candidates = ended[: max(0, len(ended) - keep)]
+    return [path for path in candidates if _last_change(path) < settled_before]
+
+
+def _folder_bytes(folder: Path) -> int:
+    total = 0
+    for path in folder.rglob("*"):
+        with contextlib.suppress(OSError):  # a file gone or unreadable meanwhile
+            total += path.stat().st_size if path.is_file() else 0
+    return total
 
 
 def remove_ended_ray_sessions(keep: int) -> list[dict[str, Any]]:
     """Ray rotates the logs of a running session itself; a session that ended keeps its
-    folder (logs, spilled objects) until someone removes it."""
+    folder (logs, spilled objects) until someone removes it. Lists what is really gone."""
     live = live_ray_sessions()
     temp_dirs = {path.parent for path in live} or {Path("/tmp/ray")}
     removed = []
     for temp_dir in sorted(temp_dirs):
         for session in ended_ray_sessions(temp_dir, live, keep):
-            size = sum(f.stat().st_size for f in session.rglob("*") if f.is_file())
+            size = _folder_bytes(session)
             shutil.rmtree(session, ignore_errors=True)
-            removed.append({"path": str(session), "bytes": size})
+            if not session.exists():
+                removed.append({"path": str(session), "bytes": size})
     return removed
 
 

@@ -10,6 +10,7 @@ that can reach the cluster. The job's host takes them back (reads and deletes) o
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -37,25 +38,30 @@ class SecretStore(Protocol):
 
 
 class RayKV:
-    """Ray's internal key-value store (held by the GCS), in the service's namespace. Needs
-    a connected Ray (ray.init), which `up` and the host both have."""
+    """Ray's internal key-value store (held by the GCS), in the service's namespace. It
+    connects to the cluster (RAY_ADDRESS, else the local one) where nothing has yet, as
+    under `serve run` with the gateway's app builder."""
 
     def put(self, key: str, value: str) -> None:
-        from ray.experimental import internal_kv
-
-        internal_kv._internal_kv_put(key, value, namespace=KV_NAMESPACE)
+        self._kv()._internal_kv_put(key, value, namespace=KV_NAMESPACE)
 
     def take(self, key: str) -> str | None:
-        from ray.experimental import internal_kv
-
-        value = internal_kv._internal_kv_get(key, namespace=KV_NAMESPACE)
-        internal_kv._internal_kv_del(key, namespace=KV_NAMESPACE)
+        kv = self._kv()
+        value = kv._internal_kv_get(key, namespace=KV_NAMESPACE)
+        kv._internal_kv_del(key, namespace=KV_NAMESPACE)
         return None if value is None else value.decode()
 
     def delete_prefix(self, prefix: str) -> None:
+        self._kv()._internal_kv_del(prefix, del_by_prefix=True, namespace=KV_NAMESPACE)
+
+    @staticmethod
+    def _kv() -> Any:
+        import ray
         from ray.experimental import internal_kv
 
-        internal_kv._internal_kv_del(prefix, del_by_prefix=True, namespace=KV_NAMESPACE)
+        if not ray.is_initialized():
+            ray.init(address=os.environ.get("RAY_ADDRESS", "auto"), log_to_driver=False)
+        return internal_kv
 
 
 def secrets_key(key_prefix: str, nonce: str = "") -> str:

@@ -34,6 +34,7 @@ from vokaflow.scheduler.policy import (
     PROMOTION_CEILING,
     Autoscaler,
     StarvationRule,
+    autoscaler_ask,
     chunk_size,
     plan_claims,
     retry_delay_s,
@@ -61,7 +62,7 @@ from vokaflow.store.task_store import TaskStore
 from vokaflow.workers.context import WorkerEnv
 from vokaflow.workers.executor import TaskSpec, execute_chunk
 from vokaflow.workers.node_probe import read_node
-from vokaflow.workers.resources import pool_slots, task_options
+from vokaflow.workers.resources import ask_autoscaler, pool_slots, task_options
 
 log = logging.getLogger("vokaflow.scheduler")
 T = TypeVar("T")
@@ -74,6 +75,7 @@ SLOW_CHORES_S = 1.0
 MEAN_SMOOTHING = 0.2
 WAKE_COALESCE_S = 0.002
 NODE_PROBE_S = 5.0
+ASK_EVERY_S = 1.0  # a changed ask for nodes goes to Ray's autoscaler at most this often
 NODE_PROBE_TIMEOUT_S = 10.0
 NODE_STATS_TTL_S = 60
 
@@ -105,6 +107,8 @@ class Scheduler:
         self.target_changed: dict[WorkerType, float] = dict.fromkeys(WorkerType, 0.0)
         self.mean_task_s: dict[WorkerType, float] = dict.fromkeys(WorkerType, 0.001)
         self.autoscaler = Autoscaler(s.scale_up_queue_size, s.scale_down_queue_size)
+        self.asked: dict[WorkerType, int] = dict.fromkeys(WorkerType, 0)  # from Ray's autoscaler
+        self.asked_at = float("-inf")
         self.starvation = StarvationRule(s.starvation_factor)
         self.inflight = InFlight()
         # Pools that may have ready tasks: a pool seen empty is skipped until a submit for it
@@ -477,7 +481,8 @@ class Scheduler:
 
     async def _autoscale(self) -> None:
         """At every housekeeping tick (0.1 s): under a backlog a pool's concurrency doubles
-        at once; without one it halves at most once per the autoscaler's shrink period."""
+        at once; without one it halves at most once per the autoscaler's shrink period.
+        A pool that is full and still has a backlog asks Ray's autoscaler for nodes."""
         queued = await self.tasks.queue_sizes()
         now = time.monotonic()
         for wt in WorkerType:
@@ -487,6 +492,35 @@ class Scheduler:
             if target != self.target[wt]:
                 self.target[wt], self.target_changed[wt] = target, now
                 self.wakeup.set()
+        await self._ask_for_nodes(queued, now)
+
+    async def _ask_for_nodes(self, queued: dict[WorkerType, int], now: float) -> None:
+        """Demand counts the tasks packed into running chunks too: under a backlog the queue
+        in Redis empties into chunks long before the pool has done the work."""
+        thresholds = (self.settings.scale_up_queue_size, self.settings.scale_down_queue_size)
+        free = self._free_slots()
+        asks = {
+            wt: autoscaler_ask(
+                queued[wt] + self.inflight.waiting_in_chunks(wt),
+                free.get(wt, (0, 0))[0] == 0,  # no slot left for ordinary work
+                self.capacity[wt],
+                self.settings.pool_max_workers[wt],
+                self.asked[wt],
+                thresholds,
+            )
+            for wt in WorkerType
+        }
+        if asks == self.asked or now - self.asked_at < ASK_EVERY_S:
+            return
+        self.asked_at = now
+        wanted = {wt: n for wt, n in asks.items() if n}
+        try:
+            await asyncio.to_thread(ask_autoscaler, wanted)
+        except Exception:  # the pools keep what they have; asked again after ASK_EVERY_S
+            log.warning("asking Ray's autoscaler for nodes failed", exc_info=True)
+            return
+        log.info("asked Ray's autoscaler for slots: %s", {w.value: n for w, n in wanted.items()})
+        self.asked = asks
 
     async def _beat(self) -> None:
         last_refresh = time.monotonic()

@@ -37,6 +37,9 @@ class InFlight:
     chunks: dict[int, Chunk] = field(default_factory=dict)
     by_task: dict[str, int] = field(default_factory=dict)
     per_pool: dict[WorkerType, int] = field(default_factory=lambda: dict.fromkeys(WorkerType, 0))
+    tasks_per_pool: dict[WorkerType, int] = field(
+        default_factory=lambda: dict.fromkeys(WorkerType, 0)
+    )
     _deadlines: list[tuple[float, int]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -44,6 +47,7 @@ class InFlight:
         chunk = Chunk(next(self._ids), worker_type, tasks)
         self.chunks[chunk.chunk_id] = chunk
         self.per_pool[worker_type] += 1
+        self.tasks_per_pool[worker_type] += len(tasks)
         for task in tasks:
             self.by_task[task.task_id] = chunk.chunk_id
         self.set_deadline(chunk, time.monotonic() + STARTUP_GRACE_S + chunk.timeout_s)
@@ -56,9 +60,14 @@ class InFlight:
     def remove(self, chunk: Chunk) -> None:
         if self.chunks.pop(chunk.chunk_id, None) is not None:
             self.per_pool[chunk.worker_type] -= 1
+            self.tasks_per_pool[chunk.worker_type] -= len(chunk.tasks)
         for task in chunk.tasks:
             if self.by_task.get(task.task_id) == chunk.chunk_id:
                 del self.by_task[task.task_id]
+
+    def waiting_in_chunks(self, worker_type: WorkerType) -> int:
+        """Tasks dispatched in chunks but not yet started: all but one per chunk (about)."""
+        return self.tasks_per_pool[worker_type] - self.per_pool[worker_type]
 
     def of_task(self, task_id: str) -> Chunk | None:
         chunk_id = self.by_task.get(task_id)

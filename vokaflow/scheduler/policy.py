@@ -115,6 +115,26 @@ class Autoscaler:
         return max(floor, min(capacity, target))
 
 
+def autoscaler_ask(
+    waiting: int,
+    full: bool,
+    capacity: int,
+    max_workers: int,
+    asked: int,
+    thresholds: tuple[int, int],
+) -> int:
+    """The slots a pool asks Ray's autoscaler for (0: no ask). When it is ``full`` (no slot
+    left for ordinary work) with more than the scale-up threshold waiting, twice the slots
+    it has, within ``max_workers``; the ask holds until fewer than the scale-down threshold
+    wait. ``thresholds`` is (scale_up_queue_size, scale_down_queue_size)."""
+    scale_up, scale_down = thresholds
+    if waiting < scale_down:
+        return 0
+    if waiting > scale_up and full and capacity < max_workers:
+        return min(max_workers, max(asked, 2 * max(capacity, 1)))
+    return asked
+
+
 @dataclass(frozen=True)
 class StarvationRule:
     """A task that waited ``factor`` times its level's SLA moves up one level, to the back of

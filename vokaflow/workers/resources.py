@@ -48,3 +48,14 @@ def pool_slots(cluster_resources: dict[str, float]) -> dict[WorkerType, int]:
         worker_type: int(cluster_resources.get(resource, 0.0))
         for worker_type, resource in POOL_RESOURCE.items()
     }
+
+
+def ask_autoscaler(asks: dict[WorkerType, int]) -> None:
+    """Tell Ray's autoscaler how many slots each pool wants; it adds nodes of the matching
+    node types (cluster.yaml) until they fit. Replaces the previous ask: an empty one lets
+    idle nodes go after the cluster's idle timeout. Blocking (a call to the GCS)."""
+    from ray.autoscaler.sdk import request_resources
+
+    request_resources(
+        bundles=[{POOL_RESOURCE[wt]: 1.0} for wt, slots in asks.items() for _ in range(slots)]
+    )

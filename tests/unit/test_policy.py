@@ -5,7 +5,6 @@ import random
 from vokaflow.scheduler.policy import (
     Autoscaler,
     StarvationRule,
-    autoscaler_ask,
     batch_window,
     chunk_size,
     plan_claims,
@@ -136,23 +135,23 @@ def test_batch_windows_follow_the_execution_mode():
 
 # --- asking Ray's autoscaler for nodes ---------------------------------------------------
 
-THRESHOLDS = (100, 10)  # scale up past 100 queued, down below 10
+NODES = Autoscaler(scale_up_queue_size=100, scale_down_queue_size=10)
 
 
 def test_a_full_pool_with_a_backlog_asks_for_twice_its_slots_within_its_maximum():
-    assert autoscaler_ask(500, True, 4, 16, 0, THRESHOLDS) == 8
-    assert autoscaler_ask(500, True, 8, 10, 8, THRESHOLDS) == 10
+    assert NODES.slots_to_ask(500, True, 4, 16, 0) == 8
+    assert NODES.slots_to_ask(500, True, 8, 10, 8) == 10
 
 
 def test_a_pool_with_free_slots_or_a_short_queue_asks_for_nothing_new():
-    assert autoscaler_ask(500, False, 4, 16, 0, THRESHOLDS) == 0
-    assert autoscaler_ask(50, True, 4, 16, 0, THRESHOLDS) == 0
+    assert NODES.slots_to_ask(500, False, 4, 16, 0) == 0
+    assert NODES.slots_to_ask(50, True, 4, 16, 0) == 0
 
 
 def test_a_pool_at_its_maximum_asks_for_nothing():
-    assert autoscaler_ask(500, True, 4, 4, 0, THRESHOLDS) == 0
+    assert NODES.slots_to_ask(500, True, 4, 4, 0) == 0
 
 
 def test_an_ask_holds_until_the_queue_falls_below_the_scale_down_threshold():
-    assert autoscaler_ask(50, True, 8, 16, 8, THRESHOLDS) == 8
-    assert autoscaler_ask(9, True, 8, 16, 8, THRESHOLDS) == 0
+    assert NODES.slots_to_ask(50, True, 8, 16, 8) == 8
+    assert NODES.slots_to_ask(9, True, 8, 16, 8) == 0

@@ -102,10 +102,11 @@ def settings_context(settings: Settings) -> dict[str, Any]:
     """What argument validators check against (data roots, database names, the webhook
     allowlist), from the settings of the process that validates: the gateway's or the
     task's."""
+    databases = settings.database_names()
     return {
         **validation_context(settings.data_root_paths),
-        "databases": settings.database_names(),  # those this scope may name
-        "configured_databases": settings.database_names(),
+        "databases": databases,  # those this scope may name
+        "configured_databases": databases,
         "webhook_allowed_hosts": list(settings.webhook_allowed_hosts),
     }
 

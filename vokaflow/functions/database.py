@@ -274,15 +274,14 @@ def database_url(database: str) -> str:
     """The URL for the running task: ``default`` as SQLite lies in its principal's folder.
     Checked again here, whatever validation ran: a principal's task may not reach a server
     that is not listed for users."""
-    settings, task = current_settings(), current_task()
-    scoped = task is not None and bool(task.data_scope)
-    if database not in settings.database_names(principal_scoped=scoped):
-        raise PermissionError(f"this task's key may not use the database {database!r}")
-    own_folder = current_roots()[0]
+    settings, task, own_folder = current_settings(), current_task(), current_roots()[0]
     try:
         url = settings.database_url_for(database, own_folder)
     except KeyError as exc:
         raise ValueError(exc.args[0]) from None
+    scoped = task is not None and bool(task.data_scope)
+    if database not in settings.database_names(principal_scoped=scoped):
+        raise PermissionError(f"this task's key may not use the database {database!r}")
     if not settings.is_database_server(database):
         confine(own_folder / SQLITE_FILE, [own_folder])  # a planted link must not lead out
     return url
@@ -463,27 +462,24 @@ def bulk_insert(
         )
     task = current_task()
     ledger = AppliedTasks.open(engine, task.task_id, table, data) if task is not None else None
-    earlier = ledger.earlier_result() if ledger is not None else None
-    if earlier is not None:
-        return earlier
-    try:
-        return _insert_in_one_transaction(engine, target, data, batch_size, ledger, database)
-    except RuntimeError:
-        earlier = ledger.earlier_result() if ledger is not None else None
-        if earlier is not None:  # a concurrent run of this task committed first
-            return earlier
-        raise
+
+    def insert() -> dict[str, Any]:
+        return _insert_in_one_transaction(
+            engine, target, data, columns, batch_size, ledger, database
+        )
+
+    return insert() if ledger is None else ledger.once(insert)
 
 
 def _insert_in_one_transaction(
     engine: Engine,
     target: Table,
     data: Sequence[Mapping[str, object]],
+    columns: list[str],
     batch_size: int,
     ledger: AppliedTasks | None,
     database: str,
 ) -> dict[str, Any]:
-    columns = column_names(data)
     inserted = batches = 0
     step = "batch 1"
     try:
@@ -533,32 +529,28 @@ class AppliedTasks:
     ) -> AppliedTasks | None:
         """None, with a warning in the task's log, where the role may not create or write
         the table: the insert then runs without the guard, at least once."""
-        import sqlalchemy as sa
-
-        table = sa.Table(
-            cls.NAME,
-            sa.MetaData(),
-            sa.Column("task_id", sa.String(64), primary_key=True),
-            sa.Column("insert_digest", sa.String(64), primary_key=True),
-            sa.Column("result", sa.Text, nullable=False),
-            sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
-        )
-        try:
-            table.create(engine, checkfirst=True)
-        except sa.exc.DBAPIError as exc:
-            # another worker may have created it at the same moment
-            if sa.inspect(engine).has_table(cls.NAME):
-                pass
-            elif _refused_for_privilege(exc):
-                log.warning("no %s (%s): a re-run may insert again", cls.NAME, _first_line(exc))
-                return None
-            else:
-                raise
-        if not _may_write(engine, cls.NAME):
-            log.warning("this role may not write %s: a re-run may insert again", cls.NAME)
+        table, missing_because = _ledger_table(engine)
+        if table is None:
+            log.warning("no %s (%s): a re-run may insert again", cls.NAME, missing_because)
             return None
         payload = json.dumps([target, list(rows)], sort_keys=True, default=str)
         return cls(engine, table, task_id, hashlib.sha256(payload.encode()).hexdigest())
+
+    def once(self, insert: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The first result when this insert committed before, else ``insert``'s. A run
+        that loses the race to a concurrent one fails on the ledger's key and returns the
+        winner's result."""
+        earlier = self.earlier_result()
+        if earlier is not None:
+            return earlier
+        try:
+            return insert()
+        except RuntimeError:
+            earlier = self.earlier_result()
+            if earlier is None:
+                _ledger_table.cache_clear()  # the next run checks the ledger table again
+                raise
+            return earlier
 
     def _this_insert(self) -> Any:
         return (self.table.c.task_id == self.task_id) & (self.table.c.insert_digest == self.digest)
@@ -584,6 +576,33 @@ class AppliedTasks:
     def record(self, connection: Connection, result: dict[str, Any]) -> None:
         update = self.table.update().where(self._this_insert())
         connection.execute(update.values(result=json.dumps(result)))
+
+
+@functools.lru_cache(maxsize=ENGINES_KEPT)
+def _ledger_table(engine: Engine) -> tuple[Table | None, str]:
+    """The ledger, created if missing, once per engine and process; or None and why, where
+    this role may not create it or read and write it."""
+    import sqlalchemy as sa
+
+    table = sa.Table(
+        AppliedTasks.NAME,
+        sa.MetaData(),
+        sa.Column("task_id", sa.String(64), primary_key=True),
+        sa.Column("insert_digest", sa.String(64), primary_key=True),
+        sa.Column("result", sa.Text, nullable=False),
+        sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    try:
+        table.create(engine, checkfirst=True)
+    except sa.exc.DBAPIError as exc:
+        # another worker may have created it at the same moment
+        if not sa.inspect(engine).has_table(AppliedTasks.NAME):
+            if not _refused_for_privilege(exc):
+                raise
+            return None, _first_line(exc)
+    if not _may_write(engine, AppliedTasks.NAME):
+        return None, "this role may not read and write it"
+    return table, ""
 
 
 def _refused_for_privilege(exc: DBAPIError) -> bool:

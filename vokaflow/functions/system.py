@@ -397,14 +397,12 @@ def _last_change(session: Path) -> float:
     return max(stamps)
 
 
-def ended_ray_sessions(
-    temp_dir: Path, live: set[Path], keep: int, now: float | None = None
-) -> list[Path]:
+def ended_ray_sessions(temp_dir: Path, live: set[Path], keep: int) -> list[Path]:
     """The session folders under ``temp_dir`` that no process uses, but the newest ``keep``
     of them (a session's name starts with its start time, so names sort by age). A folder
     or log changed in the last RAY_SESSION_SETTLE_S may belong to a cluster still running
     or starting."""
-    settled_before = (time.time() if now is None else now) - RAY_SESSION_SETTLE_S
+    settled_before = time.time() - RAY_SESSION_SETTLE_S
     sessions = sorted(
         path for path in temp_dir.glob("session_2*") if path.is_dir() and not path.is_symlink()
     )

@@ -34,7 +34,6 @@ from vokaflow.scheduler.policy import (
     PROMOTION_CEILING,
     Autoscaler,
     StarvationRule,
-    autoscaler_ask,
     chunk_size,
     plan_claims,
     retry_delay_s,
@@ -497,16 +496,14 @@ class Scheduler:
     async def _ask_for_nodes(self, queued: dict[WorkerType, int], now: float) -> None:
         """Demand counts the tasks packed into running chunks too: under a backlog the queue
         in Redis empties into chunks long before the pool has done the work."""
-        thresholds = (self.settings.scale_up_queue_size, self.settings.scale_down_queue_size)
         free = self._free_slots()
         asks = {
-            wt: autoscaler_ask(
+            wt: self.autoscaler.slots_to_ask(
                 queued[wt] + self.inflight.waiting_in_chunks(wt),
                 free.get(wt, (0, 0))[0] == 0,  # no slot left for ordinary work
                 self.capacity[wt],
                 self.settings.pool_max_workers[wt],
                 self.asked[wt],
-                thresholds,
             )
             for wt in WorkerType
         }

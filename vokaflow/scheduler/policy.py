@@ -114,25 +114,18 @@ class Autoscaler:
             target = target // 2
         return max(floor, min(capacity, target))
 
-
-def autoscaler_ask(
-    waiting: int,
-    full: bool,
-    capacity: int,
-    max_workers: int,
-    asked: int,
-    thresholds: tuple[int, int],
-) -> int:
-    """The slots a pool asks Ray's autoscaler for (0: no ask). When it is ``full`` (no slot
-    left for ordinary work) with more than the scale-up threshold waiting, twice the slots
-    it has, within ``max_workers``; the ask holds until fewer than the scale-down threshold
-    wait. ``thresholds`` is (scale_up_queue_size, scale_down_queue_size)."""
-    scale_up, scale_down = thresholds
-    if waiting < scale_down:
-        return 0
-    if waiting > scale_up and full and capacity < max_workers:
-        return min(max_workers, max(asked, 2 * max(capacity, 1)))
-    return asked
+    def slots_to_ask(
+        self, waiting: int, full: bool, capacity: int, max_workers: int, asked: int
+    ) -> int:
+        """The slots a pool asks Ray's autoscaler for (0: no ask). When it is ``full`` (no
+        slot left for ordinary work) with more than ``scale_up_queue_size`` waiting, twice
+        the slots it has, within ``max_workers``; the ask holds until fewer than
+        ``scale_down_queue_size`` wait."""
+        if waiting < self.scale_down_queue_size:
+            return 0
+        if waiting > self.scale_up_queue_size and full and capacity < max_workers:
+            return min(max_workers, max(asked, 2 * max(capacity, 1)))
+        return asked
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ import threading
 import time
 
 import httpx
-import ray
 import redis
 
+from tests import ray_driver
 from tests.chaos.ledger import submit_sleeps
 from vokaflow.runtime.ledger import completed_count, wait_all_terminal
 from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
@@ -27,14 +27,16 @@ def _until(condition, timeout_s: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def _kill_scheduler(chaos_stack) -> None:
+    """Kill the scheduler actor; Ray restarts it."""
+    scheduler = {"name": SCHEDULER_NAME, "namespace": NAMESPACE}
+    ray_driver.call(chaos_stack.ray_address, "kill_actor", **scheduler, restart=True)
+
+
 def test_killing_the_scheduler_mid_run_loses_no_task(chaos_stack, chaos_api):
     task_ids = submit_sleeps(chaos_api, 5000, 0.005)
     _until(lambda: completed_count(chaos_stack, task_ids) >= 500, 60, "500 completions")
-    ray.init(address=chaos_stack.ray_address, namespace=NAMESPACE, log_to_driver=False)
-    try:
-        ray.kill(ray.get_actor(SCHEDULER_NAME), no_restart=False)
-    finally:
-        ray.shutdown()
+    _kill_scheduler(chaos_stack)
     assert completed_count(chaos_stack, task_ids) < 5000, "the kill came after the run"
     ledger = wait_all_terminal(chaos_stack, task_ids, timeout_s=180)
     assert ledger.missing == [] and ledger.unfinished == []
@@ -130,10 +132,6 @@ def test_a_restarted_scheduler_recounts_a_batch_whose_last_outcome_went_uncounte
     client.hdel(keys.batch(batch["batch_id"]), "finished_at")
     client.sadd(keys.running_batches, batch["batch_id"])
     assert chaos_api.get(batch_url).json()["unfinished"] == 1
-    ray.init(address=chaos_stack.ray_address, namespace=NAMESPACE, log_to_driver=False)
-    try:
-        ray.kill(ray.get_actor(SCHEDULER_NAME), no_restart=False)
-    finally:
-        ray.shutdown()
+    _kill_scheduler(chaos_stack)
     _until(lambda: chaos_api.get(batch_url).json()["status"] == "completed", 60, "a recount")
     assert chaos_api.get(batch_url).json()["completed"] == 3

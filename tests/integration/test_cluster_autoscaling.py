@@ -6,36 +6,23 @@ Ray keeps it for one: the GCS's internal key-value store."""
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-import ray
-from ray.experimental import internal_kv
-
+from tests import ray_driver
 from tests.integration.helpers import submit_batch
 
 ASK_KEY = "autoscaler_resource_request"  # ray.ray_constants.AUTOSCALER_RESOURCE_REQUEST_CHANNEL
 BACKLOG = 130  # past the default scale-up threshold (100 queued)
 
 
-@pytest.fixture
-def gcs(stack) -> Iterator[None]:
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(address=stack.ray_address, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-def _cpu_slots_asked() -> int:
-    raw = internal_kv._internal_kv_get(ASK_KEY)
+def _cpu_slots_asked(ray_address: str) -> int:
+    raw = ray_driver.call(ray_address, "kv_value", key=ASK_KEY, namespace=None)
     bundles: list[dict[str, Any]] = json.loads(raw) if raw else []
     return sum(1 for bundle in bundles if bundle.get("vokaflow_cpu"))
 
 
-def _eventually(check: Any, timeout_s: float = 20.0) -> Any:
+def _eventually(check: Any, timeout_s: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout_s
     while not (value := check()):
         assert time.monotonic() < deadline, "the scheduler's ask did not change in time"
@@ -43,14 +30,14 @@ def _eventually(check: Any, timeout_s: float = 20.0) -> Any:
     return value
 
 
-def test_a_full_pool_with_a_backlog_asks_for_nodes_and_lets_the_ask_go_once_drained(api, gcs):
+def test_a_full_pool_with_a_backlog_asks_for_nodes_and_lets_the_ask_go_once_drained(api, stack):
     sleeper = {"name": "wait", "function_name": "sleep", "kwargs": {"seconds": 5}}
     batch = submit_batch(api, [{**sleeper, "worker_type": "CPU_INTENSIVE"}] * BACKLOG)
     try:
-        asked = _eventually(_cpu_slots_asked)
+        asked = _eventually(lambda: _cpu_slots_asked(stack.ray_address))
         capacity = api.get("/api/high-scale-tasks/metrics").json()["worker_pools"]
         assert asked == 2 * capacity["CPU_INTENSIVE"]["max_workers"]
     finally:
         for task in batch["successful_tasks"]:
             api.delete(f"/api/high-scale-tasks/cancel/{task['task_id']}")
-    _eventually(lambda: _cpu_slots_asked() == 0)
+    _eventually(lambda: _cpu_slots_asked(stack.ray_address) == 0)

@@ -6,13 +6,11 @@ internal key-value store, where they are left for it once."""
 from __future__ import annotations
 
 import json
-import os
 
 import httpx
-import ray
-from ray.experimental import internal_kv
 from ray.job_submission import JobStatus, JobSubmissionClient
 
+from tests import ray_driver
 from tests.integration.conftest import NOTIFY_WEBHOOK_SECRET, POSTGRES_ADMIN_URL, POSTGRES_URL
 from vokaflow.runtime.job_secrets import KV_NAMESPACE, NONCE_ENV, secrets_key
 from vokaflow.runtime.launcher import SCHEDULER_JOB_KIND
@@ -46,12 +44,9 @@ def test_the_scheduler_job_the_dashboard_shows_carries_no_secret(stack):
 
 def test_the_scheduler_took_its_secrets_and_left_none_behind(stack):
     nonce = _scheduler_job(stack).runtime_env["env_vars"][NONCE_ENV]
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(address=stack.ray_address, log_to_driver=False)
-    try:
-        left = internal_kv._internal_kv_list(secrets_key(stack.key_prefix), namespace=KV_NAMESPACE)
-    finally:
-        ray.shutdown()
+    left = ray_driver.call(
+        stack.ray_address, "kv_keys", prefix=secrets_key(stack.key_prefix), namespace=KV_NAMESPACE
+    )
     assert nonce and left == []
     assert not list(stack.home.rglob("*secrets*"))
 

@@ -8,13 +8,12 @@ from datetime import datetime
 from unittest import mock
 
 import httpx
-import pytest
-import ray
 
+from tests import ray_driver
 from vokaflow.api.app import create_app
 from vokaflow.api.services import Services
 from vokaflow.config import load_settings
-from vokaflow.runtime.launcher import start_scheduler_job, stop_scheduler_job
+from vokaflow.runtime.launcher import stop_scheduler_job
 from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
 
 
@@ -39,24 +38,13 @@ async def test_health_is_503_naming_redis_when_redis_is_unreachable():
     assert body["details"]["status"] == "degraded"
 
 
-@pytest.fixture
-def ray_client(stack):
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(
-        address=f"127.0.0.1:{stack.env['VOKAFLOW_RAY_PORT']}",
-        namespace=NAMESPACE,
-        log_to_driver=False,
-    )
-    yield
-    ray.shutdown()
-
-
-def test_health_is_503_naming_the_scheduler_when_it_is_gone_and_200_once_back(stack, ray_client):
+def test_health_is_503_naming_the_scheduler_when_it_is_gone_and_200_once_back(stack):
     stack_vars = {k: v for k, v in stack.env.items() if k.startswith("VOKAFLOW_")}
     with mock.patch.dict(os.environ, stack_vars):
         settings = load_settings()
     stop_scheduler_job(settings)
-    ray.kill(ray.get_actor(SCHEDULER_NAME, namespace=NAMESPACE), no_restart=True)
+    scheduler = {"name": SCHEDULER_NAME, "namespace": NAMESPACE}
+    ray_driver.call(stack.ray_address, "kill_actor", **scheduler, restart=False)
     try:
         deadline = time.monotonic() + 20
         while (reply := httpx.get(f"{stack.base_url}/api/health/")).status_code == 200:
@@ -65,7 +53,9 @@ def test_health_is_503_naming_the_scheduler_when_it_is_gone_and_200_once_back(st
         assert reply.status_code == 503
         assert reply.json()["details"]["component"] == "scheduler"
     finally:
-        start_scheduler_job(settings, stack.redis_url)
+        ray_driver.call(
+            stack.ray_address, "start_scheduler_job", env=stack_vars, redis_url=stack.redis_url
+        )
     deadline = time.monotonic() + 60
     while httpx.get(f"{stack.base_url}/api/health/").status_code != 200:
         assert time.monotonic() < deadline, "health did not recover with a new scheduler"

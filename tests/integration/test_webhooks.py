@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import ray
 
+from tests import ray_driver
 from tests.integration.helpers import submit, submit_batch, user_client, wait_until
 from vokaflow.scheduler import NAMESPACE
 from vokaflow.store.keys import Keys
@@ -217,20 +217,16 @@ def test_an_event_read_by_a_killed_dispatcher_is_delivered_by_its_restart(stack,
     path = f"/down/{uuid.uuid4().hex}"
     receiver.failing.add(path)
     hook = configure(ann, receiver.url(path), ["task.completed"])
-    ray.init(address=stack.ray_address, namespace=NAMESPACE, log_to_driver=False)
-    try:
-        task = submit(ann, "health_check")
-        deadline = time.monotonic() + 30
-        # the first attempt has reached the receiver and been recorded, so the test does
-        # not depend on whether the kill lands before or after the record is written
-        while not _attempts_of(ann, hook["id"], task["task_id"]):
-            assert time.monotonic() < deadline, "no first attempt"
-            time.sleep(0.02)
-        ray.kill(ray.get_actor(DISPATCHER_NAME), no_restart=False)
-        time.sleep(1.0)
-        ray.get(ray.get_actor(DISPATCHER_NAME).ping.remote(), timeout=60)
-    finally:
-        ray.shutdown()
+    task = submit(ann, "health_check")
+    deadline = time.monotonic() + 30
+    # the first attempt has reached the receiver and been recorded, so the test does
+    # not depend on whether the kill lands before or after the record is written
+    while not _attempts_of(ann, hook["id"], task["task_id"]):
+        assert time.monotonic() < deadline, "no first attempt"
+        time.sleep(0.02)
+    dispatcher = {"name": DISPATCHER_NAME, "namespace": NAMESPACE}
+    ray_driver.call(stack.ray_address, "kill_actor", **dispatcher, restart=True)
+    ray_driver.call(stack.ray_address, "ping_actor", **dispatcher, timeout_s=60)
     receiver.failing.discard(path)
     headers, _ = receiver.wait_for(path, _is("task.completed", "task_id", task["task_id"]))
     deadline = time.monotonic() + 10

@@ -1,0 +1,101 @@
+"""Ray calls the tests make, each from a short-lived child process.
+
+The pytest process never joins a Ray cluster itself. Joining and leaving several Ray
+sessions in one process is unsafe (ray-project/ray#31145): a Ray background thread can
+outlive its session, and the process then crashes when it exits, after every test
+has passed.
+
+Run as `python -m tests.ray_driver ADDRESS OPERATION JSON_ARGUMENTS`; it prints the
+operation's result as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.experimental import internal_kv
+
+TIMEOUT_S = 120
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def kill_actor(name: str, namespace: str, restart: bool) -> None:
+    ray.kill(ray.get_actor(name, namespace=namespace), no_restart=not restart)
+
+
+def ping_actor(name: str, namespace: str, timeout_s: float) -> None:
+    """Wait until the named actor answers `ping`, through restarts."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            ray.get(ray.get_actor(name, namespace=namespace).ping.remote(), timeout=timeout_s)
+            return
+        except (ValueError, ray.exceptions.RayActorError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def kv_keys(prefix: str, namespace: str | None) -> list[str]:
+    keys = internal_kv._internal_kv_list(prefix, namespace=namespace)
+    return sorted(key.decode() for key in keys)
+
+
+def kv_value(key: str, namespace: str | None) -> str | None:
+    raw = internal_kv._internal_kv_get(key, namespace=namespace)
+    return raw.decode() if raw is not None else None
+
+
+def start_scheduler_job(redis_url: str) -> None:
+    """Submit the scheduler's job with the settings in this process's environment."""
+    from vokaflow.config import load_settings
+    from vokaflow.runtime import launcher
+
+    launcher.start_scheduler_job(load_settings(), redis_url)
+
+
+OPERATIONS: dict[str, Callable[..., Any]] = {
+    "kill_actor": kill_actor,
+    "ping_actor": ping_actor,
+    "kv_keys": kv_keys,
+    "kv_value": kv_value,
+    "start_scheduler_job": start_scheduler_job,
+}
+
+
+def call(address: str, operation: str, env: dict[str, str] | None = None, **arguments: Any) -> Any:
+    """Run one operation against the Ray cluster at `address` and return its result;
+    `env` adds to the child's environment."""
+    env = {**os.environ, **(env or {}), "RAY_AUTH_MODE": "disabled"}
+    command = [sys.executable, "-m", "tests.ray_driver", address, operation]
+    done = subprocess.run(
+        [*command, json.dumps(arguments)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPOSITORY,
+        timeout=TIMEOUT_S,
+    )
+    assert done.returncode == 0, f"{operation} failed: {done.stderr[-3000:]}"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(address: str, operation: str, arguments: str) -> None:
+    ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+    try:
+        result = OPERATIONS[operation](**json.loads(arguments))
+    finally:
+        ray.shutdown()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -52,7 +52,7 @@ TEST_SETTINGS = {
 }
 
 
-def _ensure_postgres_role() -> None:
+def ensure_postgres_role() -> None:
     """A login role that may create tables in the test database, and nothing more."""
     import sqlalchemy
 
@@ -77,7 +77,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         settings=TEST_SETTINGS,
         key_prefix="vftest-" + os.urandom(4).hex(),
     )
-    _ensure_postgres_role()
+    ensure_postgres_role()
     try:
         local.start()
     except RuntimeError as exc:

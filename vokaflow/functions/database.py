@@ -508,6 +508,9 @@ def _insert_in_one_transaction(
     return result
 
 
+ABANDONED_INSERT_TIMEOUT_S = 60.0  # between two statements of one insert, at most
+
+
 class AppliedTasks:
     """``vokaflow_applied_tasks`` in the target database: a row per insert that committed,
     written in the insert's own transaction, with the result it returned.
@@ -565,6 +568,15 @@ class AppliedTasks:
         return None if found is None else {**json.loads(found), "already_applied": True}
 
     def claim(self, connection: Connection) -> None:
+        import sqlalchemy as sa
+
+        if connection.dialect.name == "postgresql":
+            # A worker on a lost node leaves its transaction open, and a re-run of its task
+            # would wait on this row's key for as long as the dead connection lasts (hours
+            # of TCP keepalive). PostgreSQL ends a transaction left idle this long.
+            idle_ms = str(int(ABANDONED_INSERT_TIMEOUT_S * 1000))
+            set_local = "SELECT set_config('idle_in_transaction_session_timeout', :ms, true)"
+            connection.execute(sa.text(set_local), {"ms": idle_ms})
         row = {
             "task_id": self.task_id,
             "insert_digest": self.digest,

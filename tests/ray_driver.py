@@ -54,6 +54,10 @@ def kv_value(key: str, namespace: str | None) -> str | None:
     return raw.decode() if raw is not None else None
 
 
+def kv_put(key: str, value: str, namespace: str | None) -> None:
+    internal_kv._internal_kv_put(key, value, namespace=namespace)
+
+
 def start_scheduler_job(redis_url: str) -> None:
     """Submit the scheduler's job with the settings in this process's environment."""
     from vokaflow.config import load_settings
@@ -67,6 +71,7 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     "ping_actor": ping_actor,
     "kv_keys": kv_keys,
     "kv_value": kv_value,
+    "kv_put": kv_put,
     "start_scheduler_job": start_scheduler_job,
 }
 

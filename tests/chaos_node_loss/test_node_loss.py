@@ -1,4 +1,5 @@
-"""A node running tasks leaves the cluster: its tasks run again on the other node.
+"""A node running tasks leaves the cluster: its tasks run again on the other node. Then
+`vokaflow down` stops the service on the cluster it joined, which keeps running.
 
 A three-node Ray cluster on this machine (`ray.cluster_utils.Cluster`): a head with no
 worker-type resources (the API and the scheduler), and two worker nodes with them.
@@ -18,12 +19,16 @@ import psutil
 import pytest
 from ray.cluster_utils import Cluster
 
+from tests import ray_driver
+from vokaflow.runtime.job_secrets import KV_NAMESPACE, secrets_key
 from vokaflow.runtime.ledger import wait_all_terminal
 from vokaflow.runtime.stack import LocalStack
+from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
 from vokaflow.workers.resources import node_resources
 
 RAY_PORT = int(os.environ.get("VOKAFLOW_NODES_RAY_PORT", "6395"))
 DASHBOARD_PORT = int(os.environ.get("VOKAFLOW_NODES_DASHBOARD_PORT", "8270"))
+_SCHEDULER = {"name": SCHEDULER_NAME, "namespace": NAMESPACE}
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +106,15 @@ def test_tasks_of_a_removed_node_complete_on_the_other_node(ray_cluster, stack):
         survivors = [api.get(f"/api/high-scale-tasks/status/{t}").json() for t in task_ids]
     rerun = [task for task in survivors if task["system_retries"]]
     assert rerun and all(task["result"]["pid"] != pids[0] for task in rerun)
+
+
+def test_down_on_a_cluster_it_did_not_start_stops_the_service_and_leaves_no_secret(stack):
+    """Runs last: it stops the module's stack."""
+    prefix = secrets_key(stack.key_prefix)
+    never_started = {"key": prefix + "never-started", "namespace": KV_NAMESPACE}
+    ray_driver.call(stack.ray_address, "kv_put", **never_started, value="{}")
+    stack.stop()
+    left = ray_driver.call(stack.ray_address, "kv_keys", prefix=prefix, namespace=KV_NAMESPACE)
+    assert left == []
+    with pytest.raises(AssertionError, match="Failed to look up actor"):
+        ray_driver.call(stack.ray_address, "ping_actor", **_SCHEDULER, timeout_s=0)

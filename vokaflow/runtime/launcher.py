@@ -17,7 +17,7 @@ import httpx
 
 from vokaflow.config import Settings
 from vokaflow.errors import ConfigError
-from vokaflow.runtime.job_secrets import RayKV, job_env
+from vokaflow.runtime.job_secrets import RayKV, job_env, secrets_key
 from vokaflow.scheduler import NAMESPACE
 from vokaflow.store.api_keys import ApiKeyStore, KeyInfo, new_api_key
 from vokaflow.store.embedded import EmbeddedRedis
@@ -430,5 +430,7 @@ def _stop_service_on_ray(settings: Settings, address: str) -> list[str]:
         stopped.append("webhook dispatcher")
     except ValueError:
         pass
+    # a scheduler job that never started leaves its secrets in the cluster's store
+    RayKV().delete_prefix(secrets_key(settings.key_prefix))
     ray.shutdown()
     return stopped

@@ -28,6 +28,7 @@ ROWS = [{"id": 1, "city": "Lima"}, {"id": 2, "city": "Oslo"}]
 
 class _AdminTask:
     task_id = TASK_ID
+    submitted_at = 1e9
     data_scope = ""
 
 
@@ -57,7 +58,7 @@ def _bulk_insert() -> dict[str, Any]:
 def test_a_rerun_waits_until_postgres_ends_the_lost_worker_s_open_insert_then_inserts(
     engine: Any,
 ) -> None:
-    ledger = AppliedTasks.open(engine, TASK_ID, TABLE, ROWS)
+    ledger = AppliedTasks.open(engine, _AdminTask(), TABLE, ROWS)  # type: ignore[arg-type]
     assert ledger is not None
     lost_worker = engine.connect()
     lost_worker.begin()

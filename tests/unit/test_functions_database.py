@@ -249,14 +249,16 @@ def test_a_failed_batch_inserts_nothing_so_a_retry_adds_each_row_once(data_root:
 
 
 class _Task:
-    def __init__(self, task_id: str) -> None:
+    def __init__(self, task_id: str, submitted_at: float = 1e9) -> None:
         self.task_id = task_id
+        self.submitted_at = submitted_at
         self.data_scope = ""  # an admin's task
 
 
-def as_task(monkeypatch: pytest.MonkeyPatch, task_id: str) -> None:
+def as_task(monkeypatch: pytest.MonkeyPatch, task_id: str, submitted_at: float = 1e9) -> None:
     """Run the functions as if inside the task ``task_id`` (the worker sets this context)."""
-    monkeypatch.setattr("vokaflow.functions.database.current_task", lambda: _Task(task_id))
+    task = _Task(task_id, submitted_at)
+    monkeypatch.setattr("vokaflow.functions.database.current_task", lambda: task)
 
 
 def test_a_rerun_of_a_committed_task_inserts_nothing_and_returns_the_first_result(
@@ -271,6 +273,18 @@ def test_a_rerun_of_a_committed_task_inserts_nothing_and_returns_the_first_resul
 
     as_task(monkeypatch, "task-2")
     run("bulk_insert", table="people", data=ROWS)
+    assert run("complex_query", query="SELECT count(*) FROM people")["rows"] == [[6]]
+
+
+def test_a_new_submission_under_a_reused_idempotency_key_inserts_again(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_task(monkeypatch, "task-1", submitted_at=1e9)
+    run("bulk_insert", table="people", data=ROWS)
+    # the key's record expired; the same key and body make the same task id, submitted anew
+    as_task(monkeypatch, "task-1", submitted_at=1e9 + 90_000)
+    again = run("bulk_insert", table="people", data=ROWS)
+    assert "already_applied" not in again
     assert run("complex_query", query="SELECT count(*) FROM people")["rows"] == [[6]]
 
 
@@ -312,7 +326,7 @@ def test_a_concurrent_run_of_the_same_task_waits_and_returns_the_committed_resul
     as_task(monkeypatch, "task-1")
     run("bulk_insert", table="people", data=ROWS[:1], database="other")  # creates both tables
     engine = sa.create_engine(database_url("other"))
-    ledger = AppliedTasks.open(engine, "task-7", "people", ROWS)
+    ledger = AppliedTasks.open(engine, _Task("task-7"), "people", ROWS)  # type: ignore[arg-type]
     assert ledger is not None
     as_task(monkeypatch, "task-7")
     outcome: list[Any] = []

@@ -49,7 +49,12 @@ from vokaflow.config import SQLITE_FILE
 from vokaflow.functions.data_roots import OutputPath, confine, current_roots
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
-from vokaflow.workers.context import current_settings, current_task, report_progress
+from vokaflow.workers.context import (
+    TaskContext,
+    current_settings,
+    current_task,
+    report_progress,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -461,7 +466,7 @@ def bulk_insert(
             f"its columns: {', '.join(target.c.keys())}"
         )
     task = current_task()
-    ledger = AppliedTasks.open(engine, task.task_id, table, data) if task is not None else None
+    ledger = None if task is None else AppliedTasks.open(engine, task, table, data)
 
     def insert() -> dict[str, Any]:
         return _insert_in_one_transaction(
@@ -518,8 +523,9 @@ class AppliedTasks:
     Delivery is at least once: a worker lost after the commit but before its outcome
     reached Redis runs the task again. That run finds the row and returns the first result,
     marked ``already_applied``, instead of inserting the rows a second time. A row is named
-    by the task and a digest of the table and rows: one task may make several inserts, and
-    only the same rows into the same table count as done."""
+    by the task and a digest of the table, the rows and the task's submission time: one
+    task may make several inserts, only the same rows into the same table count as done,
+    and a new submission under a reused idempotency key (same task id) inserts again."""
 
     NAME = f"{SERVICE_TABLE_PREFIX}applied_tasks"
 
@@ -528,7 +534,7 @@ class AppliedTasks:
 
     @classmethod
     def open(
-        cls, engine: Engine, task_id: str, target: str, rows: Sequence[Mapping[str, object]]
+        cls, engine: Engine, task: TaskContext, target: str, rows: Sequence[Mapping[str, object]]
     ) -> AppliedTasks | None:
         """None, with a warning in the task's log, where the role may not create or write
         the table: the insert then runs without the guard, at least once."""
@@ -536,8 +542,9 @@ class AppliedTasks:
         if table is None:
             log.warning("no %s (%s): a re-run may insert again", cls.NAME, missing_because)
             return None
-        payload = json.dumps([target, list(rows)], sort_keys=True, default=str)
-        return cls(engine, table, task_id, hashlib.sha256(payload.encode()).hexdigest())
+        applied = [target, list(rows), repr(task.submitted_at)]
+        payload = json.dumps(applied, sort_keys=True, default=str)
+        return cls(engine, table, task.task_id, hashlib.sha256(payload.encode()).hexdigest())
 
     def once(self, insert: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The first result when this insert committed before, else ``insert``'s. A run

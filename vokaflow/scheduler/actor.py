@@ -271,7 +271,16 @@ class Scheduler:
     def _launch(self, worker_type: WorkerType, tasks: list[ClaimedTask]) -> None:
         chunk = self.inflight.add(worker_type, tasks)
         specs = [
-            TaskSpec(t.task_id, t.attempt, t.function_name, t.args, t.kwargs, t.owner, t.data_scope)
+            TaskSpec(
+                t.task_id,
+                t.attempt,
+                t.function_name,
+                t.args,
+                t.kwargs,
+                t.owner,
+                t.data_scope,
+                t.created_at,
+            )
             for t in tasks
         ]
         options = task_options(worker_type)

@@ -87,13 +87,22 @@ def _redis(url: str) -> redis.Redis:
 
 class TaskContext:
     def __init__(
-        self, task_id: str, attempt: int, owner: str, env: WorkerEnv, data_scope: str = ""
+        self,
+        task_id: str,
+        attempt: int,
+        owner: str,
+        env: WorkerEnv,
+        data_scope: str = "",
+        submitted_at: float = 0.0,
     ) -> None:
         self.task_id = task_id
         self.attempt = attempt
         self.owner = owner  # the principal that submitted the task
         self.env = env
         self.data_scope = data_scope  # see vokaflow.functions.data_roots
+        # the same for every attempt of one submission; an idempotency key reused after
+        # its task's record expired makes the same task id with a new submitted_at
+        self.submitted_at = submitted_at
         self._last_report = float("-inf")
         self._pending: dict[str, Any] | None = None
 
@@ -135,9 +144,16 @@ def current_settings() -> Settings:
 
 @contextlib.contextmanager
 def running(
-    task_id: str, attempt: int, owner: str, env: WorkerEnv | None, data_scope: str = ""
+    task_id: str,
+    attempt: int,
+    owner: str,
+    env: WorkerEnv | None,
+    data_scope: str = "",
+    submitted_at: float = 0.0,
 ) -> Iterator[TaskContext | None]:
-    context = None if env is None else TaskContext(task_id, attempt, owner, env, data_scope)
+    context = (
+        None if env is None else TaskContext(task_id, attempt, owner, env, data_scope, submitted_at)
+    )
     token = _current.set(context)
     try:
         yield context

@@ -31,6 +31,7 @@ class TaskSpec:
     kwargs: dict[str, Any]
     owner: str = ""
     data_scope: str = ""
+    submitted_at: float = 0.0
 
 
 def _error_info(exc: BaseException) -> dict[str, Any]:
@@ -50,7 +51,9 @@ def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> O
     try:
         if env is not None:
             ensure_plugins(env.plugins)
-        with running(spec.task_id, spec.attempt, spec.owner, env, spec.data_scope):
+        with running(
+            spec.task_id, spec.attempt, spec.owner, env, spec.data_scope, spec.submitted_at
+        ):
             entry = registry.get(spec.function_name)
             context = None if env is None else env.argument_context(spec.data_scope)
             args, kwargs = entry.validated(spec.args, spec.kwargs, context)

@@ -23,7 +23,7 @@ from typing import Any
 import ray
 from ray.experimental import internal_kv
 
-TIMEOUT_S = 120
+START_S = 60  # the child's interpreter, `import ray` and ray.init, on a busy machine
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
@@ -32,11 +32,12 @@ def kill_actor(name: str, namespace: str, restart: bool) -> None:
 
 
 def ping_actor(name: str, namespace: str, timeout_s: float) -> None:
-    """Wait until the named actor answers `ping`, through restarts."""
+    """Wait until the named actor answers `ping`, through restarts, for `timeout_s` in all."""
     deadline = time.monotonic() + timeout_s
     while True:
+        left = max(0.1, deadline - time.monotonic())
         try:
-            ray.get(ray.get_actor(name, namespace=namespace).ping.remote(), timeout=timeout_s)
+            ray.get(ray.get_actor(name, namespace=namespace).ping.remote(), timeout=left)
             return
         except (ValueError, ray.exceptions.RayActorError):
             if time.monotonic() > deadline:
@@ -79,7 +80,7 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
 def call(address: str, operation: str, env: dict[str, str] | None = None, **arguments: Any) -> Any:
     """Run one operation against the Ray cluster at `address` and return its result;
     `env` adds to the child's environment."""
-    env = {**os.environ, **(env or {}), "RAY_AUTH_MODE": "disabled"}
+    env = {"RAY_AUTH_MODE": "disabled", **os.environ, **(env or {})}
     command = [sys.executable, "-m", "tests.ray_driver", address, operation]
     done = subprocess.run(
         [*command, json.dumps(arguments)],
@@ -87,10 +88,12 @@ def call(address: str, operation: str, env: dict[str, str] | None = None, **argu
         text=True,
         env=env,
         cwd=REPOSITORY,
-        timeout=TIMEOUT_S,
+        timeout=START_S + float(arguments.get("timeout_s", 0)),
     )
     assert done.returncode == 0, f"{operation} failed: {done.stderr[-3000:]}"
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    lines = done.stdout.strip().splitlines()
+    assert lines, f"{operation} printed no result: {done.stderr[-3000:]}"
+    return json.loads(lines[-1])
 
 
 def main(address: str, operation: str, arguments: str) -> None:

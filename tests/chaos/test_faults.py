@@ -35,7 +35,8 @@ def _kill_scheduler(chaos_stack) -> None:
 
 def test_killing_the_scheduler_mid_run_loses_no_task(chaos_stack, chaos_api):
     task_ids = submit_sleeps(chaos_api, 5000, 0.005)
-    _until(lambda: completed_count(chaos_stack, task_ids) >= 500, 60, "500 completions")
+    # the kill takes a few seconds (a child process joins Ray to make it)
+    _until(lambda: completed_count(chaos_stack, task_ids) >= 200, 60, "200 completions")
     _kill_scheduler(chaos_stack)
     assert completed_count(chaos_stack, task_ids) < 5000, "the kill came after the run"
     ledger = wait_all_terminal(chaos_stack, task_ids, timeout_s=180)

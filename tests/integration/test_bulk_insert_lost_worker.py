@@ -61,23 +61,25 @@ def test_a_rerun_waits_until_postgres_ends_the_lost_worker_s_open_insert_then_in
     ledger = AppliedTasks.open(engine, _AdminTask(), TABLE, ROWS)  # type: ignore[arg-type]
     assert ledger is not None
     lost_worker = engine.connect()
-    lost_worker.begin()
-    ledger.claim(lost_worker)  # the worker's node is lost here, its connection left open
+    try:
+        lost_worker.begin()
+        ledger.claim(lost_worker)  # the worker's node is lost here, its connection left open
 
-    outcome: list[dict[str, Any]] = []
-    rerun = threading.Thread(target=lambda: outcome.append(_bulk_insert()))
-    started = time.monotonic()
-    rerun.start()
-    time.sleep(0.5)
-    assert rerun.is_alive(), "the re-run did not wait for the open insert"
-    rerun.join(30)
-    waited = time.monotonic() - started
+        outcome: list[dict[str, Any]] = []
+        rerun = threading.Thread(target=lambda: outcome.append(_bulk_insert()), daemon=True)
+        started = time.monotonic()
+        rerun.start()
+        time.sleep(0.5)
+        assert rerun.is_alive(), "the re-run did not wait for the open insert"
+        rerun.join(30)
+        waited = time.monotonic() - started
 
-    assert outcome == [{"table": TABLE, "inserted": 2, "batches": 1, "database": "pg"}]
-    assert 0.9 < waited < 15
-    with pytest.raises(sa.exc.DBAPIError, match="idle-in-transaction timeout"):
-        lost_worker.execute(sa.text("SELECT 1"))  # PostgreSQL ended that session
-    lost_worker.close()
+        assert outcome == [{"table": TABLE, "inserted": 2, "batches": 1, "database": "pg"}]
+        assert 0.9 < waited < 15
+        with pytest.raises(sa.exc.DBAPIError, match="idle-in-transaction timeout"):
+            lost_worker.execute(sa.text("SELECT 1"))  # PostgreSQL ended that session
+    finally:
+        lost_worker.close()  # where PostgreSQL did not end it, its lock goes now
     with engine.connect() as connection:
         count = connection.execute(sa.text(f'SELECT count(*) FROM "{TABLE}"')).scalar()
     assert count == 2

@@ -226,6 +226,7 @@ def test_an_event_read_by_a_killed_dispatcher_is_delivered_by_its_restart(stack,
         time.sleep(0.02)
     dispatcher = {"name": DISPATCHER_NAME, "namespace": NAMESPACE}
     ray_driver.call(stack.ray_address, "kill_actor", **dispatcher, restart=True)
+    time.sleep(1.0)  # so that the ping is not answered by the dispatcher being killed
     ray_driver.call(stack.ray_address, "ping_actor", **dispatcher, timeout_s=60)
     receiver.failing.discard(path)
     headers, _ = receiver.wait_for(path, _is("task.completed", "task_id", task["task_id"]))

@@ -228,3 +228,43 @@ def test_progress_bars_keep_only_their_last_state_and_cost_linear_time():
         sys.stderr.write("\n")
     assert time.perf_counter() - started < 2.0
     assert [line["message"] for line in output.finish()] == ["progress 19999"]
+
+
+def test_a_claimed_task_s_submission_time_reaches_the_running_task_s_context(tmp_path):
+    from vokaflow.config import Settings
+    from vokaflow.scheduler.actor import task_spec
+    from vokaflow.schemas import Priority
+    from vokaflow.store.dispatch_store import ClaimedTask
+    from vokaflow.workers.context import WorkerEnv, current_task
+
+    @function(
+        category="system",
+        description="what the task's context says",
+        estimated_duration="fast",
+        name="task_context_for_test",
+    )
+    def task_context() -> dict[str, object]:
+        task = current_task()
+        assert task is not None
+        return {"task_id": task.task_id, "submitted_at": task.submitted_at}
+
+    claimed = ClaimedTask(
+        task_id="t7",
+        function_name="task_context_for_test",
+        args=[],
+        kwargs={},
+        timeout_s=5,
+        attempt=3,  # a retry: the submission time stays the first one's
+        priority=Priority.NORMAL,
+        worker_type=WorkerType.GENERAL_PURPOSE,
+        batch_id="",
+        solo=False,
+        max_retries=3,
+        system_retries=1,
+        created_at=1_700_000_000.25,
+    )
+    settings = Settings(home=tmp_path, data_roots=str(tmp_path / "d"))
+    env = WorkerEnv(redis_url="redis://unused", settings_wire=settings.to_wire())
+    with captured_output() as sink:
+        outcome = run_in_sink(task_spec(claimed), sink, env)
+    assert outcome.result == {"task_id": "t7", "submitted_at": 1_700_000_000.25}

@@ -270,19 +270,7 @@ class Scheduler:
 
     def _launch(self, worker_type: WorkerType, tasks: list[ClaimedTask]) -> None:
         chunk = self.inflight.add(worker_type, tasks)
-        specs = [
-            TaskSpec(
-                t.task_id,
-                t.attempt,
-                t.function_name,
-                t.args,
-                t.kwargs,
-                t.owner,
-                t.data_scope,
-                t.created_at,
-            )
-            for t in tasks
-        ]
+        specs = [task_spec(t) for t in tasks]
         options = task_options(worker_type)
         chunk.ref = execute_chunk.options(**options).remote(
             specs, chunk.chunk_id, self.handle, self.worker_env
@@ -602,6 +590,20 @@ async def _read_nodes() -> dict[str, dict[str, Any]]:
             with contextlib.suppress(RayError):
                 readings[node_id] = await ref
     return readings
+
+
+def task_spec(task: ClaimedTask) -> TaskSpec:
+    """What a worker needs to run a claimed task."""
+    return TaskSpec(
+        task_id=task.task_id,
+        attempt=task.attempt,
+        function_name=task.function_name,
+        args=task.args,
+        kwargs=task.kwargs,
+        owner=task.owner,
+        data_scope=task.data_scope,
+        submitted_at=task.created_at,
+    )
 
 
 @contextlib.contextmanager

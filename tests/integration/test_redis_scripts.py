@@ -1,8 +1,10 @@
 """The Lua scripts' contracts on a real Redis: the token bucket against its in-memory twin's
-rules, and starvation promotion with an injected clock."""
+rules, starvation promotion with an injected clock, and where a requeued dead letter's
+queue wait counts from."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -12,7 +14,8 @@ from vokaflow.ratelimit.backends import InMemoryRateLimiter, RedisRateLimiter
 from vokaflow.ratelimit.bucket import RateLimit
 from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule
 from vokaflow.schemas import Priority, WorkerType
-from vokaflow.store.dispatch_store import DispatchStore
+from vokaflow.store.dead_letters import DeadLetterStore
+from vokaflow.store.dispatch_store import ClaimRequest, DispatchStore
 from vokaflow.store.keys import Keys
 from vokaflow.store.records import NewTask
 from vokaflow.store.task_store import TaskStore
@@ -91,3 +94,25 @@ async def test_promotion_in_redis_follows_the_starvation_rule(redis_and_keys):
         old_high.task_id: Priority.HIGH.level,
     }
     assert await dispatch.promote_starving(now_ms + 1000, waits, PROMOTION_CEILING) == 0
+
+
+async def test_a_requeued_dead_letter_s_queue_wait_counts_from_its_requeue(redis_and_keys):
+    client, keys = redis_and_keys
+    tasks, dispatch = TaskStore(client, keys), DispatchStore(client, keys)
+    dead_letters = DeadLetterStore(client, keys)
+    submitted_at = time.time() - 3600
+    task = _task(keys, Priority.NORMAL, submitted_at)
+    await tasks.submit([task])
+    everything = ClaimRequest(WorkerType.GENERAL_PURPOSE, task.partition, float("inf"), 10)
+
+    (first,) = await dispatch.claim([everything], 0, time.time())
+    assert (first.requeued_at, first.queued_since) == (0.0, submitted_at)
+
+    # as finish.lua leaves a task that failed its last attempt
+    await client.hset(keys.task(task.task_id), "status", "failed")
+    await client.zadd(keys.dead_letters(task.partition), {task.task_id: time.time() * 1000})
+    requeued = time.time()
+    assert await dead_letters.requeue(task.task_id) == "requeued"
+    (again,) = await dispatch.claim([everything], 0, time.time())
+    assert again.attempt == 1 and again.created_at == submitted_at
+    assert again.queued_since == again.requeued_at == pytest.approx(requeued, abs=1)

@@ -52,7 +52,8 @@ class SchedulerMetrics:
         )
         self.queue_wait = metrics.Histogram(
             "vokaflow_queue_wait_seconds",
-            "Time from submit to dispatch of a task's first attempt, by priority",
+            "Time from submit (or a dead letter's requeue) to dispatch of a first attempt, "
+            "by priority",
             boundaries=QUEUE_WAIT_BOUNDARIES_S,
             tag_keys=("priority",),
         )

@@ -248,9 +248,9 @@ class Scheduler:
             self._launch_chunks(wt, tasks, sizes[wt])
         with _telemetry_guard():
             self.prometheus.observe_dispatch(
-                (t.priority, now - t.created_at)
+                (t.priority, now - t.queued_since)
                 for t in claimed
-                if t.attempt == 1 and t.created_at > 0
+                if t.attempt == 1 and t.queued_since > 0
             )
         return bool(claimed)
 

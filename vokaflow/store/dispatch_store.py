@@ -46,11 +46,17 @@ class ClaimedTask:
     category: str = ""
     created_at: float = 0.0
     data_scope: str = ""
+    requeued_at: float = 0.0  # a dead letter sent back to its queue by hand
+
+    @property
+    def queued_since(self) -> float:
+        """Where the first attempt's queue wait counts from."""
+        return self.requeued_at or self.created_at
 
     @classmethod
     def from_row(cls, row: list[Any], worker_type: WorkerType) -> ClaimedTask:
         """Read one row of claim.lua's reply."""
-        task_id, spec_json, attempt, priority, batch_id, solo, system_retries = row
+        task_id, spec_json, attempt, priority, batch_id, solo, system_retries, requeued_ms = row
         spec = json.loads(spec_json)
         return cls(
             task_id=task_id,
@@ -70,6 +76,7 @@ class ClaimedTask:
             category=str(spec.get("category") or ""),
             created_at=float(spec.get("created_at") or 0.0),
             data_scope=str(spec.get("data_scope") or ""),
+            requeued_at=int(requeued_ms) / 1000 if requeued_ms else 0.0,
         )
 
 

@@ -1,5 +1,6 @@
 -- Sends a dead letter back to its queue for a fresh set of attempts, at the back of its
--- priority level. The record no longer expires.
+-- priority level. The record no longer expires; requeued_at (epoch ms) is where the
+-- first attempt's queue wait now counts from.
 -- KEYS[1]  task hash        PREFIX:{pN}:task:ID
 -- KEYS[2]  dead letters     PREFIX:{pN}:dead
 -- ARGV[1]  task id
@@ -22,7 +23,7 @@ redis.call('PERSIST', KEYS[1])
 redis.call('HDEL', KEYS[1], 'result', 'completed_at', 'started_at', 'execution_time',
   'retry_at', 'worker_pid', 'dispatched_at', 'progress')
 redis.call('HSET', KEYS[1], 'status', 'queued', 'attempts', '0', 'system_retries', '0',
-  'score', score)
+  'score', score, 'requeued_at', ARGV[3])
 redis.call('ZADD', ARGV[2] .. state[2], score, ARGV[1])
 redis.call('PUBLISH', ARGV[5], state[2])
 return 'requeued'

@@ -143,17 +143,8 @@ def current_settings() -> Settings:
 
 
 @contextlib.contextmanager
-def running(
-    task_id: str,
-    attempt: int,
-    owner: str,
-    env: WorkerEnv | None,
-    data_scope: str = "",
-    submitted_at: float = 0.0,
-) -> Iterator[TaskContext | None]:
-    context = (
-        None if env is None else TaskContext(task_id, attempt, owner, env, data_scope, submitted_at)
-    )
+def running(context: TaskContext | None) -> Iterator[TaskContext | None]:
+    """``context`` is the current task's while inside (None: outside a worker)."""
     token = _current.set(context)
     try:
         yield context

@@ -15,7 +15,7 @@ import ray
 from vokaflow.functions.plugins import ensure_plugins
 from vokaflow.store.records import Outcome
 from vokaflow.workers.capture import OutputSink, captured_output
-from vokaflow.workers.context import WorkerEnv, running
+from vokaflow.workers.context import TaskContext, WorkerEnv, running
 from vokaflow.workers.results import bounded_result
 
 MAX_TRACEBACK_CHARS = 4000
@@ -32,6 +32,14 @@ class TaskSpec:
     owner: str = ""
     data_scope: str = ""
     submitted_at: float = 0.0
+
+
+def _task_context(spec: TaskSpec, env: WorkerEnv | None) -> TaskContext | None:
+    if env is None:
+        return None
+    return TaskContext(
+        spec.task_id, spec.attempt, spec.owner, env, spec.data_scope, spec.submitted_at
+    )
 
 
 def _error_info(exc: BaseException) -> dict[str, Any]:
@@ -51,9 +59,7 @@ def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> O
     try:
         if env is not None:
             ensure_plugins(env.plugins)
-        with running(
-            spec.task_id, spec.attempt, spec.owner, env, spec.data_scope, spec.submitted_at
-        ):
+        with running(_task_context(spec, env)):
             entry = registry.get(spec.function_name)
             context = None if env is None else env.argument_context(spec.data_scope)
             args, kwargs = entry.validated(spec.args, spec.kwargs, context)

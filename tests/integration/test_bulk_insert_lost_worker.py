@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.integration.conftest import POSTGRES_URL, ensure_postgres_role
+from tests.conftest import POSTGRES_URL, ensure_postgres_role
 from vokaflow.functions import database, registry
 from vokaflow.functions.database import AppliedTasks
 

@@ -29,7 +29,7 @@ def test_a_bad_setting_fails_with_a_message_naming_the_variable(stack):
     env = {**stack.env, "VOKAFLOW_PORT": "eighty"}
     import subprocess
 
-    from tests.integration.conftest import VOKAFLOW
+    from tests.conftest import VOKAFLOW
 
     run = subprocess.run([VOKAFLOW, "status", "x"], env=env, capture_output=True, text=True)
     assert run.returncode == 2

@@ -11,7 +11,7 @@ import httpx
 from ray.job_submission import JobStatus, JobSubmissionClient
 
 from tests import ray_driver
-from tests.integration.conftest import NOTIFY_WEBHOOK_SECRET, POSTGRES_ADMIN_URL, POSTGRES_URL
+from tests.conftest import NOTIFY_WEBHOOK_SECRET, POSTGRES_ADMIN_URL, POSTGRES_URL
 from vokaflow.runtime.job_secrets import KV_NAMESPACE, NONCE_ENV, secrets_key
 from vokaflow.runtime.launcher import SCHEDULER_JOB_KIND
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL
 from tests.integration.helpers import submit, wait_until
 
 SUBMIT = "/api/high-scale-tasks/submit"

@@ -15,7 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from tests.integration.conftest import NOTIFY_WEBHOOK_SECRET, SMTP_PORT
+from tests.conftest import NOTIFY_WEBHOOK_SECRET, SMTP_PORT
 from tests.integration.helpers import submit, wait_until
 from vokaflow.store.redis_client import connect_sync
 from vokaflow.webhooks.signing import unsigned_bytes, verify_signature

@@ -48,7 +48,7 @@ TEST_SETTINGS = {
     "VOKAFLOW_SMTP_PORT": str(SMTP_PORT),
     "VOKAFLOW_NOTIFY_WEBHOOK_SECRET": NOTIFY_WEBHOOK_SECRET,
     # the gateway and Ray's workers import the plugin from the repository
-    "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
 }
 
 

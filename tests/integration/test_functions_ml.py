@@ -86,8 +86,8 @@ def test_a_classifier_trained_on_separable_blobs_is_accurate_and_saved(trained, 
     assert trained["accuracy"] >= 0.9
     assert trained["classes"] == ["left", "right"] and trained["features"] == ["x", "y"]
     assert (trained["train_rows"], trained["test_rows"]) == (160, 40)
-    assert trained["path"] == str(data_root / "models" / f"{MODEL}.joblib")
-    assert (data_root / "models" / f"{MODEL}.joblib").is_file()
+    assert trained["path"] == str(data_root / "models" / f"{MODEL}.skops")
+    assert (data_root / "models" / f"{MODEL}.skops").is_file()
     assert (data_root / "models" / f"{MODEL}.json").is_file()
 
 

@@ -73,6 +73,29 @@ def test_an_input_that_does_not_exist_is_refused_but_an_output_may_be_new(root: 
     )
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "models",
+        "models/x.skops",
+        "models/.x.skops.123.partial",
+        "./models/new/x.csv",
+        "principals/alice/models/x.skops",  # an admin's task reaches every principal's
+    ],
+)
+def test_no_output_path_may_lie_in_a_models_folder(root: Path, path: str):
+    with pytest.raises(ArgumentError, match="models folder") as raised:
+        _check(root, file_path="in.csv", output_path=path)
+    assert raised.value.field == "kwargs.output_path"
+
+
+def test_a_link_into_the_models_folder_is_refused_as_an_output(root: Path):
+    (root / "models").mkdir()
+    (root / "innocent").symlink_to(root / "models")
+    with pytest.raises(ArgumentError, match="models folder"):
+        _check(root, file_path="in.csv", output_path="innocent/x.csv")
+
+
 def test_a_second_root_accepts_absolute_paths_under_it(tmp_path: Path):
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir(), second.mkdir()
@@ -129,6 +152,15 @@ def test_a_principal_s_data_scope_is_its_name_or_a_hash_of_an_unsafe_one():
     for unsafe in ("..", "a/b", "x" * 65, "ünï", ""):
         scope = Principal(unsafe, "user").data_scope
         assert len(scope) == 32 and scope.isalnum()
+
+
+def test_two_names_never_share_a_data_scope_even_when_one_looks_like_a_hash():
+    unsafe = "alice@example.com"
+    lookalike = Principal(unsafe, "user").data_scope
+    assert Principal(lookalike, "user").data_scope != lookalike
+    assert Principal("ABCDEF0123456789ABCDEF0123456789", "user").data_scope == (
+        "ABCDEF0123456789ABCDEF0123456789"
+    ), "only what a hash looks like (lowercase hex) is hashed again"
 
 
 def test_a_user_s_relative_path_starts_in_its_folder_and_others_are_refused(root: Path):

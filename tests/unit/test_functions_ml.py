@@ -126,9 +126,8 @@ def test_a_saved_model_lies_in_the_models_folder_with_its_metadata_and_loads_bac
     root: Path, monkeypatch: pytest.MonkeyPatch
 ):
     path = _saved(root, monkeypatch)
-    assert path == root / "models" / "blobs.joblib"
+    assert path == root / "models" / "blobs.skops"
     assert json.loads(path.with_suffix(".json").read_text())["features"] == ["x", "y"]
-    assert ml.file_digest(path) == hashlib.sha256(path.read_bytes()).hexdigest()
     estimator, metadata = ml.load_model("blobs")
     assert list(estimator.predict([[3.0, 3.0]])) == ["right"]
     assert metadata["features"] == ["x", "y"]
@@ -140,6 +139,45 @@ def test_a_model_file_changed_after_training_is_not_loaded(
     path = _saved(root, monkeypatch)
     path.write_bytes(path.read_bytes() + b"tampered")
     with pytest.raises(ValueError, match="not the file train_classifier wrote"):
+        ml.load_model("blobs")
+
+
+def test_the_recorded_digest_is_of_the_bytes_written_not_of_the_file_read_back(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A swap between the write and a read-back would otherwise be recorded as genuine."""
+    written: list[bytes] = []
+    real_write = ml._write_atomically
+
+    def write_then_swap(path: Path, content: bytes) -> None:
+        real_write(path, content)
+        if path.suffix == ml.MODEL_SUFFIX:
+            written.append(content)
+            path.write_bytes(b"swapped in by another task")
+
+    monkeypatch.setattr(ml, "_write_atomically", write_then_swap)
+    fitted = ml.fit_classifier(blobs(), "side", None, "random_forest", 0.2, 0)
+    _, digest = ml.save_model(fitted["estimator"], "blobs", {})
+    assert digest == hashlib.sha256(written[0]).hexdigest()
+
+
+class _Payload:
+    """Stands for any class an attacker's file names."""
+
+
+def test_a_model_of_untrusted_types_is_refused_even_when_recorded(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """skops rebuilds only trusted types: a model file naming any other is not loaded."""
+    import skops.io
+
+    path = _saved(root, monkeypatch)
+    hostile = skops.io.dumps({"payload": _Payload()})  # a type skops does not trust
+    path.write_bytes(hostile)
+    records = {"blobs": json.dumps({"sha256": hashlib.sha256(hostile).hexdigest()})}
+    monkeypatch.setattr(ml, "_registry", lambda: (_RecordedModels(records), "test", ""))
+    monkeypatch.setattr(ml, "model_registry_key", lambda prefix: "test")
+    with pytest.raises(skops.io.exceptions.UntrustedTypesFoundException):
         ml.load_model("blobs")
 
 

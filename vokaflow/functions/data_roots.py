@@ -3,6 +3,7 @@
 Annotate a parameter with ``DataPath`` (a file or folder that must exist) or ``OutputPath``
 (one the function will write): submit refuses, with 400 naming the argument, a path that
 climbs with ``..``, an absolute path outside every root, and one whose symlinks lead out.
+An ``OutputPath`` may not lie in a models folder either: only the service writes there.
 Relative paths start at the first root. The worker checks again before the call, so a
 symlink swapped in after submit is caught too.
 
@@ -29,6 +30,8 @@ def roots_from(info: ValidationInfo | None) -> list[Path]:
 
 
 PRINCIPALS_FOLDER = "principals"
+# Trained models (functions/ml.py); loading one trusts its bytes, so no task may write here.
+MODELS_FOLDER = "models"
 
 
 def scoped_roots(roots: list[Path], data_scope: str) -> list[Path]:
@@ -74,7 +77,25 @@ def _existing(value: str, info: ValidationInfo) -> str:
 
 
 def _writable(value: str, info: ValidationInfo) -> str:
-    return str(confine(value, roots_from(info)))
+    roots = roots_from(info)
+    resolved = confine(value, roots)
+    if in_models_folder(resolved, roots):
+        raise ValueError(f"the {MODELS_FOLDER} folder is written by train_classifier only")
+    return str(resolved)
+
+
+def in_models_folder(resolved: Path, roots: list[Path]) -> bool:
+    """Whether ``resolved`` lies in the models folder of a root, or of a principal's folder
+    in it (an admin's roots hold every principal's)."""
+    for root in roots:
+        if not resolved.is_relative_to(root.resolve()):
+            continue
+        parts = resolved.relative_to(root.resolve()).parts
+        if parts[:1] == (MODELS_FOLDER,) or (
+            len(parts) > 2 and parts[0] == PRINCIPALS_FOLDER and parts[2] == MODELS_FOLDER
+        ):
+            return True
+    return False
 
 
 DataPath = Annotated[str, AfterValidator(_existing)]

@@ -1,17 +1,18 @@
 """``ml`` functions: sentence embeddings with a bundled model, and small scikit-learn
 classifiers trained on a table under the data roots and used for predictions.
 
-A trained model is a joblib file, ``<first data root>/models/<name>.joblib``, beside a JSON
-file of its metadata. joblib files are pickles, and loading a pickle runs code: predict
-loads only a file whose SHA-256 the training task recorded in Redis, so a file dropped into
-the models folder by anything else is refused.
+A trained model is a skops file, ``<data root>/models/<name>.skops`` in the key's folder,
+beside a JSON file of its metadata. skops, unlike pickle, rebuilds only types it is told to
+trust, so loading a model never runs code. Two more locks: the SHA-256 that the training
+task recorded in Redis is taken over the bytes it wrote (never re-read from disk), and
+predict loads the bytes it checked; and no task's output path may lie in a models folder
+(see vokaflow.functions.data_roots), so no other task can swap the file.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 import os
 import time
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field
 
 from vokaflow.functions.arguments import ArgumentConflict
-from vokaflow.functions.data_roots import DataPath, current_roots, output_file
+from vokaflow.functions.data_roots import MODELS_FOLDER, DataPath, output_file
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
 
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 EMBEDDING_DIMENSIONS = 384
 EMBEDDING_BATCH = 64
-MODELS_FOLDER = "models"
+MODEL_SUFFIX = ".skops"
+# skops trusts plain numpy and scikit-learn containers by itself; a fitted tree is one more.
+TRUSTED_MODEL_TYPES = ["sklearn.tree._tree.Tree"]
 TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 ModelName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
@@ -215,43 +218,37 @@ def registry_entry(data_scope: str, name: str) -> str:
     return f"{data_scope}/{name}" if data_scope else name
 
 
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        for block in iter(lambda: source.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_atomically(path: Path, write: Any) -> None:
+def _write_atomically(path: Path, content: bytes) -> None:
     """Through a temporary file and a rename: a predict never reads half a model."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        write(partial)
+        partial.write_bytes(content)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
 
 
 def save_model(estimator: Any, name: str, metadata: dict[str, Any]) -> tuple[Path, str]:
-    """The model file and its metadata beside it; returns the model's path and SHA-256."""
-    import joblib
+    """The model file and its metadata beside it; returns the model's path and the SHA-256
+    of the bytes written."""
+    import skops.io
 
-    model_path = output_file(f"{MODELS_FOLDER}/{name}.joblib")
-    _write_atomically(model_path, lambda p: joblib.dump(estimator, p))
-    meta = json.dumps(metadata, indent=2)
-    _write_atomically(model_path.with_suffix(".json"), lambda p: p.write_text(meta))
-    return model_path, file_digest(model_path)
+    content = skops.io.dumps(estimator)
+    path = model_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(path, content)
+    _write_atomically(path.with_suffix(".json"), json.dumps(metadata, indent=2).encode())
+    return path, hashlib.sha256(content).hexdigest()
 
 
 def model_path(name: str) -> Path:
     """Where the model ``name`` lives; the name is a slug, so this stays in the folder."""
-    return current_roots()[0].resolve() / MODELS_FOLDER / f"{name}.joblib"
+    return output_file(f"{MODELS_FOLDER}/{name}{MODEL_SUFFIX}")
 
 
 def load_model(name: str) -> tuple[Any, dict[str, Any]]:
     """The estimator and its metadata, once the file is proved to be the one trained here."""
-    import joblib
+    import skops.io
 
     client, registry_key, data_scope = _registry()
     path = model_path(name)
@@ -262,7 +259,7 @@ def load_model(name: str) -> tuple[Any, dict[str, Any]]:
     if hashlib.sha256(content).hexdigest() != json.loads(str(recorded))["sha256"]:
         raise ValueError(f"{path} is not the file train_classifier wrote; train it again")
     metadata = json.loads(path.with_suffix(".json").read_text())
-    return joblib.load(io.BytesIO(content)), metadata
+    return skops.io.loads(content, trusted=TRUSTED_MODEL_TYPES), metadata
 
 
 @function(

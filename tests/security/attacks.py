@@ -1,0 +1,41 @@
+"""What the attack tests share: submitting as a tenant and reading the outcome."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from tests.integration.helpers import wait_until
+
+SUBMIT = "/api/high-scale-tasks/submit"
+
+
+def post_task(client: httpx.Client, function_name: str, **fields: Any) -> httpx.Response:
+    """The submit's reply, after waiting out a category's rate limit (the test stack keeps
+    `ml` at 2 tasks a second, shared by every test)."""
+    body = {"name": f"attack {function_name}", "function_name": function_name, **fields}
+    for _ in range(30):
+        reply = client.post(SUBMIT, json=body)
+        if reply.status_code != 429:
+            return reply
+        time.sleep(float(reply.json()["details"]["retry_after"]))
+    raise AssertionError("still rate limited after 30 tries")
+
+
+def run_task(
+    client: httpx.Client, function_name: str, timeout_s: float = 240, **fields: Any
+) -> dict[str, Any]:
+    """The task's final status, submitted with no retries so a failure shows at once."""
+    reply = post_task(client, function_name, retry_count=0, **fields)
+    assert reply.status_code == 200, reply.text
+    return wait_until(client, reply.json()["task_id"], timeout_s=timeout_s)
+
+
+def refused_field(reply: httpx.Response) -> str:
+    """The field a 400 names."""
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"] == "validation_error", reply.text
+    field: str = reply.json()["details"]["field"]
+    return field

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     home: Path = Path(".vokaflow")
-    redis_url: str | None = None
+    redis_url: str | None = Field(default=None, repr=False)  # may hold a password
     key_prefix: str = Field(default="vokaflow", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     environment: str = "development"
 
@@ -73,13 +73,17 @@ class Settings(BaseSettings):
     # A client with more failed authentications than this in a window gets 429 (0: off).
     auth_failure_limit: int = Field(default=20, ge=0)
     auth_failure_window_s: int = Field(default=60, ge=1)
-    # Peers whose X-Forwarded-For names the client (Serve's HAProxy runs on the node itself)
-    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # Peers whose X-Forwarded-For names the client: only a proxy that appends it (Serve's
+    # own HAProxy passes on what the client sent, so it is not one)
+    trusted_proxies: list[str] = Field(default_factory=list)
     # Bearer JWTs: HS256 with this secret (`up` keeps one in VOKAFLOW_HOME when unset), or
     # RS256 with this PEM public key. exp and nbf are checked with the leeway.
     jwt_secret: str = Field(default="", repr=False)
     jwt_public_key: str = Field(default="", repr=False)
     jwt_leeway_s: float = Field(default=30.0, ge=0)
+    jwt_issuer: str = ""  # when set, tokens must carry this `iss` (and `token create` sets it)
+    jwt_audience: str = ""  # likewise for `aud`
+    jwt_max_ttl_s: float = Field(default=30 * 24 * 3600, gt=0)  # the longest `token create`
 
     retry_backoff_base_s: float = Field(default=0.5, gt=0)
     retry_backoff_max_s: float = Field(default=60.0, gt=0)
@@ -106,7 +110,8 @@ class Settings(BaseSettings):
     # arguments must lie under (default: <home>/data); relative paths start at the first.
     data_roots: str = ""
     max_result_bytes: int = Field(default=256 * 1024, ge=1024)  # larger ones go to a file
-    database_url: str = ""  # SQLAlchemy URL; default: SQLite at <first data root>/vokaflow.db
+    # SQLAlchemy URL (may hold a password); default: SQLite at <first data root>/vokaflow.db
+    database_url: str = Field(default="", repr=False)
     databases: dict[str, str] = Field(default_factory=dict, repr=False)  # more, by name
     # Database servers that non-admin keys may use too (they share them); see database_names.
     user_databases: list[str] = Field(default_factory=list)
@@ -118,6 +123,17 @@ class Settings(BaseSettings):
     smtp_sender: str = "vokaflow@localhost"
     notify_webhook_secret: str = Field(default="", repr=False)  # signs send_webhook's POSTs
     transcription_model: str = "whisper_tiny"  # an id in models/registry.yaml
+    # A principal's own Redis streams (publish_event): how many, how long each, and how long
+    # one is kept after its last event.
+    tenant_streams_max: int = Field(default=16, ge=1)
+    tenant_stream_maxlen: int = Field(default=10_000, ge=1)
+    tenant_stream_ttl_s: int = Field(default=24 * 3600, ge=60)
+
+    # A batch submission interrupted between its steps (and not replayed with its
+    # idempotency key) is finished by the scheduler after this long, with the tasks written.
+    batch_submit_grace_s: float = Field(default=60.0, gt=0)
+    # Fault injection for tests (vokaflow/failpoints.py): named places that fail once.
+    failpoints: list[str] = Field(default_factory=list)
 
     webhook_allowed_hosts: list[str] = Field(default_factory=list)
     webhook_max_attempts: int = Field(default=5, ge=1, le=20)

@@ -13,6 +13,12 @@ import zlib
 from vokaflow.schemas import WorkerType
 
 
+def owner_digest(owner: str) -> str:
+    """A principal's name as a key part: names may hold the separator, and one principal's
+    keys must never be another's."""
+    return hashlib.sha256(owner.encode()).hexdigest()[:32]
+
+
 def partition_of(task_id: str, partitions: int) -> int:
     """Stable across processes and versions (CRC-32), unlike Python's ``hash``."""
     return zlib.crc32(task_id.encode()) % partitions
@@ -69,6 +75,16 @@ class Keys:
         """Zset of the partition's tasks that failed after all retries, by failure time (ms)."""
         return f"{self._tagged(partition)}:dead"
 
+    def owner_dead_letters(self, partition: int, owner: str) -> str:
+        """The same, for one owner's tasks only (lib/owner_dead_letters.lua names it too)."""
+        owner_sha1 = hashlib.sha1(owner.encode()).hexdigest()
+        return f"{self.dead_letters(partition)}:owner:{owner_sha1}"
+
+    @property
+    def owner_dead_letters_indexed(self) -> str:
+        """Set once the dead letters from before per-owner indexes are in them."""
+        return f"{self.prefix}:dead:owners-indexed"
+
     def batch(self, batch_id: str) -> str:
         return f"{self.prefix}:{{b:{batch_id}}}:batch"
 
@@ -82,6 +98,11 @@ class Keys:
     def running_batches(self) -> str:
         """Set of the ids of batches not closed yet: a restarted scheduler recounts them."""
         return f"{self.prefix}:batches:running"
+
+    @property
+    def batches_submitting(self) -> str:
+        """Zset of batches begun but not yet committed, by when they began (epoch s)."""
+        return f"{self.prefix}:batches:submitting"
 
     @property
     def batch_deadlines(self) -> str:
@@ -102,9 +123,15 @@ class Keys:
         """Hash of the category's all-time `admitted` and `refused` counts (take_tokens.lua)."""
         return self.rate_usage_prefix(category) + "totals"
 
-    def category_stats(self, category: str) -> str:
-        """Hash of the category's outcome counts and `exec_total_s` of completed runs."""
-        return f"{self.prefix}:stats:category:{category}"
+    def owner_rate_usage_prefix(self, category: str, owner: str) -> str:
+        """The same counts as rate_usage_prefix, for one principal's tasks (same slot)."""
+        return f"{self.prefix}:{{rl:{category}}}:owner:{owner_digest(owner)}:"
+
+    def category_stats(self, category: str, owner: str | None = None) -> str:
+        """Hash of the category's outcome counts and `exec_total_s` of completed runs: of
+        every principal's tasks, or of ``owner``'s."""
+        everyone = f"{self.prefix}:stats:category:{category}"
+        return everyone if owner is None else f"{everyone}:owner:{owner_digest(owner)}"
 
     def api_key(self, key_hash: str) -> str:
         return f"{self.prefix}:apikey:{key_hash}"
@@ -112,6 +139,11 @@ class Keys:
     @property
     def api_key_index(self) -> str:
         return f"{self.prefix}:apikeys"
+
+    @property
+    def principal_roles(self) -> str:
+        """Hash: principal name -> the one role ("admin" or "user") its credentials hold."""
+        return f"{self.prefix}:principals:roles"
 
     def auth_failures(self, client: str, window: int) -> str:
         """Count of failed authentications from ``client`` in fixed window number ``window``."""
@@ -151,10 +183,13 @@ class Keys:
         return f"{self.prefix}:vicky:model-claims"
 
     def chat_session(self, owner: str, session_id: str) -> str:
-        """List of a chat session's messages as JSON, oldest first, with a TTL. The owner is
-        hashed: names may hold the separator, and one principal must not reach another's."""
-        owner_hash = hashlib.sha256(owner.encode()).hexdigest()[:32]
-        return f"{self.prefix}:vicky:session:{owner_hash}:{session_id}"
+        """List of a chat session's messages as JSON, oldest first, with a TTL."""
+        return f"{self.prefix}:vicky:session:{owner_digest(owner)}:{session_id}"
+
+    def tenant_space(self, owner: str) -> str:
+        """The start of every key a principal's task functions may write (streams, channels):
+        nothing of the service's own starts so, nor any other principal's. One slot each."""
+        return f"{self.prefix}:{{t:{owner_digest(owner)}}}"
 
     @property
     def draining(self) -> str:

@@ -17,8 +17,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.conftest import NOTIFY_WEBHOOK_SECRET, SMTP_PORT
 from tests.integration.helpers import submit, wait_until
+from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
-from vokaflow.webhooks.signing import unsigned_bytes, verify_signature
+from vokaflow.webhooks.signing import principal_secret, unsigned_bytes, verify_signature
 
 SUBMIT = "/api/high-scale-tasks/submit"
 
@@ -129,7 +130,7 @@ def receiver() -> Iterator[Receiver]:
         local.server.server_close()
 
 
-def test_send_webhook_posts_a_body_that_verifies_with_the_notify_secret(api, receiver):
+def test_send_webhook_posts_a_body_that_verifies_with_the_principal_s_secret(api, receiver):
     result = _completed(
         api, "send_webhook", url=f"{receiver.url}/ok", payload={"order": 42}, event="order.paid"
     )
@@ -138,13 +139,17 @@ def test_send_webhook_posts_a_body_that_verifies_with_the_notify_secret(api, rec
     assert result["attempt_ms"] >= 0
     _, headers, body = next(r for r in receiver.requests if r[0] == "/ok")
     timestamp, signature = headers["X-VokaFlow-Timestamp"], headers["X-VokaFlow-Signature"]
-    assert verify_signature(body, timestamp, signature, NOTIFY_WEBHOOK_SECRET)
-    assert not verify_signature(body, timestamp, signature, "some-other-secret")
+    own = api.get("/api/webhooks/notify-secret").json()
+    assert own == {"principal": "admin", "secret": principal_secret(NOTIFY_WEBHOOK_SECRET, "admin")}
+    assert verify_signature(body, timestamp, signature, own["secret"])
+    assert not verify_signature(body, timestamp, signature, NOTIFY_WEBHOOK_SECRET)
     sent = json.loads(body)
-    assert (sent["event"], sent["data"]) == ("order.paid", {"order": 42})
-    assert verify_signature(
-        unsigned_bytes(sent), timestamp, sent["signature"], NOTIFY_WEBHOOK_SECRET
+    assert (sent["event"], sent["principal"], sent["data"]) == (
+        "order.paid",
+        "admin",
+        {"order": 42},
     )
+    assert verify_signature(unsigned_bytes(sent), timestamp, sent["signature"], own["secret"])
     assert headers["X-VokaFlow-Event"] == "order.paid"
     assert headers["X-VokaFlow-Delivery"] == result["delivery_id"]
 
@@ -185,9 +190,8 @@ def test_a_host_that_only_resolves_to_an_internal_address_is_refused_before_send
     )
     final = wait_until(api, task["task_id"])
     assert final["status"] == "failed", final
-    assert (
-        "refused: the host resolves to a private address (10.0.0.1)" in (final["error"]["message"])
-    )
+    assert "refused: the host resolves to a private address" in final["error"]["message"]
+    assert "10.0.0.1" not in final["error"]["message"], "the internal address stays unsaid"
 
 
 def _subscribed(stack: Any, channel: str) -> Any:
@@ -208,7 +212,7 @@ def _next_message(pubsub: Any, timeout_s: float = 30.0) -> dict[str, Any]:
 
 
 def test_broadcast_notification_reaches_the_audiences_subscriber(api, stack):
-    channel = f"{stack.key_prefix}:notify:ops"
+    channel = f"{Keys(stack.key_prefix, 16).tenant_space('admin')}:notify:ops"
     pubsub = _subscribed(stack, channel)
     try:
         result = _completed(

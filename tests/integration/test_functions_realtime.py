@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from tests.integration.helpers import submit, wait_until
+from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
 
 SUBMIT = "/api/high-scale-tasks/submit"
@@ -21,9 +22,14 @@ def _completed(api: Any, **kwargs: Any) -> dict[str, Any]:
     return result
 
 
+def _own(stack, kind: str, name: str) -> str:
+    """The admin key's own stream or channel (every principal has its own)."""
+    return f"{Keys(stack.key_prefix, 16).tenant_space('admin')}:{kind}:{name}"
+
+
 def test_an_event_lands_in_the_stream_and_xrange_reads_it_back(api, stack):
     client = connect_sync(stack.redis_url, decode_responses=True)
-    key = f"{stack.key_prefix}:events:orders"
+    key = _own(stack, "stream", "orders")
     client.xgroup_create(key, "billing", id="$", mkstream=True)
     result = _completed(api, stream="orders", event={"order": 42, "state": "paid"})
     assert result["stream"] == key
@@ -35,7 +41,7 @@ def test_an_event_lands_in_the_stream_and_xrange_reads_it_back(api, stack):
 
 def test_maxlen_trims_the_stream_approximately(api, stack):
     client = connect_sync(stack.redis_url, decode_responses=True)
-    key = f"{stack.key_prefix}:events:trimmed"
+    key = _own(stack, "stream", "trimmed")
     client.xadd(key, {"event": "{}"})
     for _ in range(150):
         client.xadd(key, {"event": "{}"})
@@ -45,7 +51,7 @@ def test_maxlen_trims_the_stream_approximately(api, stack):
 
 
 def test_channel_mode_counts_the_subscribers_that_received_the_event(api, stack):
-    channel = f"{stack.key_prefix}:events:alerts"
+    channel = _own(stack, "channel", "alerts")
     pubsub = connect_sync(stack.redis_url, decode_responses=True).pubsub()
     pubsub.subscribe(channel)
     try:

@@ -30,7 +30,8 @@ from vokaflow.functions.notifications import (
     send_email,
 )
 from vokaflow.functions.realtime import publish_event
-from vokaflow.webhooks.signing import unsigned_bytes, verify_signature
+from vokaflow.webhooks.signing import principal_secret, unsigned_bytes, verify_signature
+from vokaflow.workers.context import TaskContext, WorkerEnv
 
 SECRET = "unit-notify-secret"
 
@@ -196,7 +197,9 @@ async def _signed_post(url: str, answer: int = 200) -> tuple[httpx.Request | Non
         seen.append(request)
         return httpx.Response(answer)
 
-    delivery = notification_delivery("order.paid", {"order": 7, "signature": "mine"}, "task-1")
+    delivery = notification_delivery(
+        "order.paid", {"order": 7, "signature": "mine"}, _task("task-1"), "ann"
+    )
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
         attempt = await post_signed(url, delivery, SECRET, load_settings(), client)
     return (seen[0] if seen else None), attempt
@@ -214,7 +217,7 @@ async def test_the_webhook_request_is_signed_like_the_services_own_webhooks():
         body, headers["X-VokaFlow-Timestamp"], headers["X-VokaFlow-Signature"], SECRET
     )
     sent = json.loads(body)
-    assert sent["event"] == "order.paid"
+    assert sent["event"] == "order.paid" and sent["principal"] == "ann"
     assert sent["data"] == {"order": 7, "signature": "mine"}  # the caller's own member is kept
     assert verify_signature(
         unsigned_bytes(sent), headers["X-VokaFlow-Timestamp"], sent["signature"], SECRET
@@ -231,11 +234,29 @@ async def test_an_internal_address_is_refused_before_any_request_is_made():
     assert "private address" in (attempt.error or "")
 
 
+def _task(task_id: str, attempt: int = 1, submitted_at: float = 1.0) -> TaskContext:
+    env = WorkerEnv("redis://unused", load_settings().to_wire())
+    return TaskContext(task_id, attempt, "ann", env, "ann", submitted_at)
+
+
 def test_every_retry_of_a_task_sends_the_same_delivery_id():
-    first = notification_delivery("notification", {}, "task-9")
-    again = notification_delivery("notification", {}, "task-9")
+    first = notification_delivery("notification", {}, _task("task-9"), "ann")
+    again = notification_delivery("notification", {}, _task("task-9", attempt=2), "ann")
     assert first.delivery_id == again.delivery_id
-    assert notification_delivery("notification", {}, None).delivery_id != first.delivery_id
+    assert notification_delivery("notification", {}, None, "").delivery_id != first.delivery_id
+
+
+def test_a_new_submission_under_a_reused_task_id_sends_a_new_delivery_id():
+    """An idempotency key reused after its task's record expired makes the same task id."""
+    first = notification_delivery("notification", {}, _task("task-9", submitted_at=1.0), "ann")
+    later = notification_delivery("notification", {}, _task("task-9", submitted_at=9.0), "ann")
+    assert first.delivery_id != later.delivery_id
+
+
+def test_each_principal_signs_with_a_secret_of_its_own():
+    assert principal_secret(SECRET, "ann") != principal_secret(SECRET, "bob")
+    assert principal_secret(SECRET, "ann") == principal_secret(SECRET, "ann")
+    assert principal_secret(SECRET, "ann") != principal_secret("other", "ann")
 
 
 def test_a_webhook_url_is_refused_at_submit_when_no_dns_is_needed_to_know_it_is_bad():
@@ -301,6 +322,6 @@ def test_stream_and_audience_names_are_lowercase_slugs(stream: str):
     )
 
 
-def test_publishing_outside_a_task_without_a_redis_url_says_what_to_set():
-    with pytest.raises(RuntimeError, match="VOKAFLOW_REDIS_URL"):
+def test_publishing_outside_a_task_is_refused_since_streams_belong_to_a_principal():
+    with pytest.raises(RuntimeError, match="run as VokaFlow tasks"):
         publish_event(stream="orders", event={"id": 1})

@@ -2,8 +2,11 @@
 
 ``send_webhook`` goes through the same code as the service's own webhooks (vokaflow/webhooks):
 the same SSRF guard and ``VOKAFLOW_WEBHOOK_ALLOWED_HOSTS``, the same signature headers and
-signed body, no redirects, no proxy from the environment. Its secret is
-``VOKAFLOW_NOTIFY_WEBHOOK_SECRET``; it refuses to send unsigned.
+signed body, no redirects, no proxy from the environment. Each principal's deliveries are
+signed with a secret of its own, derived from ``VOKAFLOW_NOTIFY_WEBHOOK_SECRET``
+(``GET /api/webhooks/notify-secret`` tells a key its own), and the signed body names the
+principal: one tenant's task can never make a body another tenant's receiver accepts. It
+refuses to send unsigned.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from pydantic import AfterValidator, Field, ValidationInfo
 
 from vokaflow.clock import iso_event
 from vokaflow.config import Settings
-from vokaflow.functions.realtime import Slug, service_redis
+from vokaflow.functions.realtime import Slug, own_channels
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
+from vokaflow.webhooks.signing import principal_secret
 from vokaflow.webhooks.ssrf import Allowlist, parse_target, refusal
-from vokaflow.workers.context import current_settings, current_task
+from vokaflow.workers.context import TaskContext, current_settings, current_task
 
 if TYPE_CHECKING:  # httpx, which the sender needs, takes a while to import: workers wait
     import httpx
@@ -174,17 +178,26 @@ class _Unrecorded:
         return True
 
 
-def notification_delivery(event: str, data: dict[str, Any], task_id: str | None) -> Delivery:
-    """The same delivery id on every retry of a task, so a receiver can drop repeats."""
+def notification_delivery(
+    event: str, data: dict[str, Any], task: TaskContext | None, principal: str
+) -> Delivery:
+    """The same delivery id on every retry of one submission of a task, so a receiver can
+    drop repeats (a task id reused with an idempotency key later is a new submission)."""
     from vokaflow.webhooks.delivery import Delivery
     from vokaflow.webhooks.payloads import payload as signed_payload
 
-    ident = uuid.uuid5(uuid.NAMESPACE_URL, f"vokaflow:send_webhook:{task_id}") if task_id else None
+    ident = (
+        uuid.uuid5(
+            uuid.NAMESPACE_URL, f"vokaflow:send_webhook:{task.task_id}:{task.submitted_at!r}"
+        )
+        if task
+        else uuid.uuid4()
+    )
     return Delivery(
-        delivery_id=str(ident or uuid.uuid4()),
+        delivery_id=str(ident),
         event=event,
-        subject_id=task_id or "",
-        payload=signed_payload(event, time.time(), data),
+        subject_id=task.task_id if task else "",
+        payload=signed_payload(event, time.time(), data, principal=principal),
     )
 
 
@@ -222,8 +235,10 @@ async def send_webhook(
     if not settings.notify_webhook_secret:
         raise RuntimeError("VOKAFLOW_NOTIFY_WEBHOOK_SECRET is not set: refusing to send unsigned")
     task = current_task()
-    delivery = notification_delivery(event, payload, task.task_id if task else None)
-    attempt = await post_signed(url, delivery, settings.notify_webhook_secret, settings)
+    principal = task.owner if task else ""
+    delivery = notification_delivery(event, payload, task, principal)
+    secret = principal_secret(settings.notify_webhook_secret, principal)
+    attempt = await post_signed(url, delivery, secret, settings)
     if attempt.status_code is None or not 200 <= attempt.status_code < 300:
         raise WebhookNotDelivered(f"{url}: {attempt.error}")
     return {
@@ -237,7 +252,7 @@ async def send_webhook(
 @function(
     category="notifications",
     worker_type=WorkerType.GENERAL_PURPOSE,
-    description="Publishes a notification on the audience's Redis channel",
+    description="Publishes a notification on the audience's Redis channel (your own)",
     estimated_duration="<1 second",
 )
 def broadcast_notification(
@@ -245,8 +260,8 @@ def broadcast_notification(
     message: Annotated[str, Field(min_length=1, max_length=65_536)],
     data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    client, settings = service_redis()
-    channel = f"{settings.key_prefix}:notify:{audience}"
+    channels = own_channels()
+    channel = channels.audience(audience)
     task = current_task()
     note = {
         "audience": audience,
@@ -256,5 +271,5 @@ def broadcast_notification(
         "task_id": task.task_id if task else None,
     }
     # PUBLISH answers how many subscribers got it; nobody subscribed means nobody ever will.
-    receivers = client.publish(channel, json.dumps(note, separators=(",", ":")))
+    receivers = channels.publish(channel, json.dumps(note, separators=(",", ":")))
     return {"channel": channel, "receivers": receivers}

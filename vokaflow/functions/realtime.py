@@ -1,77 +1,70 @@
 """``realtime`` functions: events for live consumers, through Redis.
 
-A stream (``<key_prefix>:events:<stream>``) keeps the last ``maxlen`` or so events, so a
-consumer that was away can read what it missed (XREAD, or XREADGROUP with a consumer
-group). A channel of the same name delivers only to those subscribed at that moment.
+Each principal has its own streams and channels (see vokaflow.store.tenant_channels): the
+result names the Redis key a consumer reads. A stream keeps the last ``maxlen`` or so
+events, so a consumer that was away can read what it missed (XREAD, or XREADGROUP with a
+consumer group); it expires a day (VOKAFLOW_TENANT_STREAM_TTL_S) after its last event. A
+channel delivers only to those subscribed at that moment.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Annotated, Any, Literal
 
-import redis
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from vokaflow.config import Settings, load_settings
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
-from vokaflow.store.redis_client import connect_sync
+from vokaflow.store.tenant_channels import TenantChannels
 from vokaflow.workers.context import current_task
 
 # Lowercase names that are safe in a Redis key and a channel: no spaces, colons or dots.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
+MAX_EVENT_BYTES = 16 * 1024
 
 
-@functools.cache
-def _client(url: str) -> redis.Redis:
-    return connect_sync(url, decode_responses=True, socket_timeout=2.0)
+def _small(event: dict[str, Any]) -> dict[str, Any]:
+    size = len(json.dumps(event, separators=(",", ":")).encode())
+    if size > MAX_EVENT_BYTES:
+        raise ValueError(f"takes {size} bytes as JSON; an event takes at most {MAX_EVENT_BYTES}")
+    return event
 
 
-def service_redis() -> tuple[redis.Redis, Settings]:
-    """The running task's Redis and settings; outside a task, VOKAFLOW_REDIS_URL's."""
+Event = Annotated[dict[str, Any], AfterValidator(_small)]
+
+
+def own_channels() -> TenantChannels:
+    """The running task's principal's streams and channels."""
     task = current_task()
-    if task is not None:
-        return task.redis, task.settings
-    settings = load_settings()
-    if not settings.redis_url:
-        raise RuntimeError("outside a task, set VOKAFLOW_REDIS_URL to publish")
-    return _client(settings.redis_url), settings
-
-
-def events_key(prefix: str, stream: str) -> str:
-    return f"{prefix}:events:{stream}"
+    if task is None:
+        raise RuntimeError("realtime and notification functions run as VokaFlow tasks")
+    return task.channels
 
 
 @function(
     category="realtime",
     worker_type=WorkerType.GENERAL_PURPOSE,
-    description="Appends an event to a Redis stream, or publishes it on a Redis channel",
+    description="Appends an event to one of your Redis streams, or publishes it on one of "
+    "your channels",
     estimated_duration="<1 second",
 )
 def publish_event(
     stream: Slug,
-    event: dict[str, Any],
+    event: Event,
     mode: Literal["stream", "channel"] = "stream",
     maxlen: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000,
 ) -> dict[str, Any]:
-    client, settings = service_redis()
-    name = events_key(settings.key_prefix, stream)
+    channels = own_channels()
     encoded = json.dumps(event, separators=(",", ":"))
     if mode == "channel":
-        # PUBLISH answers how many subscribers got the message: nobody acknowledges it.
-        return {"channel": name, "acks": client.publish(name, encoded)}
-    return _append(client, name, encoded, maxlen)
-
-
-def _append(client: redis.Redis, key: str, encoded: str, maxlen: int) -> dict[str, Any]:
-    # Approximate trimming (MAXLEN ~) drops whole stream nodes, so a stream may hold a few
-    # entries more than maxlen; trimming to the exact length would cost far more per XADD.
-    pipe = client.pipeline(transaction=False)
-    pipe.xadd(key, {"event": encoded}, maxlen=maxlen, approximate=True)
-    pipe.xlen(key)
-    pipe.xinfo_groups(key)
-    entry_id, length, groups = pipe.execute()
-    return {"id": entry_id, "stream": key, "length": length, "groups": len(groups)}
+        channel = channels.channel(stream)
+        return {"channel": channel, "acks": channels.publish(channel, encoded)}
+    appended = channels.append(stream, encoded, maxlen)
+    return {
+        "id": appended.entry_id,
+        "stream": appended.stream,
+        "length": appended.length,
+        "groups": appended.groups,
+    }

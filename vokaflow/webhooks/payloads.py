@@ -12,9 +12,13 @@ from vokaflow.store.records import decode_float, decode_json
 EVENTS_WITH_ERROR = {"task.failed", "task.timeout"}
 
 
-def payload(event: str, at: float, data: dict[str, Any]) -> dict[str, Any]:
-    """The unsigned payload; the signature member is added when the body is sent."""
-    return {"event": event, "timestamp": iso_event(at), "data": data}
+def payload(
+    event: str, at: float, data: dict[str, Any], principal: str | None = None
+) -> dict[str, Any]:
+    """The unsigned payload; the signature member is added when the body is sent. A
+    ``send_webhook`` body names the principal whose task sent it."""
+    sender = {} if principal is None else {"principal": principal}
+    return {"event": event, "timestamp": iso_event(at), **sender, "data": data}
 
 
 def task_data(event: str, task_id: str, record: dict[str, str] | None) -> dict[str, Any]:

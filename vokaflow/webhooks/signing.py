@@ -22,6 +22,14 @@ SIGNATURE_HEADER = "X-VokaFlow-Signature"
 TIMESTAMP_HEADER = "X-VokaFlow-Timestamp"
 
 
+def principal_secret(notify_secret: str, principal: str) -> str:
+    """The secret that signs ``send_webhook`` deliveries of one principal's tasks, derived
+    from VOKAFLOW_NOTIFY_WEBHOOK_SECRET: a receiver checking with its own principal's never
+    accepts a body another principal's task made."""
+    mac = hmac.new(notify_secret.encode(), b"send_webhook\x00" + principal.encode(), hashlib.sha256)
+    return mac.hexdigest()
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return SCHEME + mac.hexdigest()

@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -25,6 +25,7 @@ from vokaflow.store.redis_client import connect_sync
 
 if TYPE_CHECKING:
     from vokaflow.functions.data_roots import ScopedContexts
+    from vokaflow.store.tenant_channels import TenantChannels
 
 PROGRESS_EVERY_S = 0.2  # at most this often per task; the last report of a run always lands
 
@@ -33,8 +34,8 @@ PROGRESS_EVERY_S = 0.2  # at most this often per task; the last report of a run 
 class WorkerEnv:
     """Handed to every chunk by the scheduler (put in Ray's object store once)."""
 
-    redis_url: str
-    settings_wire: dict[str, Any]
+    redis_url: str = field(repr=False)  # may hold a password, as the settings may
+    settings_wire: dict[str, Any] = field(repr=False)
     plugins: tuple[str, ...] = ()  # apart from the settings: read per task, parsed never
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -113,6 +114,18 @@ class TaskContext:
     @property
     def redis(self) -> redis.Redis:
         return _redis(self.env.redis_url)
+
+    @property
+    def channels(self) -> TenantChannels:
+        """The streams and channels of the task's principal (never the service's own)."""
+        from vokaflow.store.tenant_channels import StreamLimits, TenantChannels
+
+        settings = self.settings
+        limits = StreamLimits(
+            settings.tenant_streams_max, settings.tenant_stream_maxlen, settings.tenant_stream_ttl_s
+        )
+        keys = Keys(settings.key_prefix, settings.partitions)
+        return TenantChannels(self.redis, keys, self.owner, limits)
 
     def report_progress(self, fraction: float | None = None, **details: Any) -> None:
         progress = {"fraction": fraction, **details, "attempt": self.attempt, "at": time.time()}

@@ -21,6 +21,7 @@ from vokaflow_sdk.models import (
     FunctionsResponse,
     HealthResponse,
     MetricsResponse,
+    NotifySecretResponse,
     PersonalitiesResponse,
     PrioritiesResponse,
     Priority,
@@ -366,6 +367,13 @@ def delete_webhook(policy: RetryPolicy, webhook_id: str) -> Plan[WebhookDeletedR
     """Stop and remove a webhook."""
     data = yield from call(policy, "DELETE", f"{WEBHOOKS}/{_segment(webhook_id)}")
     return WebhookDeletedResponse.model_validate(data)
+
+
+def get_notify_secret(policy: RetryPolicy) -> Plan[NotifySecretResponse]:
+    """The secret this key's ``send_webhook`` deliveries are signed with: a receiver of
+    them checks with it (``verify_signature``)."""
+    data = yield from call(policy, "GET", f"{WEBHOOKS}/notify-secret")
+    return NotifySecretResponse.model_validate(data)
 
 
 def send_webhook_test(policy: RetryPolicy, webhook_id: str) -> Plan[DeliveryAttemptResponse]:

@@ -145,6 +145,7 @@ class VokaFlowClient:
     configure_webhook = _method(ops.configure_webhook)
     list_webhooks = _method(ops.list_webhooks)
     delete_webhook = _method(ops.delete_webhook)
+    get_notify_secret = _method(ops.get_notify_secret)
     send_webhook_test = _method(ops.send_webhook_test)
 
     async def __aenter__(self) -> VokaFlowClient:

@@ -291,6 +291,11 @@ class WebhookDeletedResponse(ApiModel):
     deleted: bool = True
 
 
+class NotifySecretResponse(ApiModel):
+    principal: str
+    secret: str
+
+
 class DeliveryAttemptResponse(ApiModel):
     delivery_id: str
     webhook_id: str

@@ -137,6 +137,7 @@ class SyncVokaFlowClient:
     configure_webhook = _method(ops.configure_webhook)
     list_webhooks = _method(ops.list_webhooks)
     delete_webhook = _method(ops.delete_webhook)
+    get_notify_secret = _method(ops.get_notify_secret)
     send_webhook_test = _method(ops.send_webhook_test)
 
     def __enter__(self) -> SyncVokaFlowClient:

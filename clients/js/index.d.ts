@@ -472,6 +472,12 @@ export interface WebhookDeletedResponse {
   [field: string]: unknown;
 }
 
+export interface NotifySecretResponse {
+  principal: string;
+  secret: string;
+  [field: string]: unknown;
+}
+
 export interface DeliveryAttemptResponse {
   deliveryId: string;
   webhookId: string;
@@ -599,6 +605,7 @@ export declare class VokaFlowClient {
   configureWebhook(request: WebhookRequest): Promise<WebhookResponse>;
   listWebhooks(options?: RequestOptions): Promise<WebhookListResponse>;
   deleteWebhook(webhookId: string, options?: RequestOptions): Promise<WebhookDeletedResponse>;
+  getNotifySecret(options?: RequestOptions): Promise<NotifySecretResponse>;
   sendWebhookTest(webhookId: string, options?: RequestOptions): Promise<DeliveryAttemptResponse>;
 }
 

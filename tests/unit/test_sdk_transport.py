@@ -226,6 +226,15 @@ async def test_configure_webhook_sends_url_events_and_secret():
     assert hook.id == "wh_1" and hook.active
 
 
+async def test_get_notify_secret_reads_the_key_s_own_send_webhook_secret():
+    recorder = Recorder(httpx.Response(200, json={"principal": "ann", "secret": "abc"}))
+    async with async_client(recorder) as client:
+        answer = await client.get_notify_secret()
+    assert recorder.requests[0].method == "GET"
+    assert recorder.requests[0].url.path == "/api/webhooks/notify-secret"
+    assert (answer.principal, answer.secret) == ("ann", "abc")
+
+
 # ---------------------------------------------------------------- errors
 
 

@@ -25,10 +25,12 @@ from vokaflow.webhooks.payloads import payload, ping_data
 from vokaflow.webhooks.schemas import (
     DeliveriesResponse,
     DeliveryAttemptResponse,
+    NotifySecretResponse,
     WebhookDeletedResponse,
     WebhookListResponse,
     WebhookResponse,
 )
+from vokaflow.webhooks.signing import principal_secret
 from vokaflow.webhooks.ssrf import Allowlist, Unresolvable, UrlRefused, checked_addresses
 from vokaflow.webhooks.store import TEST_EVENT, Webhook, WebhookStore
 
@@ -128,6 +130,23 @@ async def test_webhook(
         sender = WebhookSender(client, _store(services), policy, _allowlist(services))
         attempt = await sender.deliver(webhook, ping)
     return DeliveryAttemptResponse.of(attempt)
+
+
+@router.get(
+    "/notify-secret",
+    response_model=NotifySecretResponse,
+    responses={404: {"model": ErrorBody, "description": "send_webhook is not configured"}},
+)
+async def notify_secret(
+    services: ServicesDep, principal: PrincipalDep, of: str | None = None
+) -> NotifySecretResponse:
+    """The secret your receiver checks `send_webhook` deliveries with: your own, derived
+    from the service's. Admins may ask for any principal's (`?of=NAME`)."""
+    name = of if of is not None and principal.is_admin else principal.name
+    if not services.settings.notify_webhook_secret:
+        raise NotFound("send_webhook is not configured: VOKAFLOW_NOTIFY_WEBHOOK_SECRET is unset")
+    secret = principal_secret(services.settings.notify_webhook_secret, name)
+    return NotifySecretResponse(principal=name, secret=secret)
 
 
 @router.get("/{webhook_id}/deliveries", response_model=DeliveriesResponse, responses=_NOT_FOUND)

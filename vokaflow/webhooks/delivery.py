@@ -118,6 +118,8 @@ class WebhookSender:
                 )
             except asyncio.TimeoutError:
                 answer = _Answer(error=f"no answer within {self.policy.timeout_s * 2:g} s")
+            except Exception as exc:  # whatever went wrong, it is this attempt's failure
+                answer = _Answer(error=f"{type(exc).__name__}: {exc}".rstrip(": "))
         return Attempt(
             delivery_id=delivery.delivery_id,
             webhook_id=webhook.webhook_id,

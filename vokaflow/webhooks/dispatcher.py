@@ -19,6 +19,7 @@ import ray
 import redis.exceptions
 
 from vokaflow.config import Settings
+from vokaflow.errors import ServiceUnavailable
 from vokaflow.observability.service_logs import install_service_logging
 from vokaflow.scheduler import NAMESPACE
 from vokaflow.store.batch_store import BatchStore
@@ -43,6 +44,7 @@ MAX_IN_FLIGHT_PER_OWNER = 32
 PENDING_RESCAN_S = 5.0
 READ_BLOCK_MS = 1000  # below the Redis client's socket timeout
 RETRY_S = 1.0
+MAX_ENTRY_FAILURES = 5
 
 log = logging.getLogger("vokaflow.webhooks")
 
@@ -136,15 +138,24 @@ class WebhookDispatcher:
         return [(str(i), dict(f or {})) for _, entries in reply or [] for i, f in entries]
 
     async def _handle(self, entry_id: str, fields: dict[str, str]) -> None:
+        """Deliver the entry, then acknowledge it. While Redis is away, again until it is
+        back (nothing is lost); after MAX_ENTRY_FAILURES other failures the entry is given
+        up, so no entry holds its slot for ever."""
+        failures = 0
         try:
-            while True:
+            while failures < MAX_ENTRY_FAILURES:
                 try:
                     await self._deliver_entry(entry_id, fields)
-                    await self._acknowledge(entry_id)
-                    return
+                    break
+                except ServiceUnavailable:
+                    log.warning("entry %s waits for Redis", entry_id)
                 except Exception:
+                    failures += 1
                     log.warning("delivering entry %s failed; again", entry_id, exc_info=True)
-                    await asyncio.sleep(RETRY_S)
+                await asyncio.sleep(RETRY_S)
+            else:
+                log.error("gave up entry %s after %d failures: %s", entry_id, failures, fields)
+            await self._acknowledge(entry_id)
         finally:
             self.handling.pop(entry_id, None)
 

@@ -74,3 +74,10 @@ class DeliveriesResponse(BaseModel):
     webhook_id: str
     deliveries: list[DeliveryAttemptResponse]
     count: int
+
+
+class NotifySecretResponse(BaseModel):
+    """The secret that signs the ``send_webhook`` deliveries of one principal's tasks."""
+
+    principal: str
+    secret: str

@@ -276,6 +276,14 @@ export class VokaFlowClient {
     return this.#call('DELETE', `${WEBHOOKS}/${segment(webhookId)}`, { signal: options.signal });
   }
 
+  /**
+   * The secret this key's `send_webhook` deliveries are signed with: a receiver of them
+   * checks with it (`verifySignature`).
+   */
+  getNotifySecret(options = {}) {
+    return this.#call('GET', `${WEBHOOKS}/notify-secret`, { signal: options.signal });
+  }
+
   /** Send one signed `webhook.test` delivery now; resolves with the attempt. */
   sendWebhookTest(webhookId, options = {}) {
     return this.#call('POST', `${WEBHOOKS}/${segment(webhookId)}/test`, { signal: options.signal });

@@ -158,6 +158,7 @@ describe('requests', () => {
     await sdk.listWebhooks();
     await sdk.deleteWebhook('w');
     await sdk.sendWebhookTest('w');
+    await sdk.getNotifySecret();
     assert.deepEqual(
       fetch.calls.map((c) => `${c.method} ${c.path}${new URL(c.url).search}`),
       [
@@ -174,6 +175,7 @@ describe('requests', () => {
         'GET /api/webhooks',
         'DELETE /api/webhooks/w',
         'POST /api/webhooks/w/test',
+        'GET /api/webhooks/notify-secret',
       ],
     );
     assert.deepEqual(fetch.calls[9].body, {

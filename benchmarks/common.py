@@ -16,6 +16,11 @@ from vokaflow.runtime.stack import LocalStack
 RESULTS = Path(__file__).parent / "results"
 
 
+# The drills (noop, sleep) are in the `system` category, whose default limit (1,000/s)
+# would measure the rate limiter, not the service.
+UNLIMITED_DRILLS = json.dumps({"system": {"limit_per_second": 1_000_000, "burst": 2_000_000}})
+
+
 def bench_stack(**settings: str) -> LocalStack:
     """A stack on benchmark ports, with the Redis of VOKAFLOW_REDIS_URL or an embedded one."""
     return LocalStack(
@@ -23,7 +28,11 @@ def bench_stack(**settings: str) -> LocalStack:
         port=int(os.environ.get("VOKAFLOW_BENCH_PORT", "8798")),
         ray_port=int(os.environ.get("VOKAFLOW_BENCH_RAY_PORT", "6392")),
         dashboard_port=int(os.environ.get("VOKAFLOW_BENCH_DASHBOARD_PORT", "8267")),
-        settings={"VOKAFLOW_VICKY_MODELS": "[]", **settings},
+        settings={
+            "VOKAFLOW_VICKY_MODELS": "[]",
+            "VOKAFLOW_RATE_LIMITS": UNLIMITED_DRILLS,
+            **settings,
+        },
     )
 
 

@@ -30,7 +30,6 @@ async def fill_backlog(client: httpx.AsyncClient, n: int, task_s: float) -> list
         "args": [task_s],
         "priority": "BATCH",
         "worker_type": POOL,
-        "category": "realtime",
     }
     batch_ids = []
     for start in range(0, n, 1000):
@@ -50,7 +49,6 @@ async def inject(
         "function_name": "noop",
         "priority": priority.value,
         "worker_type": POOL,
-        "category": "realtime",
     }
     started = time.perf_counter()
     for i in range(int(rate * seconds)):

@@ -20,7 +20,7 @@ from benchmarks.http_load import CLIENTS, pick_client, run_load
 from vokaflow.runtime.stack import LocalStack
 
 CONCURRENCY = (1, 16, 64)
-SUBMIT_BODY = {"name": "latency", "function_name": "noop", "category": "realtime"}
+SUBMIT_BODY = {"name": "latency", "function_name": "noop"}
 
 
 def deploy_noop_endpoint(stack: LocalStack) -> None:

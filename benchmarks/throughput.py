@@ -33,7 +33,7 @@ async def _submit_batches(
         sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
 
         async def one(size: int) -> str:
-            tasks = [{"name": "noop", "function_name": "noop", "category": "realtime"}] * size
+            tasks = [{"name": "noop", "function_name": "noop"}] * size
             reply = await client.post("/api/high-scale-tasks/batch", json={"tasks": tasks})
             reply.raise_for_status()
             body = reply.json()

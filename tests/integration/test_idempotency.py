@@ -38,8 +38,8 @@ def test_different_keys_and_different_principals_make_different_tasks(stack, api
 
 
 def test_a_repeated_key_takes_no_rate_limit_token(api):
-    key = f"ml-{uuid.uuid4()}"
-    body = _body(key, category="ml")  # the test stack allows ml 2/s, burst 5
+    key = f"metered-{uuid.uuid4()}"
+    body = _body(key, function_name="metered_noop")  # the test stack allows 2/s, burst 5
     first = api.post(SUBMIT, json=body)
     assert first.status_code == 200
     replies = [api.post(SUBMIT, json=body) for _ in range(10)]

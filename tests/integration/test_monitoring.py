@@ -29,22 +29,22 @@ def _until(check, timeout_s: float = 30.0, every_s: float = 0.5):
 
 
 def test_category_metrics_count_submits_outcomes_and_refusals(api):
-    url = "/api/metrics/category/ml"
+    url = "/api/metrics/category/metered"
     before = api.get(url).json()
-    tasks = [submit(api, "echo", f"ml task {i}", category="ml") for i in range(2)]
-    failing = submit(api, "raise_error", "ml failure", category="ml", retry_count=0)
+    tasks = [submit(api, "metered_echo", f"task {i}") for i in range(2)]
+    failing = submit(api, "metered_fail", "failure", retry_count=0)
     refused = 0
-    for _ in range(10):  # the test stack limits ml to 2/s with a burst of 5
+    for _ in range(10):  # the test stack limits metered to 2/s with a burst of 5
         reply = api.post(
             "/api/high-scale-tasks/submit",
-            json={"name": "x", "function_name": "noop", "category": "ml"},
+            json={"name": "x", "function_name": "metered_noop"},
         )
         refused += reply.status_code == 429
     assert refused > 0
     for task in [*tasks, failing]:
         wait_until(api, task["task_id"])
     after = api.get(url).json()
-    assert after["category"] == "ml"
+    assert after["category"] == "metered"
     assert after["rate_limit"]["limit_per_second"] == 2 and after["rate_limit"]["burst"] == 5
     assert after["rate_limit"]["current_usage"] >= 3
     assert after["rate_limit"]["reset_time"].endswith("Z")
@@ -125,7 +125,7 @@ def test_monitoring_endpoints_need_a_key(stack):
 
 def test_ray_exports_the_services_prometheus_metrics(api):
     for _ in range(3):
-        submit(api, "noop", priority="HIGH", category="analytics")
+        submit(api, "noop", priority="HIGH")
     port = os.environ.get("VOKAFLOW_TEST_METRICS_PORT", "8781")
     wanted = (
         "vokaflow_tasks_submitted",
@@ -138,7 +138,7 @@ def test_ray_exports_the_services_prometheus_metrics(api):
     def submitted_here(line: str) -> bool:
         return (
             line.startswith("ray_vokaflow_tasks_submitted")
-            and 'category="analytics"' in line
+            and 'category="system"' in line
             and 'priority="HIGH"' in line
         )
 

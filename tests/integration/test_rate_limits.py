@@ -1,4 +1,5 @@
-"""Global rate limits per category, through the API (the test stack gives `ml` 2/s, burst 5)."""
+"""Global rate limits per category, through the API (the test stack gives `metered` 2/s,
+burst 5)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,20 @@ from tests.integration.helpers import submit_batch
 SUBMIT = "/api/high-scale-tasks/submit"
 
 
-def _drain_ml_bucket(api):
-    """Submit to `ml` until refused; returns the refusal."""
+def _drain_metered_bucket(api):
+    """Submit to `metered` until refused; returns the refusal."""
     while True:
-        reply = api.post(SUBMIT, json={"name": "x", "function_name": "noop", "category": "ml"})
+        reply = api.post(SUBMIT, json={"name": "x", "function_name": "metered_noop"})
         if reply.status_code != 200:
             return reply
 
 
 def test_a_submit_over_the_limit_gets_the_spec_429_and_a_retry_after_header(api):
-    reply = _drain_ml_bucket(api)
+    reply = _drain_metered_bucket(api)
     assert reply.status_code == 429
     body = reply.json()
     assert body["error"] == "rate_limit_exceeded"
-    assert body["message"] == "Rate limit exceeded for category 'ml'"
+    assert body["message"] == "Rate limit exceeded for category 'metered'"
     assert body["details"]["limit"] == 2
     assert body["details"]["current"] >= 1
     assert body["details"]["retry_after"] >= 1
@@ -31,23 +32,23 @@ def test_a_submit_over_the_limit_gets_the_spec_429_and_a_retry_after_header(api)
 
 
 def test_after_retry_after_seconds_a_submit_is_admitted_again(api):
-    refused = _drain_ml_bucket(api)
+    refused = _drain_metered_bucket(api)
     time.sleep(refused.json()["details"]["retry_after"])
-    again = api.post(SUBMIT, json={"name": "x", "function_name": "noop", "category": "ml"})
+    again = api.post(SUBMIT, json={"name": "x", "function_name": "metered_noop"})
     assert again.status_code == 200
 
 
 def test_other_categories_are_not_limited_by_a_full_one(api):
-    _drain_ml_bucket(api)
-    reply = api.post(SUBMIT, json={"name": "x", "function_name": "noop", "category": "analytics"})
+    _drain_metered_bucket(api)
+    reply = api.post(SUBMIT, json={"name": "x", "function_name": "noop"})
     assert reply.status_code == 200
 
 
 def test_a_batch_over_the_limit_admits_what_fits_and_lists_the_refused(api):
-    _drain_ml_bucket(api)
+    _drain_metered_bucket(api)
     time.sleep(2.6)  # refills 5 tokens: the burst
-    tasks = [{"name": f"t{i}", "function_name": "noop", "category": "ml"} for i in range(8)]
-    tasks.append({"name": "other", "function_name": "noop", "category": "analytics"})
+    tasks = [{"name": f"t{i}", "function_name": "metered_noop"} for i in range(8)]
+    tasks.append({"name": "other", "function_name": "noop"})
     batch = submit_batch(api, tasks)
     assert batch["total_submitted"] == 6
     assert batch["total_errors"] == 3

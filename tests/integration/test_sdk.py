@@ -132,8 +132,8 @@ async def test_a_bad_api_key_is_an_authentication_error(stack):
 
 
 async def test_a_rate_limit_is_raised_with_retry_after_or_waited_out_when_opted_in(stack):
-    """The test stack limits `ml` to 2 tasks/s with a burst of 5."""
-    ml: dict[str, Any] = {"function_name": "noop", "category": "ml"}
+    """The test stack limits `metered` to 2 tasks/s with a burst of 5."""
+    ml: dict[str, Any] = {"function_name": "metered_noop"}
     async with VokaFlowClient(stack.base_url, api_key=stack.admin_key) as plain:
         with pytest.raises(RateLimitExceeded) as raised:
             for i in range(20):

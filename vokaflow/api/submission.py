@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from vokaflow.api.services import Services
 from vokaflow.errors import ValidationFailed
 from vokaflow.functions.arguments import ArgumentError
+from vokaflow.functions.registry import RegisteredFunction
 from vokaflow.schemas import Priority, TaskSubmitRequest
 from vokaflow.store.api_keys import Principal
 from vokaflow.store.records import NewTask
@@ -20,6 +22,37 @@ def idempotent_id(owner: str, kind: str, idempotency_key: str) -> str:
     return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{owner}\x00{kind}\x00{idempotency_key}"))
 
 
+def allowed_call(
+    services: Services,
+    principal: Principal,
+    function_name: str,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    field_prefix: str = "",
+) -> RegisteredFunction:
+    """The function, if ``principal`` may call it with these arguments (in its data scope);
+    ValidationFailed naming the field otherwise."""
+    entry = services.functions.find(function_name)
+    if entry is None:
+        raise ValidationFailed(
+            f"{field_prefix}function_name",
+            f"Unknown function '{function_name}'. "
+            "GET /api/high-scale-tasks/functions lists the registered ones",
+        )
+    if entry.admin_only and not principal.is_admin:
+        raise ValidationFailed(
+            f"{field_prefix}function_name",
+            f"'{entry.name}' reaches every tenant's data: only admin keys may run it",
+        )
+    try:
+        entry.validated(args, kwargs, services.argument_context(principal))
+    except ArgumentError as problem:
+        raise ValidationFailed(
+            f"{field_prefix}{problem.field}", f"{entry.name}: {problem.message}"
+        ) from None
+    return entry
+
+
 def prepare_task(
     request: TaskSubmitRequest,
     services: Services,
@@ -31,30 +64,14 @@ def prepare_task(
     batch_id: str | None = None,
     task_id: str | None = None,
 ) -> NewTask:
-    entry = services.functions.find(request.function_name)
-    if entry is None:
-        raise ValidationFailed(
-            f"{field_prefix}function_name",
-            f"Unknown function '{request.function_name}'. "
-            "GET /api/high-scale-tasks/functions lists the registered ones",
-        )
-    if entry.admin_only and not principal.is_admin:
-        raise ValidationFailed(
-            f"{field_prefix}function_name",
-            f"'{entry.name}' reaches every tenant's data: only admin keys may run it",
-        )
-    try:
-        entry.validated(request.args, request.kwargs, services.argument_context(principal))
-    except ArgumentError as problem:
-        raise ValidationFailed(
-            f"{field_prefix}{problem.field}", f"{entry.name}: {problem.message}"
-        ) from None
-    category = request.category or entry.category
-    if not services.functions.knows_category(category):
-        known = services.functions.categories()
+    entry = allowed_call(
+        services, principal, request.function_name, request.args, request.kwargs, field_prefix
+    )
+    if request.category is not None and request.category != entry.category:
         raise ValidationFailed(
             f"{field_prefix}category",
-            f"Unknown category '{category}'. Must be one of: {', '.join(known)}",
+            f"'{entry.name}' is in category '{entry.category}': its rate limit applies. "
+            "Leave category out, or name that one",
         )
     if task_id is None:
         task_id = (
@@ -71,7 +88,7 @@ def prepare_task(
         kwargs=request.kwargs,
         priority=priority or request.priority,
         worker_type=request.worker_type or entry.worker_type,
-        category=category,
+        category=entry.category,
         timeout_s=request.timeout if request.timeout is not None else settings.default_timeout_s,
         max_retries=request.retry_count
         if request.retry_count is not None

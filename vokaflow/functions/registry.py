@@ -94,10 +94,6 @@ class FunctionRegistry:
         """What /functions shows: the catalog and the user's own, without the drills."""
         return [entry for entry in self.all() if entry.listed]
 
-    def knows_category(self, name: str) -> bool:
-        """Whether ``name`` is a built-in category or one a registered function uses."""
-        return name in self._category_names
-
     def categories(self) -> list[str]:
         """The built-in categories, then those that only the user's functions use."""
         own = sorted(self._category_names - set(CATEGORIES))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import heapq
 import time
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -26,29 +27,48 @@ class DeadLetterStore:
     @redis_boundary
     async def newest(self, owner: str | None, offset: int, limit: int) -> tuple[int, list[str]]:
         """(How many there are, the ids of one page), newest failure first; ``owner`` None
-        lists everyone's."""
+        lists everyone's. An owner's listing reads only that owner's index, so it costs in
+        proportion to its own dead letters."""
         pipe = self.redis.pipeline(transaction=False)
+        floor = time.time() * 1000 - self.retention_ms if self.retention_ms else "-inf"
         for partition in range(self.keys.partitions):
-            pipe.zrevrange(
-                self.keys.dead_letters(partition), 0, SCAN_PER_PARTITION - 1, withscores=True
-            )
-        per_partition = await pipe.execute()
+            if owner is None:
+                key = self.keys.dead_letters(partition)
+            else:
+                key = self.keys.owner_dead_letters(partition, owner)
+                pipe.zremrangebyscore(key, "-inf", floor)  # those whose records expired
+            pipe.zrevrange(key, 0, SCAN_PER_PARTITION - 1, withscores=True)
+        replies = await pipe.execute()
+        per_partition = replies if owner is None else replies[1::2]
         merged = heapq.merge(*per_partition, key=lambda pair: -pair[1])
         ids = [str(task_id) for task_id, _ in merged]
-        if owner is not None:
-            ids = await self._owned_by(ids, owner)
         return len(ids), ids[offset : offset + limit]
 
-    async def _owned_by(self, ids: list[str], owner: str) -> list[str]:
-        pipe = self.redis.pipeline(transaction=False)
-        for task_id in ids:
-            pipe.hget(self.keys.task(task_id), "spec")
-        specs = await pipe.execute()
-        return [
-            task_id
-            for task_id, spec in zip(ids, specs, strict=True)
-            if spec is not None and task_owner(spec) == owner
-        ]
+    @redis_boundary
+    async def index_owners(self) -> int:
+        """Add dead letters listed before owners had indexes of their own to their owner's;
+        once per Redis (a marker key remembers). Returns how many were indexed."""
+        if await self.redis.exists(self.keys.owner_dead_letters_indexed):
+            return 0
+        indexed = 0
+        for partition in range(self.keys.partitions):
+            entries = cast(
+                list[tuple[str, float]],
+                await self.redis.zrange(self.keys.dead_letters(partition), 0, -1, withscores=True),
+            )
+            pipe = self.redis.pipeline(transaction=False)
+            for task_id, _ in entries:
+                pipe.hget(self.keys.task(str(task_id)), "spec")
+            specs = await pipe.execute()
+            pipe = self.redis.pipeline(transaction=False)
+            for (task_id, failed_ms), spec in zip(entries, specs, strict=True):
+                if spec is not None:
+                    own = self.keys.owner_dead_letters(partition, task_owner(spec) or "")
+                    pipe.zadd(own, {str(task_id): failed_ms})
+                    indexed += 1
+            await pipe.execute()
+        await self.redis.set(self.keys.owner_dead_letters_indexed, "1")
+        return indexed
 
     @redis_boundary
     async def requeue(self, task_id: str) -> str:

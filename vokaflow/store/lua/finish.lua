@@ -3,7 +3,8 @@
 -- after the retention period; a failure after all retries is also listed as a dead letter.
 -- KEYS[1]  task hash        PREFIX:{pN}:task:ID
 -- KEYS[2]  running set      PREFIX:{pN}:running
--- KEYS[3]  dead letters     PREFIX:{pN}:dead   (zset, score = when it failed, epoch ms)
+-- KEYS[3]  dead letters     PREFIX:{pN}:dead   (zset, score = when it failed, epoch ms);
+--          the owner's own beside it (lib/owner_dead_letters), kept as long as the records
 -- ARGV[1]  task id
 -- ARGV[2]  attempt number the outcome belongs to
 -- ARGV[3]  retention, ms (0 keeps the record)
@@ -11,6 +12,7 @@
 -- ARGV[5]  now, epoch ms
 -- ARGV[6..] field/value pairs to write (status, result, error, timings)
 -- Returns 1 when written, 0 when the outcome was stale.
+--@include lib/owner_dead_letters
 local state = redis.call('HMGET', KEYS[1], 'status', 'attempts')
 if state[1] ~= 'running' or state[2] ~= ARGV[2] then
   return 0
@@ -22,5 +24,10 @@ if tonumber(ARGV[3]) > 0 then
 end
 if ARGV[4] == '1' then
   redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
+  local own = owner_dead_letters(KEYS[3], KEYS[1])
+  redis.call('ZADD', own, ARGV[5], ARGV[1])
+  if tonumber(ARGV[3]) > 0 then
+    redis.call('PEXPIRE', own, ARGV[3])
+  end
 end
 return 1

@@ -10,6 +10,7 @@
 -- ARGV[5]  wake-up channel
 -- Returns 'requeued', 'missing', or the status of a task that is not a dead letter.
 --@include lib/queue_score
+--@include lib/owner_dead_letters
 local state = redis.call('HMGET', KEYS[1], 'status', 'worker_type', 'level')
 if not state[1] then
   return 'missing'
@@ -19,6 +20,7 @@ if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
 end
 local score = queue_score(state[3], ARGV[4], ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', owner_dead_letters(KEYS[2], KEYS[1]), ARGV[1])
 redis.call('PERSIST', KEYS[1])
 redis.call('HDEL', KEYS[1], 'result', 'completed_at', 'started_at', 'execution_time',
   'retry_at', 'worker_pid', 'dispatched_at', 'progress')

@@ -19,7 +19,7 @@ from vokaflow.clock import iso_event
 from vokaflow.config import Settings, load_settings
 from vokaflow.errors import ConfigError
 from vokaflow.runtime import launcher
-from vokaflow.store.api_keys import KeyInfo
+from vokaflow.store.api_keys import KeyInfo, NameRefused
 
 TERMINAL = {"completed", "failed", "cancelled", "timeout"}
 
@@ -206,7 +206,10 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
             f"(it keeps one in {settings.jwt_secret_file})"
         )
     role = "admin" if args.admin else "user"
-    print(tokens.issue(secret, args.sub, parse_ttl(args.ttl), role))
+    try:
+        print(tokens.issue(settings, secret, args.sub, parse_ttl(args.ttl), role))
+    except (tokens.TtlTooLong, NameRefused) as exc:
+        raise ConfigError(str(exc)) from None
     return 0
 
 

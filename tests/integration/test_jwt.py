@@ -9,6 +9,7 @@ import httpx
 import jwt
 import pytest
 
+from tests.conftest import JWT_CLAIMS
 from tests.integration.helpers import submit
 
 STATUS = "/api/high-scale-tasks/status/"
@@ -24,7 +25,8 @@ def _bearer(stack, token: str) -> httpx.Client:
 
 def _token(stack, **claims) -> str:
     now = int(time.time())
-    return jwt.encode({"sub": "kim", "nbf": now, "exp": now + 600, **claims}, _secret(stack))
+    payload = {"sub": "kim", "nbf": now, "exp": now + 600, **JWT_CLAIMS, **claims}
+    return jwt.encode(payload, _secret(stack))
 
 
 def test_a_token_from_the_cli_acts_as_its_subject(stack, api):

@@ -159,6 +159,13 @@ def test_the_executor_turns_an_exception_into_a_failed_outcome_with_a_traceback(
     assert "Traceback" in outcome.error["traceback"]
 
 
+def test_the_worker_refuses_an_admin_only_function_to_a_task_a_user_submitted():
+    """Checked at submit and at requeue, and once more where the task runs."""
+    spec = TaskSpec("t5", 1, "cache_cleanup", [], {"dry_run": True}, owner="ann", data_scope="ann")
+    outcome = run_one(spec)
+    assert outcome.status == "failed" and outcome.error["type"] == "PermissionError"
+
+
 def test_a_result_that_is_not_json_fails_the_task_with_a_reason():
     @function(
         category="system",

@@ -8,7 +8,6 @@ from collections.abc import Collection
 from fastapi import Request
 
 from vokaflow.api.services import Services
-from vokaflow.api.tokens import looks_like_jwt, verify
 from vokaflow.errors import Unauthorized
 from vokaflow.store.api_keys import Principal
 
@@ -33,18 +32,12 @@ def client_address(request: Request, trusted_proxies: Collection[str]) -> str:
     return peer
 
 
-async def _authenticate(services: Services, credential: str) -> Principal | None:
-    if looks_like_jwt(credential):
-        return verify(credential, services.settings)
-    return await services.principal_for(credential)
-
-
 async def require_principal(request: Request) -> Principal:
     """The caller's principal, or 401. A valid credential is always accepted; a client
     whose credentials keep failing gets 429 for its failures until its window ends."""
     services: Services = request.app.state.services
     credential = _presented_credential(request)
-    principal = None if credential is None else await _authenticate(services, credential)
+    principal = None if credential is None else await services.principal_for(credential)
     if principal is not None:
         return principal
     client = client_address(request, services.settings.trusted_proxies)

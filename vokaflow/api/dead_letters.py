@@ -3,12 +3,19 @@ re-queue."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from fastapi import APIRouter, Query
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
+from vokaflow.api.services import Services
+from vokaflow.api.submission import allowed_call
 from vokaflow.api.views import task_status_view
-from vokaflow.errors import Conflict, NotFound
+from vokaflow.errors import Conflict, NotFound, ValidationFailed
 from vokaflow.schemas import DeadLettersResponse, TaskStatusResponse
+from vokaflow.store.api_keys import Principal
+from vokaflow.store.records import task_owner
 
 router = APIRouter(prefix="/api/high-scale-tasks/dead-letters", tags=["dead letters"])
 
@@ -25,11 +32,25 @@ async def list_dead_letters(
     total, page = await services.dead_letters.newest(owner, offset, limit)
     records = await services.tasks.get_records(page)
     views = [
-        task_status_view(record, services.redis_node(services.keys.partition(task_id)))
+        task_status_view(record, services.redis_node(services.keys.partition(task_id), principal))
         for task_id, record in zip(page, records, strict=True)
-        if record is not None
+        if record is not None and principal.may_see(task_owner(record["spec"]))
     ]
     return DeadLettersResponse(dead_letters=views, total=total, limit=limit, offset=offset)
+
+
+def _still_allowed(services: Services, spec: dict[str, Any]) -> None:
+    """A requeued task runs with its owner's scope and rights, checked again now: the
+    function, its admin-only mark and the arguments, as at submit (409 if no longer)."""
+    owner = Principal(str(spec.get("owner") or ""), "user" if spec.get("data_scope") else "admin")
+    try:
+        allowed_call(services, owner, spec["function_name"], spec["args"], spec["kwargs"])
+    except ValidationFailed as refused:
+        details = refused.details or {}
+        raise Conflict(
+            f"Task '{spec['id']}' can no longer run as its owner: {details.get('error')}",
+            {"task_id": spec["id"], "field": details.get("field")},
+        ) from None
 
 
 @router.post("/{task_id}/requeue", response_model=TaskStatusResponse)
@@ -38,8 +59,18 @@ async def requeue_dead_letter(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> TaskStatusResponse:
-    """Back to its queue with a fresh set of attempts; its last error stays until it runs."""
-    await services.visible_record(task_id, principal)
+    """Back to its queue with a fresh set of attempts; its last error stays until it runs.
+    Like a submit: refused while the service drains, and it takes a token of the task's
+    category (429 when none is left)."""
+    await services.ensure_accepting()
+    record = await services.visible_record(task_id, principal)
+    spec = json.loads(record["spec"])
+    _still_allowed(services, spec)
+    category = str(spec["category"])
+    owner = str(spec.get("owner") or "")
+    decision = await services.rate_limiter.take(category, 1, partial=False, owner=owner)
+    if decision.refused:
+        raise decision.error(category)
     outcome = await services.dead_letters.requeue(task_id)
     if outcome == "missing":
         raise NotFound(f"Task '{task_id}' not found")
@@ -51,4 +82,4 @@ async def requeue_dead_letter(
     fresh = await services.tasks.get(task_id)
     if fresh is None:
         raise NotFound(f"Task '{task_id}' not found")
-    return task_status_view(fresh, services.redis_node(services.keys.partition(task_id)))
+    return task_status_view(fresh, services.redis_node(services.keys.partition(task_id), principal))

@@ -19,7 +19,7 @@ from vokaflow.config import Settings
 from vokaflow.errors import ConfigError
 from vokaflow.runtime.job_secrets import RayKV, job_env, secrets_key
 from vokaflow.scheduler import NAMESPACE
-from vokaflow.store.api_keys import ApiKeyStore, KeyInfo, new_api_key
+from vokaflow.store.api_keys import ADMIN_NAME, ApiKeyStore, KeyInfo, NameRefused, new_api_key
 from vokaflow.store.embedded import EmbeddedRedis
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect, connect_sync
@@ -59,7 +59,10 @@ async def _register_key(
 
 def create_api_key(settings: Settings, redis_url: str, name: str, role: str) -> str:
     api_key = new_api_key()
-    asyncio.run(_register_key(settings, redis_url, api_key, name, role))
+    try:
+        asyncio.run(_register_key(settings, redis_url, api_key, name, role))
+    except NameRefused as exc:
+        raise ConfigError(f"--name: {exc}") from None
     return api_key
 
 
@@ -97,7 +100,7 @@ def ensure_admin_key(settings: Settings, redis_url: str) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(api_key + "\n")
-    asyncio.run(_register_key(settings, redis_url, api_key, "admin", "admin"))
+    asyncio.run(_register_key(settings, redis_url, api_key, ADMIN_NAME, "admin"))
     return api_key
 
 
@@ -152,6 +155,8 @@ def serve_proxy_config(settings: Settings) -> dict[str, str]:
     return {
         "RAY_SERVE_ENABLE_HA_PROXY": "1" if settings.ha_proxy else "0",
         "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+        # Serve's own proxy (uvicorn) would take a client's X-Forwarded-For as its address
+        "FORWARDED_ALLOW_IPS": "",
     }
 
 

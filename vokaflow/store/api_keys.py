@@ -1,10 +1,16 @@
-"""API keys: only their SHA-256 digests are stored, never the keys themselves."""
+"""API keys: only their SHA-256 digests are stored, never the keys themselves.
+
+Ownership goes by a principal's name and rights by its credential, so a name holds one role
+for good: the first key or token seen with a name binds it, and credentials of the other
+role with that name are refused. The built-in admin's name is an admin's from the start.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, replace
 
 import redis.asyncio as aioredis
@@ -14,12 +20,34 @@ from vokaflow.store.redis_client import redis_boundary
 
 KEY_PREFIX = "vf_"
 KEY_ID_CHARS = 12  # the shown id: a prefix of the key's digest, never the key itself
+ADMIN_NAME = "admin"  # the built-in admin's principal, whose key `vokaflow up` keeps
+MAX_NAME_CHARS = 128
 SAFE_FOLDER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+HASHED_FOLDER = re.compile(r"^[0-9a-f]{32}$")
+
+
+class NameRefused(ValueError):
+    """A principal's name that a credential of this role may not have."""
+
+
+def check_principal(name: str, role: str) -> None:
+    """Raises NameRefused for a name no credential of ``role`` may carry."""
+    if not name.strip() or len(name) > MAX_NAME_CHARS:
+        raise NameRefused(f"a principal's name has 1 to {MAX_NAME_CHARS} characters")
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in name):
+        raise NameRefused("a principal's name may not hold control characters")
+    if name == ADMIN_NAME and role != "admin":
+        raise NameRefused(f"'{ADMIN_NAME}' is the built-in admin's name")
 
 
 def principal_folder(name: str) -> str:
-    """A principal's name as a folder name; a name unsafe as one is hashed."""
-    if SAFE_FOLDER_NAME.fullmatch(name) and name not in (".", ".."):
+    """A principal's name as a folder name. A name unsafe as one is hashed, and so is a
+    name that looks like a hash: two names never share a folder."""
+    if (
+        SAFE_FOLDER_NAME.fullmatch(name)
+        and name not in (".", "..")
+        and not HASHED_FOLDER.match(name)
+    ):
         return name
     return hashlib.sha256(name.encode()).hexdigest()[:32]
 
@@ -92,7 +120,24 @@ class ApiKeyStore:
         return api_key
 
     @redis_boundary
+    async def bound_role(self, name: str, role: str) -> str:
+        """The role ``name`` holds: ``role`` when the name is new (it is bound now)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hsetnx(self.keys.principal_roles, name, role)
+        pipe.hget(self.keys.principal_roles, name)
+        _, bound = await pipe.execute()
+        return str(bound)
+
+    async def check_name(self, name: str, role: str) -> None:
+        """Raises NameRefused unless a credential of ``role`` may be named ``name``."""
+        check_principal(name, role)
+        bound = await self.bound_role(name, role)
+        if bound != role:
+            raise NameRefused(f"'{name}' is already the name of a {bound} principal")
+
+    @redis_boundary
     async def store(self, api_key: str, name: str, role: str, created_at: float) -> None:
+        await self.check_name(name, role)
         key_hash = digest(api_key)
         pipe = self.redis.pipeline(transaction=False)  # spans slots: record, then index
         pipe.hset(
@@ -109,7 +154,12 @@ class ApiKeyStore:
         name, role, revoked_at = await self.redis.hmget(self.keys.api_key(digest(api_key)), fields)
         if name is None or revoked_at:
             return None
-        return Principal(name=str(name), role=str(role or "user"))
+        principal = Principal(name=str(name), role=str(role or "user"))
+        try:
+            await self.check_name(principal.name, principal.role)
+        except NameRefused:
+            return None  # a key made before names held one role, on the losing side
+        return principal
 
     @redis_boundary
     async def is_revoked(self, api_key: str) -> bool:

@@ -61,6 +61,8 @@ def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> O
             ensure_plugins(env.plugins)
         with running(_task_context(spec, env)):
             entry = registry.get(spec.function_name)
+            if entry.admin_only and spec.data_scope:
+                raise PermissionError(f"{entry.name} runs only for tasks an admin key submitted")
             context = None if env is None else env.argument_context(spec.data_scope)
             args, kwargs = entry.validated(spec.args, spec.kwargs, context)
             result = bounded_result(

@@ -1,0 +1,152 @@
+"""Findings 6 and 7: names and rights.
+
+A principal's name decides what it owns, its credential what it may do. So two names never
+share a data scope, a non-admin credential can never carry the built-in admin's name (nor
+any name an admin already holds), and a dead letter requeued by anyone runs with its
+owner's rights, checked again at requeue and in the worker."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+
+import httpx
+import jwt
+
+from tests.conftest import JWT_CLAIMS
+from tests.integration.helpers import submit, wait_until
+from tests.security.attacks import run_task
+from vokaflow.store.keys import Keys
+from vokaflow.store.redis_client import connect_sync
+
+
+def _token(stack, sub: str, role: str = "user") -> str:
+    secret = (stack.home / "jwt_secret").read_text().strip()
+    now = int(time.time())
+    claims = {"sub": sub, "role": role, "nbf": now, "exp": now + 600, **JWT_CLAIMS}
+    return jwt.encode(claims, secret)
+
+
+def _as(stack, credential: str) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {credential}"}
+    return httpx.Client(base_url=stack.base_url, headers=headers, timeout=60)
+
+
+def test_a_name_that_looks_like_a_hashed_folder_gets_a_folder_of_its_own(stack, data_root):
+    """`alice@example.com` is unsafe as a folder name and is hashed to 32 hex digits; a key
+    named with exactly those digits must not land in the same folder."""
+    email = f"alice-{uuid.uuid4().hex[:6]}@example.com"
+    lookalike = hashlib.sha256(email.encode()).hexdigest()[:32]
+    with (
+        _as(stack, _token(stack, email)) as alice,
+        _as(stack, _token(stack, lookalike)) as mallory,
+    ):
+        wrote = run_task(alice, "bulk_insert", kwargs={"table": "secrets", "data": [{"pin": 1234}]})
+        assert wrote["status"] == "completed", wrote
+        peek = run_task(mallory, "complex_query", kwargs={"query": "SELECT * FROM secrets"})
+        assert peek["status"] == "failed", "mallory reads alice's default database"
+        assert "no such table" in json.dumps(peek["error"])
+
+
+def test_no_key_or_token_of_a_user_may_be_named_admin(stack, api):
+    refused = stack.cli("keys", "create", "--name", "admin", check=False)
+    assert refused.returncode != 0 and "admin" in refused.stderr
+    token = stack.cli("token", "create", "--sub", "admin", "--ttl", "1h", check=False)
+    assert token.returncode != 0
+    with _as(stack, _token(stack, "admin")) as fake_admin:
+        reply = fake_admin.get("/api/high-scale-tasks/dead-letters")
+        assert reply.status_code == 401, reply.text
+
+
+def test_a_user_token_named_like_an_admin_key_is_refused(stack):
+    name = f"ops-{uuid.uuid4().hex[:6]}"
+    stack.cli("keys", "create", "--name", name, "--admin")
+    with _as(stack, _token(stack, name)) as impostor:
+        assert impostor.get("/api/high-scale-tasks/functions").status_code == 401
+    refused = stack.cli("keys", "create", "--name", name, check=False)
+    assert refused.returncode != 0, "a user key may not take an admin's name"
+
+
+def test_the_admin_s_dead_letters_stay_the_admin_s(stack, api, tenant):
+    failed = submit(api, "raise_error", "admin's failure", retry_count=0)
+    wait_until(api, failed["task_id"])
+    with _as(stack, _token(stack, "admin")) as fake_admin:
+        listed = fake_admin.get("/api/high-scale-tasks/dead-letters")
+        requeue = fake_admin.post(f"/api/high-scale-tasks/dead-letters/{failed['task_id']}/requeue")
+        assert listed.status_code == 401 and requeue.status_code == 401
+    stranger = tenant()
+    reply = stranger.post(f"/api/high-scale-tasks/dead-letters/{failed['task_id']}/requeue")
+    assert reply.status_code == 404
+
+
+def _plant_dead_letter(stack, owner: str, function_name: str) -> str:
+    """A dead letter as an older version could have left it: a user's task that calls an
+    admin-only function."""
+    keys = Keys(stack.key_prefix, 16)
+    redis = connect_sync(stack.redis_url, decode_responses=True)
+    task_id = str(uuid.uuid4())
+    partition = keys.partition(task_id)
+    spec = {
+        "id": task_id,
+        "name": "planted",
+        "function_name": function_name,
+        "args": [],
+        "kwargs": {},
+        "category": "system",
+        "timeout": 60,
+        "max_retries": 0,
+        "metadata": {},
+        "created_at": time.time(),
+        "partition": partition,
+        "owner": owner,
+        "data_scope": owner,
+    }
+    redis.hset(
+        keys.task(task_id),
+        mapping={
+            "spec": json.dumps(spec),
+            "status": "failed",
+            "priority": "NORMAL",
+            "level": 3,
+            "worker_type": "GENERAL_PURPOSE",
+            "score": 0,
+            "attempts": 1,
+        },
+    )
+    now_ms = int(time.time() * 1000)
+    redis.zadd(keys.dead_letters(partition), {task_id: now_ms})
+    redis.zadd(keys.owner_dead_letters(partition, owner), {task_id: now_ms})
+    return task_id
+
+
+def test_a_requeued_dead_letter_is_checked_against_its_owner_s_rights(stack, api, tenant):
+    owner = f"owner-{uuid.uuid4().hex[:6]}"
+    client = tenant(owner)
+    task_id = _plant_dead_letter(stack, owner, "backup_state")
+    for requeuer in (client, api):  # the owner, and an admin acting on its behalf
+        reply = requeuer.post(f"/api/high-scale-tasks/dead-letters/{task_id}/requeue")
+        assert reply.status_code == 409, reply.text
+        assert "admin" in reply.json()["message"]
+
+
+def test_a_token_from_another_issuer_or_for_another_audience_is_refused(stack):
+    """The test stack sets VOKAFLOW_JWT_ISSUER and VOKAFLOW_JWT_AUDIENCE."""
+    secret = (stack.home / "jwt_secret").read_text().strip()
+    now = int(time.time())
+    base = {"sub": "iss-check", "nbf": now, "exp": now + 600}
+    for claims in ({}, {"iss": "elsewhere", "aud": "vokaflow-api"}, {**JWT_CLAIMS, "aud": "x"}):
+        with _as(stack, jwt.encode({**base, **claims}, secret)) as client:
+            assert client.get("/api/high-scale-tasks/functions").status_code == 401, claims
+    with _as(stack, jwt.encode({**base, **JWT_CLAIMS}, secret)) as client:
+        assert client.get("/api/high-scale-tasks/functions").status_code == 200
+
+
+def test_token_create_caps_the_lifetime(stack):
+    refused = stack.cli("token", "create", "--sub", "long-lived", "--ttl", "400d", check=False)
+    assert refused.returncode != 0 and "VOKAFLOW_JWT_MAX_TTL_S" in refused.stderr
+    issued = stack.cli("token", "create", "--sub", "long-lived", "--ttl", "7d")
+    token = issued.stdout.strip().splitlines()[-1]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["iss"] == "vokaflow-tests" and claims["aud"] == "vokaflow-api"

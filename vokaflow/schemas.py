@@ -301,7 +301,8 @@ class BatchSubmitResponse(BaseModel):
 
 class BatchStatusResponse(BaseModel):
     batch_id: str
-    status: Literal["running", "completed", "aborted", "timeout"]
+    # submitting: begun, its tasks still being written (see vokaflow.store.batch_store)
+    status: Literal["submitting", "running", "completed", "aborted", "timeout"]
     execution_mode: ExecutionMode
     total: int
     completed: int

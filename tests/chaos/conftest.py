@@ -7,6 +7,7 @@ only after this one is down: `vokaflow down` stops every Ray process on the mach
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 
@@ -22,6 +23,12 @@ CHAOS_SETTINGS = {
     "VOKAFLOW_RETRY_BACKOFF_BASE_S": "0.2",
     "VOKAFLOW_SHUTDOWN_GRACE_S": "8",
     "VOKAFLOW_RATE_LIMITS": '{"system": {"limit_per_second": 100000, "burst": 100000}}',
+    # A batch whose first task is named after a step fails once right after that step
+    # (tests/chaos/test_batch_submission.py); interrupted ones are finished after 2 s.
+    "VOKAFLOW_FAILPOINTS": json.dumps(
+        [f"batch.{step}@{step}" for step in ("after_begin", "after_tasks", "after_commit")]
+    ),
+    "VOKAFLOW_BATCH_SUBMIT_GRACE_S": "2",
 }
 
 

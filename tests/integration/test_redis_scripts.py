@@ -14,6 +14,7 @@ from vokaflow.ratelimit.backends import InMemoryRateLimiter, RedisRateLimiter
 from vokaflow.ratelimit.bucket import RateLimit
 from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule
 from vokaflow.schemas import Priority, WorkerType
+from vokaflow.store.batch_store import BatchRecord, BatchStore
 from vokaflow.store.dead_letters import DeadLetterStore
 from vokaflow.store.dispatch_store import ClaimRequest, DispatchStore
 from vokaflow.store.keys import Keys
@@ -42,15 +43,22 @@ def limiter(request, redis_and_keys):
 
 
 async def test_both_buckets_admit_the_burst_then_refuse(limiter):
-    granted = [(await limiter.take("ml", 1, partial=False)).granted for _ in range(6)]
+    granted = [(await limiter.take("ml", 1, partial=False, owner="ann")).granted for _ in range(6)]
     assert granted == [1, 1, 1, 1, 0, 0]
 
 
 async def test_both_buckets_grant_part_of_a_batch_and_count_usage(limiter):
-    decision = await limiter.take("ml", 10, partial=True)
+    decision = await limiter.take("ml", 10, partial=True, owner="ann")
     assert (decision.granted, decision.refused, decision.retry_after_s) == (4, 6, 6)
     assert decision.reset_at_s == pytest.approx(decision.now_s + 4, abs=0.1)
     assert await limiter.usage("ml") == 4
+
+
+async def test_both_buckets_count_each_owner_s_usage_apart(limiter):
+    await limiter.take("ml", 3, partial=True, owner="ann")
+    await limiter.take("ml", 1, partial=True, owner="bob")
+    assert await limiter.usage("ml") == 4
+    assert (await limiter.usage("ml", "ann"), await limiter.usage("ml", "bob")) == (3, 1)
 
 
 def _task(keys: Keys, priority: Priority, created_at: float) -> NewTask:
@@ -116,3 +124,38 @@ async def test_a_requeued_dead_letter_s_queue_wait_counts_from_its_requeue(redis
     (again,) = await dispatch.claim([everything], 0, time.time())
     assert again.attempt == 1 and again.created_at == submitted_at
     assert again.queued_since == again.requeued_at == pytest.approx(requeued, abs=1)
+
+
+def _batch(batch_id: str, total: int) -> BatchRecord:
+    return BatchRecord(
+        batch_id, "ann", "parallel", total, total, time.time(), None, None, "GENERAL_PURPOSE"
+    )
+
+
+async def test_a_batch_begins_whole_once_and_its_submission_keeps_the_tasks_written(
+    redis_and_keys,
+):
+    client, keys = redis_and_keys
+    batches, tasks = BatchStore(client, keys), TaskStore(client, keys)
+    written = [_task(keys, Priority.NORMAL, time.time()) for _ in range(2)]
+    ids = [t.task_id for t in written] + ["never-written"]
+    assert await batches.begin(_batch("b1", 3), ids, [], "[]", "digest")
+    assert not await batches.begin(_batch("b1", 9), ["other"], [], "[]", "digest")
+    assert (await batches.get("b1"))["status"] == "submitting"
+    assert await batches.task_ids("b1", 0) == ids
+    await tasks.submit(written)
+    await batches.commit_written("b1")
+    record = await batches.get("b1")
+    assert (record["status"], record["total"]) == ("running", "2")
+    assert await batches.task_ids("b1", 0) == ids[:2]
+    assert "never-written" in record["errors"]
+    assert await batches.submitting_since(time.time() + 1) == []
+
+
+async def test_a_begun_batch_whose_tasks_were_never_written_closes_as_aborted(redis_and_keys):
+    client, keys = redis_and_keys
+    batches = BatchStore(client, keys)
+    await batches.begin(_batch("b2", 2), ["x1", "x2"], ["x2"], "[]", "d")
+    await batches.commit_written("b2")
+    record = await batches.get("b2")
+    assert (record["status"], record["total"]) == ("aborted", "0")

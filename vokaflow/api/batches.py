@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import hashlib
 import json
 import time
 import uuid
@@ -18,6 +21,7 @@ from vokaflow.api.validation import validation_failure
 from vokaflow.clock import iso_event, iso_forecast
 from vokaflow.errors import ApiError, Conflict, NotFound, ValidationFailed
 from vokaflow.observability.prometheus import gateway_metrics
+from vokaflow.payload_limits import check_string
 from vokaflow.scheduler.policy import batch_window
 from vokaflow.schemas import (
     BatchStatusResponse,
@@ -33,16 +37,23 @@ from vokaflow.store.batch_store import BatchRecord, terminal_counts
 from vokaflow.store.records import NewTask
 
 router = APIRouter(prefix="/api/high-scale-tasks", tags=["batches"])
+YIELD_EVERY_S = 0.005
 
 
-def _prepare_all(
+async def _prepare_all(
     body: BatchSubmitRequest, services: Services, principal: Principal, batch_id: str
 ) -> tuple[list[tuple[int, NewTask]], list[BatchTaskError]]:
-    """Validate each task on its own; a task without a priority takes ``batch_priority``."""
+    """Validate each task on its own; a task without a priority takes ``batch_priority``.
+    A big batch takes a good part of a second: other requests get the event loop every
+    YIELD_EVERY_S meanwhile."""
     now = time.time()
     prepared: list[tuple[int, NewTask]] = []
     errors: list[BatchTaskError] = []
+    yielded_at = time.perf_counter()
     for index, raw in enumerate(body.tasks):
+        if time.perf_counter() - yielded_at > YIELD_EVERY_S:
+            await asyncio.sleep(0)
+            yielded_at = time.perf_counter()
         prefix = f"tasks[{index}]."
         try:
             request = TaskSubmitRequest.model_validate(raw)
@@ -94,7 +105,10 @@ async def _admit(
     admitted: list[tuple[int, NewTask]] = []
     refused: list[BatchTaskError] = []
     for category, entries in by_category.items():
-        decision = await services.rate_limiter.take(category, len(entries), partial=True)
+        owner = entries[0][1].owner
+        decision = await services.rate_limiter.take(
+            category, len(entries), partial=True, owner=owner
+        )
         admitted += entries[: decision.granted]
         gateway_metrics().count_refused(category, len(entries) - decision.granted)
         if decision.refused:
@@ -122,13 +136,17 @@ async def submit_batch(
     services: ServicesDep,
     principal: PrincipalDep,
 ) -> BatchSubmitResponse:
+    """Begin the batch, write its tasks, commit it (see vokaflow.store.batch_store). A retry
+    with the same idempotency key after a failure at any step finishes the first request's
+    batch: its answer lists exactly the tasks that exist."""
     await services.ensure_accepting()
+    refuse_invalid_unicode(body.tasks)
     key = body.idempotency_key
     batch_id = f"batch_{idempotent_id(principal.name, 'batch', key) if key else uuid.uuid4()}"
+    digest = request_digest(body)
     if key and (first := await services.batches.get(batch_id)) is not None:
-        response.headers["Idempotent-Replayed"] = "true"
-        return await _first_answer(services, batch_id, first)
-    prepared, errors = _prepare_all(body, services, principal, batch_id)
+        return await _replay(services, principal, body, batch_id, first, digest, response)
+    prepared, errors = await _prepare_all(body, services, principal, batch_id)
     admitted, refused = await _admit(services, prepared)
     errors = sorted(errors + refused, key=lambda e: e.index)
     tasks = [task for _, task in admitted]
@@ -137,26 +155,14 @@ async def submit_batch(
         released = await _held_back(body, services, tasks)
         for task in tasks[released:]:
             task.hold = True
-        created = await services.batches.create(
-            BatchRecord(
-                batch_id,
-                principal.name,
-                body.execution_mode.value,
-                len(tasks),
-                min(released, len(tasks)),
-                time.time(),
-                body.batch_timeout,
-                body.max_failures,
-                tasks[0].worker_type.value,
-            ),
-            [t.task_id for t in tasks],
-            [t.task_id for t in tasks[released:]],
-            json.dumps([error.model_dump() for error in errors]),
-        )
-        if not created:  # the same key raced this request and won
-            response.headers["Idempotent-Replayed"] = "true"
-            return await _first_answer(services, batch_id, await services.batches.get(batch_id))
-        await services.tasks.submit(tasks)
+        record = _record(body, batch_id, principal, tasks, released)
+        ids, held = [t.task_id for t in tasks], [t.task_id for t in tasks[released:]]
+        errors_json = json.dumps([error.model_dump() for error in errors])
+        if not await services.batches.begin(record, ids, held, errors_json, digest):
+            # the same key raced this request and won
+            first = await services.batches.get(batch_id)
+            return await _replay(services, principal, body, batch_id, first, digest, response)
+        await _write_and_commit(services, record, tasks)
         gateway_metrics().count_submitted((t.category, t.priority.value) for t in tasks)
         wait_s = await services.estimated_wait_s(
             tasks[0].worker_type, tasks[0].function_name, len(tasks), one_at_a_time=released == 1
@@ -170,7 +176,7 @@ async def submit_batch(
                 task_id=t.task_id,
                 name=t.name,
                 partition=t.partition,
-                redis_node=services.redis_node(t.partition),
+                redis_node=services.redis_node(t.partition, principal),
             )
             for t in tasks
         ],
@@ -180,22 +186,147 @@ async def submit_batch(
     )
 
 
-async def _first_answer(
-    services: Services, batch_id: str, record: dict[str, str] | None
+def refuse_invalid_unicode(tasks: list[dict[str, Any]]) -> None:
+    """A lone surrogate anywhere (JSON allows them; Redis and the answer cannot hold them)
+    makes the whole request a 400 naming the first such field."""
+    try:
+        json.dumps(tasks, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        field = _invalid_string_at(tasks, "tasks") or "tasks"
+        raise ValidationFailed(
+            field, "contains a lone UTF-16 surrogate, not valid Unicode"
+        ) from None
+
+
+def _invalid_string_at(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return None if _encodes(value) else path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = path if not _encodes(str(key)) else _invalid_string_at(item, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if found := _invalid_string_at(item, f"{path}[{index}]"):
+                return found
+    return None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        check_string(text)
+    except ValueError:
+        return False
+    return True
+
+
+def request_digest(body: BatchSubmitRequest) -> str:
+    """What an idempotency key's first request asked for, to tell a replay from a reuse."""
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _record(
+    body: BatchSubmitRequest,
+    batch_id: str,
+    principal: Principal,
+    tasks: list[NewTask],
+    released: int,
+) -> BatchRecord:
+    return BatchRecord(
+        batch_id,
+        principal.name,
+        body.execution_mode.value,
+        len(tasks),
+        min(released, len(tasks)),
+        time.time(),
+        body.batch_timeout,
+        body.max_failures,
+        tasks[0].worker_type.value,
+    )
+
+
+async def _write_and_commit(services: Services, record: BatchRecord, tasks: list[NewTask]) -> None:
+    """The steps after begin; each may be repeated by a replay or the scheduler."""
+    fault = functools.partial(services.failpoints.reach, tag=tasks[0].name, subject=record.batch_id)
+    fault("batch.after_begin")
+    await services.tasks.submit(tasks)
+    fault("batch.after_tasks")
+    deadline = (
+        None if record.batch_timeout_s is None else record.created_at + record.batch_timeout_s
+    )
+    await services.batches.commit(record.batch_id, deadline)
+    fault("batch.after_commit")
+
+
+async def _replay(
+    services: Services,
+    principal: Principal,
+    body: BatchSubmitRequest,
+    batch_id: str,
+    first: dict[str, str] | None,
+    digest: str,
+    response: Response,
 ) -> BatchSubmitResponse:
-    """The answer to a repeated idempotency key: the first batch's tasks and errors."""
-    if record is None or "total" not in record:
+    """The answer to a repeated idempotency key: the first batch, finished first if its
+    submission stopped half way."""
+    if first is None:
         raise Conflict(f"Batch '{batch_id}' is still being submitted by an earlier request")
+    if first.get("status") == "submitting":
+        if first.get("digest") != digest:  # its tasks would not be the first request's
+            raise Conflict(
+                f"Batch '{batch_id}' was begun by a different request with this "
+                "idempotency key; retry that request to finish it",
+                {"batch_id": batch_id},
+            )
+        await _finish_submission(services, principal, body, batch_id, first)
+        first = await services.batches.get(batch_id)
+    response.headers["Idempotent-Replayed"] = "true"
+    return await _first_answer(services, principal, batch_id, first)
+
+
+async def _finish_submission(
+    services: Services,
+    principal: Principal,
+    body: BatchSubmitRequest,
+    batch_id: str,
+    first: dict[str, str],
+) -> None:
+    """Write the first request's tasks that are missing (the same ids: they follow from the
+    key) and commit. No token is taken again: the first request took them. A task that no
+    longer passes its checks is left out of the batch."""
+    wanted = set(await _all_task_ids(services, batch_id))
+    held = set(await services.batches.held_ids(batch_id))
+    prepared, _ = await _prepare_all(body, services, principal, batch_id)
+    tasks = [task for _, task in prepared if task.task_id in wanted]
+    for task in tasks:
+        task.hold = task.task_id in held
+    await services.tasks.submit(tasks)
+    await services.batches.commit_written(batch_id)
+
+
+async def _all_task_ids(services: Services, batch_id: str) -> list[str]:
     task_ids: list[str] = []
     while page := await services.batches.task_ids(batch_id, len(task_ids)):
         task_ids += page
+    return task_ids
+
+
+async def _first_answer(
+    services: Services, principal: Principal, batch_id: str, record: dict[str, str] | None
+) -> BatchSubmitResponse:
+    """The first batch's tasks (those that exist) and errors."""
+    if record is None or "total" not in record:
+        raise Conflict(f"Batch '{batch_id}' is still being submitted by an earlier request")
+    task_ids = await _all_task_ids(services, batch_id)
     specs = await services.tasks.get_many(task_ids, ["spec"])
     refs = [
         BatchTaskRef(
             task_id=task_id,
             name=spec["name"],
             partition=spec["partition"],
-            redis_node=services.redis_node(spec["partition"]),
+            redis_node=services.redis_node(spec["partition"], principal),
         )
         for task_id, (raw,) in zip(task_ids, specs, strict=True)
         if raw is not None and (spec := json.loads(raw))
@@ -223,7 +354,7 @@ async def batch_status(
     principal: PrincipalDep,
 ) -> BatchStatusResponse:
     record = await services.batches.get(batch_id)
-    if record is None or not principal.may_see(record.get("owner")):
+    if record is None or "total" not in record or not principal.may_see(record.get("owner")):
         raise NotFound(f"Batch '{batch_id}' not found")
     counts = terminal_counts(record)
     total = int(record["total"])

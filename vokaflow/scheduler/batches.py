@@ -114,6 +114,12 @@ class BatchCoordinator:
         if await self.batches.close(batch_id, status, now):
             await self.events.emit([Event(BATCH_COMPLETED, record.get("owner", ""), batch_id, now)])
 
+    async def finish_interrupted(self, began_before_s: float) -> None:
+        """Batches whose submission stopped between its steps, and that no replay finished
+        within the grace period: keep the tasks that were written, and go on."""
+        for batch_id in await self.batches.submitting_since(began_before_s):
+            await self.batches.commit_written(batch_id)
+
     async def expire_due(self, now_ms: int) -> None:
         for batch_id in await self.batches.due(now_ms):
             await self.end_unfinished(batch_id, "timeout", "timeout", "batch_timeout reached")

@@ -1,7 +1,16 @@
-"""Batches: a record with counts per outcome, the ordered task ids, and the held ones."""
+"""Batches: a record with counts per outcome, the ordered task ids, and the held ones.
+
+A batch is written in three steps, each safe to repeat: ``begin`` writes the record (status
+``submitting``) with the task ids, whole or not at all; the tasks are written; ``commit``
+makes it ``running``. A submission that stops between them (a crash, a 503) is finished by
+a replay with the same idempotency key, or else, after a grace period, by the scheduler,
+which keeps the tasks that were written (``prune``) and commits.
+"""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -9,10 +18,21 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from vokaflow.store.keys import Keys
-from vokaflow.store.redis_client import redis_boundary
+from vokaflow.store.redis_client import LuaScripts, redis_boundary
 
 TERMINAL_COUNTS = ("completed", "failed", "cancelled", "timeout")
 PAGE = 1000
+
+
+def _unwritten_error(task_id: str) -> dict[str, Any]:
+    """How a task the interrupted submission never wrote shows among the batch's errors."""
+    return {
+        "index": -1,
+        "name": None,
+        "error": "service_unavailable",
+        "message": f"Task '{task_id}' was not written: the submission was interrupted",
+        "details": {"task_id": task_id},
+    }
 
 
 def terminal_counts(record: dict[str, str]) -> dict[str, int]:
@@ -32,7 +52,22 @@ class BatchRecord:
     max_failures: int | None
     worker_type: str
 
+    @classmethod
+    def from_mapping(cls, batch_id: str, record: dict[str, str]) -> BatchRecord:
+        return cls(
+            batch_id,
+            record["owner"],
+            record["execution_mode"],
+            int(record["total"]),
+            int(record["released"]),
+            float(record["created_at"]),
+            int(record["batch_timeout"]) if record.get("batch_timeout") else None,
+            int(record["max_failures"]) if record.get("max_failures") else None,
+            record["worker_type"],
+        )
+
     def to_mapping(self) -> dict[str, str]:
+        """The record as begun: ``submitting`` until its tasks are written."""
         return {
             "id": self.batch_id,
             "owner": self.owner,
@@ -43,7 +78,7 @@ class BatchRecord:
             "batch_timeout": "" if self.batch_timeout_s is None else str(self.batch_timeout_s),
             "max_failures": "" if self.max_failures is None else str(self.max_failures),
             "worker_type": self.worker_type,
-            "status": "running",
+            "status": "submitting",
             **{f"n_{status}": "0" for status in TERMINAL_COUNTS},
         }
 
@@ -53,32 +88,95 @@ class BatchStore:
         self.redis = client
         self.keys = keys
         self.retention_s = retention_s
+        self.lua = LuaScripts(client, ["batch_begin", "batch_commit", "batch_prune"])
 
     @redis_boundary
-    async def create(
+    async def begin(
         self,
         batch: BatchRecord,
         task_ids: Sequence[str],
         held: Sequence[str],
         errors_json: str = "[]",
+        digest: str = "",
     ) -> bool:
-        """Write a new batch; False, writing nothing, when its id exists (a repeated
-        idempotency key). The refused tasks' errors are kept for a replayed answer."""
-        if not await self.redis.hsetnx(self.keys.batch(batch.batch_id), "id", batch.batch_id):
-            return False
-        pipe = self.redis.pipeline(transaction=False)
-        mapping: dict[Any, Any] = {**batch.to_mapping(), "errors": errors_json}
-        pipe.hset(self.keys.batch(batch.batch_id), mapping=mapping)
-        pipe.sadd(self.keys.running_batches, batch.batch_id)
-        for start in range(0, len(task_ids), PAGE):
-            pipe.rpush(self.keys.batch_tasks(batch.batch_id), *task_ids[start : start + PAGE])
-        for start in range(0, len(held), PAGE):
-            pipe.rpush(self.keys.batch_held(batch.batch_id), *held[start : start + PAGE])
-        if batch.batch_timeout_s is not None:
-            deadline_ms = int((batch.created_at + batch.batch_timeout_s) * 1000)
-            pipe.zadd(self.keys.batch_deadlines, {batch.batch_id: deadline_ms})
+        """Write a new batch as ``submitting``; False, writing nothing, when its id exists
+        (a repeated idempotency key). The refused tasks' errors and the request's digest
+        are kept for a replay."""
+        submitting = {batch.batch_id: batch.created_at}
+        await self.redis.zadd(self.keys.batches_submitting, submitting, nx=True)
+        record = {**batch.to_mapping(), "errors": errors_json, "digest": digest}
+        args: list[Any] = [len(record), *(x for pair in record.items() for x in pair)]
+        args += [*task_ids, "", *held]
+        keys = self._lists(batch.batch_id)
+        return bool(await self.lua.run("batch_begin", keys, args))
+
+    @redis_boundary
+    async def commit(self, batch_id: str, deadline_s: float | None) -> None:
+        """``running`` from now on, listed for the scheduler; each step safe to repeat."""
+        await self.lua.run("batch_commit", [self.keys.batch(batch_id)], [])
+        pipe = self.redis.pipeline(transaction=False)  # spans slots
+        pipe.sadd(self.keys.running_batches, batch_id)
+        if deadline_s is not None:
+            pipe.zadd(self.keys.batch_deadlines, {batch_id: int(deadline_s * 1000)})
+        pipe.zrem(self.keys.batches_submitting, batch_id)
+        pipe.publish(self.keys.batch_channel, batch_id)  # its tasks may all be done already
         await pipe.execute()
-        return True
+
+    @redis_boundary
+    async def submitting_since(self, before_s: float) -> list[str]:
+        """Batches still being submitted that began before ``before_s``."""
+        ids = await self.redis.zrangebyscore(self.keys.batches_submitting, "-inf", before_s)
+        return [str(i) for i in ids]
+
+    @redis_boundary
+    async def forget_submission(self, batch_id: str) -> None:
+        await self.redis.zrem(self.keys.batches_submitting, batch_id)
+
+    @redis_boundary
+    async def commit_written(self, batch_id: str) -> None:
+        """Finish a submission that stopped half way: the batch keeps the tasks that were
+        written (the others become errors), then commits; with none left it closes as
+        ``aborted``."""
+        record = await self.get(batch_id)
+        if record is None or record.get("status") != "submitting":
+            await self.forget_submission(batch_id)
+            return
+        missing = await self._unwritten(batch_id)
+        if missing:
+            errors = json.loads(record.get("errors") or "[]")
+            errors += [_unwritten_error(task_id) for task_id in missing]
+            args = [json.dumps(errors), *missing]
+            record["total"] = str(await self.lua.run("batch_prune", self._lists(batch_id), args))
+        if record["total"] == "0":
+            await self.close(batch_id, "aborted", time.time())
+            await self.forget_submission(batch_id)
+            return
+        timeout = record.get("batch_timeout")
+        created = float(record["created_at"])
+        await self.commit(batch_id, created + int(timeout) if timeout else None)
+
+    async def _unwritten(self, batch_id: str) -> list[str]:
+        missing: list[str] = []
+        start = 0
+        while ids := await self.task_ids(batch_id, start):
+            pipe = self.redis.pipeline(transaction=False)
+            for task_id in ids:
+                pipe.exists(self.keys.task(task_id))
+            found = await pipe.execute()
+            missing += [task_id for task_id, hit in zip(ids, found, strict=True) if not hit]
+            start += PAGE
+        return missing
+
+    @redis_boundary
+    async def held_ids(self, batch_id: str) -> list[str]:
+        return [str(i) for i in await self.redis.lrange(self.keys.batch_held(batch_id), 0, -1)]
+
+    def _lists(self, batch_id: str) -> list[str]:
+        return [
+            self.keys.batch(batch_id),
+            self.keys.batch_tasks(batch_id),
+            self.keys.batch_held(batch_id),
+        ]
 
     @redis_boundary
     async def get(self, batch_id: str) -> dict[str, str] | None:

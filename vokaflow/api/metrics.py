@@ -1,4 +1,6 @@
-"""GET /api/high-scale-tasks/metrics: every field of the spec, from live data."""
+"""GET /api/high-scale-tasks/metrics: every field of the spec, from live data. A
+non-admin sees its own use of each category's rate limit and Redis nodes by anonymous
+names; admins see everyone's use and the nodes' addresses."""
 
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ from vokaflow.schemas import (
     WorkerPoolMetrics,
     WorkerType,
 )
+from vokaflow.store.api_keys import Principal
 from vokaflow.store.metrics_store import WINDOW_S
+from vokaflow.store.redis_client import anonymous_names
 
 router = APIRouter(prefix="/api/high-scale-tasks", tags=["metrics"])
 
@@ -90,16 +94,29 @@ def reset_time(limit: RateLimit, tokens: float | None, updated_s: float | None, 
     return iso_forecast(now + (limit.burst - current) / limit.limit_per_second)
 
 
-async def _rate_limits(services: Services, now: float) -> dict[str, RateLimitMetrics]:
+async def _rate_limits(
+    services: Services, now: float, principal: Principal
+) -> dict[str, RateLimitMetrics]:
     report = {}
+    owner = None if principal.is_admin else principal.name
     for category, limit in services.settings.rate_limits.items():
         tokens, updated = await services.metrics.bucket(category)
         report[category] = RateLimitMetrics(
             limit_per_second=limit.limit_per_second,
-            current_usage=await services.rate_limiter.usage(category),
+            current_usage=await services.rate_limiter.usage(category, owner),
             reset_time=reset_time(limit, tokens, updated, now),
         )
     return report
+
+
+def redis_nodes_seen_by(
+    principal: Principal, nodes: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The nodes by address for an admin, by anonymous name for others."""
+    if principal.is_admin:
+        return nodes
+    names = anonymous_names(nodes)
+    return {names[address]: node for address, node in nodes.items()}
 
 
 @router.get("/metrics", response_model=MetricsResponse)
@@ -112,7 +129,7 @@ async def metrics(
         name: WorkerPoolMetrics(**detail.model_dump(include=set(WorkerPoolMetrics.model_fields)))
         for name, detail in (await worker_pools(services)).items()
     }
-    nodes = await services.metrics.nodes()
+    nodes = redis_nodes_seen_by(principal, await services.metrics.nodes())
     return MetricsResponse(
         throughput_per_second=round(await services.metrics.finished_last_minute() / WINDOW_S, 3),
         total_pending_tasks=sum(p.queue_size for p in pools.values())
@@ -122,7 +139,7 @@ async def metrics(
         partitions=services.settings.partitions,
         system_resources=await _system_resources(services),
         worker_pools=pools,
-        rate_limits=await _rate_limits(services, now),
+        rate_limits=await _rate_limits(services, now, principal),
         redis_cluster={name: RedisNodeMetrics(**node) for name, node in nodes.items()},
         timestamp=now,
     )

@@ -1,4 +1,6 @@
-"""/api/metrics/*: one category, the worker pools and Ray nodes, and the Redis nodes."""
+"""/api/metrics/*: one category, the worker pools and Ray nodes, and the Redis nodes. A
+non-admin sees its own tasks' figures for a category, no Ray node, and the Redis nodes by
+anonymous names without their versions: cluster internals are for admins."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import ray
 from fastapi import APIRouter
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
-from vokaflow.api.metrics import reset_time, worker_pools
+from vokaflow.api.metrics import redis_nodes_seen_by, reset_time, worker_pools
 from vokaflow.errors import NotFound
 from vokaflow.schemas import (
     CategoryMetricsResponse,
@@ -34,21 +36,23 @@ router = APIRouter(prefix="/api/metrics", tags=["metrics"])
 async def category_metrics(
     category: str, services: ServicesDep, principal: PrincipalDep
 ) -> CategoryMetricsResponse:
-    """The category's rate limit and usage, and its tasks' outcomes since the service began."""
+    """The category's rate limit and usage, and its tasks' outcomes since the service began
+    (a non-admin's own)."""
     known = services.functions.categories()
     if category not in known:
         raise NotFound(f"Unknown category '{category}'. Categories: {', '.join(known)}")
     now = time.time()
     limit = services.settings.limit_table[category]
     tokens, updated = await services.metrics.bucket(category)
-    counts = await services.category_stats.read(category)
+    owner = None if principal.is_admin else principal.name
+    counts = await services.category_stats.read(category, owner)
     ended = sum(counts.outcomes[s] for s in ("completed", "failed", "timeout"))
     return CategoryMetricsResponse(
         category=category,
         rate_limit=CategoryRateLimit(
             limit_per_second=limit.limit_per_second,
             burst=limit.burst,
-            current_usage=await services.rate_limiter.usage(category),
+            current_usage=await services.rate_limiter.usage(category, owner),
             reset_time=reset_time(limit, tokens, updated, now),
         ),
         tasks=CategoryTaskCounts(
@@ -90,7 +94,7 @@ async def workers_metrics(services: ServicesDep, principal: PrincipalDep) -> Wor
         active_workers=sum(p.active_workers for p in pools.values()),
         max_workers=sum(p.max_workers for p in pools.values()),
         worker_pools=pools,
-        nodes=await _ray_nodes(readings),
+        nodes=await _ray_nodes(readings) if principal.is_admin else [],
         timestamp=time.time(),
     )
 
@@ -98,13 +102,15 @@ async def workers_metrics(services: ServicesDep, principal: PrincipalDep) -> Wor
 @router.get("/redis", response_model=RedisMetricsResponse)
 async def redis_metrics(services: ServicesDep, principal: PrincipalDep) -> RedisMetricsResponse:
     """Each Redis primary's state, and which node holds each task partition."""
-    details = await services.metrics.node_details()
+    details = redis_nodes_seen_by(principal, await services.metrics.node_details())
+    if not principal.is_admin:
+        details = {name: {**detail, "version": ""} for name, detail in details.items()}
     return RedisMetricsResponse(
         mode="cluster" if is_cluster(services.redis) else "single",
         nodes={name: RedisNodeDetail(**detail) for name, detail in details.items()},
         partitions=services.settings.partitions,
         partition_nodes={
-            str(p): services.redis_node(p) for p in range(services.settings.partitions)
+            str(p): services.redis_node(p, principal) for p in range(services.settings.partitions)
         },
         timestamp=time.time(),
     )

@@ -9,15 +9,17 @@ from typing import Any
 
 import psutil
 
+from vokaflow.api.tokens import looks_like_jwt, verify
 from vokaflow.config import Settings
 from vokaflow.errors import NotFound, ServiceUnavailable
+from vokaflow.failpoints import Failpoints
 from vokaflow.functions import FunctionRegistry, registry
 from vokaflow.functions.data_roots import ScopedContexts
 from vokaflow.functions.plugins import load_plugins
 from vokaflow.ratelimit.auth_failures import AuthFailureLimiter
 from vokaflow.ratelimit.backends import RateLimiter, RedisRateLimiter
 from vokaflow.schemas import WorkerType
-from vokaflow.store.api_keys import ApiKeyStore, Principal
+from vokaflow.store.api_keys import ApiKeyStore, NameRefused, Principal
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.category_stats import CategoryStats
 from vokaflow.store.dead_letters import DeadLetterStore
@@ -26,13 +28,14 @@ from vokaflow.store.keys import Keys
 from vokaflow.store.logs import LogStore
 from vokaflow.store.metrics_store import MetricsStore
 from vokaflow.store.records import task_owner
-from vokaflow.store.redis_client import connect, node_of
+from vokaflow.store.redis_client import anonymous_node, connect, node_of
 from vokaflow.store.task_store import TaskStore
 from vokaflow.vicky.catalog import ModelCatalog
 from vokaflow.vicky.client import VickyClient
 from vokaflow.vicky.sessions import ChatSessions
 
 DEFAULT_ESTIMATE_S = 1.0
+MAX_CACHED_PRINCIPALS = 10_000  # credentials seen within the cache time; past it, start over
 STATS_REFRESH_S = 5.0
 DRAINING_REFRESH_S = 0.5
 
@@ -70,6 +73,7 @@ class Services:
         )
         load_plugins(settings.plugin_modules)
         self.functions = functions
+        self.failpoints = Failpoints(settings.failpoints)
         self._argument_contexts = ScopedContexts(settings)
         self.started_at = time.time()
         psutil.cpu_percent(interval=None)  # the first reading is meaningless: take it now
@@ -89,19 +93,37 @@ class Services:
                 "vokaflow", "The service is shutting down and takes no new tasks", 60.0
             )
 
-    def redis_node(self, partition: int) -> str:
-        """The Redis node that holds ``partition``: its cluster node's host:port, or node_0
-        on a single Redis."""
-        return node_of(self.redis, self.keys.task_prefix(partition))
+    def redis_node(self, partition: int, principal: Principal) -> str:
+        """The Redis node that holds ``partition``: for an admin its cluster node's host:port,
+        for others node_N (its place among the primaries); node_0 on a single Redis."""
+        node = node_of(self.redis, self.keys.task_prefix(partition))
+        return node if principal.is_admin else anonymous_node(self.redis, node)
 
-    async def principal_for(self, api_key: str) -> Principal | None:
-        hit = self._principals.get(api_key)
+    async def principal_for(self, credential: str) -> Principal | None:
+        """The principal of an API key or a JWT; None for one that is unknown, revoked,
+        invalid, or whose name belongs to a principal of the other role. Kept for
+        VOKAFLOW_API_KEY_CACHE_S."""
+        hit = self._principals.get(credential)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
-        principal = await self.api_keys.lookup(api_key)
+        principal = await self._authenticate(credential)
         if principal is not None and self.settings.api_key_cache_s > 0:
-            self._principals[api_key] = (now + self.settings.api_key_cache_s, principal)
+            if len(self._principals) >= MAX_CACHED_PRINCIPALS:
+                self._principals.clear()
+            self._principals[credential] = (now + self.settings.api_key_cache_s, principal)
+        return principal
+
+    async def _authenticate(self, credential: str) -> Principal | None:
+        if not looks_like_jwt(credential):
+            return await self.api_keys.lookup(credential)
+        principal = verify(credential, self.settings)
+        if principal is None:
+            return None
+        try:
+            await self.api_keys.check_name(principal.name, principal.role)
+        except NameRefused:
+            return None
         return principal
 
     def argument_context(self, principal: Principal) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from vokaflow.schemas import (
     TaskSubmitRequest,
     TaskSubmitResponse,
 )
+from vokaflow.store.api_keys import Principal
 from vokaflow.store.events import Event
 from vokaflow.store.records import task_owner
 
@@ -48,7 +49,7 @@ async def submit_task(
     decision, ahead = await services.tasks.submit_one(task, services.rate_limiter)
     if decision is None:
         response.headers["Idempotent-Replayed"] = "true"
-        return await _first_submit(services, task.task_id)
+        return await _first_submit(services, task.task_id, principal)
     if decision.refused:
         gateway_metrics().count_refused(task.category)
         raise decision.error(task.category)
@@ -60,19 +61,21 @@ async def submit_task(
         status=TaskStatus.QUEUED,
         priority=task.priority,
         partition=task.partition,
-        redis_node=services.redis_node(task.partition),
+        redis_node=services.redis_node(task.partition, principal),
         estimated_completion=iso_forecast(now + wait_s),
         queue_position=ahead,
         created_at=iso_event(now) or "",
     )
 
 
-async def _first_submit(services: Services, task_id: str) -> TaskSubmitResponse:
+async def _first_submit(
+    services: Services, task_id: str, principal: Principal
+) -> TaskSubmitResponse:
     """The answer to a repeated idempotency key: the first task, as it is now."""
     record = await services.tasks.get(task_id)
     if record is None:  # expired between the script and this read: as good as never sent
         raise Conflict(f"Task '{task_id}' expired while being replayed; submit again")
-    view = await _status_with_position(services, task_id, record)
+    view = await _status_with_position(services, task_id, record, principal)
     ahead = view.queue_position or 0
     wait_s = await services.estimated_wait_s(view.worker_type, view.function_name, ahead)
     return TaskSubmitResponse(
@@ -95,14 +98,16 @@ async def task_status(
     principal: PrincipalDep,
 ) -> TaskStatusResponse:
     record = await services.visible_record(task_id, principal)
-    return await _status_with_position(services, task_id, record)
+    return await _status_with_position(services, task_id, record, principal)
 
 
 async def _status_with_position(
-    services: Services, task_id: str, record: dict[str, str]
+    services: Services, task_id: str, record: dict[str, str], principal: Principal
 ) -> TaskStatusResponse:
     """The status view, with the tasks ahead of it while it is queued."""
-    view = task_status_view(record, services.redis_node(services.keys.partition(task_id)))
+    view = task_status_view(
+        record, services.redis_node(services.keys.partition(task_id), principal)
+    )
     if view.status == TaskStatus.QUEUED:
         view.queue_position = await services.tasks.queue_position(
             view.worker_type, float(record["score"])
@@ -146,7 +151,8 @@ async def _announce_cancel(services: Services, task_id: str, spec: str, now: flo
     cancelled = Event.task_ended(TaskStatus.CANCELLED.value, task_owner(spec) or "", task_id, now)
     with contextlib.suppress(ServiceUnavailable):
         await services.events.emit([cancelled])
-        await services.category_stats.count(json.loads(spec)["category"], "cancelled")
+        category = json.loads(spec)["category"]
+        await services.category_stats.count(category, task_owner(spec) or "", "cancelled")
 
 
 @router.get("/priorities", response_model=PrioritiesResponse)

@@ -119,6 +119,7 @@ class Scheduler:
         self.wakeup = asyncio.Event()
         self.draining = False
         self.settling = 0  # chunks back from their worker whose outcomes are being written
+        self.owners_indexed = False  # dead letters listed per owner (once per Redis)
         self.handle = ray.get_runtime_context().current_actor
         self.worker_env = ray.put(
             WorkerEnv(redis_url, wire_settings, tuple(self.settings.plugin_modules))
@@ -336,10 +337,13 @@ class Scheduler:
     async def _record(self, tasks: list[ClaimedTask], settled: Settled) -> None:
         """Log lines and per-category counts of what was written, in one round trip."""
         task_lines, system = settle_entries(tasks, settled.final, settled.retries)
-        category_of = {task.task_id: task.category for task in tasks}
+        by_id = {task.task_id: task for task in tasks}
         counted = [(o.status, o) for o in settled.final]
         counted += [("retried", r.outcome) for r in settled.retries]
-        outcomes = [(category_of[o.task_id], status, o.execution_time) for status, o in counted]
+        outcomes = [
+            (by_id[o.task_id].category, by_id[o.task_id].owner, status, o.execution_time)
+            for status, o in counted
+        ]
         await self.logs.write(
             task_lines, system, also=partial(self.category_stats.queue_outcomes, outcomes=outcomes)
         )
@@ -470,9 +474,13 @@ class Scheduler:
 
     async def _slow_chores(self, now: float) -> None:
         now_ms = int(now * 1000)
+        if not self.owners_indexed:
+            await self.dead_letters.index_owners()
+            self.owners_indexed = True
         waits = [self.starvation.wait_before_promotion_ms(level) for level in range(len(Priority))]
         await self.dispatch.promote_starving(now_ms, waits, PROMOTION_CEILING)
         await self.batches.expire_due(now_ms)
+        await self.batches.finish_interrupted(now - self.settings.batch_submit_grace_s)
         await self.dead_letters.forget_expired(now_ms)
 
     async def _autoscale(self) -> None:

@@ -1,9 +1,10 @@
 """Per-category counts: admitted and refused (by the rate limiter's script), and outcomes
-(by the scheduler and the cancel endpoint), for GET /api/metrics/category/{category}."""
+(by the scheduler and the cancel endpoint), for GET /api/metrics/category/{category}: of
+every principal's tasks (what admins see) and of each principal's own (what it sees)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import redis_boundary
 
 OUTCOMES = ("completed", "failed", "timeout", "cancelled", "retried")
+Outcome = tuple[str, str, str, float]  # category, owner, status, execution seconds
 
 
 @dataclass(frozen=True)
@@ -34,30 +36,39 @@ class CategoryStats:
         self.redis = client
         self.keys = keys
 
-    def queue_outcomes(self, pipe: Any, outcomes: Iterable[tuple[str, str, float]]) -> None:
-        """Add (category, status, execution seconds) counts to the caller's pipeline."""
-        counts: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0])
-        for category, status, seconds in outcomes:
+    def queue_outcomes(self, pipe: Any, outcomes: Iterable[Outcome]) -> None:
+        """Add (category, owner, status, execution seconds) counts to the caller's pipeline,
+        for the category and for its owner."""
+        counts: dict[str, list[Any]] = defaultdict(lambda: [Counter(), 0.0])
+        stats_of = self.keys.category_stats
+        for category, owner, status, seconds in outcomes:
             if category and status in OUTCOMES:
-                counts[(category, status)][0] += 1
-                counts[(category, status)][1] += seconds
-        for (category, status), (n, total_s) in counts.items():
-            key = self.keys.category_stats(category)
-            pipe.hincrby(key, status, int(n))
-            if status == "completed":
-                pipe.hincrbyfloat(key, "exec_total_s", total_s)
+                for key in (stats_of(category), stats_of(category, owner)):
+                    counts[key][0][status] += 1
+                    counts[key][1] += seconds if status == "completed" else 0.0
+        for key, (statuses, completed_s) in counts.items():
+            for status, n in statuses.items():
+                pipe.hincrby(key, status, n)
+            if statuses["completed"]:
+                pipe.hincrbyfloat(key, "exec_total_s", completed_s)
 
     @redis_boundary
-    async def count(self, category: str, status: str, n: int = 1) -> None:
+    async def count(self, category: str, owner: str, status: str, n: int = 1) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        self.queue_outcomes(pipe, [(category, status, 0.0)] * n)
+        self.queue_outcomes(pipe, [(category, owner, status, 0.0)] * n)
         await pipe.execute()
 
     @redis_boundary
-    async def read(self, category: str) -> CategoryCounts:
+    async def read(self, category: str, owner: str | None = None) -> CategoryCounts:
+        """Everyone's counts, or ``owner``'s."""
+        totals = (
+            self.keys.rate_totals(category)
+            if owner is None
+            else self.keys.owner_rate_usage_prefix(category, owner) + "totals"
+        )
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(self.keys.rate_totals(category))
-        pipe.hgetall(self.keys.category_stats(category))
+        pipe.hgetall(totals)
+        pipe.hgetall(self.keys.category_stats(category, owner))
         totals, stats = await pipe.execute()
         return CategoryCounts(
             admitted=int(totals.get("admitted", 0)),

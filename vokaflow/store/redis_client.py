@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -136,6 +136,20 @@ def node_of(client: Any, key: str) -> str:
     except (redis.exceptions.RedisClusterException, AttributeError, KeyError, TypeError):
         return "unknown"  # the client has not read the slot map yet
     return f"{node.host}:{node.port}"
+
+
+def anonymous_names(addresses: Iterable[str]) -> dict[str, str]:
+    """host:port of each node -> node_N, N its place in address order: what a node is
+    called for those who may not learn the service's addresses."""
+    return {address: f"node_{n}" for n, address in enumerate(sorted(addresses))}
+
+
+def anonymous_node(client: Any, node: str) -> str:
+    """``node`` (as node_of names it) as anonymous_names calls it."""
+    if not is_cluster(client):
+        return node
+    primaries = [f"{n.host}:{n.port}" for n in client.get_primaries()]
+    return anonymous_names(primaries).get(node, "unknown")
 
 
 def is_cluster(client: Any) -> bool:

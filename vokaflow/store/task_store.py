@@ -67,6 +67,7 @@ class TaskStore:
             task.score,
             self.keys.wakeup_channel,
             task.worker_type.value,
+            self.keys.owner_rate_usage_prefix(task.category, task.owner),
             *task.to_fields(),
         ]
         reply = await self.lua.run("submit_one", keys, args)
@@ -81,7 +82,7 @@ class TaskStore:
         slots, so one script cannot hold them: check, take a token, write, then count."""
         if await self.redis.exists(self.keys.task(task.task_id)):
             return None, 0
-        decision = await limiter.take(task.category, 1, partial=False)
+        decision = await limiter.take(task.category, 1, partial=False, owner=task.owner)
         if decision.refused:
             return decision, 0
         await self.submit([task])

@@ -11,7 +11,8 @@
 -- ARGV[5]   queue score
 -- ARGV[6]   wake-up channel
 -- ARGV[7]   the pool's name, the wake-up message
--- ARGV[8..] the record's field/value pairs
+-- ARGV[8]   the submitting principal's usage key prefix (as token_bucket.lua)
+-- ARGV[9..] the record's field/value pairs
 -- Returns {admitted (1/0), tokens left, now, admitted this second, tasks ahead}, or
 -- {2, ...} without taking a token when the id exists: a repeated idempotency key.
 --@include lib/take_tokens
@@ -20,11 +21,11 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
   return {2, '0', '0', 0, 0}
 end
 local granted, tokens, now, used = take_tokens(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
-  1, false, ARGV[3])
+  1, false, ARGV[3], ARGV[8])
 if granted == 0 then
   return {0, string.format('%.6f', tokens), string.format('%.6f', now), used, 0}
 end
-redis.call('HSET', KEYS[2], unpack(ARGV, 8))
+redis.call('HSET', KEYS[2], unpack(ARGV, 9))
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
 local ahead = count_ahead(4, ARGV[5])
 redis.call('PUBLISH', ARGV[6], ARGV[7])

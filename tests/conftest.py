@@ -27,23 +27,32 @@ POSTGRES_ROLE = "vokaflow_it"
 POSTGRES_URL = POSTGRES_ADMIN_URL.replace("postgres@", f"{POSTGRES_ROLE}@", 1)
 SMTP_PORT = int(os.environ.get("VOKAFLOW_TEST_SMTP_PORT", "8825"))  # tests start the server
 NOTIFY_WEBHOOK_SECRET = "test-notify-secret"
+JWT_CLAIMS = {"iss": "vokaflow-tests", "aud": "vokaflow-api"}  # what the test stack wants
 
 TEST_SETTINGS = {
     "VOKAFLOW_ENVIRONMENT": "test",
     "VOKAFLOW_POOL_MAX_WORKERS": '{"MEMORY_INTENSIVE": 1}',
     "VOKAFLOW_SCHEDULER_STALE_AFTER_S": "3",
     "VOKAFLOW_MAX_REQUEST_BYTES": "1048576",
-    "VOKAFLOW_RATE_LIMITS": '{"ml": {"limit_per_second": 2, "burst": 5}}',
+    "VOKAFLOW_RATE_LIMITS": json.dumps(
+        {
+            "ml": {"limit_per_second": 2, "burst": 5},
+            "metered": {"limit_per_second": 2, "burst": 5},
+        }
+    ),
     "VOKAFLOW_RETRY_BACKOFF_BASE_S": "0.4",
     "VOKAFLOW_SHUTDOWN_GRACE_S": "2",
     "VOKAFLOW_AUTH_FAILURE_LIMIT": "50",
+    "VOKAFLOW_AUTH_FAILURE_WINDOW_S": "5",
+    "VOKAFLOW_JWT_ISSUER": "vokaflow-tests",
+    "VOKAFLOW_JWT_AUDIENCE": "vokaflow-api",
     "VOKAFLOW_RAY_METRICS_EXPORT_PORT": os.environ.get("VOKAFLOW_TEST_METRICS_PORT", "8781"),
     "VOKAFLOW_WEBHOOK_ALLOWED_HOSTS": '["127.0.0.1"]',
     "VOKAFLOW_WEBHOOK_BACKOFF_BASE_S": "0.2",
     "VOKAFLOW_WEBHOOK_BACKOFF_MAX_S": "1",
     "VOKAFLOW_WEBHOOK_MAX_PER_OWNER": "5",
     "VOKAFLOW_VICKY_DEFAULT_MODEL": "tiny",
-    "VOKAFLOW_PLUGINS": "tests.plugins.weather_functions",
+    "VOKAFLOW_PLUGINS": "tests.plugins.weather_functions,tests.plugins.metered_functions",
     "VOKAFLOW_DATABASES": json.dumps({"pg": POSTGRES_URL, "pg_superuser": POSTGRES_ADMIN_URL}),
     "VOKAFLOW_SMTP_PORT": str(SMTP_PORT),
     "VOKAFLOW_NOTIFY_WEBHOOK_SECRET": NOTIFY_WEBHOOK_SECRET,

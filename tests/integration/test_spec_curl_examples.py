@@ -29,7 +29,7 @@ def test_the_spec_curl_examples_run_unchanged_with_a_jwt(stack):
         ["bash", str(EXAMPLES)], capture_output=True, text=True, env=env, timeout=60, check=True
     )
     replies = _replies(run.stdout)
-    health, submitted, metrics, status, webhook, *monitoring, task_log, error_logs = replies
+    health, submitted, metrics, status, webhook, notify, *monitoring, task_log, error_logs = replies
     assert health[0] == 200 and health[1]["status"] in {"healthy", "degraded"}
     assert submitted[0] == 200 and submitted[1]["status"] == "queued"
     assert submitted[1]["priority"] == "HIGH"
@@ -38,6 +38,7 @@ def test_the_spec_curl_examples_run_unchanged_with_a_jwt(stack):
     # the example's receiver is a public host this machine cannot resolve: refused on url
     assert webhook[0] in {200, 400}, webhook
     assert webhook[0] == 200 or webhook[1]["details"]["field"] == "url"
+    assert notify == (200, {"principal": "curl-reader", "secret": notify[1]["secret"]})
     assert [code for code, _ in monitoring] == [200, 200, 200], monitoring
     assert monitoring[0][1]["category"] == "vicky"
     assert task_log[0] == 404 and task_log[1]["error"] == "not_found"

@@ -40,6 +40,9 @@ curl -X POST "${VOKAFLOW_BASE_URL}/api/webhooks/configure" \
     "secret": "your_webhook_secret"
   }'
 
+curl "${VOKAFLOW_BASE_URL}/api/webhooks/notify-secret" \
+  -H "Authorization: Bearer ${VOKAFLOW_TOKEN}"
+
 # Métricas por categoría
 curl "${VOKAFLOW_BASE_URL}/api/metrics/category/vicky" \
   -H "Authorization: Bearer ${VOKAFLOW_TOKEN}"

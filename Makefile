@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install models up down test unit integration lint format bench bench-throughput \
-	bench-latency bench-priority bench-ratelimit bench-soak bench-vicky clean
+	bench-latency bench-priority bench-ratelimit bench-soak bench-vicky bench-compare clean
 
 install: $(STAMP) models
 
@@ -59,6 +59,9 @@ bench-ratelimit: install   ## admission at 3x a category's limit from 3 processe
 
 bench-vicky: install       ## Vicky: 16 concurrent requests, batched vs batch size 1, tiny model
 	$(BIN)/python -m benchmarks.vicky
+
+bench-compare: install     ## this code against BASELINE=<commit>: throughput and submits, alternated
+	$(BIN)/python -m benchmarks.compare_code --baseline $(BASELINE)
 
 bench-soak: install        ## 10 minutes of load with a fault every minute: nothing may be lost
 	$(BIN)/python -m benchmarks.soak

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +27,14 @@ from vokaflow.vicky.generation import (  # noqa: E402
 )
 from vokaflow.vicky.loader import LoadedModel, WeightsMissing, load_model  # noqa: E402
 from vokaflow.vicky.registry import REPO_ROOT, ModelRegistry, ModelSpec, UnknownModel  # noqa: E402
-from vokaflow.vicky.training import fine_tune, trained_spec  # noqa: E402
+from vokaflow.vicky.trained import (  # noqa: E402
+    TrainedEntry,
+    VisibleModels,
+    internal_id,
+    read_entries,
+)
+from vokaflow.vicky.training import check_fits_in_memory, fine_tune, trained_spec  # noqa: E402
+from vokaflow.vicky.weights import parameter_count  # noqa: E402
 
 TINY = {
     "dtype": "float32",
@@ -296,3 +304,65 @@ def test_a_top_p_too_small_for_float32_still_samples_the_top_token(tiny):
         tiny, [GenerationRequest(ids, max_new_tokens=3, temperature=0.7, top_p=5e-324)]
     )
     assert 1 <= result.completion_tokens <= 3 and 0 < result.confidence <= 1
+
+
+def _trained(owner: str, name: str, base: ModelSpec) -> TrainedEntry:
+    key = internal_id(owner, name)
+    return TrainedEntry(key, owner, name, "task-1", replace(base, model_id=key))
+
+
+def test_a_trained_model_is_its_owners_by_name_an_admins_by_internal_id_and_no_one_elses(
+    registry: ModelRegistry,
+) -> None:
+    base = ModelRegistry()
+    entry = _trained("alice", "bot", registry.get("tiny"))
+    training = TrainedEntry(internal_id("alice", "next"), "alice", "next", "task-2")
+    trained = read_entries({e.key: e.to_json() for e in (entry, training)})
+    assert trained == [entry, training], "entries survive Redis as they were written"
+
+    alice = VisibleModels(base, trained, "alice", is_admin=False)
+    assert alice.get("bot") == entry.spec and alice.owners["bot"] == "alice"
+    assert "next" not in alice, "a model still training is not usable yet"
+    admin = VisibleModels(base, trained, "admin", is_admin=True)
+    assert admin.get(entry.key) == entry.spec and "bot" not in admin
+    assert admin.owners[entry.key] == "alice"
+
+    bob = VisibleModels(base, trained, "bob", is_admin=False)
+    for model_id in ("bot", entry.key):
+        with pytest.raises(UnknownModel) as raised:
+            bob.get(model_id)
+        assert raised.value.known_ids == base.ids() == bob.ids()
+
+
+def test_a_base_model_is_never_shadowed_and_legacy_entries_are_the_admins(
+    registry: ModelRegistry,
+) -> None:
+    base = ModelRegistry()
+    shadow = TrainedEntry("tiny", "alice", "tiny", "t", replace(registry.get("tiny"), version="x"))
+    legacy = {"old": json.dumps({"source": "/models/old", "version": "old-1"})}
+    trained = [shadow, *read_entries(legacy)]
+    alice = VisibleModels(base, trained, "alice", is_admin=False)
+    assert alice.get("tiny") == base.get("tiny") and "tiny" not in alice.owners
+    assert "old" not in alice
+    admin = VisibleModels(base, trained, "admin", is_admin=True)
+    assert admin.get("old").source == "/models/old" and admin.owners["old"] == "admin"
+
+
+def test_the_parameter_count_comes_from_the_safetensors_headers(
+    tiny: LoadedModel, tiny_dir: Path
+) -> None:
+    assert parameter_count(tiny_dir) == sum(p.numel() for p in tiny.model.parameters())
+
+
+def test_a_model_too_large_for_the_nodes_memory_is_refused_before_loading(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    check_fits_in_memory(registry.get("tiny"), "tiny")
+    huge = tmp_path / "huge"
+    huge.mkdir()
+    (huge / "config.json").write_text("{}")
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2**20, 2**20], "data_offsets": [0, 0]}})
+    (huge / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header.encode())
+    spec = ModelSpec("huge", str(huge), device="cpu")
+    with pytest.raises(ValueError, match="'big' is too large to train here: it needs about"):
+        check_fits_in_memory(spec, "big")

@@ -25,6 +25,7 @@ from vokaflow.schemas import (
 )
 from vokaflow.vicky.client import personality
 from vokaflow.vicky.personalities import personalities
+from vokaflow.vicky.registry import ModelSpec
 
 router = APIRouter(prefix="/api/vicky", tags=["vicky"])
 
@@ -73,6 +74,7 @@ async def inference(
     """One prompt, one answer, with the personality's system prompt before it."""
     character = personality(body.personality)
     model = body.model or services.settings.vicky_default_model
+    spec = await services.vicky.spec(principal, model)
     messages = [
         {"role": "system", "content": character.system_prompt},
         {"role": "user", "content": body.text},
@@ -89,8 +91,8 @@ async def inference(
         async def final(answer: dict[str, Any]) -> dict[str, Any]:
             return response(answer).model_dump()
 
-        return await _streamed(services, model, request, final, "text")
-    return response(await services.vicky.complete(model, request, "text"))
+        return await _streamed(services, spec, request, final, "text")
+    return response(await services.vicky.complete(spec, request, "text"))
 
 
 @router.post("/chat", response_model=VickyChatResponse, responses=STREAM_RESPONSE)
@@ -98,7 +100,7 @@ async def chat(body: VickyChatRequest, services: ServicesDep, principal: Princip
     """A conversation turn. With a session id, earlier turns come from the session."""
     character = personality(body.personality)
     model = body.model or services.settings.vicky_default_model
-    await services.vicky.spec(model)
+    spec = await services.vicky.spec(principal, model)
     session_id = body.session_id or f"session_{uuid.uuid4().hex}"
     history = await services.chat_sessions.history(principal.name, session_id)
     new_messages = [m.model_dump() for m in body.messages]
@@ -127,13 +129,13 @@ async def chat(body: VickyChatRequest, services: ServicesDep, principal: Princip
         async def final(answer: dict[str, Any]) -> dict[str, Any]:
             return (await response(answer)).model_dump()
 
-        return await _streamed(services, model, request, final)
-    return await response(await services.vicky.complete(model, request))
+        return await _streamed(services, spec, request, final)
+    return await response(await services.vicky.complete(spec, request))
 
 
 async def _streamed(
     services: Services,
-    model_id: str,
+    spec: ModelSpec,
     request: dict[str, Any],
     final: FinalBody,
     prompt_field: str = "messages",
@@ -141,7 +143,7 @@ async def _streamed(
     """SSE: ``data: {"delta": ...}`` per piece of text, then ``event: done`` with the whole
     response body, then ``data: [DONE]``. Errors before the first byte are normal HTTP
     errors; an error after it is an ``event: error``."""
-    pieces = services.vicky.stream(model_id, request, prompt_field)
+    pieces = services.vicky.stream(spec, request, prompt_field)
     first = await anext(pieces)  # a missing model fails here, as a proper 4xx/503
 
     async def events() -> AsyncIterator[str]:

@@ -1,15 +1,18 @@
-"""Vicky's fine-tuned models belong to the key that trained them (issue 16, finding 3).
+"""Vicky's fine-tuned models belong to the key that trained them (issue 16, finding 3), and
+its streams end at the request deadline (the low finding "Vicky streams have no deadline").
 
 Tenant A trains a model on its private dataset once for the module. Another tenant then
 tries every way to list it, use it or train from it, by its name and by its internal id,
 and must get exactly what a model that does not exist gets.
 
-The test stack (tests/conftest.py) allows one fine-tuned model per key."""
+The test stack (tests/conftest.py) allows one fine-tuned model per key and gives every
+Vicky request 15 s."""
 
 from __future__ import annotations
 
 import json
 import struct
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from tests.integration.helpers import submit, user_client, wait_until
@@ -26,6 +30,7 @@ from vokaflow.vicky.datasets import owner_folder
 from vokaflow.vicky.trained import internal_id
 
 NOWHERE = "no-such-model"
+DEADLINE_S = 15  # VOKAFLOW_VICKY_REQUEST_TIMEOUT_S of the test stack
 PARAMETERS = {"max_tokens": 4, "temperature": 0.0}
 CHAT = [{"role": "user", "content": "What is the launch code?"}]
 PRIVATE = "\n".join(
@@ -235,3 +240,31 @@ def test_training_a_model_too_large_for_memory_is_refused_before_it_starts(
         weights.write_bytes(original)
     assert f"model '{trained.name}' is too large to train here" in done["error"]["message"]
     assert done.get("progress") is None, "refused before loading anything"
+
+
+def _replica(model_key: str) -> psutil.Process:
+    """The process of the model's Serve replica (Ray titles it after the application)."""
+    title = f"ServeReplica:vicky-{model_key}:"
+    for process in psutil.process_iter(["cmdline"]):
+        if title in " ".join(process.info["cmdline"] or []):
+            return process
+    raise AssertionError(f"no process serves {model_key}")
+
+
+def test_a_stream_whose_model_never_answers_ends_at_the_request_deadline(
+    trained: Trained,
+) -> None:
+    """The model's replica is frozen (SIGSTOP): the stream must not wait for it forever.
+    Last in this module: it leaves the model's replica just thawed."""
+    replica = _replica(trained.key)
+    body = {"messages": CHAT, "model": trained.name, "parameters": PARAMETERS, "stream": True}
+    replica.suspend()
+    try:
+        started = time.monotonic()
+        reply = trained.client.post("/api/vicky/chat", json=body, timeout=DEADLINE_S + 15)
+        waited = time.monotonic() - started
+    finally:
+        replica.resume()
+    assert reply.status_code == 503, reply.text
+    assert f"no answer within {DEADLINE_S} s" in reply.json()["message"]
+    assert DEADLINE_S - 1 < waited < DEADLINE_S + 10

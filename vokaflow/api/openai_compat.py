@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.services import Services
-from vokaflow.api.vicky import SSE_HEADERS, STREAM_RESPONSE, sse
+from vokaflow.api.vicky import SSE_HEADERS, STREAM_RESPONSE, sse, stream_error
 from vokaflow.errors import NotFound, ValidationFailed
 from vokaflow.schemas import ChatMessage, ErrorBody
 from vokaflow.vicky.trained import VisibleModels
@@ -185,7 +185,8 @@ async def _chunks(
 ) -> AsyncIterator[str]:
     """As OpenAI streams: the role, the content deltas, the finish reason, the usage (only
     with stream_options.include_usage, in a chunk of its own with no choices), [DONE]. An
-    error after the first byte is an ``error`` object, which the openai package raises."""
+    error after the first byte (the model's deadline too) is an ``error`` object, which the
+    openai package raises."""
     yield head.chunk({"role": "assistant", "content": ""})
     item: dict[str, Any] | None = first
     try:
@@ -198,7 +199,8 @@ async def _chunks(
                 yield head.chunk({"content": item["delta"]})
             item = await anext(rest, None)
     except Exception as exc:
-        yield sse({"error": {"message": str(exc), "type": "server_error", "code": None}})
+        error = stream_error(exc)
+        yield sse({"error": {"message": error.message, "type": "server_error", "code": error.code}})
     finally:
         await rest.aclose()
     yield sse("[DONE]")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -12,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.services import Services
+from vokaflow.errors import ApiError, InternalError
 from vokaflow.schemas import (
     ChatMessage,
     InferenceParameters,
@@ -27,6 +29,7 @@ from vokaflow.vicky.client import personality
 from vokaflow.vicky.personalities import personalities
 from vokaflow.vicky.registry import ModelSpec
 
+log = logging.getLogger("vokaflow.api")
 router = APIRouter(prefix="/api/vicky", tags=["vicky"])
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -50,6 +53,15 @@ def generation_request(
 def sse(data: Any, event: str | None = None) -> str:
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {json.dumps(data) if not isinstance(data, str) else data}\n\n"
+
+
+def stream_error(exc: Exception) -> ApiError:
+    """The API error an exception in the middle of a stream stands for."""
+    if isinstance(exc, ApiError):
+        return exc
+    error = InternalError()
+    log.error("%s in a stream", error.error_id, exc_info=exc)
+    return error
 
 
 def _answer_fields(answer: dict[str, Any], model: str, personality: str) -> dict[str, Any]:
@@ -142,7 +154,8 @@ async def _streamed(
 ) -> StreamingResponse:
     """SSE: ``data: {"delta": ...}`` per piece of text, then ``event: done`` with the whole
     response body, then ``data: [DONE]``. Errors before the first byte are normal HTTP
-    errors; an error after it is an ``event: error``."""
+    errors; an error after it (the model's deadline too) is an ``event: error`` whose data
+    is the error body that status would have carried."""
     pieces = services.vicky.stream(spec, request, prompt_field)
     first = await anext(pieces)  # a missing model fails here, as a proper 4xx/503
 
@@ -156,7 +169,7 @@ async def _streamed(
                     yield sse({"delta": item["delta"]})
                 item = await anext(pieces, None)
         except Exception as exc:  # the status line has gone out: say it in the stream
-            yield sse({"error": type(exc).__name__, "message": str(exc)}, "error")
+            yield sse(stream_error(exc).to_body(), "error")
         finally:
             await pieces.aclose()  # a client that left stops the generation too
         yield sse("[DONE]")

@@ -21,7 +21,6 @@ from vokaflow.vicky.trained import TrainedModels, VisibleModels
 from vokaflow.workers.context import TaskContext, current_task
 
 DEFAULT_MODEL = "qwen_7b"
-HANDLE_TIMEOUT_S = 300.0
 
 Prompt = Annotated[str, Field(min_length=1, max_length=100_000)]
 ModelName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -88,7 +87,13 @@ def _complete(model: str, request: dict[str, Any]) -> dict[str, Any]:
     if app not in serve.status().applications:
         raise RuntimeError(f"model {model!r} is not deployed; add it to VOKAFLOW_VICKY_MODELS")
     handle = serve.get_deployment_handle(DEPLOYMENT_NAME, app_name=app)
-    answer: dict[str, Any] = handle.complete.remote(request).result(timeout_s=HANDLE_TIMEOUT_S)
+    response = handle.complete.remote(request)
+    timeout_s = context.settings.vicky_request_timeout_s
+    try:
+        answer: dict[str, Any] = response.result(timeout_s=timeout_s)
+    except TimeoutError:
+        response.cancel()
+        raise TimeoutError(f"model {model!r} gave no answer within {timeout_s:g} s") from None
     if answer.get("error"):
         raise RuntimeError(f"model {model!r} cannot answer: {answer.get('message')}")
     return answer

@@ -4,6 +4,7 @@ check the model and personality, find the deployment, complete or stream."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -36,7 +37,7 @@ def personality(name: str) -> Personality:
 class VickyClient:
     def __init__(self, catalog: ModelCatalog, timeout_s: float) -> None:
         self.catalog = catalog
-        self.timeout_s = timeout_s
+        self.timeout_s = timeout_s  # for a whole answer, streamed or not
 
     async def spec(self, principal: Principal, model_id: str, field: str = "model") -> ModelSpec:
         """The model ``principal`` calls ``model_id``; another principal's fine-tuned model
@@ -84,14 +85,25 @@ class VickyClient:
     async def stream(
         self, spec: ModelSpec, request: dict[str, Any], prompt_field: str = "messages"
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """The replica's items; stopped (and the replica told) when the caller stops."""
+        """The replica's items, all within ``timeout_s`` of the call like a whole answer:
+        past it, the ServiceUnavailable a late answer gets. Stopped (and the replica told)
+        when the caller stops or the time is up."""
         handle = await self._handle(spec)
         responses = handle.options(stream=True).stream.remote(request)
+        deadline = time.monotonic() + self.timeout_s
         try:
-            async for item in responses:
+            while True:
+                try:
+                    item = await asyncio.wait_for(
+                        anext(responses), max(0.0, deadline - time.monotonic())
+                    )
+                except StopAsyncIteration:
+                    return
+                except asyncio.TimeoutError:
+                    raise self._late(spec) from None
+                except SERVING_ERRORS as exc:
+                    raise _failed(spec, exc) from exc
                 yield _checked(spec.model_id, item, prompt_field)
-        except SERVING_ERRORS as exc:
-            raise _failed(spec, exc) from exc
         finally:
             responses.cancel()
 

@@ -273,8 +273,8 @@ def deploy(settings: Settings, redis_url: str) -> None:
 
 
 def deploy_vicky_models(settings: Settings, redis_url: str) -> list[str]:
-    """Deploy the models in VOKAFLOW_VICKY_MODELS and every model fine-tuned earlier; the
-    application names' model ids (a fine-tuned model's internal id), in deploy order."""
+    """Deploy the models in VOKAFLOW_VICKY_MODELS and every model fine-tuned earlier (of
+    every principal); returns their ids, a fine-tuned model's being its internal id."""
     from vokaflow.vicky.deployment import deploy_model
     from vokaflow.vicky.registry import UnknownModel
     from vokaflow.vicky.trained import TrainedModels, served

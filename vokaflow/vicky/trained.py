@@ -21,6 +21,7 @@ from typing import Any
 
 import redis
 
+from vokaflow.schemas import TaskStatus
 from vokaflow.store.keys import Keys
 from vokaflow.vicky.registry import ModelRegistry, ModelSpec, UnknownModel
 
@@ -30,7 +31,6 @@ SEPARATOR = "@"  # never in a model name (see datasets.MODEL_ID): an internal id
 OWNER_TAG_CHARS = 16
 # Entries written before models had owners are the built-in admin key's (named by `up`).
 LEGACY_OWNER = "admin"
-LIVE_TASK = ("queued", "running")
 
 
 def owner_tag(owner: str) -> str:
@@ -148,7 +148,7 @@ class TrainedModels:
             held = [e for e in entries if e.owner == owner and self._holds(e, task_id)]
             current = next((e for e in held if e.key == wanted.key), None)
             if current is not None and current.spec is not None:
-                raise ValueError(f"you already have a model named {name!r}")
+                raise ValueError(f"model id {name!r} is taken")
             if current is not None and current.task_id != task_id:
                 raise ValueError(f"model {name!r} is being trained by task {current.task_id}")
             if len([e for e in held if e.key != wanted.key]) >= limit:
@@ -182,4 +182,5 @@ class TrainedModels:
         """Whether the entry counts: a model, or the claim of a task that may still run."""
         if entry.spec is not None or entry.task_id == task_id:
             return True
-        return self.redis.hget(self.keys.task(entry.task_id), "status") in LIVE_TASK
+        status = self.redis.hget(self.keys.task(entry.task_id), "status")
+        return status is not None and not TaskStatus(status).is_terminal

@@ -21,14 +21,15 @@ from benchmarks.common import bench_stack, percentile, print_table, write_result
 from vokaflow.runtime.stack import LocalStack
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
-from vokaflow.vicky.registry import ModelRegistry, spec_json
+from vokaflow.vicky.registry import ModelRegistry
+from vokaflow.vicky.trained import TrainedEntry
 
 UNBATCHED = "tiny_batch1"
 
 
 def _deploy_unbatched(stack: LocalStack) -> None:
-    """The tiny model again, with max_batch_size 1, registered and deployed like a
-    fine-tuned model."""
+    """The tiny model again, with max_batch_size 1, registered and deployed like a model
+    the admin key fine-tuned."""
     import ray
 
     from vokaflow.scheduler import NAMESPACE
@@ -36,7 +37,8 @@ def _deploy_unbatched(stack: LocalStack) -> None:
 
     spec = dataclasses.replace(ModelRegistry().get("tiny"), model_id=UNBATCHED, max_batch_size=1)
     client = connect_sync(stack.redis_url, decode_responses=True)
-    client.hset(Keys(stack.key_prefix, 16).trained_models, UNBATCHED, spec_json(spec))
+    entry = TrainedEntry(UNBATCHED, "admin", UNBATCHED, "benchmark", spec)
+    client.hset(Keys(stack.key_prefix, 16).trained_models, UNBATCHED, entry.to_json())
     client.close()
     ray.init(address=stack.ray_address, namespace=NAMESPACE, log_to_driver=False)
     deploy_model(spec)

@@ -53,6 +53,10 @@ TEST_SETTINGS = {
     "VOKAFLOW_WEBHOOK_MAX_PER_OWNER": "5",
     "VOKAFLOW_VICKY_DEFAULT_MODEL": "tiny",
     "VOKAFLOW_PLUGINS": "tests.plugins.weather_functions,tests.plugins.metered_functions",
+    # one fine-tuned model per key: every trained tiny model holds half a core on Serve
+    "VOKAFLOW_VICKY_MAX_TRAINED_PER_PRINCIPAL": "1",
+    # short enough for a test to wait out a model that never answers
+    "VOKAFLOW_VICKY_REQUEST_TIMEOUT_S": "15",
     "VOKAFLOW_DATABASES": json.dumps({"pg": POSTGRES_URL, "pg_superuser": POSTGRES_ADMIN_URL}),
     "VOKAFLOW_SMTP_PORT": str(SMTP_PORT),
     "VOKAFLOW_NOTIFY_WEBHOOK_SECRET": NOTIFY_WEBHOOK_SECRET,

@@ -104,7 +104,10 @@ class Settings(BaseSettings):
     vicky_models: list[str] = Field(default_factory=lambda: ["tiny"])
     vicky_default_model: str = "qwen_7b"  # for requests that name no model
     vicky_session_ttl_s: int = Field(default=24 * 3600, ge=60)
-    vicky_request_timeout_s: float = Field(default=120.0, gt=0)
+    vicky_request_timeout_s: float = Field(default=120.0, gt=0)  # a whole answer, streamed too
+    # Fine-tuned models (trained or training) per principal; each is one Serve application
+    # whose replica holds the model in memory, so this bounds a key's deployed apps too.
+    vicky_max_trained_per_principal: int = Field(default=3, ge=1)
 
     # The function catalog. Data roots: comma-separated folders that file paths in task
     # arguments must lie under (default: <home>/data); relative paths start at the first.

@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.integration.helpers import submit, wait_until
+from tests.integration.helpers import submit, user_client, wait_until
 
 TINY = {"model": "tiny", "parameters": {"max_tokens": 12, "temperature": 0.0}}
 INFERENCE_FIELDS = {
@@ -279,6 +279,30 @@ def test_a_dataset_that_is_not_the_owners_fails_without_naming_what_is_there(api
     done = wait_until(api, task["task_id"], timeout_s=120)
     assert done["status"] == "failed"
     assert "no dataset" in done["error"]["message"]
+
+
+def test_a_claim_left_by_a_training_that_died_does_not_hold_its_model_id(stack):
+    """A worker killed mid-training cannot release its claim; once its task has ended (here:
+    its record is gone), the id is free again and the claim counts for no cap."""
+    import redis
+
+    from vokaflow.store.keys import Keys
+    from vokaflow.vicky.datasets import owner_folder
+    from vokaflow.vicky.trained import TrainedEntry, internal_id
+
+    owner = f"vicky-dead-{uuid.uuid4().hex[:6]}"
+    folder = owner_folder(stack.home, owner)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "broken.jsonl").write_text("not JSON\n")
+    claim = TrainedEntry(internal_id(owner, "ghost"), owner, "ghost", "task-that-died")
+    store = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    models = Keys(stack.key_prefix, 16).trained_models
+    store.hset(models, claim.key, claim.to_json())
+    with user_client(stack, owner) as client:
+        task = submit(client, "vicky_training", "tiny", "broken.jsonl", "ghost", retry_count=0)
+        done = wait_until(client, task["task_id"], timeout_s=120)
+    assert done["status"] == "failed" and done["error"]["type"] == "JSONDecodeError", done
+    assert store.hget(models, claim.key) is None, "taken over, then released by the failure"
 
 
 @pytest.mark.parametrize("new_id", ["../escape", "/abs", "a b"])

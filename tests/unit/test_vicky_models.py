@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import struct
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -14,6 +18,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from models import build_tiny  # noqa: E402
+from vokaflow.errors import ServiceUnavailable  # noqa: E402
+from vokaflow.vicky import client as vicky_client  # noqa: E402
 from vokaflow.vicky.generation import (  # noqa: E402
     GenerationRequest,
     IncrementalDecoder,
@@ -26,7 +32,14 @@ from vokaflow.vicky.generation import (  # noqa: E402
 )
 from vokaflow.vicky.loader import LoadedModel, WeightsMissing, load_model  # noqa: E402
 from vokaflow.vicky.registry import REPO_ROOT, ModelRegistry, ModelSpec, UnknownModel  # noqa: E402
-from vokaflow.vicky.training import fine_tune, trained_spec  # noqa: E402
+from vokaflow.vicky.trained import (  # noqa: E402
+    TrainedEntry,
+    VisibleModels,
+    internal_id,
+    read_entries,
+)
+from vokaflow.vicky.training import check_fits_in_memory, fine_tune, trained_spec  # noqa: E402
+from vokaflow.vicky.weights import parameter_count  # noqa: E402
 
 TINY = {
     "dtype": "float32",
@@ -296,3 +309,173 @@ def test_a_top_p_too_small_for_float32_still_samples_the_top_token(tiny):
         tiny, [GenerationRequest(ids, max_new_tokens=3, temperature=0.7, top_p=5e-324)]
     )
     assert 1 <= result.completion_tokens <= 3 and 0 < result.confidence <= 1
+
+
+def _trained(owner: str, name: str, base: ModelSpec) -> TrainedEntry:
+    key = internal_id(owner, name)
+    return TrainedEntry(key, owner, name, "task-1", replace(base, model_id=key))
+
+
+def test_a_trained_model_is_its_owners_by_name_an_admins_by_internal_id_and_no_one_elses(
+    registry: ModelRegistry,
+) -> None:
+    base = ModelRegistry()
+    entry = _trained("alice", "bot", registry.get("tiny"))
+    training = TrainedEntry(internal_id("alice", "next"), "alice", "next", "task-2")
+    trained = read_entries({e.key: e.to_json() for e in (entry, training)})
+    assert trained == [entry, training], "entries survive Redis as they were written"
+
+    alice = VisibleModels(base, trained, "alice", is_admin=False)
+    assert alice.get("bot") == entry.spec and alice.owners["bot"] == "alice"
+    assert "next" not in alice, "a model still training is not usable yet"
+    admin = VisibleModels(base, trained, "admin", is_admin=True)
+    assert admin.get(entry.key) == entry.spec and "bot" not in admin
+    assert admin.owners[entry.key] == "alice"
+
+    bob = VisibleModels(base, trained, "bob", is_admin=False)
+    for model_id in ("bot", entry.key):
+        with pytest.raises(UnknownModel) as raised:
+            bob.get(model_id)
+        assert raised.value.known_ids == base.ids() == bob.ids()
+
+
+def test_a_base_model_is_never_shadowed_and_legacy_entries_are_the_admins(
+    registry: ModelRegistry,
+) -> None:
+    base = ModelRegistry()
+    shadow = TrainedEntry("tiny", "alice", "tiny", "t", replace(registry.get("tiny"), version="x"))
+    legacy = {"old": json.dumps({"source": "/models/old", "version": "old-1"})}
+    trained = [shadow, *read_entries(legacy)]
+    alice = VisibleModels(base, trained, "alice", is_admin=False)
+    assert alice.get("tiny") == base.get("tiny") and "tiny" not in alice.owners
+    assert "old" not in alice
+    admin = VisibleModels(base, trained, "admin", is_admin=True)
+    assert admin.get("old").source == "/models/old" and admin.owners["old"] == "admin"
+
+
+def test_the_parameter_count_comes_from_the_safetensors_headers(
+    tiny: LoadedModel, tiny_dir: Path
+) -> None:
+    assert parameter_count(tiny_dir) == sum(p.numel() for p in tiny.model.parameters())
+
+
+def test_a_model_too_large_for_the_nodes_memory_is_refused_before_loading(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    check_fits_in_memory(registry.get("tiny"), "tiny")
+    huge = tmp_path / "huge"
+    huge.mkdir()
+    (huge / "config.json").write_text("{}")
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2**20, 2**20], "data_offsets": [0, 0]}})
+    (huge / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header.encode())
+    spec = ModelSpec("huge", str(huge), device="cpu")
+    with pytest.raises(ValueError, match="'big' is too large to train here: it needs about"):
+        check_fits_in_memory(spec, "big")
+
+
+class _HungReplica:
+    """A replica's stream that yields ``items``, one every ``every_s``, then nothing, ever."""
+
+    def __init__(self, items: list[dict[str, Any]], every_s: float = 0.0, forever: bool = False):
+        self.items, self.every_s, self.forever = items, every_s, forever
+        self.cancelled = False
+
+    def __aiter__(self) -> _HungReplica:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        await asyncio.sleep(self.every_s)
+        if self.forever:
+            return {"delta": "x"}
+        if self.items:
+            return self.items.pop(0)
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _DeployedEverywhere:
+    async def is_deployed(self, model_id: str) -> bool:
+        return True
+
+
+@pytest.fixture
+def hung_client(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A VickyClient with a 0.3 s deadline, whose model streams what the test sets."""
+
+    def make(replica: _HungReplica) -> vicky_client.VickyClient:
+        stream = SimpleNamespace(remote=lambda request: replica)
+        handle = SimpleNamespace(options=lambda **options: SimpleNamespace(stream=stream))
+        monkeypatch.setattr(vicky_client.serve, "get_deployment_handle", lambda *a, **k: handle)
+        return vicky_client.VickyClient(_DeployedEverywhere(), timeout_s=0.3)  # type: ignore[arg-type]
+
+    return make
+
+
+async def _drain(chunks: Any) -> list[str]:
+    return [chunk async for chunk in chunks]
+
+
+@pytest.mark.parametrize(
+    "replica",
+    [
+        _HungReplica([{"delta": "a"}]),  # one piece, then silence
+        _HungReplica([], every_s=0.05, forever=True),  # pieces forever, each in time
+    ],
+    ids=["silent", "endless"],
+)
+async def test_a_stream_ends_with_service_unavailable_at_the_request_deadline(
+    hung_client: Any, replica: _HungReplica
+) -> None:
+    client = hung_client(replica)
+    started, items = time.monotonic(), []
+    with pytest.raises(ServiceUnavailable, match=r"no answer within 0\.3 s") as raised:
+        async for item in client.stream(ModelSpec("m", "/m"), {}):
+            items.append(item)
+    assert 0.25 < time.monotonic() - started < 1.0
+    assert items[0] == {"delta": "a" if not replica.forever else "x"}
+    assert raised.value.details is not None and raised.value.details["component"] == "vicky:m"
+    assert replica.cancelled, "the replica is told to stop"
+
+
+async def test_the_sse_routes_end_a_late_stream_with_an_error_event_then_done(
+    hung_client: Any,
+) -> None:
+    from vokaflow.api.openai_compat import _ChunkHead, _chunks
+    from vokaflow.api.vicky import _streamed
+
+    async def final(answer: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("a late stream has no final answer")
+
+    spec = ModelSpec("m", "/m")
+    services = SimpleNamespace(vicky=hung_client(_HungReplica([{"delta": "a"}])))
+    response = await asyncio.wait_for(_streamed(services, spec, {}, final), 1)  # type: ignore[arg-type]
+    events = await asyncio.wait_for(_drain(response.body_iterator), 1)
+    assert events[0] == 'data: {"delta": "a"}\n\n' and events[-1] == "data: [DONE]\n\n"
+    head, data = events[1].split("\n")[:2]
+    error = json.loads(data.removeprefix("data: "))
+    assert head == "event: error" and error["error"] == "service_unavailable"
+    assert "no answer within 0.3 s" in error["message"]
+
+    pieces = hung_client(_HungReplica([{"delta": "a"}])).stream(spec, {})
+    first = await anext(pieces)
+    chunks = _chunks(_ChunkHead("c", 0, "m", False), first, pieces)
+    events = await asyncio.wait_for(_drain(chunks), 1)
+    error = json.loads(events[-2].removeprefix("data: "))["error"]
+    assert error["code"] == "service_unavailable" and "no answer within" in error["message"]
+    assert events[-1] == "data: [DONE]\n\n"
+
+
+async def test_a_stream_whose_first_piece_is_late_is_a_503_before_any_byte(
+    hung_client: Any,
+) -> None:
+    from vokaflow.api.vicky import _streamed
+
+    services = SimpleNamespace(vicky=hung_client(_HungReplica([])))
+    with pytest.raises(ServiceUnavailable, match="no answer within"):
+        await asyncio.wait_for(
+            _streamed(services, ModelSpec("m", "/m"), {}, None),  # type: ignore[arg-type]
+            1,
+        )

@@ -1,6 +1,6 @@
 """OpenAI-compatible routes, so that the official `openai` package works with
 ``base_url=http://HOST:8000/v1`` and a VokaFlow API key: ``POST /v1/chat/completions``
-(streamed or not) and ``GET /v1/models``."""
+(streamed or not), ``GET /v1/models`` and ``GET /v1/models/{model}``."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
-from vokaflow.api.vicky import SSE_HEADERS, STREAM_RESPONSE, sse
-from vokaflow.errors import ValidationFailed
-from vokaflow.schemas import ChatMessage
+from vokaflow.api.services import Services
+from vokaflow.api.vicky import SSE_HEADERS, STREAM_RESPONSE, sse, stream_error
+from vokaflow.errors import NotFound, ValidationFailed
+from vokaflow.schemas import ChatMessage, ErrorBody
+from vokaflow.vicky.trained import VisibleModels
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -125,16 +127,16 @@ async def chat_completions(
 ) -> Any:
     if not any(m.role == "user" for m in body.messages):
         raise ValidationFailed("messages", "at least one message must have the role 'user'")
-    spec = await services.vicky.spec(body.model)
+    spec = await services.vicky.spec(principal, body.model)
     request = _request(body, spec.max_new_tokens)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
-        pieces = services.vicky.stream(body.model, request)
+        pieces = services.vicky.stream(spec, request)
         first = await anext(pieces)
         with_usage = body.stream_options is not None and body.stream_options.include_usage
         chunks = _chunks(_ChunkHead(completion_id, created, body.model, with_usage), first, pieces)
         return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
-    answer = await services.vicky.complete(body.model, request)
+    answer = await services.vicky.complete(spec, request)
     return ChatCompletion(
         id=completion_id,
         created=created,
@@ -183,7 +185,8 @@ async def _chunks(
 ) -> AsyncIterator[str]:
     """As OpenAI streams: the role, the content deltas, the finish reason, the usage (only
     with stream_options.include_usage, in a chunk of its own with no choices), [DONE]. An
-    error after the first byte is an ``error`` object, which the openai package raises."""
+    error after the first byte (the model's deadline too) is an ``error`` object, which the
+    openai package raises."""
     yield head.chunk({"role": "assistant", "content": ""})
     item: dict[str, Any] | None = first
     try:
@@ -196,7 +199,8 @@ async def _chunks(
                 yield head.chunk({"content": item["delta"]})
             item = await anext(rest, None)
     except Exception as exc:
-        yield sse({"error": {"message": str(exc), "type": "server_error", "code": None}})
+        error = stream_error(exc)
+        yield sse({"error": {"message": error.message, "type": "server_error", "code": error.code}})
     finally:
         await rest.aclose()
     yield sse("[DONE]")
@@ -204,8 +208,31 @@ async def _chunks(
 
 @router.get("/models", response_model=ModelList)
 async def list_models(services: ServicesDep, principal: PrincipalDep) -> ModelList:
-    """The models that are deployed and can answer now."""
-    registry = await services.models.registry()
-    deployed = [m for m in registry.ids() if await services.models.is_deployed(m)]
-    created = int(services.started_at)
-    return ModelList(data=[ModelCard(id=m, created=created, owned_by="vokaflow") for m in deployed])
+    """The models this principal may use that are deployed and can answer now: the base
+    models, its own fine-tuned ones and, for an admin, everyone's."""
+    models = await services.models.visible(principal)
+    return ModelList(
+        data=[
+            _card(services, models, model_id)
+            for model_id in models.ids()
+            if await services.models.is_deployed(models.get(model_id).model_id)
+        ]
+    )
+
+
+@router.get("/models/{model_id}", response_model=ModelCard, responses={404: {"model": ErrorBody}})
+async def retrieve_model(
+    model_id: str, services: ServicesDep, principal: PrincipalDep
+) -> ModelCard:
+    """One model of the list; 404 for any other, another principal's fine-tuned model too."""
+    models = await services.models.visible(principal, model_id)
+    if model_id not in models or not await services.models.is_deployed(
+        models.get(model_id).model_id
+    ):
+        raise NotFound(f"No model '{model_id}'")
+    return _card(services, models, model_id)
+
+
+def _card(services: Services, models: VisibleModels, model_id: str) -> ModelCard:
+    owner = models.owners.get(model_id, "vokaflow")
+    return ModelCard(id=model_id, created=int(services.started_at), owned_by=owner)

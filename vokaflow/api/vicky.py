@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -12,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.services import Services
+from vokaflow.errors import ApiError, InternalError
 from vokaflow.schemas import (
     ChatMessage,
     InferenceParameters,
@@ -25,7 +27,9 @@ from vokaflow.schemas import (
 )
 from vokaflow.vicky.client import personality
 from vokaflow.vicky.personalities import personalities
+from vokaflow.vicky.registry import ModelSpec
 
+log = logging.getLogger("vokaflow.api")
 router = APIRouter(prefix="/api/vicky", tags=["vicky"])
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -51,6 +55,15 @@ def sse(data: Any, event: str | None = None) -> str:
     return f"{head}data: {json.dumps(data) if not isinstance(data, str) else data}\n\n"
 
 
+def stream_error(exc: Exception) -> ApiError:
+    """The API error an exception in the middle of a stream stands for."""
+    if isinstance(exc, ApiError):
+        return exc
+    error = InternalError()
+    log.error("%s in a stream", error.error_id, exc_info=exc)
+    return error
+
+
 def _answer_fields(answer: dict[str, Any], model: str, personality: str) -> dict[str, Any]:
     """What an inference and a chat response both say of the model's answer."""
     return {
@@ -73,6 +86,7 @@ async def inference(
     """One prompt, one answer, with the personality's system prompt before it."""
     character = personality(body.personality)
     model = body.model or services.settings.vicky_default_model
+    spec = await services.vicky.spec(principal, model)
     messages = [
         {"role": "system", "content": character.system_prompt},
         {"role": "user", "content": body.text},
@@ -89,8 +103,8 @@ async def inference(
         async def final(answer: dict[str, Any]) -> dict[str, Any]:
             return response(answer).model_dump()
 
-        return await _streamed(services, model, request, final, "text")
-    return response(await services.vicky.complete(model, request, "text"))
+        return await _streamed(services, spec, request, final, "text")
+    return response(await services.vicky.complete(spec, request, "text"))
 
 
 @router.post("/chat", response_model=VickyChatResponse, responses=STREAM_RESPONSE)
@@ -98,7 +112,7 @@ async def chat(body: VickyChatRequest, services: ServicesDep, principal: Princip
     """A conversation turn. With a session id, earlier turns come from the session."""
     character = personality(body.personality)
     model = body.model or services.settings.vicky_default_model
-    await services.vicky.spec(model)
+    spec = await services.vicky.spec(principal, model)
     session_id = body.session_id or f"session_{uuid.uuid4().hex}"
     history = await services.chat_sessions.history(principal.name, session_id)
     new_messages = [m.model_dump() for m in body.messages]
@@ -127,21 +141,22 @@ async def chat(body: VickyChatRequest, services: ServicesDep, principal: Princip
         async def final(answer: dict[str, Any]) -> dict[str, Any]:
             return (await response(answer)).model_dump()
 
-        return await _streamed(services, model, request, final)
-    return await response(await services.vicky.complete(model, request))
+        return await _streamed(services, spec, request, final)
+    return await response(await services.vicky.complete(spec, request))
 
 
 async def _streamed(
     services: Services,
-    model_id: str,
+    spec: ModelSpec,
     request: dict[str, Any],
     final: FinalBody,
     prompt_field: str = "messages",
 ) -> StreamingResponse:
     """SSE: ``data: {"delta": ...}`` per piece of text, then ``event: done`` with the whole
     response body, then ``data: [DONE]``. Errors before the first byte are normal HTTP
-    errors; an error after it is an ``event: error``."""
-    pieces = services.vicky.stream(model_id, request, prompt_field)
+    errors; an error after it (the model's deadline too) is an ``event: error`` whose data
+    is the error body that status would have carried."""
+    pieces = services.vicky.stream(spec, request, prompt_field)
     first = await anext(pieces)  # a missing model fails here, as a proper 4xx/503
 
     async def events() -> AsyncIterator[str]:
@@ -154,7 +169,7 @@ async def _streamed(
                     yield sse({"delta": item["delta"]})
                 item = await anext(pieces, None)
         except Exception as exc:  # the status line has gone out: say it in the stream
-            yield sse({"error": type(exc).__name__, "message": str(exc)}, "error")
+            yield sse(stream_error(exc).to_body(), "error")
         finally:
             await pieces.aclose()  # a client that left stops the generation too
         yield sse("[DONE]")

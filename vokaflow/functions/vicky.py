@@ -1,6 +1,7 @@
 """``vicky`` functions: Vicky as tasks. Inference and chat go to the model's Serve
 deployment through a DeploymentHandle (a task worker never loads a second copy of a
-model); training fine-tunes a model here and deploys the result as a new model id."""
+model); training fine-tunes a model here and deploys the result as a new model of the
+task's owner (see vokaflow.vicky.trained: no other key sees it, admins excepted)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
 from vokaflow.store.keys import Keys
 from vokaflow.vicky.datasets import check_model_id, open_dataset
+from vokaflow.vicky.trained import TrainedModels, VisibleModels
 from vokaflow.workers.context import TaskContext, current_task
 
 DEFAULT_MODEL = "qwen_7b"
-HANDLE_TIMEOUT_S = 300.0
 
 Prompt = Annotated[str, Field(min_length=1, max_length=100_000)]
-ModelId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+ModelName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+# a name, or (for an admin) another principal's model by its internal id (vicky.trained)
+ModelId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}(@[0-9a-f]{16})?$")]
 MaxTokens = Annotated[int, Field(ge=1, le=8192)]
 Temperature = Annotated[float, Field(ge=0, le=2)]
 TopP = Annotated[float, Field(gt=0, le=1)]
@@ -63,12 +66,14 @@ def _context() -> TaskContext:
     return context
 
 
-def _registry(context: TaskContext) -> Any:
-    """The registry with the models fine-tuned so far (kept in Redis)."""
-    from vokaflow.vicky.registry import ModelRegistry, specs_from_json
-
+def _trained(context: TaskContext) -> TrainedModels:
     keys = Keys(context.settings.key_prefix, context.settings.partitions)
-    return ModelRegistry(extra=specs_from_json(context.redis.hgetall(keys.trained_models)))
+    return TrainedModels(context.redis, keys)
+
+
+def _models(context: TaskContext) -> VisibleModels:
+    """The models the task's owner may use (an admin's tasks have no data scope)."""
+    return _trained(context).visible(context.owner, is_admin=not context.data_scope)
 
 
 def _complete(model: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -76,11 +81,19 @@ def _complete(model: str, request: dict[str, Any]) -> dict[str, Any]:
 
     from vokaflow.vicky.deployment import DEPLOYMENT_NAME, app_name
 
-    _registry(_context()).get(model)  # an unknown model fails here, naming the known ones
-    if app_name(model) not in serve.status().applications:
+    context = _context()
+    # an unknown model, or another principal's, fails here naming the owner's known ones
+    app = app_name(_models(context).get(model).model_id)
+    if app not in serve.status().applications:
         raise RuntimeError(f"model {model!r} is not deployed; add it to VOKAFLOW_VICKY_MODELS")
-    handle = serve.get_deployment_handle(DEPLOYMENT_NAME, app_name=app_name(model))
-    answer: dict[str, Any] = handle.complete.remote(request).result(timeout_s=HANDLE_TIMEOUT_S)
+    handle = serve.get_deployment_handle(DEPLOYMENT_NAME, app_name=app)
+    response = handle.complete.remote(request)
+    timeout_s = context.settings.vicky_request_timeout_s
+    try:
+        answer: dict[str, Any] = response.result(timeout_s=timeout_s)
+    except TimeoutError:
+        response.cancel()
+        raise TimeoutError(f"model {model!r} gave no answer within {timeout_s:g} s") from None
     if answer.get("error"):
         raise RuntimeError(f"model {model!r} cannot answer: {answer.get('message')}")
     return answer
@@ -152,67 +165,62 @@ def vicky_chat(
     return answer
 
 
-def _reserve(context: TaskContext, model_id: str) -> None:
-    """Claim the id for this task, so that two trainings cannot write the same folder; a
-    retry of the same task keeps its claim."""
-    keys = Keys(context.settings.key_prefix, context.settings.partitions)
-    context.redis.hsetnx(keys.trained_model_claims, model_id, context.task_id)
-    holder = context.redis.hget(keys.trained_model_claims, model_id)
-    if holder != context.task_id:
-        raise ValueError(f"model id {model_id!r} is being trained by task {holder!s}")
-
-
 @function(
     worker_type=WorkerType.CPU_INTENSIVE,
     category="vicky",
     description="Fine-tunes a model on a JSONL dataset (chat or text) and serves the result "
-    "as a new model id; reports the loss as progress",
+    "as a new model of the submitting key's own; reports the loss as progress",
     estimated_duration="minutes",
 )
 def vicky_training(
     model: ModelId,
     dataset_path: DatasetPath,
-    new_model_id: ModelId,
+    new_model_id: ModelName,
     steps: Annotated[int, Field(ge=1, le=1_000_000)] | None = None,
     epochs: Annotated[int, Field(ge=1, le=1000)] | None = None,
     learning_rate: Annotated[float, Field(gt=0, le=1)] = 5e-4,
     batch_size: Annotated[int, Field(ge=1, le=1024)] = 4,
 ) -> dict[str, Any]:
     from vokaflow.vicky.deployment import deploy_model
-    from vokaflow.vicky.registry import spec_json
-    from vokaflow.vicky.training import fine_tune
+    from vokaflow.vicky.training import check_fits_in_memory, fine_tune
 
     context = _context()
     check_model_id(new_model_id)
     home = Path(context.settings.home).resolve()
     text = open_dataset(home, context.owner, dataset_path)
-    registry = _registry(context)
-    base = registry.get(model)
-    if new_model_id in registry:
+    models = _models(context)
+    base = models.get(model)
+    if new_model_id in models:  # a base model, or one of the owner's own
         raise ValueError(f"model id {new_model_id!r} is taken")
-    _reserve(context, new_model_id)
-    out_dir = home / "models" / new_model_id
-    result = fine_tune(
-        base,
-        text,
-        out_dir,
-        steps=steps,
-        epochs=epochs,
-        learning_rate=learning_rate,
-        batch_size=batch_size,
-        progress=lambda step, total, loss: context.report_progress(
-            step / total, step=step, total_steps=total, loss=round(loss, 6)
-        ),
-    )
-    trained = dataclasses.replace(
-        base,
-        model_id=new_model_id,
-        source=str(out_dir),
-        version=f"{new_model_id}-{int(time.time())}",
-    )
-    keys = Keys(context.settings.key_prefix, context.settings.partitions)
-    deploy_model(trained)
-    context.redis.hset(keys.trained_models, new_model_id, spec_json(trained))
+    check_fits_in_memory(base, model)
+    trained = _trained(context)
+    limit = context.settings.vicky_max_trained_per_principal
+    claim = trained.claim(context.owner, new_model_id, context.task_id, limit)
+    out_dir = home / "models" / claim.key
+    try:
+        result = fine_tune(
+            base,
+            text,
+            out_dir,
+            steps=steps,
+            epochs=epochs,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            progress=lambda step, total, loss: context.report_progress(
+                step / total, step=step, total_steps=total, loss=round(loss, 6)
+            ),
+        )
+        spec = dataclasses.replace(
+            base,
+            model_id=claim.key,
+            source=str(out_dir),
+            version=f"{new_model_id}-{int(time.time())}",
+        )
+        deploy_model(spec)
+        trained.finish(claim, spec)
+    except BaseException:
+        trained.release(claim)  # the name is free again, and no longer counts
+        raise
     return {
         "model_id": new_model_id,
         "base_model": model,

@@ -278,24 +278,26 @@ def deploy(settings: Settings, redis_url: str) -> None:
 
 
 def deploy_vicky_models(settings: Settings, redis_url: str) -> list[str]:
-    """Deploy the models in VOKAFLOW_VICKY_MODELS and every model fine-tuned earlier."""
+    """Deploy the models in VOKAFLOW_VICKY_MODELS and every model fine-tuned earlier (of
+    every principal); returns their ids, a fine-tuned model's being its internal id."""
     from vokaflow.vicky.deployment import deploy_model
-    from vokaflow.vicky.registry import UnknownModel, specs_from_json
+    from vokaflow.vicky.registry import UnknownModel
+    from vokaflow.vicky.trained import TrainedModels, served
 
-    keys = Keys(settings.key_prefix, settings.partitions)
+    registry = ModelRegistry()
+    try:
+        specs = [registry.get(model_id) for model_id in dict.fromkeys(settings.vicky_models)]
+    except UnknownModel as exc:
+        raise ConfigError(f"VOKAFLOW_VICKY_MODELS: {exc}") from None
     client = connect_sync(redis_url, decode_responses=True)
     try:
-        trained = {str(k): str(v) for k, v in client.hgetall(keys.trained_models).items()}
+        keys = Keys(settings.key_prefix, settings.partitions)
+        specs += served(TrainedModels(client, keys).entries())
     finally:
         client.close()
-    registry = ModelRegistry(extra=specs_from_json(trained))
-    wanted = list(dict.fromkeys([*settings.vicky_models, *trained]))
-    for model_id in wanted:
-        try:
-            deploy_model(registry.get(model_id))
-        except UnknownModel as exc:
-            raise ConfigError(f"VOKAFLOW_VICKY_MODELS: {exc}") from None
-    return wanted
+    for spec in specs:
+        deploy_model(spec)
+    return [spec.model_id for spec in specs]
 
 
 def wait_healthy(settings: Settings, timeout_s: float = 120.0) -> None:

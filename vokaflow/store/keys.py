@@ -174,13 +174,9 @@ class Keys:
 
     @property
     def trained_models(self) -> str:
-        """Hash: model id -> JSON ModelSpec of models fine-tuned by vicky_training."""
+        """Hash: internal model id -> JSON entry of a model fine-tuned by vicky_training
+        (owner, name, task; the spec once served). See vokaflow.vicky.trained."""
         return f"{self.prefix}:vicky:models"
-
-    @property
-    def trained_model_claims(self) -> str:
-        """Hash: model id -> the training task that claimed it."""
-        return f"{self.prefix}:vicky:model-claims"
 
     def chat_session(self, owner: str, session_id: str) -> str:
         """List of a chat session's messages as JSON, oldest first, with a TTL."""

@@ -1,5 +1,5 @@
-"""The models a gateway knows (the registry file plus fine-tuned ones kept in Redis) and
-which of them are deployed on Serve."""
+"""The models a gateway knows (the registry file plus fine-tuned ones kept in Redis), which
+of them a principal may use, and which are deployed on Serve."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ import time
 import redis.asyncio as aioredis
 from ray import serve
 
+from vokaflow.store.api_keys import Principal
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import redis_boundary
 from vokaflow.vicky.deployment import app_name
-from vokaflow.vicky.registry import ModelRegistry, ModelSpec, spec_json, specs_from_json
+from vokaflow.vicky.registry import ModelRegistry
+from vokaflow.vicky.trained import TrainedEntry, VisibleModels, read_entries
 
 REFRESH_S = 2.0
+MISS_REFRESH_S = 0.2  # a model trained a moment ago is looked for again, at most this often
 # States in which an application may answer (an update or one sick replica of several).
 SERVING = {"RUNNING", "DEPLOYING", "UNHEALTHY"}
 
@@ -23,29 +26,30 @@ class ModelCatalog:
     def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
         self.redis = client
         self.keys = keys
-        self._registry = ModelRegistry()
+        self._base = ModelRegistry()
+        self._trained: list[TrainedEntry] = []
         self._trained_read_at = float("-inf")
         self._deployed: set[str] = set()
         self._deployed_read_at = float("-inf")
 
     @redis_boundary
-    async def registry(self) -> ModelRegistry:
-        """The registry, with the fine-tuned models read again at most every REFRESH_S."""
-        if time.monotonic() - self._trained_read_at >= REFRESH_S:
-            self._trained_read_at = time.monotonic()
-            stored = await self.redis.hgetall(self.keys.trained_models)
-            for spec in specs_from_json(stored):
-                self._registry.register(spec)
-        return self._registry
+    async def visible(self, principal: Principal, wanted: str | None = None) -> VisibleModels:
+        """The models ``principal`` may use, with the fine-tuned ones read again at most every
+        REFRESH_S, or sooner when ``wanted`` is not among them."""
+        models = await self._visible(principal, REFRESH_S)
+        if wanted is not None and wanted not in models:
+            models = await self._visible(principal, MISS_REFRESH_S)
+        return models
 
-    @redis_boundary
-    async def register(self, spec: ModelSpec) -> None:
-        await self.redis.hset(self.keys.trained_models, spec.model_id, spec_json(spec))
-        self._trained_read_at = float("-inf")
+    async def _visible(self, principal: Principal, max_age_s: float) -> VisibleModels:
+        if time.monotonic() - self._trained_read_at >= max_age_s:
+            self._trained_read_at = time.monotonic()
+            self._trained = read_entries(await self.redis.hgetall(self.keys.trained_models))
+        return VisibleModels(self._base, self._trained, principal.name, principal.is_admin)
 
     async def is_deployed(self, model_id: str) -> bool:
-        """Whether Serve runs the model's application; a miss is checked again at once, so
-        a model deployed a moment ago is found."""
+        """Whether Serve runs the application of the model (its internal id); a miss is
+        checked again at once, so a model deployed a moment ago is found."""
         if model_id not in self._deployed or time.monotonic() - self._deployed_read_at > 60:
             await self._read_deployed()
         return model_id in self._deployed

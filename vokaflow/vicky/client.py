@@ -4,6 +4,7 @@ check the model and personality, find the deployment, complete or stream."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -12,6 +13,7 @@ from ray.exceptions import RayError
 from ray.serve.exceptions import RayServeException
 
 from vokaflow.errors import ServiceUnavailable, ValidationFailed
+from vokaflow.store.api_keys import Principal
 from vokaflow.vicky.catalog import ModelCatalog
 from vokaflow.vicky.deployment import DEPLOYMENT_NAME, app_name
 from vokaflow.vicky.personalities import Personality, personalities
@@ -35,20 +37,22 @@ def personality(name: str) -> Personality:
 class VickyClient:
     def __init__(self, catalog: ModelCatalog, timeout_s: float) -> None:
         self.catalog = catalog
-        self.timeout_s = timeout_s
+        self.timeout_s = timeout_s  # for a whole answer, streamed or not
 
-    async def spec(self, model_id: str, field: str = "model") -> ModelSpec:
-        registry = await self.catalog.registry()
+    async def spec(self, principal: Principal, model_id: str, field: str = "model") -> ModelSpec:
+        """The model ``principal`` calls ``model_id``; another principal's fine-tuned model
+        gets the same 400 as a model that does not exist."""
+        models = await self.catalog.visible(principal, model_id)
         try:
-            return registry.get(model_id)
+            return models.get(model_id)
         except UnknownModel as exc:
             known = ", ".join(exc.known_ids)
             raise ValidationFailed(
                 field, f"Unknown model '{model_id}'. Known models: {known}"
             ) from None
 
-    async def _handle(self, model_id: str) -> Any:
-        spec = await self.spec(model_id)
+    async def _handle(self, spec: ModelSpec) -> Any:
+        model_id = spec.model_id
         if not await self.catalog.is_deployed(model_id):
             try:
                 await asyncio.to_thread(weights_dir, spec)
@@ -65,36 +69,46 @@ class VickyClient:
         )
 
     async def complete(
-        self, model_id: str, request: dict[str, Any], prompt_field: str = "messages"
+        self, spec: ModelSpec, request: dict[str, Any], prompt_field: str = "messages"
     ) -> dict[str, Any]:
-        handle = await self._handle(model_id)
+        handle = await self._handle(spec)
         response = handle.complete.remote(request)
         try:
             answer: dict[str, Any] = await asyncio.wait_for(response, self.timeout_s)
         except asyncio.TimeoutError:
             response.cancel()
-            raise _unavailable(model_id, f"no answer within {self.timeout_s:g} s") from None
+            raise self._late(spec) from None
         except SERVING_ERRORS as exc:
-            raise _unavailable(
-                model_id, f"the model's replica failed: {type(exc).__name__}"
-            ) from exc
-        return _checked(model_id, answer, prompt_field)
+            raise _failed(spec, exc) from exc
+        return _checked(spec.model_id, answer, prompt_field)
 
     async def stream(
-        self, model_id: str, request: dict[str, Any], prompt_field: str = "messages"
+        self, spec: ModelSpec, request: dict[str, Any], prompt_field: str = "messages"
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """The replica's items; stopped (and the replica told) when the caller stops."""
-        handle = await self._handle(model_id)
+        """The replica's items, all within ``timeout_s`` of the call like a whole answer:
+        past it, the ServiceUnavailable a late answer gets. Stopped (and the replica told)
+        when the caller stops or the time is up."""
+        handle = await self._handle(spec)
         responses = handle.options(stream=True).stream.remote(request)
+        deadline = time.monotonic() + self.timeout_s
         try:
-            async for item in responses:
-                yield _checked(model_id, item, prompt_field)
-        except SERVING_ERRORS as exc:
-            raise _unavailable(
-                model_id, f"the model's replica failed: {type(exc).__name__}"
-            ) from exc
+            while True:
+                try:
+                    item = await asyncio.wait_for(
+                        anext(responses), max(0.0, deadline - time.monotonic())
+                    )
+                except StopAsyncIteration:
+                    return
+                except asyncio.TimeoutError:
+                    raise self._late(spec) from None
+                except SERVING_ERRORS as exc:
+                    raise _failed(spec, exc) from exc
+                yield _checked(spec.model_id, item, prompt_field)
         finally:
             responses.cancel()
+
+    def _late(self, spec: ModelSpec) -> ServiceUnavailable:
+        return _unavailable(spec.model_id, f"no answer within {self.timeout_s:g} s")
 
 
 def _checked(model_id: str, answer: dict[str, Any], prompt_field: str) -> dict[str, Any]:
@@ -106,6 +120,10 @@ def _checked(model_id: str, answer: dict[str, Any], prompt_field: str) -> dict[s
     if error:
         raise _unavailable(model_id, str(answer.get("message") or error))
     return answer
+
+
+def _failed(spec: ModelSpec, exc: BaseException) -> ServiceUnavailable:
+    return _unavailable(spec.model_id, f"the model's replica failed: {type(exc).__name__}")
 
 
 def _unavailable(model_id: str, message: str) -> ServiceUnavailable:

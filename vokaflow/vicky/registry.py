@@ -1,12 +1,11 @@
-"""Model ids -> ModelSpec, from models/registry.yaml plus entries added at run time."""
+"""Model ids -> ModelSpec, from models/registry.yaml: the base models, which every principal
+may use (fine-tuned ones are in vokaflow.vicky.trained)."""
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,6 @@ import vokaflow
 REPO_ROOT = Path(vokaflow.__file__).resolve().parents[1]
 DEFAULT_REGISTRY = REPO_ROOT / "models" / "registry.yaml"
 REGISTRY_ENV = "VOKAFLOW_MODEL_REGISTRY"
-
-log = logging.getLogger("vokaflow.vicky")
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
@@ -120,7 +117,7 @@ def load_registry_file(path: Path, root: Path = REPO_ROOT) -> dict[str, ModelSpe
 
 
 class ModelRegistry:
-    """The registry file's models plus `extra` ones (e.g. fine-tuned), which win on a clash."""
+    """The registry file's models plus `extra` ones (tests add them), which win on a clash."""
 
     def __init__(
         self,
@@ -159,19 +156,3 @@ def _as_specs(
             for k, v in extra.items()
         ]
     return list(extra)
-
-
-def spec_json(spec: ModelSpec) -> str:
-    """A spec as stored in Redis for a fine-tuned model: its fields but the id (the key)."""
-    return json.dumps({k: v for k, v in asdict(spec).items() if k != "model_id"})
-
-
-def specs_from_json(entries: Mapping[Any, Any]) -> list[ModelSpec]:
-    """The stored specs by model id; an unreadable entry is skipped with a warning."""
-    specs = []
-    for model_id, raw in entries.items():
-        try:
-            specs.append(ModelSpec(**{**json.loads(str(raw)), "model_id": str(model_id)}))
-        except (TypeError, ValueError):
-            log.warning("skipping the unreadable model entry %r", model_id)
-    return specs

@@ -10,13 +10,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import psutil
 import torch
 
 from vokaflow.vicky.generation import encode
-from vokaflow.vicky.loader import LoadedModel, load_model
+from vokaflow.vicky.loader import LoadedModel, load_model, resolve_device
 from vokaflow.vicky.registry import ModelSpec
+from vokaflow.vicky.weights import parameter_count, weights_dir
 
 Progress = Callable[[int, int, float], None]
+
+# Training holds float32 weights, their gradients and AdamW's two moments: 16 bytes a
+# parameter; the margin covers activations, the tokenizer and the allocator's slack.
+TRAINING_BYTES_PER_PARAMETER = 16
+TRAINING_MEMORY_MARGIN = 1.25
+GIB = 1024**3
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,32 @@ def fine_tune(
         json.dumps({"base_model": spec.model_id, "base_version": spec.version, "losses": losses})
     )
     return TrainingResult(total, losses, out, losses[0], losses[-1])
+
+
+def training_bytes(spec: ModelSpec) -> int:
+    """About how much memory training ``spec``'s model takes, from its weights' headers."""
+    parameters = parameter_count(weights_dir(spec))
+    return int(parameters * TRAINING_BYTES_PER_PARAMETER * TRAINING_MEMORY_MARGIN)
+
+
+def available_bytes(device: torch.device) -> int:
+    """Memory free for training now: the GPU's, or the node's RAM."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    return int(psutil.virtual_memory().available)
+
+
+def check_fits_in_memory(spec: ModelSpec, name: str) -> None:
+    """Refuse, before anything is loaded, to train a model this node cannot hold: a
+    training that runs out of memory takes the worker (and whatever else runs on the node)
+    down with it."""
+    device = resolve_device(spec.device)
+    needed, free = training_bytes(spec), available_bytes(device)
+    if needed > free:
+        raise ValueError(
+            f"model {name!r} is too large to train here: it needs about "
+            f"{needed / GIB:.1f} GiB of {device.type} memory, and {free / GIB:.1f} GiB is free"
+        )
 
 
 def trained_spec(

@@ -3,11 +3,15 @@ not serve yet, and the loader finds the directory to load."""
 
 from __future__ import annotations
 
+import json
+import math
+import struct
 from pathlib import Path
 
 from vokaflow.vicky.registry import ModelSpec
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json")
+MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024  # the format's own limit
 
 
 class WeightsMissing(FileNotFoundError):
@@ -65,3 +69,24 @@ def _snapshots(repo: Path) -> list[Path]:
         main = snapshots_dir / ref.read_text().strip()
         found = [main] + [p for p in found if p != main]
     return found
+
+
+def parameter_count(directory: Path) -> int:
+    """How many parameters the weights in ``directory`` hold, read from the safetensors
+    headers without loading a tensor; pickled ``.bin`` weights count one per 2 bytes (exact
+    for 16-bit weights, twice too many for 32-bit ones: a bound, never an underestimate)."""
+    safetensors = sorted(directory.glob("*.safetensors"))
+    if safetensors:
+        return sum(_safetensors_parameters(path) for path in safetensors)
+    return sum(path.stat().st_size for path in directory.glob("*.bin")) // 2
+
+
+def _safetensors_parameters(path: Path) -> int:
+    with path.open("rb") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        if length > MAX_SAFETENSORS_HEADER:
+            raise ValueError(f"{path.name}: not a safetensors file")
+        header = json.loads(handle.read(length))
+    return sum(
+        math.prod(tensor["shape"]) for name, tensor in header.items() if name != "__metadata__"
+    )

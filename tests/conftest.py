@@ -19,7 +19,8 @@ from vokaflow.runtime.stack import VOKAFLOW, LocalStack
 __all__ = ["VOKAFLOW"]
 
 # The database functions run as a plain role: complex_query refuses a superuser, whom a
-# read-only transaction does not keep from reading server files.
+# read-only transaction does not keep from reading server files, and any role that such a
+# transaction does not confine.
 POSTGRES_ADMIN_URL = os.environ.get(
     "VOKAFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -53,8 +54,12 @@ TEST_SETTINGS = {
 
 
 def ensure_postgres_role() -> None:
-    """A login role that may create tables in the test database, and nothing more."""
+    """A login role that may create tables in the test database, and nothing more: the
+    functions whose effects a read-only transaction does not stop are revoked from PUBLIC
+    there, as the operator of a database that complex_query reads must."""
     import sqlalchemy
+
+    from vokaflow.functions.database import SIDE_EFFECT_FUNCTIONS
 
     engine = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
@@ -64,6 +69,12 @@ def ensure_postgres_role() -> None:
         if not exists:
             connection.exec_driver_sql(f"CREATE ROLE {POSTGRES_ROLE} LOGIN")
         connection.exec_driver_sql(f"GRANT USAGE, CREATE ON SCHEMA public TO {POSTGRES_ROLE}")
+        signatures = connection.exec_driver_sql(
+            "SELECT string_agg(CAST(CAST(oid AS regprocedure) AS text), ', ') FROM pg_proc "
+            "WHERE proname = ANY(%s)",
+            (list(SIDE_EFFECT_FUNCTIONS),),
+        ).scalar()
+        connection.exec_driver_sql(f"REVOKE EXECUTE ON FUNCTION {signatures} FROM PUBLIC")
     engine.dispose()
 
 

@@ -23,6 +23,7 @@ from vokaflow.functions.database import (
     csv_cell,
     is_identifier,
     json_safe,
+    role_fixes,
     single_statement,
     sqlite_authorizer,
 )
@@ -171,6 +172,15 @@ def test_the_sqlite_authorizer_refuses_attach_so_no_file_is_created(tmp_path: Pa
         with pytest.raises(sqlite3.DatabaseError):
             connection.execute(statement)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a.db"]
+
+
+def test_the_fixes_for_a_role_name_each_thing_it_may_do() -> None:
+    assert role_fixes("app", False, [], []) == []
+    assert role_fixes("app", True, ["pg_write_server_files"], ["pg_cancel_backend(integer)"]) == [
+        "ALTER ROLE app NOREPLICATION;",
+        "REVOKE pg_write_server_files FROM app;",
+        "REVOKE EXECUTE ON FUNCTION pg_cancel_backend(integer) FROM PUBLIC, app;",
+    ]
 
 
 # --- arguments refused at submit --------------------------------------------------------

@@ -6,13 +6,21 @@ A task names a database, never a URL: ``default`` (VOKAFLOW_DATABASE_URL, or SQL
 refused at submit, so task arguments cannot point a worker at an arbitrary server.
 
 ``complex_query`` is read-only because the database says so, not because the text looks
-harmless: on PostgreSQL it runs in a ``READ ONLY`` transaction that is always rolled back,
-and every statement goes through the extended protocol, so the server refuses a string that
-holds several; on SQLite the connection has ``PRAGMA query_only`` and an authorizer that
-allows reading only (query_only alone still lets ``ATTACH`` and ``VACUUM INTO`` create
-files). Other databases are refused for queries and exports.
+harmless. On SQLite the connection has ``PRAGMA query_only`` and an authorizer that allows
+reading only (query_only alone still lets ``ATTACH`` and ``VACUUM INTO`` create files). On
+PostgreSQL the statement runs in a ``READ ONLY`` transaction that is always rolled back,
+through the extended protocol (so the server refuses a string that holds several
+statements), and only as a role that such a transaction confines: queries and exports are
+refused, with the statements that fix the role, for a superuser, a role with REPLICATION
+(its replication slots outlive the transaction), a member of SERVER_ACCESS_ROLES, or a role
+that may execute any of SIDE_EFFECT_FUNCTIONS. What a rollback undoes needs no check
+(``set_config``, ``pg_notify``, which sends only on commit). Each task has its own
+session, closed at its end, so nothing a statement leaves in a session (a session lock, a
+prepared statement) reaches another task. Other databases are refused for queries and
+exports.
 
-Each process keeps one engine per URL (and one read-only engine per URL).
+Each process keeps one engine per URL, and one read-only engine per URL (on PostgreSQL
+without a pool).
 """
 
 from __future__ import annotations
@@ -314,8 +322,11 @@ def _read_only_engine(url: str) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_read_only)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
-        # Prepare every statement: the extended protocol takes one statement per call.
-        return sa.create_engine(parsed, pool_pre_ping=True, connect_args={"prepare_threshold": 0})
+        # Prepare every statement: the extended protocol takes one statement per call. No
+        # pool: a task's session ends with the task, and with it all the session kept.
+        return sa.create_engine(
+            parsed, poolclass=sa.pool.NullPool, connect_args={"prepare_threshold": 0}
+        )
     raise ValueError(
         f"read-only queries and exports need {READ_ONLY_QUERIES}, "
         f"not {parsed.get_backend_name()}+{parsed.get_driver_name()}"
@@ -368,27 +379,86 @@ def _read_only_connection(database: str) -> Iterator[Connection]:
         try:
             if engine.dialect.name == "postgresql":
                 connection.exec_driver_sql("SET TRANSACTION READ ONLY")
-                _refuse_server_file_access(connection)
+                _refuse_unconfined_role(connection)
             yield connection
         finally:
             connection.rollback()
 
 
-# A READ ONLY transaction still lets these read server files (pg_read_file) or run programs
-# (COPY ... TO PROGRAM): queries must come from a role without them.
-_SERVER_ACCESS_CHECK = """
-SELECT current_setting('is_superuser') = 'on'
-    OR pg_has_role(current_user, 'pg_read_server_files', 'MEMBER')
-    OR pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER')
+# A READ ONLY transaction lets a role run these, and rolling it back undoes nothing they
+# did: they end or interrupt other sessions (other tasks under the same role among them),
+# take locks that other sessions wait on (session locks outlive the transaction), write
+# the server's WAL or files, or connect to a server (this one too) outside the transaction.
+SIDE_EFFECT_FUNCTIONS = (
+    "pg_terminate_backend",
+    "pg_cancel_backend",
+    "pg_advisory_lock",
+    "pg_advisory_lock_shared",
+    "pg_try_advisory_lock",
+    "pg_try_advisory_lock_shared",
+    "pg_advisory_xact_lock",
+    "pg_advisory_xact_lock_shared",
+    "pg_try_advisory_xact_lock",
+    "pg_try_advisory_xact_lock_shared",
+    "pg_logical_emit_message",
+    "lo_export",
+    "dblink",
+    "dblink_connect",
+    "dblink_connect_u",
+    "dblink_exec",
+)
+# Nor does it keep their members from reading or writing server files or running programs
+# (pg_read_file, COPY ... TO a file or PROGRAM).
+SERVER_ACCESS_ROLES = ("pg_read_server_files", "pg_write_server_files", "pg_execute_server_program")
+
+_ROLE_CHECK = """
+SELECT quote_ident(current_user),
+    current_setting('is_superuser') = 'on',
+    (SELECT rolreplication FROM pg_roles WHERE rolname = current_user),
+    ARRAY(SELECT name FROM unnest(CAST(:roles AS text[])) AS name
+        WHERE pg_has_role(current_user, name, 'MEMBER')),
+    ARRAY(SELECT CAST(CAST(oid AS regprocedure) AS text) FROM pg_proc
+        WHERE proname = ANY(CAST(:functions AS text[])) AND has_function_privilege(oid, 'EXECUTE')
+        ORDER BY 1)
 """
 
 
-def _refuse_server_file_access(connection: Connection) -> None:
-    if connection.exec_driver_sql(_SERVER_ACCESS_CHECK).scalar():
+def _refuse_unconfined_role(connection: Connection) -> None:
+    import sqlalchemy as sa
+
+    names = {"roles": list(SERVER_ACCESS_ROLES), "functions": list(SIDE_EFFECT_FUNCTIONS)}
+    role, superuser, replication, roles, functions = connection.execute(
+        sa.text(_ROLE_CHECK), names
+    ).one()
+    if superuser:
         raise PermissionError(
-            "the database role is a superuser or may read server files or run programs, "
-            "which a read-only transaction does not prevent: configure a role without them"
+            "the database role is a superuser, whom a read-only transaction does not keep "
+            "from reading server files or running programs: configure a role without it"
         )
+    fixes = role_fixes(role, replication, roles, functions)
+    if fixes:
+        raise PermissionError(
+            f"the database role {role} may do what a read-only transaction does not stop "
+            "(reach server files or programs, end or lock other sessions, write WAL, keep "
+            f"replication slots). As a superuser, in this database, run: {' '.join(fixes)} "
+            "Grant those functions again to the other roles that need them."
+        )
+
+
+def role_fixes(
+    role: str, replication: bool, roles: Sequence[str], functions: Sequence[str]
+) -> list[str]:
+    """The statements that make ``role`` one that a read-only transaction confines, given
+    what it may do now: REPLICATION, the SERVER_ACCESS_ROLES it is a member of, and the
+    SIDE_EFFECT_FUNCTIONS it may execute (as signatures)."""
+    fixes = []
+    if replication:
+        fixes.append(f"ALTER ROLE {role} NOREPLICATION;")
+    if roles:
+        fixes.append(f"REVOKE {', '.join(roles)} FROM {role};")
+    if functions:
+        fixes.append(f"REVOKE EXECUTE ON FUNCTION {', '.join(functions)} FROM PUBLIC, {role};")
+    return fixes
 
 
 def _first_line(exc: BaseException) -> str:

@@ -19,12 +19,15 @@ from vokaflow.runtime.stack import VOKAFLOW, LocalStack
 __all__ = ["VOKAFLOW"]
 
 # The database functions run as a plain role: complex_query refuses a superuser, whom a
-# read-only transaction does not keep from reading server files.
+# read-only transaction does not keep from reading server files, and any role that such a
+# transaction does not confine. POSTGRES_UNSAFE_ROLE is one, as an operator might configure.
 POSTGRES_ADMIN_URL = os.environ.get(
     "VOKAFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 POSTGRES_ROLE = "vokaflow_it"
 POSTGRES_URL = POSTGRES_ADMIN_URL.replace("postgres@", f"{POSTGRES_ROLE}@", 1)
+POSTGRES_UNSAFE_ROLE = "vokaflow_it_unsafe"
+POSTGRES_UNSAFE_URL = POSTGRES_ADMIN_URL.replace("postgres@", f"{POSTGRES_UNSAFE_ROLE}@", 1)
 SMTP_PORT = int(os.environ.get("VOKAFLOW_TEST_SMTP_PORT", "8825"))  # tests start the server
 NOTIFY_WEBHOOK_SECRET = "test-notify-secret"
 JWT_CLAIMS = {"iss": "vokaflow-tests", "aud": "vokaflow-api"}  # what the test stack wants
@@ -57,7 +60,19 @@ TEST_SETTINGS = {
     "VOKAFLOW_VICKY_MAX_TRAINED_PER_PRINCIPAL": "1",
     # short enough for a test to wait out a model that never answers
     "VOKAFLOW_VICKY_REQUEST_TIMEOUT_S": "15",
-    "VOKAFLOW_DATABASES": json.dumps({"pg": POSTGRES_URL, "pg_superuser": POSTGRES_ADMIN_URL}),
+    # pg_shared is pg under a name that non-admin keys may use too; pg_unsafe's role is
+    # one that complex_query must refuse
+    "VOKAFLOW_DATABASES": json.dumps(
+        {
+            "pg": POSTGRES_URL,
+            "pg_superuser": POSTGRES_ADMIN_URL,
+            "pg_shared": POSTGRES_URL,
+            "pg_unsafe": POSTGRES_UNSAFE_URL,
+        }
+    ),
+    "VOKAFLOW_USER_DATABASES": '["pg_shared", "pg_unsafe"]',
+    "VOKAFLOW_QUERY_TIMEOUT_S": "5",
+    "VOKAFLOW_QUERY_MAX_BYTES": str(4 * 1024 * 1024),
     "VOKAFLOW_SMTP_PORT": str(SMTP_PORT),
     "VOKAFLOW_NOTIFY_WEBHOOK_SECRET": NOTIFY_WEBHOOK_SECRET,
     # the gateway and Ray's workers import the plugin from the repository
@@ -66,17 +81,35 @@ TEST_SETTINGS = {
 
 
 def ensure_postgres_role() -> None:
-    """A login role that may create tables in the test database, and nothing more."""
+    """POSTGRES_ROLE, a login role that may create tables in the test database, and nothing
+    more: the functions whose effects a read-only transaction does not stop are revoked
+    from PUBLIC there, as the operator of a database that complex_query reads must. And
+    POSTGRES_UNSAFE_ROLE, which may also write server files, signal other sessions and take
+    advisory locks."""
     import sqlalchemy
+
+    from vokaflow.functions.database import SIDE_EFFECT_FUNCTIONS
 
     engine = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        exists = connection.exec_driver_sql(
-            "SELECT 1 FROM pg_roles WHERE rolname = %s", (POSTGRES_ROLE,)
+        for role in (POSTGRES_ROLE, POSTGRES_UNSAFE_ROLE):
+            exists = connection.exec_driver_sql(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)
+            ).scalar()
+            if not exists:
+                connection.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+            connection.exec_driver_sql(f"GRANT USAGE, CREATE ON SCHEMA public TO {role}")
+        signatures = connection.exec_driver_sql(
+            "SELECT string_agg(CAST(CAST(oid AS regprocedure) AS text), ', ') FROM pg_proc "
+            "WHERE proname = ANY(%s)",
+            (list(SIDE_EFFECT_FUNCTIONS),),
         ).scalar()
-        if not exists:
-            connection.exec_driver_sql(f"CREATE ROLE {POSTGRES_ROLE} LOGIN")
-        connection.exec_driver_sql(f"GRANT USAGE, CREATE ON SCHEMA public TO {POSTGRES_ROLE}")
+        connection.exec_driver_sql(f"REVOKE EXECUTE ON FUNCTION {signatures} FROM PUBLIC")
+        connection.exec_driver_sql(f"GRANT pg_write_server_files TO {POSTGRES_UNSAFE_ROLE}")
+        connection.exec_driver_sql(
+            "GRANT EXECUTE ON FUNCTION pg_terminate_backend(integer, bigint), "
+            f"pg_cancel_backend(integer), pg_advisory_lock(bigint) TO {POSTGRES_UNSAFE_ROLE}"
+        )
     engine.dispose()
 
 

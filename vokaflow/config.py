@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     databases: dict[str, str] = Field(default_factory=dict, repr=False)  # more, by name
     # Database servers that non-admin keys may use too (they share them); see database_names.
     user_databases: list[str] = Field(default_factory=list)
+    # complex_query and export_table: how long one statement may run, and how many bytes a
+    # query's result (and any one row of a query or an export) may hold
+    query_timeout_s: float = Field(default=60.0, gt=0)
+    query_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str = ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 import sqlite3
 import threading
 import time
@@ -18,13 +19,19 @@ import pytest
 from vokaflow.functions import registry
 from vokaflow.functions.arguments import ArgumentError
 from vokaflow.functions.database import (
+    ROW_VALUE_BYTES,
+    chunked,
     column_kinds,
     column_names,
     csv_cell,
     is_identifier,
     json_safe,
+    measured,
+    role_fixes,
     single_statement,
     sqlite_authorizer,
+    sqlite_row_cost,
+    take_rows,
 )
 
 ROWS = [
@@ -171,6 +178,55 @@ def test_the_sqlite_authorizer_refuses_attach_so_no_file_is_created(tmp_path: Pa
         with pytest.raises(sqlite3.DatabaseError):
             connection.execute(statement)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a.db"]
+
+
+def test_a_sqlite_row_costs_its_text_and_blobs_and_a_little_per_value() -> None:
+    assert sqlite_row_cost(["abc", b"\x00\x01", None, 7, 1.5]) == 3 + 2 + 8 * 3 + 5 * 16
+    assert sqlite_row_cost(["é"]) == 2 + ROW_VALUE_BYTES  # UTF-8 bytes, not characters
+
+
+def test_take_rows_stops_at_the_count_and_fails_past_the_bytes() -> None:
+    rows = [((n,), 10) for n in range(5)]
+    assert take_rows(iter(rows), 3, 30) == [(0,), (1,), (2,)]
+    with pytest.raises(
+        ValueError, match=r"larger than VOKAFLOW_QUERY_MAX_BYTES \(29 bytes\) by row 3"
+    ):
+        take_rows(iter(rows), 3, 29)
+
+
+def test_take_rows_reads_no_row_after_the_one_past_the_bound() -> None:
+    def rows() -> Any:
+        yield (1,), 10
+        yield (2,), 100
+        raise AssertionError("read past the bound")
+
+    with pytest.raises(ValueError, match="by row 2"):
+        take_rows(rows(), 10, 50)
+
+
+def test_chunks_end_at_their_row_count_or_once_they_reach_the_bytes() -> None:
+    rows = [((n,), cost) for n, cost in enumerate([10, 10, 10, 25, 10, 10])]
+    assert [len(chunk) for chunk in chunked(rows, 2, 1000)] == [2, 2, 2]
+    assert [len(chunk) for chunk in chunked(rows, 10, 30)] == [3, 2, 1]
+    with pytest.raises(ValueError, match="row 4 is larger than VOKAFLOW_QUERY_MAX_BYTES"):
+        list(chunked(rows, 10, 24))
+
+
+def test_the_measuring_query_keeps_the_statement_apart_under_random_names() -> None:
+    first, second = measured("SELECT 1 -- note", 2, 100, limit=5), measured("SELECT 1", 2, 100)
+    assert "(\nSELECT 1 -- note\n)" in first and first.endswith("LIMIT 5")
+    assert first.count("<= 100 THEN") == 2 and "LIMIT" not in second
+    names = set(re.findall(r"vf_\w+", first))
+    assert len(names) == 3 and not names & set(re.findall(r"vf_\w+", second))
+
+
+def test_the_fixes_for_a_role_name_each_thing_it_may_do() -> None:
+    assert role_fixes("app", False, [], []) == []
+    assert role_fixes("app", True, ["pg_write_server_files"], ["pg_cancel_backend(integer)"]) == [
+        "ALTER ROLE app NOREPLICATION;",
+        "REVOKE pg_write_server_files FROM app;",
+        "REVOKE EXECUTE ON FUNCTION pg_cancel_backend(integer) FROM PUBLIC, app;",
+    ]
 
 
 # --- arguments refused at submit --------------------------------------------------------
@@ -433,3 +489,77 @@ def test_a_principal_s_task_cannot_reach_an_unlisted_server_even_past_validation
         database_url("default")
     monkeypatch.setenv("VOKAFLOW_USER_DATABASES", '["default"]')
     assert database_url("default") == "postgresql+psycopg://app@db/app"
+
+
+# --- bounds on complex_query and export_table, on SQLite --------------------------------
+
+
+@pytest.fixture
+def small_bounds(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """VOKAFLOW_QUERY_MAX_BYTES of 4 KiB and a time bound of half a second."""
+    monkeypatch.setenv("VOKAFLOW_QUERY_MAX_BYTES", "4096")
+    monkeypatch.setenv("VOKAFLOW_QUERY_TIMEOUT_S", "0.5")
+    return 4096
+
+
+def test_a_value_larger_than_the_byte_bound_is_refused_by_sqlite(small_bounds: int) -> None:
+    with pytest.raises(ValueError, match=r"a value is larger than VOKAFLOW_QUERY_MAX_BYTES"):
+        run("complex_query", query=f"SELECT randomblob({small_bounds + 1})")
+    assert len(run("complex_query", query="SELECT randomblob(3000)")["rows"][0][0]) == 4000
+
+
+def test_a_result_larger_than_the_byte_bound_fails_the_query(small_bounds: int) -> None:
+    rows = [{"id": n, "note": "x" * 100} for n in range(100)]
+    run("bulk_insert", table="notes", data=rows)
+    with pytest.raises(ValueError, match="result is larger than VOKAFLOW_QUERY_MAX_BYTES"):
+        run("complex_query", query="SELECT id, note FROM notes ORDER BY id")
+    found = run("complex_query", query="SELECT id, note FROM notes ORDER BY id", max_rows=20)
+    assert found["row_count"] == 20 and found["truncated"] is True
+
+
+def test_the_row_past_max_rows_does_not_count_against_the_bytes(small_bounds: int) -> None:
+    query = "SELECT 1 UNION ALL SELECT randomblob(4000)"
+    assert run("complex_query", query=query, max_rows=1) == {
+        "columns": ["1"],
+        "rows": [[1]],
+        "row_count": 1,
+        "truncated": True,
+    }
+
+
+def test_a_statement_past_the_time_bound_is_stopped(small_bounds: int) -> None:
+    endless = (
+        "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r"
+    )
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"VOKAFLOW_QUERY_TIMEOUT_S \(0.5 s\)"):
+        run("complex_query", query=endless)
+    assert time.monotonic() - started < 3
+    # the connection goes back to the pool without the deadline
+    time.sleep(0.6)
+    assert run("complex_query", query="SELECT 1")["rows"] == [[1]]
+
+
+def test_an_export_writes_chunks_of_at_most_the_byte_bound(small_bounds: int) -> None:
+    import pyarrow.parquet as pq
+
+    rows = [{"id": n, "note": "x" * 100} for n in range(200)]
+    run("bulk_insert", table="notes", data=rows)
+    written = run("export_table", table="notes", output_path="notes.parquet", format="parquet")
+    exported = pq.ParquetFile(written["path"])
+    assert exported.metadata.num_rows == 200
+    assert exported.num_row_groups > 5  # a group holds about 4 KiB of rows, not 10,000 rows
+    assert exported.read().to_pylist() == rows
+
+
+def test_an_export_of_a_row_larger_than_the_byte_bound_fails_and_leaves_no_file(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("bulk_insert", table="wide", data=[{f"c{n}": "x" * 1000 for n in range(5)}])
+    run("bulk_insert", table="long", data=[{"note": "x" * 5000}])
+    monkeypatch.setenv("VOKAFLOW_QUERY_MAX_BYTES", "4096")
+    with pytest.raises(ValueError, match="row 1 is larger than VOKAFLOW_QUERY_MAX_BYTES"):
+        run("export_table", table="wide", output_path="out/wide.csv")
+    with pytest.raises(ValueError, match="a value is larger than VOKAFLOW_QUERY_MAX_BYTES"):
+        run("export_table", table="long", output_path="out/long.csv")
+    assert list((data_root / "out").iterdir()) == []

@@ -6,13 +6,36 @@ A task names a database, never a URL: ``default`` (VOKAFLOW_DATABASE_URL, or SQL
 refused at submit, so task arguments cannot point a worker at an arbitrary server.
 
 ``complex_query`` is read-only because the database says so, not because the text looks
-harmless: on PostgreSQL it runs in a ``READ ONLY`` transaction that is always rolled back,
-and every statement goes through the extended protocol, so the server refuses a string that
-holds several; on SQLite the connection has ``PRAGMA query_only`` and an authorizer that
-allows reading only (query_only alone still lets ``ATTACH`` and ``VACUUM INTO`` create
-files). Other databases are refused for queries and exports.
+harmless. On SQLite the connection has ``PRAGMA query_only`` and an authorizer that allows
+reading only (query_only alone still lets ``ATTACH`` and ``VACUUM INTO`` create files). On
+PostgreSQL the statement runs in a ``READ ONLY`` transaction that is always rolled back,
+through the extended protocol (so the server refuses a string that holds several
+statements), and only as a role that such a transaction confines: queries and exports are
+refused, with the statements that fix the role, for a superuser, a role with REPLICATION
+(its replication slots outlive the transaction), a member of SERVER_ACCESS_ROLES, or a role
+that may execute any of SIDE_EFFECT_FUNCTIONS. What a rollback undoes needs no check
+(``set_config``, ``pg_notify``, which sends only on commit). Each task has its own
+session, closed at its end, so nothing a statement leaves in a session (a session lock, a
+prepared statement) reaches another task. Other databases are refused for queries and
+exports.
 
-Each process keeps one engine per URL (and one read-only engine per URL).
+Queries and exports are bounded, so that no statement holds a worker or its memory:
+
+- time, VOKAFLOW_QUERY_TIMEOUT_S: PostgreSQL's statement_timeout ends each statement (each
+  FETCH of an export); on SQLite a progress handler ends the statement (each chunk of an
+  export) at the deadline.
+- bytes, VOKAFLOW_QUERY_MAX_BYTES: the worker takes rows one at a time and fails a query
+  once its rows hold more (an export writes a chunk out at that size), and no single row
+  over it reaches the worker. PostgreSQL runs the statement as a subquery that measures
+  each row before sending it (see ``measured``), in libpq's single-row mode, so a
+  statement there must be one that can be a subquery (SELECT, WITH, VALUES, TABLE):
+  EXPLAIN and SHOW are refused, as their output has no such bound (EXPLAIN VERBOSE prints
+  constants folded, ``repeat('x', 10^9)`` included). SQLite refuses any value over the
+  bound (SQLITE_LIMIT_LENGTH), and its heap in a worker process is capped
+  (``hard_heap_limit``), which bounds a row of many values.
+
+Each process keeps one engine per URL, and one read-only engine per URL (on PostgreSQL
+without a pool).
 """
 
 from __future__ import annotations
@@ -22,6 +45,7 @@ import contextlib
 import csv
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -29,10 +53,11 @@ import os
 import re
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from time import monotonic
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -59,7 +84,7 @@ from vokaflow.workers.context import (
 if TYPE_CHECKING:
     import pyarrow as pa
     from sqlalchemy import Table
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection, CursorResult, Engine
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.types import TypeEngine
 
@@ -71,6 +96,12 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 SERVICE_TABLE_PREFIX = "vokaflow_"  # bulk_insert's ledger, AppliedTasks
 ENGINES_KEPT = 64  # per process; each principal's SQLite file has its own engine
 READ_ONLY_QUERIES = "SQLite and PostgreSQL (postgresql+psycopg)"
+# A value costs a worker more than its text: this much is counted for each besides it.
+ROW_VALUE_BYTES = 16
+# SQLite's heap in a worker process may grow to twice VOKAFLOW_QUERY_MAX_BYTES, and to at
+# least this: the page caches and sorts of all SQLite connections in the process share it.
+SQLITE_HEAP_FLOOR = 512 * 1024 * 1024
+SQLITE_CLOCK_STEPS = 1000  # virtual machine steps between two looks at the deadline
 
 log = logging.getLogger(__name__)
 
@@ -314,8 +345,11 @@ def _read_only_engine(url: str) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_read_only)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
-        # Prepare every statement: the extended protocol takes one statement per call.
-        return sa.create_engine(parsed, pool_pre_ping=True, connect_args={"prepare_threshold": 0})
+        # Prepare every statement: the extended protocol takes one statement per call. No
+        # pool: a task's session ends with the task, and with it all the session kept.
+        return sa.create_engine(
+            parsed, poolclass=sa.pool.NullPool, connect_args={"prepare_threshold": 0}
+        )
     raise ValueError(
         f"read-only queries and exports need {READ_ONLY_QUERIES}, "
         f"not {parsed.get_backend_name()}+{parsed.get_driver_name()}"
@@ -355,40 +389,147 @@ def sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, *_: objec
     return sqlite3.SQLITE_DENY
 
 
+def sqlite_heap_limit() -> int:
+    return max(SQLITE_HEAP_FLOOR, 2 * current_settings().query_max_bytes)
+
+
 def _sqlite_read_only(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     dbapi_connection.execute("PRAGMA query_only = ON")
+    # For the whole process, which runs one task at a time; the pragma only ever lowers it.
+    dbapi_connection.execute(f"PRAGMA hard_heap_limit = {sqlite_heap_limit()}")
     dbapi_connection.set_authorizer(sqlite_authorizer)
+
+
+def _driver(connection: Connection) -> Any:
+    """The DBAPI connection under ``connection``: sqlite3's or psycopg's."""
+    return connection.connection.driver_connection
 
 
 @contextlib.contextmanager
 def _read_only_connection(database: str) -> Iterator[Connection]:
-    """A connection the database itself keeps from writing; rolled back at the end."""
+    """A connection the database itself keeps from writing; rolled back at the end. On
+    SQLite no value read on it may exceed VOKAFLOW_QUERY_MAX_BYTES."""
     engine = _read_only_engine(database_url(database))
     with engine.connect() as connection:
         try:
             if engine.dialect.name == "postgresql":
                 connection.exec_driver_sql("SET TRANSACTION READ ONLY")
-                _refuse_server_file_access(connection)
+                _refuse_unconfined_role(connection)
+            else:
+                max_bytes = current_settings().query_max_bytes
+                _driver(connection).setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max_bytes)
             yield connection
         finally:
             connection.rollback()
 
 
-# A READ ONLY transaction still lets these read server files (pg_read_file) or run programs
-# (COPY ... TO PROGRAM): queries must come from a role without them.
-_SERVER_ACCESS_CHECK = """
-SELECT current_setting('is_superuser') = 'on'
-    OR pg_has_role(current_user, 'pg_read_server_files', 'MEMBER')
-    OR pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER')
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.restart()
+
+    def restart(self) -> None:
+        self.at = monotonic() + self.seconds
+
+    def passed(self) -> bool:
+        return monotonic() > self.at
+
+
+@contextlib.contextmanager
+def _time_bound(connection: Connection) -> Iterator[_Deadline]:
+    """Ends a statement run inside once it has run VOKAFLOW_QUERY_TIMEOUT_S. PostgreSQL
+    times each statement itself: statement_timeout, set here, after any statement that
+    could have changed it. On SQLite a progress handler stops the statement at the
+    deadline this yields; an export restarts it for each chunk, as each of its FETCHes on
+    PostgreSQL has its own time."""
+    deadline = _Deadline(current_settings().query_timeout_s)
+    if connection.dialect.name == "postgresql":
+        milliseconds = math.ceil(deadline.seconds * 1000)
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+        yield deadline
+        return
+    driver = _driver(connection)
+    driver.set_progress_handler(deadline.passed, SQLITE_CLOCK_STEPS)
+    try:
+        yield deadline
+    finally:
+        driver.set_progress_handler(None, SQLITE_CLOCK_STEPS)
+
+
+# A READ ONLY transaction lets a role run these, and rolling it back undoes nothing they
+# did: they end or interrupt other sessions (other tasks under the same role among them),
+# take locks that other sessions wait on (session locks outlive the transaction), write
+# the server's WAL or files, or connect to a server (this one too) outside the transaction.
+SIDE_EFFECT_FUNCTIONS = (
+    "pg_terminate_backend",
+    "pg_cancel_backend",
+    "pg_advisory_lock",
+    "pg_advisory_lock_shared",
+    "pg_try_advisory_lock",
+    "pg_try_advisory_lock_shared",
+    "pg_advisory_xact_lock",
+    "pg_advisory_xact_lock_shared",
+    "pg_try_advisory_xact_lock",
+    "pg_try_advisory_xact_lock_shared",
+    "pg_logical_emit_message",
+    "lo_export",
+    "dblink",
+    "dblink_connect",
+    "dblink_connect_u",
+    "dblink_exec",
+)
+# Nor does it keep their members from reading or writing server files or running programs
+# (pg_read_file, COPY ... TO a file or PROGRAM).
+SERVER_ACCESS_ROLES = ("pg_read_server_files", "pg_write_server_files", "pg_execute_server_program")
+
+_ROLE_CHECK = """
+SELECT quote_ident(current_user),
+    current_setting('is_superuser') = 'on',
+    (SELECT rolreplication FROM pg_roles WHERE rolname = current_user),
+    ARRAY(SELECT name FROM unnest(CAST(:roles AS text[])) AS name
+        WHERE pg_has_role(current_user, name, 'MEMBER')),
+    ARRAY(SELECT CAST(CAST(oid AS regprocedure) AS text) FROM pg_proc
+        WHERE proname = ANY(CAST(:functions AS text[])) AND has_function_privilege(oid, 'EXECUTE')
+        ORDER BY 1)
 """
 
 
-def _refuse_server_file_access(connection: Connection) -> None:
-    if connection.exec_driver_sql(_SERVER_ACCESS_CHECK).scalar():
+def _refuse_unconfined_role(connection: Connection) -> None:
+    import sqlalchemy as sa
+
+    names = {"roles": list(SERVER_ACCESS_ROLES), "functions": list(SIDE_EFFECT_FUNCTIONS)}
+    role, superuser, replication, roles, functions = connection.execute(
+        sa.text(_ROLE_CHECK), names
+    ).one()
+    if superuser:
         raise PermissionError(
-            "the database role is a superuser or may read server files or run programs, "
-            "which a read-only transaction does not prevent: configure a role without them"
+            "the database role is a superuser, whom a read-only transaction does not keep "
+            "from reading server files or running programs: configure a role without it"
         )
+    fixes = role_fixes(role, replication, roles, functions)
+    if fixes:
+        raise PermissionError(
+            f"the database role {role} may do what a read-only transaction does not stop "
+            "(reach server files or programs, end or lock other sessions, write WAL, keep "
+            f"replication slots). As a superuser, in this database, run: {' '.join(fixes)} "
+            "Grant those functions again to the other roles that need them."
+        )
+
+
+def role_fixes(
+    role: str, replication: bool, roles: Sequence[str], functions: Sequence[str]
+) -> list[str]:
+    """The statements that make ``role`` one that a read-only transaction confines, given
+    what it may do now: REPLICATION, the SERVER_ACCESS_ROLES it is a member of, and the
+    SIDE_EFFECT_FUNCTIONS it may execute (as signatures)."""
+    fixes = []
+    if replication:
+        fixes.append(f"ALTER ROLE {role} NOREPLICATION;")
+    if roles:
+        fixes.append(f"REVOKE {', '.join(roles)} FROM {role};")
+    if functions:
+        fixes.append(f"REVOKE EXECUTE ON FUNCTION {', '.join(functions)} FROM PUBLIC, {role};")
+    return fixes
 
 
 def _first_line(exc: BaseException) -> str:
@@ -398,17 +539,140 @@ def _first_line(exc: BaseException) -> str:
 
 _REFUSED_BY_SQLITE = ("readonly database", "not authorized", "authorization denied")
 _SEVERAL_STATEMENTS = ("multiple commands", "one statement at a time")
+_STOPPED = ("statement timeout", "interrupted")  # PostgreSQL's, and SQLite's progress handler's
 
 
-def _query_error(exc: DBAPIError) -> Exception:
+def _query_error(exc: Exception) -> Exception:
+    """What the task reports for an error of the database (a DBAPI error, raw or wrapped by
+    SQLAlchemy) or a MemoryError while reading."""
+    settings = current_settings()
+    if isinstance(exc, MemoryError):
+        return MemoryError(
+            "the statement needs more memory than a worker gives it (SQLite may use "
+            f"{sqlite_heap_limit()} bytes there): read fewer or smaller values"
+        )
     reason = _first_line(exc)
-    if getattr(exc.orig, "sqlstate", None) == "25006" or any(
-        marker in reason for marker in _REFUSED_BY_SQLITE
-    ):
+    sqlstate = getattr(getattr(exc, "orig", None) or exc, "sqlstate", None)
+    if any(marker in reason for marker in _STOPPED):
+        return TimeoutError(
+            f"the statement ran longer than VOKAFLOW_QUERY_TIMEOUT_S "
+            f"({settings.query_timeout_s:g} s) and was stopped"
+        )
+    if "string or blob too big" in reason:
+        return ValueError(f"a value is larger than {_bound(settings.query_max_bytes)}")
+    if sqlstate == "25006" or any(marker in reason for marker in _REFUSED_BY_SQLITE):
         return PermissionError(f"the query is read-only: the database refused it ({reason})")
     if any(marker in reason for marker in _SEVERAL_STATEMENTS):
         return PermissionError(f"the query is read-only and runs one statement ({reason})")
+    if sqlstate == "42601":  # a syntax error, maybe only as a subquery
+        return ValueError(
+            f"the query failed: {reason} (on PostgreSQL, complex_query runs one read-only "
+            "SELECT, WITH, VALUES or TABLE statement, as a subquery)"
+        )
     return ValueError(f"the query failed: {reason}")
+
+
+def _bound(max_bytes: int) -> str:
+    return f"VOKAFLOW_QUERY_MAX_BYTES ({max_bytes} bytes)"
+
+
+# --- bounded reads --------------------------------------------------------------------
+
+
+def measured(statement: str, columns: int, max_bytes: int, limit: int | None = None) -> str:
+    """PostgreSQL SQL that runs ``statement`` (which has ``columns`` columns) as a subquery
+    and measures each row, as text in bytes, before sending it: a row comes with its size
+    as one more column, and with its other columns null where it is over ``max_bytes``, so
+    that it never reaches the worker whole.
+
+    The names around the statement are random, so the statement cannot name them: even
+    text that closes the subquery's parenthesis early cannot change what the outer select
+    sends, which is only the measured row's columns and its size."""
+    tag = uuid.uuid4().hex
+    row, kept, size = f"vf_row_{tag}", f"vf_measured_{tag}", f"vf_size_{tag}"
+    names = [f"c{index}" for index in range(columns)]
+    guarded = [f"CASE WHEN {kept}.{size} <= {max_bytes} THEN {kept}.{name} END" for name in names]
+    aliases = f"({', '.join(names)})" if names else ""
+    # OFFSET 0 keeps the subquery whole, so the size is computed once a row
+    sql = (
+        f"SELECT {', '.join([*guarded, f'{kept}.{size}'])} "
+        f"FROM (SELECT {row}.*, octet_length(CAST({row} AS text)) AS {size} "
+        f"FROM (\n{statement}\n) AS {row}{aliases} OFFSET 0) AS {kept}"
+    )
+    return sql if limit is None else f"{sql} LIMIT {limit}"
+
+
+def columns_of(statement: str) -> str:
+    """PostgreSQL SQL whose result has ``statement``'s columns and no row (and runs nothing)."""
+    return f"SELECT * FROM (\n{statement}\n) AS vf_columns_{uuid.uuid4().hex} LIMIT 0"
+
+
+Costed = tuple[Sequence[Any], int]  # a row's values, and what it counts against the bound
+
+
+def _measured_rows(
+    connection: Connection, driver_sql: str, parameters: Mapping[str, object]
+) -> Generator[Costed, None, None]:
+    """The rows of a ``measured`` statement (or a FETCH from its cursor) one at a time, in
+    libpq's single-row mode: the worker holds no more of the result than the row at hand."""
+    with (
+        _driver(connection).cursor() as cursor,
+        contextlib.closing(cursor.stream(driver_sql, dict(parameters))) as rows,
+    ):
+        for row in rows:
+            values = row[:-1]
+            yield values, row[-1] + ROW_VALUE_BYTES * len(values)
+
+
+def _value_bytes(value: object) -> int:
+    if isinstance(value, str):
+        return len(value) if value.isascii() else len(value.encode())
+    if isinstance(value, bytes | bytearray | memoryview):
+        return len(value)
+    return 8
+
+
+def sqlite_row_cost(values: Sequence[object]) -> int:
+    """What a SQLite row counts against VOKAFLOW_QUERY_MAX_BYTES: its text (as UTF-8) and
+    blobs, 8 bytes for any other value, and ROW_VALUE_BYTES for each value."""
+    return sum(_value_bytes(value) for value in values) + ROW_VALUE_BYTES * len(values)
+
+
+def take_rows(rows: Iterable[Costed], count: int, max_bytes: int) -> list[Sequence[Any]]:
+    """Up to ``count`` rows, taken one at a time; ValueError as soon as the rows taken cost
+    more than ``max_bytes``."""
+    taken: list[Sequence[Any]] = []
+    total = 0
+    for values, cost in rows:
+        total += cost
+        if total > max_bytes:
+            raise ValueError(
+                f"the result is larger than {_bound(max_bytes)} by row {len(taken) + 1}: "
+                "read fewer rows (max_rows) or columns, or write a whole table to a file "
+                "with export_table"
+            )
+        taken.append(values)
+        if len(taken) == count:
+            break
+    return taken
+
+
+def chunked(rows: Iterable[Costed], max_rows: int, max_bytes: int) -> Iterator[list[Sequence[Any]]]:
+    """The rows in chunks of at most ``max_rows``, a chunk ending early once its rows cost
+    ``max_bytes`` (so a chunk costs less than twice that); ValueError for a single row that
+    costs more than ``max_bytes``."""
+    chunk: list[Sequence[Any]] = []
+    total = 0
+    for number, (values, cost) in enumerate(rows, 1):
+        if cost > max_bytes:
+            raise ValueError(f"row {number} is larger than {_bound(max_bytes)}")
+        chunk.append(values)
+        total += cost
+        if len(chunk) == max_rows or total >= max_bytes:
+            yield chunk
+            chunk, total = [], 0
+    if chunk:
+        yield chunk
 
 
 # --- bulk_insert ----------------------------------------------------------------------
@@ -670,27 +934,63 @@ def complex_query(
     database: DatabaseName = "default",
     max_rows: Annotated[int, Field(ge=1, le=MAX_QUERY_ROWS)] = 10_000,
 ) -> dict[str, Any]:
-    import sqlalchemy as sa
-
+    """A result that would hold more than VOKAFLOW_QUERY_MAX_BYTES fails the task: unlike
+    ``max_rows``, which the caller chose, a cut the caller did not ask for is easy to take
+    for the whole answer."""
     statement = single_statement(query)
     bound = dict(parameters or {})
     _checked_parameters(statement, bound)
-    with _read_only_connection(database) as connection:
-        try:
-            result = connection.execute(sa.text(statement), bound)
-            if not result.returns_rows:
-                return {"columns": [], "rows": [], "row_count": 0, "truncated": False}
-            columns = list(result.keys())
-            fetched = result.fetchmany(max_rows + 1)
-        except sa.exc.DBAPIError as exc:
-            raise _query_error(exc) from exc
-    rows = [[json_safe(value) for value in row] for row in fetched[:max_rows]]
-    return {
-        "columns": columns,
-        "rows": rows,
-        "row_count": len(rows),
-        "truncated": len(fetched) > max_rows,
-    }
+    max_bytes = current_settings().query_max_bytes
+    with (
+        _read_only_connection(database) as connection,
+        _database_errors(connection),
+        _time_bound(connection),
+    ):
+        columns, found = _query_rows(connection, statement, bound, max_rows + 1)
+        with contextlib.closing(found):
+            taken = take_rows(found, max_rows, max_bytes)
+            # the one row more, if any: read to the end, so that no statement is cut off
+            truncated = bool(list(found))
+    rows = [[json_safe(value) for value in row] for row in taken]
+    return {"columns": columns, "rows": rows, "row_count": len(rows), "truncated": truncated}
+
+
+@contextlib.contextmanager
+def _database_errors(connection: Connection) -> Iterator[None]:
+    import sqlalchemy as sa
+
+    try:
+        yield
+    except (sa.exc.DBAPIError, connection.dialect.loaded_dbapi.Error, MemoryError) as exc:
+        raise _query_error(exc) from exc
+
+
+def _query_rows(
+    connection: Connection, statement: str, parameters: Mapping[str, object], limit: int
+) -> tuple[list[str], Generator[Costed, None, None]]:
+    """The statement's columns, and at most ``limit`` of its rows, taken as they come."""
+    import sqlalchemy as sa
+
+    if connection.dialect.name == "postgresql":
+        described = connection.execute(sa.text(columns_of(statement)), parameters)
+        columns = list(described.keys())
+        described.close()
+        max_bytes = current_settings().query_max_bytes
+        wrapped = measured(statement, len(columns), max_bytes, limit)
+        compiled = sa.text(wrapped).compile(dialect=connection.dialect)
+        return columns, _measured_rows(
+            connection, compiled.string, compiled.construct_params(parameters)
+        )
+    result = connection.execute(sa.text(statement), parameters)
+    return (list(result.keys()) if result.returns_rows else []), _sqlite_rows(result, limit)
+
+
+def _sqlite_rows(
+    result: CursorResult[Any], limit: int | None = None
+) -> Generator[Costed, None, None]:
+    if result.returns_rows:
+        for row in itertools.islice(result, limit):
+            yield tuple(row), sqlite_row_cost(row)
 
 
 # --- export_table ---------------------------------------------------------------------
@@ -808,12 +1108,13 @@ def export_table(
     database: DatabaseName = "default",
 ) -> dict[str, Any]:
     """Rows are streamed in chunks into a temporary file beside ``output_path``, which
-    replaces it at the end: a failed export leaves no half-written file."""
-    import sqlalchemy as sa
-
+    replaces it at the end: a failed export leaves no half-written file. A chunk is at most
+    EXPORT_CHUNK_ROWS rows and about VOKAFLOW_QUERY_MAX_BYTES; a single larger row fails
+    the export."""
     path = Path(output_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    max_bytes = current_settings().query_max_bytes
     rows = 0
     try:
         with _read_only_connection(database) as connection:
@@ -822,16 +1123,46 @@ def export_table(
                 _ParquetSink(partial, source) if format == "parquet" else _CsvSink(partial, source)
             )
             try:
-                result = connection.execution_options(yield_per=EXPORT_CHUNK_ROWS).execute(
-                    sa.select(source)
-                )
-                for chunk in result.partitions():
-                    sink.write(chunk)
-                    rows += len(chunk)
-                    report_progress(None, rows=rows)
+                with (
+                    _database_errors(connection),
+                    _time_bound(connection) as deadline,
+                    contextlib.closing(_table_rows(connection, source, max_bytes)) as found,
+                ):
+                    for chunk in chunked(found, EXPORT_CHUNK_ROWS, max_bytes):
+                        sink.write(chunk)
+                        rows += len(chunk)
+                        report_progress(None, rows=rows)
+                        deadline.restart()
             finally:
                 sink.close()
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
     return {"path": str(path), "rows": rows, "format": format, "bytes": path.stat().st_size}
+
+
+def _table_rows(
+    connection: Connection, source: Table, max_bytes: int
+) -> Generator[Costed, None, None]:
+    """Every row of ``source``, taken as they come. On PostgreSQL through a cursor that
+    measures each row (see ``measured``), EXPORT_CHUNK_ROWS rows a FETCH."""
+    import sqlalchemy as sa
+
+    select = sa.select(source)
+    if connection.dialect.name != "postgresql":
+        yield from _sqlite_rows(connection.execute(select))
+        return
+    cursor = f"vf_export_{uuid.uuid4().hex}"
+    query = measured(
+        str(select.compile(dialect=connection.dialect)), len(source.columns), max_bytes
+    )
+    with _driver(connection).cursor() as declare:
+        declare.execute(f"DECLARE {cursor} NO SCROLL CURSOR FOR {query}", {})
+    while True:
+        fetched = 0
+        fetch = f"FETCH FORWARD {EXPORT_CHUNK_ROWS} FROM {cursor}"
+        for row in _measured_rows(connection, fetch, {}):
+            fetched += 1
+            yield row
+        if fetched < EXPORT_CHUNK_ROWS:
+            return

@@ -12,7 +12,6 @@ import httpx
 from tests.security.attacks import post_task, refused_field, run_task
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
-from vokaflow.store.tenant_channels import StreamLimits, TenantChannels
 
 
 def _published(client: httpx.Client, **kwargs) -> dict:
@@ -86,6 +85,8 @@ def test_an_event_is_bounded_in_size(stack, tenant):
 def test_a_stream_keeps_at_most_the_configured_length_whatever_maxlen_asks(stack):
     """On the real Redis, with a small limit: approximate trimming keeps whole nodes of 100
     entries, so the stream stays within a node of the limit."""
+    from vokaflow.store.tenant_channels import StreamLimits, TenantChannels
+
     redis = connect_sync(stack.redis_url, decode_responses=True)
     limits = StreamLimits(max_streams=2, max_length=100, ttl_s=60)
     channels = TenantChannels(redis, Keys(stack.key_prefix, 16), "length-check", limits)

@@ -119,7 +119,8 @@ class BatchStore:
         if deadline_s is not None:
             pipe.zadd(self.keys.batch_deadlines, {batch_id: int(deadline_s * 1000)})
         pipe.zrem(self.keys.batches_submitting, batch_id)
-        pipe.publish(self.keys.batch_channel, batch_id)  # its tasks may all be done already
+        # its tasks may all be done already; a cluster pipeline refuses publish(), not this
+        pipe.execute_command("PUBLISH", self.keys.batch_channel, batch_id)
         await pipe.execute()
 
     @redis_boundary

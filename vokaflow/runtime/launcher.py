@@ -17,6 +17,7 @@ import httpx
 
 from vokaflow.config import Settings
 from vokaflow.errors import ConfigError
+from vokaflow.private_files import write_private
 from vokaflow.runtime.job_secrets import RayKV, job_env, secrets_key
 from vokaflow.scheduler import NAMESPACE
 from vokaflow.store.api_keys import ApiKeyStore, KeyInfo, new_api_key
@@ -94,9 +95,7 @@ def ensure_admin_key(settings: Settings, redis_url: str) -> str:
         _with_key_store(settings, redis_url, lambda store: store.is_revoked(api_key))
     ):
         api_key = new_api_key()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(api_key + "\n")
+        write_private(path, api_key + "\n")
     asyncio.run(_register_key(settings, redis_url, api_key, "admin", "admin"))
     return api_key
 
@@ -121,9 +120,7 @@ def jwt_secret(settings: Settings, *, create: bool) -> str:
     if not path.exists():
         if not create:
             return ""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48) + "\n")
+        write_private(path, secrets.token_urlsafe(48) + "\n")
     return path.read_text().strip()
 
 

@@ -38,7 +38,7 @@ def _deploy_unbatched(stack: LocalStack) -> None:
     client = connect_sync(stack.redis_url, decode_responses=True)
     client.hset(Keys(stack.key_prefix, 16).trained_models, UNBATCHED, spec_json(spec))
     client.close()
-    ray.init(address=stack.ray_address, namespace=NAMESPACE, log_to_driver=False)
+    stack.init_ray(namespace=NAMESPACE)
     deploy_model(spec)
     ray.shutdown()
 

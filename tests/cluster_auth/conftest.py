@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from vokaflow.private_files import write_private
 from vokaflow.runtime.stack import LocalStack
 
 
@@ -26,7 +25,8 @@ def ray_token() -> str:
 def token_stack(tmp_path_factory: pytest.TempPathFactory, ray_token: str) -> Iterator[LocalStack]:
     folder = tmp_path_factory.mktemp("token-auth")
     token_file = folder / "ray_token"
-    write_private(token_file, ray_token)
+    token_file.write_text(ray_token)
+    token_file.chmod(0o600)
     home = folder / "home"
     home.mkdir(mode=0o755)  # made beforehand, open to all: `up` closes it
     home.chmod(0o755)

@@ -74,7 +74,7 @@ class Load:
 def kill_scheduler(stack: LocalStack, _redis: RedisServer) -> str:
     import ray
 
-    ray.init(address=stack.ray_address, namespace=NAMESPACE, log_to_driver=False)
+    stack.init_ray(namespace=NAMESPACE)
     try:
         ray.kill(ray.get_actor(SCHEDULER_NAME), no_restart=False)
     finally:

@@ -12,7 +12,6 @@ comes from wrk when it is installed (see benchmarks/http_load.py for why).
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from benchmarks.common import bench_stack, print_table, write_result
@@ -29,8 +28,7 @@ def deploy_noop_endpoint(stack: LocalStack) -> None:
     from fastapi import FastAPI
     from ray import serve
 
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(address=stack.ray_address, log_to_driver=False)
+    stack.init_ray()
     app = FastAPI()
 
     @serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)

@@ -40,7 +40,7 @@ def _deploy_unbatched(stack: LocalStack) -> None:
     entry = TrainedEntry(UNBATCHED, "admin", UNBATCHED, "benchmark", spec)
     client.hset(Keys(stack.key_prefix, 16).trained_models, UNBATCHED, entry.to_json())
     client.close()
-    ray.init(address=stack.ray_address, namespace=NAMESPACE, log_to_driver=False)
+    stack.init_ray(namespace=NAMESPACE)
     deploy_model(spec)
     ray.shutdown()
 

@@ -23,6 +23,8 @@ from typing import Any
 import ray
 from ray.experimental import internal_kv
 
+from vokaflow.runtime.loopback import SINGLE_MACHINE_ENV
+
 START_S = 60  # the child's interpreter, `import ray` and ray.init, on a busy machine
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -81,6 +83,8 @@ def call(address: str, operation: str, env: dict[str, str] | None = None, **argu
     """Run one operation against the Ray cluster at `address` and return its result;
     `env` adds to the child's environment."""
     env = {"RAY_AUTH_MODE": "disabled", **os.environ, **(env or {})}
+    if address.startswith("127.0.0.1:") and env["RAY_AUTH_MODE"] == "disabled":
+        env.update(SINGLE_MACHINE_ENV)  # the head `vokaflow up` starts listens on loopback only
     command = [sys.executable, "-m", "tests.ray_driver", address, operation]
     done = subprocess.run(
         [*command, json.dumps(arguments)],

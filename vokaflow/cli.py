@@ -18,6 +18,7 @@ from vokaflow.api import tokens
 from vokaflow.clock import iso_event
 from vokaflow.config import Settings, load_settings
 from vokaflow.errors import ConfigError
+from vokaflow.private_files import PRIVATE_UMASK, private_dir
 from vokaflow.runtime import launcher
 from vokaflow.store.api_keys import KeyInfo, NameRefused
 
@@ -110,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
-    settings.home.mkdir(parents=True, exist_ok=True)
+    # what up starts (Redis, Ray, and Ray's workers through it) inherits the umask: the
+    # tasks' files, the AOF and Ray's logs are the service user's only
+    os.umask(PRIVATE_UMASK)
+    private_dir(settings.home)
     redis_url = launcher.redis_url_for(settings, start=True)
     print(f"Redis: {_redacted(redis_url)}", flush=True)
     admin_key = launcher.ensure_admin_key(settings, redis_url)

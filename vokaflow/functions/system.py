@@ -29,6 +29,7 @@ from pydantic import Field
 
 from vokaflow.functions.data_roots import PRINCIPALS_FOLDER
 from vokaflow.functions.registry import function
+from vokaflow.private_files import open_private
 from vokaflow.schemas import WorkerType
 
 if TYPE_CHECKING:
@@ -575,7 +576,8 @@ def backup_state(label: Slug = "manual") -> dict[str, Any]:
     partial = path.with_name(f".{path.name}.partial")
     prefix = service.settings.key_prefix
     try:
-        with contextlib.closing(client), partial.open("w", encoding="utf-8") as out:
+        # every key of every tenant: for the service's user only
+        with contextlib.closing(client), open_private(partial) as out:
             out.write(json.dumps(backup_header(prefix, created_at)) + "\n")
             count = dump_keys(client, prefix, out.write)
             out.write(json.dumps({"end": True, "keys": count}) + "\n")

@@ -17,6 +17,8 @@ import httpx
 
 from vokaflow.config import Settings
 from vokaflow.errors import ConfigError
+from vokaflow.private_files import write_private
+from vokaflow.runtime import loopback
 from vokaflow.runtime.job_secrets import RayKV, job_env, secrets_key
 from vokaflow.scheduler import NAMESPACE
 from vokaflow.store.api_keys import ADMIN_NAME, ApiKeyStore, KeyInfo, NameRefused, new_api_key
@@ -97,9 +99,7 @@ def ensure_admin_key(settings: Settings, redis_url: str) -> str:
         _with_key_store(settings, redis_url, lambda store: store.is_revoked(api_key))
     ):
         api_key = new_api_key()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(api_key + "\n")
+        write_private(path, api_key + "\n")
     asyncio.run(_register_key(settings, redis_url, api_key, ADMIN_NAME, "admin"))
     return api_key
 
@@ -124,9 +124,7 @@ def jwt_secret(settings: Settings, *, create: bool) -> str:
     if not path.exists():
         if not create:
             return ""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48) + "\n")
+        write_private(path, secrets.token_urlsafe(48) + "\n")
     return path.read_text().strip()
 
 
@@ -173,12 +171,36 @@ def worker_pool_config(num_cpus: int) -> dict[str, str]:
     }
 
 
+def _loopback_only() -> bool:
+    """Whether the head `up` starts listens on loopback only: while Ray runs without
+    authentication. Other nodes may join a head with token auth."""
+    return os.environ.get("RAY_AUTH_MODE", "disabled") == "disabled"
+
+
+def _reach_own_head() -> None:
+    """Make this process's Ray driver able to reach the head `up` started."""
+    if _loopback_only():
+        loopback.reach_head_on_loopback()
+
+
+def head_exposure(settings: Settings) -> dict[str, str]:
+    """The head's ports, and Serve's HAProxy's own ports on loopback, its files private
+    (see vokaflow.runtime.loopback)."""
+    env = loopback.head_env() if _loopback_only() else {}
+    if settings.ha_proxy:
+        from ray.serve._private.haproxy import get_haproxy_binary
+
+        env.update(loopback.haproxy_env(get_haproxy_binary()))
+    return env
+
+
 def start_ray(settings: Settings) -> str:
     """Attach to RAY_ADDRESS, or start a head node with the worker-type resources."""
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     address = os.environ.get("RAY_ADDRESS")
     if not address:
         os.environ.update(serve_proxy_config(settings))
+        _reach_own_head()
         address = f"127.0.0.1:{settings.ray_port}"
         if not _port_open("127.0.0.1", settings.ray_port):
             num_cpus = settings.ray_num_cpus or os.cpu_count() or 1
@@ -194,7 +216,7 @@ def start_ray(settings: Settings) -> str:
                 flags["metrics-export-port"] = settings.ray_metrics_export_port
             command = [ray_cli, "start", "--head", "--disable-usage-stats"]
             command += [f"--{name}={value}" for name, value in flags.items()]
-            env = {**os.environ, **worker_pool_config(num_cpus)}
+            env = {**os.environ, **worker_pool_config(num_cpus), **head_exposure(settings)}
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
             _ray_marker(settings).write_text(address)
     import ray
@@ -360,9 +382,10 @@ def stop_everything(settings: Settings) -> list[str]:
     """Drain, then stop what ``up`` started; returns what was done."""
     stopped: list[str] = []
     marker = _ray_marker(settings)
-    address = os.environ.get("RAY_ADDRESS") or (
-        marker.read_text().strip() if marker.exists() else None
-    )
+    address = os.environ.get("RAY_ADDRESS")
+    if not address and marker.exists():
+        address = marker.read_text().strip()
+        _reach_own_head()
     stopped.append(f"new tasks refused, {drain(settings, address)}")
     if marker.exists():
         # Our own head: stopping Ray stops Serve, the scheduler job and its actor with it
@@ -371,6 +394,7 @@ def stop_everything(settings: Settings) -> list[str]:
         ray_cli = str(Path(sys.executable).parent / "ray")
         subprocess.run([ray_cli, "stop", "--force"], check=False, capture_output=True)
         _stop_orphaned_haproxy(settings.port)
+        loopback.remove_haproxy_files()
         marker.unlink(missing_ok=True)
         stopped.append("ray (serve, scheduler)")
     elif address and _reachable(address):

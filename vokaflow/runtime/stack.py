@@ -17,6 +17,7 @@ from types import TracebackType
 import httpx
 import redis
 
+from vokaflow.runtime.loopback import SINGLE_MACHINE_ENV, reach_head_on_loopback
 from vokaflow.store.embedded import redis_server_binary, start_redis_server
 from vokaflow.store.redis_client import connect_sync
 
@@ -53,12 +54,24 @@ class LocalStack:
             VOKAFLOW_RAY_DASHBOARD_PORT=str(self.dashboard_port),
             VOKAFLOW_KEY_PREFIX=self.key_prefix,
             RAY_AUTH_MODE=env.get("RAY_AUTH_MODE", "disabled"),
-            **self.settings,
         )
+        env.update(self.settings)
         env.pop("RAY_ADDRESS", None)
         if self.join_ray:
             env["RAY_ADDRESS"] = self.join_ray
+        elif env["RAY_AUTH_MODE"] == "disabled":
+            env.update(SINGLE_MACHINE_ENV)  # its head listens on loopback only
         return env
+
+    def init_ray(self, namespace: str | None = None) -> None:
+        """Join this stack's Ray cluster from this process, as a driver."""
+        import ray
+
+        ray_env = {name: value for name, value in self.env.items() if name.startswith("RAY_")}
+        os.environ.update(ray_env)  # the auth mode, its token
+        if SINGLE_MACHINE_ENV.items() <= ray_env.items():
+            reach_head_on_loopback()
+        ray.init(address=self.ray_address, namespace=namespace, log_to_driver=False)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

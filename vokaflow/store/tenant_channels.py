@@ -4,7 +4,9 @@ functions write, and nothing else.
 Every name lies under ``Keys.tenant_space(owner)``: a digest of the principal, so a task
 can name neither the service's own keys (the webhook event stream, the scheduler's
 channels) nor another principal's. A principal keeps at most ``max_streams`` streams; each
-holds about ``max_length`` events and expires ``ttl_s`` after its last one.
+holds at most ``max_length`` events and ``max_bytes`` of them (the oldest go first), and
+expires ``ttl_s`` after its last one: a principal's streams hold at most
+max_streams × max_bytes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class TooManyStreams(RuntimeError):
 class StreamLimits:
     max_streams: int
     max_length: int
+    max_bytes: int
     ttl_s: int
 
 
@@ -60,8 +63,18 @@ class TenantChannels:
         ttl_ms = self.limits.ttl_s * 1000
         length = min(max_length, self.limits.max_length)
         now_ms = int(time.time() * 1000)
-        args: list[str | int] = [name, now_ms, ttl_ms, self.limits.max_streams, length, event]
-        reply: list[Any] = self._append(keys=[f"{self.space}:streams", stream], args=args)
+        limits = self.limits
+        args: list[str | int] = [
+            name,
+            now_ms,
+            ttl_ms,
+            limits.max_streams,
+            length,
+            limits.max_bytes,
+            event,
+        ]
+        keys = [f"{self.space}:streams", stream, f"{self.space}:stream-bytes"]
+        reply: list[Any] = self._append(keys=keys, args=args)
         if not reply[0]:
             raise TooManyStreams(
                 f"this key already has {self.limits.max_streams} streams "

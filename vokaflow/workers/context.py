@@ -115,14 +115,17 @@ class TaskContext:
     def redis(self) -> redis.Redis:
         return _redis(self.env.redis_url)
 
-    @property
+    @functools.cached_property
     def channels(self) -> TenantChannels:
         """The streams and channels of the task's principal (never the service's own)."""
         from vokaflow.store.tenant_channels import StreamLimits, TenantChannels
 
         settings = self.settings
         limits = StreamLimits(
-            settings.tenant_streams_max, settings.tenant_stream_maxlen, settings.tenant_stream_ttl_s
+            settings.tenant_streams_max,
+            settings.tenant_stream_maxlen,
+            settings.tenant_stream_max_bytes,
+            settings.tenant_stream_ttl_s,
         )
         keys = Keys(settings.key_prefix, settings.partitions)
         return TenantChannels(self.redis, keys, self.owner, limits)

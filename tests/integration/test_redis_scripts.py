@@ -159,3 +159,23 @@ async def test_a_begun_batch_whose_tasks_were_never_written_closes_as_aborted(re
     await batches.commit_written("b2")
     record = await batches.get("b2")
     assert (record["status"], record["total"]) == ("aborted", "0")
+
+
+async def test_a_batch_committed_but_not_announced_is_announced_by_its_finisher(redis_and_keys):
+    """As if the gateway stopped right after the status changed: listed, running, but still
+    among the submitting ones and never announced to the scheduler."""
+    client, keys = redis_and_keys
+    batches = BatchStore(client, keys)
+    task = _task(keys, Priority.NORMAL, time.time())
+    await batches.begin(_batch("b3", 1), [task.task_id], [], "[]", "d")
+    await TaskStore(client, keys).submit([task])
+    await client.sadd(keys.running_batches, "b3")
+    await batches.lua.run("batch_commit", [keys.batch("b3")], [])
+    pubsub = client.pubsub()
+    await pubsub.subscribe(keys.batch_channel)
+    await batches.commit_written("b3")
+    assert await batches.submitting_since(time.time() + 1) == []
+    assert (await batches.get("b3"))["status"] == "running"
+    messages = [await pubsub.get_message(timeout=1) for _ in range(2)]
+    assert any(m and m["type"] == "message" and m["data"] == "b3" for m in messages)
+    await pubsub.aclose()

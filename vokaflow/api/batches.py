@@ -295,7 +295,11 @@ async def _finish_submission(
 ) -> None:
     """Write the first request's tasks that are missing (the same ids: they follow from the
     key) and commit. No token is taken again: the first request took them. A task that no
-    longer passes its checks is left out of the batch."""
+    longer passes its checks is left out of the batch. Past the grace period the scheduler
+    may be finishing it with the tasks written: then this writes none either."""
+    if time.time() - float(first["created_at"]) >= services.settings.batch_submit_grace_s:
+        await services.batches.commit_written(batch_id)
+        return
     wanted = set(await _all_task_ids(services, batch_id))
     held = set(await services.batches.held_ids(batch_id))
     prepared, _ = await _prepare_all(body, services, principal, batch_id)

@@ -73,7 +73,8 @@ class Services:
         )
         load_plugins(settings.plugin_modules)
         self.functions = functions
-        self.failpoints = Failpoints(settings.failpoints)
+        # armed only where the settings say they are a test's: never by a slip in production
+        self.failpoints = Failpoints(settings.failpoints if settings.environment == "test" else [])
         self._argument_contexts = ScopedContexts(settings)
         self.started_at = time.time()
         psutil.cpu_percent(interval=None)  # the first reading is meaningless: take it now

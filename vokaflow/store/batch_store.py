@@ -112,12 +112,19 @@ class BatchStore:
 
     @redis_boundary
     async def commit(self, batch_id: str, deadline_s: float | None) -> None:
-        """``running`` from now on, listed for the scheduler; each step safe to repeat."""
-        await self.lua.run("batch_commit", [self.keys.batch(batch_id)], [])
+        """``running`` from now on, listed for the scheduler. It is listed (and its deadline
+        set) before its status changes, so a stop between the steps never leaves a running
+        batch that nothing tracks; each step is safe to repeat."""
         pipe = self.redis.pipeline(transaction=False)  # spans slots
         pipe.sadd(self.keys.running_batches, batch_id)
         if deadline_s is not None:
             pipe.zadd(self.keys.batch_deadlines, {batch_id: int(deadline_s * 1000)})
+        await pipe.execute()
+        await self.lua.run("batch_commit", [self.keys.batch(batch_id)], [])
+        await self._announce_committed(batch_id)
+
+    async def _announce_committed(self, batch_id: str) -> None:
+        pipe = self.redis.pipeline(transaction=False)
         pipe.zrem(self.keys.batches_submitting, batch_id)
         # its tasks may all be done already; a cluster pipeline refuses publish(), not this
         pipe.execute_command("PUBLISH", self.keys.batch_channel, batch_id)
@@ -140,6 +147,8 @@ class BatchStore:
         ``aborted``."""
         record = await self.get(batch_id)
         if record is None or record.get("status") != "submitting":
+            if record is not None:  # committed, but stopped before it said so
+                await self._announce_committed(batch_id)
             await self.forget_submission(batch_id)
             return
         missing = await self._unwritten(batch_id)

@@ -65,6 +65,8 @@ class DeadLetterStore:
                 if spec is not None:
                     own = self.keys.owner_dead_letters(partition, task_owner(spec) or "")
                     pipe.zadd(own, {str(task_id): failed_ms})
+                    if self.retention_ms:
+                        pipe.pexpire(own, self.retention_ms)
                     indexed += 1
             await pipe.execute()
         await self.redis.set(self.keys.owner_dead_letters_indexed, "1")

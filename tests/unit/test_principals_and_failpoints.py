@@ -9,7 +9,20 @@ from vokaflow.failpoints import Failpoints
 from vokaflow.store.api_keys import ADMIN_NAME, NameRefused, check_principal
 
 
-@pytest.mark.parametrize("name", ["", " ", "a\\x00b", "tab\\there", "x" * 129, "\\ud800"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        " ",
+        "a\\x00b",
+        "tab\\there",
+        "x" * 129,
+        "\\ud800",
+        "admin\\u200b",
+        " admin",
+        "bo\\u202eb",
+    ],
+)
 def test_a_name_with_control_characters_or_out_of_bounds_is_refused(name):
     with pytest.raises(NameRefused):
         check_principal(name.encode().decode("unicode_escape"), "user")

@@ -4,7 +4,7 @@ re-queue."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 from fastapi import APIRouter, Query
 
@@ -14,7 +14,6 @@ from vokaflow.api.submission import allowed_call
 from vokaflow.api.views import task_status_view
 from vokaflow.errors import Conflict, NotFound, ValidationFailed
 from vokaflow.schemas import DeadLettersResponse, TaskStatusResponse
-from vokaflow.store.api_keys import Principal
 from vokaflow.store.records import task_owner
 
 router = APIRouter(prefix="/api/high-scale-tasks/dead-letters", tags=["dead letters"])
@@ -39,18 +38,29 @@ async def list_dead_letters(
     return DeadLettersResponse(dead_letters=views, total=total, limit=limit, offset=offset)
 
 
-def _still_allowed(services: Services, spec: dict[str, Any]) -> None:
-    """A requeued task runs with its owner's scope and rights, checked again now: the
-    function, its admin-only mark and the arguments, as at submit (409 if no longer)."""
-    owner = Principal(str(spec.get("owner") or ""), "user" if spec.get("data_scope") else "admin")
+async def _still_allowed(services: Services, spec: dict[str, Any]) -> None:
+    """A requeued task runs as its owner, checked again now: the owner's role as its name
+    holds it today, the data scope and category that role and the function give (a task an
+    older version stored otherwise is refused), the function's admin-only mark and the
+    arguments in that scope. 409 when they no longer hold."""
+    owner = await services.api_keys.principal_named(str(spec.get("owner") or ""))
+    entry = services.functions.find(str(spec["function_name"]))
+    if spec.get("data_scope", "") != owner.data_scope or (
+        entry is not None and spec.get("category") != entry.category
+    ):
+        _refuse(spec, "it was stored by an older version with another scope; submit it again")
     try:
         allowed_call(services, owner, spec["function_name"], spec["args"], spec["kwargs"])
     except ValidationFailed as refused:
         details = refused.details or {}
-        raise Conflict(
-            f"Task '{spec['id']}' can no longer run as its owner: {details.get('error')}",
-            {"task_id": spec["id"], "field": details.get("field")},
-        ) from None
+        _refuse(spec, str(details.get("error")), details.get("field"))
+
+
+def _refuse(spec: dict[str, Any], why: str, field: str | None = None) -> NoReturn:
+    raise Conflict(
+        f"Task '{spec['id']}' can no longer run as its owner: {why}",
+        {"task_id": spec["id"], "field": field},
+    )
 
 
 @router.post("/{task_id}/requeue", response_model=TaskStatusResponse)
@@ -65,7 +75,7 @@ async def requeue_dead_letter(
     await services.ensure_accepting()
     record = await services.visible_record(task_id, principal)
     spec = json.loads(record["spec"])
-    _still_allowed(services, spec)
+    await _still_allowed(services, spec)
     category = str(spec["category"])
     owner = str(spec.get("owner") or "")
     decision = await services.rate_limiter.take(category, 1, partial=False, owner=owner)

@@ -22,6 +22,8 @@ KEY_PREFIX = "vf_"
 KEY_ID_CHARS = 12  # the shown id: a prefix of the key's digest, never the key itself
 ADMIN_NAME = "admin"  # the built-in admin's principal, whose key `vokaflow up` keeps
 MAX_NAME_CHARS = 128
+# characters that do not show, or show as something else: "admin\u200b" would pass for admin
+UNSEEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co"})
 SAFE_FOLDER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 HASHED_FOLDER = re.compile(r"^[0-9a-f]{32}$")
 
@@ -32,10 +34,15 @@ class NameRefused(ValueError):
 
 def check_principal(name: str, role: str) -> None:
     """Raises NameRefused for a name no credential of ``role`` may carry."""
-    if not name.strip() or len(name) > MAX_NAME_CHARS:
-        raise NameRefused(f"a principal's name has 1 to {MAX_NAME_CHARS} characters")
-    if any(unicodedata.category(char) in ("Cc", "Cs") for char in name):
-        raise NameRefused("a principal's name may not hold control characters")
+    if not name.strip() or len(name) > MAX_NAME_CHARS or name != name.strip():
+        raise NameRefused(
+            f"a principal's name has 1 to {MAX_NAME_CHARS} characters, no space at its ends"
+        )
+    if any(unicodedata.category(char) in UNSEEN_CATEGORIES for char in name):
+        raise NameRefused(
+            "a principal's name may not hold control, format (zero-width, direction) or "
+            "private-use characters"
+        )
     if name == ADMIN_NAME and role != "admin":
         raise NameRefused(f"'{ADMIN_NAME}' is the built-in admin's name")
 
@@ -127,6 +134,24 @@ class ApiKeyStore:
         pipe.hget(self.keys.principal_roles, name)
         _, bound = await pipe.execute()
         return str(bound)
+
+    @redis_boundary
+    async def bind_names_of_existing_keys(self) -> None:
+        """Keys made before names held one role: bind each key's name, admins' first, so a
+        user key that shares an admin's name is refused from now on."""
+        infos = sorted(await self.all(), key=lambda info: info.role != "admin")
+        pipe = self.redis.pipeline(transaction=False)
+        for info in infos:
+            pipe.hsetnx(self.keys.principal_roles, info.name, info.role)
+        await pipe.execute()
+
+    @redis_boundary
+    async def principal_named(self, name: str) -> Principal:
+        """The principal ``name`` is: its bound role; a user when no credential with that
+        name was ever seen, but for the built-in admin's name."""
+        bound = await self.redis.hget(self.keys.principal_roles, name)
+        default = "admin" if name == ADMIN_NAME else "user"
+        return Principal(name, str(bound or default))
 
     async def check_name(self, name: str, role: str) -> None:
         """Raises NameRefused unless a credential of ``role`` may be named ``name``."""

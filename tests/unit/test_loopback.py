@@ -37,3 +37,10 @@ def test_the_api_frontend_keeps_the_address_the_operator_chose():
 def test_the_admin_socket_is_for_its_user_only():
     rewritten = loopback_config(SERVE_CONFIG)
     assert "admin.sock mode 600 level admin" in rewritten and "666" not in rewritten
+
+
+def test_the_api_frontend_names_the_client_itself_whatever_the_client_sent():
+    rewritten = loopback_config(SERVE_CONFIG).splitlines()
+    bind = rewritten.index("    bind *:8000")
+    assert rewritten[bind + 1] == "    http-request set-header X-Forwarded-For %[src]"
+    assert rewritten.count("    http-request set-header X-Forwarded-For %[src]") == 1

@@ -26,6 +26,14 @@ from vokaflow.schemas import (
 from vokaflow.store.redis_client import is_cluster
 
 router = APIRouter(prefix="/api/metrics", tags=["metrics"])
+# A Redis node's version and activity: what every tenant does, and what to attack
+HIDDEN_FROM_TENANTS = {
+    "version": "",
+    "used_memory_bytes": 0,
+    "connected_clients": 0,
+    "ops_per_second": 0,
+    "keys": 0,
+}
 
 
 @router.get(
@@ -104,7 +112,7 @@ async def redis_metrics(services: ServicesDep, principal: PrincipalDep) -> Redis
     """Each Redis primary's state, and which node holds each task partition."""
     details = redis_nodes_seen_by(principal, await services.metrics.node_details())
     if not principal.is_admin:
-        details = {name: {**detail, "version": ""} for name, detail in details.items()}
+        details = {name: {**detail, **HIDDEN_FROM_TENANTS} for name, detail in details.items()}
     return RedisMetricsResponse(
         mode="cluster" if is_cluster(services.redis) else "single",
         nodes={name: RedisNodeDetail(**detail) for name, detail in details.items()},

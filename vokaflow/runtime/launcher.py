@@ -92,7 +92,11 @@ def revoke_api_keys(settings: Settings, redis_url: str, id_or_name: str) -> list
 
 def ensure_admin_key(settings: Settings, redis_url: str) -> str:
     """The admin key kept in VOKAFLOW_HOME (mode 0600), registered in this Redis; a new one
-    if there is none or the kept one was revoked."""
+    if there is none or the kept one was revoked. Names of keys from before names held one
+    role are bound first."""
+    asyncio.run(
+        _with_key_store(settings, redis_url, lambda store: store.bind_names_of_existing_keys())
+    )
     path = settings.admin_key_file
     api_key = path.read_text().strip() if path.exists() else ""
     if not api_key or asyncio.run(
@@ -292,11 +296,23 @@ def deploy(settings: Settings, redis_url: str) -> None:
     from vokaflow.api.gateway import APP_NAME, gateway_app
 
     start_scheduler_job(settings, redis_url)
-    gateway_settings = settings.model_copy(update={"jwt_secret": jwt_secret(settings, create=True)})
+    gateway_settings = settings.model_copy(
+        update={"jwt_secret": jwt_secret(settings, create=True), **_proxy_trust(settings)}
+    )
     serve.start(http_options={"host": settings.host, "port": settings.port})
     app = gateway_app(gateway_settings, redis_url)
     serve.run(app, name=APP_NAME, route_prefix="/", blocking=False)
     deploy_vicky_models(settings, redis_url)
+
+
+def _proxy_trust(settings: Settings) -> dict[str, object]:
+    """On a head `up` started, Serve's HAProxy runs through our launcher, which sets
+    X-Forwarded-For to the client's address whatever the client sent: the gateway may
+    believe it from loopback, unless the operator chose its trusted proxies itself."""
+    ours = owns_ray_head(settings) and settings.ha_proxy
+    if not ours or "trusted_proxies" in settings.model_fields_set:
+        return {}
+    return {"trusted_proxies": ["127.0.0.1", "::1"]}
 
 
 def deploy_vicky_models(settings: Settings, redis_url: str) -> list[str]:

@@ -116,11 +116,13 @@ def _private_runtime_dir() -> None:
 _SECTION = re.compile(r"^(\S+)\s*(\S*)")
 _ON_LOOPBACK = {("frontend", "prometheus"), ("listen", "stats")}
 _BIND_ANY = re.compile(r"^(\s*bind\s+)\*?:")
+_API_FRONTEND = ("frontend", "http_frontend")
 
 
 def loopback_config(config: str) -> str:
-    """Serve's HAProxy config with the Prometheus and stats frontends on 127.0.0.1, and the
-    admin socket for this user only."""
+    """Serve's HAProxy config with the Prometheus and stats frontends on 127.0.0.1, the
+    admin socket for this user only, and the API frontend telling the gateway who the client
+    is: X-Forwarded-For set to the peer's address, whatever the client sent."""
     lines = []
     section = ("", "")
     for line in config.splitlines(keepends=True):
@@ -132,6 +134,8 @@ def loopback_config(config: str) -> str:
         if line.lstrip().startswith("stats socket "):
             line = line.replace(" mode 666 ", " mode 600 ")
         lines.append(line)
+        if section == _API_FRONTEND and line.lstrip().startswith("bind "):
+            lines.append("    http-request set-header X-Forwarded-For %[src]\n")
     return "".join(lines)
 
 

@@ -130,16 +130,18 @@ class Settings(BaseSettings):
     smtp_sender: str = "vokaflow@localhost"
     notify_webhook_secret: str = Field(default="", repr=False)  # signs send_webhook's POSTs
     transcription_model: str = "whisper_tiny"  # an id in models/registry.yaml
-    # A principal's own Redis streams (publish_event): how many, how long each, and how long
-    # one is kept after its last event.
+    # A principal's own Redis streams (publish_event): how many, how many events and bytes
+    # each holds, and how long one is kept after its last event.
     tenant_streams_max: int = Field(default=16, ge=1)
     tenant_stream_maxlen: int = Field(default=10_000, ge=1)
+    tenant_stream_max_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)
     tenant_stream_ttl_s: int = Field(default=24 * 3600, ge=60)
 
     # A batch submission interrupted between its steps (and not replayed with its
     # idempotency key) is finished by the scheduler after this long, with the tasks written.
     batch_submit_grace_s: float = Field(default=60.0, gt=0)
-    # Fault injection for tests (vokaflow/failpoints.py): named places that fail once.
+    # Fault injection for tests (vokaflow/failpoints.py): named places that fail once;
+    # honoured only when VOKAFLOW_ENVIRONMENT is "test".
     failpoints: list[str] = Field(default_factory=list)
 
     webhook_allowed_hosts: list[str] = Field(default_factory=list)

@@ -235,7 +235,6 @@ def save_model(estimator: Any, name: str, metadata: dict[str, Any]) -> tuple[Pat
 
     content = skops.io.dumps(estimator)
     path = model_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
     _write_atomically(path, content)
     _write_atomically(path.with_suffix(".json"), json.dumps(metadata, indent=2).encode())
     return path, hashlib.sha256(content).hexdigest()

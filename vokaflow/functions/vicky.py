@@ -5,7 +5,9 @@ task's owner (see vokaflow.vicky.trained: no other key sees it, admins excepted)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import shutil
 import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -181,7 +183,7 @@ def vicky_training(
     learning_rate: Annotated[float, Field(gt=0, le=1)] = 5e-4,
     batch_size: Annotated[int, Field(ge=1, le=1024)] = 4,
 ) -> dict[str, Any]:
-    from vokaflow.vicky.deployment import deploy_model
+    from vokaflow.vicky.deployment import deploy_model, undeploy_model
     from vokaflow.vicky.training import check_fits_in_memory, fine_tune
 
     context = _context()
@@ -219,7 +221,11 @@ def vicky_training(
         deploy_model(spec)
         trained.finish(claim, spec)
     except BaseException:
-        trained.release(claim)  # the name is free again, and no longer counts
+        # the name is free again and no longer counts, and what the training left goes
+        with contextlib.suppress(Exception):
+            undeploy_model(claim.key)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        trained.release(claim)
         raise
     return {
         "model_id": new_model_id,

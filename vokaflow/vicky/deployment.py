@@ -172,3 +172,11 @@ def deploy_model(spec: ModelSpec, overrides: dict[str, Any] | None = None) -> No
 def app_builder(args: dict[str, Any]) -> Application:
     """For ``serve deploy deployments/*.yaml``: ``args: {model: ID}``."""
     return model_app(ModelRegistry().get(str(args["model"])))
+
+
+def undeploy_model(model_id: str) -> None:
+    """Remove the model's Serve application, if there is one."""
+    from ray import serve
+
+    if app_name(model_id) in serve.status().applications:
+        serve.delete(app_name(model_id))

@@ -72,13 +72,14 @@ def test_a_user_token_named_like_an_admin_key_is_refused(stack):
 def test_the_admin_s_dead_letters_stay_the_admin_s(stack, api, tenant):
     failed = submit(api, "raise_error", "admin's failure", retry_count=0)
     wait_until(api, failed["task_id"])
-    with _as(stack, _token(stack, "admin")) as fake_admin:
-        listed = fake_admin.get("/api/high-scale-tasks/dead-letters")
-        requeue = fake_admin.post(f"/api/high-scale-tasks/dead-letters/{failed['task_id']}/requeue")
-        assert listed.status_code == 401 and requeue.status_code == 401
-    stranger = tenant()
-    reply = stranger.post(f"/api/high-scale-tasks/dead-letters/{failed['task_id']}/requeue")
-    assert reply.status_code == 404
+    requeue = f"/api/high-scale-tasks/dead-letters/{failed['task_id']}/requeue"
+    assert tenant().post(requeue).status_code == 404
+    impostor = stack.cli("keys", "create", "--name", "admin", check=False)
+    if impostor.returncode == 0:  # the hole: a user key named admin owned the admin's work
+        with stack.client(api_key=impostor.stdout.strip().splitlines()[-1]) as fake_admin:
+            assert fake_admin.get("/api/high-scale-tasks/dead-letters").json()["total"] == 0
+            assert fake_admin.post(requeue).status_code == 404
+    assert impostor.returncode != 0
 
 
 def _plant_dead_letter(stack, owner: str, function_name: str) -> str:

@@ -53,9 +53,7 @@ def test_a_tenant_s_send_webhook_never_verifies_as_another_tenant_s(stack, tenan
     )
 
 
-@pytest.mark.parametrize(
-    "url", ["http://127.0.0.1/x\x00", "http://127.0.0.1/x\x7f", "http://127.0.0.1:99999/"]
-)
+@pytest.mark.parametrize("url", ["http://127.0.0.1/x\x00", "http://127.0.0.1/x\x7f"])
 def test_a_url_that_cannot_be_delivered_to_is_refused_at_configure(stack, tenant, url):
     body = {"url": url, "events": ["task.completed"], "secret": SECRET}
     assert refused_field(tenant().post("/api/webhooks/configure", json=body)) == "url"

@@ -6,12 +6,13 @@ import asyncio
 import functools
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections import defaultdict
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
@@ -132,6 +133,7 @@ async def _held_back(body: BatchSubmitRequest, services: Services, tasks: list[N
 @router.post("/batch", response_model=BatchSubmitResponse)
 async def submit_batch(
     body: BatchSubmitRequest,
+    request: Request,
     response: Response,
     services: ServicesDep,
     principal: PrincipalDep,
@@ -140,10 +142,10 @@ async def submit_batch(
     with the same idempotency key after a failure at any step finishes the first request's
     batch: its answer lists exactly the tasks that exist."""
     await services.ensure_accepting()
-    refuse_invalid_unicode(body.tasks)
+    await refuse_invalid_unicode(request, body.tasks)
     key = body.idempotency_key
     batch_id = f"batch_{idempotent_id(principal.name, 'batch', key) if key else uuid.uuid4()}"
-    digest = request_digest(body)
+    digest = request_digest(body) if key else ""
     if key and (first := await services.batches.get(batch_id)) is not None:
         return await _replay(services, principal, body, batch_id, first, digest, response)
     prepared, errors = await _prepare_all(body, services, principal, batch_id)
@@ -186,9 +188,16 @@ async def submit_batch(
     )
 
 
-def refuse_invalid_unicode(tasks: list[dict[str, Any]]) -> None:
+# JSON can hold a surrogate only as an escape (\\uD800 to \\uDFFF): a body without one has
+# none, and needs no walk through its tasks
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+async def refuse_invalid_unicode(request: Request, tasks: list[dict[str, Any]]) -> None:
     """A lone surrogate anywhere (JSON allows them; Redis and the answer cannot hold them)
     makes the whole request a 400 naming the first such field."""
+    if not SURROGATE_ESCAPE.search(await request.body()):
+        return
     try:
         json.dumps(tasks, ensure_ascii=False).encode()
     except UnicodeEncodeError:
@@ -251,12 +260,15 @@ async def _write_and_commit(services: Services, record: BatchRecord, tasks: list
     """The steps after begin; each may be repeated by a replay or the scheduler."""
     fault = functools.partial(services.failpoints.reach, tag=tasks[0].name, subject=record.batch_id)
     fault("batch.after_begin")
-    await services.tasks.submit(tasks)
-    fault("batch.after_tasks")
     deadline = (
         None if record.batch_timeout_s is None else record.created_at + record.batch_timeout_s
     )
-    await services.batches.commit(record.batch_id, deadline)
+    listing = functools.partial(
+        services.batches.queue_listing, batch_id=record.batch_id, deadline_s=deadline
+    )
+    await services.tasks.submit(tasks, also=listing)
+    fault("batch.after_tasks")
+    await services.batches.commit(record.batch_id)
     fault("batch.after_commit")
 
 

@@ -23,7 +23,6 @@ from vokaflow.schemas import (
     RedisNodeDetail,
     WorkersMetricsResponse,
 )
-from vokaflow.store.redis_client import is_cluster
 
 router = APIRouter(prefix="/api/metrics", tags=["metrics"])
 # A Redis node's version and activity: what every tenant does, and what to attack
@@ -114,7 +113,7 @@ async def redis_metrics(services: ServicesDep, principal: PrincipalDep) -> Redis
     if not principal.is_admin:
         details = {name: {**detail, **HIDDEN_FROM_TENANTS} for name, detail in details.items()}
     return RedisMetricsResponse(
-        mode="cluster" if is_cluster(services.redis) else "single",
+        mode="cluster" if services.cluster else "single",
         nodes={name: RedisNodeDetail(**detail) for name, detail in details.items()},
         partitions=services.settings.partitions,
         partition_nodes={

@@ -28,7 +28,7 @@ from vokaflow.store.keys import Keys
 from vokaflow.store.logs import LogStore
 from vokaflow.store.metrics_store import MetricsStore
 from vokaflow.store.records import task_owner
-from vokaflow.store.redis_client import anonymous_node, connect, node_of
+from vokaflow.store.redis_client import anonymous_node, connect, is_cluster, node_of
 from vokaflow.store.task_store import TaskStore
 from vokaflow.vicky.catalog import ModelCatalog
 from vokaflow.vicky.client import VickyClient
@@ -54,6 +54,7 @@ class Services:
         self.settings = settings
         self.keys = Keys(settings.key_prefix, settings.partitions)
         self.redis = connect(redis_url)
+        self.cluster = is_cluster(self.redis)  # asked once: an isinstance of a union is slow
         self.tasks = TaskStore(self.redis, self.keys, settings.task_retention_s)
         self.api_keys = ApiKeyStore(self.redis, self.keys)
         self.dead_letters = DeadLetterStore(self.redis, self.keys, settings.task_retention_s)
@@ -97,6 +98,8 @@ class Services:
     def redis_node(self, partition: int, principal: Principal) -> str:
         """The Redis node that holds ``partition``: for an admin its cluster node's host:port,
         for others node_N (its place among the primaries); node_0 on a single Redis."""
+        if not self.cluster:
+            return "node_0"
         node = node_of(self.redis, self.keys.task_prefix(partition))
         return node if principal.is_admin else anonymous_node(self.redis, node)
 

@@ -7,6 +7,7 @@ role with that name are refused. The built-in admin's name is an admin's from th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -70,7 +71,7 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
-    @property
+    @functools.cached_property
     def data_scope(self) -> str:
         """The folder of each data root that this principal's tasks may reach (see
         vokaflow.functions.data_roots); empty for an admin, whose tasks reach all of it."""

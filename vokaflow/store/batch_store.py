@@ -102,33 +102,35 @@ class BatchStore:
         """Write a new batch as ``submitting``; False, writing nothing, when its id exists
         (a repeated idempotency key). The refused tasks' errors and the request's digest
         are kept for a replay."""
-        submitting = {batch.batch_id: batch.created_at}
-        await self.redis.zadd(self.keys.batches_submitting, submitting, nx=True)
         record = {**batch.to_mapping(), "errors": errors_json, "digest": digest}
         args: list[Any] = [len(record), *(x for pair in record.items() for x in pair)]
         args += [*task_ids, "", *held]
-        keys = self._lists(batch.batch_id)
-        return bool(await self.lua.run("batch_begin", keys, args))
+        pipe = self.redis.pipeline(transaction=False)  # spans slots, in this order
+        pipe.zadd(self.keys.batches_submitting, {batch.batch_id: batch.created_at}, nx=True)
+        self.lua.queue(pipe, "batch_begin", self._lists(batch.batch_id), args)
+        _, created = await pipe.execute()
+        return bool(created)
 
-    @redis_boundary
-    async def commit(self, batch_id: str, deadline_s: float | None) -> None:
-        """``running`` from now on, listed for the scheduler. It is listed (and its deadline
-        set) before its status changes, so a stop between the steps never leaves a running
-        batch that nothing tracks; each step is safe to repeat."""
-        pipe = self.redis.pipeline(transaction=False)  # spans slots
+    def queue_listing(self, pipe: Any, batch_id: str, deadline_s: float | None) -> None:
+        """Add to the caller's pipeline what lists a batch for the scheduler: its place among
+        the running ones and its deadline. Done before its status changes (commit), so a stop
+        between the steps never leaves a running batch that nothing tracks."""
         pipe.sadd(self.keys.running_batches, batch_id)
         if deadline_s is not None:
             pipe.zadd(self.keys.batch_deadlines, {batch_id: int(deadline_s * 1000)})
-        await pipe.execute()
-        await self.lua.run("batch_commit", [self.keys.batch(batch_id)], [])
-        await self._announce_committed(batch_id)
 
-    async def _announce_committed(self, batch_id: str) -> None:
-        pipe = self.redis.pipeline(transaction=False)
+    @redis_boundary
+    async def commit(self, batch_id: str) -> None:
+        """``running`` from now on (once listed, see queue_listing); safe to repeat."""
+        pipe = self.redis.pipeline(transaction=False)  # spans slots, in this order
+        self.lua.queue(pipe, "batch_commit", [self.keys.batch(batch_id)], [])
+        self._queue_committed(pipe, batch_id)
+        await pipe.execute()
+
+    def _queue_committed(self, pipe: Any, batch_id: str) -> None:
         pipe.zrem(self.keys.batches_submitting, batch_id)
         # its tasks may all be done already; a cluster pipeline refuses publish(), not this
         pipe.execute_command("PUBLISH", self.keys.batch_channel, batch_id)
-        await pipe.execute()
 
     @redis_boundary
     async def submitting_since(self, before_s: float) -> list[str]:
@@ -147,9 +149,11 @@ class BatchStore:
         ``aborted``."""
         record = await self.get(batch_id)
         if record is None or record.get("status") != "submitting":
+            pipe = self.redis.pipeline(transaction=False)
             if record is not None:  # committed, but stopped before it said so
-                await self._announce_committed(batch_id)
-            await self.forget_submission(batch_id)
+                self._queue_committed(pipe, batch_id)
+            pipe.zrem(self.keys.batches_submitting, batch_id)
+            await pipe.execute()
             return
         missing = await self._unwritten(batch_id)
         if missing:
@@ -162,8 +166,11 @@ class BatchStore:
             await self.forget_submission(batch_id)
             return
         timeout = record.get("batch_timeout")
-        created = float(record["created_at"])
-        await self.commit(batch_id, created + int(timeout) if timeout else None)
+        deadline = float(record["created_at"]) + int(timeout) if timeout else None
+        pipe = self.redis.pipeline(transaction=False)
+        self.queue_listing(pipe, batch_id, deadline)
+        await pipe.execute()
+        await self.commit(batch_id)
 
     async def _unwritten(self, batch_id: str) -> list[str]:
         missing: list[str] = []

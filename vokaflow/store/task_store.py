@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -32,9 +33,12 @@ class TaskStore:
         self.lua = LuaScripts(client, ["submit", "submit_one", "terminate"])
 
     @redis_boundary
-    async def submit(self, tasks: Sequence[NewTask]) -> None:
+    async def submit(
+        self, tasks: Sequence[NewTask], also: Callable[[Any], None] | None = None
+    ) -> None:
         """Write and enqueue tasks (rate limits already taken) and wake the scheduler, in one
-        round trip. Held tasks are written but wait for their batch to release them."""
+        round trip with whatever ``also`` adds to its pipeline. Held tasks are written but
+        wait for their batch to release them."""
         pipe = self.redis.pipeline(transaction=False)
         for task in tasks:
             keys = [self.keys.task(task.task_id), self.keys.queue(task.partition, task.worker_type)]
@@ -42,6 +46,8 @@ class TaskStore:
             self.lua.queue(pipe, "submit", keys, args)
         pools = ",".join(sorted({task.worker_type.value for task in tasks}))
         pipe.execute_command("PUBLISH", self.keys.wakeup_channel, pools)  # as LuaScripts.queue
+        if also is not None:
+            also(pipe)
         await pipe.execute()
 
     @redis_boundary

@@ -110,11 +110,71 @@ def main(argv: list[str] | None = None) -> int:
 # ---------------------------------------------------------------- service lifecycle
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM while `up` was still starting the service."""
+
+
+class StopSignals:
+    """SIGINT and SIGTERM ask a foreground `up` to stop. While it starts the service they
+    interrupt the start; afterwards they only set a flag, so a second Ctrl-C cannot cut
+    the stop short."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self.interrupting = True
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, _signum: int, _frame: Any) -> None:
+        first = not self.received
+        self.received = True
+        if self.interrupting and first:
+            raise Interrupted
+
+    def wait(self, still_up: Callable[[], bool]) -> bool:
+        """True on a signal; False when `vokaflow down` stopped the service meanwhile."""
+        self.interrupting = False
+        while not self.received:
+            if not still_up():
+                return False
+            time.sleep(0.5)
+        return True
+
+
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    """A failed or interrupted start stops what it started (as `down`); a foreground `up`
+    stops everything on Ctrl-C or SIGTERM and exits 0, as a stop asked for is no failure."""
     # what up starts (Redis, Ray, and Ray's workers through it) inherits the umask: the
     # tasks' files, the AOF and Ray's logs are the service user's only
     os.umask(PRIVATE_UMASK)
     private_dir(settings.home)
+    signals = StopSignals()
+    try:
+        admin_key = _start_service(settings)
+    except BaseException as exc:
+        signals.interrupting = False
+        print("Stopping what `up` started ...", file=sys.stderr, flush=True)
+        print("Stopped: " + ", ".join(launcher.stop_everything(settings)), file=sys.stderr)
+        if isinstance(exc, Interrupted):
+            return 130
+        raise
+    print(f"VokaFlow is up at {launcher.base_url(settings)}")
+    print(f"Admin API key (also in {settings.admin_key_file}):")
+    print(admin_key, flush=True)
+    if args.detach:
+        return 0
+    print("Press Ctrl-C to stop.", flush=True)
+    own_head = launcher.owns_ray_head(settings)
+    if signals.wait(lambda: not own_head or launcher.owns_ray_head(settings)):
+        print("Stopping ...", flush=True)
+        print("Stopped: " + ", ".join(launcher.stop_everything(settings)), flush=True)
+    else:
+        print("Stopped by `vokaflow down`.")
+    return 0
+
+
+def _start_service(settings: Settings) -> str:
+    """Redis, the admin key, Ray, the gateway, scheduler and models; returns the admin key."""
     redis_url = launcher.redis_url_for(settings, start=True)
     print(f"Redis: {_redacted(redis_url)}", flush=True)
     admin_key = launcher.ensure_admin_key(settings, redis_url)
@@ -123,35 +183,8 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     print(f"Ray: {address} (dashboard http://127.0.0.1:{settings.ray_dashboard_port})", flush=True)
     launcher.deploy(settings, redis_url)
     launcher.wait_healthy(settings)
-    print(f"VokaFlow is up at {launcher.base_url(settings)}")
-    print(f"Admin API key (also in {settings.admin_key_file}):")
-    print(admin_key, flush=True)
-    if args.detach:
-        return 0
-    print("Press Ctrl-C to stop.", flush=True)
-    own_head = launcher.owns_ray_head(settings)
-    if _wait_for_signal(lambda: not own_head or launcher.owns_ray_head(settings)):
-        print("Stopping: " + ", ".join(launcher.stop_everything(settings)))
-    else:
-        print("Stopped by `vokaflow down`.")
-    return 0
-
-
-def _wait_for_signal(still_up: Callable[[], bool]) -> bool:
-    """True on Ctrl-C or SIGTERM; False when `vokaflow down` stopped the service meanwhile."""
-    stop = False
-
-    def on_signal(_signum: int, _frame: Any) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    while not stop:
-        if not still_up():
-            return False
-        time.sleep(0.5)
-    return True
+    launcher.leave_ray()  # what runs is detached; `up` needs no driver to wait
+    return admin_key
 
 
 def cmd_down(settings: Settings, _args: argparse.Namespace) -> int:

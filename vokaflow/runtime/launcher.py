@@ -221,8 +221,12 @@ def start_ray(settings: Settings) -> str:
             command = [ray_cli, "start", "--head", "--disable-usage-stats"]
             command += [f"--{name}={value}" for name, value in flags.items()]
             env = {**os.environ, **worker_pool_config(num_cpus), **head_exposure(settings)}
-            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
-            _ray_marker(settings).write_text(address)
+            _ray_marker(settings).write_text(address)  # first: a failed start is cleaned up
+            # a session of its own: a Ctrl-C on `up`'s terminal reaches `up` alone, which
+            # drains before it stops the head
+            subprocess.run(
+                command, check=True, stdout=subprocess.DEVNULL, env=env, start_new_session=True
+            )
     import ray
 
     ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, configure_logging=False)
@@ -394,8 +398,20 @@ def drain(settings: Settings, address: str | None) -> str:
     return "running tasks finished"
 
 
+def leave_ray() -> None:
+    """End this process's Ray driver, if it has one: `up` is one while it deploys, and the
+    drain and the stop connect afresh (and a driver left on a head that stops would crash)."""
+    if "ray" not in sys.modules:
+        return
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+
+
 def stop_everything(settings: Settings) -> list[str]:
     """Drain, then stop what ``up`` started; returns what was done."""
+    leave_ray()
     stopped: list[str] = []
     marker = _ray_marker(settings)
     address = os.environ.get("RAY_ADDRESS")

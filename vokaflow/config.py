@@ -68,7 +68,6 @@ class Settings(BaseSettings):
     scheduler_poll_s: float = Field(default=0.05, gt=0, le=5)
     scheduler_heartbeat_s: float = Field(default=1.0, gt=0, le=60)
     scheduler_stale_after_s: float = Field(default=10.0, gt=0)
-    lease_s: float = Field(default=60.0, gt=0)
     api_key_cache_s: float = Field(default=5.0, ge=0)
     # A client with more failed authentications than this in a window gets 429 (0: off).
     auth_failure_limit: int = Field(default=20, ge=0)

@@ -113,7 +113,7 @@ async def test_a_requeued_dead_letter_s_queue_wait_counts_from_its_requeue(redis
     await tasks.submit([task])
     everything = ClaimRequest(WorkerType.GENERAL_PURPOSE, task.partition, float("inf"), 10)
 
-    (first,) = await dispatch.claim([everything], 0, time.time())
+    (first,) = await dispatch.claim([everything], time.time())
     assert (first.requeued_at, first.queued_since) == (0.0, submitted_at)
 
     # as finish.lua leaves a task that failed its last attempt
@@ -121,9 +121,25 @@ async def test_a_requeued_dead_letter_s_queue_wait_counts_from_its_requeue(redis
     await client.zadd(keys.dead_letters(task.partition), {task.task_id: time.time() * 1000})
     requeued = time.time()
     assert await dead_letters.requeue(task.task_id) == "requeued"
-    (again,) = await dispatch.claim([everything], 0, time.time())
+    (again,) = await dispatch.claim([everything], time.time())
     assert again.attempt == 1 and again.created_at == submitted_at
     assert again.queued_since == again.requeued_at == pytest.approx(requeued, abs=1)
+
+
+async def test_a_claimed_task_is_in_the_running_set_at_its_dispatch_time(redis_and_keys):
+    client, keys = redis_and_keys
+    tasks, dispatch = TaskStore(client, keys), DispatchStore(client, keys)
+    task = _task(keys, Priority.NORMAL, time.time())
+    await tasks.submit([task])
+    everything = ClaimRequest(WorkerType.GENERAL_PURPOSE, task.partition, float("inf"), 10)
+    now = time.time()
+
+    (claimed,) = await dispatch.claim([everything], now)
+
+    assert claimed.task_id == task.task_id
+    assert await client.zscore(keys.running(task.partition), task.task_id) == pytest.approx(now)
+    dispatched_at = await client.hget(keys.task(task.task_id), "dispatched_at")
+    assert float(dispatched_at) == pytest.approx(now)
 
 
 def _batch(batch_id: str, total: int) -> BatchRecord:

@@ -239,8 +239,7 @@ class Scheduler:
         if not requests:
             return False
         now = time.time()
-        lease_ms = int((now + self.settings.lease_s) * 1000)
-        claimed = await self.dispatch.claim(requests, lease_ms, now)
+        claimed = await self.dispatch.claim(requests, now)
         by_pool: dict[WorkerType, list[ClaimedTask]] = defaultdict(list)
         for task in claimed:
             by_pool[task.worker_type].append(task)

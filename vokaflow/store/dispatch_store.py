@@ -140,9 +140,7 @@ class DispatchStore:
         }
 
     @redis_boundary
-    async def claim(
-        self, requests: Sequence[ClaimRequest], lease_deadline_ms: int, now_s: float
-    ) -> list[ClaimedTask]:
+    async def claim(self, requests: Sequence[ClaimRequest], now_s: float) -> list[ClaimedTask]:
         pipe = self.redis.pipeline(transaction=False)
         for request in requests:
             keys = [
@@ -152,7 +150,6 @@ class DispatchStore:
             args: list[str | int | float] = [
                 request.max_score,
                 request.count,
-                lease_deadline_ms,
                 repr(now_s),
                 self.keys.task_prefix(request.partition),
             ]

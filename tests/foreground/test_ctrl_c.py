@@ -35,15 +35,30 @@ def _foreground_stack(home: Path) -> LocalStack:
     )
 
 
+def _env(stack: LocalStack) -> dict[str, str]:
+    env = stack.env
+    env.pop("VOKAFLOW_REDIS_URL", None)  # the embedded Redis, which `up` starts and stops
+    return env
+
+
 def _start_up(stack: LocalStack, log: Path) -> subprocess.Popen[bytes]:
     """`vokaflow up` in the foreground, as the leader of its own process group: a terminal's
     Ctrl-C reaches the whole foreground group."""
-    env = stack.env
-    env.pop("VOKAFLOW_REDIS_URL", None)  # the embedded Redis, which `up` starts and stops
     with log.open("wb") as out:
         return subprocess.Popen(
-            [VOKAFLOW, "up"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            [VOKAFLOW, "up"],
+            env=_env(stack),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+
+
+def _clean_up(process: subprocess.Popen[bytes], stack: LocalStack) -> None:
+    """Whatever a failing test left running; nothing to do when it passed."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    subprocess.run([VOKAFLOW, "down"], env=_env(stack), capture_output=True, timeout=300)
 
 
 def _wait_until_up(process: subprocess.Popen[bytes], log: Path, timeout_s: float = 240) -> None:
@@ -126,22 +141,18 @@ def test_ctrl_c_on_a_foreground_up_stops_everything_it_started(tmp_path):
 
         os.killpg(process.pid, signal.SIGINT)
         code = process.wait(timeout=STOP_WITHIN_S)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            stack.cli("down", check=False)
 
-    output = log.read_text()
-    assert code == 0, output
-    assert "Traceback" not in output, output
-    assert "Stopped: " in output, output
-    assert not _answers(stack.port), "the API still answers"
-    deadline = time.monotonic() + 10
-    while (left := {n: [p for p in ps if _alive(p)] for n, ps in started.items()}) and any(
-        left.values()
-    ):
-        assert time.monotonic() < deadline, f"left running: {left}\n{output}"
-        time.sleep(0.2)
+        output = log.read_text()
+        assert code == 0, output
+        assert "Traceback" not in output, output
+        assert "Stopped: " in output, output
+        assert not _answers(stack.port), "the API still answers"
+        deadline = time.monotonic() + 10
+        while any(left := {n: [p for p in ps if _alive(p)] for n, ps in started.items()}.values()):
+            assert time.monotonic() < deadline, f"left running: {left}\n{output}"
+            time.sleep(0.2)
+    finally:
+        _clean_up(process, stack)
 
 
 def test_a_failed_up_stops_what_it_had_started(tmp_path):
@@ -152,15 +163,13 @@ def test_a_failed_up_stops_what_it_had_started(tmp_path):
     process = _start_up(stack, log)
     try:
         code = process.wait(timeout=240)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            stack.cli("down", check=False)
 
-    output = log.read_text()
-    assert code == 2 and "VOKAFLOW_VICKY_MODELS" in output, output
-    assert "Traceback" not in output, output
-    assert "ray (serve, scheduler)" in output and "embedded redis" in output, output
-    assert not _listening_on(stack.ray_port), "the Ray head still runs"
-    assert not _answers(stack.port)
-    assert not [p for p in _redis_servers_in(stack.home) if _alive(p)]
+        output = log.read_text()
+        assert code == 2 and "VOKAFLOW_VICKY_MODELS" in output, output
+        assert "Traceback" not in output, output
+        assert "ray (serve, scheduler)" in output and "embedded redis" in output, output
+        assert not _listening_on(stack.ray_port), "the Ray head still runs"
+        assert not _answers(stack.port)
+        assert not [p for p in _redis_servers_in(stack.home) if _alive(p)]
+    finally:
+        _clean_up(process, stack)

@@ -133,7 +133,6 @@ class StopSignals:
 
     def wait(self, still_up: Callable[[], bool]) -> bool:
         """True on a signal; False when `vokaflow down` stopped the service meanwhile."""
-        self.interrupting = False
         while not self.received:
             if not still_up():
                 return False
@@ -151,6 +150,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     signals = StopSignals()
     try:
         admin_key = _start_service(settings)
+        signals.interrupting = False  # from here on, a signal is a request to stop
     except BaseException as exc:
         signals.interrupting = False
         print("Stopping what `up` started ...", file=sys.stderr, flush=True)

@@ -1,6 +1,6 @@
 """The store's own errors: what a caller may catch without knowing Redis is behind it.
 
-The API maps StoreUnavailable to the spec's 503 body (vokaflow.api.app); the scheduler and
+The API maps StoreUnavailable to the spec's 503 body (vokaflow.api.errors); the scheduler and
 the webhook dispatcher wait and retry on it.
 """
 

@@ -42,6 +42,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy vokaflow vokaflow_sdk
+	$(BIN)/lint-imports
 
 bench: bench-throughput bench-latency bench-priority bench-ratelimit  ## all four, ~6 minutes
 

@@ -14,7 +14,9 @@
     │   └── InternalError           500 internal_server_error with an error_id
     └── FunctionNotRegistered       an executor met a function name it does not know
 
-Redis and Ray errors are translated to these at the store and scheduler boundaries.
+Ray errors are translated to these at the scheduler's boundary. Redis errors become the
+store's own StoreUnavailable (vokaflow.store.errors), which the API alone maps to
+ServiceUnavailable (vokaflow.api.errors).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from vokaflow.errors import ServiceUnavailable
+from vokaflow.store.errors import StoreUnavailable
 
 
 class Failpoints:
@@ -19,8 +19,8 @@ class Failpoints:
         self._fired: set[tuple[str, str]] = set()
 
     def reach(self, place: str, tag: str, subject: str) -> None:
-        """Raises ServiceUnavailable the first time ``subject`` reaches ``place`` armed for
+        """Raises StoreUnavailable the first time ``subject`` reaches ``place`` armed for
         ``tag``."""
         if f"{place}@{tag}" in self.armed and (place, subject) not in self._fired:
             self._fired.add((place, subject))
-            raise ServiceUnavailable("redis", f"injected fault at {place}")
+            raise StoreUnavailable("redis", f"injected fault at {place}")

@@ -12,7 +12,7 @@ import pytest
 
 from tests.integration.helpers import user_client, wait_until
 from vokaflow.functions import system
-from vokaflow.functions.system import restore_backup
+from vokaflow.store.backups import restore_backup
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
 

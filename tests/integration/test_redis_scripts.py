@@ -10,7 +10,6 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
-from vokaflow.ratelimit.backends import InMemoryRateLimiter, RedisRateLimiter
 from vokaflow.ratelimit.bucket import RateLimit
 from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule
 from vokaflow.schemas import Priority, WorkerType
@@ -18,6 +17,7 @@ from vokaflow.store.batch_store import BatchRecord, BatchStore
 from vokaflow.store.dead_letters import DeadLetterStore
 from vokaflow.store.dispatch_store import ClaimRequest, DispatchStore
 from vokaflow.store.keys import Keys
+from vokaflow.store.rate_limits import InMemoryRateLimiter, RedisRateLimiter
 from vokaflow.store.records import NewTask
 from vokaflow.store.task_store import TaskStore
 

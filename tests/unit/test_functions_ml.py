@@ -102,14 +102,14 @@ def test_predictions_carry_a_probability_per_class():
 
 
 class _RecordedModels:
-    """Just enough of a Redis client for load_model: one hash of recorded models."""
+    """Just enough of the task's model records for load_model."""
 
     def __init__(self, records: dict[str, str]) -> None:
         self.records = records
 
-    def hget(self, key: str, field: str) -> str | None:
-        assert key == ml.model_registry_key("test")
-        return self.records.get(field)
+    def get(self, name: str) -> dict[str, Any] | None:
+        raw = self.records.get(name)
+        return None if raw is None else json.loads(raw)
 
 
 def _saved(root: Path, monkeypatch: pytest.MonkeyPatch, record: bool = True) -> Path:
@@ -117,7 +117,7 @@ def _saved(root: Path, monkeypatch: pytest.MonkeyPatch, record: bool = True) -> 
     metadata = {"features": fitted["features"], "classes": fitted["classes"]}
     path, digest = ml.save_model(fitted["estimator"], "blobs", metadata)
     records = {"blobs": json.dumps({"sha256": digest})} if record else {}
-    registry = (_RecordedModels(records), ml.model_registry_key("test"), "")
+    registry = _RecordedModels(records)
     monkeypatch.setattr(ml, "_registry", lambda: registry)
     return path
 
@@ -175,8 +175,7 @@ def test_a_model_of_untrusted_types_is_refused_even_when_recorded(
     hostile = skops.io.dumps({"payload": _Payload()})  # a type skops does not trust
     path.write_bytes(hostile)
     records = {"blobs": json.dumps({"sha256": hashlib.sha256(hostile).hexdigest()})}
-    monkeypatch.setattr(ml, "_registry", lambda: (_RecordedModels(records), "test", ""))
-    monkeypatch.setattr(ml, "model_registry_key", lambda prefix: "test")
+    monkeypatch.setattr(ml, "_registry", lambda: _RecordedModels(records))
     with pytest.raises(skops.io.exceptions.UntrustedTypesFoundException):
         ml.load_model("blobs")
 

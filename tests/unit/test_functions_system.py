@@ -13,6 +13,7 @@ import pytest
 from vokaflow.functions import system
 from vokaflow.functions.arguments import ArgumentError
 from vokaflow.functions.registry import registry
+from vokaflow.store import backups
 
 HOUR = 3600.0
 
@@ -135,7 +136,7 @@ def test_log_rotation_without_redis_rotates_the_homes_logs(home: Path):
 
 def _backup(tmp_path: Path, lines: list[str], finished: bool = True) -> Path:
     path = tmp_path / "b.rdbdump"
-    header = json.dumps(system.backup_header("svc", 1.0))
+    header = json.dumps(backups.backup_header("svc", 1.0))
     trailer = [json.dumps({"end": True, "keys": len(lines)})] if finished else []
     path.write_text("\n".join([header, *lines, *trailer]) + "\n")
     return path
@@ -143,33 +144,33 @@ def _backup(tmp_path: Path, lines: list[str], finished: bool = True) -> Path:
 
 def test_a_backup_reads_back_its_keys_values_and_expiry(tmp_path: Path):
     lines = [
-        system.backup_line(b"svc:a", b"\x00\xffdump", None),
-        system.backup_line(b"svc:{p1}:task:t", b"v", 123),
+        backups.backup_line(b"svc:a", b"\x00\xffdump", None),
+        backups.backup_line(b"svc:{p1}:task:t", b"v", 123),
     ]
-    header, entries = system.read_backup(_backup(tmp_path, lines))
+    header, entries = backups.read_backup(_backup(tmp_path, lines))
     assert header["prefix"] == "svc"
     assert entries == [
-        system.BackupEntry(b"svc:a", b"\x00\xffdump", None),
-        system.BackupEntry(b"svc:{p1}:task:t", b"v", 123),
+        backups.BackupEntry(b"svc:a", b"\x00\xffdump", None),
+        backups.BackupEntry(b"svc:{p1}:task:t", b"v", 123),
     ]
 
 
 def test_a_backup_cut_short_is_refused(tmp_path: Path):
-    path = _backup(tmp_path, [system.backup_line(b"svc:a", b"v", None)], finished=False)
+    path = _backup(tmp_path, [backups.backup_line(b"svc:a", b"v", None)], finished=False)
     with pytest.raises(ValueError, match="incomplete"):
-        system.read_backup(path)
+        backups.read_backup(path)
 
 
 def test_a_file_of_another_kind_is_not_a_backup(tmp_path: Path):
     (tmp_path / "x.rdbdump").write_text('{"hello": 1}\n')
     with pytest.raises(ValueError, match="not a VokaFlow backup"):
-        system.read_backup(tmp_path / "x.rdbdump")
+        backups.read_backup(tmp_path / "x.rdbdump")
 
 
 def test_a_restored_key_moves_to_the_new_prefix_keeping_its_hash_tag():
-    assert system.renamed(b"svc:{p3}:task:t", "svc", "copy") == b"copy:{p3}:task:t"
+    assert backups.renamed(b"svc:{p3}:task:t", "svc", "copy") == b"copy:{p3}:task:t"
     with pytest.raises(ValueError, match="not under the prefix"):
-        system.renamed(b"other:x", "svc", "copy")
+        backups.renamed(b"other:x", "svc", "copy")
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from vokaflow.errors import ServiceUnavailable
 from vokaflow.failpoints import Failpoints
 from vokaflow.store.api_keys import ADMIN_NAME, NameRefused, check_principal
+from vokaflow.store.errors import StoreUnavailable
 
 
 @pytest.mark.parametrize(
@@ -39,8 +39,8 @@ def test_a_failpoint_fires_once_per_subject_and_only_for_its_tag():
     points = Failpoints(["batch.after_begin@chaos"])
     points.reach("batch.after_begin", tag="other", subject="b1")
     points.reach("batch.after_tasks", tag="chaos", subject="b1")
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(StoreUnavailable):
         points.reach("batch.after_begin", tag="chaos", subject="b1")
     points.reach("batch.after_begin", tag="chaos", subject="b1")  # the retry passes
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(StoreUnavailable):
         points.reach("batch.after_begin", tag="chaos", subject="b2")

@@ -4,8 +4,8 @@ tests/integration/test_rate_limit_contract.py runs the shared contract on the Re
 
 from __future__ import annotations
 
-from vokaflow.ratelimit.backends import InMemoryRateLimiter
 from vokaflow.ratelimit.bucket import RateLimit
+from vokaflow.store.rate_limits import InMemoryRateLimiter
 
 
 class FakeClock:

@@ -9,6 +9,7 @@ import httpx
 
 from vokaflow.schemas import WebhookEvent
 from vokaflow.store.events import EVENT_TYPES
+from vokaflow.store.webhooks import Attempt, Webhook
 from vokaflow.webhooks.delivery import (
     DELIVERED,
     FAILED,
@@ -21,7 +22,6 @@ from vokaflow.webhooks.delivery import (
 from vokaflow.webhooks.payloads import batch_data, payload, task_data
 from vokaflow.webhooks.signing import verify_signature
 from vokaflow.webhooks.ssrf import Allowlist
-from vokaflow.webhooks.store import Attempt, Webhook
 
 POLICY = RetryPolicy(max_attempts=4, timeout_s=1.0, backoff_base_s=0.001, backoff_max_s=0.002)
 PUBLIC_URL = "http://93.184.216.34:8080/hook"

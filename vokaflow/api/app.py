@@ -24,10 +24,12 @@ from vokaflow.api import (
     vicky,
     webhooks,
 )
+from vokaflow.api.errors import unavailable
 from vokaflow.api.services import Services
 from vokaflow.api.validation import validation_failure
 from vokaflow.errors import ApiError, InternalError, NotFound, PayloadTooLarge, ValidationFailed
 from vokaflow.schemas import ErrorBody, InternalErrorBody
+from vokaflow.store.errors import StoreUnavailable
 
 log = logging.getLogger("vokaflow.api")
 
@@ -76,6 +78,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def on_api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc)
+
+    @app.exception_handler(StoreUnavailable)
+    async def on_store_unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        return error_response(unavailable(exc))
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

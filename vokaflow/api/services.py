@@ -16,23 +16,24 @@ from vokaflow.failpoints import Failpoints
 from vokaflow.functions import FunctionRegistry, registry
 from vokaflow.functions.data_roots import ScopedContexts
 from vokaflow.functions.plugins import load_plugins
-from vokaflow.ratelimit.auth_failures import AuthFailureLimiter
-from vokaflow.ratelimit.backends import RateLimiter, RedisRateLimiter
 from vokaflow.schemas import WorkerType
 from vokaflow.store.api_keys import ApiKeyStore, NameRefused, Principal
+from vokaflow.store.auth_failures import AuthFailureLimiter
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.category_stats import CategoryStats
+from vokaflow.store.chat_sessions import ChatSessions
 from vokaflow.store.dead_letters import DeadLetterStore
 from vokaflow.store.events import EventLog
 from vokaflow.store.keys import Keys
 from vokaflow.store.logs import LogStore
 from vokaflow.store.metrics_store import MetricsStore
+from vokaflow.store.rate_limits import RateLimiter, RedisRateLimiter
 from vokaflow.store.records import task_owner
 from vokaflow.store.redis_client import anonymous_node, connect, is_cluster, node_of
 from vokaflow.store.task_store import TaskStore
+from vokaflow.store.trained_models import TrainedModelsReader
 from vokaflow.vicky.catalog import ModelCatalog
 from vokaflow.vicky.client import VickyClient
-from vokaflow.vicky.sessions import ChatSessions
 
 DEFAULT_ESTIMATE_S = 1.0
 MAX_CACHED_PRINCIPALS = 10_000  # credentials seen within the cache time; past it, start over
@@ -63,7 +64,7 @@ class Services:
         self.events = EventLog(self.redis, self.keys)
         self.logs = LogStore(self.redis, self.keys, settings.task_retention_s)
         self.category_stats = CategoryStats(self.redis, self.keys)
-        self.models = ModelCatalog(self.redis, self.keys)
+        self.models = ModelCatalog(TrainedModelsReader(self.redis, self.keys))
         self.vicky = VickyClient(self.models, settings.vicky_request_timeout_s)
         self.chat_sessions = ChatSessions(self.redis, self.keys, settings.vicky_session_ttl_s)
         self.auth_failures = AuthFailureLimiter(

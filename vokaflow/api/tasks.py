@@ -14,7 +14,7 @@ from vokaflow.api.services import Services
 from vokaflow.api.submission import prepare_task
 from vokaflow.api.views import task_status_view
 from vokaflow.clock import iso_event, iso_forecast
-from vokaflow.errors import Conflict, NotFound, ServiceUnavailable
+from vokaflow.errors import Conflict, NotFound
 from vokaflow.observability.prometheus import gateway_metrics
 from vokaflow.schemas import (
     AutoScalingThresholds,
@@ -30,6 +30,7 @@ from vokaflow.schemas import (
     TaskSubmitResponse,
 )
 from vokaflow.store.api_keys import Principal
+from vokaflow.store.errors import StoreUnavailable
 from vokaflow.store.events import Event
 from vokaflow.store.records import task_owner
 
@@ -149,7 +150,7 @@ async def _announce_cancel(services: Services, task_id: str, spec: str, now: flo
     """The webhook event and the category count: the task is cancelled either way, so a
     Redis failure here must not turn the answer into a 503."""
     cancelled = Event.task_ended(TaskStatus.CANCELLED.value, task_owner(spec) or "", task_id, now)
-    with contextlib.suppress(ServiceUnavailable):
+    with contextlib.suppress(StoreUnavailable):
         await services.events.emit([cancelled])
         category = json.loads(spec)["category"]
         await services.category_stats.count(category, task_owner(spec) or "", "cancelled")

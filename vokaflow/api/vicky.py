@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
+from vokaflow.api.errors import unavailable
 from vokaflow.api.services import Services
 from vokaflow.errors import ApiError, InternalError
 from vokaflow.schemas import (
@@ -25,6 +26,7 @@ from vokaflow.schemas import (
     VickyInferenceRequest,
     VickyInferenceResponse,
 )
+from vokaflow.store.errors import StoreUnavailable
 from vokaflow.vicky.client import personality
 from vokaflow.vicky.personalities import personalities
 from vokaflow.vicky.registry import ModelSpec
@@ -59,6 +61,8 @@ def stream_error(exc: Exception) -> ApiError:
     """The API error an exception in the middle of a stream stands for."""
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, StoreUnavailable):
+        return unavailable(exc)
     error = InternalError()
     log.error("%s in a stream", error.error_id, exc_info=exc)
     return error

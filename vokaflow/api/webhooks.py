@@ -14,6 +14,7 @@ from vokaflow.api.services import Services
 from vokaflow.errors import Conflict, NotFound, ValidationFailed
 from vokaflow.schemas import ErrorBody, WebhookConfigureRequest
 from vokaflow.store.api_keys import Principal
+from vokaflow.store.webhooks import TEST_EVENT, Webhook, WebhookStore
 from vokaflow.webhooks.delivery import (
     Delivery,
     RetryPolicy,
@@ -32,7 +33,6 @@ from vokaflow.webhooks.schemas import (
 )
 from vokaflow.webhooks.signing import principal_secret
 from vokaflow.webhooks.ssrf import Allowlist, Unresolvable, UrlRefused, checked_addresses
-from vokaflow.webhooks.store import TEST_EVENT, Webhook, WebhookStore
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or invalid credentials"},

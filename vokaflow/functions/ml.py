@@ -28,7 +28,8 @@ from vokaflow.schemas import WorkerType
 
 if TYPE_CHECKING:
     import pandas as pd
-    import redis
+
+    from vokaflow.store.task_services import ModelRecords
 
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 EMBEDDING_DIMENSIONS = 384
@@ -198,24 +199,14 @@ def _plain(value: Any) -> Any:
 # --- saved models ----------------------------------------------------------------------
 
 
-def _registry() -> tuple[redis.Redis, str, str]:
-    """The Redis client, the registry key and this task's data scope."""
+def _registry() -> ModelRecords:
+    """The saved models of this task's data scope."""
     from vokaflow.workers.context import current_task
 
     task = current_task()
     if task is None:
         raise RuntimeError("train_classifier and predict run as VokaFlow tasks")
-    return task.redis, model_registry_key(task.settings.key_prefix), task.data_scope
-
-
-def model_registry_key(prefix: str) -> str:
-    """Hash: model entry -> JSON {sha256, path, trained_at} of models this service trained.
-    An entry is the model's name, after ``<data scope>/`` for a principal's own models."""
-    return f"{prefix}:ml:models"
-
-
-def registry_entry(data_scope: str, name: str) -> str:
-    return f"{data_scope}/{name}" if data_scope else name
+    return task.model_records
 
 
 def _write_atomically(path: Path, content: bytes) -> None:
@@ -249,13 +240,12 @@ def load_model(name: str) -> tuple[Any, dict[str, Any]]:
     """The estimator and its metadata, once the file is proved to be the one trained here."""
     import skops.io
 
-    client, registry_key, data_scope = _registry()
+    recorded = _registry().get(name)
     path = model_path(name)
-    recorded = client.hget(registry_key, registry_entry(data_scope, name))
     if recorded is None or not path.is_file():
         raise FileNotFoundError(f"no model named {name!r}; train it with train_classifier")
     content = path.read_bytes()  # checked and loaded from the same bytes: no swap between
-    if hashlib.sha256(content).hexdigest() != json.loads(str(recorded))["sha256"]:
+    if hashlib.sha256(content).hexdigest() != recorded["sha256"]:
         raise ValueError(f"{path} is not the file train_classifier wrote; train it again")
     metadata = json.loads(path.with_suffix(".json").read_text())
     return skops.io.loads(content, trusted=TRUSTED_MODEL_TYPES), metadata
@@ -280,7 +270,7 @@ def train_classifier(
 
     from vokaflow import report_progress
 
-    client, registry_key, data_scope = _registry()
+    models = _registry()
     frame = read_table(file_path)
     report_progress(0.1, rows=len(frame))
     fitted = fit_classifier(frame, target, features, algorithm, test_size, random_state)
@@ -297,7 +287,7 @@ def train_classifier(
     }
     path, digest = save_model(fitted["estimator"], model_name, metadata)
     record = {"sha256": digest, "path": str(path), "trained_at": metadata["trained_at"]}
-    client.hset(registry_key, registry_entry(data_scope, model_name), json.dumps(record))
+    models.put(model_name, record)
     return {"model_name": model_name, "path": str(path), **described}
 
 

@@ -38,8 +38,8 @@ from vokaflow.workers.context import TaskContext, current_settings, current_task
 if TYPE_CHECKING:  # httpx, which the sender needs, takes a while to import: workers wait
     import httpx
 
+    from vokaflow.store.webhooks import Attempt
     from vokaflow.webhooks.delivery import Delivery
-    from vokaflow.webhooks.store import Attempt
 
 SMTP_TIMEOUT_S = 30.0
 MAX_RECIPIENTS = 100
@@ -209,8 +209,8 @@ async def post_signed(
     client: httpx.AsyncClient | None = None,
 ) -> Attempt:
     """One signed POST through the service's webhook sender (SSRF check included)."""
+    from vokaflow.store.webhooks import Webhook
     from vokaflow.webhooks.delivery import RetryPolicy, WebhookSender, http_client, single_attempt
-    from vokaflow.webhooks.store import Webhook
 
     policy = single_attempt(RetryPolicy.from_settings(settings))
     allowlist = Allowlist.parse(settings.webhook_allowed_hosts)

@@ -2,24 +2,20 @@
 
 Housekeeping touches only what the service owns: files under ``<first data root>/tmp`` and
 ``/results``, log files under VOKAFLOW_HOME, and Redis keys under the service's key prefix
-(found with SCAN, never KEYS). A Redis change that must not race the scheduler (giving a
-finished task record its retention TTL) is made by a Lua script that checks and acts at once.
+(through vokaflow.store.housekeeping and vokaflow.store.backups).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import glob
 import gzip
-import json
 import os
 import platform
 import re
 import shutil
 import socket
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -33,18 +29,13 @@ from vokaflow.private_files import open_private
 from vokaflow.schemas import WorkerType
 
 if TYPE_CHECKING:
-    import redis
-
     from vokaflow.config import Settings
     from vokaflow.store.keys import Keys
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-SCAN_PAGE = 500
 CLEANED_FOLDERS = ("tmp", "results")
-BACKUP_FORMAT = "vokaflow-backup"
 BACKUP_SUFFIX = ".rdbdump"
-TERMINAL_STATUSES = ("completed", "failed", "cancelled", "timeout")
 
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 
@@ -82,13 +73,23 @@ class _Service:
 
         return Keys(self.settings.key_prefix, self.settings.partitions)
 
-    def redis(self, *, raw: bool = False) -> redis.Redis | None:
-        """A client of its own (``raw``: values as bytes, for DUMP); None without a Redis."""
+    def tidy_redis(self, dry_run: bool) -> dict[str, int] | None:
+        """None without a Redis."""
         if self.redis_url is None:
             return None
-        from vokaflow.store.redis_client import connect_sync
+        from vokaflow.store.housekeeping import housekeeping
 
-        return connect_sync(self.redis_url, decode_responses=not raw, socket_timeout=30.0)
+        with housekeeping(self.redis_url, self.keys) as chores:
+            return chores.tidy(self.settings.task_retention_s, dry_run)
+
+    def trim_log_streams(self) -> dict[str, int] | None:
+        """None without a Redis."""
+        if self.redis_url is None:
+            return None
+        from vokaflow.store.housekeeping import housekeeping
+
+        with housekeeping(self.redis_url, self.keys) as chores:
+            return chores.trim_log_streams()
 
 
 def _service() -> _Service:
@@ -104,17 +105,6 @@ def _service() -> _Service:
 
     settings = load_settings()
     return _Service(settings, settings.redis_url or EmbeddedRedis(settings.home).url())
-
-
-def _batches(items: Iterator[Any], size: int = SCAN_PAGE) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 # --- cache_cleanup ---------------------------------------------------------------------
@@ -172,118 +162,6 @@ def _remove_folder_if_old_and_empty(
         found["folders_removed"] += 1
 
 
-# Both scripts check and act in one step: the scheduler may requeue or finish the task in
-# between otherwise, and a queued record given a TTL would vanish with its task.
-EXPIRE_FINISHED_RECORD = """
-if redis.call('PTTL', KEYS[1]) ~= -1 then return 0 end
-local status = redis.call('HGET', KEYS[1], 'status')
-for i = 3, #ARGV do
-  if status == ARGV[i] then
-    if ARGV[2] ~= '1' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-    return 1
-  end
-end
-return 0
-"""
-
-# KEYS[1] a task's log list, KEYS[2] its record (same slot). 2: orphan deleted, 1: expires.
-EXPIRE_FINISHED_LOG = """
-if redis.call('PTTL', KEYS[1]) ~= -1 then return 0 end
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  if ARGV[2] ~= '1' then redis.call('DEL', KEYS[1]) end
-  return 2
-end
-local status = redis.call('HGET', KEYS[2], 'status')
-local ttl = redis.call('PTTL', KEYS[2])
-if ttl < 0 then ttl = tonumber(ARGV[1]) end
-if ttl <= 0 then return 0 end
-for i = 3, #ARGV do
-  if status == ARGV[i] then
-    if ARGV[2] ~= '1' then redis.call('PEXPIRE', KEYS[1], ttl) end
-    return 1
-  end
-end
-return 0
-"""
-
-
-def _task_ids(client: redis.Redis, keys: Keys, kind: str) -> Iterator[list[str]]:
-    """Pages of the ids of the tasks that have a key of ``kind`` (``task``: a record,
-    ``log``: a log list), from SCAN; a key that only looks like one is skipped."""
-    pattern = re.compile(rf"^{re.escape(keys.prefix)}:\{{p\d+\}}:{kind}:(.+)$")
-    key_of = keys.task if kind == "task" else keys.task_log
-    for batch in _batches(client.scan_iter(match=f"{keys.prefix}:{{p*}}:{kind}:*", count=1000)):
-        found = (pattern.match(key) for key in batch)
-        yield [m.group(1) for m in found if m is not None and key_of(m.group(1)) == m.group(0)]
-
-
-def _expire_finished_records(
-    client: redis.Redis, keys: Keys, retention_ms: int, dry: str
-) -> dict[str, int]:
-    counts = {"records_scanned": 0, "records_expired": 0}
-    for ids in _task_ids(client, keys, "task"):
-        pipe = client.pipeline(transaction=False)
-        for task_id in ids:
-            script_args = (retention_ms, dry, *TERMINAL_STATUSES)
-            pipe.execute_command(
-                "EVAL", EXPIRE_FINISHED_RECORD, 1, keys.task(task_id), *script_args
-            )
-        counts["records_scanned"] += len(ids)
-        counts["records_expired"] += sum(int(n) for n in pipe.execute())
-    return counts
-
-
-def _expire_finished_logs(
-    client: redis.Redis, keys: Keys, retention_ms: int, dry: str
-) -> dict[str, int]:
-    counts = {"logs_scanned": 0, "logs_expired": 0, "logs_deleted": 0}
-    for ids in _task_ids(client, keys, "log"):
-        pipe = client.pipeline(transaction=False)
-        for task_id in ids:
-            both = (keys.task_log(task_id), keys.task(task_id))
-            script_args = (retention_ms, dry, *TERMINAL_STATUSES)
-            pipe.execute_command("EVAL", EXPIRE_FINISHED_LOG, 2, *both, *script_args)
-        outcomes = [int(n) for n in pipe.execute()]
-        counts["logs_scanned"] += len(ids)
-        counts["logs_expired"] += outcomes.count(1)
-        counts["logs_deleted"] += outcomes.count(2)
-    return counts
-
-
-def tidy_redis(client: redis.Redis, keys: Keys, retention_s: int, dry_run: bool) -> dict[str, int]:
-    """Finished task records and their logs that lack the retention TTL get it, logs of
-    records that are gone are deleted, and dead letters whose records are gone are dropped.
-    No other key is touched."""
-    retention_ms, dry = retention_s * 1000, "1" if dry_run else "0"
-    counts = {"records_scanned": 0, "records_expired": 0}
-    if retention_ms:  # 0: the service keeps finished records forever on purpose
-        counts = _expire_finished_records(client, keys, retention_ms, dry)
-    return {
-        **counts,
-        **_expire_finished_logs(client, keys, retention_ms, dry),
-        "dead_letters_dropped": _drop_orphan_dead_letters(client, keys, dry_run),
-    }
-
-
-def _drop_orphan_dead_letters(client: redis.Redis, keys: Keys, dry_run: bool) -> int:
-    """A dead letter whose record has gone cannot be requeued or read: it is only noise."""
-    dropped = 0
-    for partition in range(keys.partitions):
-        dead = keys.dead_letters(partition)
-        for batch in _batches(client.zscan_iter(dead, count=1000)):
-            ids = [str(task_id) for task_id, _ in batch]
-            pipe = client.pipeline(transaction=False)
-            for task_id in ids:
-                pipe.exists(keys.task(task_id))
-            gone = [
-                task_id for task_id, there in zip(ids, pipe.execute(), strict=True) if not there
-            ]
-            if gone and not dry_run:
-                client.zrem(dead, *gone)
-            dropped += len(gone)
-    return dropped
-
-
 @function(
     admin_only=True,
     category="system",
@@ -302,12 +180,7 @@ def cache_cleanup(
     for top in tops:
         for count, n in remove_old_files(top, CLEANED_FOLDERS, cutoff_s, dry_run).items():
             files[count] += n
-    client = service.redis()
-    redis_counts = None
-    if client is not None:
-        with contextlib.closing(client):
-            retention_s = service.settings.task_retention_s
-            redis_counts = tidy_redis(client, service.keys, retention_s, dry_run)
+    redis_counts = service.tidy_redis(dry_run)
     return {
         "dry_run": dry_run,
         "older_than_hours": older_than_hours,
@@ -358,20 +231,6 @@ def rotate_logs(files: list[Path], max_bytes: int, keep: int) -> list[dict[str, 
         if path.stat().st_size > max_bytes:
             rotated.append({"path": str(path), "bytes": rotate_file(path, keep)})
     return rotated
-
-
-def trim_log_streams(client: redis.Redis, keys: Keys) -> dict[str, int]:
-    """Each log stream back to its cap (approximately: whole stream nodes go), as the
-    writers do on every append; returns the entries removed per stream."""
-    from vokaflow.store.logs import OWNER_LOG_MAX_LEN, SYSTEM_LOG_MAX_LEN
-
-    caps = {keys.system_log: SYSTEM_LOG_MAX_LEN, keys.task_event_log: SYSTEM_LOG_MAX_LEN}
-    owners = client.scan_iter(match=keys.owner_log("*"), count=1000, _type="stream")
-    caps.update({str(stream): OWNER_LOG_MAX_LEN for stream in owners})
-    return {
-        stream: int(client.xtrim(stream, maxlen=cap, approximate=True))
-        for stream, cap in caps.items()
-    }
 
 
 RAY_SESSION_SETTLE_S = 600.0
@@ -449,11 +308,7 @@ def log_rotation(
 ) -> dict[str, Any]:
     service = _service()
     rotated = rotate_logs(log_files(service.settings.home), max_bytes, keep)
-    client = service.redis()
-    trimmed = None
-    if client is not None:
-        with contextlib.closing(client):
-            trimmed = trim_log_streams(client, service.keys)
+    trimmed = service.trim_log_streams()
     return {
         "rotated": rotated,
         "kept": keep,
@@ -465,96 +320,6 @@ def log_rotation(
 # --- backup_state ----------------------------------------------------------------------
 
 
-def backup_header(prefix: str, created_at: float) -> dict[str, Any]:
-    return {"format": BACKUP_FORMAT, "version": 1, "prefix": prefix, "created_at": created_at}
-
-
-def backup_line(key: bytes, value: bytes, expires_at_ms: int | None) -> str:
-    """One key as a JSON line: name and DUMP payload in base64, absolute expiry or null."""
-    entry = {
-        "key": base64.b64encode(key).decode(),
-        "value": base64.b64encode(value).decode(),
-        "expires_at_ms": expires_at_ms,
-    }
-    return json.dumps(entry, separators=(",", ":"))
-
-
-@dataclass(frozen=True)
-class BackupEntry:
-    key: bytes
-    value: bytes  # a DUMP payload
-    expires_at_ms: int | None
-
-
-def read_backup(path: str | Path) -> tuple[dict[str, Any], list[BackupEntry]]:
-    """The header and the keys of a backup; a file cut short (no trailer) is an error."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    if not lines or json.loads(lines[0]).get("format") != BACKUP_FORMAT:
-        raise ValueError(f"{path} is not a VokaFlow backup")
-    header, body = json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
-    if not body or body[-1].get("end") is not True or body[-1]["keys"] != len(body) - 1:
-        raise ValueError(f"{path} is incomplete: the backup did not finish")
-    entries = [
-        BackupEntry(base64.b64decode(e["key"]), base64.b64decode(e["value"]), e["expires_at_ms"])
-        for e in body[:-1]
-    ]
-    return header, entries
-
-
-def renamed(key: bytes, old_prefix: str, new_prefix: str) -> bytes:
-    """The key under ``new_prefix``; its hash tag, and so its slot, are after the prefix."""
-    head = f"{old_prefix}:".encode()
-    if not key.startswith(head):
-        raise ValueError(f"key {key!r} is not under the prefix {old_prefix!r}")
-    return f"{new_prefix}:".encode() + key[len(head) :]
-
-
-def restore_backup(
-    path: str | Path, client: redis.Redis, prefix: str | None = None, replace: bool = True
-) -> dict[str, int]:
-    """RESTORE every key of a backup, under ``prefix`` (default: the one it was taken
-    from); keys whose expiry has passed are skipped. Not a task: restoring overwrites the
-    live state, so it is an operator's deliberate step (or a test's)."""
-    header, entries = read_backup(path)
-    target = prefix or header["prefix"]
-    restored = expired = 0
-    now_ms = int(time.time() * 1000)
-    for batch in _batches(iter(entries)):
-        pipe = client.pipeline(transaction=False)
-        for entry in batch:
-            ttl_ms = 0 if entry.expires_at_ms is None else entry.expires_at_ms - now_ms
-            if entry.expires_at_ms is not None and ttl_ms <= 0:
-                expired += 1
-                continue
-            key = renamed(entry.key, header["prefix"], target)
-            pipe.restore(key, ttl_ms, entry.value, replace=replace)
-            restored += 1
-        pipe.execute()
-    return {"keys": restored, "expired": expired}
-
-
-def dump_keys(client: redis.Redis, prefix: str, write: Any) -> int:
-    """DUMP and PTTL of every key under ``prefix``, a page at a time; a key that expires
-    between SCAN and DUMP is left out. Returns how many were written."""
-    from vokaflow import report_progress
-
-    written = 0
-    for batch in _batches(client.scan_iter(match=f"{prefix}:*", count=1000)):
-        pipe = client.pipeline(transaction=False)
-        for key in batch:
-            pipe.dump(key)
-            pipe.pttl(key)
-        replies = pipe.execute()
-        now_ms = int(time.time() * 1000)
-        for key, value, ttl in zip(batch, replies[::2], replies[1::2], strict=True):
-            if value is None:
-                continue
-            write(backup_line(key, value, now_ms + ttl if ttl >= 0 else None) + "\n")
-            written += 1
-        report_progress(None, keys=written)
-    return written
-
-
 @function(
     admin_only=True,
     category="system",
@@ -563,11 +328,12 @@ def dump_keys(client: redis.Redis, prefix: str, write: Any) -> int:
     estimated_duration="1-60 seconds",
 )
 def backup_state(label: Slug = "manual") -> dict[str, Any]:
+    from vokaflow import report_progress
     from vokaflow.functions.data_roots import output_file
+    from vokaflow.store.backups import write_backup
 
     service = _service()
-    client = service.redis(raw=True)
-    if client is None:
+    if service.redis_url is None:
         raise RuntimeError("no Redis to back up: set VOKAFLOW_REDIS_URL or run it as a task")
     created_at = time.time()
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(created_at))
@@ -577,10 +343,14 @@ def backup_state(label: Slug = "manual") -> dict[str, Any]:
     prefix = service.settings.key_prefix
     try:
         # every key of every tenant: for the service's user only
-        with contextlib.closing(client), open_private(partial) as out:
-            out.write(json.dumps(backup_header(prefix, created_at)) + "\n")
-            count = dump_keys(client, prefix, out.write)
-            out.write(json.dumps({"end": True, "keys": count}) + "\n")
+        with open_private(partial) as out:
+            count = write_backup(
+                service.redis_url,
+                prefix,
+                created_at,
+                out.write,
+                progress=lambda written: report_progress(None, keys=written),
+            )
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)

@@ -17,9 +17,8 @@ from typing_extensions import TypedDict
 
 from vokaflow.functions.registry import function
 from vokaflow.schemas import WorkerType
-from vokaflow.store.keys import Keys
 from vokaflow.vicky.datasets import check_model_id, open_dataset
-from vokaflow.vicky.trained import TrainedModels, VisibleModels
+from vokaflow.vicky.trained import VisibleModels
 from vokaflow.workers.context import TaskContext, current_task
 
 DEFAULT_MODEL = "qwen_7b"
@@ -68,14 +67,9 @@ def _context() -> TaskContext:
     return context
 
 
-def _trained(context: TaskContext) -> TrainedModels:
-    keys = Keys(context.settings.key_prefix, context.settings.partitions)
-    return TrainedModels(context.redis, keys)
-
-
 def _models(context: TaskContext) -> VisibleModels:
     """The models the task's owner may use (an admin's tasks have no data scope)."""
-    return _trained(context).visible(context.owner, is_admin=not context.data_scope)
+    return context.trained_models.visible()
 
 
 def _complete(model: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -195,9 +189,9 @@ def vicky_training(
     if new_model_id in models:  # a base model, or one of the owner's own
         raise ValueError(f"model id {new_model_id!r} is taken")
     check_fits_in_memory(base, model)
-    trained = _trained(context)
+    trained = context.trained_models
     limit = context.settings.vicky_max_trained_per_principal
-    claim = trained.claim(context.owner, new_model_id, context.task_id, limit)
+    claim = trained.claim(new_model_id, context.task_id, limit)
     out_dir = home / "models" / claim.key
     try:
         result = fine_tune(

@@ -20,8 +20,7 @@ from typing import Any
 
 from vokaflow.clock import iso_event
 from vokaflow.store.keys import Keys
-from vokaflow.store.logs import SYSTEM_LOG_MAX_LEN, queue_stream_entry
-from vokaflow.store.redis_client import connect_sync
+from vokaflow.store.logs import SystemLogSink
 
 FLUSH_EVERY_S = 0.5
 MAX_BUFFERED = 10_000
@@ -76,24 +75,15 @@ class RedisLogHandler(logging.Handler):
             self.pending.put_nowait(entry)
 
     def _flush_forever(self) -> None:
-        client = None
+        sink = SystemLogSink(self.redis_url, self.keys)
         while True:
             batch = [self.pending.get()]
             while not self.pending.empty() and len(batch) < 500:
                 batch.append(self.pending.get_nowait())
             try:
-                # made here, and again after a failure: a process started while Redis was
-                # away must not keep a client of the wrong kind (single node vs cluster)
-                client = client or connect_sync(
-                    self.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0
-                )
-                pipe = client.pipeline(transaction=False)
-                for entry in batch:
-                    queue_stream_entry(pipe, self.keys.system_log, entry, SYSTEM_LOG_MAX_LEN)
-                pipe.execute()
+                sink.write(batch)
             except Exception as exc:  # logging about logging would loop: say it on stderr
                 print(f"vokaflow: system log write failed: {exc!r}", file=sys.stderr)
-                client = None
                 threading.Event().wait(FLUSH_EVERY_S)
 
 

@@ -322,9 +322,10 @@ def _proxy_trust(settings: Settings) -> dict[str, object]:
 def deploy_vicky_models(settings: Settings, redis_url: str) -> list[str]:
     """Deploy the models in VOKAFLOW_VICKY_MODELS and every model fine-tuned earlier (of
     every principal); returns their ids, a fine-tuned model's being its internal id."""
+    from vokaflow.store.trained_models import TrainedModels
     from vokaflow.vicky.deployment import deploy_model
     from vokaflow.vicky.registry import UnknownModel
-    from vokaflow.vicky.trained import TrainedModels, served
+    from vokaflow.vicky.trained import served
 
     registry = ModelRegistry()
     try:

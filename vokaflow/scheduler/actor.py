@@ -24,7 +24,6 @@ from ray.exceptions import RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from vokaflow.config import Settings
-from vokaflow.errors import ServiceUnavailable
 from vokaflow.observability.prometheus import scheduler_metrics
 from vokaflow.observability.service_logs import install_service_logging
 from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
@@ -51,6 +50,7 @@ from vokaflow.store.dispatch_store import (
     Retry,
     Settled,
 )
+from vokaflow.store.errors import StoreUnavailable
 from vokaflow.store.events import Event, EventLog
 from vokaflow.store.keys import Keys
 from vokaflow.store.logs import LogStore
@@ -160,7 +160,7 @@ class Scheduler:
         running_for_s = max(0.0, time.time() - started_at)
         self.inflight.set_deadline(chunk, time.monotonic() + chunk.timeout_s - running_for_s)
         if len(chunk.tasks) == 1:
-            with contextlib.suppress(ServiceUnavailable):
+            with contextlib.suppress(StoreUnavailable):
                 await self.dispatch.mark_started([chunk.tasks[0].task_id], worker_pid, started_at)
 
     # ------------------------------------------------------------ dispatch
@@ -429,8 +429,7 @@ class Scheduler:
         keys = self.tasks.keys
         while True:
             try:
-                pubsub = self.tasks.redis.pubsub()
-                await pubsub.subscribe(
+                pubsub = await self.tasks.subscribe(
                     keys.wakeup_channel,
                     keys.cancel_channel,
                     keys.batch_channel,
@@ -466,7 +465,7 @@ class Scheduler:
                     last_slow = now
                     await self._slow_chores(now)
                     self._hint("*")
-            except ServiceUnavailable:
+            except StoreUnavailable:
                 await asyncio.sleep(REDIS_RETRY_S)
             except Exception:
                 log.exception("housekeeping failed")
@@ -530,7 +529,7 @@ class Scheduler:
             if time.monotonic() - last_refresh > CAPACITY_REFRESH_S:
                 self._refresh_capacity()
                 last_refresh = time.monotonic()
-            with contextlib.suppress(ServiceUnavailable):
+            with contextlib.suppress(StoreUnavailable):
                 await self.dispatch.beat(time.time(), self._pool_report(), ttl_s)
             with _telemetry_guard():
                 self.prometheus.set_pools(
@@ -573,7 +572,7 @@ class Scheduler:
         while True:
             try:
                 return await operation()
-            except ServiceUnavailable:
+            except StoreUnavailable:
                 await asyncio.sleep(REDIS_RETRY_S)
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
+import redis.exceptions
 
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import redis_boundary
@@ -92,3 +94,47 @@ class EventLog:
             )
         await pipe.execute()
         return len(wanted)
+
+
+EventEntry = tuple[str, dict[str, str]]
+
+
+class EventQueue:
+    """The reading side, for the one webhook dispatcher: a consumer group on the stream, so
+    that an entry stays pending until it is acknowledged, across the dispatcher's restarts."""
+
+    def __init__(self, client: aioredis.Redis, keys: Keys, consumer: str) -> None:
+        self.redis = client
+        self.keys = keys
+        self.consumer = consumer
+
+    @redis_boundary
+    async def open(self) -> None:
+        """Create the stream and its group unless they exist."""
+        try:
+            await self.redis.xgroup_create(
+                self.keys.event_stream, self.keys.event_group, id="0", mkstream=True
+            )
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    @redis_boundary
+    async def read(self, after: str, count: int, block_ms: int | None) -> list[EventEntry]:
+        """Entries after ``after``: "0" for those read before but not acknowledged, ">" for
+        new ones (waiting up to ``block_ms`` for one)."""
+        reply: Any = await self.redis.xreadgroup(
+            self.keys.event_group,
+            self.consumer,
+            {self.keys.event_stream: after},
+            count=count,
+            block=block_ms,
+        )
+        return [(str(i), dict(f or {})) for _, entries in reply or [] for i, f in entries]
+
+    @redis_boundary
+    async def acknowledge(self, entry_id: str) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xack(self.keys.event_stream, self.keys.event_group, entry_id)
+        pipe.xdel(self.keys.event_stream, entry_id)
+        await pipe.execute()

@@ -173,6 +173,12 @@ class Keys:
         return f"{self.prefix}:stats:functions"
 
     @property
+    def ml_models(self) -> str:
+        """Hash: model entry -> JSON {sha256, path, trained_at} of the ml models this service
+        trained. See vokaflow.store.task_services.ModelRecords."""
+        return f"{self.prefix}:ml:models"
+
+    @property
     def trained_models(self) -> str:
         """Hash: internal model id -> JSON entry of a model fine-tuned by vicky_training
         (owner, name, task; the spec once served). See vokaflow.vicky.trained."""

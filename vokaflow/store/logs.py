@@ -17,10 +17,11 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 
 from vokaflow.store.keys import Keys
-from vokaflow.store.redis_client import redis_boundary
+from vokaflow.store.redis_client import connect_sync, redis_boundary
 
 MAX_TASK_LINES = 500
 SYSTEM_LOG_MAX_LEN = 10_000
@@ -37,6 +38,31 @@ def level_number(name: str) -> int:
 
 def queue_stream_entry(pipe: Any, stream: str, entry: Entry, max_len: int) -> None:
     pipe.xadd(stream, {"entry": json.dumps(entry, default=str)}, maxlen=max_len, approximate=True)
+
+
+class SystemLogSink:
+    """Blocking writes of service log entries to the system log stream, for the logging
+    thread of vokaflow.observability.service_logs."""
+
+    def __init__(self, redis_url: str, keys: Keys) -> None:
+        self.redis_url = redis_url
+        self.keys = keys
+        self._client: redis.Redis | None = None
+
+    def write(self, entries: Sequence[Entry]) -> None:
+        try:
+            # made here, and again after a failure: a process started while Redis was away
+            # must not keep a client of the wrong kind (single node vs cluster)
+            self._client = self._client or connect_sync(
+                self.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0
+            )
+            pipe = self._client.pipeline(transaction=False)
+            for entry in entries:
+                queue_stream_entry(pipe, self.keys.system_log, entry, SYSTEM_LOG_MAX_LEN)
+            pipe.execute()
+        except Exception:
+            self._client = None
+            raise
 
 
 class LogStore:

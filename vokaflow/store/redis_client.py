@@ -1,4 +1,4 @@
-"""Connecting to Redis, and translating its failures into ServiceUnavailable."""
+"""Connecting to Redis, and translating its failures into StoreUnavailable."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import redis.exceptions
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 
-from vokaflow.errors import ServiceUnavailable
+from vokaflow.store.errors import StoreUnavailable
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -196,7 +196,7 @@ class LuaScripts:
 def redis_boundary(
     method: Callable[P, Coroutine[Any, Any, T]],
 ) -> Callable[P, Coroutine[Any, Any, T]]:
-    """Turn 'Redis is unreachable' into the API's 503 with component "redis"."""
+    """Turn 'Redis is unreachable' into StoreUnavailable with component "redis"."""
 
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -212,7 +212,7 @@ def redis_boundary(
                 await scripts.load()
                 return await method(*args, **kwargs)
         except UNREACHABLE as exc:
-            raise ServiceUnavailable(
+            raise StoreUnavailable(
                 "redis", f"Redis is temporarily unavailable ({type(exc).__name__})"
             ) from exc
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from vokaflow.ratelimit.backends import RateLimiter
 from vokaflow.ratelimit.bucket import Decision
 from vokaflow.schemas import WorkerType
 from vokaflow.store.keys import Keys
+from vokaflow.store.rate_limits import RateLimiter
 from vokaflow.store.records import NewTask
 from vokaflow.store.redis_client import LuaScripts, is_cluster, redis_boundary
 
@@ -31,6 +31,12 @@ class TaskStore:
         self.retention_ms = retention_s * 1000
         self.cluster = is_cluster(client)
         self.lua = LuaScripts(client, ["submit", "submit_one", "terminate"])
+
+    async def subscribe(self, *channels: str) -> Any:
+        """A pub/sub connection subscribed to ``channels``; read it with get_message."""
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(*channels)
+        return pubsub
 
     @redis_boundary
     async def submit(

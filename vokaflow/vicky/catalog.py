@@ -6,15 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 
-import redis.asyncio as aioredis
 from ray import serve
 
 from vokaflow.store.api_keys import Principal
-from vokaflow.store.keys import Keys
-from vokaflow.store.redis_client import redis_boundary
+from vokaflow.store.trained_models import TrainedModelsReader
 from vokaflow.vicky.deployment import app_name
 from vokaflow.vicky.registry import ModelRegistry
-from vokaflow.vicky.trained import TrainedEntry, VisibleModels, read_entries
+from vokaflow.vicky.trained import TrainedEntry, VisibleModels
 
 REFRESH_S = 2.0
 MISS_REFRESH_S = 0.2  # a model trained a moment ago is looked for again, at most this often
@@ -23,16 +21,14 @@ SERVING = {"RUNNING", "DEPLOYING", "UNHEALTHY"}
 
 
 class ModelCatalog:
-    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
-        self.redis = client
-        self.keys = keys
+    def __init__(self, trained: TrainedModelsReader) -> None:
+        self.trained = trained
         self._base = ModelRegistry()
         self._trained: list[TrainedEntry] = []
         self._trained_read_at = float("-inf")
         self._deployed: set[str] = set()
         self._deployed_read_at = float("-inf")
 
-    @redis_boundary
     async def visible(self, principal: Principal, wanted: str | None = None) -> VisibleModels:
         """The models ``principal`` may use, with the fine-tuned ones read again at most every
         REFRESH_S, or sooner when ``wanted`` is not among them."""
@@ -44,7 +40,7 @@ class ModelCatalog:
     async def _visible(self, principal: Principal, max_age_s: float) -> VisibleModels:
         if time.monotonic() - self._trained_read_at >= max_age_s:
             self._trained_read_at = time.monotonic()
-            self._trained = read_entries(await self.redis.hgetall(self.keys.trained_models))
+            self._trained = await self.trained.entries()
         return VisibleModels(self._base, self._trained, principal.name, principal.is_admin)
 
     async def is_deployed(self, model_id: str) -> bool:

@@ -16,16 +16,17 @@ from collections import Counter
 from typing import Any
 
 import ray
-import redis.exceptions
 
 from vokaflow.config import Settings
-from vokaflow.errors import ServiceUnavailable
 from vokaflow.observability.service_logs import install_service_logging
 from vokaflow.scheduler import NAMESPACE
 from vokaflow.store.batch_store import BatchStore
+from vokaflow.store.errors import StoreUnavailable
+from vokaflow.store.events import EventQueue
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect
 from vokaflow.store.task_store import TaskStore
+from vokaflow.store.webhooks import Webhook, WebhookStore
 from vokaflow.webhooks.delivery import (
     Delivery,
     RetryPolicy,
@@ -35,7 +36,6 @@ from vokaflow.webhooks.delivery import (
 )
 from vokaflow.webhooks.payloads import batch_data, is_batch_event, payload, task_data
 from vokaflow.webhooks.ssrf import Allowlist
-from vokaflow.webhooks.store import Webhook, WebhookStore
 
 DISPATCHER_NAME = "vokaflow-webhooks"
 CONSUMER = "dispatcher"  # one actor: a restarted one finds its predecessor's pending entries
@@ -54,10 +54,11 @@ class WebhookDispatcher:
         settings = Settings.from_wire(wire_settings)
         self.keys = Keys(settings.key_prefix, settings.partitions)
         install_service_logging("webhooks", redis_url, self.keys)
-        self.redis = connect(redis_url)
-        self.webhooks = WebhookStore(self.redis, self.keys)
-        self.tasks = TaskStore(self.redis, self.keys, settings.task_retention_s)
-        self.batches = BatchStore(self.redis, self.keys, settings.task_retention_s)
+        client = connect(redis_url)
+        self.events = EventQueue(client, self.keys, CONSUMER)
+        self.webhooks = WebhookStore(client, self.keys)
+        self.tasks = TaskStore(client, self.keys, settings.task_retention_s)
+        self.batches = BatchStore(client, self.keys, settings.task_retention_s)
         policy = RetryPolicy.from_settings(settings)
         self.sender = WebhookSender(
             http_client(policy),
@@ -75,20 +76,11 @@ class WebhookDispatcher:
     async def _run(self) -> None:
         while True:
             try:
-                await self._create_group()
+                await self.events.open()
                 await self._consume()
             except Exception:
                 log.warning("reading the event stream failed; trying again", exc_info=True)
                 await asyncio.sleep(RETRY_S)
-
-    async def _create_group(self) -> None:
-        try:
-            await self.redis.xgroup_create(
-                self.keys.event_stream, self.keys.event_group, id="0", mkstream=True
-            )
-        except redis.exceptions.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
 
     async def _consume(self) -> None:
         """First the entries read before but never acknowledged, then new ones; every
@@ -102,7 +94,7 @@ class WebhookDispatcher:
             if free <= 0:
                 await asyncio.sleep(0.05)
                 continue
-            entries = await self._read(after, free)
+            entries = await self.events.read(after, free, READ_BLOCK_MS if after == ">" else None)
             if after != ">" and not entries:
                 after = ">"
                 continue
@@ -127,16 +119,6 @@ class WebhookDispatcher:
         if self.per_owner[owner] <= 0:
             del self.per_owner[owner]
 
-    async def _read(self, after: str, count: int) -> list[tuple[str, dict[str, str]]]:
-        reply: Any = await self.redis.xreadgroup(
-            self.keys.event_group,
-            CONSUMER,
-            {self.keys.event_stream: after},
-            count=count,
-            block=READ_BLOCK_MS if after == ">" else None,
-        )
-        return [(str(i), dict(f or {})) for _, entries in reply or [] for i, f in entries]
-
     async def _handle(self, entry_id: str, fields: dict[str, str]) -> None:
         """Deliver the entry, then acknowledge it. While Redis is away, again until it is
         back (nothing is lost); after MAX_ENTRY_FAILURES other failures the entry is given
@@ -147,7 +129,7 @@ class WebhookDispatcher:
                 try:
                     await self._deliver_entry(entry_id, fields)
                     break
-                except ServiceUnavailable:
+                except StoreUnavailable:
                     log.warning("entry %s waits for Redis", entry_id)
                 except Exception:
                     failures += 1
@@ -155,7 +137,7 @@ class WebhookDispatcher:
                 await asyncio.sleep(RETRY_S)
             else:
                 log.error("gave up entry %s after %d failures: %s", entry_id, failures, fields)
-            await self._acknowledge(entry_id)
+            await self.events.acknowledge(entry_id)
         finally:
             self.handling.pop(entry_id, None)
 
@@ -182,12 +164,6 @@ class WebhookDispatcher:
     ) -> None:
         delivery = Delivery(delivery_id(hook.webhook_id, entry_id), event, subject_id, body)
         await self.sender.deliver(hook, delivery)
-
-    async def _acknowledge(self, entry_id: str) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.xack(self.keys.event_stream, self.keys.event_group, entry_id)
-        pipe.xdel(self.keys.event_stream, entry_id)
-        await pipe.execute()
 
 
 WebhookDispatcherActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from vokaflow.clock import iso_event
 from vokaflow.schemas import WebhookEvent
-from vokaflow.webhooks.store import Attempt, Webhook
+from vokaflow.store.webhooks import Attempt, Webhook
 
 
 class WebhookResponse(BaseModel):

@@ -1,5 +1,6 @@
 """What a running task function can reach: its own id, progress reporting, the service's
-settings and Redis. Set by the executor around each task; empty outside one.
+settings and the store's services scoped to its principal (vokaflow.store.task_services).
+Set by the executor around each task; empty outside one.
 
     from vokaflow import report_progress
     report_progress(0.5, step=10, loss=1.23)   # shows in the task's status as `progress`
@@ -17,15 +18,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from vokaflow.config import Settings, load_settings
-from vokaflow.store.keys import Keys
-from vokaflow.store.redis_client import connect_sync
 
 if TYPE_CHECKING:
     from vokaflow.functions.data_roots import ScopedContexts
+    from vokaflow.store.task_services import ModelRecords, TaskServices
     from vokaflow.store.tenant_channels import TenantChannels
+    from vokaflow.store.trained_models import OwnTrainedModels
 
 PROGRESS_EVERY_S = 0.2  # at most this often per task; the last report of a run always lands
 
@@ -81,11 +80,6 @@ def _shared_env(
     return env
 
 
-@functools.cache
-def _redis(url: str) -> redis.Redis:
-    return connect_sync(url, decode_responses=True, socket_timeout=2.0)
-
-
 class TaskContext:
     def __init__(
         self,
@@ -111,24 +105,27 @@ class TaskContext:
     def settings(self) -> Settings:
         return self.env.settings
 
-    @property
-    def redis(self) -> redis.Redis:
-        return _redis(self.env.redis_url)
-
     @functools.cached_property
+    def services(self) -> TaskServices:
+        from vokaflow.store.task_services import TaskServices
+
+        env = self.env
+        return TaskServices(env.redis_url, env.settings, self.task_id, self.owner, self.data_scope)
+
+    @property
     def channels(self) -> TenantChannels:
         """The streams and channels of the task's principal (never the service's own)."""
-        from vokaflow.store.tenant_channels import StreamLimits, TenantChannels
+        return self.services.channels
 
-        settings = self.settings
-        limits = StreamLimits(
-            settings.tenant_streams_max,
-            settings.tenant_stream_maxlen,
-            settings.tenant_stream_max_bytes,
-            settings.tenant_stream_ttl_s,
-        )
-        keys = Keys(settings.key_prefix, settings.partitions)
-        return TenantChannels(self.redis, keys, self.owner, limits)
+    @property
+    def model_records(self) -> ModelRecords:
+        """The ml models saved in the task's data scope."""
+        return self.services.model_records
+
+    @property
+    def trained_models(self) -> OwnTrainedModels:
+        """The fine-tuned Vicky models the task's principal may use or claim."""
+        return self.services.trained_models
 
     def report_progress(self, fraction: float | None = None, **details: Any) -> None:
         progress = {"fraction": fraction, **details, "attempt": self.attempt, "at": time.time()}
@@ -139,9 +136,7 @@ class TaskContext:
     def flush(self) -> None:
         if self._pending is None:
             return
-        keys = Keys(self.settings.key_prefix, self.settings.partitions)
-        with contextlib.suppress(redis.RedisError):  # progress is advisory: never fail a task
-            self.redis.hset(keys.task(self.task_id), "progress", json.dumps(self._pending))
+        self.services.write_progress(self._pending)
         self._pending, self._last_report = None, time.monotonic()
 
 

@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install models up down test unit integration lint format bench bench-throughput \
+.PHONY: install models up down test unit ray-library redis-tier api-tier stack-tier integration lint format bench bench-throughput \
 	bench-latency bench-priority bench-ratelimit bench-soak bench-vicky bench-compare clean
 
 install: $(STAMP) models
@@ -29,11 +29,26 @@ up: install            ## run the service in the foreground (Ctrl-C stops it)
 down: install          ## stop what `vokaflow up --detach` started
 	$(BIN)/vokaflow down
 
-test: install          ## unit and integration tests against real Redis, Ray and Serve
-	$(BIN)/pytest tests
+STACK_TESTS := tests/chaos tests/chaos_node_loss tests/cluster tests/cluster_auth tests/foreground \
+	tests/integration tests/security
 
-unit: install
-	$(BIN)/pytest tests/unit
+test: install          ## every tier, lowest first; each runs even if one below failed
+	$(MAKE) --keep-going unit ray-library redis-tier api-tier stack-tier
+
+unit: install          ## pure logic: Ray unimportable, no Redis server
+	PYTHONPATH=. $(BIN)/pytest -p tests.no_ray tests/unit
+
+ray-library: install   ## Ray imported as a library (schemas, pickler), never started
+	$(BIN)/pytest tests/ray_library
+
+redis-tier: install    ## Lua scripts and stores on the embedded redis-server, no Ray
+	$(BIN)/pytest tests/redis
+
+api-tier: install      ## the FastAPI app in-process on the embedded Redis, no Ray or Serve
+	$(BIN)/pytest tests/api
+
+stack-tier: install    ## what needs Ray or Serve: whole stacks (`vokaflow up`), in this order
+	$(BIN)/pytest $(STACK_TESTS)
 
 integration: install
 	$(BIN)/pytest tests/integration

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vokaflow.runtime.stack import LocalStack
+from vokaflow.testing.stack import LocalStack
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 
 from benchmarks.common import bench_stack, percentile, print_table, write_result
-from vokaflow.runtime.stack import LocalStack
 from vokaflow.schemas import Priority
+from vokaflow.testing.stack import LocalStack
 
 URGENT = (Priority.EMERGENCY, Priority.CRITICAL, Priority.HIGH)
 POOL = "GENERAL_PURPOSE"

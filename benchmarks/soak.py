@@ -25,9 +25,9 @@ import httpx
 import psutil
 
 from benchmarks.common import bench_stack, print_table, redis_bytes_per_task, write_result
-from vokaflow.runtime.ledger import wait_all_terminal
-from vokaflow.runtime.stack import LocalStack, RedisServer
 from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
+from vokaflow.testing.stack import LocalStack, RedisServer
+from vokaflow.testing.tally import wait_all_terminal
 
 BATCH = 250
 NOOP = {"name": "soak", "function_name": "noop", "retry_count": 0}
@@ -122,7 +122,7 @@ def soak(minutes: float, fault_every_s: float, rate: int) -> dict[str, Any]:
                     next_fault += fault_every_s
                 time.sleep(0.2)
             load.stop()
-            ledger = wait_all_terminal(stack, load.accepted, timeout_s=600)
+            tally = wait_all_terminal(stack, load.accepted, timeout_s=600)
             bytes_per_task = redis_bytes_per_task(stack.redis_url, stack.key_prefix)
     finally:
         redis.stop()
@@ -131,10 +131,10 @@ def soak(minutes: float, fault_every_s: float, rate: int) -> dict[str, Any]:
         "fault_every_s": fault_every_s,
         "target_rate": rate,
         "accepted": len(load.accepted),
-        "completed": ledger.by_status.get("completed", 0),
-        "lost": len(ledger.missing) + len(ledger.unfinished),
-        "ran_again": ledger.ran_again,
-        "by_status": ledger.by_status,
+        "completed": tally.by_status.get("completed", 0),
+        "lost": len(tally.missing) + len(tally.unfinished),
+        "ran_again": tally.ran_again,
+        "by_status": tally.by_status,
         "answers": {str(code): n for code, n in load.answers.items()},
         "redis_bytes_per_task": bytes_per_task,
         "faults": faults,

@@ -16,7 +16,7 @@ from typing import Any
 
 from benchmarks.common import bench_stack, print_table, write_result
 from benchmarks.http_load import CLIENTS, pick_client, run_load
-from vokaflow.runtime.stack import LocalStack
+from vokaflow.testing.stack import LocalStack
 
 CONCURRENCY = (1, 16, 64)
 SUBMIT_BODY = {"name": "latency", "function_name": "noop"}

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from benchmarks.common import bench_stack, print_table, redis_bytes_per_task, write_result
-from vokaflow.runtime.stack import LocalStack
+from vokaflow.testing.stack import LocalStack
 
 
 async def _submit_batches(

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 
 from benchmarks.common import bench_stack, percentile, print_table, write_result
-from vokaflow.runtime.stack import LocalStack
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
+from vokaflow.testing.stack import LocalStack
 from vokaflow.vicky.registry import ModelRegistry
 from vokaflow.vicky.trained import TrainedEntry
 

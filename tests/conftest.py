@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from vokaflow.runtime.stack import VOKAFLOW, LocalStack
+from vokaflow.store.embedded import EmbeddedRedis
+from vokaflow.testing.stack import VOKAFLOW, LocalStack
 
 __all__ = ["VOKAFLOW"]
 
@@ -113,6 +114,19 @@ def ensure_postgres_role() -> None:
     engine.dispose()
 
 
+def running_stack(local: LocalStack) -> Iterator[LocalStack]:
+    """The one lifecycle of every full-stack fixture: `up`, the test's use, `down`. A stack
+    that does not come up fails the tests that need it, with up's output."""
+    try:
+        local.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     local = LocalStack(
@@ -124,14 +138,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         key_prefix="vftest-" + os.urandom(4).hex(),
     )
     ensure_postgres_role()
-    try:
-        local.start()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    try:
-        yield local
-    finally:
-        local.stop()
+    yield from running_stack(local)
 
 
 @pytest.fixture(scope="session")
@@ -146,3 +153,13 @@ def data_root(stack: LocalStack) -> Path:
 def api(stack: LocalStack) -> Iterator[httpx.Client]:
     with stack.client() as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def tier_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The project's own embedded redis-server, for the Redis and API tiers (no Ray)."""
+    embedded = EmbeddedRedis(tmp_path_factory.mktemp("tier-redis"))
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from vokaflow.runtime.stack import LocalStack, RedisServer
+from tests.conftest import running_stack
+from vokaflow.testing.stack import LocalStack, RedisServer
 
 CHAOS_SETTINGS = {
     "VOKAFLOW_ENVIRONMENT": "test",
@@ -53,14 +54,7 @@ def chaos_stack(
         dashboard_port=int(os.environ.get("VOKAFLOW_CHAOS_DASHBOARD_PORT", "8268")),
         settings={**CHAOS_SETTINGS, "VOKAFLOW_REDIS_URL": redis_server.url},
     )
-    try:
-        local.start()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    try:
-        yield local
-    finally:
-        local.stop()
+    yield from running_stack(local)
 
 
 @pytest.fixture(scope="package")

@@ -12,10 +12,10 @@ import httpx
 import redis
 
 from tests import ray_driver
-from tests.chaos.ledger import submit_sleeps
-from vokaflow.runtime.ledger import completed_count, wait_all_terminal
+from tests.chaos.drills import submit_sleeps
 from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
 from vokaflow.store.keys import Keys
+from vokaflow.testing.tally import completed_count, wait_all_terminal
 
 SUBMIT = "/api/high-scale-tasks/submit"
 
@@ -39,10 +39,10 @@ def test_killing_the_scheduler_mid_run_loses_no_task(chaos_stack, chaos_api):
     _until(lambda: completed_count(chaos_stack, task_ids) >= 200, 60, "200 completions")
     _kill_scheduler(chaos_stack)
     assert completed_count(chaos_stack, task_ids) < 5000, "the kill came after the run"
-    ledger = wait_all_terminal(chaos_stack, task_ids, timeout_s=180)
-    assert ledger.missing == [] and ledger.unfinished == []
-    assert ledger.by_status == {"completed": 5000}
-    print(f"tasks run more than once after the scheduler kill: {ledger.ran_again}")
+    tally = wait_all_terminal(chaos_stack, task_ids, timeout_s=180)
+    assert tally.missing == [] and tally.unfinished == []
+    assert tally.by_status == {"completed": 5000}
+    print(f"tasks run more than once after the scheduler kill: {tally.ran_again}")
 
 
 def test_a_worker_killed_with_sigkill_runs_its_task_again_as_a_system_retry(chaos_api):
@@ -79,9 +79,9 @@ def test_a_redis_restart_gives_503s_then_every_task_completes(chaos_stack, chaos
         time.sleep(2)
         redis_server.start()
     _until(lambda: _accepts(chaos_api), 30, "submits to be accepted again")
-    ledger = wait_all_terminal(chaos_stack, task_ids, timeout_s=120)
-    assert ledger.missing == [] and ledger.unfinished == []
-    assert ledger.by_status == {"completed": 300}
+    tally = wait_all_terminal(chaos_stack, task_ids, timeout_s=120)
+    assert tally.missing == [] and tally.unfinished == []
+    assert tally.by_status == {"completed": 300}
 
 
 def test_submits_racing_a_redis_restart_are_either_refused_or_kept(
@@ -111,8 +111,8 @@ def test_submits_racing_a_redis_restart_are_either_refused_or_kept(
     thread.join()
     assert set(answers) <= {200, 503}, answers
     assert answers.get(503, 0) > 0 and answers.get(200, 0) > 0
-    ledger = wait_all_terminal(chaos_stack, accepted, timeout_s=120)
-    assert ledger.missing == [] and ledger.unfinished == []
+    tally = wait_all_terminal(chaos_stack, accepted, timeout_s=120)
+    assert tally.missing == [] and tally.unfinished == []
 
 
 def _accepts(api: httpx.Client) -> bool:

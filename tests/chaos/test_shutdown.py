@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from vokaflow.runtime.ledger import read_ledger, wait_all_terminal
+from vokaflow.testing.tally import read_tally, wait_all_terminal
 
 SUBMIT = "/api/high-scale-tasks/submit"
 
@@ -38,7 +38,7 @@ def test_down_refuses_new_tasks_finishes_running_ones_and_keeps_queued_ones(chao
         task_ids = [_submit_sleep(api) for _ in range(4)]
         task_ids += _sleeps(api, 36, 0.5)
         deadline = time.monotonic() + 30
-        while read_ledger(chaos_stack, task_ids).by_status.get("running", 0) == 0:
+        while read_tally(chaos_stack, task_ids).by_status.get("running", 0) == 0:
             assert time.monotonic() < deadline, "nothing started"
             time.sleep(0.1)
         refused: list[int] = []
@@ -54,7 +54,7 @@ def test_down_refuses_new_tasks_finishes_running_ones_and_keeps_queued_ones(chao
             time.sleep(0.1)
         down.join(timeout=120)
     assert refused, "submits were still accepted while draining"
-    after_down = read_ledger(chaos_stack, task_ids)
+    after_down = read_tally(chaos_stack, task_ids)
     assert after_down.missing == [], said
     assert "running tasks finished" in said[0]
     assert after_down.by_status.get("running", 0) == 0, after_down.by_status
@@ -62,7 +62,7 @@ def test_down_refuses_new_tasks_finishes_running_ones_and_keeps_queued_ones(chao
     assert after_down.by_status.get("queued", 0) >= 1, "the queued tasks were kept for `up`"
 
     chaos_stack.start()
-    ledger = wait_all_terminal(chaos_stack, task_ids, timeout_s=120)
-    assert ledger.missing == [] and ledger.by_status == {"completed": 40}
+    tally = wait_all_terminal(chaos_stack, task_ids, timeout_s=120)
+    assert tally.missing == [] and tally.by_status == {"completed": 40}
     with chaos_stack.client() as api:
         assert api.post(SUBMIT, json={"name": "again", "function_name": "noop"}).status_code == 200

@@ -20,10 +20,11 @@ import pytest
 from ray.cluster_utils import Cluster
 
 from tests import ray_driver
+from tests.conftest import running_stack
 from vokaflow.runtime.job_secrets import KV_NAMESPACE, secrets_key
-from vokaflow.runtime.ledger import wait_all_terminal
-from vokaflow.runtime.stack import LocalStack
 from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
+from vokaflow.testing.stack import LocalStack
+from vokaflow.testing.tally import wait_all_terminal
 from vokaflow.workers.resources import node_resources
 
 RAY_PORT = int(os.environ.get("VOKAFLOW_NODES_RAY_PORT", "6395"))
@@ -62,14 +63,7 @@ def stack(ray_cluster: Cluster) -> Iterator[LocalStack]:
             "VOKAFLOW_RAY_DASHBOARD_URL": f"http://127.0.0.1:{DASHBOARD_PORT}",
         },
     )
-    try:
-        local.start()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    try:
-        yield local
-    finally:
-        local.stop()
+    yield from running_stack(local)
 
 
 def _node_running(cluster: Cluster, worker_pid: int) -> Any:
@@ -100,9 +94,9 @@ def test_tasks_of_a_removed_node_complete_on_the_other_node(ray_cluster, stack):
             time.sleep(0.1)
         doomed = _node_running(ray_cluster, pids[0])
         ray_cluster.remove_node(doomed, allow_graceful=False)
-        ledger = wait_all_terminal(stack, task_ids, timeout_s=120)
-        assert ledger.missing == [] and ledger.by_status == {"completed": 2}
-        assert ledger.ran_again >= 1
+        tally = wait_all_terminal(stack, task_ids, timeout_s=120)
+        assert tally.missing == [] and tally.by_status == {"completed": 2}
+        assert tally.ran_again >= 1
         survivors = [api.get(f"/api/high-scale-tasks/status/{t}").json() for t in task_ids]
     rerun = [task for task in survivors if task["system_retries"]]
     assert rerun and all(task["result"]["pid"] != pids[0] for task in rerun)

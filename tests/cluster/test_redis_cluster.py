@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from vokaflow.runtime.ledger import wait_all_terminal
-from vokaflow.runtime.stack import LocalRedisCluster, LocalStack
+from tests.conftest import running_stack
+from vokaflow.testing.stack import LocalRedisCluster, LocalStack
+from vokaflow.testing.tally import wait_all_terminal
 
 TASKS = 2000
 
@@ -43,14 +44,7 @@ def cluster_stack(
             "VOKAFLOW_VICKY_MODELS": "[]",
         },
     )
-    try:
-        local.start()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    try:
-        yield local
-    finally:
-        local.stop()
+    yield from running_stack(local)
 
 
 def test_tasks_spread_over_every_partition_and_node_all_complete(cluster_stack, cluster):
@@ -70,8 +64,8 @@ def test_tasks_spread_over_every_partition_and_node_all_complete(cluster_stack, 
     assert set(metrics["redis_cluster"]) == nodes
     assert all(node["status"] == "healthy" for node in metrics["redis_cluster"].values())
     task_ids = [ref["task_id"] for ref in refs] + [single.json()["task_id"]]
-    ledger = wait_all_terminal(cluster_stack, task_ids, timeout_s=180)
-    assert ledger.missing == [] and ledger.by_status == {"completed": TASKS + 1}
+    tally = wait_all_terminal(cluster_stack, task_ids, timeout_s=180)
+    assert tally.missing == [] and tally.by_status == {"completed": TASKS + 1}
 
 
 def test_single_submits_rate_limits_and_cancel_work_on_the_cluster(cluster_stack):

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from vokaflow.runtime.stack import LocalStack
+from tests.conftest import running_stack
+from vokaflow.testing.stack import LocalStack
 
 
 @pytest.fixture(scope="package")
@@ -43,11 +44,4 @@ def token_stack(tmp_path_factory: pytest.TempPathFactory, ray_token: str) -> Ite
             "RAY_AUTH_TOKEN_PATH": str(token_file),
         },
     )
-    try:
-        local.start()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    try:
-        yield local
-    finally:
-        local.stop()
+    yield from running_stack(local)

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from vokaflow.runtime.stack import VOKAFLOW, LocalStack
+from vokaflow.testing.stack import VOKAFLOW, LocalStack
 
 STOP_WITHIN_S = 90  # the drain's 2 s grace, `ray stop` and the embedded Redis's shutdown
 

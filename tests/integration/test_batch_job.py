@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vokaflow.runtime.stack import LocalStack
+from vokaflow.testing.stack import LocalStack
 
 RAY = str(Path(sys.executable).parent / "ray")
 

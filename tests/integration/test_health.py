@@ -10,8 +10,6 @@ from unittest import mock
 import httpx
 
 from tests import ray_driver
-from vokaflow.api.app import create_app
-from vokaflow.api.services import Services
 from vokaflow.config import load_settings
 from vokaflow.runtime.launcher import stop_scheduler_job
 from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
@@ -24,18 +22,6 @@ def test_health_reports_the_spec_fields(stack):
     assert body["environment"] == "test"
     assert isinstance(body["uptime"], float)
     datetime.fromisoformat(body["timestamp"])
-
-
-async def test_health_is_503_naming_redis_when_redis_is_unreachable():
-    services = Services(load_settings(), "redis://127.0.0.1:1/0")
-    transport = httpx.ASGITransport(app=create_app(services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-        reply = await client.get("/api/health/")
-    assert reply.status_code == 503
-    body = reply.json()
-    assert body["error"] == "service_unavailable"
-    assert body["details"]["component"] == "redis"
-    assert body["details"]["status"] == "degraded"
 
 
 def test_health_is_503_naming_the_scheduler_when_it_is_gone_and_200_once_back(stack):

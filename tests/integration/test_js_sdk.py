@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from vokaflow.runtime.stack import LocalStack
+from vokaflow.testing.stack import LocalStack
 
 REPO = Path(__file__).resolve().parents[2]
 JS_TESTS = REPO / "clients" / "js" / "test"

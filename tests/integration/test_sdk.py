@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from vokaflow.runtime.stack import LocalStack
+from vokaflow.testing.stack import LocalStack
 from vokaflow_sdk import (
     AuthenticationError,
     Conflict,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import stat
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,3 +41,8 @@ def refused_field(reply: httpx.Response) -> str:
     assert reply.json()["error"] == "validation_error", reply.text
     field: str = reply.json()["details"]["field"]
     return field
+
+
+def open_to_others(path: Path) -> bool:
+    """Whether a user other than the owner (in its group or not) may read or enter it."""
+    return bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))

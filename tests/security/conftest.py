@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from vokaflow.runtime.stack import LocalStack
+from vokaflow.testing.stack import LocalStack
 
 TenantFactory = Callable[..., httpx.Client]
 

@@ -1,50 +1,13 @@
-"""Another user of the machine: it may connect to any loopback port and read any file that
-its mode lets it. The embedded Redis must refuse it, and nothing of the service's, or of
-any tenant's, may be readable to it."""
+"""Another user of the machine may read any file that its mode lets it: nothing of the
+service's, or of any tenant's, may be readable to it. (The embedded Redis's own defences:
+tests/redis/test_embedded_redis_for_other_users.py.)"""
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
-import pytest
-import redis
-
 from tests.integration.helpers import submit, wait_until
-from vokaflow.store.embedded import EmbeddedRedis
-
-
-def _open_to_others(path: Path) -> bool:
-    """Whether a user other than the owner (in its group or not) may read or enter it."""
-    return bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
-
-
-@pytest.fixture
-def embedded(tmp_path: Path):
-    server = EmbeddedRedis(tmp_path / "home")
-    yield server
-    server.stop()
-
-
-def test_the_embedded_redis_refuses_a_client_without_its_password(embedded):
-    url = embedded.start()
-    port = redis.Redis.from_url(url).connection_pool.connection_kwargs["port"]
-    with pytest.raises(redis.AuthenticationError):
-        redis.Redis(host="127.0.0.1", port=port).get("anything")
-    with pytest.raises(redis.AuthenticationError):
-        redis.Redis(host="127.0.0.1", port=port, password="guess").ping()
-    assert redis.Redis.from_url(url).ping()
-
-
-def test_the_embedded_redis_folder_url_and_append_only_file_are_its_user_s_only(embedded):
-    embedded.dir.mkdir(parents=True, mode=0o755)  # made earlier, open to all
-    embedded.dir.chmod(0o755)
-    url = embedded.start()
-    redis.Redis.from_url(url).set("tenant-data", "secret")
-    files = [path for path in embedded.dir.rglob("*") if path.is_file()]
-    assert embedded.url_file in files
-    assert any(path.name.startswith("appendonly") for path in files), files
-    assert [path for path in [embedded.dir, *files] if _open_to_others(path)] == []
+from tests.security.attacks import open_to_others
 
 
 def test_backups_and_large_results_are_the_service_user_s_only(stack, api, tenant):
@@ -56,7 +19,7 @@ def test_backups_and_large_results_are_the_service_user_s_only(stack, api, tenan
     written = [Path(backup["path"]), Path(result["result_path"])]
     folders = [path.parent for path in written]
     kept = [stack.home / "admin_key", stack.home / "jwt_secret", stack.home / "ray_head"]
-    assert [path for path in written + folders + kept if _open_to_others(path)] == []
+    assert [path for path in written + folders + kept if open_to_others(path)] == []
 
 
 def _completed(client, function_name: str, **kwargs):

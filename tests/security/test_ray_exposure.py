@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 
-from vokaflow.runtime.stack import LocalStack
+from vokaflow.testing.stack import LocalStack
 
 
 def _stack_processes(stack: LocalStack) -> list[psutil.Process]:

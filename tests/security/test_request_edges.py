@@ -12,7 +12,7 @@ import uuid
 
 import httpx
 
-from tests.integration.test_key_management import wait_out_the_auth_failure_window
+from tests.integration.helpers import wait_out_the_auth_failure_window
 
 BATCH = "/api/high-scale-tasks/batch"
 

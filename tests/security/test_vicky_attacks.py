@@ -25,7 +25,7 @@ import pytest
 
 from tests.integration.helpers import submit, user_client, wait_until
 from tests.security.conftest import TenantFactory
-from vokaflow.runtime.stack import LocalStack
+from vokaflow.testing.stack import LocalStack
 from vokaflow.vicky.datasets import owner_folder
 from vokaflow.vicky.trained import internal_id
 

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import vokaflow_sdk.errors
 from vokaflow.errors import (
-    Conflict,
+    ApiError,
     InternalError,
-    NotFound,
     RateLimited,
     ServiceUnavailable,
     Unauthorized,
     ValidationFailed,
 )
+
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def test_a_validation_failure_names_the_field():
@@ -48,6 +53,40 @@ def test_internal_errors_carry_an_id_and_no_details():
     assert "details" not in body
 
 
-def test_status_codes_follow_the_spec():
-    assert NotFound("x").status_code == 404
-    assert Conflict("x").status_code == 409
+def _spec_statuses() -> dict[str, int]:
+    """Each error code the API reference's "Error Codes" section shows, with its status."""
+    spec = (REPOSITORY / "docs" / "API_REFERENCE.md").read_text()
+    section = spec.split("## 🚨 Error Codes", 1)[1].split("\n## ", 1)[0]
+    pairs = re.findall(r'#### (\d{3}) [^\n]*\n```json\n\{\n  "error": "(\w+)"', section)
+    return {code: int(status) for status, code in pairs}
+
+
+def _sdk_statuses() -> dict[str, int]:
+    """Each error code in the SDK's table of typed errors, with its status."""
+    table = vokaflow_sdk.errors.__doc__ or ""
+    return {code: int(status) for status, code in re.findall(r" (\d{3}) ([a-z_]+)", table)}
+
+
+def _service_error_classes() -> list[type[ApiError]]:
+    found, todo = [], [ApiError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo += cls.__subclasses__()
+    return found
+
+
+def test_the_sdk_raises_a_typed_error_for_each_of_the_spec_s_error_bodies():
+    spec, sdk = _spec_statuses(), _sdk_statuses()
+    assert len(spec) == 5, "the five error bodies the reference shows"
+    for code, status in spec.items():
+        assert sdk.get(code, status) == status, code
+        assert vokaflow_sdk.errors.error_class(status) is not vokaflow_sdk.errors.VokaFlowError
+
+
+def test_every_service_error_has_the_status_the_spec_and_the_sdk_give_its_code():
+    documented = _sdk_statuses() | _spec_statuses()
+    classes = _service_error_classes()
+    assert {cls.code for cls in classes} >= _spec_statuses().keys()
+    for cls in classes:
+        assert documented.get(cls.code) == cls.status_code, cls.__name__

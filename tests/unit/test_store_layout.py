@@ -1,14 +1,28 @@
 from __future__ import annotations
 
+import pytest
+
 from vokaflow.schemas import Priority, WorkerType
 from vokaflow.store.keys import Keys, partition_of
 from vokaflow.store.records import level_of_score, queue_score
 
 
-def test_a_task_partition_is_stable_and_in_range():
-    assert partition_of("550e8400-e29b-41d4-a716-446655440000", 16) == partition_of(
-        "550e8400-e29b-41d4-a716-446655440000", 16
-    )
+@pytest.mark.parametrize(
+    ("task_id", "partitions", "partition"),
+    [
+        ("550e8400-e29b-41d4-a716-446655440000", 16, 1),
+        ("550e8400-e29b-41d4-a716-446655440000", 64, 49),
+        ("task-1", 16, 15),
+        ("abc", 16, 2),
+    ],
+)
+def test_a_task_partition_is_the_one_every_earlier_version_computed(task_id, partitions, partition):
+    """Pinned values: a task stored by an older version, or by a process with another hash
+    seed, must be found in the same partition."""
+    assert partition_of(task_id, partitions) == partition
+
+
+def test_task_partitions_cover_every_partition():
     assert {partition_of(f"task-{i}", 16) for i in range(2000)} == set(range(16))
 
 

@@ -4,6 +4,7 @@ own packer sends, and the same DataError for values Redis cannot take."""
 from __future__ import annotations
 
 import random
+import sys
 
 import hiredis
 import pytest
@@ -31,8 +32,17 @@ def _python_packed(*args: object) -> bytes:
     return b"".join(aioredis.Connection().pack_command(*args))
 
 
+@pytest.fixture(autouse=True)
+def service_url(tier_redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """connect() asks the server whether it is a cluster: the tier's Redis answers."""
+    monkeypatch.setattr(sys.modules[__name__], "SERVICE_URL", tier_redis_url)
+
+
+SERVICE_URL = ""
+
+
 def _service_connection() -> aioredis.Connection:
-    client = connect("redis://127.0.0.1:6379/0")
+    client = connect(SERVICE_URL)
     connection: aioredis.Connection = client.connection_pool.connection_class()
     return connection
 

@@ -1,28 +1,29 @@
-"""Every accepted task ended in exactly one terminal state, none is missing, and how many
-ran again: what the chaos tests and the soak benchmark check, read from Redis itself."""
+"""The tally of a drill: every accepted task ended in exactly one terminal state, none is
+missing, and how many ran again: what the chaos tests and the soak benchmark check, read
+from Redis itself. (Not bulk_insert's ledger of applied tasks in the target database.)"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-from vokaflow.runtime.stack import LocalStack
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
+from vokaflow.testing.stack import LocalStack
 
 TERMINAL = {"completed", "failed", "cancelled", "timeout"}
 READ_PAGE = 10_000
 
 
 @dataclass
-class Ledger:
+class Tally:
     missing: list[str]
     unfinished: list[str]
     by_status: dict[str, int]
     ran_again: int  # tasks dispatched again after a system failure: at-least-once delivery
 
 
-def read_ledger(stack: LocalStack, task_ids: list[str]) -> Ledger:
+def read_tally(stack: LocalStack, task_ids: list[str]) -> Tally:
     client = connect_sync(stack.redis_url, decode_responses=True)
     keys = Keys(stack.key_prefix, 16)
     rows: list[list[str | None]] = []
@@ -42,17 +43,17 @@ def read_ledger(stack: LocalStack, task_ids: list[str]) -> Ledger:
         if status:
             by_status[status] = by_status.get(status, 0) + 1
     ran_again = sum(1 for _, system_retries in rows if system_retries and int(system_retries))
-    return Ledger(missing, unfinished, by_status, ran_again)
+    return Tally(missing, unfinished, by_status, ran_again)
 
 
-def wait_all_terminal(stack: LocalStack, task_ids: list[str], timeout_s: float) -> Ledger:
+def wait_all_terminal(stack: LocalStack, task_ids: list[str], timeout_s: float) -> Tally:
     deadline = time.monotonic() + timeout_s
     while True:
-        ledger = read_ledger(stack, task_ids)
-        if not ledger.unfinished or time.monotonic() > deadline:
-            return ledger
+        tally = read_tally(stack, task_ids)
+        if not tally.unfinished or time.monotonic() > deadline:
+            return tally
         time.sleep(0.5)
 
 
 def completed_count(stack: LocalStack, task_ids: list[str]) -> int:
-    return read_ledger(stack, task_ids).by_status.get("completed", 0)
+    return read_tally(stack, task_ids).by_status.get("completed", 0)

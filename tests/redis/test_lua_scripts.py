@@ -25,8 +25,8 @@ LIMITS = {"ml": RateLimit(limit_per_second=1, burst=4)}
 
 
 @pytest.fixture
-async def redis_and_keys(stack):
-    client = aioredis.Redis.from_url(stack.redis_url, decode_responses=True)
+async def redis_and_keys(tier_redis_url):
+    client = aioredis.Redis.from_url(tier_redis_url, decode_responses=True)
     keys = Keys(f"vfscripts-{uuid.uuid4().hex[:6]}", 16)
     yield client, keys
     async for key in client.scan_iter(match=f"{keys.prefix}:*"):

@@ -20,7 +20,9 @@ def _secret(stack) -> str:
 
 
 def _bearer(stack, token: str) -> httpx.Client:
-    return httpx.Client(base_url=stack.base_url, headers={"Authorization": f"Bearer {token}"})
+    client: httpx.Client = stack.client(api_key="")
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
 
 
 def _token(stack, **claims) -> str:

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from tests.integration.helpers import wait_out_the_auth_failure_window
+
 
 def _created_key(stack, name: str) -> str:
     return str(stack.cli("keys", "create", "--name", name).stdout.strip().splitlines()[-1])
@@ -42,12 +44,6 @@ def test_revoking_an_unknown_key_fails_with_a_message(stack):
     result = stack.cli("keys", "revoke", "no-such-key", check=False)
     assert result.returncode == 1
     assert "No live key" in result.stderr
-
-
-def wait_out_the_auth_failure_window(seconds: int = 5) -> None:
-    """The test stack counts failures in fixed windows of 5 s, shared by every client
-    behind Serve's HAProxy: a test that trips the limit waits for the next window."""
-    time.sleep(seconds - time.time() % seconds + 0.1)
 
 
 @pytest.mark.parametrize("bad_header", [{"X-API-Key": "vf_wrong"}, {}])

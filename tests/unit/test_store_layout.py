@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from vokaflow.domain.priority import level_of_score, queue_score
 from vokaflow.schemas import Priority, WorkerType
 from vokaflow.store.keys import Keys, partition_of
-from vokaflow.store.records import level_of_score, queue_score
 
 
 def test_a_task_partition_is_stable_and_in_range():

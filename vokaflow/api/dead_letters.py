@@ -12,9 +12,9 @@ from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.services import Services
 from vokaflow.api.submission import allowed_call
 from vokaflow.api.views import task_status_view
+from vokaflow.domain.task import task_owner
 from vokaflow.errors import Conflict, NotFound, ValidationFailed
 from vokaflow.schemas import DeadLettersResponse, TaskStatusResponse
-from vokaflow.store.records import task_owner
 
 router = APIRouter(prefix="/api/high-scale-tasks/dead-letters", tags=["dead letters"])
 

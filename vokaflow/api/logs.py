@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.clock import iso_event
+from vokaflow.domain.task import TaskStatus, decode_float, decode_json, record_priority
 from vokaflow.errors import NotFound
 from vokaflow.schemas import LogEntry, LogLevel, SystemLogsResponse, TaskLogsResponse
 from vokaflow.store.logs import MAX_TASK_LINES, Entry
-from vokaflow.store.records import decode_float, decode_json
 
 router = APIRouter(prefix="/api/logs", tags=["logs"])
 
@@ -23,12 +23,13 @@ def _lifecycle(record: dict[str, str]) -> list[Entry]:
     """Submitted, dispatched, started and finished, read from the task's record."""
     spec = json.loads(record["spec"])
     attempt = int(record.get("attempts") or 0) or None
+    priority = record_priority(record).value
     entries: list[Entry] = [
         {
             "timestamp": spec["created_at"],
             "level": "INFO",
             "event": "submitted",
-            "message": f"Submitted: {spec['function_name']} at {record['priority']} priority "
+            "message": f"Submitted: {spec['function_name']} at {priority} priority "
             f"to the {record['worker_type']} pool (category {spec['category']})",
         }
     ]
@@ -54,7 +55,7 @@ def _finished(record: dict[str, str], at: float, attempt: int | None) -> Entry:
     error = decode_json(record.get("error"))
     if error:
         message += f" ({error.get('type')}: {error.get('message')})"
-    level = "INFO" if status in ("completed", "cancelled") else "ERROR"
+    level = "INFO" if status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED) else "ERROR"
     return _line(at, level, "finished", message, attempt)
 
 

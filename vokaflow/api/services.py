@@ -11,6 +11,8 @@ import psutil
 
 from vokaflow.api.tokens import looks_like_jwt, verify
 from vokaflow.config import Settings
+from vokaflow.domain import WorkerType
+from vokaflow.domain.task import task_owner
 from vokaflow.errors import NotFound, ServiceUnavailable
 from vokaflow.failpoints import Failpoints
 from vokaflow.functions import FunctionRegistry, registry
@@ -18,7 +20,6 @@ from vokaflow.functions.data_roots import ScopedContexts
 from vokaflow.functions.plugins import load_plugins
 from vokaflow.ratelimit.auth_failures import AuthFailureLimiter
 from vokaflow.ratelimit.backends import RateLimiter, RedisRateLimiter
-from vokaflow.schemas import WorkerType
 from vokaflow.store.api_keys import ApiKeyStore, NameRefused, Principal
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.category_stats import CategoryStats
@@ -27,7 +28,6 @@ from vokaflow.store.events import EventLog
 from vokaflow.store.keys import Keys
 from vokaflow.store.logs import LogStore
 from vokaflow.store.metrics_store import MetricsStore
-from vokaflow.store.records import task_owner
 from vokaflow.store.redis_client import anonymous_node, connect, is_cluster, node_of
 from vokaflow.store.task_store import TaskStore
 from vokaflow.vicky.catalog import ModelCatalog

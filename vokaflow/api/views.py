@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from vokaflow.clock import iso_event
-from vokaflow.schemas import Priority, TaskErrorInfo, TaskStatus, TaskStatusResponse, WorkerType
-from vokaflow.store.records import decode_float, decode_json
+from vokaflow.domain import TaskStatus, WorkerType
+from vokaflow.domain.task import decode_float, decode_json, record_priority
+from vokaflow.schemas import TaskErrorInfo, TaskStatusResponse
 
 
 def task_status_view(record: dict[str, str], redis_node: str) -> TaskStatusResponse:
@@ -18,7 +19,7 @@ def task_status_view(record: dict[str, str], redis_node: str) -> TaskStatusRespo
         task_id=spec["id"],
         name=spec["name"],
         status=status,
-        priority=Priority(record["priority"]),
+        priority=record_priority(record),
         worker_type=WorkerType(record["worker_type"]),
         category=spec["category"],
         partition=spec["partition"],

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import psutil
 from pydantic import Field
 
+from vokaflow.domain import FINISHED
 from vokaflow.functions.data_roots import PRINCIPALS_FOLDER
 from vokaflow.functions.registry import function
 from vokaflow.private_files import open_private
@@ -44,7 +45,7 @@ SCAN_PAGE = 500
 CLEANED_FOLDERS = ("tmp", "results")
 BACKUP_FORMAT = "vokaflow-backup"
 BACKUP_SUFFIX = ".rdbdump"
-TERMINAL_STATUSES = ("completed", "failed", "cancelled", "timeout")
+TERMINAL_STATUSES = tuple(status.value for status in FINISHED)
 
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 

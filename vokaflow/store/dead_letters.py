@@ -9,8 +9,9 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
+from vokaflow.domain.priority import LEVEL_WEIGHT
+from vokaflow.domain.task import task_owner
 from vokaflow.store.keys import Keys
-from vokaflow.store.records import LEVEL_WEIGHT, task_owner
 from vokaflow.store.redis_client import LuaScripts, redis_boundary
 
 # Listing reads at most this many of the newest dead letters of each partition.

@@ -9,11 +9,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from vokaflow.domain import TaskStatus, WorkerType
+from vokaflow.domain.task import NewTask
 from vokaflow.ratelimit.backends import RateLimiter
 from vokaflow.ratelimit.bucket import Decision
-from vokaflow.schemas import WorkerType
 from vokaflow.store.keys import Keys
-from vokaflow.store.records import NewTask
 from vokaflow.store.redis_client import LuaScripts, is_cluster, redis_boundary
 
 
@@ -137,7 +137,7 @@ class TaskStore:
         """End a queued or running task as ``status``; a running one's worker is told to stop."""
         keys, args = self._terminate_call(task_id, status, now_s, error_json)
         outcome, previous, batch_id = await self.lua.run("terminate", keys, args)
-        if outcome == "ended" and previous == "running":
+        if outcome == "ended" and previous == TaskStatus.RUNNING:
             await self.redis.publish(self.keys.cancel_channel, task_id)
         return Termination(str(outcome), str(previous), str(batch_id))
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from vokaflow.clock import iso_event
+from vokaflow.domain.task import decode_float, decode_json
 from vokaflow.store.batch_store import terminal_counts
 from vokaflow.store.events import BATCH_COMPLETED
-from vokaflow.store.records import decode_float, decode_json
 
 EVENTS_WITH_ERROR = {"task.failed", "task.timeout"}
 

@@ -79,6 +79,67 @@ class TaskField:
     LEGACY_LEVEL = "level"
 
 
+@dataclass(frozen=True)
+class TaskSpec:
+    """What never changes after a task's submit: its record's spec field, decoded.
+
+    The JSON keys are the API's names (``id``, ``timeout``); Python uses ``task_id`` and
+    ``timeout_s``. ``encode`` and ``decode`` are the only places that spell the keys."""
+
+    task_id: str
+    name: str
+    function_name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    category: str
+    timeout_s: int
+    max_retries: int
+    metadata: dict[str, Any]
+    created_at: float
+    partition: int
+    owner: str
+    data_scope: str = ""  # the principal's folder of each data root; "" for an admin
+
+    def encode(self) -> str:
+        return json.dumps(
+            {
+                "id": self.task_id,
+                "name": self.name,
+                "function_name": self.function_name,
+                "args": self.args,
+                "kwargs": self.kwargs,
+                "category": self.category,
+                "timeout": self.timeout_s,
+                "max_retries": self.max_retries,
+                "metadata": self.metadata,
+                "created_at": self.created_at,
+                "partition": self.partition,
+                "owner": self.owner,
+                **({"data_scope": self.data_scope} if self.data_scope else {}),
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def decode(cls, spec_json: str) -> TaskSpec:
+        spec = json.loads(spec_json)
+        return cls(
+            task_id=str(spec["id"]),
+            name=str(spec.get("name") or ""),
+            function_name=str(spec["function_name"]),
+            args=spec["args"],
+            kwargs=spec["kwargs"],
+            category=str(spec.get("category") or ""),
+            timeout_s=int(spec["timeout"]),
+            max_retries=int(spec["max_retries"]),
+            metadata=spec.get("metadata") or {},
+            created_at=float(spec.get("created_at") or 0.0),
+            partition=int(spec.get("partition") or 0),
+            owner=str(spec.get("owner") or ""),
+            data_scope=str(spec.get("data_scope") or ""),
+        )
+
+
 @dataclass
 class NewTask:
     """A validated task, ready to be written by the submit script."""
@@ -107,24 +168,21 @@ class NewTask:
 
     def spec(self) -> str:
         """What never changes after submit, as one JSON field: fewer fields, less work."""
-        return json.dumps(
-            {
-                "id": self.task_id,
-                "name": self.name,
-                "function_name": self.function_name,
-                "args": self.args,
-                "kwargs": self.kwargs,
-                "category": self.category,
-                "timeout": self.timeout_s,
-                "max_retries": self.max_retries,
-                "metadata": self.metadata,
-                "created_at": self.created_at,
-                "partition": self.partition,
-                "owner": self.owner,
-                **({"data_scope": self.data_scope} if self.data_scope else {}),
-            },
-            separators=(",", ":"),
-        )
+        return TaskSpec(
+            task_id=self.task_id,
+            name=self.name,
+            function_name=self.function_name,
+            args=self.args,
+            kwargs=self.kwargs,
+            category=self.category,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            metadata=self.metadata,
+            created_at=self.created_at,
+            partition=self.partition,
+            owner=self.owner,
+            data_scope=self.data_scope,
+        ).encode()
 
     def to_fields(self) -> list[str]:
         fields = {

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from vokaflow.domain import Priority, TaskStatus, WorkerType
 from vokaflow.domain.priority import LEVEL_WEIGHT
-from vokaflow.domain.task import Outcome
+from vokaflow.domain.task import Outcome, TaskSpec
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import LuaScripts, is_cluster, redis_boundary
 
@@ -58,25 +58,25 @@ class ClaimedTask:
     def from_row(cls, row: list[Any], worker_type: WorkerType) -> ClaimedTask:
         """Read one row of claim.lua's reply."""
         task_id, spec_json, attempt, score, batch_id, solo, system_retries, requeued_ms = row
-        spec = json.loads(spec_json)
+        spec = TaskSpec.decode(spec_json)
         return cls(
             task_id=task_id,
-            function_name=spec["function_name"],
-            args=spec["args"],
-            kwargs=spec["kwargs"],
-            timeout_s=float(spec["timeout"]),
+            function_name=spec.function_name,
+            args=spec.args,
+            kwargs=spec.kwargs,
+            timeout_s=float(spec.timeout_s),
             attempt=int(attempt),
             priority=Priority.from_score(float(score)),
             worker_type=worker_type,
             batch_id=batch_id or "",
             solo=solo == "1",
-            max_retries=int(spec["max_retries"]),
+            max_retries=spec.max_retries,
             system_retries=int(system_retries),
-            owner=str(spec.get("owner") or ""),
-            name=str(spec.get("name") or ""),
-            category=str(spec.get("category") or ""),
-            created_at=float(spec.get("created_at") or 0.0),
-            data_scope=str(spec.get("data_scope") or ""),
+            owner=spec.owner,
+            name=spec.name,
+            category=spec.category,
+            created_at=spec.created_at,
+            data_scope=spec.data_scope,
             requeued_at=int(requeued_ms) / 1000 if requeued_ms else 0.0,
         )
 

@@ -12,7 +12,7 @@ import psutil
 from vokaflow.api.tokens import looks_like_jwt, verify
 from vokaflow.config import Settings
 from vokaflow.domain import WorkerType
-from vokaflow.domain.task import task_owner
+from vokaflow.domain.task import TaskField, task_owner
 from vokaflow.errors import NotFound, ServiceUnavailable
 from vokaflow.failpoints import Failpoints
 from vokaflow.functions import FunctionRegistry, registry
@@ -139,7 +139,7 @@ class Services:
         """The task's record, or 404 when there is none or it is another principal's (as if
         it did not exist)."""
         record = await self.tasks.get(task_id)
-        if record is None or not principal.may_see(task_owner(record["spec"])):
+        if record is None or not principal.may_see(task_owner(record[TaskField.SPEC])):
             raise NotFound(f"Task '{task_id}' not found")
         return record
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from vokaflow.domain import FINISHED, BatchStatus, TaskStatus
+from vokaflow.domain import FINISHED, BatchStatus, TaskField, TaskStatus
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import LuaScripts, redis_boundary
 
@@ -256,7 +256,7 @@ class BatchStore:
         while ids := await self.task_ids(batch_id, start):
             pipe = self.redis.pipeline(transaction=False)
             for task_id in ids:
-                pipe.hget(self.keys.task(task_id), "status")
+                pipe.hget(self.keys.task(task_id), TaskField.STATUS)
             for status in await pipe.execute():
                 if status in counts:
                     counts[status] += 1

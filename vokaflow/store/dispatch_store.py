@@ -11,7 +11,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from vokaflow.domain import Priority, TaskStatus, WorkerType
+from vokaflow.domain import Priority, TaskField, TaskStatus, WorkerType
 from vokaflow.domain.priority import LEVEL_WEIGHT
 from vokaflow.domain.task import Outcome, TaskSpec
 from vokaflow.store.keys import Keys
@@ -285,7 +285,7 @@ class DispatchStore:
         for task_id in task_ids:
             pipe.hset(
                 self.keys.task(task_id),
-                mapping={"worker_pid": worker_pid, "started_at": repr(started_at)},
+                mapping={TaskField.WORKER_PID: worker_pid, TaskField.STARTED_AT: repr(started_at)},
             )
         await pipe.execute()
 

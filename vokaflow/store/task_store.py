@@ -9,7 +9,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from vokaflow.domain import TaskStatus, WorkerType
+from vokaflow.domain import TaskField, TaskStatus, WorkerType
 from vokaflow.domain.task import NewTask
 from vokaflow.ratelimit.backends import RateLimiter
 from vokaflow.ratelimit.bucket import Decision
@@ -102,7 +102,7 @@ class TaskStore:
     @redis_boundary
     async def spec(self, task_id: str) -> str | None:
         """The record's spec field (what never changes after submit), or None."""
-        spec = await self.redis.hget(self.keys.task(task_id), "spec")
+        spec = await self.redis.hget(self.keys.task(task_id), TaskField.SPEC)
         return None if spec is None else str(spec)
 
     @redis_boundary

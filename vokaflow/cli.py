@@ -17,12 +17,13 @@ import httpx
 from vokaflow.api import tokens
 from vokaflow.clock import iso_event
 from vokaflow.config import Settings, load_settings
+from vokaflow.domain import FINISHED, TaskStatus
 from vokaflow.errors import ConfigError
 from vokaflow.private_files import PRIVATE_UMASK, private_dir
 from vokaflow.runtime import launcher
 from vokaflow.store.api_keys import KeyInfo, NameRefused
 
-TERMINAL = {"completed", "failed", "cancelled", "timeout"}
+TERMINAL = {status.value for status in FINISHED}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -303,7 +304,7 @@ def cmd_submit(settings: Settings, args: argparse.Namespace) -> int:
                 break
             time.sleep(0.2)
         print(json.dumps(status, indent=2, ensure_ascii=False))
-        return 0 if status.get("status") == "completed" else 1
+        return 0 if status.get("status") == TaskStatus.COMPLETED else 1
 
 
 def _redacted(url: str) -> str:

@@ -1,13 +1,18 @@
-"""Pydantic models of every request and response body in the API, and the enums they use."""
+"""Pydantic models of every request and response body in the API. The task's enums live in
+``vokaflow.domain``; they are imported here because the bodies use them."""
 
 from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from vokaflow.domain import ExecutionMode as ExecutionMode
+from vokaflow.domain import Priority as Priority
+from vokaflow.domain import TaskStatus as TaskStatus
+from vokaflow.domain import WorkerType as WorkerType
 from vokaflow.payload_limits import check_json_value, check_string
 
 CATEGORY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")  # built-in or a plugin's own
@@ -23,104 +28,9 @@ CATEGORIES: tuple[str, ...] = (
     "realtime",
 )
 
-
-class _PriorityInfo(NamedTuple):
-    level: int
-    sla_seconds: float
-    description: str
-    examples: tuple[str, ...]
-
-
-class Priority(str, Enum):
-    """Eight strictly ordered levels; a lower level is dispatched first."""
-
-    EMERGENCY = "EMERGENCY"
-    CRITICAL = "CRITICAL"
-    HIGH = "HIGH"
-    NORMAL = "NORMAL"
-    LOW = "LOW"
-    BATCH = "BATCH"
-    BACKGROUND = "BACKGROUND"
-    MAINTENANCE = "MAINTENANCE"
-
-    @property
-    def level(self) -> int:
-        return _PRIORITY_INFO[self].level
-
-    @property
-    def sla_seconds(self) -> float:
-        return _PRIORITY_INFO[self].sla_seconds
-
-    @property
-    def description(self) -> str:
-        return _PRIORITY_INFO[self].description
-
-    @property
-    def examples(self) -> list[str]:
-        return list(_PRIORITY_INFO[self].examples)
-
-    @classmethod
-    def from_level(cls, level: int) -> Priority:
-        return _PRIORITY_BY_LEVEL[level]
-
-
-_PRIORITY_INFO: dict[Priority, _PriorityInfo] = {
-    Priority.EMERGENCY: _PriorityInfo(
-        0, 0.1, "Emergencias críticas del sistema", ("system_failure", "security_breach")
-    ),
-    Priority.CRITICAL: _PriorityInfo(
-        1, 0.5, "Tareas críticas de alta prioridad", ("user_facing_errors", "payment_processing")
-    ),
-    Priority.HIGH: _PriorityInfo(
-        2, 2.0, "Tareas importantes con alta prioridad", ("real_time_analytics", "api_responses")
-    ),
-    Priority.NORMAL: _PriorityInfo(
-        3, 10.0, "Tareas regulares del sistema", ("data_processing", "report_generation")
-    ),
-    Priority.LOW: _PriorityInfo(
-        4, 30.0, "Tareas de baja prioridad", ("cleanup_tasks", "optimization")
-    ),
-    Priority.BATCH: _PriorityInfo(
-        5, 300.0, "Procesamiento en lotes", ("bulk_operations", "data_migration")
-    ),
-    Priority.BACKGROUND: _PriorityInfo(6, 1800.0, "Tareas de fondo", ("backups", "maintenance")),
-    Priority.MAINTENANCE: _PriorityInfo(
-        7, 7200.0, "Tareas de mantenimiento", ("log_rotation", "cache_cleanup")
-    ),
-}
-_PRIORITY_BY_LEVEL = {info.level: priority for priority, info in _PRIORITY_INFO.items()}
-
 PRIORITY_ERROR = "Invalid priority level. Must be one of: " + ", ".join(p.value for p in Priority)
 
-
-class WorkerType(str, Enum):
-    CPU_INTENSIVE = "CPU_INTENSIVE"
-    IO_INTENSIVE = "IO_INTENSIVE"
-    MEMORY_INTENSIVE = "MEMORY_INTENSIVE"
-    NETWORK_INTENSIVE = "NETWORK_INTENSIVE"
-    GENERAL_PURPOSE = "GENERAL_PURPOSE"
-
-
 WORKER_TYPE_ERROR = "Invalid worker type. Must be one of: " + ", ".join(w.value for w in WorkerType)
-
-
-class TaskStatus(str, Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    TIMEOUT = "timeout"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self not in (TaskStatus.QUEUED, TaskStatus.RUNNING)
-
-
-class ExecutionMode(str, Enum):
-    PARALLEL = "parallel"
-    SEQUENTIAL = "sequential"
-    ADAPTIVE = "adaptive"
 
 
 def _not_a_bool(value: Any) -> Any:

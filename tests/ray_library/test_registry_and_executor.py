@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from vokaflow.domain.task import Outcome
 from vokaflow.functions.arguments import ArgumentConflict, ArgumentError
 from vokaflow.functions.registry import FunctionRegistry, function
 from vokaflow.schemas import WorkerType
-from vokaflow.store.records import Outcome
 from vokaflow.workers.capture import MAX_LINES, captured_output
 from vokaflow.workers.executor import TaskSpec
 from vokaflow.workers.executor import run_one as run_in_sink

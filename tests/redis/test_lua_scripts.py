@@ -10,6 +10,9 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
+from vokaflow.api.views import task_status_view
+from vokaflow.domain.priority import queue_score
+from vokaflow.domain.task import NewTask, TaskField, record_priority
 from vokaflow.ratelimit.bucket import RateLimit
 from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule
 from vokaflow.schemas import Priority, WorkerType
@@ -18,7 +21,6 @@ from vokaflow.store.dead_letters import DeadLetterStore
 from vokaflow.store.dispatch_store import ClaimRequest, DispatchStore
 from vokaflow.store.keys import Keys
 from vokaflow.store.rate_limits import InMemoryRateLimiter, RedisRateLimiter
-from vokaflow.store.records import NewTask
 from vokaflow.store.task_store import TaskStore
 
 LIMITS = {"ml": RateLimit(limit_per_second=1, burst=4)}
@@ -92,16 +94,53 @@ async def test_promotion_in_redis_follows_the_starvation_rule(redis_and_keys):
     await tasks.submit([old_batch, new_batch, old_high])
     waits = [rule.wait_before_promotion_ms(level) for level in range(8)]
     assert await dispatch.promote_starving(now_ms, waits, PROMOTION_CEILING) == 1
-    levels = {
-        t.task_id: int((await tasks.get(t.task_id))["level"])
+    priorities = {
+        t.task_id: record_priority(await tasks.get(t.task_id))
         for t in (old_batch, new_batch, old_high)
     }
-    assert levels == {
-        old_batch.task_id: Priority.LOW.level,
-        new_batch.task_id: Priority.BATCH.level,
-        old_high.task_id: Priority.HIGH.level,
+    assert priorities == {
+        old_batch.task_id: Priority.LOW,
+        new_batch.task_id: Priority.BATCH,
+        old_high.task_id: Priority.HIGH,
     }
     assert await dispatch.promote_starving(now_ms + 1000, waits, PROMOTION_CEILING) == 0
+
+
+async def test_a_promoted_task_is_reported_and_counted_at_its_new_priority(redis_and_keys):
+    client, keys = redis_and_keys
+    tasks, dispatch = TaskStore(client, keys), DispatchStore(client, keys)
+    now_ms = 1_800_000_000_000
+    starving = _task(keys, Priority.BATCH, (now_ms - 1_300_000) / 1000)
+    await tasks.submit([starving])
+    waits = [StarvationRule(factor=4.0).wait_before_promotion_ms(level) for level in range(8)]
+    assert await dispatch.promote_starving(now_ms, waits, PROMOTION_CEILING) == 1
+
+    assert task_status_view(await tasks.get(starving.task_id), "n").priority == Priority.LOW
+    counts = await dispatch.level_counts([WorkerType.GENERAL_PURPOSE])
+    by_level = counts[WorkerType.GENERAL_PURPOSE][starving.partition]
+    assert (by_level[Priority.LOW.level], by_level[Priority.BATCH.level]) == (1, 0)
+    everything = ClaimRequest(WorkerType.GENERAL_PURPOSE, starving.partition, float("inf"), 1)
+    (claimed,) = await dispatch.claim([everything], time.time())
+    assert claimed.priority == Priority.LOW  # what its queue wait and SLA are measured by
+
+
+async def test_a_record_written_before_the_score_was_the_one_truth_still_reads(redis_and_keys):
+    """Records already in Redis during an upgrade carry priority and level beside the score;
+    only the score is read, and a promotion of such a record had rewritten it too."""
+    client, keys = redis_and_keys
+    tasks, dispatch = TaskStore(client, keys), DispatchStore(client, keys)
+    held = _task(keys, Priority.BATCH, time.time())
+    held.hold = True
+    await tasks.submit([held])
+    legacy = {TaskField.LEGACY_PRIORITY: "BATCH", TaskField.LEGACY_LEVEL: "5"}
+    promoted_score = repr(queue_score(Priority.LOW, held.created_at))
+    await client.hset(keys.task(held.task_id), mapping={**legacy, TaskField.SCORE: promoted_score})
+
+    assert await dispatch.release_held(held.task_id, int(time.time() * 1000))
+    assert record_priority(await tasks.get(held.task_id)) == Priority.LOW
+    everything = ClaimRequest(WorkerType.GENERAL_PURPOSE, held.partition, float("inf"), 1)
+    (claimed,) = await dispatch.claim([everything], time.time())
+    assert claimed.priority == Priority.LOW
 
 
 async def test_a_requeued_dead_letter_s_queue_wait_counts_from_its_requeue(redis_and_keys):

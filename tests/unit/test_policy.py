@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 
+from vokaflow.domain.priority import level_upper_bound
 from vokaflow.scheduler.policy import (
     Autoscaler,
     StarvationRule,
@@ -12,7 +13,6 @@ from vokaflow.scheduler.policy import (
     urgent_reserve,
 )
 from vokaflow.schemas import ExecutionMode, Priority, WorkerType
-from vokaflow.store.records import level_upper_bound
 
 GP = WorkerType.GENERAL_PURPOSE
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from vokaflow.domain.priority import level_of_score, queue_score
 from vokaflow.schemas import Priority, WorkerType
 from vokaflow.store.keys import Keys, partition_of
-from vokaflow.store.records import level_of_score, queue_score
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,8 @@ from vokaflow.api.services import Services
 from vokaflow.api.submission import idempotent_id, prepare_task
 from vokaflow.api.validation import validation_failure
 from vokaflow.clock import iso_event, iso_forecast
+from vokaflow.domain import BatchStatus
+from vokaflow.domain.task import NewTask
 from vokaflow.errors import ApiError, Conflict, NotFound, ValidationFailed
 from vokaflow.observability.prometheus import gateway_metrics
 from vokaflow.payload_limits import check_string
@@ -35,7 +37,6 @@ from vokaflow.schemas import (
 )
 from vokaflow.store.api_keys import Principal
 from vokaflow.store.batch_store import BatchRecord, terminal_counts
-from vokaflow.store.records import NewTask
 
 router = APIRouter(prefix="/api/high-scale-tasks", tags=["batches"])
 YIELD_EVERY_S = 0.005
@@ -285,7 +286,7 @@ async def _replay(
     submission stopped half way."""
     if first is None:
         raise Conflict(f"Batch '{batch_id}' is still being submitted by an earlier request")
-    if first.get("status") == "submitting":
+    if first.get("status") == BatchStatus.SUBMITTING:
         if first.get("digest") != digest:  # its tasks would not be the first request's
             raise Conflict(
                 f"Batch '{batch_id}' was begun by a different request with this "

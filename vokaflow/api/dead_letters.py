@@ -12,9 +12,9 @@ from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.services import Services
 from vokaflow.api.submission import allowed_call
 from vokaflow.api.views import task_status_view
+from vokaflow.domain.task import TaskField, task_owner
 from vokaflow.errors import Conflict, NotFound, ValidationFailed
 from vokaflow.schemas import DeadLettersResponse, TaskStatusResponse
-from vokaflow.store.records import task_owner
 
 router = APIRouter(prefix="/api/high-scale-tasks/dead-letters", tags=["dead letters"])
 
@@ -33,7 +33,7 @@ async def list_dead_letters(
     views = [
         task_status_view(record, services.redis_node(services.keys.partition(task_id), principal))
         for task_id, record in zip(page, records, strict=True)
-        if record is not None and principal.may_see(task_owner(record["spec"]))
+        if record is not None and principal.may_see(task_owner(record[TaskField.SPEC]))
     ]
     return DeadLettersResponse(dead_letters=views, total=total, limit=limit, offset=offset)
 
@@ -74,7 +74,7 @@ async def requeue_dead_letter(
     category (429 when none is left)."""
     await services.ensure_accepting()
     record = await services.visible_record(task_id, principal)
-    spec = json.loads(record["spec"])
+    spec = json.loads(record[TaskField.SPEC])
     await _still_allowed(services, spec)
     category = str(spec["category"])
     owner = str(spec.get("owner") or "")

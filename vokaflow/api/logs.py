@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.clock import iso_event
+from vokaflow.domain.task import (
+    TaskField,
+    TaskSpec,
+    TaskStatus,
+    decode_float,
+    decode_json,
+    record_priority,
+    task_owner,
+)
 from vokaflow.errors import NotFound
 from vokaflow.schemas import LogEntry, LogLevel, SystemLogsResponse, TaskLogsResponse
 from vokaflow.store.logs import MAX_TASK_LINES, Entry
-from vokaflow.store.records import decode_float, decode_json
 
 router = APIRouter(prefix="/api/logs", tags=["logs"])
 
@@ -21,40 +28,41 @@ MAX_SYSTEM_ENTRIES = 1000
 
 def _lifecycle(record: dict[str, str]) -> list[Entry]:
     """Submitted, dispatched, started and finished, read from the task's record."""
-    spec = json.loads(record["spec"])
-    attempt = int(record.get("attempts") or 0) or None
+    spec = TaskSpec.decode(record[TaskField.SPEC])
+    attempt = int(record.get(TaskField.ATTEMPTS) or 0) or None
+    priority = record_priority(record).value
     entries: list[Entry] = [
         {
-            "timestamp": spec["created_at"],
+            "timestamp": spec.created_at,
             "level": "INFO",
             "event": "submitted",
-            "message": f"Submitted: {spec['function_name']} at {record['priority']} priority "
-            f"to the {record['worker_type']} pool (category {spec['category']})",
+            "message": f"Submitted: {spec.function_name} at {priority} priority "
+            f"to the {record[TaskField.WORKER_TYPE]} pool (category {spec.category})",
         }
     ]
-    dispatched = decode_float(record.get("dispatched_at"))
-    started = decode_float(record.get("started_at"))
+    dispatched = decode_float(record.get(TaskField.DISPATCHED_AT))
+    started = decode_float(record.get(TaskField.STARTED_AT))
     if dispatched is not None:
         message = f"Dispatched, attempt {attempt}"
         entries.append(_line(dispatched, "INFO", "dispatched", message, attempt))
     if started is not None and started != dispatched:
-        pid = record.get("worker_pid")
+        pid = record.get(TaskField.WORKER_PID)
         message = "Started" + (f" in worker process {pid}" if pid else "")
         entries.append(_line(started, "INFO", "started", message, attempt))
-    finished = decode_float(record.get("completed_at"))
+    finished = decode_float(record.get(TaskField.COMPLETED_AT))
     if finished is not None:
         entries.append(_finished(record, finished, attempt))
     return entries
 
 
 def _finished(record: dict[str, str], at: float, attempt: int | None) -> Entry:
-    status = record["status"]
-    took = decode_float(record.get("execution_time"))
+    status = record[TaskField.STATUS]
+    took = decode_float(record.get(TaskField.EXECUTION_TIME))
     message = f"Finished: {status}" + (f" after {took:.3f} s" if took is not None else "")
-    error = decode_json(record.get("error"))
+    error = decode_json(record.get(TaskField.ERROR))
     if error:
         message += f" ({error.get('type')}: {error.get('message')})"
-    level = "INFO" if status in ("completed", "cancelled") else "ERROR"
+    level = "INFO" if status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED) else "ERROR"
     return _line(at, level, "finished", message, attempt)
 
 
@@ -80,7 +88,7 @@ async def task_logs(
 ) -> TaskLogsResponse:
     """The task's history, with what its function printed or logged, oldest first."""
     record = await services.tasks.get(task_id)
-    if record is None or not principal.may_see(json.loads(record["spec"]).get("owner")):
+    if record is None or not principal.may_see(task_owner(record[TaskField.SPEC])):
         raise NotFound(f"Task '{task_id}' not found")
     entries = _lifecycle(record) + await services.logs.task_lines(task_id)
     entries.sort(key=lambda e: float(e.get("timestamp") or 0.0))

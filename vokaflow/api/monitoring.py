@@ -12,6 +12,7 @@ from fastapi import APIRouter
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.metrics import redis_nodes_seen_by, reset_time, worker_pools
+from vokaflow.domain import TaskStatus
 from vokaflow.errors import NotFound
 from vokaflow.schemas import (
     CategoryMetricsResponse,
@@ -26,6 +27,9 @@ from vokaflow.schemas import (
 
 router = APIRouter(prefix="/api/metrics", tags=["metrics"])
 # A Redis node's version and activity: what every tenant does, and what to attack
+# The success rate counts the tasks that ran to an end; cancelled ones are left out.
+ENDED_BY_RUNNING = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.TIMEOUT)
+
 HIDDEN_FROM_TENANTS = {
     "version": "",
     "used_memory_bytes": 0,
@@ -53,7 +57,7 @@ async def category_metrics(
     tokens, updated = await services.metrics.bucket(category)
     owner = None if principal.is_admin else principal.name
     counts = await services.category_stats.read(category, owner)
-    ended = sum(counts.outcomes[s] for s in ("completed", "failed", "timeout"))
+    ended = sum(counts.outcomes[s.value] for s in ENDED_BY_RUNNING)
     return CategoryMetricsResponse(
         category=category,
         rate_limit=CategoryRateLimit(
@@ -65,7 +69,9 @@ async def category_metrics(
         tasks=CategoryTaskCounts(
             submitted=counts.admitted, refused=counts.refused, **counts.outcomes
         ),
-        success_rate=round(counts.outcomes["completed"] / ended, 4) if ended else None,
+        success_rate=round(counts.outcomes[TaskStatus.COMPLETED.value] / ended, 4)
+        if ended
+        else None,
         avg_execution_time=round(counts.avg_execution_time, 6),
         timestamp=now,
     )

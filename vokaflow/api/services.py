@@ -11,12 +11,13 @@ import psutil
 
 from vokaflow.api.tokens import looks_like_jwt, verify
 from vokaflow.config import Settings
+from vokaflow.domain import WorkerType
+from vokaflow.domain.task import TaskField, task_owner
 from vokaflow.errors import NotFound, ServiceUnavailable
 from vokaflow.failpoints import Failpoints
 from vokaflow.functions import FunctionRegistry, registry
 from vokaflow.functions.data_roots import ScopedContexts
 from vokaflow.functions.plugins import load_plugins
-from vokaflow.schemas import WorkerType
 from vokaflow.store.api_keys import ApiKeyStore, NameRefused, Principal
 from vokaflow.store.auth_failures import AuthFailureLimiter
 from vokaflow.store.batch_store import BatchStore
@@ -28,7 +29,6 @@ from vokaflow.store.keys import Keys
 from vokaflow.store.logs import LogStore
 from vokaflow.store.metrics_store import MetricsStore
 from vokaflow.store.rate_limits import RateLimiter, RedisRateLimiter
-from vokaflow.store.records import task_owner
 from vokaflow.store.redis_client import anonymous_node, connect, is_cluster, node_of
 from vokaflow.store.task_store import TaskStore
 from vokaflow.store.trained_models import TrainedModelsReader
@@ -140,7 +140,7 @@ class Services:
         """The task's record, or 404 when there is none or it is another principal's (as if
         it did not exist)."""
         record = await self.tasks.get(task_id)
-        if record is None or not principal.may_see(task_owner(record["spec"])):
+        if record is None or not principal.may_see(task_owner(record[TaskField.SPEC])):
             raise NotFound(f"Task '{task_id}' not found")
         return record
 

@@ -14,6 +14,7 @@ from vokaflow.api.services import Services
 from vokaflow.api.submission import prepare_task
 from vokaflow.api.views import task_status_view
 from vokaflow.clock import iso_event, iso_forecast
+from vokaflow.domain.task import TaskField, task_owner
 from vokaflow.errors import Conflict, NotFound
 from vokaflow.observability.prometheus import gateway_metrics
 from vokaflow.schemas import (
@@ -32,7 +33,6 @@ from vokaflow.schemas import (
 from vokaflow.store.api_keys import Principal
 from vokaflow.store.errors import StoreUnavailable
 from vokaflow.store.events import Event
-from vokaflow.store.records import task_owner
 
 router = APIRouter(prefix="/api/high-scale-tasks", tags=["tasks"])
 
@@ -111,7 +111,7 @@ async def _status_with_position(
     )
     if view.status == TaskStatus.QUEUED:
         view.queue_position = await services.tasks.queue_position(
-            view.worker_type, float(record["score"])
+            view.worker_type, float(record[TaskField.SCORE])
         )
     return view
 
@@ -135,7 +135,7 @@ async def cancel_task(
             {"task_id": task_id, "status": ended.previous_status},
         )
     if ended.batch_id:
-        await services.batches.count_terminal(ended.batch_id, TaskStatus.CANCELLED.value)
+        await services.batches.count_terminal(ended.batch_id, TaskStatus.CANCELLED)
         await services.batches.notify(ended.batch_id)
     await _announce_cancel(services, task_id, spec, now)
     return CancelResponse(
@@ -153,7 +153,9 @@ async def _announce_cancel(services: Services, task_id: str, spec: str, now: flo
     with contextlib.suppress(StoreUnavailable):
         await services.events.emit([cancelled])
         category = json.loads(spec)["category"]
-        await services.category_stats.count(category, task_owner(spec) or "", "cancelled")
+        await services.category_stats.count(
+            category, task_owner(spec) or "", TaskStatus.CANCELLED.value
+        )
 
 
 @router.get("/priorities", response_model=PrioritiesResponse)

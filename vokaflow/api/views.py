@@ -2,44 +2,53 @@
 
 from __future__ import annotations
 
-import json
-
 from vokaflow.clock import iso_event
-from vokaflow.schemas import Priority, TaskErrorInfo, TaskStatus, TaskStatusResponse, WorkerType
-from vokaflow.store.records import decode_float, decode_json
+from vokaflow.domain import TaskStatus, WorkerType
+from vokaflow.domain.task import (
+    TaskField,
+    TaskSpec,
+    decode_float,
+    decode_json,
+    record_priority,
+)
+from vokaflow.schemas import TaskErrorInfo, TaskStatusResponse
 
 
 def task_status_view(record: dict[str, str], redis_node: str) -> TaskStatusResponse:
-    spec = json.loads(record["spec"])
-    status = TaskStatus(record["status"])
-    attempts = int(record.get("attempts", "0"))
-    error = decode_json(record.get("error"))
+    spec = TaskSpec.decode(record[TaskField.SPEC])
+    status = TaskStatus(record[TaskField.STATUS])
+    attempts = int(record.get(TaskField.ATTEMPTS, "0"))
+    error = decode_json(record.get(TaskField.ERROR))
     return TaskStatusResponse(
-        task_id=spec["id"],
-        name=spec["name"],
+        task_id=spec.task_id,
+        name=spec.name,
         status=status,
-        priority=Priority(record["priority"]),
-        worker_type=WorkerType(record["worker_type"]),
-        category=spec["category"],
-        partition=spec["partition"],
+        priority=record_priority(record),
+        worker_type=WorkerType(record[TaskField.WORKER_TYPE]),
+        category=spec.category,
+        partition=spec.partition,
         redis_node=redis_node,
-        created_at=iso_event(spec["created_at"]) or "",
-        started_at=iso_event(decode_float(record.get("started_at"))),
-        completed_at=iso_event(decode_float(record.get("completed_at"))),
-        execution_time=decode_float(record.get("execution_time")),
-        result=decode_json(record.get("result")),
+        created_at=iso_event(spec.created_at) or "",
+        started_at=iso_event(decode_float(record.get(TaskField.STARTED_AT))),
+        completed_at=iso_event(decode_float(record.get(TaskField.COMPLETED_AT))),
+        execution_time=decode_float(record.get(TaskField.EXECUTION_TIME)),
+        result=decode_json(record.get(TaskField.RESULT)),
         error=TaskErrorInfo(**error) if error else None,
         retry_count=max(0, attempts - 1),
-        metadata=spec["metadata"],
-        function_name=spec["function_name"],
+        metadata=spec.metadata,
+        function_name=spec.function_name,
         attempts=attempts,
-        timeout=spec["timeout"],
-        max_retries=spec["max_retries"],
-        batch_id=record.get("batch_id"),
-        worker_pid=int(record["worker_pid"]) if record.get("worker_pid") else None,
-        system_retries=int(record.get("system_retries", "0")),
-        progress=decode_json(record.get("progress")),
-        retry_at=iso_event(int(record["retry_at"]) / 1000)
-        if status == TaskStatus.QUEUED and record.get("retry_at")
+        timeout=spec.timeout_s,
+        max_retries=spec.max_retries,
+        batch_id=record.get(TaskField.BATCH_ID),
+        worker_pid=_optional_int(record.get(TaskField.WORKER_PID)),
+        system_retries=int(record.get(TaskField.SYSTEM_RETRIES, "0")),
+        progress=decode_json(record.get(TaskField.PROGRESS)),
+        retry_at=iso_event(int(record[TaskField.RETRY_AT]) / 1000)
+        if status == TaskStatus.QUEUED and record.get(TaskField.RETRY_AT)
         else None,
     )
+
+
+def _optional_int(raw: str | None) -> int | None:
+    return int(raw) if raw else None

@@ -47,12 +47,12 @@ from typing import Any, TextIO, TypeVar
 
 import httpx
 
+from vokaflow.domain import FINISHED, Priority, TaskStatus
 from vokaflow.errors import ConfigError
 from vokaflow.jobs.client import Api, BatchJobError, Sleep, gather_bounded
-from vokaflow.schemas import Priority
 
 MAX_CHUNK_SIZE = 100_000  # BatchSubmitRequest.tasks takes at most this many
-TERMINAL = ("completed", "failed", "cancelled", "timeout")
+TERMINAL = tuple(status.value for status in FINISHED)
 RATE_LIMITED = "rate_limit_exceeded"
 RESULT_WINDOW = 1_000  # task statuses read per round while writing results
 MAX_REPORTED_LINES = 100  # refused lines printed one by one; the rest only counted
@@ -266,9 +266,8 @@ class Progress:
     def print_waiting(self, counts: Counter[str], final: bool = False) -> None:
         ended = sum(counts[status] for status in TERMINAL)
         self.show(
-            f"completed {counts['completed']}, failed {counts['failed']}, "
-            f"cancelled {counts['cancelled']}, timeout {counts['timeout']}, "
-            f"unfinished {counts['unfinished']} of {self.submitted} "
+            ", ".join(f"{status} {counts[status]}" for status in TERMINAL)
+            + f", unfinished {counts['unfinished']} of {self.submitted} "
             f"({self.rate(ended):.0f} tasks/s)",
             final,
         )
@@ -347,7 +346,9 @@ async def submit_file(api: Api, options: Options, progress: Progress, sink: Text
 
 
 def _has_failures(counts: Counter[str]) -> bool:
-    return any(counts[status] for status in counts if status not in ("completed", "submitted"))
+    return any(
+        counts[status] for status in counts if status not in (TaskStatus.COMPLETED, "submitted")
+    )
 
 
 async def run_job(

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from ray.util import metrics
 
-from vokaflow.schemas import Priority
+from vokaflow.domain import Priority
 
 QUEUE_WAIT_BOUNDARIES_S = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200]
 

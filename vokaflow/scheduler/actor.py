@@ -24,6 +24,8 @@ from ray.exceptions import RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from vokaflow.config import Settings
+from vokaflow.domain import Priority, TaskStatus, WorkerType
+from vokaflow.domain.task import Outcome
 from vokaflow.observability.prometheus import scheduler_metrics
 from vokaflow.observability.service_logs import install_service_logging
 from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
@@ -39,9 +41,8 @@ from vokaflow.scheduler.policy import (
     urgent_reserve,
 )
 from vokaflow.scheduler.task_logs import settle_entries
-from vokaflow.schemas import Priority, WorkerType
 from vokaflow.store.batch_store import BatchStore
-from vokaflow.store.category_stats import CategoryStats
+from vokaflow.store.category_stats import RETRIED, CategoryStats
 from vokaflow.store.dead_letters import DeadLetterStore
 from vokaflow.store.dispatch_store import (
     ClaimedTask,
@@ -55,7 +56,6 @@ from vokaflow.store.events import Event, EventLog
 from vokaflow.store.keys import Keys
 from vokaflow.store.logs import LogStore
 from vokaflow.store.metrics_store import MetricsStore
-from vokaflow.store.records import Outcome
 from vokaflow.store.redis_client import connect
 from vokaflow.store.task_store import TaskStore
 from vokaflow.workers.context import WorkerEnv
@@ -312,7 +312,7 @@ class Scheduler:
         retries: list[Retry] = []
         now_ms = int(time.time() * 1000)
         for task, outcome in zip(tasks, outcomes, strict=True):
-            if outcome.status == "failed" and task.attempt <= task.max_retries:
+            if outcome.status == TaskStatus.FAILED and task.attempt <= task.max_retries:
                 delay_s = retry_delay_s(
                     task.attempt,
                     self.settings.retry_backoff_base_s,
@@ -327,7 +327,7 @@ class Scheduler:
         by_id = {task.task_id: task for task in tasks}
         with _telemetry_guard():
             self.prometheus.count_finished(
-                (by_id[o.task_id].category, by_id[o.task_id].priority.value, o.status)
+                (by_id[o.task_id].category, by_id[o.task_id].priority.value, o.status.value)
                 for o in settled.final
             )
         await self._announce(tasks, settled.final)
@@ -337,8 +337,8 @@ class Scheduler:
         """Log lines and per-category counts of what was written, in one round trip."""
         task_lines, system = settle_entries(tasks, settled.final, settled.retries)
         by_id = {task.task_id: task for task in tasks}
-        counted = [(o.status, o) for o in settled.final]
-        counted += [("retried", r.outcome) for r in settled.retries]
+        counted = [(o.status.value, o) for o in settled.final]
+        counted += [(RETRIED, r.outcome) for r in settled.retries]
         outcomes = [
             (by_id[o.task_id].category, by_id[o.task_id].owner, status, o.execution_time)
             for status, o in counted
@@ -376,7 +376,8 @@ class Scheduler:
         if given_up:
             message = f"worker lost {limit + 1} times: {type(failure).__name__}: {failure}"[:2000]
             ended = [
-                _ended(t, chunk.started_wall, "failed", "WorkerLost", message) for t in given_up
+                _ended(t, chunk.started_wall, TaskStatus.FAILED, "WorkerLost", message)
+                for t in given_up
             ]
             await self._settle(given_up, ended)
 
@@ -410,7 +411,8 @@ class Scheduler:
         [task] = chunk.tasks
         message = f"Task exceeded its timeout of {task.timeout_s:g} s; its worker was stopped"
         await self._settle(
-            [task], [_ended(task, chunk.started_wall, "timeout", "TimeoutError", message)]
+            [task],
+            [_ended(task, chunk.started_wall, TaskStatus.TIMEOUT, "TimeoutError", message)],
         )
 
     async def _watch_deadlines(self) -> None:
@@ -622,7 +624,7 @@ def _telemetry_guard() -> Iterator[None]:
 
 
 def _ended(
-    task: ClaimedTask, started_at: float, status: str, error_type: str, message: str
+    task: ClaimedTask, started_at: float, status: TaskStatus, error_type: str, message: str
 ) -> Outcome:
     now = time.time()
     return Outcome(

@@ -7,8 +7,8 @@ import json
 import time
 from collections.abc import Callable
 
+from vokaflow.domain import BatchStatus, ExecutionMode, TaskStatus, WorkerType
 from vokaflow.scheduler.policy import batch_window
-from vokaflow.schemas import ExecutionMode, WorkerType
 from vokaflow.store.batch_store import PAGE, BatchStore, terminal_counts
 from vokaflow.store.dispatch_store import DispatchStore
 from vokaflow.store.events import BATCH_COMPLETED, Event, EventLog
@@ -48,15 +48,17 @@ class BatchCoordinator:
 
     async def _advance(self, batch_id: str) -> None:
         record = await self.batches.get(batch_id)
-        if record is None or record.get("status") != "running":
+        if record is None or record.get("status") != BatchStatus.RUNNING:
             return
         counts = terminal_counts(record)
         finished = sum(counts.values())
         max_failures = record.get("max_failures") or ""
-        if max_failures != "" and counts["failed"] > int(max_failures):
-            await self.end_unfinished(batch_id, "cancelled", "aborted", "max_failures exceeded")
+        if max_failures != "" and counts[TaskStatus.FAILED] > int(max_failures):
+            await self.end_unfinished(
+                batch_id, TaskStatus.CANCELLED, BatchStatus.ABORTED, "max_failures exceeded"
+            )
         elif finished >= int(record["total"]):
-            await self._close(batch_id, record, "completed")
+            await self._close(batch_id, record, BatchStatus.COMPLETED)
         else:
             await self._release(batch_id, record, counts, finished)
 
@@ -66,7 +68,10 @@ class BatchCoordinator:
         mode = ExecutionMode(record["execution_mode"])
         worker_type = WorkerType(record["worker_type"])
         window = batch_window(
-            mode, counts["completed"], counts["failed"], self.capacity_of(worker_type)
+            mode,
+            counts[TaskStatus.COMPLETED],
+            counts[TaskStatus.FAILED],
+            self.capacity_of(worker_type),
         )
         in_progress = int(record["released"]) - finished
         released = 0
@@ -87,7 +92,7 @@ class BatchCoordinator:
             await self.advance(batch_id)
 
     async def end_unfinished(
-        self, batch_id: str, task_status: str, batch_status: str, why: str
+        self, batch_id: str, task_status: TaskStatus, batch_status: BatchStatus, why: str
     ) -> None:
         """End every task of the batch that has not finished, then close the batch."""
         error = json.dumps({"type": "BatchEnded", "message": why, "traceback": None})
@@ -101,14 +106,14 @@ class BatchCoordinator:
                 if termination.outcome == "ended":
                     ended += 1
                     events.append(Event.task_ended(task_status, owner, task_id, now))
-                    if termination.previous_status == "running":
+                    if termination.previous_status == TaskStatus.RUNNING:
                         self.stop_running(task_id)
             await self.events.emit(events)
             start += PAGE
         await self.batches.count_terminal(batch_id, task_status, ended)
         await self._close(batch_id, {"owner": owner}, batch_status)
 
-    async def _close(self, batch_id: str, record: dict[str, str], status: str) -> None:
+    async def _close(self, batch_id: str, record: dict[str, str], status: BatchStatus) -> None:
         """Close the batch once; the path that closes it announces batch.completed."""
         now = time.time()
         if await self.batches.close(batch_id, status, now):
@@ -122,4 +127,6 @@ class BatchCoordinator:
 
     async def expire_due(self, now_ms: int) -> None:
         for batch_id in await self.batches.due(now_ms):
-            await self.end_unfinished(batch_id, "timeout", "timeout", "batch_timeout reached")
+            await self.end_unfinished(
+                batch_id, TaskStatus.TIMEOUT, BatchStatus.TIMEOUT, "batch_timeout reached"
+            )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import ray
 
-from vokaflow.schemas import WorkerType
+from vokaflow.domain import WorkerType
 from vokaflow.store.dispatch_store import ClaimedTask
 
 STARTUP_GRACE_S = 10.0  # a worker process may take this long to start; not the task's time

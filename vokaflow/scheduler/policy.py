@@ -7,9 +7,9 @@ import math
 import random
 from dataclasses import dataclass
 
-from vokaflow.schemas import ExecutionMode, Priority, WorkerType
+from vokaflow.domain import ExecutionMode, Priority, WorkerType
+from vokaflow.domain.priority import level_upper_bound
 from vokaflow.store.dispatch_store import ClaimRequest
-from vokaflow.store.records import level_upper_bound
 
 LEVELS = len(Priority)
 URGENT_LEVELS = (Priority.EMERGENCY.level, Priority.CRITICAL.level)

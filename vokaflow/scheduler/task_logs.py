@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from vokaflow.domain.task import Outcome, TaskStatus
 from vokaflow.store.dispatch_store import ClaimedTask, Retry
+from vokaflow.store.events import TASK_EVENTS
 from vokaflow.store.logs import Entry
-from vokaflow.store.records import Outcome
 
-FAILURE_EVENTS = {"failed": "task.failed", "timeout": "task.timeout"}
+FAILURE_EVENTS = {
+    status: TASK_EVENTS[status.value] for status in (TaskStatus.FAILED, TaskStatus.TIMEOUT)
+}
 
 
 def output_entries(outcome: Outcome) -> list[Entry]:

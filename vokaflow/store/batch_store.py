@@ -17,10 +17,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from vokaflow.domain import FINISHED, BatchStatus, TaskField, TaskStatus
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import LuaScripts, redis_boundary
 
-TERMINAL_COUNTS = ("completed", "failed", "cancelled", "timeout")
+TERMINAL_COUNTS = tuple(status.value for status in FINISHED)
 PAGE = 1000
 
 
@@ -78,7 +79,7 @@ class BatchRecord:
             "batch_timeout": "" if self.batch_timeout_s is None else str(self.batch_timeout_s),
             "max_failures": "" if self.max_failures is None else str(self.max_failures),
             "worker_type": self.worker_type,
-            "status": "submitting",
+            "status": BatchStatus.SUBMITTING.value,
             **{f"n_{status}": "0" for status in TERMINAL_COUNTS},
         }
 
@@ -148,7 +149,7 @@ class BatchStore:
         written (the others become errors), then commits; with none left it closes as
         ``aborted``."""
         record = await self.get(batch_id)
-        if record is None or record.get("status") != "submitting":
+        if record is None or record.get("status") != BatchStatus.SUBMITTING:
             pipe = self.redis.pipeline(transaction=False)
             if record is not None:  # committed, but stopped before it said so
                 self._queue_committed(pipe, batch_id)
@@ -162,7 +163,7 @@ class BatchStore:
             args = [json.dumps(errors), *missing]
             record["total"] = str(await self.lua.run("batch_prune", self._lists(batch_id), args))
         if record["total"] == "0":
-            await self.close(batch_id, "aborted", time.time())
+            await self.close(batch_id, BatchStatus.ABORTED, time.time())
             await self.forget_submission(batch_id)
             return
         timeout = record.get("batch_timeout")
@@ -201,9 +202,9 @@ class BatchStore:
         return {str(k): str(v) for k, v in record.items()} or None
 
     @redis_boundary
-    async def count_terminal(self, batch_id: str, status: str, n: int = 1) -> None:
-        if status in TERMINAL_COUNTS and n:
-            await self.redis.hincrby(self.keys.batch(batch_id), f"n_{status}", n)
+    async def count_terminal(self, batch_id: str, status: TaskStatus, n: int = 1) -> None:
+        if status.is_terminal and n:
+            await self.redis.hincrby(self.keys.batch(batch_id), f"n_{status.value}", n)
 
     @redis_boundary
     async def notify(self, batch_id: str) -> None:
@@ -223,7 +224,7 @@ class BatchStore:
         return [str(i) for i in ids]
 
     @redis_boundary
-    async def close(self, batch_id: str, status: str, now_s: float) -> bool:
+    async def close(self, batch_id: str, status: BatchStatus, now_s: float) -> bool:
         """Set the final status once, and let the batch expire after the retention period;
         False when another path closed it first."""
         key = self.keys.batch(batch_id)
@@ -255,7 +256,7 @@ class BatchStore:
         while ids := await self.task_ids(batch_id, start):
             pipe = self.redis.pipeline(transaction=False)
             for task_id in ids:
-                pipe.hget(self.keys.task(task_id), "status")
+                pipe.hget(self.keys.task(task_id), TaskField.STATUS)
             for status in await pipe.execute():
                 if status in counts:
                     counts[status] += 1

@@ -11,10 +11,12 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from vokaflow.domain import FINISHED, TaskStatus
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import redis_boundary
 
-OUTCOMES = ("completed", "failed", "timeout", "cancelled", "retried")
+RETRIED = "retried"  # an attempt that failed and will run again: not a status
+OUTCOMES = (*(status.value for status in FINISHED), RETRIED)
 Outcome = tuple[str, str, str, float]  # category, owner, status, execution seconds
 
 
@@ -27,7 +29,7 @@ class CategoryCounts:
 
     @property
     def avg_execution_time(self) -> float:
-        completed = self.outcomes.get("completed", 0)
+        completed = self.outcomes.get(TaskStatus.COMPLETED.value, 0)
         return self.completed_exec_total_s / completed if completed else 0.0
 
 
@@ -45,11 +47,11 @@ class CategoryStats:
             if category and status in OUTCOMES:
                 for key in (stats_of(category), stats_of(category, owner)):
                     counts[key][0][status] += 1
-                    counts[key][1] += seconds if status == "completed" else 0.0
+                    counts[key][1] += seconds if status == TaskStatus.COMPLETED else 0.0
         for key, (statuses, completed_s) in counts.items():
             for status, n in statuses.items():
                 pipe.hincrby(key, status, n)
-            if statuses["completed"]:
+            if statuses[TaskStatus.COMPLETED.value]:
                 pipe.hincrbyfloat(key, "exec_total_s", completed_s)
 
     @redis_boundary

@@ -9,8 +9,9 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
+from vokaflow.domain.priority import LEVEL_WEIGHT
+from vokaflow.domain.task import TaskField, task_owner
 from vokaflow.store.keys import Keys
-from vokaflow.store.records import LEVEL_WEIGHT, task_owner
 from vokaflow.store.redis_client import LuaScripts, redis_boundary
 
 # Listing reads at most this many of the newest dead letters of each partition.
@@ -58,7 +59,7 @@ class DeadLetterStore:
             )
             pipe = self.redis.pipeline(transaction=False)
             for task_id, _ in entries:
-                pipe.hget(self.keys.task(str(task_id)), "spec")
+                pipe.hget(self.keys.task(str(task_id)), TaskField.SPEC)
             specs = await pipe.execute()
             pipe = self.redis.pipeline(transaction=False)
             for (task_id, failed_ms), spec in zip(entries, specs, strict=True):

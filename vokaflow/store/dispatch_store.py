@@ -11,9 +11,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from vokaflow.schemas import Priority, WorkerType
+from vokaflow.domain import Priority, TaskField, TaskStatus, WorkerType
+from vokaflow.domain.priority import LEVEL_WEIGHT
+from vokaflow.domain.task import Outcome, TaskSpec
 from vokaflow.store.keys import Keys
-from vokaflow.store.records import LEVEL_WEIGHT, Outcome
 from vokaflow.store.redis_client import LuaScripts, is_cluster, redis_boundary
 
 RELEASE_BATCH = 1000
@@ -56,26 +57,26 @@ class ClaimedTask:
     @classmethod
     def from_row(cls, row: list[Any], worker_type: WorkerType) -> ClaimedTask:
         """Read one row of claim.lua's reply."""
-        task_id, spec_json, attempt, priority, batch_id, solo, system_retries, requeued_ms = row
-        spec = json.loads(spec_json)
+        task_id, spec_json, attempt, score, batch_id, solo, system_retries, requeued_ms = row
+        spec = TaskSpec.decode(spec_json)
         return cls(
             task_id=task_id,
-            function_name=spec["function_name"],
-            args=spec["args"],
-            kwargs=spec["kwargs"],
-            timeout_s=float(spec["timeout"]),
+            function_name=spec.function_name,
+            args=spec.args,
+            kwargs=spec.kwargs,
+            timeout_s=float(spec.timeout_s),
             attempt=int(attempt),
-            priority=Priority(priority),
+            priority=Priority.from_score(float(score)),
             worker_type=worker_type,
             batch_id=batch_id or "",
             solo=solo == "1",
-            max_retries=int(spec["max_retries"]),
+            max_retries=spec.max_retries,
             system_retries=int(system_retries),
-            owner=str(spec.get("owner") or ""),
-            name=str(spec.get("name") or ""),
-            category=str(spec.get("category") or ""),
-            created_at=float(spec.get("created_at") or 0.0),
-            data_scope=str(spec.get("data_scope") or ""),
+            owner=spec.owner,
+            name=spec.name,
+            category=spec.category,
+            created_at=spec.created_at,
+            data_scope=spec.data_scope,
             requeued_at=int(requeued_ms) / 1000 if requeued_ms else 0.0,
         )
 
@@ -173,7 +174,7 @@ class DispatchStore:
         for outcome in finished:
             partition = self.keys.partition(outcome.task_id)
             keys = [*self._task_and_running(outcome.task_id), self.keys.dead_letters(partition)]
-            dead = "1" if outcome.status == "failed" else "0"
+            dead = "1" if outcome.status == TaskStatus.FAILED else "0"
             args: list[str | int] = [
                 outcome.task_id,
                 outcome.attempt,
@@ -203,7 +204,7 @@ class DispatchStore:
     def _count_run_times(self, pipe: Any, finished: Sequence[Outcome]) -> None:
         totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
         for outcome in finished:
-            if outcome.status == "completed" and outcome.function_name:
+            if outcome.status == TaskStatus.COMPLETED and outcome.function_name:
                 totals[outcome.function_name][0] += 1
                 totals[outcome.function_name][1] += outcome.execution_time
         for name, (count, total_s) in totals.items():
@@ -281,7 +282,7 @@ class DispatchStore:
         for task_id in task_ids:
             pipe.hset(
                 self.keys.task(task_id),
-                mapping={"worker_pid": worker_pid, "started_at": repr(started_at)},
+                mapping={TaskField.WORKER_PID: worker_pid, TaskField.STARTED_AT: repr(started_at)},
             )
         await pipe.execute()
 

@@ -17,18 +17,14 @@ from typing import Any
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from vokaflow.domain import FINISHED
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import redis_boundary
 
 STREAM_MAX_LEN = 100_000
 OWNERS_REFRESH_S = 1.0
 
-TASK_EVENTS = {
-    "completed": "task.completed",
-    "failed": "task.failed",
-    "timeout": "task.timeout",
-    "cancelled": "task.cancelled",
-}
+TASK_EVENTS = {status.value: f"task.{status.value}" for status in FINISHED}
 BATCH_COMPLETED = "batch.completed"
 EVENT_TYPES = (*TASK_EVENTS.values(), BATCH_COMPLETED)
 

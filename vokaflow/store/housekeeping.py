@@ -14,13 +14,13 @@ from typing import Any
 
 import redis
 
-from vokaflow.schemas import TaskStatus
+from vokaflow.domain import FINISHED
 from vokaflow.store.keys import Keys
 from vokaflow.store.logs import OWNER_LOG_MAX_LEN, SYSTEM_LOG_MAX_LEN
 from vokaflow.store.redis_client import connect_sync, lua_source
 
 SCAN_PAGE = 500
-FINISHED_STATUSES = tuple(status.value for status in TaskStatus if status.is_terminal)
+FINISHED_STATUSES = tuple(status.value for status in FINISHED)
 
 
 def pages(items: Iterator[Any], size: int = SCAN_PAGE) -> Iterator[list[Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 
-from vokaflow.schemas import WorkerType
+from vokaflow.domain import WorkerType
 
 
 def owner_digest(owner: str) -> str:

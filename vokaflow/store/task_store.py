@@ -9,11 +9,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from vokaflow.domain import TaskField, TaskStatus, WorkerType
+from vokaflow.domain.task import NewTask
 from vokaflow.ratelimit.bucket import Decision
-from vokaflow.schemas import WorkerType
 from vokaflow.store.keys import Keys
 from vokaflow.store.rate_limits import RateLimiter
-from vokaflow.store.records import NewTask
 from vokaflow.store.redis_client import LuaScripts, is_cluster, redis_boundary
 
 
@@ -108,7 +108,7 @@ class TaskStore:
     @redis_boundary
     async def spec(self, task_id: str) -> str | None:
         """The record's spec field (what never changes after submit), or None."""
-        spec = await self.redis.hget(self.keys.task(task_id), "spec")
+        spec = await self.redis.hget(self.keys.task(task_id), TaskField.SPEC)
         return None if spec is None else str(spec)
 
     @redis_boundary
@@ -143,7 +143,7 @@ class TaskStore:
         """End a queued or running task as ``status``; a running one's worker is told to stop."""
         keys, args = self._terminate_call(task_id, status, now_s, error_json)
         outcome, previous, batch_id = await self.lua.run("terminate", keys, args)
-        if outcome == "ended" and previous == "running":
+        if outcome == "ended" and previous == TaskStatus.RUNNING:
             await self.redis.publish(self.keys.cancel_channel, task_id)
         return Termination(str(outcome), str(previous), str(batch_id))
 

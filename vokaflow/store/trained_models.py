@@ -10,7 +10,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from vokaflow.schemas import TaskStatus
+from vokaflow.domain import TaskStatus
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import redis_boundary
 from vokaflow.vicky.registry import ModelRegistry, ModelSpec

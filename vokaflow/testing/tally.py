@@ -7,11 +7,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from vokaflow.domain import FINISHED, TaskStatus
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
 from vokaflow.testing.stack import LocalStack
 
-TERMINAL = {"completed", "failed", "cancelled", "timeout"}
+TERMINAL = {status.value for status in FINISHED}
 READ_PAGE = 10_000
 
 
@@ -56,4 +57,4 @@ def wait_all_terminal(stack: LocalStack, task_ids: list[str], timeout_s: float) 
 
 
 def completed_count(stack: LocalStack, task_ids: list[str]) -> int:
-    return read_tally(stack, task_ids).by_status.get("completed", 0)
+    return read_tally(stack, task_ids).by_status.get(TaskStatus.COMPLETED.value, 0)

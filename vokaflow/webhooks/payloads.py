@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from vokaflow.clock import iso_event
+from vokaflow.domain.task import TaskField, decode_float, decode_json
 from vokaflow.store.batch_store import terminal_counts
 from vokaflow.store.events import BATCH_COMPLETED
-from vokaflow.store.records import decode_float, decode_json
 
 EVENTS_WITH_ERROR = {"task.failed", "task.timeout"}
 
@@ -24,17 +24,17 @@ def payload(
 def task_data(event: str, task_id: str, record: dict[str, str] | None) -> dict[str, Any]:
     """The spec's task fields; a record gone (past retention) leaves them null."""
     record = record or {}
-    spec = decode_json(record.get("spec"), {})
+    spec = decode_json(record.get(TaskField.SPEC), {})
     data: dict[str, Any] = {
         "task_id": task_id,
         "name": spec.get("name"),
-        "status": record.get("status") or event.removeprefix("task."),
-        "result": decode_json(record.get("result")),
-        "execution_time": decode_float(record.get("execution_time")),
-        "completed_at": iso_event(decode_float(record.get("completed_at"))),
+        "status": record.get(TaskField.STATUS) or event.removeprefix("task."),
+        "result": decode_json(record.get(TaskField.RESULT)),
+        "execution_time": decode_float(record.get(TaskField.EXECUTION_TIME)),
+        "completed_at": iso_event(decode_float(record.get(TaskField.COMPLETED_AT))),
     }
     if event in EVENTS_WITH_ERROR:
-        data["error"] = decode_json(record.get("error"))
+        data["error"] = decode_json(record.get(TaskField.ERROR))
     return data
 
 

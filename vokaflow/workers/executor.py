@@ -12,8 +12,8 @@ from typing import Any
 
 import ray
 
+from vokaflow.domain.task import Outcome, TaskStatus
 from vokaflow.functions.plugins import ensure_plugins
-from vokaflow.store.records import Outcome
 from vokaflow.workers.capture import OutputSink, captured_output
 from vokaflow.workers.context import TaskContext, WorkerEnv, running
 from vokaflow.workers.results import bounded_result
@@ -68,9 +68,9 @@ def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> O
             result = bounded_result(
                 entry.invoke(*args, **kwargs), spec.task_id, env, spec.data_scope
             )
-        status, error = "completed", None
+        status, error = TaskStatus.COMPLETED, None
     except Exception as exc:
-        result, status, error = None, "failed", _error_info(exc)
+        result, status, error = None, TaskStatus.FAILED, _error_info(exc)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     return Outcome(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vokaflow.schemas import WorkerType
+from vokaflow.domain import WorkerType
 
 POOL_RESOURCE: dict[WorkerType, str] = {
     WorkerType.CPU_INTENSIVE: "vokaflow_cpu",

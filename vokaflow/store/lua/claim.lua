@@ -6,7 +6,7 @@
 -- ARGV[3]  dispatch time, epoch seconds
 -- ARGV[4]  task key prefix  PREFIX:{pN}:task:   (the records share the partition's slot)
 -- Returns, per claimed task:
---   {id, spec (JSON), attempts, priority, batch_id, solo, system_retries, requeued_at}
+--   {id, spec (JSON), attempts, score, batch_id, solo, system_retries, requeued_at}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local claimed = {}
 for _, id in ipairs(ids) do
@@ -16,7 +16,7 @@ for _, id in ipairs(ids) do
     redis.call('ZADD', KEYS[2], ARGV[3], id)
     local attempts = redis.call('HINCRBY', key, 'attempts', 1)
     redis.call('HSET', key, 'status', 'running', 'started_at', ARGV[3], 'dispatched_at', ARGV[3])
-    local f = redis.call('HMGET', key, 'spec', 'priority', 'batch_id', 'solo', 'system_retries',
+    local f = redis.call('HMGET', key, 'spec', 'score', 'batch_id', 'solo', 'system_retries',
       'requeued_at')
     claimed[#claimed + 1] = {id, f[1], attempts, f[2], f[3] or '', f[4] or '', f[5] or '0',
       f[6] or ''}

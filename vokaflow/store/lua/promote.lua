@@ -19,7 +19,7 @@ for level = top + 1, 7 do
   for _, id in ipairs(ids) do
     local score = queue_score(level - 1, weight, now)
     redis.call('ZADD', KEYS[1], score, id)
-    redis.call('HSET', ARGV[4] .. id, 'score', score, 'level', level - 1)
+    redis.call('HSET', ARGV[4] .. id, 'score', score)
     redis.call('HINCRBY', ARGV[4] .. id, 'promotions', 1)
     promoted = promoted + 1
   end

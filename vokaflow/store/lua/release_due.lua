@@ -12,9 +12,9 @@ local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, to
 for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
   local key = ARGV[2] .. id
-  local state = redis.call('HMGET', key, 'status', 'worker_type', 'level')
+  local state = redis.call('HMGET', key, 'status', 'worker_type', 'score')
   if state[1] == 'queued' then
-    local score = queue_score(state[3], ARGV[4], ARGV[1])
+    local score = queue_score(level_of_score(state[3], ARGV[4]), ARGV[4], ARGV[1])
     redis.call('HSET', key, 'score', score)
     redis.call('ZADD', ARGV[3] .. state[2], score, id)
   end

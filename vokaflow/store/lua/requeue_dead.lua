@@ -11,14 +11,14 @@
 -- Returns 'requeued', 'missing', or the status of a task that is not a dead letter.
 --@include lib/queue_score
 --@include lib/owner_dead_letters
-local state = redis.call('HMGET', KEYS[1], 'status', 'worker_type', 'level')
+local state = redis.call('HMGET', KEYS[1], 'status', 'worker_type', 'score')
 if not state[1] then
   return 'missing'
 end
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   return state[1]
 end
-local score = queue_score(state[3], ARGV[4], ARGV[3])
+local score = queue_score(level_of_score(state[3], ARGV[4]), ARGV[4], ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', owner_dead_letters(KEYS[2], KEYS[1]), ARGV[1])
 redis.call('PERSIST', KEYS[1])

@@ -3,3 +3,9 @@
 local function queue_score(level, weight, now_ms)
   return string.format('%.0f', tonumber(level) * tonumber(weight) + tonumber(now_ms))
 end
+
+-- The priority level a score stands for: the record's score field is the priority's one
+-- stored truth (domain.priority.level_of_score).
+local function level_of_score(score, weight)
+  return math.floor(tonumber(score) / tonumber(weight))
+end

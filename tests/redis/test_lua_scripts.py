@@ -159,7 +159,9 @@ async def test_a_requeued_dead_letter_s_queue_wait_counts_from_its_requeue(redis
     await client.hset(keys.task(task.task_id), "status", "failed")
     await client.zadd(keys.dead_letters(task.partition), {task.task_id: time.time() * 1000})
     requeued = time.time()
-    assert await dead_letters.requeue(task.task_id) == "requeued"
+    outcome, record = await dead_letters.requeue(task.task_id)
+    assert outcome == "requeued"
+    assert record is not None and (record["status"], record["attempts"]) == ("queued", "0")
     (again,) = await dispatch.claim([everything], time.time())
     assert again.attempt == 1 and again.created_at == submitted_at
     assert again.queued_since == again.requeued_at == pytest.approx(requeued, abs=1)

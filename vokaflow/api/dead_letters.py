@@ -81,7 +81,7 @@ async def requeue_dead_letter(
     decision = await services.rate_limiter.take(category, 1, partial=False, owner=owner)
     if decision.refused:
         raise decision.error(category)
-    outcome = await services.dead_letters.requeue(task_id)
+    outcome, requeued = await services.dead_letters.requeue(task_id)
     if outcome == "missing":
         raise NotFound(f"Task '{task_id}' not found")
     if outcome != "requeued":
@@ -89,7 +89,7 @@ async def requeue_dead_letter(
             f"Task '{task_id}' is {outcome}, not a dead letter",
             {"task_id": task_id, "status": outcome},
         )
-    fresh = await services.tasks.get(task_id)
-    if fresh is None:
+    if requeued is None:
         raise NotFound(f"Task '{task_id}' not found")
-    return task_status_view(fresh, services.redis_node(services.keys.partition(task_id), principal))
+    node = services.redis_node(services.keys.partition(task_id), principal)
+    return task_status_view(requeued, node)

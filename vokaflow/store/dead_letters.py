@@ -74,8 +74,9 @@ class DeadLetterStore:
         return indexed
 
     @redis_boundary
-    async def requeue(self, task_id: str) -> str:
-        """'requeued', 'missing', or the status of a task that is not a dead letter."""
+    async def requeue(self, task_id: str) -> tuple[str, dict[str, str] | None]:
+        """('requeued', the record as the requeue left it), ('missing', None), or the
+        status of a task that is not a dead letter with None."""
         partition = self.keys.partition(task_id)
         keys = [self.keys.task(task_id), self.keys.dead_letters(partition)]
         args = [
@@ -85,7 +86,12 @@ class DeadLetterStore:
             LEVEL_WEIGHT,
             self.keys.wakeup_channel,
         ]
-        return str(await self.lua.run("requeue_dead", keys, args))
+        reply = await self.lua.run("requeue_dead", keys, args)
+        outcome = str(reply[0])
+        if len(reply) < 2:
+            return outcome, None
+        flat = [str(item) for item in reply[1]]
+        return outcome, dict(zip(flat[::2], flat[1::2], strict=True))
 
     @redis_boundary
     async def forget_expired(self, now_ms: int) -> None:

@@ -8,15 +8,16 @@
 -- ARGV[3]  now, epoch ms
 -- ARGV[4]  the queue score's weight of one priority level
 -- ARGV[5]  wake-up channel
--- Returns 'requeued', 'missing', or the status of a task that is not a dead letter.
+-- Returns {'requeued', the record as the requeue left it (HGETALL)}, {'missing'}, or {the
+-- status of a task that is not a dead letter}: the answer cannot show a later state.
 --@include lib/queue_score
 --@include lib/owner_dead_letters
 local state = redis.call('HMGET', KEYS[1], 'status', 'worker_type', 'score')
 if not state[1] then
-  return 'missing'
+  return {'missing'}
 end
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
-  return state[1]
+  return {state[1]}
 end
 local score = queue_score(level_of_score(state[3], ARGV[4]), ARGV[4], ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -28,4 +29,4 @@ redis.call('HSET', KEYS[1], 'status', 'queued', 'attempts', '0', 'system_retries
   'score', score, 'requeued_at', ARGV[3])
 redis.call('ZADD', ARGV[2] .. state[2], score, ARGV[1])
 redis.call('PUBLISH', ARGV[5], state[2])
-return 'requeued'
+return {'requeued', redis.call('HGETALL', KEYS[1])}

@@ -30,12 +30,14 @@ OWNERS_REFRESH_S = 1.2  # emitters read the webhook owners at least this often
 
 class Receiver:
     """Records every POST that it answers 200. A path starting with /flaky/ answers 500
-    twice first; a path in ``failing`` answers 500 until it is removed."""
+    twice first; a path in ``failing`` answers 500 until it is removed, after
+    ``fail_delay_s[path]`` seconds if set."""
 
     def __init__(self) -> None:
         self.received: list[tuple[str, dict[str, str], bytes]] = []
         self.hits: dict[str, int] = defaultdict(int)
         self.failing: set[str] = set()
+        self.fail_delay_s: dict[str, float] = {}
         self.lock = threading.Lock()
         receiver = self
 
@@ -49,6 +51,8 @@ class Receiver:
                     )
                     if not failing:
                         receiver.received.append((self.path, dict(self.headers), body))
+                if failing:
+                    time.sleep(receiver.fail_delay_s.get(self.path, 0.0))
                 self.send_response(500 if failing else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -216,6 +220,9 @@ def _attempts_of(client, hook_id: str, subject_id: str) -> list[dict[str, Any]]:
 def test_an_event_read_by_a_killed_dispatcher_is_delivered_by_its_restart(stack, ann, receiver):
     path = f"/down/{uuid.uuid4().hex}"
     receiver.failing.add(path)
+    # slow failures keep the first dispatcher from spending its attempts (and dropping the
+    # event) before the kill lands, however long starting the killing driver takes
+    receiver.fail_delay_s[path] = 2.0
     hook = configure(ann, receiver.url(path), ["task.completed"])
     task = submit(ann, "health_check")
     deadline = time.monotonic() + 30
@@ -226,8 +233,12 @@ def test_an_event_read_by_a_killed_dispatcher_is_delivered_by_its_restart(stack,
         time.sleep(0.02)
     dispatcher = {"name": DISPATCHER_NAME, "namespace": NAMESPACE}
     ray_driver.call(stack.ray_address, "kill_actor", **dispatcher, restart=True)
-    time.sleep(1.0)  # so that the ping is not answered by the dispatcher being killed
-    ray_driver.call(stack.ray_address, "ping_actor", **dispatcher, timeout_s=60)
+    # the restarted dispatcher counts its attempts from 1 again: its first one, recorded,
+    # shows it read the event again; only then may the receiver answer
+    deadline = time.monotonic() + 90
+    while sum(a["attempt"] == 1 for a in _attempts_of(ann, hook["id"], task["task_id"])) < 2:
+        assert time.monotonic() < deadline, "the restart did not read the event again"
+        time.sleep(0.05)
     receiver.failing.discard(path)
     headers, _ = receiver.wait_for(path, _is("task.completed", "task_id", task["task_id"]))
     deadline = time.monotonic() + 10

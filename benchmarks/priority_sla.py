@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from benchmarks.common import bench_stack, percentile, print_table, write_result
-from vokaflow.schemas import Priority
+from vokaflow.domain import Priority
 from vokaflow.testing.stack import LocalStack
 
 URGENT = (Priority.EMERGENCY, Priority.CRITICAL, Priority.HIGH)

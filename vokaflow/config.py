@@ -11,11 +11,10 @@ from pathlib import Path
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from vokaflow.domain import WorkerType
+from vokaflow.domain import CATEGORY_NAME, WorkerType
 from vokaflow.errors import ConfigError
 from vokaflow.ratelimit.bucket import RateLimit
 from vokaflow.ratelimit.limits import DEFAULT_CATEGORY_LIMIT, DEFAULT_RATE_LIMITS, LimitTable
-from vokaflow.schemas import CATEGORY_NAME
 
 ENV_PREFIX = "VOKAFLOW_"
 

@@ -11,11 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vokaflow.schemas import ExecutionMode as ExecutionMode
-from vokaflow.schemas import Priority as Priority
-from vokaflow.schemas import TaskStatus
-from vokaflow.schemas import WebhookEvent as WebhookEvent
-from vokaflow.schemas import WorkerType as WorkerType
+from vokaflow.domain import ExecutionMode as ExecutionMode
+from vokaflow.domain import Priority as Priority
+from vokaflow.domain import TaskStatus
+from vokaflow.domain import WebhookEvent as WebhookEvent
+from vokaflow.domain import WorkerType as WorkerType
 
 TERMINAL_STATUSES = frozenset(status.value for status in TaskStatus if status.is_terminal)
 

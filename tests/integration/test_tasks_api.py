@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tests.integration.helpers import status, submit, wait_until
-from vokaflow.schemas import CATEGORIES
+from vokaflow.domain import CATEGORIES
 
 SUBMIT_FIELDS = {
     "task_id": str,

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from vokaflow.domain import WorkerType
 from vokaflow.domain.task import Outcome
 from vokaflow.functions.arguments import ArgumentConflict, ArgumentError
 from vokaflow.functions.registry import FunctionRegistry, function
-from vokaflow.schemas import WorkerType
 from vokaflow.workers.capture import MAX_LINES, captured_output
 from vokaflow.workers.executor import TaskSpec
 from vokaflow.workers.executor import run_one as run_in_sink
@@ -239,8 +239,8 @@ def test_progress_bars_keep_only_their_last_state_and_cost_linear_time():
 
 def test_a_claimed_task_s_submission_time_reaches_the_running_task_s_context(tmp_path):
     from vokaflow.config import Settings
+    from vokaflow.domain import Priority
     from vokaflow.scheduler.actor import task_spec
-    from vokaflow.schemas import Priority
     from vokaflow.store.dispatch_store import ClaimedTask
     from vokaflow.workers.context import WorkerEnv, current_task
 

@@ -11,11 +11,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from vokaflow.api.views import task_status_view
+from vokaflow.domain import Priority, WorkerType
 from vokaflow.domain.priority import queue_score
 from vokaflow.domain.task import NewTask, TaskField, record_priority
 from vokaflow.ratelimit.bucket import RateLimit
 from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule
-from vokaflow.schemas import Priority, WorkerType
 from vokaflow.store.batch_store import BatchRecord, BatchStore
 from vokaflow.store.dead_letters import DeadLetterStore
 from vokaflow.store.dispatch_store import ClaimRequest, DispatchStore
@@ -147,13 +147,13 @@ async def test_a_requeued_dead_letter_s_queue_wait_counts_from_its_requeue(redis
     client, keys = redis_and_keys
     tasks, dispatch = TaskStore(client, keys), DispatchStore(client, keys)
     dead_letters = DeadLetterStore(client, keys)
-    submitted_at = time.time() - 3600
-    task = _task(keys, Priority.NORMAL, submitted_at)
+    created_at = time.time() - 3600
+    task = _task(keys, Priority.NORMAL, created_at)
     await tasks.submit([task])
     everything = ClaimRequest(WorkerType.GENERAL_PURPOSE, task.partition, float("inf"), 10)
 
     (first,) = await dispatch.claim([everything], time.time())
-    assert (first.requeued_at, first.queued_since) == (0.0, submitted_at)
+    assert (first.requeued_at, first.queued_since) == (0.0, created_at)
 
     # as finish.lua leaves a task that failed its last attempt
     await client.hset(keys.task(task.task_id), "status", "failed")
@@ -163,7 +163,7 @@ async def test_a_requeued_dead_letter_s_queue_wait_counts_from_its_requeue(redis
     assert outcome == "requeued"
     assert record is not None and (record["status"], record["attempts"]) == ("queued", "0")
     (again,) = await dispatch.claim([everything], time.time())
-    assert again.attempt == 1 and again.created_at == submitted_at
+    assert again.attempt == 1 and again.created_at == created_at
     assert again.queued_since == again.requeued_at == pytest.approx(requeued, abs=1)
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from vokaflow.config import load_settings
+from vokaflow.domain import WorkerType
 from vokaflow.errors import ConfigError
-from vokaflow.schemas import WorkerType
 
 
 def test_a_bad_value_fails_with_a_message_naming_the_variable(monkeypatch):

@@ -81,7 +81,7 @@ def test_statuses_format_as_their_value_where_keys_are_built():
 def test_the_domain_imports_no_infrastructure_and_no_wire_models():
     code = (
         "import sys, vokaflow.domain, vokaflow.domain.task; "
-        "print(sorted(m for m in ('redis', 'ray', 'fastapi', 'pydantic', 'vokaflow.schemas') "
+        "print(sorted(m for m in ('redis', 'ray', 'fastapi', 'pydantic', 'vokaflow.api') "
         "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

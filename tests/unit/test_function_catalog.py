@@ -6,8 +6,8 @@ import inspect
 import subprocess
 import sys
 
+from vokaflow.domain import CATEGORIES
 from vokaflow.functions import registry
-from vokaflow.schemas import CATEGORIES
 
 CATALOG = {
     "vicky": {"vicky_inference", "vicky_chat", "vicky_training"},

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 
+from vokaflow.domain import ExecutionMode, Priority, WorkerType
 from vokaflow.domain.priority import level_upper_bound
 from vokaflow.scheduler.policy import (
     Autoscaler,
@@ -12,7 +13,6 @@ from vokaflow.scheduler.policy import (
     retry_delay_s,
     urgent_reserve,
 )
-from vokaflow.schemas import ExecutionMode, Priority, WorkerType
 
 GP = WorkerType.GENERAL_PURPOSE
 

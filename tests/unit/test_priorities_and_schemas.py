@@ -3,14 +3,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from vokaflow.schemas import (
-    PRIORITY_ERROR,
-    ExecutionMode,
-    Priority,
-    TaskStatus,
-    TaskSubmitRequest,
-    WorkerType,
-)
+from vokaflow.api.schemas.tasks import TaskSubmitRequest
+from vokaflow.api.validation import PRIORITY_ERROR
+from vokaflow.domain import ExecutionMode, Priority, TaskStatus, WorkerType
 
 
 def test_the_eight_priorities_are_ordered_by_level_with_the_spec_slas():

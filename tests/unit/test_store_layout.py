@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from vokaflow.domain import Priority, WorkerType
 from vokaflow.domain.priority import level_of_score, queue_score
-from vokaflow.schemas import Priority, WorkerType
 from vokaflow.store.keys import Keys, partition_of
 
 

@@ -7,7 +7,7 @@ import random
 
 import httpx
 
-from vokaflow.schemas import WebhookEvent
+from vokaflow.domain import WebhookEvent
 from vokaflow.store.events import EVENT_TYPES
 from vokaflow.store.webhooks import Attempt, Webhook
 from vokaflow.webhooks.delivery import (

@@ -25,10 +25,10 @@ from vokaflow.api import (
     webhooks,
 )
 from vokaflow.api.errors import unavailable
+from vokaflow.api.schemas.common import ErrorBody, InternalErrorBody
 from vokaflow.api.services import Services
 from vokaflow.api.validation import validation_failure
 from vokaflow.errors import ApiError, InternalError, NotFound, PayloadTooLarge, ValidationFailed
-from vokaflow.schemas import ErrorBody, InternalErrorBody
 from vokaflow.store.errors import StoreUnavailable
 
 log = logging.getLogger("vokaflow.api")

@@ -16,25 +16,24 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
-from vokaflow.api.services import Services
-from vokaflow.api.submission import idempotent_id, prepare_task
-from vokaflow.api.validation import validation_failure
-from vokaflow.clock import iso_event, iso_forecast
-from vokaflow.domain import BatchStatus
-from vokaflow.domain.task import NewTask
-from vokaflow.errors import ApiError, Conflict, NotFound, ValidationFailed
-from vokaflow.observability.prometheus import gateway_metrics
-from vokaflow.payload_limits import check_string
-from vokaflow.scheduler.policy import batch_window
-from vokaflow.schemas import (
+from vokaflow.api.schemas.batches import (
     BatchStatusResponse,
     BatchSubmitRequest,
     BatchSubmitResponse,
     BatchTaskError,
     BatchTaskRef,
-    ExecutionMode,
-    TaskSubmitRequest,
 )
+from vokaflow.api.schemas.tasks import TaskSubmitRequest
+from vokaflow.api.services import Services
+from vokaflow.api.submission import idempotent_id, prepare_task
+from vokaflow.api.validation import validation_failure
+from vokaflow.clock import iso_event, iso_forecast
+from vokaflow.domain import BatchStatus, ExecutionMode
+from vokaflow.domain.task import NewTask
+from vokaflow.errors import ApiError, Conflict, NotFound, ValidationFailed
+from vokaflow.observability.prometheus import gateway_metrics
+from vokaflow.payload_limits import check_string
+from vokaflow.scheduler.policy import batch_window
 from vokaflow.store.api_keys import Principal
 from vokaflow.store.batch_store import BatchRecord, terminal_counts
 

@@ -9,12 +9,13 @@ from typing import Any, NoReturn
 from fastapi import APIRouter, Query
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
+from vokaflow.api.schemas.dead_letters import DeadLettersResponse
+from vokaflow.api.schemas.tasks import TaskStatusResponse
 from vokaflow.api.services import Services
 from vokaflow.api.submission import allowed_call
 from vokaflow.api.views import task_status_view
 from vokaflow.domain.task import TaskField, task_owner
 from vokaflow.errors import Conflict, NotFound, ValidationFailed
-from vokaflow.schemas import DeadLettersResponse, TaskStatusResponse
 
 router = APIRouter(prefix="/api/high-scale-tasks/dead-letters", tags=["dead letters"])
 

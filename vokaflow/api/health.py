@@ -7,10 +7,10 @@ import time
 from fastapi import APIRouter, Request
 
 import vokaflow
+from vokaflow.api.schemas.health import HealthResponse
 from vokaflow.api.services import Services
 from vokaflow.clock import iso_event
 from vokaflow.errors import ServiceUnavailable
-from vokaflow.schemas import HealthResponse
 
 router = APIRouter(tags=["health"])
 

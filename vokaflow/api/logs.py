@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
+from vokaflow.api.schemas.logs import LogEntry, LogLevel, SystemLogsResponse, TaskLogsResponse
 from vokaflow.clock import iso_event
 from vokaflow.domain.task import (
     TaskField,
@@ -18,7 +19,6 @@ from vokaflow.domain.task import (
     task_owner,
 )
 from vokaflow.errors import NotFound
-from vokaflow.schemas import LogEntry, LogLevel, SystemLogsResponse, TaskLogsResponse
 from vokaflow.store.logs import MAX_TASK_LINES, Entry
 
 router = APIRouter(prefix="/api/logs", tags=["logs"])

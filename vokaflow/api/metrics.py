@@ -12,10 +12,7 @@ import psutil
 from fastapi import APIRouter
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
-from vokaflow.api.services import Services
-from vokaflow.clock import iso_forecast
-from vokaflow.ratelimit.bucket import RateLimit
-from vokaflow.schemas import (
+from vokaflow.api.schemas.metrics import (
     MetricsResponse,
     NetworkIO,
     PoolDetail,
@@ -23,8 +20,11 @@ from vokaflow.schemas import (
     RedisNodeMetrics,
     SystemResources,
     WorkerPoolMetrics,
-    WorkerType,
 )
+from vokaflow.api.services import Services
+from vokaflow.clock import iso_forecast
+from vokaflow.domain import WorkerType
+from vokaflow.ratelimit.bucket import RateLimit
 from vokaflow.store.api_keys import Principal
 from vokaflow.store.metrics_store import WINDOW_S
 from vokaflow.store.redis_client import anonymous_names

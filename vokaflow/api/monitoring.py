@@ -12,18 +12,18 @@ from fastapi import APIRouter
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.metrics import redis_nodes_seen_by, reset_time, worker_pools
-from vokaflow.domain import TaskStatus
-from vokaflow.errors import NotFound
-from vokaflow.schemas import (
+from vokaflow.api.schemas.common import ErrorBody
+from vokaflow.api.schemas.metrics import (
     CategoryMetricsResponse,
     CategoryRateLimit,
     CategoryTaskCounts,
-    ErrorBody,
     RayNodeMetrics,
     RedisMetricsResponse,
     RedisNodeDetail,
     WorkersMetricsResponse,
 )
+from vokaflow.domain import TaskStatus
+from vokaflow.errors import NotFound
 
 router = APIRouter(prefix="/api/metrics", tags=["metrics"])
 # A Redis node's version and activity: what every tenant does, and what to attack

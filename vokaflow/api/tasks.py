@@ -10,26 +10,25 @@ from collections import defaultdict
 from fastapi import APIRouter, Response
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
-from vokaflow.api.services import Services
-from vokaflow.api.submission import prepare_task
-from vokaflow.api.views import task_status_view
-from vokaflow.clock import iso_event, iso_forecast
-from vokaflow.domain.task import TaskField, task_owner
-from vokaflow.errors import Conflict, NotFound
-from vokaflow.observability.prometheus import gateway_metrics
-from vokaflow.schemas import (
+from vokaflow.api.schemas.tasks import (
     AutoScalingThresholds,
     CancelResponse,
     FunctionInfo,
     FunctionsResponse,
     PrioritiesResponse,
-    Priority,
     PriorityInfo,
-    TaskStatus,
     TaskStatusResponse,
     TaskSubmitRequest,
     TaskSubmitResponse,
 )
+from vokaflow.api.services import Services
+from vokaflow.api.submission import prepare_task
+from vokaflow.api.views import task_status_view
+from vokaflow.clock import iso_event, iso_forecast
+from vokaflow.domain import Priority, TaskStatus
+from vokaflow.domain.task import TaskField, task_owner
+from vokaflow.errors import Conflict, NotFound
+from vokaflow.observability.prometheus import gateway_metrics
 from vokaflow.store.api_keys import Principal
 from vokaflow.store.errors import StoreUnavailable
 from vokaflow.store.events import Event
@@ -190,7 +189,7 @@ async def functions(
     grouped: dict[str, list[FunctionInfo]] = defaultdict(list)
     entries = services.functions.listed()
     for entry in entries:
-        grouped[entry.category].append(entry.info())
+        grouped[entry.category].append(FunctionInfo.model_validate(entry, from_attributes=True))
     return FunctionsResponse(
         functions=dict(grouped),
         total_functions=len(entries),

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from vokaflow.domain import Priority, WorkerType
 from vokaflow.errors import ValidationFailed
-from vokaflow.schemas import PRIORITY_ERROR, WORKER_TYPE_ERROR
+
+PRIORITY_ERROR = "Invalid priority level. Must be one of: " + ", ".join(p.value for p in Priority)
+
+WORKER_TYPE_ERROR = "Invalid worker type. Must be one of: " + ", ".join(w.value for w in WorkerType)
 
 _ENUM_MESSAGES = {
     "priority": PRIORITY_ERROR,

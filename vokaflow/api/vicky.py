@@ -13,9 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.errors import unavailable
-from vokaflow.api.services import Services
-from vokaflow.errors import ApiError, InternalError
-from vokaflow.schemas import (
+from vokaflow.api.schemas.vicky import (
     ChatMessage,
     InferenceParameters,
     PersonalitiesResponse,
@@ -26,6 +24,8 @@ from vokaflow.schemas import (
     VickyInferenceRequest,
     VickyInferenceResponse,
 )
+from vokaflow.api.services import Services
+from vokaflow.errors import ApiError, InternalError
 from vokaflow.store.errors import StoreUnavailable
 from vokaflow.vicky.client import personality
 from vokaflow.vicky.personalities import personalities

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vokaflow.api.schemas.tasks import TaskErrorInfo, TaskStatusResponse
 from vokaflow.clock import iso_event
 from vokaflow.domain import TaskStatus, WorkerType
 from vokaflow.domain.task import (
@@ -11,7 +12,6 @@ from vokaflow.domain.task import (
     decode_json,
     record_priority,
 )
-from vokaflow.schemas import TaskErrorInfo, TaskStatusResponse
 
 
 def task_status_view(record: dict[str, str], redis_node: str) -> TaskStatusResponse:

@@ -10,9 +10,18 @@ from typing import Any
 from fastapi import APIRouter
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
+from vokaflow.api.schemas.common import ErrorBody
+from vokaflow.api.schemas.webhooks import (
+    DeliveriesResponse,
+    DeliveryAttemptResponse,
+    NotifySecretResponse,
+    WebhookConfigureRequest,
+    WebhookDeletedResponse,
+    WebhookListResponse,
+    WebhookResponse,
+)
 from vokaflow.api.services import Services
 from vokaflow.errors import Conflict, NotFound, ValidationFailed
-from vokaflow.schemas import ErrorBody, WebhookConfigureRequest
 from vokaflow.store.api_keys import Principal
 from vokaflow.store.webhooks import TEST_EVENT, Webhook, WebhookStore
 from vokaflow.webhooks.delivery import (
@@ -23,14 +32,6 @@ from vokaflow.webhooks.delivery import (
     single_attempt,
 )
 from vokaflow.webhooks.payloads import payload, ping_data
-from vokaflow.webhooks.schemas import (
-    DeliveriesResponse,
-    DeliveryAttemptResponse,
-    NotifySecretResponse,
-    WebhookDeletedResponse,
-    WebhookListResponse,
-    WebhookResponse,
-)
 from vokaflow.webhooks.signing import principal_secret
 from vokaflow.webhooks.ssrf import Allowlist, Unresolvable, UrlRefused, checked_addresses
 

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
+from vokaflow.domain import WorkerType
 from vokaflow.functions.arguments import ArgumentConflict
 from vokaflow.functions.data_roots import DataPath, OutputPath, sibling
 from vokaflow.functions.registry import function
-from vokaflow.schemas import WorkerType
 from vokaflow.workers.context import report_progress
 
 if TYPE_CHECKING:

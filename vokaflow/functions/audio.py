@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
+from vokaflow.domain import WorkerType
 from vokaflow.functions.data_roots import DataPath, OutputPath
 from vokaflow.functions.registry import function
-from vokaflow.schemas import WorkerType
 from vokaflow.workers.context import current_settings, report_progress
 
 if TYPE_CHECKING:

@@ -71,9 +71,9 @@ from pydantic import (
 )
 
 from vokaflow.config import SQLITE_FILE
+from vokaflow.domain import WorkerType
 from vokaflow.functions.data_roots import OutputPath, confine, current_roots
 from vokaflow.functions.registry import function
-from vokaflow.schemas import WorkerType
 from vokaflow.workers.context import (
     TaskContext,
     current_settings,

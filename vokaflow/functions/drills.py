@@ -11,8 +11,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from vokaflow.domain import WorkerType
 from vokaflow.functions.registry import function
-from vokaflow.schemas import WorkerType
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 

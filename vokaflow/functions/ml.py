@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
+from vokaflow.domain import WorkerType
 from vokaflow.functions.arguments import ArgumentConflict
 from vokaflow.functions.data_roots import MODELS_FOLDER, DataPath, output_file
 from vokaflow.functions.registry import function
-from vokaflow.schemas import WorkerType
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -28,9 +28,9 @@ from pydantic import AfterValidator, Field, ValidationInfo
 
 from vokaflow.clock import iso_event
 from vokaflow.config import Settings
+from vokaflow.domain import WorkerType
 from vokaflow.functions.realtime import Slug, own_channels
 from vokaflow.functions.registry import function
-from vokaflow.schemas import WorkerType
 from vokaflow.webhooks.signing import principal_secret
 from vokaflow.webhooks.ssrf import Allowlist, parse_target, refusal
 from vokaflow.workers.context import TaskContext, current_settings, current_task

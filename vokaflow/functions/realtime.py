@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
+from vokaflow.domain import WorkerType
 from vokaflow.functions.registry import function
-from vokaflow.schemas import WorkerType
 from vokaflow.store.tenant_channels import TenantChannels
 from vokaflow.workers.context import current_task
 

@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from vokaflow.domain import CATEGORIES, CATEGORY_NAME, WorkerType
 from vokaflow.errors import FunctionNotRegistered
 from vokaflow.functions.arguments import ArgumentSpec, Check
-from vokaflow.schemas import CATEGORIES, CATEGORY_NAME, FunctionInfo, WorkerType
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,16 +41,6 @@ class RegisteredFunction:
         """The arguments checked against the declared parameters and converted; raises
         ArgumentError naming the field."""
         return self.arguments.validate(args, kwargs, context)
-
-    def info(self) -> FunctionInfo:
-        return FunctionInfo(
-            name=self.name,
-            description=self.description,
-            parameters=self.parameters,
-            category=self.category,
-            estimated_duration=self.estimated_duration,
-            worker_type=self.worker_type,
-        )
 
 
 class FunctionRegistry:

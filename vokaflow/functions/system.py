@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import psutil
 from pydantic import Field
 
+from vokaflow.domain import WorkerType
 from vokaflow.functions.data_roots import PRINCIPALS_FOLDER
 from vokaflow.functions.registry import function
 from vokaflow.private_files import open_private
-from vokaflow.schemas import WorkerType
 
 if TYPE_CHECKING:
     from vokaflow.config import Settings

@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 from typing_extensions import TypedDict
 
+from vokaflow.domain import WorkerType
 from vokaflow.functions.registry import function
-from vokaflow.schemas import WorkerType
 from vokaflow.vicky.datasets import check_model_id, open_dataset
 from vokaflow.vicky.trained import VisibleModels
 from vokaflow.workers.context import TaskContext, current_task

@@ -1,12 +1,29 @@
-"""Response bodies of /api/webhooks (the request body is schemas.WebhookConfigureRequest)."""
+"""Bodies of the webhook routes, and the payload a webhook receives. A webhook's secret is
+never shown again after it is configured."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Any
 
+from pydantic import BaseModel, Field
+
+from vokaflow.api.schemas.common import StrictBody
 from vokaflow.clock import iso_event
-from vokaflow.schemas import WebhookEvent
+from vokaflow.domain import WebhookEvent
 from vokaflow.store.webhooks import Attempt, Webhook
+
+
+class WebhookConfigureRequest(StrictBody):
+    url: str = Field(min_length=1, max_length=2048)
+    events: list[WebhookEvent] = Field(min_length=1)
+    secret: str = Field(min_length=8, max_length=256)
+
+
+class WebhookPayload(BaseModel):
+    event: WebhookEvent
+    timestamp: str
+    data: dict[str, Any]
+    signature: str
 
 
 class WebhookResponse(BaseModel):

@@ -28,7 +28,7 @@ ROWS = [{"id": 1, "city": "Lima"}, {"id": 2, "city": "Oslo"}]
 
 class _AdminTask:
     task_id = TASK_ID
-    submitted_at = 1e9
+    created_at = 1e9
     data_scope = ""
 
 

@@ -253,7 +253,7 @@ def test_a_claimed_task_s_submission_time_reaches_the_running_task_s_context(tmp
     def task_context() -> dict[str, object]:
         task = current_task()
         assert task is not None
-        return {"task_id": task.task_id, "submitted_at": task.submitted_at}
+        return {"task_id": task.task_id, "created_at": task.created_at}
 
     claimed = ClaimedTask(
         task_id="t7",
@@ -274,4 +274,4 @@ def test_a_claimed_task_s_submission_time_reaches_the_running_task_s_context(tmp
     env = WorkerEnv(redis_url="redis://unused", settings_wire=settings.to_wire())
     with captured_output() as sink:
         outcome = run_in_sink(task_spec(claimed), sink, env)
-    assert outcome.result == {"task_id": "t7", "submitted_at": 1_700_000_000.25}
+    assert outcome.result == {"task_id": "t7", "created_at": 1_700_000_000.25}

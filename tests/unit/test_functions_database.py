@@ -305,15 +305,15 @@ def test_a_failed_batch_inserts_nothing_so_a_retry_adds_each_row_once(data_root:
 
 
 class _Task:
-    def __init__(self, task_id: str, submitted_at: float = 1e9) -> None:
+    def __init__(self, task_id: str, created_at: float = 1e9) -> None:
         self.task_id = task_id
-        self.submitted_at = submitted_at
+        self.created_at = created_at
         self.data_scope = ""  # an admin's task
 
 
-def as_task(monkeypatch: pytest.MonkeyPatch, task_id: str, submitted_at: float = 1e9) -> None:
+def as_task(monkeypatch: pytest.MonkeyPatch, task_id: str, created_at: float = 1e9) -> None:
     """Run the functions as if inside the task ``task_id`` (the worker sets this context)."""
-    task = _Task(task_id, submitted_at)
+    task = _Task(task_id, created_at)
     monkeypatch.setattr("vokaflow.functions.database.current_task", lambda: task)
 
 
@@ -335,10 +335,10 @@ def test_a_rerun_of_a_committed_task_inserts_nothing_and_returns_the_first_resul
 def test_a_new_submission_under_a_reused_idempotency_key_inserts_again(
     data_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    as_task(monkeypatch, "task-1", submitted_at=1e9)
+    as_task(monkeypatch, "task-1", created_at=1e9)
     run("bulk_insert", table="people", data=ROWS)
     # the key's record expired; the same key and body make the same task id, submitted anew
-    as_task(monkeypatch, "task-1", submitted_at=1e9 + 90_000)
+    as_task(monkeypatch, "task-1", created_at=1e9 + 90_000)
     again = run("bulk_insert", table="people", data=ROWS)
     assert "already_applied" not in again
     assert run("complex_query", query="SELECT count(*) FROM people")["rows"] == [[6]]

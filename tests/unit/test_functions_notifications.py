@@ -234,9 +234,9 @@ async def test_an_internal_address_is_refused_before_any_request_is_made():
     assert "private address" in (attempt.error or "")
 
 
-def _task(task_id: str, attempt: int = 1, submitted_at: float = 1.0) -> TaskContext:
+def _task(task_id: str, attempt: int = 1, created_at: float = 1.0) -> TaskContext:
     env = WorkerEnv("redis://unused", load_settings().to_wire())
-    return TaskContext(task_id, attempt, "ann", env, "ann", submitted_at)
+    return TaskContext(task_id, attempt, "ann", env, "ann", created_at)
 
 
 def test_every_retry_of_a_task_sends_the_same_delivery_id():
@@ -248,8 +248,8 @@ def test_every_retry_of_a_task_sends_the_same_delivery_id():
 
 def test_a_new_submission_under_a_reused_task_id_sends_a_new_delivery_id():
     """An idempotency key reused after its task's record expired makes the same task id."""
-    first = notification_delivery("notification", {}, _task("task-9", submitted_at=1.0), "ann")
-    later = notification_delivery("notification", {}, _task("task-9", submitted_at=9.0), "ann")
+    first = notification_delivery("notification", {}, _task("task-9", created_at=1.0), "ann")
+    later = notification_delivery("notification", {}, _task("task-9", created_at=9.0), "ann")
     assert first.delivery_id != later.delivery_id
 
 

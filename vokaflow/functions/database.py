@@ -806,7 +806,7 @@ class AppliedTasks:
         if table is None:
             log.warning("no %s (%s): a re-run may insert again", cls.NAME, missing_because)
             return None
-        applied = [target, list(rows), repr(task.submitted_at)]
+        applied = [target, list(rows), repr(task.created_at)]
         payload = json.dumps(applied, sort_keys=True, default=str)
         return cls(engine, table, task.task_id, hashlib.sha256(payload.encode()).hexdigest())
 

@@ -187,9 +187,7 @@ def notification_delivery(
     from vokaflow.webhooks.payloads import payload as signed_payload
 
     ident = (
-        uuid.uuid5(
-            uuid.NAMESPACE_URL, f"vokaflow:send_webhook:{task.task_id}:{task.submitted_at!r}"
-        )
+        uuid.uuid5(uuid.NAMESPACE_URL, f"vokaflow:send_webhook:{task.task_id}:{task.created_at!r}")
         if task
         else uuid.uuid4()
     )

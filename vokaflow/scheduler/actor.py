@@ -610,7 +610,7 @@ def task_spec(task: ClaimedTask) -> TaskSpec:
         kwargs=task.kwargs,
         owner=task.owner,
         data_scope=task.data_scope,
-        submitted_at=task.created_at,
+        created_at=task.created_at,
     )
 
 

@@ -88,7 +88,7 @@ class TaskContext:
         owner: str,
         env: WorkerEnv,
         data_scope: str = "",
-        submitted_at: float = 0.0,
+        created_at: float = 0.0,
     ) -> None:
         self.task_id = task_id
         self.attempt = attempt
@@ -96,8 +96,8 @@ class TaskContext:
         self.env = env
         self.data_scope = data_scope  # see vokaflow.functions.data_roots
         # the same for every attempt of one submission; an idempotency key reused after
-        # its task's record expired makes the same task id with a new submitted_at
-        self.submitted_at = submitted_at
+        # its task's record expired makes the same task id with a new created_at
+        self.created_at = created_at
         self._last_report = float("-inf")
         self._pending: dict[str, Any] | None = None
 

@@ -31,14 +31,14 @@ class TaskSpec:
     kwargs: dict[str, Any]
     owner: str = ""
     data_scope: str = ""
-    submitted_at: float = 0.0
+    created_at: float = 0.0
 
 
 def _task_context(spec: TaskSpec, env: WorkerEnv | None) -> TaskContext | None:
     if env is None:
         return None
     return TaskContext(
-        spec.task_id, spec.attempt, spec.owner, env, spec.data_scope, spec.submitted_at
+        spec.task_id, spec.attempt, spec.owner, env, spec.data_scope, spec.created_at
     )
 
 

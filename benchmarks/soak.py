@@ -25,7 +25,8 @@ import httpx
 import psutil
 
 from benchmarks.common import bench_stack, print_table, redis_bytes_per_task, write_result
-from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
+from vokaflow.config import NAMESPACE
+from vokaflow.scheduler import SCHEDULER_NAME
 from vokaflow.testing.stack import LocalStack, RedisServer
 from vokaflow.testing.tally import wait_all_terminal
 

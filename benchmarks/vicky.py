@@ -32,7 +32,7 @@ def _deploy_unbatched(stack: LocalStack) -> None:
     the admin key fine-tuned."""
     import ray
 
-    from vokaflow.scheduler import NAMESPACE
+    from vokaflow.config import NAMESPACE
     from vokaflow.vicky.deployment import deploy_model
 
     spec = dataclasses.replace(ModelRegistry().get("tiny"), model_id=UNBATCHED, max_batch_size=1)

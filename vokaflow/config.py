@@ -17,6 +17,8 @@ from vokaflow.ratelimit.bucket import RateLimit
 from vokaflow.ratelimit.limits import DEFAULT_CATEGORY_LIMIT, DEFAULT_RATE_LIMITS, LimitTable
 
 ENV_PREFIX = "VOKAFLOW_"
+# Ray's namespace of the service's named actors (scheduler, webhook dispatcher) and drivers
+NAMESPACE = "vokaflow"
 
 DEFAULT_POOL_MAX_WORKERS: dict[WorkerType, int] = {
     WorkerType.CPU_INTENSIVE: 64,

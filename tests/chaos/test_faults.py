@@ -13,7 +13,8 @@ import redis
 
 from tests import ray_driver
 from tests.chaos.drills import submit_sleeps
-from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
+from vokaflow.config import NAMESPACE
+from vokaflow.scheduler import SCHEDULER_NAME
 from vokaflow.store.keys import Keys
 from vokaflow.testing.tally import completed_count, wait_all_terminal
 

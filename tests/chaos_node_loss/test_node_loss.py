@@ -21,8 +21,9 @@ from ray.cluster_utils import Cluster
 
 from tests import ray_driver
 from tests.conftest import running_stack
+from vokaflow.config import NAMESPACE
 from vokaflow.runtime.job_secrets import KV_NAMESPACE, secrets_key
-from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
+from vokaflow.scheduler import SCHEDULER_NAME
 from vokaflow.testing.stack import LocalStack
 from vokaflow.testing.tally import wait_all_terminal
 from vokaflow.workers.resources import node_resources

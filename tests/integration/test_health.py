@@ -10,9 +10,9 @@ from unittest import mock
 import httpx
 
 from tests import ray_driver
-from vokaflow.config import load_settings
+from vokaflow.config import NAMESPACE, load_settings
 from vokaflow.runtime.launcher import stop_scheduler_job
-from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
+from vokaflow.scheduler import SCHEDULER_NAME
 
 
 def test_health_reports_the_spec_fields(stack):

@@ -18,7 +18,7 @@ import pytest
 
 from tests import ray_driver
 from tests.integration.helpers import submit, submit_batch, user_client, wait_until
-from vokaflow.scheduler import NAMESPACE
+from vokaflow.config import NAMESPACE
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
 from vokaflow.webhooks.dispatcher import DISPATCHER_NAME

@@ -240,9 +240,10 @@ def test_progress_bars_keep_only_their_last_state_and_cost_linear_time():
 def test_a_claimed_task_s_submission_time_reaches_the_running_task_s_context(tmp_path):
     from vokaflow.config import Settings
     from vokaflow.domain import Priority
+    from vokaflow.functions.context import current_task
     from vokaflow.scheduler.actor import task_spec
     from vokaflow.store.dispatch_store import ClaimedTask
-    from vokaflow.workers.context import WorkerEnv, current_task
+    from vokaflow.workers.env import WorkerEnv
 
     @function(
         category="system",

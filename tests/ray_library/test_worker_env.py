@@ -6,7 +6,7 @@ from __future__ import annotations
 import ray.cloudpickle as cloudpickle
 
 from vokaflow.config import Settings
-from vokaflow.workers.context import WorkerEnv
+from vokaflow.workers.env import WorkerEnv
 
 
 def _env(**overrides: object) -> WorkerEnv:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from vokaflow.config import Settings
+from vokaflow.domain.principal import Principal
 from vokaflow.functions.arguments import ArgumentError
 from vokaflow.functions.data_roots import (
     DataPath,
@@ -17,8 +18,7 @@ from vokaflow.functions.data_roots import (
     validation_context,
 )
 from vokaflow.functions.registry import FunctionRegistry, function
-from vokaflow.store.api_keys import Principal
-from vokaflow.workers.context import WorkerEnv
+from vokaflow.workers.env import WorkerEnv
 from vokaflow.workers.results import bounded_result
 
 

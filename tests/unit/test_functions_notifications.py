@@ -21,6 +21,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from vokaflow.config import load_settings
 from vokaflow.functions import registry
 from vokaflow.functions.arguments import ArgumentError
+from vokaflow.functions.context import TaskContext
 from vokaflow.functions.notifications import (
     WebhookNotDelivered,
     build_message,
@@ -31,7 +32,7 @@ from vokaflow.functions.notifications import (
 )
 from vokaflow.functions.realtime import publish_event
 from vokaflow.webhooks.signing import principal_secret, unsigned_bytes, verify_signature
-from vokaflow.workers.context import TaskContext, WorkerEnv
+from vokaflow.workers.env import WorkerEnv
 
 SECRET = "unit-notify-secret"
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import random
 
 from vokaflow.domain import ExecutionMode, Priority, WorkerType
+from vokaflow.domain.backoff import retry_delay_s
 from vokaflow.domain.priority import level_upper_bound
 from vokaflow.scheduler.policy import (
     Autoscaler,
@@ -10,7 +11,6 @@ from vokaflow.scheduler.policy import (
     batch_window,
     chunk_size,
     plan_claims,
-    retry_delay_s,
     urgent_reserve,
 )
 

@@ -4,7 +4,7 @@ database, SMTP and Redis passwords (they reach logs, tracebacks and Ray's dashbo
 from __future__ import annotations
 
 from vokaflow.config import Settings
-from vokaflow.workers.context import WorkerEnv
+from vokaflow.workers.env import WorkerEnv
 
 SECRETS = {
     "redis_url": "redis://:redis-pass-1@db.internal:6379/0",

@@ -12,13 +12,13 @@ import redis.exceptions
 
 from vokaflow.api.errors import unavailable
 from vokaflow.errors import ApiError
+from vokaflow.functions.context import TaskContext
 from vokaflow.store.errors import StoreUnavailable
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import redis_boundary
 from vokaflow.store.task_services import ModelRecords
 from vokaflow.store.trained_models import OwnTrainedModels
 from vokaflow.vicky.trained import TrainedEntry
-from vokaflow.workers.context import TaskContext
 
 
 class _Unreachable:

@@ -8,8 +8,8 @@ from collections.abc import Collection
 from fastapi import Request
 
 from vokaflow.api.services import Services
+from vokaflow.domain.principal import Principal
 from vokaflow.errors import Unauthorized
-from vokaflow.store.api_keys import Principal
 
 
 def _presented_credential(request: Request) -> str | None:

@@ -29,12 +29,12 @@ from vokaflow.api.submission import idempotent_id, prepare_task
 from vokaflow.api.validation import validation_failure
 from vokaflow.clock import iso_event, iso_forecast
 from vokaflow.domain import BatchStatus, ExecutionMode
+from vokaflow.domain.principal import Principal
 from vokaflow.domain.task import NewTask
 from vokaflow.errors import ApiError, Conflict, NotFound, ValidationFailed
 from vokaflow.observability.prometheus import gateway_metrics
 from vokaflow.payload_limits import check_string
 from vokaflow.scheduler.policy import batch_window
-from vokaflow.store.api_keys import Principal
 from vokaflow.store.batch_store import BatchRecord, terminal_counts
 
 router = APIRouter(prefix="/api/high-scale-tasks", tags=["batches"])

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from vokaflow.api.auth import require_principal
 from vokaflow.api.services import Services
-from vokaflow.store.api_keys import Principal
+from vokaflow.domain.principal import Principal
 
 
 async def get_services(request: Request) -> Services:

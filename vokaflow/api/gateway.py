@@ -12,8 +12,7 @@ from ray.serve.deployment import Application
 
 from vokaflow.api.app import create_app
 from vokaflow.api.services import Services
-from vokaflow.config import Settings, load_settings
-from vokaflow.errors import ConfigError
+from vokaflow.config import Settings
 from vokaflow.observability.service_logs import install_service_logging
 
 APP_NAME = "vokaflow"
@@ -45,17 +44,3 @@ class Gateway:
 def gateway_app(settings: Settings, redis_url: str) -> Application:
     deployment = Gateway.options(num_replicas=settings.gateway_replicas)  # type: ignore[attr-defined]
     return deployment.bind(settings.to_wire(), redis_url)
-
-
-def app_builder(args: dict[str, str]) -> Application:
-    """Entry point for ``serve run`` / ``serve deploy`` with ``deployments/*.yaml``.
-
-    Settings come from the environment (the YAML's runtime_env); Redis must be external.
-    """
-    from vokaflow.runtime.launcher import start_scheduler_job
-
-    settings = load_settings()
-    if not settings.redis_url:
-        raise ConfigError("VOKAFLOW_REDIS_URL must be set when deploying with a Serve config")
-    start_scheduler_job(settings, settings.redis_url)
-    return gateway_app(settings, settings.redis_url)

@@ -24,8 +24,8 @@ from vokaflow.api.schemas.metrics import (
 from vokaflow.api.services import Services
 from vokaflow.clock import iso_forecast
 from vokaflow.domain import WorkerType
+from vokaflow.domain.principal import Principal
 from vokaflow.ratelimit.bucket import RateLimit
-from vokaflow.store.api_keys import Principal
 from vokaflow.store.metrics_store import WINDOW_S
 from vokaflow.store.redis_client import anonymous_names
 

@@ -12,13 +12,14 @@ import psutil
 from vokaflow.api.tokens import looks_like_jwt, verify
 from vokaflow.config import Settings
 from vokaflow.domain import WorkerType
+from vokaflow.domain.principal import Principal
 from vokaflow.domain.task import TaskField, task_owner
 from vokaflow.errors import NotFound, ServiceUnavailable
 from vokaflow.failpoints import Failpoints
 from vokaflow.functions import FunctionRegistry, registry
 from vokaflow.functions.data_roots import ScopedContexts
 from vokaflow.functions.plugins import load_plugins
-from vokaflow.store.api_keys import ApiKeyStore, NameRefused, Principal
+from vokaflow.store.api_keys import ApiKeyStore, NameRefused
 from vokaflow.store.auth_failures import AuthFailureLimiter
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.category_stats import CategoryStats

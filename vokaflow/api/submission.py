@@ -8,11 +8,11 @@ from typing import Any
 from vokaflow.api.schemas.tasks import TaskSubmitRequest
 from vokaflow.api.services import Services
 from vokaflow.domain import Priority
+from vokaflow.domain.principal import Principal
 from vokaflow.domain.task import NewTask
 from vokaflow.errors import ValidationFailed
 from vokaflow.functions.arguments import ArgumentError
 from vokaflow.functions.registry import RegisteredFunction
-from vokaflow.store.api_keys import Principal
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2b0e-5d3a-4c8e-9a61-0b7e4f2d9c15")
 

@@ -26,10 +26,10 @@ from vokaflow.api.submission import prepare_task
 from vokaflow.api.views import task_status_view
 from vokaflow.clock import iso_event, iso_forecast
 from vokaflow.domain import Priority, TaskStatus
+from vokaflow.domain.principal import Principal
 from vokaflow.domain.task import TaskField, task_owner
 from vokaflow.errors import Conflict, NotFound
 from vokaflow.observability.prometheus import gateway_metrics
-from vokaflow.store.api_keys import Principal
 from vokaflow.store.errors import StoreUnavailable
 from vokaflow.store.events import Event
 

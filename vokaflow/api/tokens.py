@@ -9,7 +9,8 @@ import time
 import jwt
 
 from vokaflow.config import Settings
-from vokaflow.store.api_keys import NameRefused, Principal, check_principal
+from vokaflow.domain.principal import Principal
+from vokaflow.store.api_keys import NameRefused, check_principal
 
 
 class TtlTooLong(ValueError):

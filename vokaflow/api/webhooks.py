@@ -21,8 +21,8 @@ from vokaflow.api.schemas.webhooks import (
     WebhookResponse,
 )
 from vokaflow.api.services import Services
+from vokaflow.domain.principal import Principal
 from vokaflow.errors import Conflict, NotFound, ValidationFailed
-from vokaflow.store.api_keys import Principal
 from vokaflow.store.webhooks import TEST_EVENT, Webhook, WebhookStore
 from vokaflow.webhooks.delivery import (
     Delivery,

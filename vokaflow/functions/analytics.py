@@ -21,9 +21,9 @@ from pydantic import AfterValidator, Field
 
 from vokaflow.domain import WorkerType
 from vokaflow.functions.arguments import ArgumentConflict
+from vokaflow.functions.context import report_progress
 from vokaflow.functions.data_roots import DataPath, OutputPath, sibling
 from vokaflow.functions.registry import function
-from vokaflow.workers.context import report_progress
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -19,9 +19,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from vokaflow.domain import WorkerType
+from vokaflow.functions.context import current_settings, report_progress
 from vokaflow.functions.data_roots import DataPath, OutputPath
 from vokaflow.functions.registry import function
-from vokaflow.workers.context import current_settings, report_progress
+from vokaflow.vicky.registry import (
+    REPO_ROOT,
+    ModelSpec,
+    check_placement,
+    registry_path,
+    resolve_source,
+)
+from vokaflow.vicky.weights import weights_dir
 
 if TYPE_CHECKING:
     import numpy as np
@@ -345,14 +353,10 @@ class SpeechModelSpec:
     dtype: str = "auto"  # auto: float16 on cuda, float32 on cpu
 
     def __post_init__(self) -> None:
-        from vokaflow.vicky.registry import check_placement
-
         check_placement(self.model_id, self.device, self.dtype)
 
 
 def speech_model_specs(entries: Mapping[str, Any], root: Path) -> dict[str, SpeechModelSpec]:
-    from vokaflow.vicky.registry import resolve_source
-
     known = {f.name for f in fields(SpeechModelSpec)} - {"model_id"}
     specs = {}
     for model_id, entry in entries.items():
@@ -372,8 +376,6 @@ def speech_model_specs(entries: Mapping[str, Any], root: Path) -> dict[str, Spee
 def speech_model(model_id: str) -> SpeechModelSpec:
     """The entry from the registry file (VOKAFLOW_MODEL_REGISTRY or models/registry.yaml)."""
     import yaml
-
-    from vokaflow.vicky.registry import REPO_ROOT, registry_path
 
     path = registry_path()
     data = yaml.safe_load(path.read_text()) or {}
@@ -401,9 +403,7 @@ def load_whisper(spec: SpeechModelSpec) -> Whisper:
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
     from transformers.utils import logging as transformers_logging
 
-    from vokaflow.vicky.loader import resolve_device, resolve_dtype
-    from vokaflow.vicky.registry import ModelSpec
-    from vokaflow.vicky.weights import weights_dir
+    from vokaflow.vicky.loader import resolve_device, resolve_dtype  # imports torch
 
     transformers_logging.disable_progress_bar()
     directory = weights_dir(ModelSpec(model_id=spec.model_id, source=spec.source))

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, ValidationInfo
 
 from vokaflow.config import Settings
+from vokaflow.functions.context import current_settings, current_task
 
 
 def roots_from(info: ValidationInfo | None) -> list[Path]:
@@ -45,8 +46,6 @@ def scoped_roots(roots: list[Path], data_scope: str) -> list[Path]:
 def current_roots() -> list[Path]:
     """The running task's roots, scoped to its principal; outside a task, those the
     environment configures."""
-    from vokaflow.workers.context import current_settings, current_task
-
     roots = current_settings().data_root_paths
     task = current_task()
     return roots if task is None else scoped_roots(roots, task.data_scope)

@@ -72,14 +72,9 @@ from pydantic import (
 
 from vokaflow.config import SQLITE_FILE
 from vokaflow.domain import WorkerType
+from vokaflow.functions.context import TaskContext, current_settings, current_task, report_progress
 from vokaflow.functions.data_roots import OutputPath, confine, current_roots
 from vokaflow.functions.registry import function
-from vokaflow.workers.context import (
-    TaskContext,
-    current_settings,
-    current_task,
-    report_progress,
-)
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field
 
 from vokaflow.domain import WorkerType
+from vokaflow.functions.context import report_progress
 from vokaflow.functions.data_roots import DataPath, OutputPath, current_roots, sibling
 from vokaflow.functions.registry import function
-from vokaflow.workers.context import report_progress
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -23,13 +23,13 @@ from pydantic import Field
 
 from vokaflow.domain import WorkerType
 from vokaflow.functions.arguments import ArgumentConflict
+from vokaflow.functions.context import current_task, report_progress
 from vokaflow.functions.data_roots import MODELS_FOLDER, DataPath, output_file
 from vokaflow.functions.registry import function
+from vokaflow.store.task_services import ModelRecords
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from vokaflow.store.task_services import ModelRecords
 
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 EMBEDDING_DIMENSIONS = 384
@@ -79,8 +79,6 @@ def embed_text(
     texts: Annotated[list[Text], Field(min_length=1, max_length=1000)],
     normalize: bool = True,
 ) -> dict[str, Any]:
-    from vokaflow import report_progress
-
     model = _sentence_model()
     vectors: list[list[float]] = []
     for start in range(0, len(texts), EMBEDDING_BATCH):
@@ -201,8 +199,6 @@ def _plain(value: Any) -> Any:
 
 def _registry() -> ModelRecords:
     """The saved models of this task's data scope."""
-    from vokaflow.workers.context import current_task
-
     task = current_task()
     if task is None:
         raise RuntimeError("train_classifier and predict run as VokaFlow tasks")
@@ -267,8 +263,6 @@ def train_classifier(
     random_state: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0,
 ) -> dict[str, Any]:
     import sklearn
-
-    from vokaflow import report_progress
 
     models = _registry()
     frame = read_table(file_path)

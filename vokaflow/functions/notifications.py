@@ -29,11 +29,11 @@ from pydantic import AfterValidator, Field, ValidationInfo
 from vokaflow.clock import iso_event
 from vokaflow.config import Settings
 from vokaflow.domain import WorkerType
+from vokaflow.functions.context import TaskContext, current_settings, current_task
 from vokaflow.functions.realtime import Slug, own_channels
 from vokaflow.functions.registry import function
 from vokaflow.webhooks.signing import principal_secret
 from vokaflow.webhooks.ssrf import Allowlist, parse_target, refusal
-from vokaflow.workers.context import TaskContext, current_settings, current_task
 
 if TYPE_CHECKING:  # httpx, which the sender needs, takes a while to import: workers wait
     import httpx
@@ -183,6 +183,7 @@ def notification_delivery(
 ) -> Delivery:
     """The same delivery id on every retry of one submission of a task, so a receiver can
     drop repeats (a task id reused with an idempotency key later is a new submission)."""
+    # httpx, which the webhook modules import, loads only for a webhook (see above)
     from vokaflow.webhooks.delivery import Delivery
     from vokaflow.webhooks.payloads import payload as signed_payload
 
@@ -207,6 +208,7 @@ async def post_signed(
     client: httpx.AsyncClient | None = None,
 ) -> Attempt:
     """One signed POST through the service's webhook sender (SSRF check included)."""
+    # httpx, which the webhook modules import, loads only for a webhook (see above)
     from vokaflow.store.webhooks import Webhook
     from vokaflow.webhooks.delivery import RetryPolicy, WebhookSender, http_client, single_attempt
 

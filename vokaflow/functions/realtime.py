@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from vokaflow.domain import WorkerType
+from vokaflow.functions.context import current_task
 from vokaflow.functions.registry import function
 from vokaflow.store.tenant_channels import TenantChannels
-from vokaflow.workers.context import current_task
 
 # Lowercase names that are safe in a Redis key and a channel: no spaces, colons or dots.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"

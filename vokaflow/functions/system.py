@@ -18,19 +18,21 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import psutil
 from pydantic import Field
 
+from vokaflow.config import Settings, load_settings
 from vokaflow.domain import WorkerType
-from vokaflow.functions.data_roots import PRINCIPALS_FOLDER
+from vokaflow.functions.context import current_task, report_progress
+from vokaflow.functions.data_roots import PRINCIPALS_FOLDER, output_file
 from vokaflow.functions.registry import function
 from vokaflow.private_files import open_private
-
-if TYPE_CHECKING:
-    from vokaflow.config import Settings
-    from vokaflow.store.keys import Keys
+from vokaflow.store.backups import write_backup
+from vokaflow.store.embedded import EmbeddedRedis
+from vokaflow.store.housekeeping import housekeeping
+from vokaflow.store.keys import Keys
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -69,16 +71,12 @@ class _Service:
 
     @property
     def keys(self) -> Keys:
-        from vokaflow.store.keys import Keys
-
         return Keys(self.settings.key_prefix, self.settings.partitions)
 
     def tidy_redis(self, dry_run: bool) -> dict[str, int] | None:
         """None without a Redis."""
         if self.redis_url is None:
             return None
-        from vokaflow.store.housekeeping import housekeeping
-
         with housekeeping(self.redis_url, self.keys) as chores:
             return chores.tidy(self.settings.task_retention_s, dry_run)
 
@@ -86,8 +84,6 @@ class _Service:
         """None without a Redis."""
         if self.redis_url is None:
             return None
-        from vokaflow.store.housekeeping import housekeeping
-
         with housekeeping(self.redis_url, self.keys) as chores:
             return chores.trim_log_streams()
 
@@ -95,14 +91,9 @@ class _Service:
 def _service() -> _Service:
     """The running task's settings and Redis; outside a task, the environment's (and the
     embedded Redis of VOKAFLOW_HOME if one runs)."""
-    from vokaflow.workers.context import current_task
-
     task = current_task()
     if task is not None:
         return _Service(task.settings, task.env.redis_url)
-    from vokaflow.config import load_settings
-    from vokaflow.store.embedded import EmbeddedRedis
-
     settings = load_settings()
     return _Service(settings, settings.redis_url or EmbeddedRedis(settings.home).url())
 
@@ -328,10 +319,6 @@ def log_rotation(
     estimated_duration="1-60 seconds",
 )
 def backup_state(label: Slug = "manual") -> dict[str, Any]:
-    from vokaflow import report_progress
-    from vokaflow.functions.data_roots import output_file
-    from vokaflow.store.backups import write_backup
-
     service = _service()
     if service.redis_url is None:
         raise RuntimeError("no Redis to back up: set VOKAFLOW_REDIS_URL or run it as a task")

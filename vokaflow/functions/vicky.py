@@ -16,10 +16,11 @@ from pydantic import AfterValidator, Field
 from typing_extensions import TypedDict
 
 from vokaflow.domain import WorkerType
+from vokaflow.functions.context import TaskContext, current_task
 from vokaflow.functions.registry import function
 from vokaflow.vicky.datasets import check_model_id, open_dataset
+from vokaflow.vicky.personalities import personalities
 from vokaflow.vicky.trained import VisibleModels
-from vokaflow.workers.context import TaskContext, current_task
 
 DEFAULT_MODEL = "qwen_7b"
 
@@ -41,8 +42,6 @@ def _inside_own_datasets(path: str) -> str:
 
 
 def _known_personality(name: str) -> str:
-    from vokaflow.vicky.personalities import personalities
-
     if name not in personalities():
         raise ValueError(f"unknown personality; known: {', '.join(sorted(personalities()))}")
     return name
@@ -73,6 +72,7 @@ def _models(context: TaskContext) -> VisibleModels:
 
 
 def _complete(model: str, request: dict[str, Any]) -> dict[str, Any]:
+    # Ray Serve loads only in the tasks that call a model
     from ray import serve
 
     from vokaflow.vicky.deployment import DEPLOYMENT_NAME, app_name
@@ -96,7 +96,7 @@ def _complete(model: str, request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _system(personality: str) -> dict[str, str]:
-    from vokaflow.vicky.client import personality as find
+    from vokaflow.vicky.client import personality as find  # imports Ray Serve
 
     return {"role": "system", "content": find(personality).system_prompt}
 
@@ -177,6 +177,7 @@ def vicky_training(
     learning_rate: Annotated[float, Field(gt=0, le=1)] = 5e-4,
     batch_size: Annotated[int, Field(ge=1, le=1024)] = 4,
 ) -> dict[str, Any]:
+    # torch and Ray Serve load only in the worker that trains
     from vokaflow.vicky.deployment import deploy_model, undeploy_model
     from vokaflow.vicky.training import check_fits_in_memory, fine_tune
 

@@ -47,6 +47,7 @@ from typing import Any, TextIO, TypeVar
 
 import httpx
 
+from vokaflow.config import load_settings
 from vokaflow.domain import FINISHED, Priority, TaskStatus
 from vokaflow.errors import ConfigError
 from vokaflow.jobs.client import Api, BatchJobError, Sleep, gather_bounded
@@ -459,7 +460,7 @@ def resolve_api(api_url: str | None, api_key: str | None) -> tuple[str, str]:
     key = api_key or os.environ.get("VOKAFLOW_API_KEY")
     if url and key:
         return url.rstrip("/"), key
-    from vokaflow.config import load_settings
+    # the local service's bootstrap (the store, Redis) loads only when it is asked
     from vokaflow.runtime.launcher import api_key_for, base_url
 
     settings = load_settings()

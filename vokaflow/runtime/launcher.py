@@ -14,18 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
-from vokaflow.config import Settings
+from vokaflow.config import NAMESPACE, Settings
 from vokaflow.errors import ConfigError
 from vokaflow.private_files import write_private
 from vokaflow.runtime import loopback
 from vokaflow.runtime.job_secrets import RayKV, job_env, secrets_key
-from vokaflow.scheduler import NAMESPACE
+from vokaflow.scheduler import SCHEDULER_NAME
 from vokaflow.store.api_keys import ADMIN_NAME, ApiKeyStore, KeyInfo, NameRefused, new_api_key
 from vokaflow.store.embedded import EmbeddedRedis
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect, connect_sync
-from vokaflow.vicky.registry import ModelRegistry
+from vokaflow.store.trained_models import TrainedModels
+from vokaflow.vicky.registry import ModelRegistry, UnknownModel
+from vokaflow.vicky.trained import served
 from vokaflow.workers.resources import node_resources
 
 
@@ -274,7 +277,7 @@ def start_scheduler_job(settings: Settings, redis_url: str) -> None:
     if _scheduler_jobs(settings, client, live_only=True):
         return
     client.submit_job(
-        entrypoint=f"{sys.executable} -m vokaflow.scheduler.host",
+        entrypoint=f"{sys.executable} -m vokaflow.runtime.host",
         submission_id=f"{SCHEDULER_JOB_KIND}-{settings.key_prefix}-{int(time.time())}",
         runtime_env={"env_vars": job_env(settings, redis_url, RayKV())},
         metadata={"kind": SCHEDULER_JOB_KIND, "key_prefix": settings.key_prefix},
@@ -295,6 +298,7 @@ def stop_scheduler_job(settings: Settings, timeout_s: float = 20.0) -> bool:
 
 
 def deploy(settings: Settings, redis_url: str) -> None:
+    # Ray Serve and the whole API load here only: the CLI's other commands stay light.
     from ray import serve
 
     from vokaflow.api.gateway import APP_NAME, gateway_app
@@ -322,10 +326,8 @@ def _proxy_trust(settings: Settings) -> dict[str, object]:
 def deploy_vicky_models(settings: Settings, redis_url: str) -> list[str]:
     """Deploy the models in VOKAFLOW_VICKY_MODELS and every model fine-tuned earlier (of
     every principal); returns their ids, a fine-tuned model's being its internal id."""
-    from vokaflow.store.trained_models import TrainedModels
+    # Serve loads with the deployment module only, when there are models to deploy.
     from vokaflow.vicky.deployment import deploy_model
-    from vokaflow.vicky.registry import UnknownModel
-    from vokaflow.vicky.trained import served
 
     registry = ModelRegistry()
     try:
@@ -372,9 +374,6 @@ def drain(settings: Settings, address: str | None) -> str:
     period ends are stopped with Ray and run again then (a system retry).
     """
     import ray
-    import redis
-
-    from vokaflow.scheduler import SCHEDULER_NAME
 
     try:
         client = connect_sync(redis_url_for(settings, start=False))
@@ -470,10 +469,10 @@ def _reachable(address: str) -> bool:
 
 
 def _stop_service_on_ray(settings: Settings, address: str) -> list[str]:
+    # Ray loads only in the commands that use it; the dispatcher's module imports Ray.
     import ray
     from ray import serve
 
-    from vokaflow.scheduler import SCHEDULER_NAME
     from vokaflow.webhooks.dispatcher import DISPATCHER_NAME
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")

@@ -1,4 +1,3 @@
 """The scheduler: claims ready tasks from Redis by priority and dispatches them on Ray."""
 
 SCHEDULER_NAME = "vokaflow-scheduler"
-NAMESPACE = "vokaflow"

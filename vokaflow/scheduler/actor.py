@@ -23,12 +23,13 @@ import ray
 from ray.exceptions import RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from vokaflow.config import Settings
+from vokaflow.config import NAMESPACE, Settings
 from vokaflow.domain import Priority, TaskStatus, WorkerType
+from vokaflow.domain.backoff import retry_delay_s
 from vokaflow.domain.task import Outcome
 from vokaflow.observability.prometheus import scheduler_metrics
 from vokaflow.observability.service_logs import install_service_logging
-from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
+from vokaflow.scheduler import SCHEDULER_NAME
 from vokaflow.scheduler.batches import BatchCoordinator
 from vokaflow.scheduler.inflight import Chunk, InFlight
 from vokaflow.scheduler.policy import (
@@ -37,7 +38,6 @@ from vokaflow.scheduler.policy import (
     StarvationRule,
     chunk_size,
     plan_claims,
-    retry_delay_s,
     urgent_reserve,
 )
 from vokaflow.scheduler.task_logs import settle_entries
@@ -58,7 +58,7 @@ from vokaflow.store.logs import LogStore
 from vokaflow.store.metrics_store import MetricsStore
 from vokaflow.store.redis_client import connect
 from vokaflow.store.task_store import TaskStore
-from vokaflow.workers.context import WorkerEnv
+from vokaflow.workers.env import WorkerEnv
 from vokaflow.workers.executor import TaskSpec, execute_chunk
 from vokaflow.workers.node_probe import read_node
 from vokaflow.workers.resources import ask_autoscaler, pool_slots, task_options

@@ -4,7 +4,6 @@ pools scale, and how waiting tasks are promoted. No Redis, no Ray, no clock of i
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 
 from vokaflow.domain import ExecutionMode, Priority, WorkerType
@@ -81,12 +80,6 @@ def urgent_reserve(capacity: int, fraction: float) -> int:
     if capacity < 2 or fraction <= 0:
         return 0
     return max(1, int(capacity * fraction))
-
-
-def retry_delay_s(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
-    """Exponential backoff with equal jitter: half fixed, half random, capped."""
-    ceiling = min(cap_s, base_s * 2 ** max(0, attempt - 1))
-    return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
 @dataclass(frozen=True)

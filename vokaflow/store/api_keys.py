@@ -7,15 +7,14 @@ role with that name are refused. The built-in admin's name is an admin's from th
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import re
 import secrets
 import unicodedata
 from dataclasses import dataclass, replace
 
 import redis.asyncio as aioredis
 
+from vokaflow.domain.principal import Principal
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import redis_boundary
 
@@ -25,8 +24,6 @@ ADMIN_NAME = "admin"  # the built-in admin's principal, whose key `vokaflow up` 
 MAX_NAME_CHARS = 128
 # characters that do not show, or show as something else: "admin\u200b" would pass for admin
 UNSEEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co"})
-SAFE_FOLDER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-HASHED_FOLDER = re.compile(r"^[0-9a-f]{32}$")
 
 
 class NameRefused(ValueError):
@@ -46,40 +43,6 @@ def check_principal(name: str, role: str) -> None:
         )
     if name == ADMIN_NAME and role != "admin":
         raise NameRefused(f"'{ADMIN_NAME}' is the built-in admin's name")
-
-
-def principal_folder(name: str) -> str:
-    """A principal's name as a folder name. A name unsafe as one is hashed, and so is a
-    name that looks like a hash: two names never share a folder."""
-    if (
-        SAFE_FOLDER_NAME.fullmatch(name)
-        and name not in (".", "..")
-        and not HASHED_FOLDER.match(name)
-    ):
-        return name
-    return hashlib.sha256(name.encode()).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who a request acts for."""
-
-    name: str
-    role: str  # "admin" or "user"
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-    @functools.cached_property
-    def data_scope(self) -> str:
-        """The folder of each data root that this principal's tasks may reach (see
-        vokaflow.functions.data_roots); empty for an admin, whose tasks reach all of it."""
-        return "" if self.is_admin else principal_folder(self.name)
-
-    def may_see(self, owner: str | None) -> bool:
-        """Admins see everything; others only what they created."""
-        return self.is_admin or owner == self.name
 
 
 @dataclass(frozen=True)

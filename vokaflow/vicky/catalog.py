@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Protocol
 
 from ray import serve
 
-from vokaflow.store.api_keys import Principal
-from vokaflow.store.trained_models import TrainedModelsReader
+from vokaflow.domain.principal import Principal
 from vokaflow.vicky.deployment import app_name
 from vokaflow.vicky.registry import ModelRegistry
 from vokaflow.vicky.trained import TrainedEntry, VisibleModels
@@ -20,8 +20,14 @@ MISS_REFRESH_S = 0.2  # a model trained a moment ago is looked for again, at mos
 SERVING = {"RUNNING", "DEPLOYING", "UNHEALTHY"}
 
 
+class TrainedEntries(Protocol):
+    """Where the fine-tuned models are read from: the store's TrainedModelsReader."""
+
+    async def entries(self) -> list[TrainedEntry]: ...
+
+
 class ModelCatalog:
-    def __init__(self, trained: TrainedModelsReader) -> None:
+    def __init__(self, trained: TrainedEntries) -> None:
         self.trained = trained
         self._base = ModelRegistry()
         self._trained: list[TrainedEntry] = []

@@ -12,8 +12,8 @@ from ray import serve
 from ray.exceptions import RayError
 from ray.serve.exceptions import RayServeException
 
+from vokaflow.domain.principal import Principal
 from vokaflow.errors import ServiceUnavailable, ValidationFailed
-from vokaflow.store.api_keys import Principal
 from vokaflow.vicky.catalog import ModelCatalog
 from vokaflow.vicky.deployment import DEPLOYMENT_NAME, app_name
 from vokaflow.vicky.personalities import Personality, personalities

@@ -9,7 +9,7 @@ import re
 import stat
 from pathlib import Path
 
-from vokaflow.store.api_keys import principal_folder
+from vokaflow.domain.principal import principal_folder
 
 MAX_DATASET_BYTES = 64 * 1024 * 1024
 MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")

@@ -43,6 +43,7 @@ class VickyModel:
     ``{"messages": [...], "max_tokens": N, "temperature": T, "top_p": P}``."""
 
     def __init__(self, wire: dict[str, Any]) -> None:
+        # torch loads in the replica only: the gateway imports this module for its names
         from vokaflow.vicky.loader import WeightsMissing, load_model
 
         self.spec = ModelSpec(**wire)
@@ -83,7 +84,7 @@ class VickyModel:
         if self.loaded is None:
             yield {"error": "weights_missing", "message": self.error}
             return
-        from vokaflow.vicky.generation import stream_generate
+        from vokaflow.vicky.generation import stream_generate  # torch: replica only
 
         started = time.perf_counter()
         try:
@@ -98,7 +99,10 @@ class VickyModel:
         yield {"done": True, **answer}
 
     def _request(self, request: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-        from vokaflow.vicky.generation import GenerationRequest, chat_prompt_ids
+        from vokaflow.vicky.generation import (  # torch: replica only
+            GenerationRequest,
+            chat_prompt_ids,
+        )
 
         max_tokens = min(int(request["max_tokens"]), self.spec.max_new_tokens)
         ids, kept = chat_prompt_ids(self.loaded, request["messages"], max_tokens)
@@ -126,7 +130,7 @@ class VickyModel:
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=BATCH_WAIT_S)
     async def _generate(self, requests: list[Any]) -> list[Any]:
-        from vokaflow.vicky.generation import generate_batch
+        from vokaflow.vicky.generation import generate_batch  # torch: replica only
 
         # In a thread: the replica keeps taking requests (the next batch) while this runs.
         return await asyncio.to_thread(generate_batch, self.loaded, requests)

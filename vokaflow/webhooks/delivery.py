@@ -15,7 +15,7 @@ import httpx
 
 import vokaflow
 from vokaflow.config import Settings
-from vokaflow.scheduler.policy import retry_delay_s
+from vokaflow.domain.backoff import retry_delay_s
 from vokaflow.store.webhooks import Attempt, Webhook
 from vokaflow.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signed_body
 from vokaflow.webhooks.ssrf import Allowlist, Unresolvable, UrlRefused, checked_addresses

@@ -17,9 +17,8 @@ from typing import Any
 
 import ray
 
-from vokaflow.config import Settings
+from vokaflow.config import NAMESPACE, Settings
 from vokaflow.observability.service_logs import install_service_logging
-from vokaflow.scheduler import NAMESPACE
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.errors import StoreUnavailable
 from vokaflow.store.events import EventQueue

@@ -13,9 +13,11 @@ from typing import Any
 import ray
 
 from vokaflow.domain.task import Outcome, TaskStatus
+from vokaflow.functions import registry
+from vokaflow.functions.context import TaskContext, running
 from vokaflow.functions.plugins import ensure_plugins
 from vokaflow.workers.capture import OutputSink, captured_output
-from vokaflow.workers.context import TaskContext, WorkerEnv, running
+from vokaflow.workers.env import WorkerEnv
 from vokaflow.workers.results import bounded_result
 
 MAX_TRACEBACK_CHARS = 4000
@@ -52,8 +54,6 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
 
 
 def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> Outcome:
-    from vokaflow.functions import registry
-
     output = sink.next_task()
     started = time.time()
     try:

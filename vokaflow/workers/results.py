@@ -11,7 +11,7 @@ from typing import Any
 from vokaflow.config import Settings
 from vokaflow.functions.data_roots import scoped_roots
 from vokaflow.private_files import write_private
-from vokaflow.workers.context import WorkerEnv
+from vokaflow.workers.env import WorkerEnv
 
 DEFAULT_LIMIT = Settings.model_fields["max_result_bytes"].default
 

@@ -6,7 +6,7 @@ dispatches start a new worker process, about a second each on a small machine. O
 long-running job, the workers stay warm. The host also re-creates the actor if it is
 killed for good, and the job shows in the Ray dashboard beside its logs.
 
-    python -m vokaflow.scheduler.host   (started by `vokaflow up` through the Jobs API)
+    python -m vokaflow.runtime.host   (started by `vokaflow up` through the Jobs API)
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import time
 
 import ray
 
+from vokaflow.config import NAMESPACE
 from vokaflow.runtime.job_secrets import RayKV, SecretsMissing, settings_from_env
-from vokaflow.scheduler import NAMESPACE
 from vokaflow.scheduler.actor import ensure_scheduler
 from vokaflow.webhooks.dispatcher import ensure_dispatcher
 
 WATCH_S = 2.0
 
-log = logging.getLogger("vokaflow.scheduler.host")
+log = logging.getLogger("vokaflow.runtime.host")
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
-"""deployments/*.yaml are valid `serve deploy` configs, and every Vicky application in them
-names a registered model."""
+"""deployments/*.yaml are valid `serve deploy` configs, each application's import path names
+an application builder that exists, and every Vicky application names a registered model."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,13 @@ CONFIGS = sorted(
 def test_a_serve_config_passes_rays_own_schema(path):
     config = ServeDeploySchema.model_validate(yaml.safe_load(path.read_text()))
     assert any(app.name == "vokaflow" for app in config.applications)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_each_import_path_names_a_callable_builder(path):
+    for app in yaml.safe_load(path.read_text())["applications"]:
+        module_name, builder = app["import_path"].split(":")
+        assert callable(getattr(importlib.import_module(module_name), builder)), app["name"]
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)

@@ -239,7 +239,7 @@ def test_progress_bars_keep_only_their_last_state_and_cost_linear_time():
 
 def test_a_claimed_task_s_submission_time_reaches_the_running_task_s_context(tmp_path):
     from vokaflow.config import Settings
-    from vokaflow.scheduler.actor import task_spec
+    from vokaflow.scheduler.ray_adapters import task_spec
     from vokaflow.schemas import Priority
     from vokaflow.store.dispatch_store import ClaimedTask
     from vokaflow.workers.context import WorkerEnv, current_task

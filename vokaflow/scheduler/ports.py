@@ -131,4 +131,3 @@ class DeadLetters(Protocol):
 class Subscriber(Protocol):
     async def subscribe(self, *channels: str) -> Any:
         """A pub/sub connection with ``get_message(ignore_subscribe_messages, timeout)``."""
-

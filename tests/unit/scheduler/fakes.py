@@ -117,7 +117,9 @@ class FakeTaskStore:
         taken: list[ClaimedTask] = []
         for request in requests:
             queue = sorted(self.queues[request.worker_type], key=lambda t: t.priority.level)
-            eligible = [t for t in queue if level_upper_bound(t.priority.level) <= request.max_score]
+            eligible = [
+                t for t in queue if level_upper_bound(t.priority.level) <= request.max_score
+            ]
             for task in eligible[: request.count]:
                 self.queues[request.worker_type].remove(task)
                 taken.append(task)
@@ -271,10 +273,10 @@ class Rig:
             await asyncio.sleep(0)
 
 
-def build_rig(**overrides: Any) -> Rig:
-    settings = Settings(**overrides)
+def build_rig(ports: dict[str, Any] | None = None, **settings: Any) -> Rig:
+    """A core over fakes; ``ports`` replaces some of them (real stores, in the Redis tier)."""
     clock = FakeClock()
-    fakes = dict(
+    fakes: dict[str, Any] = dict(
         store=FakeTaskStore(),
         executor=FakeExecutor(),
         ending=FakeEnding(),
@@ -284,15 +286,16 @@ def build_rig(**overrides: Any) -> Rig:
         batches=FakeBatches(),
         dead_letters=FakeDeadLetters(),
     )
+    fakes.update(ports or {})
     refreshes: list[None] = []
-    ports = Ports(
+    wired = Ports(
         subscriber=NoSubscriber(),
         channels=CHANNELS,
         webhooks_changed=lambda: refreshes.append(None),
         clock=clock,
         **fakes,
     )
-    core = SchedulerCore(ports, settings, rng=random.Random(7))
+    core = SchedulerCore(wired, Settings(**settings), rng=random.Random(7))
     return Rig(core=core, clock=clock, webhook_refreshes=refreshes, **fakes)
 
 
@@ -334,6 +337,4 @@ def outcome(
     task: ClaimedTask, status: TaskStatus = TaskStatus.COMPLETED, run_s: float = 0.01
 ) -> Outcome:
     error = None if status == TaskStatus.COMPLETED else {"type": "ValueError", "message": "no"}
-    return Outcome(
-        task.task_id, task.attempt, status, START_WALL, START_WALL + run_s, error=error
-    )
+    return Outcome(task.task_id, task.attempt, status, START_WALL, START_WALL + run_s, error=error)

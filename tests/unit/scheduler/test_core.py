@@ -7,13 +7,12 @@ import asyncio
 
 import pytest
 
+from tests.unit.scheduler.fakes import GP, IO, START_WALL, FakeClock, build_rig, claimed
 from vokaflow.domain import Priority, WorkerType
 from vokaflow.scheduler.housekeeping import SLOW_CHORES_S
 from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule
 from vokaflow.scheduler.retrying import REDIS_RETRY_S, until_stored
 from vokaflow.store.errors import StoreUnavailable
-
-from tests.unit.scheduler.fakes import GP, IO, START_WALL, FakeClock, build_rig, claimed
 
 
 async def test_on_start_the_scheduler_requeues_what_was_running_and_recovers_batches():
@@ -111,7 +110,10 @@ async def test_slow_chores_expire_batches_and_dead_letters_and_index_owners_once
     rig.clock.advance(SLOW_CHORES_S)
     await rig.core.housekeeper.tick()
     now_ms = int(START_WALL * 1000)
-    assert rig.batches.calls[:2] == [("expire_due", now_ms), ("finish_interrupted", START_WALL - 60)]
+    assert rig.batches.calls[:2] == [
+        ("expire_due", now_ms),
+        ("finish_interrupted", START_WALL - 60),
+    ]
     assert rig.dead_letters.indexed == 1
     assert rig.dead_letters.forgotten == [now_ms, now_ms + 1000]
 

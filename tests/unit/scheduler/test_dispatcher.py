@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from tests.unit.scheduler.fakes import GP, IO, build_rig, claimed
 from vokaflow.domain import Priority, WorkerType
 from vokaflow.scheduler.dispatcher import pack_chunks
 from vokaflow.scheduler.hints import ReadyHints
-
-from tests.unit.scheduler.fakes import GP, IO, build_rig, claimed
 
 
 async def test_an_idle_pool_gets_one_task_per_chunk():
@@ -38,7 +37,11 @@ async def test_a_slow_pool_gets_smaller_chunks():
 async def test_chunks_launch_in_priority_order():
     rig = build_rig(urgent_reserved_fraction=0)
     rig.pools(GENERAL_PURPOSE=(8, 8))
-    low, high, emergency = claimed(Priority.LOW), claimed(Priority.HIGH), claimed(Priority.EMERGENCY)
+    low, high, emergency = (
+        claimed(Priority.LOW),
+        claimed(Priority.HIGH),
+        claimed(Priority.EMERGENCY),
+    )
     rig.store.add(low, high, emergency)
     await rig.core.dispatcher.dispatch_round()
     assert [x.ids for x in rig.executor.launches] == [

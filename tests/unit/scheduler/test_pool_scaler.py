@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from tests.unit.scheduler.fakes import GP, IO, build_rig, claimed
 from vokaflow.domain import WorkerType
 from vokaflow.scheduler.pool_scaler import ASK_EVERY_S
-
-from tests.unit.scheduler.fakes import GP, IO, build_rig, claimed
 
 SIZES = dict(scale_up_queue_size=100, scale_down_queue_size=10)
 

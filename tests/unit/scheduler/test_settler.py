@@ -6,11 +6,10 @@ import random
 
 import pytest
 
+from tests.unit.scheduler.fakes import GP, START_WALL, build_rig, claimed, outcome
 from vokaflow.domain import TaskStatus
 from vokaflow.scheduler.inflight import STARTUP_GRACE_S
 from vokaflow.scheduler.policy import retry_delay_s
-
-from tests.unit.scheduler.fakes import GP, START_WALL, build_rig, claimed, outcome
 
 
 async def _dispatched(rig, *tasks, capacity=8):
@@ -45,7 +44,7 @@ async def test_the_backoff_doubles_with_each_attempt_up_to_its_cap():
     delays = []
     for attempt in (1, 2, 3, 4):
         task = claimed(attempt=attempt, max_retries=9)
-        final, [retry] = rig.core.settler.retries_or_final([task], [outcome(task, TaskStatus.FAILED)])
+        _, [retry] = rig.core.settler.retries_or_final([task], [outcome(task, TaskStatus.FAILED)])
         delays.append((retry.ready_at_ms - now_ms) / 1000)
     ceilings = [1.0, 2.0, 4.0, 6.0]
     assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True))

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 import redis.asyncio as aioredis
 
-from tests.unit.scheduler.fakes import GP, FakeMetrics, Rig, build_rig
+from tests.scheduler_fakes import GP, FakeMetrics, Rig, build_rig
 from vokaflow.domain import Priority, TaskField, TaskStatus, WorkerType
 from vokaflow.domain.task import NewTask
 from vokaflow.scheduler.batches import BatchCoordinator

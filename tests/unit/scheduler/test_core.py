@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tests.unit.scheduler.fakes import GP, IO, START_WALL, FakeClock, build_rig, claimed
+from tests.scheduler_fakes import GP, IO, START_WALL, FakeClock, build_rig, claimed
 from vokaflow.domain import Priority, WorkerType
 from vokaflow.scheduler.housekeeping import SLOW_CHORES_S
 from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.scheduler.fakes import GP, IO, build_rig, claimed
+from tests.scheduler_fakes import GP, IO, build_rig, claimed
 from vokaflow.domain import Priority, WorkerType
 from vokaflow.scheduler.dispatcher import pack_chunks
 from vokaflow.scheduler.hints import ReadyHints

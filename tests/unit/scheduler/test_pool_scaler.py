@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.scheduler.fakes import GP, IO, build_rig, claimed
+from tests.scheduler_fakes import GP, IO, build_rig, claimed
 from vokaflow.domain import WorkerType
 from vokaflow.scheduler.pool_scaler import ASK_EVERY_S
 

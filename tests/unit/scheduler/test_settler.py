@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tests.unit.scheduler.fakes import GP, START_WALL, build_rig, claimed, outcome
+from tests.scheduler_fakes import GP, START_WALL, build_rig, claimed, outcome
 from vokaflow.domain import TaskStatus
 from vokaflow.scheduler.inflight import STARTUP_GRACE_S
 from vokaflow.scheduler.policy import retry_delay_s

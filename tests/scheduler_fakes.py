@@ -1,6 +1,7 @@
-"""In-memory stand-ins for the scheduler's ports: a clock that moves only when told (or
-slept on), an executor whose chunks finish when the test says, and a task store that
-keeps queues, claims and requeues in lists."""
+"""In-memory stand-ins for the scheduler's ports, for the unit tier (and the Redis tier,
+beside real stores): a clock that moves only when told (or slept on), an executor whose
+chunks finish when the test says, and a task store that keeps queues, claims and requeues
+in lists."""
 
 from __future__ import annotations
 

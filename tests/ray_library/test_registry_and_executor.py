@@ -241,7 +241,7 @@ def test_a_claimed_task_s_submission_time_reaches_the_running_task_s_context(tmp
     from vokaflow.config import Settings
     from vokaflow.domain import Priority
     from vokaflow.functions.context import current_task
-    from vokaflow.scheduler.actor import task_spec
+    from vokaflow.scheduler.ray_adapters import task_spec
     from vokaflow.store.dispatch_store import ClaimedTask
     from vokaflow.workers.env import WorkerEnv
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
-import ray
-
 from vokaflow.domain import WorkerType
+from vokaflow.domain.task import Outcome
+from vokaflow.scheduler.ports import Clock, SystemClock
 from vokaflow.store.dispatch_store import ClaimedTask
 
 STARTUP_GRACE_S = 10.0  # a worker process may take this long to start; not the task's time
@@ -20,10 +20,10 @@ class Chunk:
     chunk_id: int
     worker_type: WorkerType
     tasks: list[ClaimedTask]
-    ref: ray.ObjectRef | None = None
+    started_wall: float  # dispatch, then actual start
+    running: Awaitable[list[Outcome]] | None = None  # what the executor launched
     deadline: float = 0.0  # monotonic seconds
     stopped: bool = False  # the scheduler stopped it; its outcome is not used
-    started_wall: float = field(default_factory=time.time)  # dispatch, then actual start
 
     @property
     def timeout_s(self) -> float:
@@ -40,17 +40,18 @@ class InFlight:
     tasks_per_pool: dict[WorkerType, int] = field(
         default_factory=lambda: dict.fromkeys(WorkerType, 0)
     )
+    clock: Clock = field(default_factory=SystemClock)
     _deadlines: list[tuple[float, int]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def add(self, worker_type: WorkerType, tasks: list[ClaimedTask]) -> Chunk:
-        chunk = Chunk(next(self._ids), worker_type, tasks)
+        chunk = Chunk(next(self._ids), worker_type, tasks, self.clock.time())
         self.chunks[chunk.chunk_id] = chunk
         self.per_pool[worker_type] += 1
         self.tasks_per_pool[worker_type] += len(tasks)
         for task in tasks:
             self.by_task[task.task_id] = chunk.chunk_id
-        self.set_deadline(chunk, time.monotonic() + STARTUP_GRACE_S + chunk.timeout_s)
+        self.set_deadline(chunk, self.clock.monotonic() + STARTUP_GRACE_S + chunk.timeout_s)
         return chunk
 
     def set_deadline(self, chunk: Chunk, deadline: float) -> None:

@@ -1,0 +1,341 @@
+"""In-memory stand-ins for the scheduler's ports, for the unit tier (and the Redis tier,
+beside real stores): a clock that moves only when told (or slept on), an executor whose
+chunks finish when the test says, and a task store that keeps queues, claims and requeues
+in lists."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from vokaflow.config import Settings
+from vokaflow.domain import Priority, TaskStatus, WorkerType
+from vokaflow.domain.priority import level_upper_bound
+from vokaflow.domain.task import Outcome
+from vokaflow.scheduler.core import Channels, Ports, SchedulerCore
+from vokaflow.scheduler.ports import WorkerLost
+from vokaflow.store.dispatch_store import ClaimedTask, ClaimRequest, Retry, Settled
+
+GP = WorkerType.GENERAL_PURPOSE
+IO = WorkerType.IO_INTENSIVE
+START_WALL = 1_800_000_000.0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.wall = START_WALL
+        self.mono = 1000.0
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
+        await asyncio.sleep(0)
+
+
+@dataclass
+class Launch:
+    worker_type: WorkerType
+    tasks: list[ClaimedTask]
+    chunk_id: int
+    result: asyncio.Future[list[Outcome]]
+
+    @property
+    def ids(self) -> list[str]:
+        return [t.task_id for t in self.tasks]
+
+
+class FakeExecutor:
+    def __init__(self) -> None:
+        self.launches: list[Launch] = []
+        self.stopped: list[int] = []
+
+    def launch(
+        self, worker_type: WorkerType, tasks: Sequence[ClaimedTask], chunk_id: int
+    ) -> asyncio.Future[list[Outcome]]:
+        future: asyncio.Future[list[Outcome]] = asyncio.get_event_loop().create_future()
+        self.launches.append(Launch(worker_type, list(tasks), chunk_id, future))
+        return future
+
+    def stop(self, running: Any) -> None:
+        [launch] = [x for x in self.launches if x.result is running]
+        self.stopped.append(launch.chunk_id)
+
+    def finish(self, index: int, status: TaskStatus = TaskStatus.COMPLETED, run_s: float = 0.01):
+        launch = self.launches[index]
+        launch.result.set_result([outcome(t, status, run_s=run_s) for t in launch.tasks])
+
+    def lose(self, index: int, cause: BaseException) -> None:
+        self.launches[index].result.set_exception(WorkerLost(cause))
+
+
+class FakeTaskStore:
+    """Queues per pool in one partition; claims take the best level first, FIFO within it."""
+
+    def __init__(self) -> None:
+        self.queues: dict[WorkerType, list[ClaimedTask]] = {wt: [] for wt in WorkerType}
+        self.counted: list[list[WorkerType]] = []
+        self.claims: list[list[ClaimRequest]] = []
+        self.requeued: list[tuple[list[tuple[str, int]], bool]] = []
+        self.promotions: list[tuple[int, list[int], int]] = []
+        self.started: list[tuple[list[str], int, float]] = []
+        self.beats: list[tuple[float, dict[WorkerType, dict[str, float]], int]] = []
+        self.due_retries = 0
+        self.left_running = 0
+        self.on_count: Any = None  # called during level_counts (a race with a wake-up)
+
+    def add(self, *tasks: ClaimedTask) -> None:
+        for task in tasks:
+            self.queues[task.worker_type].append(task)
+
+    async def level_counts(self, pools: Sequence[WorkerType]) -> dict[WorkerType, Any]:
+        self.counted.append(list(pools))
+        if self.on_count:
+            self.on_count()
+        counts = {}
+        for wt in pools:
+            levels = [0] * len(Priority)
+            for task in self.queues[wt]:
+                levels[task.priority.level] += 1
+            counts[wt] = {0: levels}
+        return counts
+
+    async def claim(self, requests: Sequence[ClaimRequest], now_s: float) -> list[ClaimedTask]:
+        self.claims.append(list(requests))
+        taken: list[ClaimedTask] = []
+        for request in requests:
+            queue = sorted(self.queues[request.worker_type], key=lambda t: t.priority.level)
+            eligible = [
+                t for t in queue if level_upper_bound(t.priority.level) <= request.max_score
+            ]
+            for task in eligible[: request.count]:
+                self.queues[request.worker_type].remove(task)
+                taken.append(task)
+        return taken
+
+    async def requeue(self, tasks: Sequence[tuple[str, int]], *, solo: bool) -> int:
+        self.requeued.append((list(tasks), solo))
+        return len(tasks)
+
+    async def requeue_all_running(self) -> int:
+        return self.left_running
+
+    async def release_due_retries(self, now_ms: int) -> int:
+        return self.due_retries
+
+    async def promote_starving(self, now_ms: int, waits: Sequence[int], top_level: int) -> int:
+        self.promotions.append((now_ms, list(waits), top_level))
+        return 0
+
+    async def mark_started(self, task_ids: Sequence[str], worker_pid: int, started_at: float):
+        self.started.append((list(task_ids), worker_pid, started_at))
+
+    async def beat(self, now_s: float, pools: Any, ttl_s: int) -> None:
+        self.beats.append((now_s, pools, ttl_s))
+
+
+class FakeEnding:
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], list[Outcome], list[Retry]]] = []
+
+    async def finish(self, tasks: Sequence[ClaimedTask], final: list[Outcome], retries):
+        self.calls.append(([t.task_id for t in tasks], final, retries))
+        return Settled(final, retries)
+
+    @property
+    def final(self) -> list[Outcome]:
+        return [o for _, final, _ in self.calls for o in final]
+
+    @property
+    def retries(self) -> list[Retry]:
+        return [r for _, _, retries in self.calls for r in retries]
+
+
+class FakeCluster:
+    def __init__(self, slots: dict[WorkerType, int]) -> None:
+        self.slots = slots
+        self.asks: list[dict[WorkerType, int]] = []
+        self.failing = False
+
+    def pool_slots(self) -> dict[WorkerType, int]:
+        return dict(self.slots)
+
+    async def ask_for_slots(self, wanted: dict[WorkerType, int]) -> None:
+        if self.failing:
+            raise ConnectionError("GCS unreachable")
+        self.asks.append(wanted)
+
+
+@dataclass
+class FakeQueues:
+    sizes: dict[WorkerType, int] = field(default_factory=lambda: dict.fromkeys(WorkerType, 0))
+
+    async def queue_sizes(self) -> dict[WorkerType, int]:
+        return dict(self.sizes)
+
+
+@dataclass
+class FakeMetrics:
+    finished: list[tuple[str, str, str]] = field(default_factory=list)
+    waits: list[tuple[Priority, float]] = field(default_factory=list)
+    pools: list[dict[str, tuple[int, int]]] = field(default_factory=list)
+    broken: bool = False
+
+    def count_finished(self, finished: Any) -> None:
+        self.finished += list(finished)
+
+    def observe_dispatch(self, waits: Any) -> None:
+        if self.broken:
+            raise ValueError("metrics agent gone")
+        self.waits += list(waits)
+
+    def set_pools(self, pools: dict[str, tuple[int, int]]) -> None:
+        if self.broken:
+            raise ValueError("metrics agent gone")
+        self.pools.append(pools)
+
+
+@dataclass
+class FakeBatches:
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+
+    async def recover(self) -> None:
+        self.calls.append(("recover", None))
+
+    async def advance(self, batch_id: str) -> None:
+        self.calls.append(("advance", batch_id))
+
+    async def expire_due(self, now_ms: int) -> None:
+        self.calls.append(("expire_due", now_ms))
+
+    async def finish_interrupted(self, began_before_s: float) -> None:
+        self.calls.append(("finish_interrupted", began_before_s))
+
+
+@dataclass
+class FakeDeadLetters:
+    indexed: int = 0
+    forgotten: list[int] = field(default_factory=list)
+
+    async def index_owners(self) -> int:
+        self.indexed += 1
+        return 0
+
+    async def forget_expired(self, now_ms: int) -> None:
+        self.forgotten.append(now_ms)
+
+
+class NoSubscriber:
+    async def subscribe(self, *channels: str) -> Any:
+        raise ConnectionError("no pub/sub in unit tests")
+
+
+CHANNELS = Channels("wakeup", "cancel", "batch", "webhooks")
+
+
+@dataclass
+class Rig:
+    """A scheduler core over fakes, with every fake at hand."""
+
+    core: SchedulerCore
+    clock: FakeClock
+    store: FakeTaskStore
+    executor: FakeExecutor
+    ending: FakeEnding
+    cluster: FakeCluster
+    queues: FakeQueues
+    metrics: FakeMetrics
+    batches: FakeBatches
+    dead_letters: FakeDeadLetters
+    webhook_refreshes: list[None]
+
+    def pools(self, **capacity_and_target: tuple[int, int]) -> None:
+        """Set pools' (capacity, target); others have none."""
+        for wt in WorkerType:
+            capacity, target = capacity_and_target.get(wt.name, (0, 0))
+            self.core.scaler.capacity[wt] = capacity
+            self.core.scaler.target[wt] = target
+
+    async def settle_all(self) -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+
+def build_rig(ports: dict[str, Any] | None = None, **settings: Any) -> Rig:
+    """A core over fakes; ``ports`` replaces some of them (real stores, in the Redis tier)."""
+    clock = FakeClock()
+    fakes: dict[str, Any] = dict(
+        store=FakeTaskStore(),
+        executor=FakeExecutor(),
+        ending=FakeEnding(),
+        cluster=FakeCluster(dict.fromkeys(WorkerType, 0)),
+        queues=FakeQueues(),
+        metrics=FakeMetrics(),
+        batches=FakeBatches(),
+        dead_letters=FakeDeadLetters(),
+    )
+    fakes.update(ports or {})
+    refreshes: list[None] = []
+    wired = Ports(
+        subscriber=NoSubscriber(),
+        channels=CHANNELS,
+        webhooks_changed=lambda: refreshes.append(None),
+        clock=clock,
+        **fakes,
+    )
+    core = SchedulerCore(wired, Settings(**settings), rng=random.Random(7))
+    return Rig(core=core, clock=clock, webhook_refreshes=refreshes, **fakes)
+
+
+_ids = iter(range(10**9))
+
+
+def claimed(
+    priority: Priority = Priority.NORMAL,
+    worker_type: WorkerType = GP,
+    *,
+    solo: bool = False,
+    attempt: int = 1,
+    max_retries: int = 0,
+    system_retries: int = 0,
+    timeout_s: float = 300.0,
+    batch_id: str = "",
+    created_at: float = START_WALL - 5,
+) -> ClaimedTask:
+    return ClaimedTask(
+        task_id=f"t{next(_ids)}",
+        function_name="noop",
+        args=[],
+        kwargs={},
+        timeout_s=timeout_s,
+        attempt=attempt,
+        priority=priority,
+        worker_type=worker_type,
+        batch_id=batch_id,
+        solo=solo,
+        max_retries=max_retries,
+        system_retries=system_retries,
+        owner="ann",
+        category="general",
+        created_at=created_at,
+    )
+
+
+def outcome(
+    task: ClaimedTask, status: TaskStatus = TaskStatus.COMPLETED, run_s: float = 0.01
+) -> Outcome:
+    error = None if status == TaskStatus.COMPLETED else {"type": "ValueError", "message": "no"}
+    return Outcome(task.task_id, task.attempt, status, START_WALL, START_WALL + run_s, error=error)

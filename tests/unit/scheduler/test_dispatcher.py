@@ -1,0 +1,184 @@
+"""Dispatch order, urgent reserve, chunking and solo tasks, over a fake store and executor."""
+
+from __future__ import annotations
+
+from tests.scheduler_fakes import GP, IO, build_rig, claimed
+from vokaflow.domain import Priority, WorkerType
+from vokaflow.scheduler.dispatcher import pack_chunks
+from vokaflow.scheduler.hints import ReadyHints
+
+
+async def test_an_idle_pool_gets_one_task_per_chunk():
+    rig = build_rig()
+    rig.pools(GENERAL_PURPOSE=(8, 8))
+    rig.store.add(*(claimed() for _ in range(3)))
+    assert await rig.core.dispatcher.dispatch_round()
+    assert [len(x.tasks) for x in rig.executor.launches] == [1, 1, 1]
+
+
+async def test_a_backlog_is_packed_into_chunks_spread_over_the_free_slots():
+    rig = build_rig(urgent_reserved_fraction=0)
+    rig.pools(GENERAL_PURPOSE=(4, 4))
+    rig.store.add(*(claimed() for _ in range(20)))
+    await rig.core.dispatcher.dispatch_round()
+    assert [len(x.tasks) for x in rig.executor.launches] == [5, 5, 5, 5]
+    assert rig.store.queues[GP] == []
+
+
+async def test_a_slow_pool_gets_smaller_chunks():
+    rig = build_rig(urgent_reserved_fraction=0, chunk_target_s=0.02)
+    rig.pools(GENERAL_PURPOSE=(2, 2))
+    rig.core.scaler.mean_task_s[GP] = 0.01  # two tasks make a chunk of 20 ms
+    rig.store.add(*(claimed() for _ in range(40)))
+    await rig.core.dispatcher.dispatch_round()
+    assert [len(x.tasks) for x in rig.executor.launches] == [2, 2]
+
+
+async def test_chunks_launch_in_priority_order():
+    rig = build_rig(urgent_reserved_fraction=0)
+    rig.pools(GENERAL_PURPOSE=(8, 8))
+    low, high, emergency = (
+        claimed(Priority.LOW),
+        claimed(Priority.HIGH),
+        claimed(Priority.EMERGENCY),
+    )
+    rig.store.add(low, high, emergency)
+    await rig.core.dispatcher.dispatch_round()
+    assert [x.ids for x in rig.executor.launches] == [
+        [emergency.task_id],
+        [high.task_id],
+        [low.task_id],
+    ]
+
+
+async def test_fewer_slots_than_tasks_take_the_best_levels_first():
+    rig = build_rig(urgent_reserved_fraction=0, max_chunk_size=1)
+    rig.pools(GENERAL_PURPOSE=(2, 2))
+    batch = [claimed(Priority.BATCH) for _ in range(3)]
+    normal = claimed(Priority.NORMAL)
+    rig.store.add(*batch, normal)
+    await rig.core.dispatcher.dispatch_round()
+    launched = [t.task_id for x in rig.executor.launches for t in x.tasks]
+    assert launched == [normal.task_id, batch[0].task_id]
+
+
+async def test_the_urgent_reserve_takes_emergency_work_when_ordinary_slots_are_full():
+    rig = build_rig(urgent_reserved_fraction=0.25)
+    rig.pools(GENERAL_PURPOSE=(4, 4))  # one slot reserved
+    rig.store.add(*(claimed(Priority.BATCH) for _ in range(3)))
+    await rig.core.dispatcher.dispatch_round()
+    assert len(rig.executor.launches) == 3
+    emergency = claimed(Priority.EMERGENCY)
+    rig.store.add(claimed(Priority.BATCH), emergency)
+    await rig.core.dispatcher.dispatch_round()
+    assert rig.executor.launches[-1].ids == [emergency.task_id]
+    assert len(rig.executor.launches) == 4
+
+
+async def test_ordinary_work_never_takes_the_reserved_slot():
+    rig = build_rig(urgent_reserved_fraction=0.25)
+    rig.pools(GENERAL_PURPOSE=(4, 4))
+    rig.store.add(*(claimed(Priority.NORMAL) for _ in range(4)))
+    await rig.core.dispatcher.dispatch_round()
+    assert len(rig.executor.launches) == 3
+    assert len(rig.store.queues[GP]) == 1
+
+
+async def test_a_solo_task_runs_alone_even_under_a_backlog():
+    rig = build_rig(urgent_reserved_fraction=0)
+    rig.pools(GENERAL_PURPOSE=(2, 2))
+    solo = claimed(solo=True)
+    rig.store.add(*(claimed() for _ in range(5)), solo)
+    await rig.core.dispatcher.dispatch_round()
+    chunks = [x.ids for x in rig.executor.launches]
+    assert [solo.task_id] in chunks
+    assert sorted(len(c) for c in chunks) == [1, 2, 3]
+
+
+def test_packing_sends_a_solo_task_alone_as_it_comes():
+    a, b, s, c = claimed(), claimed(), claimed(solo=True), claimed()
+    chunks = pack_chunks([a, b, s, c], size=2)
+    assert [[t.task_id for t in chunk] for chunk in chunks] == [
+        [a.task_id, b.task_id],
+        [s.task_id],
+        [c.task_id],
+    ]
+
+
+def test_packing_keeps_the_remainder_in_a_last_smaller_chunk():
+    tasks = [claimed() for _ in range(7)]
+    assert [len(c) for c in pack_chunks(tasks, size=3)] == [3, 3, 1]
+
+
+async def test_busy_slots_are_not_dispatched_to_again():
+    rig = build_rig(urgent_reserved_fraction=0)
+    rig.pools(GENERAL_PURPOSE=(2, 2))
+    rig.store.add(claimed(), claimed())
+    await rig.core.dispatcher.dispatch_round()
+    rig.store.add(claimed())
+    assert not await rig.core.dispatcher.dispatch_round()
+    assert len(rig.executor.launches) == 2
+    assert rig.core.inflight.per_pool[GP] == 2
+
+
+async def test_a_pool_without_slots_is_not_even_counted():
+    rig = build_rig()
+    rig.pools(IO_INTENSIVE=(4, 4))
+    rig.store.add(claimed(worker_type=GP))
+    assert not await rig.core.dispatcher.dispatch_round()
+    assert rig.store.counted == [[IO]]
+
+
+async def test_a_pool_seen_empty_is_skipped_until_a_wake_up_names_it():
+    rig = build_rig()
+    rig.pools(GENERAL_PURPOSE=(4, 4))
+    await rig.core.dispatcher.dispatch_round()
+    assert GP not in rig.core.hints.maybe_ready
+    rig.store.add(claimed())
+    assert not await rig.core.dispatcher.dispatch_round()
+    rig.core.hints.hint("GENERAL_PURPOSE")
+    assert await rig.core.dispatcher.dispatch_round()
+
+
+async def test_a_wake_up_during_the_count_keeps_the_pool_ready():
+    rig = build_rig()
+    rig.pools(GENERAL_PURPOSE=(4, 4))
+    rig.store.on_count = lambda: rig.core.hints.hint("GENERAL_PURPOSE")
+    await rig.core.dispatcher.dispatch_round()
+    assert GP in rig.core.hints.maybe_ready
+
+
+async def test_a_draining_scheduler_dispatches_nothing():
+    rig = build_rig()
+    rig.pools(GENERAL_PURPOSE=(4, 4))
+    rig.store.add(claimed())
+    rig.core.dispatcher.draining = True
+    assert not await rig.core.dispatcher.dispatch_round()
+    assert rig.store.claims == []
+
+
+async def test_only_first_attempts_report_their_queue_wait():
+    rig = build_rig()
+    rig.pools(GENERAL_PURPOSE=(8, 8))
+    rig.store.add(claimed(Priority.HIGH), claimed(attempt=2))
+    await rig.core.dispatcher.dispatch_round()
+    assert rig.metrics.waits == [(Priority.HIGH, 5.0)]
+
+
+async def test_broken_metrics_do_not_stop_dispatch():
+    rig = build_rig()
+    rig.pools(GENERAL_PURPOSE=(8, 8))
+    rig.metrics.broken = True
+    rig.store.add(claimed())
+    assert await rig.core.dispatcher.dispatch_round()
+    assert len(rig.executor.launches) == 1
+
+
+def test_a_wake_up_names_its_pools_and_ignores_unknown_ones():
+    hints = ReadyHints()
+    hints.maybe_ready.clear()
+    hints.hint("IO_INTENSIVE,NOT_A_POOL")
+    assert hints.maybe_ready == {IO}
+    assert hints.wakeup.is_set()
+    hints.hint("*")
+    assert hints.maybe_ready == set(WorkerType)

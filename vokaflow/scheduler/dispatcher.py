@@ -1,0 +1,139 @@
+"""Dispatch: claim the best ready tasks for the pools with free slots, pack them into
+chunks (one task each when idle) and launch the chunks, highest priority first."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+from vokaflow.config import Settings
+from vokaflow.domain import WorkerType
+from vokaflow.scheduler.hints import ReadyHints
+from vokaflow.scheduler.inflight import InFlight
+from vokaflow.scheduler.policy import chunk_size, plan_claims
+from vokaflow.scheduler.pool_scaler import FreeSlots, PoolScaler
+from vokaflow.scheduler.ports import Clock, Executor, TaskStore
+from vokaflow.scheduler.retrying import REDIS_RETRY_S
+from vokaflow.scheduler.settler import Settler
+from vokaflow.scheduler.telemetry import Telemetry
+from vokaflow.store.dispatch_store import ClaimedTask, ClaimRequest
+
+log = logging.getLogger("vokaflow.scheduler")
+
+WAKE_COALESCE_S = 0.002
+
+
+def pack_chunks(tasks: list[ClaimedTask], size: int) -> list[list[ClaimedTask]]:
+    """Chunks in launch order: a solo task alone as it comes, the others ``size`` at a time."""
+    chunks: list[list[ClaimedTask]] = []
+    chunk: list[ClaimedTask] = []
+    for task in tasks:
+        if task.solo:
+            chunks.append([task])
+            continue
+        chunk.append(task)
+        if len(chunk) == size:
+            chunks.append(chunk)
+            chunk = []
+    if chunk:
+        chunks.append(chunk)
+    return chunks
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: TaskStore,
+        executor: Executor,
+        inflight: InFlight,
+        scaler: PoolScaler,
+        settler: Settler,
+        telemetry: Telemetry,
+        hints: ReadyHints,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.inflight = inflight
+        self.scaler = scaler
+        self.settler = settler
+        self.telemetry = telemetry
+        self.hints = hints
+        self.clock = clock
+        self.settings = settings
+        self.draining = False
+
+    async def run(self) -> None:
+        while True:
+            self.hints.wakeup.clear()
+            try:
+                progressed = await self.dispatch_round()
+            except Exception:
+                log.exception("dispatch round failed")
+                await self.clock.sleep(REDIS_RETRY_S)
+                continue
+            if not progressed:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.hints.wakeup.wait(), self.settings.scheduler_poll_s)
+                    # Let a burst of submits land (and their replies go out) before the next
+                    # round: one round then claims them all, for a little latency.
+                    await self.clock.sleep(WAKE_COALESCE_S)
+
+    async def dispatch_round(self) -> bool:
+        """Claim and launch what the free slots can take; False when nothing was claimed."""
+        if self.draining:
+            return False
+        free = {
+            wt: slots
+            for wt, slots in self.scaler.free_slots().items()
+            if wt in self.hints.maybe_ready
+        }
+        if not free:
+            return False
+        requests, sizes = await self._plan(free)
+        if not requests:
+            return False
+        now = self.clock.time()
+        claimed = await self.store.claim(requests, now)
+        by_pool: dict[WorkerType, list[ClaimedTask]] = defaultdict(list)
+        for task in claimed:
+            by_pool[task.worker_type].append(task)
+        for wt, tasks in by_pool.items():
+            tasks.sort(key=lambda t: t.priority.level)
+            for chunk in pack_chunks(tasks, sizes[wt]):
+                self.launch(wt, chunk)
+        self.telemetry.observe_dispatch(claimed, now)
+        return bool(claimed)
+
+    async def _plan(self, free: FreeSlots) -> tuple[list[ClaimRequest], dict[WorkerType, int]]:
+        """Claims for each pool with a backlog, and the chunk size each pool's tasks get."""
+        generation = self.hints.generation
+        counts = await self.store.level_counts(list(free))
+        requests: list[ClaimRequest] = []
+        sizes: dict[WorkerType, int] = {}
+        for wt, (free_any, free_all) in free.items():
+            backlog = sum(sum(levels) for levels in counts[wt].values())
+            if backlog == 0:
+                self.hints.seen_empty(wt, generation)
+                continue
+            size = self._chunk_size(wt, backlog, free_all)
+            sizes[wt] = size
+            requests += plan_claims(wt, counts[wt], free_any * size, (free_all - free_any) * size)
+        return requests, sizes
+
+    def _chunk_size(self, worker_type: WorkerType, backlog: int, free_slots: int) -> int:
+        return chunk_size(
+            backlog,
+            free_slots,
+            self.scaler.mean_task_s[worker_type],
+            self.settings.chunk_target_s,
+            self.settings.max_chunk_size,
+        )
+
+    def launch(self, worker_type: WorkerType, tasks: list[ClaimedTask]) -> None:
+        chunk = self.inflight.add(worker_type, tasks)
+        chunk.running = self.executor.launch(worker_type, tasks, chunk.chunk_id)
+        self.settler.watch(chunk)

@@ -14,9 +14,8 @@ import contextlib
 import logging
 import random
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
-from functools import partial
 from typing import Any, TypeVar
 
 import ray
@@ -26,6 +25,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from vokaflow.config import Settings
 from vokaflow.domain import Priority, TaskStatus, WorkerType
 from vokaflow.domain.task import Outcome
+from vokaflow.lifecycle.ending import TaskEnding
 from vokaflow.observability.prometheus import scheduler_metrics
 from vokaflow.observability.service_logs import install_service_logging
 from vokaflow.scheduler import NAMESPACE, SCHEDULER_NAME
@@ -40,19 +40,17 @@ from vokaflow.scheduler.policy import (
     retry_delay_s,
     urgent_reserve,
 )
-from vokaflow.scheduler.task_logs import settle_entries
 from vokaflow.store.batch_store import BatchStore
-from vokaflow.store.category_stats import RETRIED, CategoryStats
+from vokaflow.store.category_stats import CategoryStats
 from vokaflow.store.dead_letters import DeadLetterStore
 from vokaflow.store.dispatch_store import (
     ClaimedTask,
     ClaimRequest,
     DispatchStore,
     Retry,
-    Settled,
 )
 from vokaflow.store.errors import StoreUnavailable
-from vokaflow.store.events import Event, EventLog
+from vokaflow.store.events import EventLog
 from vokaflow.store.keys import Keys
 from vokaflow.store.logs import LogStore
 from vokaflow.store.metrics_store import MetricsStore
@@ -93,12 +91,23 @@ class Scheduler:
         self.category_stats = CategoryStats(client, keys)
         self.metrics = MetricsStore(client, keys)
         self.prometheus = scheduler_metrics()
+        batch_store = BatchStore(client, keys, s.task_retention_s)
+        self.ending = TaskEnding(
+            dispatch=self.dispatch,
+            tasks=self.tasks,
+            batches=batch_store,
+            logs=self.logs,
+            category_stats=self.category_stats,
+            events=self.events,
+            metrics=self.prometheus,
+            advance_batch=lambda batch_id: self.batches.advance(batch_id),
+        )
         self.batches = BatchCoordinator(
-            BatchStore(client, keys, s.task_retention_s),
+            batch_store,
             self.tasks,
             self.dispatch,
             capacity_of=lambda wt: self.capacity[wt],
-            stop_running=self._stop_task,
+            ending=self.ending,
             events=self.events,
         )
         self.capacity: dict[WorkerType, int] = dict.fromkeys(WorkerType, 0)
@@ -322,48 +331,7 @@ class Scheduler:
                 retries.append(Retry(outcome, now_ms + int(delay_s * 1000)))
             else:
                 final.append(outcome)
-        settled = await self._until_redis(lambda: self.dispatch.settle(final, retries))
-        await self._until_redis(partial(self._record, tasks, settled))
-        by_id = {task.task_id: task for task in tasks}
-        with _telemetry_guard():
-            self.prometheus.count_finished(
-                (by_id[o.task_id].category, by_id[o.task_id].priority.value, o.status.value)
-                for o in settled.final
-            )
-        await self._announce(tasks, settled.final)
-        await self._count_in_batches(tasks, settled.final)
-
-    async def _record(self, tasks: list[ClaimedTask], settled: Settled) -> None:
-        """Log lines and per-category counts of what was written, in one round trip."""
-        task_lines, system = settle_entries(tasks, settled.final, settled.retries)
-        by_id = {task.task_id: task for task in tasks}
-        counted = [(o.status.value, o) for o in settled.final]
-        counted += [(RETRIED, r.outcome) for r in settled.retries]
-        outcomes = [
-            (by_id[o.task_id].category, by_id[o.task_id].owner, status, o.execution_time)
-            for status, o in counted
-        ]
-        await self.logs.write(
-            task_lines, system, also=partial(self.category_stats.queue_outcomes, outcomes=outcomes)
-        )
-
-    async def _announce(self, tasks: list[ClaimedTask], current: list[Outcome]) -> None:
-        owner_of = {t.task_id: t.owner for t in tasks}
-        events = [
-            Event.task_ended(o.status, owner_of.get(o.task_id, ""), o.task_id, o.completed_at)
-            for o in current
-        ]
-        await self._until_redis(partial(self.events.emit, events))
-
-    async def _count_in_batches(self, tasks: list[ClaimedTask], current: list[Outcome]) -> None:
-        batch_of = {t.task_id: t.batch_id for t in tasks if t.batch_id}
-        tally = Counter((batch_of[o.task_id], o.status) for o in current if o.task_id in batch_of)
-        for (batch_id, status), n in tally.items():
-            await self._until_redis(
-                partial(self.batches.batches.count_terminal, batch_id, status, n)
-            )
-        for batch_id in {b for b, _ in tally}:
-            await self._until_redis(partial(self.batches.advance, batch_id))
+        await self.ending.finish(tasks, final, retries)
 
     async def _worker_lost(self, chunk: Chunk, failure: RayError | None) -> None:
         """The worker died under the chunk: run its tasks again, a bounded number of times."""

@@ -170,6 +170,26 @@ def test_failed_timed_out_and_cancelled_tasks_are_delivered_with_their_event(ann
     receiver.wait_for("/ok/ends", _is("task.cancelled", "task_id", cancelled["task_id"]))
 
 
+def test_a_cancelled_running_task_and_a_timed_out_one_show_alike_in_logs_stats_and_webhooks(
+    ann, receiver
+):
+    """The API's cancel and the scheduler's timeout end a task through one owner."""
+    configure(ann, receiver.url("/ok/alike"), ["task.timeout", "task.cancelled"])
+    slow = submit(ann, "sleep", 10, timeout=1, retry_count=0)
+    cancelled = submit(ann, "sleep", 30, retry_count=0)
+    wait_until(ann, cancelled["task_id"], {"running"})
+    assert ann.delete(f"/api/high-scale-tasks/cancel/{cancelled['task_id']}").status_code == 200
+    receiver.wait_for("/ok/alike", _is("task.cancelled", "task_id", cancelled["task_id"]))
+    receiver.wait_for("/ok/alike", _is("task.timeout", "task_id", slow["task_id"]))
+
+    entries = ann.get("/api/logs", params={"level": "WARNING"}).json()["entries"]
+    logged = {(e["task_id"], e["event"]) for e in entries}
+    assert {(cancelled["task_id"], "task.cancelled"), (slow["task_id"], "task.timeout")} <= logged
+    category = wait_until(ann, slow["task_id"])["category"]
+    counts = ann.get(f"/api/metrics/category/{category}").json()["tasks"]
+    assert (counts["cancelled"], counts["timeout"]) == (1, 1), "a new user's own counts"
+
+
 def test_a_finished_batch_is_delivered_once_and_unwanted_events_are_not(ann, receiver):
     configure(ann, receiver.url("/ok/batch"), ["batch.completed"])
     batch = submit_batch(

@@ -16,10 +16,9 @@ import redis.asyncio as aioredis
 from tests.scheduler_fakes import GP, FakeMetrics, Rig, build_rig
 from vokaflow.domain import Priority, TaskField, TaskStatus, WorkerType
 from vokaflow.domain.task import NewTask
+from vokaflow.lifecycle.ending import TaskEnding
 from vokaflow.scheduler.batches import BatchCoordinator
-from vokaflow.scheduler.endings import StoreEnding
 from vokaflow.scheduler.inflight import STARTUP_GRACE_S
-from vokaflow.scheduler.ports import SystemClock
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.category_stats import RETRIED, CategoryStats
 from vokaflow.store.dispatch_store import DispatchStore
@@ -44,18 +43,18 @@ async def stores(tier_redis_url):
 def _rig(client: aioredis.Redis, keys: Keys, **settings) -> tuple[Rig, TaskStore]:
     tasks, dispatch = TaskStore(client, keys), DispatchStore(client, keys)
     events = EventLog(client, keys)
-    batches = BatchCoordinator(
-        BatchStore(client, keys), tasks, dispatch, lambda _: 1, lambda _: None, events
+    batch_store = BatchStore(client, keys)
+    ending = TaskEnding(
+        dispatch=dispatch,
+        tasks=tasks,
+        batches=batch_store,
+        logs=LogStore(client, keys),
+        category_stats=CategoryStats(client, keys),
+        events=events,
+        metrics=FakeMetrics(),
+        advance_batch=lambda batch_id: batches.advance(batch_id),
     )
-    ending = StoreEnding(
-        dispatch,
-        LogStore(client, keys),
-        CategoryStats(client, keys),
-        events,
-        batches,
-        FakeMetrics(),
-        SystemClock(),
-    )
+    batches = BatchCoordinator(batch_store, tasks, dispatch, lambda _: 1, ending, events)
     ports = dict(store=dispatch, queues=tasks, ending=ending, batches=batches)
     rig = build_rig(ports, urgent_reserved_fraction=0, **settings)
     return rig, tasks

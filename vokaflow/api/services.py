@@ -19,12 +19,15 @@ from vokaflow.failpoints import Failpoints
 from vokaflow.functions import FunctionRegistry, registry
 from vokaflow.functions.data_roots import ScopedContexts
 from vokaflow.functions.plugins import load_plugins
+from vokaflow.lifecycle.ending import TaskEnding
+from vokaflow.observability.prometheus import finished_counter
 from vokaflow.store.api_keys import ApiKeyStore, NameRefused
 from vokaflow.store.auth_failures import AuthFailureLimiter
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.category_stats import CategoryStats
 from vokaflow.store.chat_sessions import ChatSessions
 from vokaflow.store.dead_letters import DeadLetterStore
+from vokaflow.store.dispatch_store import DispatchStore
 from vokaflow.store.events import EventLog
 from vokaflow.store.keys import Keys
 from vokaflow.store.logs import LogStore
@@ -65,6 +68,15 @@ class Services:
         self.events = EventLog(self.redis, self.keys)
         self.logs = LogStore(self.redis, self.keys, settings.task_retention_s)
         self.category_stats = CategoryStats(self.redis, self.keys)
+        self.ending = TaskEnding(  # a batch moves on in the scheduler, told by batches.notify
+            dispatch=DispatchStore(self.redis, self.keys, settings.task_retention_s),
+            tasks=self.tasks,
+            batches=self.batches,
+            logs=self.logs,
+            category_stats=self.category_stats,
+            events=self.events,
+            metrics=finished_counter(),
+        )
         self.models = ModelCatalog(TrainedModelsReader(self.redis, self.keys))
         self.vicky = VickyClient(self.models, settings.vicky_request_timeout_s)
         self.chat_sessions = ChatSessions(self.redis, self.keys, settings.vicky_session_ttl_s)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import time
 from collections import defaultdict
 
@@ -30,8 +28,6 @@ from vokaflow.domain.principal import Principal
 from vokaflow.domain.task import TaskField, task_owner
 from vokaflow.errors import Conflict, NotFound
 from vokaflow.observability.prometheus import gateway_metrics
-from vokaflow.store.errors import StoreUnavailable
-from vokaflow.store.events import Event
 
 router = APIRouter(prefix="/api/high-scale-tasks", tags=["tasks"])
 
@@ -125,7 +121,7 @@ async def cancel_task(
     if spec is None or not principal.may_see(task_owner(spec)):
         raise NotFound(f"Task '{task_id}' not found")
     now = time.time()
-    ended = await services.tasks.terminate(task_id, TaskStatus.CANCELLED.value, now)
+    ended = await services.ending.cancel(task_id, now)
     if ended.outcome == "missing":
         raise NotFound(f"Task '{task_id}' not found")
     if ended.outcome == "terminal":
@@ -133,28 +129,12 @@ async def cancel_task(
             f"Task '{task_id}' is already {ended.previous_status} and cannot be cancelled",
             {"task_id": task_id, "status": ended.previous_status},
         )
-    if ended.batch_id:
-        await services.batches.count_terminal(ended.batch_id, TaskStatus.CANCELLED)
-        await services.batches.notify(ended.batch_id)
-    await _announce_cancel(services, task_id, spec, now)
     return CancelResponse(
         task_id=task_id,
         status=TaskStatus.CANCELLED,
         cancelled_at=iso_event(now) or "",
         message="Task cancelled successfully",
     )
-
-
-async def _announce_cancel(services: Services, task_id: str, spec: str, now: float) -> None:
-    """The webhook event and the category count: the task is cancelled either way, so a
-    Redis failure here must not turn the answer into a 503."""
-    cancelled = Event.task_ended(TaskStatus.CANCELLED.value, task_owner(spec) or "", task_id, now)
-    with contextlib.suppress(StoreUnavailable):
-        await services.events.emit([cancelled])
-        category = json.loads(spec)["category"]
-        await services.category_stats.count(
-            category, task_owner(spec) or "", TaskStatus.CANCELLED.value
-        )
 
 
 @router.get("/priorities", response_model=PrioritiesResponse)

@@ -2,7 +2,7 @@
 agent (names prefixed ``ray_``), so they show in the Ray dashboard's Grafana panels and in
 any Prometheus that scrapes Ray.
 
-The gateway counts submits and refusals; the scheduler counts outcomes, queue waits, SLA
+The gateway counts submits, refusals and cancels; the scheduler counts outcomes, queue waits, SLA
 misses and pool occupancy. Each process creates the metric objects once, on first use.
 """
 
@@ -42,14 +42,27 @@ class GatewayMetrics:
             self.refused.inc(n, tags={"category": category})
 
 
-class SchedulerMetrics:
+class FinishedCounter:
+    """Tasks that ended, counted where they end: the scheduler (outcomes, batch ends) and
+    the gateway (cancels). One per process: see finished_counter and scheduler_metrics."""
+
     def __init__(self) -> None:
         self.finished = metrics.Counter(
             "vokaflow_tasks_finished",
             "Tasks that reached a final state, by category, priority and status "
-            "(completed, failed, timeout)",
+            "(completed, failed, timeout, cancelled)",
             tag_keys=("category", "priority", "status"),
         )
+
+    def count_finished(self, finished: Iterable[tuple[str, str, str]]) -> None:
+        for (category, priority, status), n in Tally(finished).items():
+            tags = {"category": category, "priority": priority, "status": status}
+            self.finished.inc(n, tags=tags)
+
+
+class SchedulerMetrics(FinishedCounter):
+    def __init__(self) -> None:
+        super().__init__()
         self.queue_wait = metrics.Histogram(
             "vokaflow_queue_wait_seconds",
             "Time from submit (or a dead letter's requeue) to dispatch of a first attempt, "
@@ -68,11 +81,6 @@ class SchedulerMetrics:
         self.pool_occupancy = metrics.Gauge(
             "vokaflow_pool_occupancy", "Running slots over capacity per pool", tag_keys=("pool",)
         )
-
-    def count_finished(self, finished: Iterable[tuple[str, str, str]]) -> None:
-        for (category, priority, status), n in Tally(finished).items():
-            tags = {"category": category, "priority": priority, "status": status}
-            self.finished.inc(n, tags=tags)
 
     def observe_dispatch(self, waits: Iterable[tuple[Priority, float]]) -> None:
         """Queue waits of first attempts; a wait past the priority's SLA is a miss."""
@@ -94,6 +102,12 @@ class SchedulerMetrics:
 @functools.cache
 def gateway_metrics() -> GatewayMetrics:
     return GatewayMetrics()
+
+
+@functools.cache
+def finished_counter() -> FinishedCounter:
+    """The gateway's: the scheduler's process uses scheduler_metrics, which counts the same."""
+    return FinishedCounter()
 
 
 @functools.cache

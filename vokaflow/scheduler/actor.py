@@ -15,14 +15,13 @@ from typing import Any
 
 import ray
 
-from vokaflow.config import Settings
+from vokaflow.config import NAMESPACE, Settings
+from vokaflow.lifecycle.ending import TaskEnding
 from vokaflow.observability.prometheus import scheduler_metrics
 from vokaflow.observability.service_logs import install_service_logging
-from vokaflow.config import NAMESPACE
 from vokaflow.scheduler import SCHEDULER_NAME
 from vokaflow.scheduler.batches import BatchCoordinator
 from vokaflow.scheduler.core import Channels, Ports, SchedulerCore
-from vokaflow.scheduler.endings import StoreEnding
 from vokaflow.scheduler.ports import SystemClock
 from vokaflow.scheduler.ray_adapters import RayCluster, RayExecutor, read_nodes
 from vokaflow.store.batch_store import BatchStore
@@ -54,22 +53,24 @@ class Scheduler:
         events = EventLog(client, keys)
         clock = SystemClock()
         metrics = scheduler_metrics()
+        batch_store = BatchStore(client, keys, s.task_retention_s)
+        ending = TaskEnding(
+            dispatch=dispatch,
+            tasks=tasks,
+            batches=batch_store,
+            logs=LogStore(client, keys, s.task_retention_s),
+            category_stats=CategoryStats(client, keys),
+            events=events,
+            metrics=metrics,
+            advance_batch=lambda batch_id: batches.advance(batch_id),
+        )
         batches = BatchCoordinator(
-            BatchStore(client, keys, s.task_retention_s),
+            batch_store,
             tasks,
             dispatch,
             capacity_of=lambda wt: self.core.scaler.capacity[wt],
-            stop_running=lambda task_id: self.core.settler.stop_task(task_id),
+            ending=ending,
             events=events,
-        )
-        ending = StoreEnding(
-            dispatch,
-            LogStore(client, keys, s.task_retention_s),
-            CategoryStats(client, keys),
-            events,
-            batches,
-            metrics,
-            clock,
         )
         worker_env = WorkerEnv(redis_url, wire_settings, tuple(s.plugin_modules))
         ports = Ports(

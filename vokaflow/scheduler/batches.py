@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 
 from vokaflow.domain import BatchStatus, ExecutionMode, TaskStatus, WorkerType
+from vokaflow.lifecycle.ending import TaskEnding
 from vokaflow.scheduler.policy import batch_window
 from vokaflow.store.batch_store import PAGE, BatchStore, terminal_counts
 from vokaflow.store.dispatch_store import DispatchStore
@@ -22,14 +22,14 @@ class BatchCoordinator:
         tasks: TaskStore,
         dispatch: DispatchStore,
         capacity_of: Callable[[WorkerType], int],
-        stop_running: Callable[[str], None],
+        ending: TaskEnding,
         events: EventLog,
     ) -> None:
         self.batches = batches
         self.tasks = tasks
         self.dispatch = dispatch
         self.capacity_of = capacity_of
-        self.stop_running = stop_running
+        self.ending = ending
         self.events = events
         self._advancing: dict[str, asyncio.Lock] = {}
 
@@ -94,23 +94,13 @@ class BatchCoordinator:
     async def end_unfinished(
         self, batch_id: str, task_status: TaskStatus, batch_status: BatchStatus, why: str
     ) -> None:
-        """End every task of the batch that has not finished, then close the batch."""
-        error = json.dumps({"type": "BatchEnded", "message": why, "traceback": None})
+        """End every task of the batch that has not finished (through the task ending's
+        owner: logs, counts, events, stopped workers), then close the batch."""
         owner = (await self.batches.get(batch_id) or {}).get("owner", "")
-        start, ended = 0, 0
+        start = 0
         while ids := await self.batches.task_ids(batch_id, start):
-            now = time.time()
-            results = await self.tasks.terminate_many(ids, task_status, now, error)
-            events = []
-            for task_id, termination in results:
-                if termination.outcome == "ended":
-                    ended += 1
-                    events.append(Event.task_ended(task_status, owner, task_id, now))
-                    if termination.previous_status == TaskStatus.RUNNING:
-                        self.stop_running(task_id)
-            await self.events.emit(events)
+            await self.ending.end_batch_tasks(ids, task_status, why, time.time())
             start += PAGE
-        await self.batches.count_terminal(batch_id, task_status, ended)
         await self._close(batch_id, {"owner": owner}, batch_status)
 
     async def _close(self, batch_id: str, record: dict[str, str], status: BatchStatus) -> None:

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 from vokaflow.config import Settings
 from vokaflow.domain import TaskStatus
+from vokaflow.domain.backoff import retry_delay_s
 from vokaflow.domain.task import Outcome
 from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.inflight import Chunk, InFlight
-from vokaflow.domain.backoff import retry_delay_s
 from vokaflow.scheduler.pool_scaler import PoolScaler
 from vokaflow.scheduler.ports import Clock, Ending, Executor, TaskStore, WorkerLost
 from vokaflow.scheduler.retrying import until_stored

@@ -1,6 +1,7 @@
 """Per-category counts: admitted and refused (by the rate limiter's script), and outcomes
-(by the scheduler and the cancel endpoint), for GET /api/metrics/category/{category}: of
-every principal's tasks (what admins see) and of each principal's own (what it sees)."""
+(by the owner of a task's end, vokaflow.lifecycle.ending), for GET
+/api/metrics/category/{category}: of every principal's tasks (what admins see) and of each
+principal's own (what it sees)."""
 
 from __future__ import annotations
 
@@ -53,12 +54,6 @@ class CategoryStats:
                 pipe.hincrby(key, status, n)
             if statuses[TaskStatus.COMPLETED.value]:
                 pipe.hincrbyfloat(key, "exec_total_s", completed_s)
-
-    @redis_boundary
-    async def count(self, category: str, owner: str, status: str, n: int = 1) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        self.queue_outcomes(pipe, [(category, owner, status, 0.0)] * n)
-        await pipe.execute()
 
     @redis_boundary
     async def read(self, category: str, owner: str | None = None) -> CategoryCounts:

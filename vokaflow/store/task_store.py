@@ -160,7 +160,7 @@ class TaskStore:
     async def terminate_many(
         self, task_ids: Sequence[str], status: str, now_s: float, error_json: str = ""
     ) -> list[tuple[str, Termination]]:
-        """terminate() for many tasks in one round trip; the caller stops running ones."""
+        """terminate() for many tasks in one round trip; signal_stop stops running ones."""
         pipe = self.redis.pipeline(transaction=False)
         for task_id in task_ids:
             keys, args = self._terminate_call(task_id, status, now_s, error_json)
@@ -170,6 +170,16 @@ class TaskStore:
             (task_id, Termination(str(o), str(p), str(b)))
             for task_id, (o, p, b) in zip(task_ids, replies, strict=True)
         ]
+
+    @redis_boundary
+    async def signal_stop(self, task_ids: Sequence[str]) -> None:
+        """Tell the scheduler to stop the workers of these ended tasks (terminate_many's)."""
+        if not task_ids:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.execute_command("PUBLISH", self.keys.cancel_channel, task_id)
+        await pipe.execute()
 
     @redis_boundary
     async def draining(self) -> bool:

@@ -8,8 +8,8 @@ import pytest
 
 from tests.scheduler_fakes import GP, START_WALL, build_rig, claimed, outcome
 from vokaflow.domain import TaskStatus
-from vokaflow.scheduler.inflight import STARTUP_GRACE_S
 from vokaflow.domain.backoff import retry_delay_s
+from vokaflow.scheduler.inflight import STARTUP_GRACE_S
 
 
 async def _dispatched(rig, *tasks, capacity=8):

@@ -1,4 +1,5 @@
-"""The log entries an outcome leaves: the function's output, retries, and failures."""
+"""The log entries an end leaves: the function's output, retries, failures, and the ends
+that did not come from a worker (cancel, a batch's abort or timeout)."""
 
 from __future__ import annotations
 
@@ -46,15 +47,19 @@ def retry_entry(retry: Retry) -> Entry:
     }
 
 
-def _system_entry(task: ClaimedTask, entry: Entry) -> Entry:
-    message = f"Task {task.task_id} ({task.function_name}): {entry['message']}"
+def system_entry(task_id: str, function_name: str, owner: str, entry: Entry) -> Entry:
+    """A task's entry as the service log shows it: named, and listed for its owner."""
     return {
         **entry,
-        "message": message,
-        "task_id": task.task_id,
-        "owner": task.owner,
+        "message": f"Task {task_id} ({function_name}): {entry['message']}",
+        "task_id": task_id,
+        "owner": owner,
         "component": "tasks",
     }
+
+
+def _system_entry(task: ClaimedTask, entry: Entry) -> Entry:
+    return system_entry(task.task_id, task.function_name, task.owner, entry)
 
 
 def failure_entry(outcome: Outcome) -> Entry | None:
@@ -67,6 +72,17 @@ def failure_entry(outcome: Outcome) -> Entry | None:
         "event": event,
         "message": f"{outcome.status} after {outcome.attempt} attempt(s): {_error_text(outcome)}",
         "attempt": outcome.attempt,
+    }
+
+
+def termination_entry(status: TaskStatus, at: float, attempt: int | None, why: str) -> Entry:
+    """A task ended without a worker's outcome: cancelled, or ended with its batch."""
+    return {
+        "timestamp": at,
+        "level": "ERROR" if status == TaskStatus.TIMEOUT else "WARNING",
+        "event": TASK_EVENTS[status.value],
+        "message": f"{status}: {why}",
+        "attempt": attempt,
     }
 
 

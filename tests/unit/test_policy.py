@@ -8,11 +8,14 @@ from vokaflow.scheduler.policy import (
     StarvationRule,
     batch_window,
     chunk_size,
+    goes_alone,
+    pack,
     plan_claims,
     retry_delay_s,
     urgent_reserve,
 )
 from vokaflow.schemas import ExecutionMode, Priority, WorkerType
+from vokaflow.store.dispatch_store import ClaimedTask
 
 GP = WorkerType.GENERAL_PURPOSE
 
@@ -61,15 +64,92 @@ def test_urgent_work_uses_the_reserve_before_the_general_budget():
     assert [(c.partition, c.count) for c in claims] == [(0, 4)]
 
 
-def test_chunks_are_single_when_idle_and_packed_under_backlog():
-    assert (
-        chunk_size(backlog=3, free_slots=4, mean_task_s=0.001, target_chunk_s=0.02, max_chunk=500)
-        == 1
+def test_a_chunk_holds_what_the_pool_runs_in_the_target_time_within_the_cap():
+    assert chunk_size(free_slots=4, mean_task_s=0.001, target_chunk_s=0.02, max_chunk=500) == 20
+    assert chunk_size(4, 0.0001, 0.02, 500) == 200
+    assert chunk_size(4, 0.00001, 0.02, 500) == 500
+    assert chunk_size(4, 1.0, 0.02, 500) == 1
+    assert chunk_size(0, 0.0001, 0.02, 500) == 1
+
+
+def _task(n: int, priority: Priority = Priority.NORMAL, solo: bool = False) -> ClaimedTask:
+    return ClaimedTask(
+        task_id=f"t{n}",
+        function_name="noop",
+        args=[],
+        kwargs={},
+        timeout_s=300.0,
+        attempt=1,
+        priority=priority,
+        worker_type=GP,
+        batch_id="",
+        solo=solo,
+        max_retries=0,
+        system_retries=0,
     )
-    assert chunk_size(10_000, 4, 0.0001, 0.02, 500) == 200
-    assert chunk_size(10_000, 4, 0.00001, 0.02, 500) == 500
-    assert chunk_size(40, 4, 0.00001, 0.02, 500) == 10
-    assert chunk_size(10_000, 4, 1.0, 0.02, 500) == 1
+
+
+def _ids(chunks: list[list[ClaimedTask]]) -> list[list[str]]:
+    return [[task.task_id for task in chunk] for chunk in chunks]
+
+
+def _never_alone(task: ClaimedTask) -> bool:
+    return False
+
+
+def test_a_short_queue_is_packed_into_one_call_not_one_call_a_task():
+    tasks = [_task(n) for n in range(5)]
+    assert _ids(pack(tasks, size=20, slots=4, alone=_never_alone)) == [
+        ["t0", "t1", "t2", "t3", "t4"]
+    ]
+
+
+def test_what_does_not_fit_one_chunk_is_spread_evenly_in_priority_order():
+    tasks = [_task(n) for n in range(7)]
+    assert _ids(pack(tasks, size=3, slots=4, alone=_never_alone)) == [
+        ["t0", "t1"],
+        ["t2", "t3"],
+        ["t4", "t5", "t6"],
+    ]
+
+
+def test_more_chunks_than_free_slots_are_never_made_the_chunks_grow_instead():
+    tasks = [_task(n) for n in range(10)]
+    chunks = pack(tasks, size=2, slots=2, alone=_never_alone)
+    assert [len(chunk) for chunk in chunks] == [5, 5]
+
+
+def test_urgent_and_solo_tasks_go_alone_and_first_the_rest_is_packed():
+    tasks = [
+        _task(0, Priority.EMERGENCY),
+        _task(1, Priority.CRITICAL),
+        _task(2, solo=True),
+        _task(3),
+        _task(4),
+    ]
+    chunks = pack(tasks, size=20, slots=4, alone=lambda t: t.priority is not Priority.NORMAL)
+    assert _ids(chunks) == [["t0"], ["t1"], ["t2"], ["t3", "t4"]]
+
+
+def test_when_the_slots_cannot_take_each_alone_one_all_are_spread_over_the_slots():
+    tasks = [_task(n, Priority.CRITICAL) for n in range(3)] + [_task(3), _task(4)]
+    chunks = pack(tasks, size=20, slots=2, alone=lambda t: t.priority is Priority.CRITICAL)
+    assert _ids(chunks) == [["t0", "t1"], ["t2", "t3", "t4"]]
+
+
+def test_a_solo_task_goes_alone_even_past_the_free_slots():
+    tasks = [_task(0, solo=True), _task(1, solo=True), _task(2)]
+    assert _ids(pack(tasks, size=20, slots=1, alone=_never_alone)) == [["t0"], ["t1"], ["t2"]]
+
+
+def test_urgent_tasks_and_functions_not_known_to_be_short_prefer_to_go_alone():
+    target = 0.02
+    assert goes_alone(_task(0, Priority.EMERGENCY), 0.0001, target)
+    assert goes_alone(_task(0, Priority.CRITICAL), 0.0001, target)
+    assert not goes_alone(_task(0, Priority.HIGH), 0.0001, target)
+    assert not goes_alone(_task(0, Priority.BATCH), 0.019, target)
+    assert goes_alone(_task(0, Priority.BATCH), 0.021, target)
+    assert goes_alone(_task(0, Priority.NORMAL), None, target)
 
 
 def test_a_pool_of_two_or_more_keeps_one_slot_for_urgent_work():

@@ -36,6 +36,8 @@ from vokaflow.scheduler.policy import (
     Autoscaler,
     StarvationRule,
     chunk_size,
+    goes_alone,
+    pack,
     plan_claims,
     retry_delay_s,
     urgent_reserve,
@@ -105,6 +107,7 @@ class Scheduler:
         self.target: dict[WorkerType, int] = dict.fromkeys(WorkerType, 0)
         self.target_changed: dict[WorkerType, float] = dict.fromkeys(WorkerType, 0.0)
         self.mean_task_s: dict[WorkerType, float] = dict.fromkeys(WorkerType, 0.001)
+        self.function_mean_s: dict[str, float] = {}  # which functions are short enough to pack
         self.autoscaler = Autoscaler(s.scale_up_queue_size, s.scale_down_queue_size)
         self.asked: dict[WorkerType, int] = dict.fromkeys(WorkerType, 0)  # from Ray's autoscaler
         self.asked_at = float("-inf")
@@ -228,7 +231,6 @@ class Scheduler:
                     self.maybe_ready.discard(wt)
                 continue
             size = chunk_size(
-                backlog,
                 free_all,
                 self.mean_task_s[wt],
                 self.settings.chunk_target_s,
@@ -245,27 +247,29 @@ class Scheduler:
             by_pool[task.worker_type].append(task)
         for wt, tasks in by_pool.items():
             tasks.sort(key=lambda t: t.priority.level)
-            self._launch_chunks(wt, tasks, sizes[wt])
+            self._launch_chunks(wt, tasks, sizes[wt], free[wt][1])
         with _telemetry_guard():
             self.prometheus.observe_dispatch(
                 (t.priority, now - t.queued_since)
                 for t in claimed
                 if t.attempt == 1 and t.queued_since > 0
             )
-        return bool(claimed)
+        # A round that took all it asked for may have left ready tasks: the next one goes at
+        # once. One that took less emptied the queues, so the next waits for a wake-up and
+        # the coalescing delay, and finds several tasks to pack rather than one.
+        return len(claimed) >= sum(request.count for request in requests)
 
-    def _launch_chunks(self, worker_type: WorkerType, tasks: list[ClaimedTask], size: int) -> None:
-        """Launch in priority order: a solo task alone, the others packed ``size`` at a time."""
-        chunk: list[ClaimedTask] = []
-        for task in tasks:
-            if task.solo:
-                self._launch(worker_type, [task])
-                continue
-            chunk.append(task)
-            if len(chunk) == size:
-                self._launch(worker_type, chunk)
-                chunk = []
-        if chunk:
+    def _launch_chunks(
+        self, worker_type: WorkerType, tasks: list[ClaimedTask], size: int, slots: int
+    ) -> None:
+        """Launch what goes alone first, then the others packed about ``size`` a call."""
+        target_s = self.settings.chunk_target_s
+        means = self.function_mean_s
+
+        def alone(task: ClaimedTask) -> bool:
+            return goes_alone(task, means.get(task.function_name), target_s)
+
+        for chunk in pack(tasks, size, slots, alone):
             self._launch(worker_type, chunk)
 
     def _launch(self, worker_type: WorkerType, tasks: list[ClaimedTask]) -> None:
@@ -306,6 +310,11 @@ class Scheduler:
             mean = sum(o.execution_time for o in outcomes) / len(outcomes)
             old = self.mean_task_s[worker_type]
             self.mean_task_s[worker_type] = old + MEAN_SMOOTHING * (mean - old)
+        for outcome in outcomes:
+            old = self.function_mean_s.setdefault(outcome.function_name, outcome.execution_time)
+            self.function_mean_s[outcome.function_name] = old + MEAN_SMOOTHING * (
+                outcome.execution_time - old
+            )
 
     async def _settle(self, tasks: list[ClaimedTask], outcomes: list[Outcome]) -> None:
         final: list[Outcome] = []

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vokaflow.domain import ExecutionMode, Priority, WorkerType
 from vokaflow.domain.priority import level_upper_bound
-from vokaflow.store.dispatch_store import ClaimRequest
+from vokaflow.store.dispatch_store import ClaimedTask, ClaimRequest
 
 LEVELS = len(Priority)
 URGENT_LEVELS = (Priority.EMERGENCY.level, Priority.CRITICAL.level)
@@ -64,16 +65,55 @@ def plan_claims(
     ]
 
 
-def chunk_size(
-    backlog: int, free_slots: int, mean_task_s: float, target_chunk_s: float, max_chunk: int
-) -> int:
-    """Tasks per remote call: one when the slots can take the backlog as is, else enough to
-    spread the backlog over the slots, bounded so a chunk runs about ``target_chunk_s``."""
-    if free_slots <= 0 or backlog <= free_slots:
+def chunk_size(free_slots: int, mean_task_s: float, target_chunk_s: float, max_chunk: int) -> int:
+    """Most tasks per remote call: what the pool runs in about ``target_chunk_s`` at its mean
+    run time, within ``max_chunk``. A remote call costs far more CPU than a short task, so a
+    pass packs whatever is ready, a short queue too; the time bound keeps the wait of the
+    last task of a chunk behind the others near ``target_chunk_s``."""
+    if free_slots <= 0:
         return 1
     by_time = int(target_chunk_s / max(mean_task_s, 1e-6))
-    by_spread = math.ceil(backlog / free_slots)
-    return max(1, min(max_chunk, by_time, by_spread))
+    return max(1, min(max_chunk, by_time))
+
+
+def goes_alone(task: ClaimedTask, function_mean_s: float | None, target_chunk_s: float) -> bool:
+    """EMERGENCY and CRITICAL tasks go alone and at once; so does a function not seen to end
+    within ``target_chunk_s`` on average (or not seen yet), whose run could hold the rest
+    of a chunk back. (``solo`` tasks always go alone: see ``pack``.)"""
+    if task.priority.level in URGENT_LEVELS:
+        return True
+    return function_mean_s is None or function_mean_s > target_chunk_s
+
+
+def pack(
+    tasks: Sequence[ClaimedTask], size: int, slots: int, alone: Callable[[ClaimedTask], bool]
+) -> list[list[ClaimedTask]]:
+    """The chunks to launch for ``tasks`` (in priority order) on ``slots`` free slots.
+
+    A ``solo`` task goes alone. So does each that ``alone`` names, when the slots can take
+    them all and leave one for the rest; the rest then go in as few chunks of ``size`` as
+    hold them. When the slots cannot, nothing but the solo tasks goes alone: the others
+    are spread over the free slots, urgent ones at the head of the first chunk, since an
+    alone call past the slots would wait for one behind every other call.
+    """
+    solo = [task for task in tasks if task.solo]
+    rest = [task for task in tasks if not task.solo]
+    wanted = [task for task in rest if alone(task)]
+    shared = [task for task in rest if not alone(task)]
+    slots_left = slots - len(solo)
+    if len(wanted) + (1 if shared else 0) <= slots_left:
+        lone = {id(task) for task in solo + wanted}
+        count = min(max(1, slots - len(lone)), math.ceil(len(shared) / max(1, size)))
+    else:
+        lone, shared = {id(task) for task in solo}, rest
+        count = max(1, min(slots_left, len(shared)))
+    chunks = [[task] for task in tasks if id(task) in lone]
+    return chunks + [_slice(shared, i, count) for i in range(count) if shared]
+
+
+def _slice(items: list[ClaimedTask], index: int, count: int) -> list[ClaimedTask]:
+    """The ``index``-th of ``count`` contiguous, near-equal parts of ``items``."""
+    return items[len(items) * index // count : len(items) * (index + 1) // count]
 
 
 def urgent_reserve(capacity: int, fraction: float) -> int:

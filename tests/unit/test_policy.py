@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from vokaflow.domain.priority import level_upper_bound
 from vokaflow.scheduler.policy import (
     Autoscaler,
@@ -11,6 +13,7 @@ from vokaflow.scheduler.policy import (
     goes_alone,
     pack,
     plan_claims,
+    recent_run_s,
     retry_delay_s,
     urgent_reserve,
 )
@@ -150,6 +153,16 @@ def test_urgent_tasks_and_functions_not_known_to_be_short_prefer_to_go_alone():
     assert not goes_alone(_task(0, Priority.BATCH), 0.019, target)
     assert goes_alone(_task(0, Priority.BATCH), 0.021, target)
     assert goes_alone(_task(0, Priority.NORMAL), None, target)
+
+
+def test_a_function_s_recent_run_time_takes_a_longer_run_at_once_and_a_shorter_slowly():
+    assert recent_run_s(None, 0.5, 0.2) == 0.5
+    assert recent_run_s(0.001, 1.0, 0.2) == 1.0
+    assert recent_run_s(1.0, 0.0, 0.2) == pytest.approx(0.8)
+    after_short_runs = 1.0
+    for _ in range(10):
+        after_short_runs = recent_run_s(after_short_runs, 0.001, 0.2)
+    assert after_short_runs > 0.02, "ten short runs do not yet make sleep(1) look short"
 
 
 def test_a_pool_of_two_or_more_keeps_one_slot_for_urgent_work():

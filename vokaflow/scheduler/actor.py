@@ -39,6 +39,7 @@ from vokaflow.scheduler.policy import (
     goes_alone,
     pack,
     plan_claims,
+    recent_run_s,
     retry_delay_s,
     urgent_reserve,
 )
@@ -107,7 +108,7 @@ class Scheduler:
         self.target: dict[WorkerType, int] = dict.fromkeys(WorkerType, 0)
         self.target_changed: dict[WorkerType, float] = dict.fromkeys(WorkerType, 0.0)
         self.mean_task_s: dict[WorkerType, float] = dict.fromkeys(WorkerType, 0.001)
-        self.function_mean_s: dict[str, float] = {}  # which functions are short enough to pack
+        self.function_run_s: dict[str, float] = {}  # which functions are short enough to pack
         self.autoscaler = Autoscaler(s.scale_up_queue_size, s.scale_down_queue_size)
         self.asked: dict[WorkerType, int] = dict.fromkeys(WorkerType, 0)  # from Ray's autoscaler
         self.asked_at = float("-inf")
@@ -264,10 +265,10 @@ class Scheduler:
     ) -> None:
         """Launch what goes alone first, then the others packed about ``size`` a call."""
         target_s = self.settings.chunk_target_s
-        means = self.function_mean_s
+        run_s = self.function_run_s
 
         def alone(task: ClaimedTask) -> bool:
-            return goes_alone(task, means.get(task.function_name), target_s)
+            return goes_alone(task, run_s.get(task.function_name), target_s)
 
         for chunk in pack(tasks, size, slots, alone):
             self._launch(worker_type, chunk)
@@ -310,10 +311,10 @@ class Scheduler:
             mean = sum(o.execution_time for o in outcomes) / len(outcomes)
             old = self.mean_task_s[worker_type]
             self.mean_task_s[worker_type] = old + MEAN_SMOOTHING * (mean - old)
-        for outcome in outcomes:
-            old = self.function_mean_s.setdefault(outcome.function_name, outcome.execution_time)
-            self.function_mean_s[outcome.function_name] = old + MEAN_SMOOTHING * (
-                outcome.execution_time - old
+        run_s = self.function_run_s
+        for o in outcomes:
+            run_s[o.function_name] = recent_run_s(
+                run_s.get(o.function_name), o.execution_time, MEAN_SMOOTHING
             )
 
     async def _settle(self, tasks: list[ClaimedTask], outcomes: list[Outcome]) -> None:

@@ -76,13 +76,23 @@ def chunk_size(free_slots: int, mean_task_s: float, target_chunk_s: float, max_c
     return max(1, min(max_chunk, by_time))
 
 
-def goes_alone(task: ClaimedTask, function_mean_s: float | None, target_chunk_s: float) -> bool:
-    """EMERGENCY and CRITICAL tasks go alone and at once; so does a function not seen to end
-    within ``target_chunk_s`` on average (or not seen yet), whose run could hold the rest
-    of a chunk back. (``solo`` tasks always go alone: see ``pack``.)"""
+def recent_run_s(previous_s: float | None, run_s: float, smoothing: float) -> float:
+    """A function's recent run time, as ``goes_alone`` reads it: a longer run counts at
+    once, a shorter one only a ``smoothing`` part of the way down. A function whose run
+    time depends on its arguments (``sleep``) is thus packed again only after a series of
+    short runs, not after one."""
+    if previous_s is None or run_s >= previous_s:
+        return run_s
+    return previous_s + smoothing * (run_s - previous_s)
+
+
+def goes_alone(task: ClaimedTask, function_run_s: float | None, target_chunk_s: float) -> bool:
+    """EMERGENCY and CRITICAL tasks go alone and at once; so does a task whose function has
+    not recently run within ``target_chunk_s`` (see ``recent_run_s``) or not run yet, since
+    it could hold the rest of a chunk back. (``solo`` tasks always go alone: see ``pack``.)"""
     if task.priority.level in URGENT_LEVELS:
         return True
-    return function_mean_s is None or function_mean_s > target_chunk_s
+    return function_run_s is None or function_run_s > target_chunk_s
 
 
 def pack(

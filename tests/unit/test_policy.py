@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -10,11 +11,11 @@ from vokaflow.scheduler.policy import (
     StarvationRule,
     batch_window,
     chunk_size,
-    goes_alone,
     pack,
     plan_claims,
     recent_run_s,
     retry_delay_s,
+    runs_long,
     urgent_reserve,
 )
 from vokaflow.schemas import ExecutionMode, Priority, WorkerType
@@ -96,29 +97,33 @@ def _ids(chunks: list[list[ClaimedTask]]) -> list[list[str]]:
     return [[task.task_id for task in chunk] for chunk in chunks]
 
 
-def _never_alone(task: ClaimedTask) -> bool:
+def _never_long(task: ClaimedTask) -> bool:
     return False
+
+
+def _long_unless_noop(task: ClaimedTask) -> bool:
+    return task.function_name != "noop"
 
 
 def test_a_short_queue_is_packed_into_one_call_not_one_call_a_task():
     tasks = [_task(n) for n in range(5)]
-    assert _ids(pack(tasks, size=20, slots=4, alone=_never_alone)) == [
+    assert _ids(pack(tasks, size=20, slots=3, reserved=1, long=_never_long)) == [
         ["t0", "t1", "t2", "t3", "t4"]
     ]
 
 
 def test_what_does_not_fit_one_chunk_is_spread_evenly_in_priority_order():
     tasks = [_task(n) for n in range(7)]
-    assert _ids(pack(tasks, size=3, slots=4, alone=_never_alone)) == [
+    assert _ids(pack(tasks, size=3, slots=3, reserved=1, long=_never_long)) == [
         ["t0", "t1"],
         ["t2", "t3"],
         ["t4", "t5", "t6"],
     ]
 
 
-def test_more_chunks_than_free_slots_are_never_made_the_chunks_grow_instead():
+def test_ordinary_work_never_takes_more_calls_than_its_free_slots_the_chunks_grow_instead():
     tasks = [_task(n) for n in range(10)]
-    chunks = pack(tasks, size=2, slots=2, alone=_never_alone)
+    chunks = pack(tasks, size=2, slots=2, reserved=1, long=_never_long)
     assert [len(chunk) for chunk in chunks] == [5, 5]
 
 
@@ -130,29 +135,46 @@ def test_urgent_and_solo_tasks_go_alone_and_first_the_rest_is_packed():
         _task(3),
         _task(4),
     ]
-    chunks = pack(tasks, size=20, slots=4, alone=lambda t: t.priority is not Priority.NORMAL)
+    chunks = pack(tasks, size=20, slots=3, reserved=1, long=_never_long)
     assert _ids(chunks) == [["t0"], ["t1"], ["t2"], ["t3", "t4"]]
 
 
-def test_when_the_slots_cannot_take_each_alone_one_all_are_spread_over_the_slots():
+def test_an_emergency_task_takes_the_reserved_slot_and_ordinary_work_the_others():
+    tasks = [_task(0, Priority.EMERGENCY), _task(1, Priority.HIGH), _task(2, Priority.BATCH)]
+    chunks = pack(tasks, size=1, slots=2, reserved=1, long=_never_long)
+    assert _ids(chunks) == [["t0"], ["t1"], ["t2"]]
+
+
+def test_long_tasks_go_alone_when_the_slots_take_them_and_leave_one_for_the_rest():
+    tasks = [_task(0), _task(1), _task(2), _task(3)]
+    tasks[0] = replace(tasks[0], function_name="sleep")
+    tasks[1] = replace(tasks[1], function_name="sleep")
+    chunks = pack(tasks, size=20, slots=3, reserved=1, long=_long_unless_noop)
+    assert _ids(chunks) == [["t0"], ["t1"], ["t2", "t3"]]
+
+
+def test_long_tasks_past_the_free_slots_are_spread_over_them_not_sent_alone():
+    tasks = [replace(_task(n), function_name="sleep") for n in range(5)]
+    chunks = pack(tasks, size=20, slots=3, reserved=1, long=_long_unless_noop)
+    assert _ids(chunks) == [["t0"], ["t1", "t2"], ["t3", "t4"]]
+
+
+def test_urgent_tasks_past_every_free_slot_are_packed_at_the_head_of_the_first_chunk():
     tasks = [_task(n, Priority.CRITICAL) for n in range(3)] + [_task(3), _task(4)]
-    chunks = pack(tasks, size=20, slots=2, alone=lambda t: t.priority is Priority.CRITICAL)
-    assert _ids(chunks) == [["t0", "t1"], ["t2", "t3", "t4"]]
+    chunks = pack(tasks, size=20, slots=1, reserved=1, long=_never_long)
+    assert _ids(chunks) == [["t0"], ["t1", "t2", "t3", "t4"]]
 
 
 def test_a_solo_task_goes_alone_even_past_the_free_slots():
     tasks = [_task(0, solo=True), _task(1, solo=True), _task(2)]
-    assert _ids(pack(tasks, size=20, slots=1, alone=_never_alone)) == [["t0"], ["t1"], ["t2"]]
+    chunks = pack(tasks, size=20, slots=1, reserved=0, long=_never_long)
+    assert _ids(chunks) == [["t0"], ["t1"], ["t2"]]
 
 
-def test_urgent_tasks_and_functions_not_known_to_be_short_prefer_to_go_alone():
-    target = 0.02
-    assert goes_alone(_task(0, Priority.EMERGENCY), 0.0001, target)
-    assert goes_alone(_task(0, Priority.CRITICAL), 0.0001, target)
-    assert not goes_alone(_task(0, Priority.HIGH), 0.0001, target)
-    assert not goes_alone(_task(0, Priority.BATCH), 0.019, target)
-    assert goes_alone(_task(0, Priority.BATCH), 0.021, target)
-    assert goes_alone(_task(0, Priority.NORMAL), None, target)
+def test_functions_not_seen_to_run_within_the_target_count_as_long():
+    assert runs_long(None, 0.02)
+    assert runs_long(0.021, 0.02)
+    assert not runs_long(0.019, 0.02)
 
 
 def test_a_function_s_recent_run_time_takes_a_longer_run_at_once_and_a_shorter_slowly():

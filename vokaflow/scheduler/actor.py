@@ -36,11 +36,11 @@ from vokaflow.scheduler.policy import (
     Autoscaler,
     StarvationRule,
     chunk_size,
-    goes_alone,
     pack,
     plan_claims,
     recent_run_s,
     retry_delay_s,
+    runs_long,
     urgent_reserve,
 )
 from vokaflow.scheduler.task_logs import settle_entries
@@ -248,7 +248,7 @@ class Scheduler:
             by_pool[task.worker_type].append(task)
         for wt, tasks in by_pool.items():
             tasks.sort(key=lambda t: t.priority.level)
-            self._launch_chunks(wt, tasks, sizes[wt], free[wt][1])
+            self._launch_chunks(wt, tasks, sizes[wt], free[wt])
         with _telemetry_guard():
             self.prometheus.observe_dispatch(
                 (t.priority, now - t.queued_since)
@@ -261,16 +261,17 @@ class Scheduler:
         return len(claimed) >= sum(request.count for request in requests)
 
     def _launch_chunks(
-        self, worker_type: WorkerType, tasks: list[ClaimedTask], size: int, slots: int
+        self, worker_type: WorkerType, tasks: list[ClaimedTask], size: int, free: tuple[int, int]
     ) -> None:
         """Launch what goes alone first, then the others packed about ``size`` a call."""
+        free_any, free_all = free
         target_s = self.settings.chunk_target_s
         run_s = self.function_run_s
 
-        def alone(task: ClaimedTask) -> bool:
-            return goes_alone(task, run_s.get(task.function_name), target_s)
+        def long(task: ClaimedTask) -> bool:
+            return runs_long(run_s.get(task.function_name), target_s)
 
-        for chunk in pack(tasks, size, slots, alone):
+        for chunk in pack(tasks, size, free_any, free_all - free_any, long):
             self._launch(worker_type, chunk)
 
     def _launch(self, worker_type: WorkerType, tasks: list[ClaimedTask]) -> None:

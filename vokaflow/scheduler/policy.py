@@ -86,37 +86,44 @@ def recent_run_s(previous_s: float | None, run_s: float, smoothing: float) -> fl
     return previous_s + smoothing * (run_s - previous_s)
 
 
-def goes_alone(task: ClaimedTask, function_run_s: float | None, target_chunk_s: float) -> bool:
-    """EMERGENCY and CRITICAL tasks go alone and at once; so does a task whose function has
-    not recently run within ``target_chunk_s`` (see ``recent_run_s``) or not run yet, since
-    it could hold the rest of a chunk back. (``solo`` tasks always go alone: see ``pack``.)"""
-    if task.priority.level in URGENT_LEVELS:
-        return True
+def runs_long(function_run_s: float | None, target_chunk_s: float) -> bool:
+    """Whether a task of a function with this recent run time (``recent_run_s``; None: not
+    run yet) could hold the rest of a chunk back: it goes alone when the slots allow."""
     return function_run_s is None or function_run_s > target_chunk_s
 
 
 def pack(
-    tasks: Sequence[ClaimedTask], size: int, slots: int, alone: Callable[[ClaimedTask], bool]
+    tasks: Sequence[ClaimedTask],
+    size: int,
+    slots: int,
+    reserved: int,
+    long: Callable[[ClaimedTask], bool],
 ) -> list[list[ClaimedTask]]:
-    """The chunks to launch for ``tasks`` (in priority order) on ``slots`` free slots.
+    """The chunks to launch for ``tasks`` (in priority order): ``slots`` are free for any
+    level, ``reserved`` more only for EMERGENCY and CRITICAL work.
 
-    A ``solo`` task goes alone. So does each that ``alone`` names, when the slots can take
-    them all and leave one for the rest; the rest then go in as few chunks of ``size`` as
-    hold them. When the slots cannot, nothing but the solo tasks goes alone: the others
-    are spread over the free slots, urgent ones at the head of the first chunk, since an
-    alone call past the slots would wait for one behind every other call.
+    A ``solo`` task goes alone. EMERGENCY and CRITICAL tasks go alone too, in the reserved
+    slots first, and so do ``long`` ones, as far as the slots allow while leaving one for
+    the rest: past the slots an alone call would wait in Ray behind every other. The rest
+    go in as few chunks of at most ``size`` as hold them, evenly filled, in priority
+    order; if long tasks are among them they are spread over every slot left instead.
     """
     solo = [task for task in tasks if task.solo]
-    rest = [task for task in tasks if not task.solo]
-    wanted = [task for task in rest if alone(task)]
-    shared = [task for task in rest if not alone(task)]
-    slots_left = slots - len(solo)
-    if len(wanted) + (1 if shared else 0) <= slots_left:
-        lone = {id(task) for task in solo + wanted}
-        count = min(max(1, slots - len(lone)), math.ceil(len(shared) / max(1, size)))
+    urgent = [t for t in tasks if not t.solo and t.priority.level in URGENT_LEVELS]
+    others = [t for t in tasks if not t.solo and t.priority.level not in URGENT_LEVELS]
+    free = slots - len(solo)  # slots left for any level
+    urgent_alone = urgent[: max(0, reserved + free - (1 if others else 0))]
+    free -= max(0, len(urgent_alone) - reserved)
+    longs = [task for task in others if long(task)]
+    rest_left = len(longs) < len(others) or len(urgent_alone) < len(urgent)
+    longs_alone = longs if len(longs) + rest_left <= free else []
+    free -= len(longs_alone)
+    lone = {id(task) for task in solo + urgent_alone + longs_alone}
+    shared = [task for task in tasks if id(task) not in lone]
+    if longs and not longs_alone:
+        count = max(1, min(free, len(shared)))
     else:
-        lone, shared = {id(task) for task in solo}, rest
-        count = max(1, min(slots_left, len(shared)))
+        count = min(max(1, free), math.ceil(len(shared) / max(1, size)))
     chunks = [[task] for task in tasks if id(task) in lone]
     return chunks + [_slice(shared, i, count) for i in range(count) if shared]
 

@@ -26,6 +26,7 @@ from benchmarks.common import bench_stack, print_table, write_result
 from benchmarks.http_load import pick_client
 from benchmarks.single_submits import measure_single_submits
 from benchmarks.throughput import measure_vokaflow
+from vokaflow.testing.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMIT_CONNECTIONS = 16
@@ -48,10 +49,27 @@ def export_commit(commit: str) -> Path:
 
 
 def measure(code: Path, tasks: int, client: str, seconds: float) -> dict[str, Any]:
-    with bench_stack(PYTHONPATH=str(code)) as stack:
+    stack = started_stack(code)
+    try:
         throughput = measure_vokaflow(stack, tasks, batch_size=1000)
         singles = measure_single_submits(stack, client, seconds, SUBMIT_CONNECTIONS)
+    finally:
+        stack.stop()
     return {"batch_tasks_per_s": throughput["tasks_per_s"], **singles}
+
+
+def started_stack(code: Path, attempts: int = 3) -> LocalStack:
+    """A stack running ``code``. On this loaded machine a start now and then fails in Ray
+    ("No available agent to submit job"); a failed start stops what it began, and one
+    lost start should not throw away the rounds before it."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return bench_stack(PYTHONPATH=str(code)).start()
+        except RuntimeError as exc:
+            if attempt == attempts:
+                raise
+            print(f"stack start failed ({str(exc).splitlines()[-1][:200]}); again", flush=True)
+    raise AssertionError("unreachable")
 
 
 def run_order(round_number: int, names: list[str]) -> list[str]:

@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import bench_stack, percentile, print_table, write_result
-from benchmarks.compare_code import ROOT, export_commit, run_order
+from benchmarks.common import percentile, print_table, write_result
+from benchmarks.compare_code import ROOT, export_commit, run_order, started_stack
 from vokaflow.schemas import Priority
 from vokaflow.testing.stack import LocalStack
 
@@ -118,8 +118,11 @@ async def run(
 
 
 def measure(code: Path, args: argparse.Namespace) -> dict[str, Any]:
-    with bench_stack(PYTHONPATH=str(code)) as stack:
+    stack = started_stack(code)
+    try:
         return asyncio.run(run(stack, args.backlog, args.seconds, args.rate, args.task_seconds))
+    finally:
+        stack.stop()
 
 
 def print_result(title: str, result: dict[str, Any]) -> None:

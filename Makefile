@@ -76,7 +76,7 @@ bench-ratelimit: install   ## admission at 3x a category's limit from 3 processe
 bench-vicky: install       ## Vicky: 16 concurrent requests, batched vs batch size 1, tiny model
 	$(BIN)/python -m benchmarks.vicky
 
-bench-compare: install     ## this code against BASELINE=<commit>: throughput and submits, alternated
+bench-compare: install     ## this code against BASELINE=<commit>: batch and single-submit throughput, ABBA
 	$(BIN)/python -m benchmarks.compare_code --baseline $(BASELINE)
 
 bench-soak: install        ## 10 minutes of load with a fault every minute: nothing may be lost

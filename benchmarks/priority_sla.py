@@ -3,19 +3,26 @@ busy, inject EMERGENCY, CRITICAL and HIGH tasks at a steady rate, and report eac
 priority's wait from submit to start against its SLA, and how fast BATCH keeps draining.
 
     python -m benchmarks.priority_sla [--backlog 50000] [--seconds 30] [--rate 5]
+                                      [--baseline COMMIT --rounds 2]
+
+With --baseline it runs that commit's code too, alternated ABBA on fresh stacks as in
+compare_code, and reports each round and the medians of both.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from benchmarks.common import bench_stack, percentile, print_table, write_result
+from benchmarks.common import percentile, print_table, write_result
+from benchmarks.compare_code import ROOT, export_commit, run_order, started_stack
 from vokaflow.domain import Priority
 from vokaflow.testing.stack import LocalStack
 
@@ -110,17 +117,15 @@ async def run(
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--backlog", type=int, default=50_000)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--rate", type=float, default=5.0, help="tasks/s of each urgent priority")
-    parser.add_argument(
-        "--task-seconds", type=float, default=0.02, help="each BATCH task's run time"
-    )
-    args = parser.parse_args()
-    with bench_stack() as stack:
-        result = asyncio.run(run(stack, args.backlog, args.seconds, args.rate, args.task_seconds))
+def measure(code: Path, args: argparse.Namespace) -> dict[str, Any]:
+    stack = started_stack(code)
+    try:
+        return asyncio.run(run(stack, args.backlog, args.seconds, args.rate, args.task_seconds))
+    finally:
+        stack.stop()
+
+
+def print_result(title: str, result: dict[str, Any]) -> None:
     rows = [
         (
             name,
@@ -134,15 +139,54 @@ def main() -> None:
         for name, r in result["priorities"].items()
     ]
     print_table(
-        f"Wait from submit to start under a {args.backlog:,}-task BATCH backlog",
+        f"{title}: wait from submit to start under a {result['backlog']:,}-task BATCH backlog",
         ["priority", "tasks", "SLA ms", "p50 ms", "p99 ms", "max ms", "p99 < SLA"],
         rows,
     )
     print(
-        f"\nBATCH drained at {result['batch_drain_per_s']:.1f} tasks/s meanwhile; "
-        f"{result['queued_at_end']:,} still queued at the end"
+        f"BATCH drained at {result['batch_drain_per_s']:.1f} tasks/s meanwhile; "
+        f"{result['queued_at_end']:,} still queued at the end",
+        flush=True,
     )
-    write_result("priority_sla", result)
+
+
+def medians(results: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "batch_drain_per_s": statistics.median(r["batch_drain_per_s"] for r in results),
+        "p99_ms": {
+            p.value: statistics.median(r["priorities"][p.value]["p99_ms"] for r in results)
+            for p in URGENT
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backlog", type=int, default=50_000)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--rate", type=float, default=5.0, help="tasks/s of each urgent priority")
+    parser.add_argument(
+        "--task-seconds", type=float, default=0.02, help="each BATCH task's run time"
+    )
+    parser.add_argument("--baseline", help="a commit to run alternately with this code")
+    parser.add_argument("--rounds", type=int, default=2, help="with --baseline: an even number")
+    args = parser.parse_args()
+    if not args.baseline:
+        result = measure(ROOT, args)
+        print_result("This code", result)
+        write_result("priority_sla", result)
+        return
+    if args.rounds < 2 or args.rounds % 2:
+        parser.error("--rounds must be even, so each code runs first as often")
+    codes = {"baseline": export_commit(args.baseline), "current": ROOT}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in codes}
+    for round_number in range(args.rounds):
+        for name in run_order(round_number, list(codes)):
+            runs[name].append(measure(codes[name], args))
+            print_result(f"round {round_number + 1} {name}", runs[name][-1])
+    summary = {name: medians(results) for name, results in runs.items()}
+    print(f"\nmedians of {args.rounds} alternated rounds: {summary}")
+    write_result("priority_sla", {"baseline": args.baseline, "runs": runs, "medians": summary})
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
+
+import pytest
 
 from vokaflow.domain import ExecutionMode, Priority, WorkerType
 from vokaflow.domain.backoff import retry_delay_s
@@ -10,9 +13,13 @@ from vokaflow.scheduler.policy import (
     StarvationRule,
     batch_window,
     chunk_size,
+    pack,
     plan_claims,
+    recent_run_s,
+    runs_long,
     urgent_reserve,
 )
+from vokaflow.store.dispatch_store import ClaimedTask
 
 GP = WorkerType.GENERAL_PURPOSE
 
@@ -61,15 +68,123 @@ def test_urgent_work_uses_the_reserve_before_the_general_budget():
     assert [(c.partition, c.count) for c in claims] == [(0, 4)]
 
 
-def test_chunks_are_single_when_idle_and_packed_under_backlog():
-    assert (
-        chunk_size(backlog=3, free_slots=4, mean_task_s=0.001, target_chunk_s=0.02, max_chunk=500)
-        == 1
+def test_a_chunk_holds_what_the_pool_runs_in_the_target_time_within_the_cap():
+    assert chunk_size(free_slots=4, mean_task_s=0.001, target_chunk_s=0.02, max_chunk=500) == 20
+    assert chunk_size(4, 0.0001, 0.02, 500) == 200
+    assert chunk_size(4, 0.00001, 0.02, 500) == 500
+    assert chunk_size(4, 1.0, 0.02, 500) == 1
+    assert chunk_size(0, 0.0001, 0.02, 500) == 1
+
+
+def _task(n: int, priority: Priority = Priority.NORMAL, solo: bool = False) -> ClaimedTask:
+    return ClaimedTask(
+        task_id=f"t{n}",
+        function_name="noop",
+        args=[],
+        kwargs={},
+        timeout_s=300.0,
+        attempt=1,
+        priority=priority,
+        worker_type=GP,
+        batch_id="",
+        solo=solo,
+        max_retries=0,
+        system_retries=0,
     )
-    assert chunk_size(10_000, 4, 0.0001, 0.02, 500) == 200
-    assert chunk_size(10_000, 4, 0.00001, 0.02, 500) == 500
-    assert chunk_size(40, 4, 0.00001, 0.02, 500) == 10
-    assert chunk_size(10_000, 4, 1.0, 0.02, 500) == 1
+
+
+def _ids(chunks: list[list[ClaimedTask]]) -> list[list[str]]:
+    return [[task.task_id for task in chunk] for chunk in chunks]
+
+
+def _never_long(task: ClaimedTask) -> bool:
+    return False
+
+
+def _long_unless_noop(task: ClaimedTask) -> bool:
+    return task.function_name != "noop"
+
+
+def test_a_short_queue_is_packed_into_one_call_not_one_call_a_task():
+    tasks = [_task(n) for n in range(5)]
+    assert _ids(pack(tasks, size=20, slots=3, reserved=1, long=_never_long)) == [
+        ["t0", "t1", "t2", "t3", "t4"]
+    ]
+
+
+def test_what_does_not_fit_one_chunk_is_spread_evenly_in_priority_order():
+    tasks = [_task(n) for n in range(7)]
+    assert _ids(pack(tasks, size=3, slots=3, reserved=1, long=_never_long)) == [
+        ["t0", "t1"],
+        ["t2", "t3"],
+        ["t4", "t5", "t6"],
+    ]
+
+
+def test_ordinary_work_never_takes_more_calls_than_its_free_slots_the_chunks_grow_instead():
+    tasks = [_task(n) for n in range(10)]
+    chunks = pack(tasks, size=2, slots=2, reserved=1, long=_never_long)
+    assert [len(chunk) for chunk in chunks] == [5, 5]
+
+
+def test_urgent_and_solo_tasks_go_alone_and_first_the_rest_is_packed():
+    tasks = [
+        _task(0, Priority.EMERGENCY),
+        _task(1, Priority.CRITICAL),
+        _task(2, solo=True),
+        _task(3),
+        _task(4),
+    ]
+    chunks = pack(tasks, size=20, slots=3, reserved=1, long=_never_long)
+    assert _ids(chunks) == [["t0"], ["t1"], ["t2"], ["t3", "t4"]]
+
+
+def test_an_emergency_task_takes_the_reserved_slot_and_ordinary_work_the_others():
+    tasks = [_task(0, Priority.EMERGENCY), _task(1, Priority.HIGH), _task(2, Priority.BATCH)]
+    chunks = pack(tasks, size=1, slots=2, reserved=1, long=_never_long)
+    assert _ids(chunks) == [["t0"], ["t1"], ["t2"]]
+
+
+def test_long_tasks_go_alone_when_the_slots_take_them_and_leave_one_for_the_rest():
+    tasks = [_task(0), _task(1), _task(2), _task(3)]
+    tasks[0] = replace(tasks[0], function_name="sleep")
+    tasks[1] = replace(tasks[1], function_name="sleep")
+    chunks = pack(tasks, size=20, slots=3, reserved=1, long=_long_unless_noop)
+    assert _ids(chunks) == [["t0"], ["t1"], ["t2", "t3"]]
+
+
+def test_long_tasks_past_the_free_slots_are_spread_over_them_not_sent_alone():
+    tasks = [replace(_task(n), function_name="sleep") for n in range(5)]
+    chunks = pack(tasks, size=20, slots=3, reserved=1, long=_long_unless_noop)
+    assert _ids(chunks) == [["t0"], ["t1", "t2"], ["t3", "t4"]]
+
+
+def test_urgent_tasks_past_every_free_slot_are_packed_at_the_head_of_the_first_chunk():
+    tasks = [_task(n, Priority.CRITICAL) for n in range(3)] + [_task(3), _task(4)]
+    chunks = pack(tasks, size=20, slots=1, reserved=1, long=_never_long)
+    assert _ids(chunks) == [["t0"], ["t1", "t2", "t3", "t4"]]
+
+
+def test_a_solo_task_goes_alone_even_past_the_free_slots():
+    tasks = [_task(0, solo=True), _task(1, solo=True), _task(2)]
+    chunks = pack(tasks, size=20, slots=1, reserved=0, long=_never_long)
+    assert _ids(chunks) == [["t0"], ["t1"], ["t2"]]
+
+
+def test_functions_not_seen_to_run_within_the_target_count_as_long():
+    assert runs_long(None, 0.02)
+    assert runs_long(0.021, 0.02)
+    assert not runs_long(0.019, 0.02)
+
+
+def test_a_function_s_recent_run_time_takes_a_longer_run_at_once_and_a_shorter_slowly():
+    assert recent_run_s(None, 0.5, 0.2) == 0.5
+    assert recent_run_s(0.001, 1.0, 0.2) == 1.0
+    assert recent_run_s(1.0, 0.0, 0.2) == pytest.approx(0.8)
+    after_short_runs = 1.0
+    for _ in range(10):
+        after_short_runs = recent_run_s(after_short_runs, 0.001, 0.2)
+    assert after_short_runs > 0.02, "ten short runs do not yet make sleep(1) look short"
 
 
 def test_a_pool_of_two_or_more_keeps_one_slot_for_urgent_work():

@@ -1,5 +1,5 @@
-"""Dispatch: claim the best ready tasks for the pools with free slots, pack them into
-chunks (one task each when idle) and launch the chunks, highest priority first."""
+"""Dispatch: claim the best ready tasks for the pools with free slots, pack what a pass
+finds ready into few chunks (policy.pack) and launch them, highest priority first."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from vokaflow.config import Settings
 from vokaflow.domain import WorkerType
 from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.inflight import InFlight
-from vokaflow.scheduler.policy import chunk_size, plan_claims
+from vokaflow.scheduler.policy import chunk_size, pack, plan_claims, runs_long
 from vokaflow.scheduler.pool_scaler import FreeSlots, PoolScaler
 from vokaflow.scheduler.ports import Clock, Executor, TaskStore
 from vokaflow.scheduler.retrying import REDIS_RETRY_S
@@ -23,23 +23,6 @@ from vokaflow.store.dispatch_store import ClaimedTask, ClaimRequest
 log = logging.getLogger("vokaflow.scheduler")
 
 WAKE_COALESCE_S = 0.002
-
-
-def pack_chunks(tasks: list[ClaimedTask], size: int) -> list[list[ClaimedTask]]:
-    """Chunks in launch order: a solo task alone as it comes, the others ``size`` at a time."""
-    chunks: list[list[ClaimedTask]] = []
-    chunk: list[ClaimedTask] = []
-    for task in tasks:
-        if task.solo:
-            chunks.append([task])
-            continue
-        chunk.append(task)
-        if len(chunk) == size:
-            chunks.append(chunk)
-            chunk = []
-    if chunk:
-        chunks.append(chunk)
-    return chunks
 
 
 class Dispatcher:
@@ -103,10 +86,26 @@ class Dispatcher:
             by_pool[task.worker_type].append(task)
         for wt, tasks in by_pool.items():
             tasks.sort(key=lambda t: t.priority.level)
-            for chunk in pack_chunks(tasks, sizes[wt]):
-                self.launch(wt, chunk)
+            self._launch_packed(wt, tasks, sizes[wt], free[wt])
         self.telemetry.observe_dispatch(claimed, now)
-        return bool(claimed)
+        # A round that took all it asked for may have left ready tasks: the next one goes at
+        # once. One that took less emptied the queues, so the next waits for a wake-up and
+        # the coalescing delay, and finds several tasks to pack rather than one.
+        return len(claimed) >= sum(request.count for request in requests)
+
+    def _launch_packed(
+        self, worker_type: WorkerType, tasks: list[ClaimedTask], size: int, free: tuple[int, int]
+    ) -> None:
+        """Launch what goes alone first, then the others packed about ``size`` a call."""
+        free_any, free_all = free
+        target_s = self.settings.chunk_target_s
+        run_s = self.scaler.function_run_s
+
+        def long(task: ClaimedTask) -> bool:
+            return runs_long(run_s.get(task.function_name), target_s)
+
+        for chunk in pack(tasks, size, free_any, free_all - free_any, long):
+            self.launch(worker_type, chunk)
 
     async def _plan(self, free: FreeSlots) -> tuple[list[ClaimRequest], dict[WorkerType, int]]:
         """Claims for each pool with a backlog, and the chunk size each pool's tasks get."""
@@ -119,14 +118,13 @@ class Dispatcher:
             if backlog == 0:
                 self.hints.seen_empty(wt, generation)
                 continue
-            size = self._chunk_size(wt, backlog, free_all)
+            size = self._chunk_size(wt, free_all)
             sizes[wt] = size
             requests += plan_claims(wt, counts[wt], free_any * size, (free_all - free_any) * size)
         return requests, sizes
 
-    def _chunk_size(self, worker_type: WorkerType, backlog: int, free_slots: int) -> int:
+    def _chunk_size(self, worker_type: WorkerType, free_slots: int) -> int:
         return chunk_size(
-            backlog,
             free_slots,
             self.scaler.mean_task_s[worker_type],
             self.settings.chunk_target_s,

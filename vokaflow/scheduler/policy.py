@@ -4,11 +4,12 @@ pools scale, and how waiting tasks are promoted. No Redis, no Ray, no clock of i
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vokaflow.domain import ExecutionMode, Priority, WorkerType
 from vokaflow.domain.priority import level_upper_bound
-from vokaflow.store.dispatch_store import ClaimRequest
+from vokaflow.store.dispatch_store import ClaimedTask, ClaimRequest
 
 LEVELS = len(Priority)
 URGENT_LEVELS = (Priority.EMERGENCY.level, Priority.CRITICAL.level)
@@ -63,16 +64,72 @@ def plan_claims(
     ]
 
 
-def chunk_size(
-    backlog: int, free_slots: int, mean_task_s: float, target_chunk_s: float, max_chunk: int
-) -> int:
-    """Tasks per remote call: one when the slots can take the backlog as is, else enough to
-    spread the backlog over the slots, bounded so a chunk runs about ``target_chunk_s``."""
-    if free_slots <= 0 or backlog <= free_slots:
+def chunk_size(free_slots: int, mean_task_s: float, target_chunk_s: float, max_chunk: int) -> int:
+    """Most tasks per remote call: what the pool runs in about ``target_chunk_s`` at its mean
+    run time, within ``max_chunk``. A remote call costs far more CPU than a short task, so a
+    pass packs whatever is ready, a short queue too; the time bound keeps the wait of the
+    last task of a chunk behind the others near ``target_chunk_s``."""
+    if free_slots <= 0:
         return 1
     by_time = int(target_chunk_s / max(mean_task_s, 1e-6))
-    by_spread = math.ceil(backlog / free_slots)
-    return max(1, min(max_chunk, by_time, by_spread))
+    return max(1, min(max_chunk, by_time))
+
+
+def recent_run_s(previous_s: float | None, run_s: float, smoothing: float) -> float:
+    """A function's recent run time, as ``goes_alone`` reads it: a longer run counts at
+    once, a shorter one only a ``smoothing`` part of the way down. A function whose run
+    time depends on its arguments (``sleep``) is thus packed again only after a series of
+    short runs, not after one."""
+    if previous_s is None or run_s >= previous_s:
+        return run_s
+    return previous_s + smoothing * (run_s - previous_s)
+
+
+def runs_long(function_run_s: float | None, target_chunk_s: float) -> bool:
+    """Whether a task of a function with this recent run time (``recent_run_s``; None: not
+    run yet) could hold the rest of a chunk back: it goes alone when the slots allow."""
+    return function_run_s is None or function_run_s > target_chunk_s
+
+
+def pack(
+    tasks: Sequence[ClaimedTask],
+    size: int,
+    slots: int,
+    reserved: int,
+    long: Callable[[ClaimedTask], bool],
+) -> list[list[ClaimedTask]]:
+    """The chunks to launch for ``tasks`` (in priority order): ``slots`` are free for any
+    level, ``reserved`` more only for EMERGENCY and CRITICAL work.
+
+    A ``solo`` task goes alone. EMERGENCY and CRITICAL tasks go alone too, in the reserved
+    slots first, and so do ``long`` ones, as far as the slots allow while leaving one for
+    the rest: past the slots an alone call would wait in Ray behind every other. The rest
+    go in as few chunks of at most ``size`` as hold them, evenly filled, in priority
+    order; if long tasks are among them they are spread over every slot left instead.
+    """
+    solo = [task for task in tasks if task.solo]
+    urgent = [t for t in tasks if not t.solo and t.priority.level in URGENT_LEVELS]
+    others = [t for t in tasks if not t.solo and t.priority.level not in URGENT_LEVELS]
+    free = slots - len(solo)  # slots left for any level
+    urgent_alone = urgent[: max(0, reserved + free - (1 if others else 0))]
+    free -= max(0, len(urgent_alone) - reserved)
+    longs = [task for task in others if long(task)]
+    rest_left = len(longs) < len(others) or len(urgent_alone) < len(urgent)
+    longs_alone = longs if len(longs) + rest_left <= free else []
+    free -= len(longs_alone)
+    lone = {id(task) for task in solo + urgent_alone + longs_alone}
+    shared = [task for task in tasks if id(task) not in lone]
+    if longs and not longs_alone:
+        count = max(1, min(free, len(shared)))
+    else:
+        count = min(max(1, free), math.ceil(len(shared) / max(1, size)))
+    chunks = [[task] for task in tasks if id(task) in lone]
+    return chunks + [_slice(shared, i, count) for i in range(count) if shared]
+
+
+def _slice(items: list[ClaimedTask], index: int, count: int) -> list[ClaimedTask]:
+    """The ``index``-th of ``count`` contiguous, near-equal parts of ``items``."""
+    return items[len(items) * index // count : len(items) * (index + 1) // count]
 
 
 def urgent_reserve(capacity: int, fraction: float) -> int:

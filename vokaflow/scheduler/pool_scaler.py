@@ -10,7 +10,7 @@ from vokaflow.domain import WorkerType
 from vokaflow.domain.task import Outcome
 from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.inflight import InFlight
-from vokaflow.scheduler.policy import Autoscaler, urgent_reserve
+from vokaflow.scheduler.policy import Autoscaler, recent_run_s, urgent_reserve
 from vokaflow.scheduler.ports import Clock, Cluster, QueueSizes
 
 log = logging.getLogger("vokaflow.scheduler")
@@ -42,6 +42,7 @@ class PoolScaler:
         self.target: dict[WorkerType, int] = dict.fromkeys(WorkerType, 0)
         self.target_changed: dict[WorkerType, float] = dict.fromkeys(WorkerType, 0.0)
         self.mean_task_s: dict[WorkerType, float] = dict.fromkeys(WorkerType, 0.001)
+        self.function_run_s: dict[str, float] = {}  # which functions are short enough to pack
         self.autoscaler = Autoscaler(settings.scale_up_queue_size, settings.scale_down_queue_size)
         self.asked: dict[WorkerType, int] = dict.fromkeys(WorkerType, 0)
         self.asked_at = float("-inf")
@@ -58,11 +59,17 @@ class PoolScaler:
         return free
 
     def observe(self, worker_type: WorkerType, outcomes: list[Outcome]) -> None:
-        """Smooth the pool's mean task time, which sizes its chunks."""
+        """Smooth the pool's mean task time, which sizes its chunks, and each function's
+        recent run time, which says whether its tasks may be packed."""
         if outcomes:
             mean = sum(o.execution_time for o in outcomes) / len(outcomes)
             old = self.mean_task_s[worker_type]
             self.mean_task_s[worker_type] = old + MEAN_SMOOTHING * (mean - old)
+        run_s = self.function_run_s
+        for o in outcomes:
+            run_s[o.function_name] = recent_run_s(
+                run_s.get(o.function_name), o.execution_time, MEAN_SMOOTHING
+            )
 
     def refresh_capacity(self) -> None:
         slots = self.cluster.pool_slots()

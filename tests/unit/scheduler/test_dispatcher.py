@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from tests.scheduler_fakes import GP, IO, build_rig, claimed
 from vokaflow.domain import Priority, WorkerType
-from vokaflow.scheduler.dispatcher import pack_chunks
 from vokaflow.scheduler.hints import ReadyHints
+from vokaflow.scheduler.policy import pack
 
 
-async def test_an_idle_pool_gets_one_task_per_chunk():
+async def test_tasks_of_a_function_not_yet_seen_to_be_short_go_alone_while_slots_allow():
     rig = build_rig()
     rig.pools(GENERAL_PURPOSE=(8, 8))
     rig.store.add(*(claimed() for _ in range(3)))
     assert await rig.core.dispatcher.dispatch_round()
     assert [len(x.tasks) for x in rig.executor.launches] == [1, 1, 1]
+
+
+async def test_what_a_pass_finds_ready_of_a_short_function_goes_in_one_call():
+    rig = build_rig()
+    rig.pools(GENERAL_PURPOSE=(8, 8))
+    tasks = [claimed() for _ in range(3)]
+    rig.core.scaler.function_run_s[tasks[0].function_name] = 0.001
+    rig.store.add(*tasks)
+    assert await rig.core.dispatcher.dispatch_round()
+    assert [x.ids for x in rig.executor.launches] == [[t.task_id for t in tasks]]
 
 
 async def test_a_backlog_is_packed_into_chunks_spread_over_the_free_slots():
@@ -80,8 +90,9 @@ async def test_ordinary_work_never_takes_the_reserved_slot():
     rig.pools(GENERAL_PURPOSE=(4, 4))
     rig.store.add(*(claimed(Priority.NORMAL) for _ in range(4)))
     await rig.core.dispatcher.dispatch_round()
-    assert len(rig.executor.launches) == 3
-    assert len(rig.store.queues[GP]) == 1
+    assert len(rig.executor.launches) == 3  # the four share the three ordinary slots
+    assert rig.core.inflight.per_pool[GP] == 3
+    assert sorted(len(x.tasks) for x in rig.executor.launches) == [1, 1, 2]
 
 
 async def test_a_solo_task_runs_alone_even_under_a_backlog():
@@ -91,23 +102,23 @@ async def test_a_solo_task_runs_alone_even_under_a_backlog():
     rig.store.add(*(claimed() for _ in range(5)), solo)
     await rig.core.dispatcher.dispatch_round()
     chunks = [x.ids for x in rig.executor.launches]
-    assert [solo.task_id] in chunks
-    assert sorted(len(c) for c in chunks) == [1, 2, 3]
+    assert chunks[0] == [solo.task_id]
+    assert sorted(len(c) for c in chunks) == [1, 5]  # no more calls than free slots
 
 
-def test_packing_sends_a_solo_task_alone_as_it_comes():
+def test_packing_sends_a_solo_task_alone_first():
     a, b, s, c = claimed(), claimed(), claimed(solo=True), claimed()
-    chunks = pack_chunks([a, b, s, c], size=2)
+    chunks = pack([a, b, s, c], 2, 8, 0, lambda _: False)
     assert [[t.task_id for t in chunk] for chunk in chunks] == [
-        [a.task_id, b.task_id],
         [s.task_id],
-        [c.task_id],
+        [a.task_id],
+        [b.task_id, c.task_id],
     ]
 
 
-def test_packing_keeps_the_remainder_in_a_last_smaller_chunk():
+def test_packing_fills_its_chunks_evenly():
     tasks = [claimed() for _ in range(7)]
-    assert [len(c) for c in pack_chunks(tasks, size=3)] == [3, 3, 1]
+    assert [len(c) for c in pack(tasks, 3, 8, 0, lambda _: False)] == [2, 2, 3]
 
 
 async def test_busy_slots_are_not_dispatched_to_again():

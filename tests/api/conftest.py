@@ -31,6 +31,14 @@ from vokaflow.api.services import Services
 from vokaflow.config import load_settings
 from vokaflow.runtime import launcher
 
+# Shorter than the whole stack's: the auth-failure tests wait out a window twice, and the
+# revocation test a replica's cached key; what they prove does not depend on the length.
+AUTH_FAILURE_WINDOW_S = 2
+FAST_SETTINGS = {
+    "VOKAFLOW_AUTH_FAILURE_WINDOW_S": str(AUTH_FAILURE_WINDOW_S),
+    "VOKAFLOW_API_KEY_CACHE_S": "0.5",
+}
+
 
 class SharedLoopClient(TestClient):
     """A TestClient on the tier's one event loop: the app's async Redis connections belong
@@ -62,6 +70,7 @@ class InProcessService:
         return {
             **os.environ,
             **TEST_SETTINGS,
+            **FAST_SETTINGS,
             "VOKAFLOW_HOME": str(self.home),
             "VOKAFLOW_REDIS_URL": self.redis_url,
             "VOKAFLOW_KEY_PREFIX": self.key_prefix,

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from tests.api.conftest import AUTH_FAILURE_WINDOW_S
 from tests.integration.helpers import wait_out_the_auth_failure_window
 
 
@@ -48,7 +49,7 @@ def test_revoking_an_unknown_key_fails_with_a_message(stack):
 
 @pytest.mark.parametrize("bad_header", [{"X-API-Key": "vf_wrong"}, {}])
 def test_a_client_that_keeps_failing_auth_gets_429_but_good_keys_still_work(stack, bad_header):
-    wait_out_the_auth_failure_window()
+    wait_out_the_auth_failure_window(AUTH_FAILURE_WINDOW_S)
     with stack.client(api_key="") as anonymous:
         codes = []
         for _ in range(200):
@@ -66,4 +67,4 @@ def test_a_client_that_keeps_failing_auth_gets_429_but_good_keys_still_work(stac
             "/api/high-scale-tasks/priorities", headers={"X-API-Key": stack.admin_key}
         )
         assert with_good_key.status_code == 200, "a valid credential is never refused"
-    wait_out_the_auth_failure_window()
+    wait_out_the_auth_failure_window(AUTH_FAILURE_WINDOW_S)

@@ -61,6 +61,7 @@ def stack(ray_cluster: Cluster) -> Iterator[LocalStack]:
             "VOKAFLOW_ENVIRONMENT": "test",
             "VOKAFLOW_HA_PROXY": "false",
             "VOKAFLOW_VICKY_MODELS": "[]",
+            "VOKAFLOW_SHUTDOWN_GRACE_S": "2",
             "VOKAFLOW_RAY_DASHBOARD_URL": f"http://127.0.0.1:{DASHBOARD_PORT}",
         },
     )

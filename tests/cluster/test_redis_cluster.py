@@ -42,6 +42,8 @@ def cluster_stack(
             "VOKAFLOW_ENVIRONMENT": "test",
             "VOKAFLOW_REDIS_URL": cluster.url,
             "VOKAFLOW_VICKY_MODELS": "[]",
+            # `down` need not wait out the 30 s default for the cancelled sleep's chunk
+            "VOKAFLOW_SHUTDOWN_GRACE_S": "2",
         },
     )
     yield from running_stack(local)

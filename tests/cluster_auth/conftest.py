@@ -39,6 +39,7 @@ def token_stack(tmp_path_factory: pytest.TempPathFactory, ray_token: str) -> Ite
         settings={
             "VOKAFLOW_ENVIRONMENT": "test",
             "VOKAFLOW_VICKY_MODELS": "[]",
+            "VOKAFLOW_SHUTDOWN_GRACE_S": "2",
             "VOKAFLOW_REDIS_URL": "",  # the embedded Redis, with its password
             "RAY_AUTH_MODE": "token",
             "RAY_AUTH_TOKEN_PATH": str(token_file),

@@ -57,14 +57,6 @@ def test_the_batch_response_has_the_spec_fields(api):
     assert status(api, batch["successful_tasks"][0]["task_id"])["priority"] == "HIGH"
 
 
-def test_invalid_tasks_in_a_batch_are_listed_while_the_rest_go_in(api):
-    batch = submit_batch(
-        api, [_sleep(0, 0), {"name": "bad", "function_name": "noop", "priority": "URGENT"}]
-    )
-    assert batch["total_submitted"] == 1 and batch["total_errors"] == 1
-    assert batch["errors"][0]["details"]["field"] == "tasks[1].priority"
-
-
 def test_parallel_tasks_run_at_the_same_time(api):
     batch = submit_batch(api, [_sleep(i, 1.0) for i in range(2)], execution_mode="parallel")
     wait_batch(api, batch["batch_id"])
@@ -110,10 +102,6 @@ def test_after_batch_timeout_the_unfinished_tasks_end_as_timeout(api):
     assert done["status"] == "timeout"
     assert (done["timeout"], done["unfinished"]) == (3, 0)
     assert all(status(api, t["task_id"])["status"] == "timeout" for t in batch["successful_tasks"])
-
-
-def test_an_unknown_batch_is_404(api):
-    assert api.get("/api/high-scale-tasks/batch/batch_nope").status_code == 404
 
 
 def test_cancelling_a_task_of_a_sequential_batch_lets_the_next_one_run(api):

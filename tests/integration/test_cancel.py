@@ -27,12 +27,6 @@ def test_a_running_task_is_cancelled(api):
     assert wait_until(api, running["task_id"])["status"] == "cancelled"
 
 
-def test_cancelling_an_unknown_task_is_404(api):
-    reply = api.delete("/api/high-scale-tasks/cancel/no-such-task")
-    assert reply.status_code == 404
-    assert reply.json()["error"] == "not_found"
-
-
 def test_cancelling_a_finished_task_is_409_and_keeps_its_result(api):
     done = submit(api, "statistical_summary", [2, 4])
     wait_until(api, done["task_id"])

@@ -24,14 +24,6 @@ from vokaflow.webhooks.signing import principal_secret, unsigned_bytes, verify_s
 SUBMIT = "/api/high-scale-tasks/submit"
 
 
-def _refused_field(api: Any, function_name: str, **kwargs: Any) -> str:
-    reply = api.post(SUBMIT, json={"name": "bad", "function_name": function_name, "kwargs": kwargs})
-    assert reply.status_code == 400, reply.text
-    assert reply.json()["error"] == "validation_error"
-    field: str = reply.json()["details"]["field"]
-    return field
-
-
 def _completed(api: Any, function_name: str, **kwargs: Any) -> dict[str, Any]:
     task = submit(api, function_name, kwargs=kwargs)
     final = wait_until(api, task["task_id"])
@@ -79,22 +71,6 @@ def test_send_email_delivers_to_the_smtp_server_with_subject_body_and_recipients
     assert received["Bcc"] is None
     assert received["Message-ID"] == result["message_id"]
     assert received.get_payload(decode=True).decode().strip() == "All 12 jobs finished."
-
-
-def test_send_email_refuses_bad_addresses_and_header_injection_at_submit(api):
-    assert _refused_field(api, "send_email", to="not-an-address", subject="s", body="b") == (
-        "kwargs.to"
-    )
-    assert _refused_field(api, "send_email", to=["not-an-address"], subject="s", body="b") == (
-        "kwargs.to[0]"
-    )
-    injected = "Hello\r\nBcc: x@y.example"
-    assert _refused_field(api, "send_email", to=["a@example.com"], subject=injected, body="b") == (
-        "kwargs.subject"
-    )
-    assert _refused_field(api, "send_email", to=["a@example.com"], subject="s", body=3) == (
-        "kwargs.body"
-    )
 
 
 class Receiver:
@@ -166,19 +142,6 @@ def test_a_webhook_answering_500_fails_the_task_after_its_own_retries(api, recei
     assert len({headers["X-VokaFlow-Delivery"] for _, headers, _ in attempts}) == 1
 
 
-def test_send_webhook_refuses_other_schemes_and_internal_addresses_at_submit(api):
-    assert _refused_field(api, "send_webhook", url="ftp://x", payload={}) == "kwargs.url"
-    assert _refused_field(api, "send_webhook", url="http://169.254.169.254/", payload={}) == (
-        "kwargs.url"
-    )
-    assert _refused_field(api, "send_webhook", url="http://10.0.0.1/hook", payload={}) == (
-        "kwargs.url"
-    )
-    assert _refused_field(api, "send_webhook", url="https://a.example/", payload=[1]) == (
-        "kwargs.payload"
-    )
-
-
 def test_a_host_that_only_resolves_to_an_internal_address_is_refused_before_sending(api):
     # 167772161 is 10.0.0.1 written as one number: not an address literal at submit, but
     # the resolver turns it into one, and the check before sending refuses it.
@@ -227,15 +190,3 @@ def test_broadcast_notification_reaches_the_audiences_subscriber(api, stack):
         )
     finally:
         pubsub.close()
-
-
-def test_broadcast_notification_refuses_an_audience_that_is_not_a_slug(api):
-    assert _refused_field(api, "broadcast_notification", audience="Ops Team", message="m") == (
-        "kwargs.audience"
-    )
-    assert _refused_field(api, "broadcast_notification", audience="../x", message="m") == (
-        "kwargs.audience"
-    )
-    assert _refused_field(api, "broadcast_notification", audience="ops", message="m", data=1) == (
-        "kwargs.data"
-    )

@@ -1,6 +1,10 @@
 """schemathesis against the running service's /openapi.json, authenticated, on every
 endpoint: no 5xx, and every response as the schema says (status, content type, body); with
-the admin key and with an ordinary tenant's key."""
+the admin key and with an ordinary tenant's key.
+
+Every operation goes through all three phases; the fuzzing phase is bounded per operation
+(VOKAFLOW_FUZZ_EXAMPLES, 15 by default): past that, more random bodies mostly meet the same
+validation again and cost the stack tier a minute and a half."""
 
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ def test_schemathesis_finds_no_server_error_and_no_response_that_breaks_the_sche
         "--phases",
         "examples,coverage,fuzzing",
         "--max-examples",
-        os.environ.get("VOKAFLOW_FUZZ_EXAMPLES", "100"),
+        os.environ.get("VOKAFLOW_FUZZ_EXAMPLES", "15"),
         "--seed",
         os.environ.get("VOKAFLOW_FUZZ_SEED", "20261127"),
         "--workers",

@@ -272,26 +272,6 @@ def test_an_event_read_by_a_killed_dispatcher_is_delivered_by_its_restart(stack,
     assert {a["delivery_id"] for a in attempts} == {headers["X-VokaFlow-Delivery"]}
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "ftp://example.com/hook",
-        "http://10.0.0.1/",
-        "http://169.254.169.254/",
-        "http://[::1]:1/",
-        "http://192.168.1.1/",
-        "http://127.0.0.2:9/",
-    ],
-)
-def test_a_url_to_an_internal_address_or_another_scheme_is_refused(api, url):
-    reply = api.post(
-        "/api/webhooks/configure", json={"url": url, "events": ["task.completed"], "secret": SECRET}
-    )
-    assert reply.status_code == 400, reply.text
-    assert reply.json()["error"] == "validation_error"
-    assert reply.json()["details"]["field"] == "url"
-
-
 def test_unknown_events_and_short_secrets_are_refused(api, receiver):
     url = receiver.url("/ok/never")
     for body, field in (
@@ -369,10 +349,3 @@ def test_a_principal_at_its_webhook_limit_gets_409_until_it_deletes_one(ann, rec
     assert refused.status_code == 409 and refused.json()["error"] == "conflict"
     assert ann.delete(f"/api/webhooks/{hooks[0]['id']}").status_code == 200
     assert ann.post("/api/webhooks/configure", json=body).status_code == 201
-
-
-def test_the_webhook_endpoints_are_in_the_openapi_document(api):
-    paths = api.get("/openapi.json").json()["paths"]
-    assert {"post", "get"} <= set(paths["/api/webhooks/configure"]) | set(paths["/api/webhooks"])
-    assert "404" in paths["/api/webhooks/{webhook_id}/deliveries"]["get"]["responses"]
-    assert "400" in paths["/api/webhooks/configure"]["post"]["responses"]

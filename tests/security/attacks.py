@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 
+from tests.conftest import JWT_CLAIMS
 from tests.integration.helpers import wait_until
 
 SUBMIT = "/api/high-scale-tasks/submit"
@@ -46,3 +48,18 @@ def refused_field(reply: httpx.Response) -> str:
 def open_to_others(path: Path) -> bool:
     """Whether a user other than the owner (in its group or not) may read or enter it."""
     return bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
+
+
+def signed_token(stack: Any, sub: str, role: str = "user") -> str:
+    """A token for ``sub`` signed with the stack's own secret, as `vokaflow token` makes one."""
+    secret = (stack.home / "jwt_secret").read_text().strip()
+    now = int(time.time())
+    claims = {"sub": sub, "role": role, "nbf": now, "exp": now + 600, **JWT_CLAIMS}
+    return jwt.encode(claims, secret)
+
+
+def bearer_client(stack: Any, credential: str) -> Any:
+    """A client of the stack that sends ``credential`` as a bearer token, and no key."""
+    client = stack.client(api_key="")
+    client.headers["Authorization"] = f"Bearer {credential}"
+    return client

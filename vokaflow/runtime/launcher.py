@@ -237,6 +237,8 @@ def start_ray(settings: Settings) -> str:
 
 
 SCHEDULER_JOB_KIND = "vokaflow-scheduler"
+NO_JOB_AGENT = "No available agent to submit job"
+JOB_AGENT_WAIT_S = 60
 
 
 def _job_client(settings: Settings) -> Any:
@@ -276,13 +278,24 @@ def start_scheduler_job(settings: Settings, redis_url: str) -> None:
     client = _job_client(settings)
     if _scheduler_jobs(settings, client, live_only=True):
         return
-    client.submit_job(
+    job = dict(
         entrypoint=f"{sys.executable} -m vokaflow.runtime.host",
         submission_id=f"{SCHEDULER_JOB_KIND}-{settings.key_prefix}-{int(time.time())}",
         runtime_env={"env_vars": job_env(settings, redis_url, RayKV())},
         metadata={"kind": SCHEDULER_JOB_KIND, "key_prefix": settings.key_prefix},
         entrypoint_num_cpus=0,
     )
+    deadline = time.monotonic() + JOB_AGENT_WAIT_S
+    while True:
+        try:
+            client.submit_job(**job)
+            return
+        except RuntimeError as exc:
+            # The head's job agent registers a little after the dashboard answers; on a
+            # loaded machine a submit in between is refused with this message.
+            if NO_JOB_AGENT not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def stop_scheduler_job(settings: Settings, timeout_s: float = 20.0) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 
 import pytest
 import redis.asyncio as aioredis
@@ -13,7 +14,7 @@ import redis.asyncio as aioredis
 from vokaflow.api.views import task_status_view
 from vokaflow.domain import Priority, WorkerType
 from vokaflow.domain.priority import queue_score
-from vokaflow.domain.task import NewTask, TaskField, record_priority
+from vokaflow.domain.task import TaskField, TaskSpec, record_priority
 from vokaflow.ratelimit.bucket import RateLimit
 from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule
 from vokaflow.store.batch_store import BatchRecord, BatchStore
@@ -63,9 +64,9 @@ async def test_both_buckets_count_each_owner_s_usage_apart(limiter):
     assert (await limiter.usage("ml", "ann"), await limiter.usage("ml", "bob")) == (3, 1)
 
 
-def _task(keys: Keys, priority: Priority, created_at: float) -> NewTask:
+def _task(keys: Keys, priority: Priority, created_at: float) -> TaskSpec:
     task_id = str(uuid.uuid4())
-    return NewTask(
+    return TaskSpec(
         task_id,
         "t",
         "noop",
@@ -129,8 +130,7 @@ async def test_a_record_written_before_the_score_was_the_one_truth_still_reads(r
     only the score is read, and a promotion of such a record had rewritten it too."""
     client, keys = redis_and_keys
     tasks, dispatch = TaskStore(client, keys), DispatchStore(client, keys)
-    held = _task(keys, Priority.BATCH, time.time())
-    held.hold = True
+    held = replace(_task(keys, Priority.BATCH, time.time()), hold=True)
     await tasks.submit([held])
     legacy = {TaskField.LEGACY_PRIORITY: "BATCH", TaskField.LEGACY_LEVEL: "5"}
     promoted_score = repr(queue_score(Priority.LOW, held.created_at))

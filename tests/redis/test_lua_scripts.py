@@ -67,20 +67,20 @@ async def test_both_buckets_count_each_owner_s_usage_apart(limiter):
 def _task(keys: Keys, priority: Priority, created_at: float) -> TaskSpec:
     task_id = str(uuid.uuid4())
     return TaskSpec(
-        task_id,
-        "t",
-        "noop",
-        [],
-        {},
-        priority,
-        WorkerType.GENERAL_PURPOSE,
-        "system",
-        300,
-        0,
-        {},
-        created_at,
-        keys.partition(task_id),
-        "test",
+        task_id=task_id,
+        name="t",
+        function_name="noop",
+        args=[],
+        kwargs={},
+        priority=priority,
+        worker_type=WorkerType.GENERAL_PURPOSE,
+        category="system",
+        timeout_s=300,
+        max_retries=0,
+        metadata={},
+        created_at=created_at,
+        partition=keys.partition(task_id),
+        owner="test",
     )
 
 
@@ -122,7 +122,7 @@ async def test_a_promoted_task_is_reported_and_counted_at_its_new_priority(redis
     assert (by_level[Priority.LOW.level], by_level[Priority.BATCH.level]) == (1, 0)
     everything = ClaimRequest(WorkerType.GENERAL_PURPOSE, starving.partition, float("inf"), 1)
     (claimed,) = await dispatch.claim([everything], time.time())
-    assert claimed.priority == Priority.LOW  # what its queue wait and SLA are measured by
+    assert claimed.spec.priority == Priority.LOW  # what its queue wait and SLA are measured by
 
 
 async def test_a_record_written_before_the_score_was_the_one_truth_still_reads(redis_and_keys):
@@ -140,7 +140,7 @@ async def test_a_record_written_before_the_score_was_the_one_truth_still_reads(r
     assert record_priority(await tasks.get(held.task_id)) == Priority.LOW
     everything = ClaimRequest(WorkerType.GENERAL_PURPOSE, held.partition, float("inf"), 1)
     (claimed,) = await dispatch.claim([everything], time.time())
-    assert claimed.priority == Priority.LOW
+    assert claimed.spec.priority == Priority.LOW
 
 
 async def test_a_requeued_dead_letter_s_queue_wait_counts_from_its_requeue(redis_and_keys):
@@ -163,7 +163,7 @@ async def test_a_requeued_dead_letter_s_queue_wait_counts_from_its_requeue(redis
     assert outcome == "requeued"
     assert record is not None and (record["status"], record["attempts"]) == ("queued", "0")
     (again,) = await dispatch.claim([everything], time.time())
-    assert again.attempt == 1 and again.created_at == created_at
+    assert again.attempt == 1 and again.spec.created_at == created_at
     assert again.queued_since == again.requeued_at == pytest.approx(requeued, abs=1)
 
 

@@ -64,9 +64,18 @@ def _task(keys: Keys, priority: Priority, max_retries: int = 0, timeout_s: int =
     task_id = str(uuid.uuid4())
     created_at = time.time() - 1
     return TaskSpec(
-        task_id, "t", "noop", [], {}, priority, GP, CATEGORY, timeout_s, max_retries, {},
-        created_at, keys.partition(task_id), "ann",
-    )  # fmt: skip
+        task_id=task_id,
+        name="t",
+        function_name="noop",
+        priority=priority,
+        worker_type=GP,
+        category=CATEGORY,
+        timeout_s=timeout_s,
+        max_retries=max_retries,
+        created_at=created_at,
+        partition=keys.partition(task_id),
+        owner="ann",
+    )
 
 
 async def _eventually(check: Callable[[], object]) -> None:

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from vokaflow.api.views import task_status_view
 from vokaflow.domain import Priority, WorkerType
 from vokaflow.domain.priority import queue_score
-from vokaflow.domain.task import TaskField, TaskSpec, record_priority
+from vokaflow.domain.task import TaskField, TaskSpec
 from vokaflow.ratelimit.bucket import RateLimit
 from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule
 from vokaflow.store.batch_store import BatchRecord, BatchStore
@@ -96,7 +96,7 @@ async def test_promotion_in_redis_follows_the_starvation_rule(redis_and_keys):
     waits = [rule.wait_before_promotion_ms(level) for level in range(8)]
     assert await dispatch.promote_starving(now_ms, waits, PROMOTION_CEILING) == 1
     priorities = {
-        t.task_id: record_priority(await tasks.get(t.task_id))
+        t.task_id: TaskSpec.from_record(await tasks.get(t.task_id)).priority
         for t in (old_batch, new_batch, old_high)
     }
     assert priorities == {
@@ -137,7 +137,7 @@ async def test_a_record_written_before_the_score_was_the_one_truth_still_reads(r
     await client.hset(keys.task(held.task_id), mapping={**legacy, TaskField.SCORE: promoted_score})
 
     assert await dispatch.release_held(held.task_id, int(time.time() * 1000))
-    assert record_priority(await tasks.get(held.task_id)) == Priority.LOW
+    assert TaskSpec.from_record(await tasks.get(held.task_id)).priority == Priority.LOW
     everything = ClaimRequest(WorkerType.GENERAL_PURPOSE, held.partition, float("inf"), 1)
     (claimed,) = await dispatch.claim([everything], time.time())
     assert claimed.spec.priority == Priority.LOW

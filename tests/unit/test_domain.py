@@ -10,7 +10,7 @@ import pytest
 
 from vokaflow.domain import FINISHED, BatchStatus, Priority, TaskField, TaskStatus, WorkerType
 from vokaflow.domain.priority import level_of_score, queue_score
-from vokaflow.domain.task import ClaimedTask, TaskSpec, record_priority
+from vokaflow.domain.task import ClaimedTask, TaskSpec
 
 
 def _new_task(
@@ -61,7 +61,7 @@ def test_a_new_record_stores_the_priority_once_and_reads_it_back():
     record = dict(zip(fields[::2], fields[1::2], strict=True))
     assert TaskField.LEGACY_PRIORITY not in record and TaskField.LEGACY_LEVEL not in record
     assert record[TaskField.STATUS] == TaskStatus.QUEUED
-    assert record_priority(record) is Priority.BATCH
+    assert TaskSpec.from_record(record).priority is Priority.BATCH
 
 
 def test_a_promotion_that_rewrites_the_score_changes_the_priority_read():
@@ -69,7 +69,7 @@ def test_a_promotion_that_rewrites_the_score_changes_the_priority_read():
     record = dict(zip(fields[::2], fields[1::2], strict=True))
     record[TaskField.SCORE] = repr(queue_score(Priority.LOW, 1_800_000_000.0))
     record[TaskField.LEGACY_PRIORITY] = "BATCH"  # as an older version left it: ignored
-    assert record_priority(record) is Priority.LOW
+    assert TaskSpec.from_record(record).priority is Priority.LOW
 
 
 @pytest.mark.parametrize("priority", list(Priority))

@@ -292,12 +292,6 @@ class Outcome:
         ]
 
 
-def record_priority(record: Mapping[str, str]) -> Priority:
-    """A stored task's priority now: the one it was submitted at, or the one a starvation
-    promotion gave it."""
-    return Priority.from_score(float(record[TaskField.SCORE]))
-
-
 def task_owner(spec_json: str) -> str | None:
     """The principal that submitted a task, from its record's spec field."""
     owner = json.loads(spec_json).get("owner")

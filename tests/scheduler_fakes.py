@@ -14,10 +14,10 @@ from typing import Any
 from vokaflow.config import Settings
 from vokaflow.domain import Priority, TaskStatus, WorkerType
 from vokaflow.domain.priority import level_upper_bound
-from vokaflow.domain.task import Outcome
+from vokaflow.domain.task import ClaimedTask, Outcome, TaskSpec
 from vokaflow.scheduler.core import Channels, Ports, SchedulerCore
 from vokaflow.scheduler.ports import WorkerLost
-from vokaflow.store.dispatch_store import ClaimedTask, ClaimRequest, Retry, Settled
+from vokaflow.store.dispatch_store import ClaimRequest, Retry, Settled
 
 GP = WorkerType.GENERAL_PURPOSE
 IO = WorkerType.IO_INTENSIVE
@@ -99,7 +99,7 @@ class FakeTaskStore:
 
     def add(self, *tasks: ClaimedTask) -> None:
         for task in tasks:
-            self.queues[task.worker_type].append(task)
+            self.queues[task.spec.worker_type].append(task)
 
     async def level_counts(self, pools: Sequence[WorkerType]) -> dict[WorkerType, Any]:
         self.counted.append(list(pools))
@@ -109,7 +109,7 @@ class FakeTaskStore:
         for wt in pools:
             levels = [0] * len(Priority)
             for task in self.queues[wt]:
-                levels[task.priority.level] += 1
+                levels[task.spec.priority.level] += 1
             counts[wt] = {0: levels}
         return counts
 
@@ -117,9 +117,9 @@ class FakeTaskStore:
         self.claims.append(list(requests))
         taken: list[ClaimedTask] = []
         for request in requests:
-            queue = sorted(self.queues[request.worker_type], key=lambda t: t.priority.level)
+            queue = sorted(self.queues[request.worker_type], key=lambda t: t.spec.priority.level)
             eligible = [
-                t for t in queue if level_upper_bound(t.priority.level) <= request.max_score
+                t for t in queue if level_upper_bound(t.spec.priority.level) <= request.max_score
             ]
             for task in eligible[: request.count]:
                 self.queues[request.worker_type].remove(task)
@@ -315,22 +315,25 @@ def claimed(
     batch_id: str = "",
     created_at: float = START_WALL - 5,
 ) -> ClaimedTask:
-    return ClaimedTask(
+    spec = TaskSpec(
         task_id=f"t{next(_ids)}",
         function_name="noop",
         args=[],
         kwargs={},
         timeout_s=timeout_s,
-        attempt=attempt,
         priority=priority,
         worker_type=worker_type,
         batch_id=batch_id,
-        solo=solo,
         max_retries=max_retries,
-        system_retries=system_retries,
         owner="ann",
         category="general",
         created_at=created_at,
+    )
+    return ClaimedTask(
+        spec=spec,
+        attempt=attempt,
+        solo=solo,
+        system_retries=system_retries,
     )
 
 

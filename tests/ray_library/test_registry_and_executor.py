@@ -3,16 +3,24 @@ from __future__ import annotations
 import pytest
 
 from vokaflow.domain import WorkerType
-from vokaflow.domain.task import Outcome
+from vokaflow.domain.task import ClaimedTask, Outcome, TaskSpec
 from vokaflow.functions.arguments import ArgumentConflict, ArgumentError
 from vokaflow.functions.registry import FunctionRegistry, function
 from vokaflow.workers.capture import MAX_LINES, captured_output
-from vokaflow.workers.executor import TaskSpec
 from vokaflow.workers.executor import run_one as run_in_sink
 from vokaflow.workers.resources import node_resources, pool_slots, task_options
 
 
-def run_one(spec: TaskSpec) -> Outcome:
+def _claimed(
+    task_id: str, attempt: int, function_name: str, args: list, kwargs: dict, **spec: str
+) -> ClaimedTask:
+    return ClaimedTask(
+        TaskSpec(task_id=task_id, function_name=function_name, args=args, kwargs=kwargs, **spec),
+        attempt,
+    )
+
+
+def run_one(spec: ClaimedTask) -> Outcome:
     with captured_output() as sink:
         return run_in_sink(spec, sink)
 
@@ -142,14 +150,14 @@ def test_an_async_function_is_run_to_completion():
 
 
 def test_the_executor_reports_a_result_and_its_timing():
-    outcome = run_one(TaskSpec("t1", 1, "statistical_summary", [[1, 2, 3]], {}))
+    outcome = run_one(_claimed("t1", 1, "statistical_summary", [[1, 2, 3]], {}))
     assert outcome.status == "completed"
     assert outcome.result["mean"] == 2.0
     assert outcome.completed_at >= outcome.started_at
 
 
 def test_the_executor_turns_an_exception_into_a_failed_outcome_with_a_traceback():
-    outcome = run_one(TaskSpec("t2", 1, "raise_error", ["boom"], {}))
+    outcome = run_one(_claimed("t2", 1, "raise_error", ["boom"], {}))
     assert outcome.status == "failed"
     assert outcome.error == {
         "type": "RuntimeError",
@@ -161,7 +169,7 @@ def test_the_executor_turns_an_exception_into_a_failed_outcome_with_a_traceback(
 
 def test_the_worker_refuses_an_admin_only_function_to_a_task_a_user_submitted():
     """Checked at submit and at requeue, and once more where the task runs."""
-    spec = TaskSpec("t5", 1, "cache_cleanup", [], {"dry_run": True}, owner="ann", data_scope="ann")
+    spec = _claimed("t5", 1, "cache_cleanup", [], {"dry_run": True}, owner="ann", data_scope="ann")
     outcome = run_one(spec)
     assert outcome.status == "failed" and outcome.error["type"] == "PermissionError"
 
@@ -176,7 +184,7 @@ def test_a_result_that_is_not_json_fails_the_task_with_a_reason():
     def returns_set() -> set[int]:
         return {1}
 
-    outcome = run_one(TaskSpec("t4", 1, "returns_a_set_for_test", [], {}))
+    outcome = run_one(_claimed("t4", 1, "returns_a_set_for_test", [], {}))
     assert outcome.status == "failed" and outcome.error["type"] == "TypeError"
 
 
@@ -191,8 +199,8 @@ def test_every_worker_type_maps_to_its_own_ray_resource_with_at_least_one_slot()
 
 def test_what_a_task_prints_and_logs_is_captured_as_its_own_lines():
     with captured_output() as sink:
-        first = run_in_sink(TaskSpec("t5", 1, "echo", ["hello from a task"], {}), sink)
-        second = run_in_sink(TaskSpec("t6", 1, "noop", [], {}), sink)
+        first = run_in_sink(_claimed("t5", 1, "echo", ["hello from a task"], {}), sink)
+        second = run_in_sink(_claimed("t6", 1, "noop", [], {}), sink)
     messages = [(line["source"], line["message"]) for line in first.logs]
     assert ("stdout", "hello from a task") in messages
     assert ("vokaflow.functions.echo", "hello from a task") in messages
@@ -239,10 +247,7 @@ def test_progress_bars_keep_only_their_last_state_and_cost_linear_time():
 
 def test_a_claimed_task_s_submission_time_reaches_the_running_task_s_context(tmp_path):
     from vokaflow.config import Settings
-    from vokaflow.domain import Priority
     from vokaflow.functions.context import current_task
-    from vokaflow.scheduler.ray_adapters import task_spec
-    from vokaflow.store.dispatch_store import ClaimedTask
     from vokaflow.workers.env import WorkerEnv
 
     @function(
@@ -256,23 +261,17 @@ def test_a_claimed_task_s_submission_time_reaches_the_running_task_s_context(tmp
         assert task is not None
         return {"task_id": task.task_id, "created_at": task.created_at}
 
-    claimed = ClaimedTask(
+    spec = TaskSpec(
         task_id="t7",
         function_name="task_context_for_test",
-        args=[],
-        kwargs={},
         timeout_s=5,
-        attempt=3,  # a retry: the submission time stays the first one's
-        priority=Priority.NORMAL,
-        worker_type=WorkerType.GENERAL_PURPOSE,
-        batch_id="",
-        solo=False,
         max_retries=3,
-        system_retries=1,
         created_at=1_700_000_000.25,
     )
+    # a retry: the submission time stays the first one's
+    claimed = ClaimedTask(spec, attempt=3, system_retries=1)
     settings = Settings(home=tmp_path, data_roots=str(tmp_path / "d"))
     env = WorkerEnv(redis_url="redis://unused", settings_wire=settings.to_wire())
     with captured_output() as sink:
-        outcome = run_in_sink(task_spec(claimed), sink, env)
+        outcome = run_in_sink(claimed, sink, env)
     assert outcome.result == {"task_id": "t7", "created_at": 1_700_000_000.25}

@@ -34,3 +34,12 @@ def test_an_env_with_other_settings_is_its_own_instance():
 def test_the_unpickled_env_equals_the_one_the_scheduler_sent():
     env = _env()
     assert cloudpickle.loads(cloudpickle.dumps(env)) == env
+
+
+def test_a_claimed_task_crosses_ray_s_pickler_whole():
+    from vokaflow.domain import Priority
+    from vokaflow.domain.task import ClaimedTask, TaskSpec
+
+    spec = TaskSpec(task_id="t1", function_name="noop", priority=Priority.HIGH, kwargs={"a": 1})
+    task = ClaimedTask(spec, attempt=2, solo=True, requeued_at=3.5)
+    assert cloudpickle.loads(cloudpickle.dumps(task)) == task

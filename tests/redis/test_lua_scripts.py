@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 
 import pytest
 import redis.asyncio as aioredis
@@ -13,7 +14,7 @@ import redis.asyncio as aioredis
 from vokaflow.api.views import task_status_view
 from vokaflow.domain import Priority, WorkerType
 from vokaflow.domain.priority import queue_score
-from vokaflow.domain.task import NewTask, TaskField, record_priority
+from vokaflow.domain.task import TaskField, TaskSpec
 from vokaflow.ratelimit.bucket import RateLimit
 from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule
 from vokaflow.store.batch_store import BatchRecord, BatchStore
@@ -63,23 +64,23 @@ async def test_both_buckets_count_each_owner_s_usage_apart(limiter):
     assert (await limiter.usage("ml", "ann"), await limiter.usage("ml", "bob")) == (3, 1)
 
 
-def _task(keys: Keys, priority: Priority, created_at: float) -> NewTask:
+def _task(keys: Keys, priority: Priority, created_at: float) -> TaskSpec:
     task_id = str(uuid.uuid4())
-    return NewTask(
-        task_id,
-        "t",
-        "noop",
-        [],
-        {},
-        priority,
-        WorkerType.GENERAL_PURPOSE,
-        "system",
-        300,
-        0,
-        {},
-        created_at,
-        keys.partition(task_id),
-        "test",
+    return TaskSpec(
+        task_id=task_id,
+        name="t",
+        function_name="noop",
+        args=[],
+        kwargs={},
+        priority=priority,
+        worker_type=WorkerType.GENERAL_PURPOSE,
+        category="system",
+        timeout_s=300,
+        max_retries=0,
+        metadata={},
+        created_at=created_at,
+        partition=keys.partition(task_id),
+        owner="test",
     )
 
 
@@ -95,7 +96,7 @@ async def test_promotion_in_redis_follows_the_starvation_rule(redis_and_keys):
     waits = [rule.wait_before_promotion_ms(level) for level in range(8)]
     assert await dispatch.promote_starving(now_ms, waits, PROMOTION_CEILING) == 1
     priorities = {
-        t.task_id: record_priority(await tasks.get(t.task_id))
+        t.task_id: TaskSpec.from_record(await tasks.get(t.task_id)).priority
         for t in (old_batch, new_batch, old_high)
     }
     assert priorities == {
@@ -121,7 +122,7 @@ async def test_a_promoted_task_is_reported_and_counted_at_its_new_priority(redis
     assert (by_level[Priority.LOW.level], by_level[Priority.BATCH.level]) == (1, 0)
     everything = ClaimRequest(WorkerType.GENERAL_PURPOSE, starving.partition, float("inf"), 1)
     (claimed,) = await dispatch.claim([everything], time.time())
-    assert claimed.priority == Priority.LOW  # what its queue wait and SLA are measured by
+    assert claimed.spec.priority == Priority.LOW  # what its queue wait and SLA are measured by
 
 
 async def test_a_record_written_before_the_score_was_the_one_truth_still_reads(redis_and_keys):
@@ -129,18 +130,17 @@ async def test_a_record_written_before_the_score_was_the_one_truth_still_reads(r
     only the score is read, and a promotion of such a record had rewritten it too."""
     client, keys = redis_and_keys
     tasks, dispatch = TaskStore(client, keys), DispatchStore(client, keys)
-    held = _task(keys, Priority.BATCH, time.time())
-    held.hold = True
+    held = replace(_task(keys, Priority.BATCH, time.time()), hold=True)
     await tasks.submit([held])
     legacy = {TaskField.LEGACY_PRIORITY: "BATCH", TaskField.LEGACY_LEVEL: "5"}
     promoted_score = repr(queue_score(Priority.LOW, held.created_at))
     await client.hset(keys.task(held.task_id), mapping={**legacy, TaskField.SCORE: promoted_score})
 
     assert await dispatch.release_held(held.task_id, int(time.time() * 1000))
-    assert record_priority(await tasks.get(held.task_id)) == Priority.LOW
+    assert TaskSpec.from_record(await tasks.get(held.task_id)).priority == Priority.LOW
     everything = ClaimRequest(WorkerType.GENERAL_PURPOSE, held.partition, float("inf"), 1)
     (claimed,) = await dispatch.claim([everything], time.time())
-    assert claimed.priority == Priority.LOW
+    assert claimed.spec.priority == Priority.LOW
 
 
 async def test_a_requeued_dead_letter_s_queue_wait_counts_from_its_requeue(redis_and_keys):
@@ -163,7 +163,7 @@ async def test_a_requeued_dead_letter_s_queue_wait_counts_from_its_requeue(redis
     assert outcome == "requeued"
     assert record is not None and (record["status"], record["attempts"]) == ("queued", "0")
     (again,) = await dispatch.claim([everything], time.time())
-    assert again.attempt == 1 and again.created_at == created_at
+    assert again.attempt == 1 and again.spec.created_at == created_at
     assert again.queued_since == again.requeued_at == pytest.approx(requeued, abs=1)
 
 

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 
 from tests.scheduler_fakes import GP, FakeMetrics, Rig, build_rig
 from vokaflow.domain import Priority, TaskField, TaskStatus, WorkerType
-from vokaflow.domain.task import NewTask
+from vokaflow.domain.task import TaskSpec
 from vokaflow.lifecycle.ending import TaskEnding
 from vokaflow.scheduler.batches import BatchCoordinator
 from vokaflow.scheduler.inflight import STARTUP_GRACE_S
@@ -60,13 +60,22 @@ def _rig(client: aioredis.Redis, keys: Keys, **settings) -> tuple[Rig, TaskStore
     return rig, tasks
 
 
-def _task(keys: Keys, priority: Priority, max_retries: int = 0, timeout_s: int = 300) -> NewTask:
+def _task(keys: Keys, priority: Priority, max_retries: int = 0, timeout_s: int = 300) -> TaskSpec:
     task_id = str(uuid.uuid4())
     created_at = time.time() - 1
-    return NewTask(
-        task_id, "t", "noop", [], {}, priority, GP, CATEGORY, timeout_s, max_retries, {},
-        created_at, keys.partition(task_id), "ann",
-    )  # fmt: skip
+    return TaskSpec(
+        task_id=task_id,
+        name="t",
+        function_name="noop",
+        priority=priority,
+        worker_type=GP,
+        category=CATEGORY,
+        timeout_s=timeout_s,
+        max_retries=max_retries,
+        created_at=created_at,
+        partition=keys.partition(task_id),
+        owner="ann",
+    )
 
 
 async def _eventually(check: Callable[[], object]) -> None:

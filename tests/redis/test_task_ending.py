@@ -16,12 +16,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from vokaflow.domain import BatchStatus, Priority, TaskStatus, WorkerType
-from vokaflow.domain.task import NewTask, Outcome
+from vokaflow.domain.task import ClaimedTask, Outcome, TaskSpec
 from vokaflow.lifecycle.ending import TaskEnding
 from vokaflow.scheduler.batches import BatchCoordinator
 from vokaflow.store.batch_store import BatchRecord, BatchStore, terminal_counts
 from vokaflow.store.category_stats import CategoryStats
-from vokaflow.store.dispatch_store import ClaimedTask, ClaimRequest, DispatchStore, Retry
+from vokaflow.store.dispatch_store import ClaimRequest, DispatchStore, Retry
 from vokaflow.store.events import EventLog
 from vokaflow.store.keys import Keys
 from vokaflow.store.logs import LogStore
@@ -99,23 +99,23 @@ class World:
         return found
 
 
-def _new_task(keys: Keys, batch_id: str | None) -> NewTask:
+def _new_task(keys: Keys, batch_id: str | None) -> TaskSpec:
     task_id = str(uuid.uuid4())
-    return NewTask(
-        task_id,
-        "t",
-        "noop",
-        [],
-        {},
-        Priority.HIGH,
-        POOL,
-        CATEGORY,
-        300,
-        0,
-        {},
-        time.time(),
-        keys.partition(task_id),
-        OWNER,
+    return TaskSpec(
+        task_id=task_id,
+        name="t",
+        function_name="noop",
+        args=[],
+        kwargs={},
+        priority=Priority.HIGH,
+        worker_type=POOL,
+        category=CATEGORY,
+        timeout_s=300,
+        max_retries=0,
+        metadata={},
+        created_at=time.time(),
+        partition=keys.partition(task_id),
+        owner=OWNER,
         batch_id=batch_id,
     )
 

@@ -10,11 +10,13 @@ import pytest
 
 from vokaflow.domain import FINISHED, BatchStatus, Priority, TaskField, TaskStatus, WorkerType
 from vokaflow.domain.priority import level_of_score, queue_score
-from vokaflow.domain.task import NewTask, TaskSpec, record_priority
+from vokaflow.domain.task import ClaimedTask, TaskSpec
 
 
-def _new_task(priority: Priority = Priority.NORMAL, data_scope: str = "") -> NewTask:
-    return NewTask(
+def _new_task(
+    priority: Priority = Priority.NORMAL, data_scope: str = "", batch_id: str = ""
+) -> TaskSpec:
+    return TaskSpec(
         task_id="t-1",
         name="report",
         function_name="noop",
@@ -30,18 +32,28 @@ def _new_task(priority: Priority = Priority.NORMAL, data_scope: str = "") -> New
         partition=7,
         owner="ann",
         data_scope=data_scope,
+        batch_id=batch_id,
     )
 
 
 @pytest.mark.parametrize("data_scope", ["", "users/ann"])
-def test_the_spec_decodes_to_what_was_encoded(data_scope):
-    task = _new_task(data_scope=data_scope)
-    spec = TaskSpec.decode(task.spec())
-    assert spec == TaskSpec(
-        "t-1", "report", "noop", [1, "two"], {"three": 3.0}, "system", 60, 2,
-        {"team": "a"}, 1_700_000_000.25, 7, "ann", data_scope,
-    )  # fmt: skip
-    assert TaskSpec.decode(spec.encode()) == spec
+@pytest.mark.parametrize("batch_id", ["", "batch_1"])
+def test_a_task_reads_back_from_its_record_as_it_was_written(data_scope, batch_id):
+    task = _new_task(data_scope=data_scope, batch_id=batch_id)
+    flat = task.to_fields()
+    record = dict(zip(flat[::2], flat[1::2], strict=True))
+    assert TaskSpec.from_record(record) == task
+    assert TaskSpec.decode(record[TaskField.SPEC]).function_name == "noop"
+
+
+def test_a_claimed_task_is_its_record_s_task_and_dispatch_state():
+    flat = _new_task(priority=Priority.HIGH).to_fields()
+    record = dict(zip(flat[::2], flat[1::2], strict=True))
+    record |= {TaskField.ATTEMPTS: "2", TaskField.SOLO: "1", TaskField.REQUEUED_AT: "1500"}
+    claimed = ClaimedTask.from_record(record)
+    assert claimed.spec == _new_task(priority=Priority.HIGH)
+    assert (claimed.attempt, claimed.solo, claimed.system_retries) == (2, True, 0)
+    assert claimed.queued_since == 1.5
 
 
 def test_a_new_record_stores_the_priority_once_and_reads_it_back():
@@ -49,7 +61,7 @@ def test_a_new_record_stores_the_priority_once_and_reads_it_back():
     record = dict(zip(fields[::2], fields[1::2], strict=True))
     assert TaskField.LEGACY_PRIORITY not in record and TaskField.LEGACY_LEVEL not in record
     assert record[TaskField.STATUS] == TaskStatus.QUEUED
-    assert record_priority(record) is Priority.BATCH
+    assert TaskSpec.from_record(record).priority is Priority.BATCH
 
 
 def test_a_promotion_that_rewrites_the_score_changes_the_priority_read():
@@ -57,7 +69,7 @@ def test_a_promotion_that_rewrites_the_score_changes_the_priority_read():
     record = dict(zip(fields[::2], fields[1::2], strict=True))
     record[TaskField.SCORE] = repr(queue_score(Priority.LOW, 1_800_000_000.0))
     record[TaskField.LEGACY_PRIORITY] = "BATCH"  # as an older version left it: ignored
-    assert record_priority(record) is Priority.LOW
+    assert TaskSpec.from_record(record).priority is Priority.LOW
 
 
 @pytest.mark.parametrize("priority", list(Priority))

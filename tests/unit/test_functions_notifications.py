@@ -19,6 +19,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from vokaflow.config import load_settings
+from vokaflow.domain.task import ClaimedTask, TaskSpec
 from vokaflow.functions import registry
 from vokaflow.functions.arguments import ArgumentError
 from vokaflow.functions.context import TaskContext
@@ -237,7 +238,10 @@ async def test_an_internal_address_is_refused_before_any_request_is_made():
 
 def _task(task_id: str, attempt: int = 1, created_at: float = 1.0) -> TaskContext:
     env = WorkerEnv("redis://unused", load_settings().to_wire())
-    return TaskContext(task_id, attempt, "ann", env, "ann", created_at)
+    spec = TaskSpec(
+        task_id=task_id, function_name="noop", owner="ann", data_scope="ann", created_at=created_at
+    )
+    return TaskContext(ClaimedTask(spec, attempt), env)
 
 
 def test_every_retry_of_a_task_sends_the_same_delivery_id():

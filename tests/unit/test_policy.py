@@ -8,6 +8,7 @@ import pytest
 from vokaflow.domain import ExecutionMode, Priority, WorkerType
 from vokaflow.domain.backoff import retry_delay_s
 from vokaflow.domain.priority import level_upper_bound
+from vokaflow.domain.task import ClaimedTask, TaskSpec
 from vokaflow.scheduler.policy import (
     Autoscaler,
     StarvationRule,
@@ -19,7 +20,6 @@ from vokaflow.scheduler.policy import (
     runs_long,
     urgent_reserve,
 )
-from vokaflow.store.dispatch_store import ClaimedTask
 
 GP = WorkerType.GENERAL_PURPOSE
 
@@ -77,18 +77,21 @@ def test_a_chunk_holds_what_the_pool_runs_in_the_target_time_within_the_cap():
 
 
 def _task(n: int, priority: Priority = Priority.NORMAL, solo: bool = False) -> ClaimedTask:
-    return ClaimedTask(
+    spec = TaskSpec(
         task_id=f"t{n}",
         function_name="noop",
         args=[],
         kwargs={},
         timeout_s=300.0,
-        attempt=1,
         priority=priority,
         worker_type=GP,
         batch_id="",
-        solo=solo,
         max_retries=0,
+    )
+    return ClaimedTask(
+        spec=spec,
+        attempt=1,
+        solo=solo,
         system_retries=0,
     )
 
@@ -102,7 +105,7 @@ def _never_long(task: ClaimedTask) -> bool:
 
 
 def _long_unless_noop(task: ClaimedTask) -> bool:
-    return task.function_name != "noop"
+    return task.spec.function_name != "noop"
 
 
 def test_a_short_queue_is_packed_into_one_call_not_one_call_a_task():
@@ -147,14 +150,16 @@ def test_an_emergency_task_takes_the_reserved_slot_and_ordinary_work_the_others(
 
 def test_long_tasks_go_alone_when_the_slots_take_them_and_leave_one_for_the_rest():
     tasks = [_task(0), _task(1), _task(2), _task(3)]
-    tasks[0] = replace(tasks[0], function_name="sleep")
-    tasks[1] = replace(tasks[1], function_name="sleep")
+    tasks[0] = replace(tasks[0], spec=replace(tasks[0].spec, function_name="sleep"))
+    tasks[1] = replace(tasks[1], spec=replace(tasks[1].spec, function_name="sleep"))
     chunks = pack(tasks, size=20, slots=3, reserved=1, long=_long_unless_noop)
     assert _ids(chunks) == [["t0"], ["t1"], ["t2", "t3"]]
 
 
 def test_long_tasks_past_the_free_slots_are_spread_over_them_not_sent_alone():
-    tasks = [replace(_task(n), function_name="sleep") for n in range(5)]
+    tasks = [
+        replace(_task(n), spec=replace(_task(n).spec, function_name="sleep")) for n in range(5)
+    ]
     chunks = pack(tasks, size=20, slots=3, reserved=1, long=_long_unless_noop)
     assert _ids(chunks) == [["t0"], ["t1", "t2"], ["t3", "t4"]]
 

@@ -10,6 +10,7 @@ import re
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -30,7 +31,7 @@ from vokaflow.api.validation import validation_failure
 from vokaflow.clock import iso_event, iso_forecast
 from vokaflow.domain import BatchStatus, ExecutionMode
 from vokaflow.domain.principal import Principal
-from vokaflow.domain.task import NewTask
+from vokaflow.domain.task import TaskSpec
 from vokaflow.errors import ApiError, Conflict, NotFound, ValidationFailed
 from vokaflow.observability.prometheus import gateway_metrics
 from vokaflow.payload_limits import check_string
@@ -43,12 +44,12 @@ YIELD_EVERY_S = 0.005
 
 async def _prepare_all(
     body: BatchSubmitRequest, services: Services, principal: Principal, batch_id: str
-) -> tuple[list[tuple[int, NewTask]], list[BatchTaskError]]:
+) -> tuple[list[tuple[int, TaskSpec]], list[BatchTaskError]]:
     """Validate each task on its own; a task without a priority takes ``batch_priority``.
     A big batch takes a good part of a second: other requests get the event loop every
     YIELD_EVERY_S meanwhile."""
     now = time.time()
-    prepared: list[tuple[int, NewTask]] = []
+    prepared: list[tuple[int, TaskSpec]] = []
     errors: list[BatchTaskError] = []
     yielded_at = time.perf_counter()
     for index, raw in enumerate(body.tasks):
@@ -97,13 +98,13 @@ def _task_error(index: int, raw: dict[str, Any], error: ApiError) -> BatchTaskEr
 
 
 async def _admit(
-    services: Services, prepared: list[tuple[int, NewTask]]
-) -> tuple[list[tuple[int, NewTask]], list[BatchTaskError]]:
+    services: Services, prepared: list[tuple[int, TaskSpec]]
+) -> tuple[list[tuple[int, TaskSpec]], list[BatchTaskError]]:
     """Rate limits per category: the first tasks of a category in the batch get its tokens."""
-    by_category: dict[str, list[tuple[int, NewTask]]] = defaultdict(list)
+    by_category: dict[str, list[tuple[int, TaskSpec]]] = defaultdict(list)
     for entry in prepared:
         by_category[entry[1].category].append(entry)
-    admitted: list[tuple[int, NewTask]] = []
+    admitted: list[tuple[int, TaskSpec]] = []
     refused: list[BatchTaskError] = []
     for category, entries in by_category.items():
         owner = entries[0][1].owner
@@ -122,7 +123,7 @@ async def _admit(
     return admitted, refused
 
 
-async def _held_back(body: BatchSubmitRequest, services: Services, tasks: list[NewTask]) -> int:
+async def _held_back(body: BatchSubmitRequest, services: Services, tasks: list[TaskSpec]) -> int:
     """How many tasks go in the queues now; the rest wait for the batch to release them."""
     if body.execution_mode is ExecutionMode.PARALLEL:  # no capacity to look up
         return len(tasks)
@@ -155,8 +156,7 @@ async def submit_batch(
     wait_s = 0.0
     if tasks:
         released = await _held_back(body, services, tasks)
-        for task in tasks[released:]:
-            task.hold = True
+        tasks = [*tasks[:released], *(replace(task, hold=True) for task in tasks[released:])]
         record = _record(body, batch_id, principal, tasks, released)
         ids, held = [t.task_id for t in tasks], [t.task_id for t in tasks[released:]]
         errors_json = json.dumps([error.model_dump() for error in errors])
@@ -240,7 +240,7 @@ def _record(
     body: BatchSubmitRequest,
     batch_id: str,
     principal: Principal,
-    tasks: list[NewTask],
+    tasks: list[TaskSpec],
     released: int,
 ) -> BatchRecord:
     return BatchRecord(
@@ -256,7 +256,7 @@ def _record(
     )
 
 
-async def _write_and_commit(services: Services, record: BatchRecord, tasks: list[NewTask]) -> None:
+async def _write_and_commit(services: Services, record: BatchRecord, tasks: list[TaskSpec]) -> None:
     """The steps after begin; each may be repeated by a replay or the scheduler."""
     fault = functools.partial(services.failpoints.reach, tag=tasks[0].name, subject=record.batch_id)
     fault("batch.after_begin")
@@ -315,9 +315,9 @@ async def _finish_submission(
     wanted = set(await _all_task_ids(services, batch_id))
     held = set(await services.batches.held_ids(batch_id))
     prepared, _ = await _prepare_all(body, services, principal, batch_id)
-    tasks = [task for _, task in prepared if task.task_id in wanted]
-    for task in tasks:
-        task.hold = task.task_id in held
+    tasks = [
+        replace(task, hold=task.task_id in held) for _, task in prepared if task.task_id in wanted
+    ]
     await services.tasks.submit(tasks)
     await services.batches.commit_written(batch_id)
 

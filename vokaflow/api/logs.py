@@ -15,7 +15,6 @@ from vokaflow.domain.task import (
     TaskStatus,
     decode_float,
     decode_json,
-    record_priority,
     task_owner,
 )
 from vokaflow.errors import NotFound
@@ -28,16 +27,16 @@ MAX_SYSTEM_ENTRIES = 1000
 
 def _lifecycle(record: dict[str, str]) -> list[Entry]:
     """Submitted, dispatched, started and finished, read from the task's record."""
-    spec = TaskSpec.decode(record[TaskField.SPEC])
+    spec = TaskSpec.from_record(record)
     attempt = int(record.get(TaskField.ATTEMPTS) or 0) or None
-    priority = record_priority(record).value
+    priority = spec.priority.value
     entries: list[Entry] = [
         {
             "timestamp": spec.created_at,
             "level": "INFO",
             "event": "submitted",
             "message": f"Submitted: {spec.function_name} at {priority} priority "
-            f"to the {record[TaskField.WORKER_TYPE]} pool (category {spec.category})",
+            f"to the {spec.worker_type.value} pool (category {spec.category})",
         }
     ]
     dispatched = decode_float(record.get(TaskField.DISPATCHED_AT))

@@ -1,4 +1,4 @@
-"""Checking a submitted task against the registry and turning it into a NewTask."""
+"""Checking a submitted task against the registry and turning it into a TaskSpec."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from vokaflow.api.schemas.tasks import TaskSubmitRequest
 from vokaflow.api.services import Services
 from vokaflow.domain import Priority
 from vokaflow.domain.principal import Principal
-from vokaflow.domain.task import NewTask
+from vokaflow.domain.task import TaskSpec
 from vokaflow.errors import ValidationFailed
 from vokaflow.functions.arguments import ArgumentError
 from vokaflow.functions.registry import RegisteredFunction
@@ -64,7 +64,7 @@ def prepare_task(
     priority: Priority | None = None,
     batch_id: str | None = None,
     task_id: str | None = None,
-) -> NewTask:
+) -> TaskSpec:
     entry = allowed_call(
         services, principal, request.function_name, request.args, request.kwargs, field_prefix
     )
@@ -81,7 +81,7 @@ def prepare_task(
             else str(uuid.uuid4())
         )
     settings = services.settings
-    return NewTask(
+    return TaskSpec(
         task_id=task_id,
         name=request.name,
         function_name=entry.name,
@@ -98,6 +98,6 @@ def prepare_task(
         created_at=now_s,
         partition=services.keys.partition(task_id),
         owner=principal.name,
-        batch_id=batch_id,
+        batch_id=batch_id or "",
         data_scope=principal.data_scope,
     )

@@ -53,7 +53,7 @@ FINISHED: tuple[TaskStatus, ...] = (
 class TaskField:
     """The names of a task record's Redis hash fields (the Lua scripts use the same)."""
 
-    SPEC = "spec"  # JSON of what never changes after submit: see NewTask.spec
+    SPEC = "spec"  # JSON of what never changes after submit: see TaskSpec.spec_json
     STATUS = "status"
     # The priority's one stored truth: level x LEVEL_WEIGHT + enqueue ms, so a promotion or a
     # re-queue that rewrites it changes the priority every reader sees (Priority.from_score).
@@ -79,28 +79,40 @@ class TaskField:
     LEGACY_LEVEL = "level"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TaskSpec:
-    """What never changes after a task's submit: its record's spec field, decoded.
+    """One task as submitted: what the API checked, what is stored, what is claimed and what
+    a worker runs. Every field is declared here once; ``to_fields`` and ``from_record`` are
+    the only places that spell its record's hash fields and spec JSON keys.
 
     The JSON keys are the API's names (``id``, ``timeout``); Python uses ``task_id`` and
-    ``timeout_s``. ``encode`` and ``decode`` are the only places that spell the keys."""
+    ``timeout_s``. A key an older record lacks decodes to its default."""
 
     task_id: str
-    name: str
     function_name: str
-    args: list[Any]
-    kwargs: dict[str, Any]
-    category: str
-    timeout_s: int
-    max_retries: int
-    metadata: dict[str, Any]
-    created_at: float
-    partition: int
-    owner: str
+    name: str = ""
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    # stored as the record's score: a starvation promotion raises what a later read sees
+    priority: Priority = Priority.NORMAL
+    worker_type: WorkerType = WorkerType.GENERAL_PURPOSE
+    category: str = ""
+    timeout_s: int = 300
+    max_retries: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+    partition: int = 0
+    owner: str = ""
     data_scope: str = ""  # the principal's folder of each data root; "" for an admin
+    batch_id: str = ""
+    hold: bool = False  # a batch releases it later; submit-time only, never stored
 
-    def encode(self) -> str:
+    @property
+    def score(self) -> float:
+        return queue_score(self.priority, self.created_at)
+
+    def spec_json(self) -> str:
+        """What never changes after submit, as one JSON field: fewer fields, less work."""
         return json.dumps(
             {
                 "id": self.task_id,
@@ -120,15 +132,33 @@ class TaskSpec:
             separators=(",", ":"),
         )
 
+    def to_fields(self) -> list[str]:
+        """The new record's hash fields, flat, as the submit script takes them."""
+        fields = {
+            TaskField.SPEC: self.spec_json(),
+            TaskField.STATUS: TaskStatus.QUEUED.value,
+            TaskField.WORKER_TYPE: self.worker_type.value,
+            TaskField.SCORE: repr(self.score),
+            TaskField.ATTEMPTS: "0",
+            **({TaskField.BATCH_ID: self.batch_id} if self.batch_id else {}),
+        }
+        return [item for pair in fields.items() for item in pair]
+
     @classmethod
-    def decode(cls, spec_json: str) -> TaskSpec:
-        spec = json.loads(spec_json)
+    def from_record(cls, record: Mapping[str, str]) -> TaskSpec:
+        """A stored record's task; of the mutable fields it reads only the score (the priority
+        now), the worker type and the batch id, each where the record has it."""
+        spec = json.loads(record[TaskField.SPEC])
+        score = record.get(TaskField.SCORE)
+        worker_type = record.get(TaskField.WORKER_TYPE)
         return cls(
             task_id=str(spec["id"]),
             name=str(spec.get("name") or ""),
             function_name=str(spec["function_name"]),
             args=spec["args"],
             kwargs=spec["kwargs"],
+            priority=Priority.from_score(float(score)) if score else Priority.NORMAL,
+            worker_type=WorkerType(worker_type) if worker_type else WorkerType.GENERAL_PURPOSE,
             category=str(spec.get("category") or ""),
             timeout_s=int(spec["timeout"]),
             max_retries=int(spec["max_retries"]),
@@ -137,63 +167,83 @@ class TaskSpec:
             partition=int(spec.get("partition") or 0),
             owner=str(spec.get("owner") or ""),
             data_scope=str(spec.get("data_scope") or ""),
+            batch_id=record.get(TaskField.BATCH_ID) or "",
+        )
+
+    @classmethod
+    def decode(cls, spec_json: str) -> TaskSpec:
+        """The task from its spec field alone: the mutable fields take their defaults."""
+        return cls.from_record({TaskField.SPEC: spec_json})
+
+
+@dataclass(frozen=True)
+class ClaimedTask:
+    """A task the scheduler took from its queue: the task and its dispatch state. The
+    scheduler's parts pass it, and a worker runs it."""
+
+    spec: TaskSpec
+    attempt: int
+    solo: bool = False  # runs alone in its chunk, after a chunk it was in lost its worker
+    system_retries: int = 0
+    requeued_at: float = 0.0  # a dead letter sent back to its queue by hand
+
+    @property
+    def task_id(self) -> str:
+        return self.spec.task_id
+
+    @property
+    def queued_since(self) -> float:
+        """Where the first attempt's queue wait counts from."""
+        return self.requeued_at or self.spec.created_at
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, str]) -> ClaimedTask:
+        requeued_ms = record.get(TaskField.REQUEUED_AT)
+        return cls(
+            spec=TaskSpec.from_record(record),
+            attempt=int(record[TaskField.ATTEMPTS]),
+            solo=record.get(TaskField.SOLO) == "1",
+            system_retries=int(record.get(TaskField.SYSTEM_RETRIES) or 0),
+            requeued_at=int(requeued_ms) / 1000 if requeued_ms else 0.0,
         )
 
 
-@dataclass
-class NewTask:
-    """A validated task, ready to be written by the submit script."""
+@dataclass(frozen=True)
+class TaskRecord:
+    """A stored task as a reader sees it: the task and where its run stands."""
 
-    task_id: str
-    name: str
-    function_name: str
-    args: list[Any]
-    kwargs: dict[str, Any]
-    priority: Priority
-    worker_type: WorkerType
-    category: str
-    timeout_s: int
-    max_retries: int
-    metadata: dict[str, Any]
-    created_at: float
-    partition: int
-    owner: str
-    batch_id: str | None = None
-    hold: bool = False  # a batch releases it later
-    data_scope: str = ""  # the principal's folder of each data root; "" for an admin
+    spec: TaskSpec
+    status: TaskStatus
+    attempts: int = 0
+    system_retries: int = 0
+    started_at: float | None = None
+    completed_at: float | None = None
+    execution_time: float | None = None
+    result: Any = None
+    error: dict[str, Any] | None = None
+    worker_pid: int | None = None
+    progress: dict[str, Any] | None = None
+    retry_at: float | None = None  # epoch s of the next attempt, while a retry waits
 
-    @property
-    def score(self) -> float:
-        return queue_score(self.priority, self.created_at)
-
-    def spec(self) -> str:
-        """What never changes after submit, as one JSON field: fewer fields, less work."""
-        return TaskSpec(
-            task_id=self.task_id,
-            name=self.name,
-            function_name=self.function_name,
-            args=self.args,
-            kwargs=self.kwargs,
-            category=self.category,
-            timeout_s=self.timeout_s,
-            max_retries=self.max_retries,
-            metadata=self.metadata,
-            created_at=self.created_at,
-            partition=self.partition,
-            owner=self.owner,
-            data_scope=self.data_scope,
-        ).encode()
-
-    def to_fields(self) -> list[str]:
-        fields = {
-            TaskField.SPEC: self.spec(),
-            TaskField.STATUS: TaskStatus.QUEUED.value,
-            TaskField.WORKER_TYPE: self.worker_type.value,
-            TaskField.SCORE: repr(self.score),
-            TaskField.ATTEMPTS: "0",
-            **({TaskField.BATCH_ID: self.batch_id} if self.batch_id else {}),
-        }
-        return [item for pair in fields.items() for item in pair]
+    @classmethod
+    def from_record(cls, record: Mapping[str, str]) -> TaskRecord:
+        status = TaskStatus(record[TaskField.STATUS])
+        retry_ms = record.get(TaskField.RETRY_AT)
+        worker_pid = record.get(TaskField.WORKER_PID)
+        return cls(
+            spec=TaskSpec.from_record(record),
+            status=status,
+            attempts=int(record.get(TaskField.ATTEMPTS) or 0),
+            system_retries=int(record.get(TaskField.SYSTEM_RETRIES) or 0),
+            started_at=decode_float(record.get(TaskField.STARTED_AT)),
+            completed_at=decode_float(record.get(TaskField.COMPLETED_AT)),
+            execution_time=decode_float(record.get(TaskField.EXECUTION_TIME)),
+            result=decode_json(record.get(TaskField.RESULT)),
+            error=decode_json(record.get(TaskField.ERROR)),
+            worker_pid=int(worker_pid) if worker_pid else None,
+            progress=decode_json(record.get(TaskField.PROGRESS)),
+            retry_at=int(retry_ms) / 1000 if status == TaskStatus.QUEUED and retry_ms else None,
+        )
 
 
 @dataclass
@@ -240,12 +290,6 @@ class Outcome:
             TaskField.ERROR,
             json.dumps(self.error),
         ]
-
-
-def record_priority(record: Mapping[str, str]) -> Priority:
-    """A stored task's priority now: the one it was submitted at, or the one a starvation
-    promotion gave it."""
-    return Priority.from_score(float(record[TaskField.SCORE]))
 
 
 def task_owner(spec_json: str) -> str | None:

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from typing import Any, Protocol
 
 from vokaflow.config import Settings, load_settings
+from vokaflow.domain.task import ClaimedTask
 from vokaflow.store.task_services import ModelRecords, TaskServices
 from vokaflow.store.tenant_channels import TenantChannels
 from vokaflow.store.trained_models import OwnTrainedModels
@@ -34,25 +35,35 @@ class TaskEnv(Protocol):
 
 
 class TaskContext:
-    def __init__(
-        self,
-        task_id: str,
-        attempt: int,
-        owner: str,
-        env: TaskEnv,
-        data_scope: str = "",
-        created_at: float = 0.0,
-    ) -> None:
-        self.task_id = task_id
-        self.attempt = attempt
-        self.owner = owner  # the principal that submitted the task
+    def __init__(self, task: ClaimedTask, env: TaskEnv) -> None:
+        self.task = task  # every field the task was submitted with: ``task.spec``
         self.env = env
-        self.data_scope = data_scope  # see vokaflow.functions.data_roots
-        # the same for every attempt of one submission; an idempotency key reused after
-        # its task's record expired makes the same task id with a new created_at
-        self.created_at = created_at
         self._last_report = float("-inf")
         self._pending: dict[str, Any] | None = None
+
+    @property
+    def task_id(self) -> str:
+        return self.task.task_id
+
+    @property
+    def attempt(self) -> int:
+        return self.task.attempt
+
+    @property
+    def owner(self) -> str:
+        """The principal that submitted the task."""
+        return self.task.spec.owner
+
+    @property
+    def data_scope(self) -> str:
+        """See vokaflow.functions.data_roots."""
+        return self.task.spec.data_scope
+
+    @property
+    def created_at(self) -> float:
+        """The same for every attempt of one submission; an idempotency key reused after its
+        task's record expired makes the same task id with a new created_at."""
+        return self.task.spec.created_at
 
     @property
     def settings(self) -> Settings:

@@ -27,11 +27,11 @@ from functools import partial
 from typing import Protocol, TypeVar
 
 from vokaflow.domain import Priority, TaskField, TaskStatus
-from vokaflow.domain.task import Outcome, TaskSpec
+from vokaflow.domain.task import ClaimedTask, Outcome, TaskSpec
 from vokaflow.lifecycle.task_logs import settle_entries, system_entry, termination_entry
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.category_stats import RETRIED, CategoryStats
-from vokaflow.store.dispatch_store import ClaimedTask, DispatchStore, Retry, Settled
+from vokaflow.store.dispatch_store import DispatchStore, Retry, Settled
 from vokaflow.store.errors import StoreUnavailable
 from vokaflow.store.events import Event, EventLog
 from vokaflow.store.logs import Entry, LogStore
@@ -77,11 +77,11 @@ class Ended:
     def of_outcome(cls, task: ClaimedTask, outcome: Outcome) -> Ended:
         return cls(
             task_id=task.task_id,
-            owner=task.owner,
-            category=task.category,
-            priority=task.priority,
-            function_name=task.function_name,
-            batch_id=task.batch_id,
+            owner=task.spec.owner,
+            category=task.spec.category,
+            priority=task.spec.priority,
+            function_name=task.spec.function_name,
+            batch_id=task.spec.batch_id,
             status=outcome.status,
             at=outcome.completed_at,
             execution_time=outcome.execution_time,
@@ -237,7 +237,7 @@ def _counted(ended: Ended) -> tuple[str, str, str, float]:
 
 
 def _counted_retry(task: ClaimedTask, retry: Retry) -> tuple[str, str, str, float]:
-    return (task.category, task.owner, RETRIED, retry.outcome.execution_time)
+    return (task.spec.category, task.spec.owner, RETRIED, retry.outcome.execution_time)
 
 
 def _termination_written(ended: Sequence[Ended], why: str) -> _Written:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vokaflow.domain.task import Outcome, TaskStatus
-from vokaflow.store.dispatch_store import ClaimedTask, Retry
+from vokaflow.domain.task import ClaimedTask, Outcome, TaskStatus
+from vokaflow.store.dispatch_store import Retry
 from vokaflow.store.events import TASK_EVENTS
 from vokaflow.store.logs import Entry
 
@@ -59,7 +59,7 @@ def system_entry(task_id: str, function_name: str, owner: str, entry: Entry) -> 
 
 
 def _system_entry(task: ClaimedTask, entry: Entry) -> Entry:
-    return system_entry(task.task_id, task.function_name, task.owner, entry)
+    return system_entry(task.task_id, task.spec.function_name, task.spec.owner, entry)
 
 
 def failure_entry(outcome: Outcome) -> Entry | None:

@@ -10,6 +10,7 @@ from collections import defaultdict
 
 from vokaflow.config import Settings
 from vokaflow.domain import WorkerType
+from vokaflow.domain.task import ClaimedTask
 from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.inflight import InFlight
 from vokaflow.scheduler.policy import chunk_size, pack, plan_claims, runs_long
@@ -18,7 +19,7 @@ from vokaflow.scheduler.ports import Clock, Executor, TaskStore
 from vokaflow.scheduler.retrying import REDIS_RETRY_S
 from vokaflow.scheduler.settler import Settler
 from vokaflow.scheduler.telemetry import Telemetry
-from vokaflow.store.dispatch_store import ClaimedTask, ClaimRequest
+from vokaflow.store.dispatch_store import ClaimRequest
 
 log = logging.getLogger("vokaflow.scheduler")
 
@@ -83,9 +84,9 @@ class Dispatcher:
         claimed = await self.store.claim(requests, now)
         by_pool: dict[WorkerType, list[ClaimedTask]] = defaultdict(list)
         for task in claimed:
-            by_pool[task.worker_type].append(task)
+            by_pool[task.spec.worker_type].append(task)
         for wt, tasks in by_pool.items():
-            tasks.sort(key=lambda t: t.priority.level)
+            tasks.sort(key=lambda t: t.spec.priority.level)
             self._launch_packed(wt, tasks, sizes[wt], free[wt])
         self.telemetry.observe_dispatch(claimed, now)
         # A round that took all it asked for may have left ready tasks: the next one goes at
@@ -102,7 +103,7 @@ class Dispatcher:
         run_s = self.scaler.function_run_s
 
         def long(task: ClaimedTask) -> bool:
-            return runs_long(run_s.get(task.function_name), target_s)
+            return runs_long(run_s.get(task.spec.function_name), target_s)
 
         for chunk in pack(tasks, size, free_any, free_all - free_any, long):
             self.launch(worker_type, chunk)

@@ -8,9 +8,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from vokaflow.domain import WorkerType
-from vokaflow.domain.task import Outcome
+from vokaflow.domain.task import ClaimedTask, Outcome
 from vokaflow.scheduler.ports import Clock, SystemClock
-from vokaflow.store.dispatch_store import ClaimedTask
 
 STARTUP_GRACE_S = 10.0  # a worker process may take this long to start; not the task's time
 
@@ -27,7 +26,7 @@ class Chunk:
 
     @property
     def timeout_s(self) -> float:
-        return min(task.timeout_s for task in self.tasks)
+        return min(task.spec.timeout_s for task in self.tasks)
 
 
 @dataclass

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from vokaflow.domain import ExecutionMode, Priority, WorkerType
 from vokaflow.domain.priority import level_upper_bound
-from vokaflow.store.dispatch_store import ClaimedTask, ClaimRequest
+from vokaflow.domain.task import ClaimedTask
+from vokaflow.store.dispatch_store import ClaimRequest
 
 LEVELS = len(Priority)
 URGENT_LEVELS = (Priority.EMERGENCY.level, Priority.CRITICAL.level)
@@ -108,8 +109,8 @@ def pack(
     order; if long tasks are among them they are spread over every slot left instead.
     """
     solo = [task for task in tasks if task.solo]
-    urgent = [t for t in tasks if not t.solo and t.priority.level in URGENT_LEVELS]
-    others = [t for t in tasks if not t.solo and t.priority.level not in URGENT_LEVELS]
+    urgent = [t for t in tasks if not t.solo and t.spec.priority.level in URGENT_LEVELS]
+    others = [t for t in tasks if not t.solo and t.spec.priority.level not in URGENT_LEVELS]
     free = slots - len(solo)  # slots left for any level
     urgent_alone = urgent[: max(0, reserved + free - (1 if others else 0))]
     free -= max(0, len(urgent_alone) - reserved)

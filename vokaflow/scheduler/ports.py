@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, Protocol
 
 from vokaflow.domain import Priority, WorkerType
-from vokaflow.domain.task import Outcome
-from vokaflow.store.dispatch_store import ClaimedTask, ClaimRequest, Retry, Settled
+from vokaflow.domain.task import ClaimedTask, Outcome
+from vokaflow.store.dispatch_store import ClaimRequest, Retry, Settled
 
 
 class Clock(Protocol):

@@ -13,11 +13,10 @@ from ray.exceptions import RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from vokaflow.domain import WorkerType
-from vokaflow.domain.task import Outcome
+from vokaflow.domain.task import ClaimedTask, Outcome
 from vokaflow.scheduler.ports import WorkerLost
-from vokaflow.store.dispatch_store import ClaimedTask
 from vokaflow.workers.env import WorkerEnv
-from vokaflow.workers.executor import TaskSpec, execute_chunk
+from vokaflow.workers.executor import execute_chunk
 from vokaflow.workers.node_probe import read_node
 from vokaflow.workers.resources import ask_autoscaler, pool_slots, task_options
 
@@ -49,9 +48,8 @@ class RayExecutor:
     def launch(
         self, worker_type: WorkerType, tasks: Sequence[ClaimedTask], chunk_id: int
     ) -> RayChunk:
-        specs = [task_spec(t) for t in tasks]
         ref = execute_chunk.options(**task_options(worker_type)).remote(
-            specs, chunk_id, self.scheduler_handle, self.worker_env
+            list(tasks), chunk_id, self.scheduler_handle, self.worker_env
         )
         return RayChunk(ref)
 
@@ -89,17 +87,3 @@ async def read_nodes() -> dict[str, dict[str, Any]]:
             with contextlib.suppress(RayError):
                 readings[node_id] = await ref
     return readings
-
-
-def task_spec(task: ClaimedTask) -> TaskSpec:
-    """What a worker needs to run a claimed task."""
-    return TaskSpec(
-        task_id=task.task_id,
-        attempt=task.attempt,
-        function_name=task.function_name,
-        args=task.args,
-        kwargs=task.kwargs,
-        owner=task.owner,
-        data_scope=task.data_scope,
-        created_at=task.created_at,
-    )

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from vokaflow.config import Settings
 from vokaflow.domain import TaskStatus
 from vokaflow.domain.backoff import retry_delay_s
-from vokaflow.domain.task import Outcome
+from vokaflow.domain.task import ClaimedTask, Outcome
 from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.inflight import Chunk, InFlight
 from vokaflow.scheduler.pool_scaler import PoolScaler
 from vokaflow.scheduler.ports import Clock, Ending, Executor, TaskStore, WorkerLost
 from vokaflow.scheduler.retrying import until_stored
-from vokaflow.store.dispatch_store import ClaimedTask, Retry
+from vokaflow.store.dispatch_store import Retry
 from vokaflow.store.errors import StoreUnavailable
 
 log = logging.getLogger("vokaflow.scheduler")
@@ -93,7 +93,7 @@ class Settler:
         retries: list[Retry] = []
         now_ms = int(self.clock.time() * 1000)
         for task, outcome in zip(tasks, outcomes, strict=True):
-            if outcome.status == TaskStatus.FAILED and task.attempt <= task.max_retries:
+            if outcome.status == TaskStatus.FAILED and task.attempt <= task.spec.max_retries:
                 delay_s = retry_delay_s(
                     task.attempt,
                     self.settings.retry_backoff_base_s,
@@ -162,7 +162,7 @@ class Settler:
             self.hints.hint(chunk.worker_type.value)
             return
         [task] = chunk.tasks
-        message = f"Task exceeded its timeout of {task.timeout_s:g} s; its worker was stopped"
+        message = f"Task exceeded its timeout of {task.spec.timeout_s:g} s; its worker was stopped"
         await self.settle(
             [task],
             [self._ended(task, chunk.started_wall, TaskStatus.TIMEOUT, "TimeoutError", message)],
@@ -195,5 +195,5 @@ class Settler:
             started_at=started_at,
             completed_at=self.clock.time(),
             error={"type": error_type, "message": message, "traceback": None},
-            function_name=task.function_name,
+            function_name=task.spec.function_name,
         )

@@ -8,9 +8,9 @@ from collections.abc import Iterator, Sequence
 
 from vokaflow.config import Settings
 from vokaflow.domain import WorkerType
+from vokaflow.domain.task import ClaimedTask
 from vokaflow.scheduler.pool_scaler import PoolScaler
 from vokaflow.scheduler.ports import Clock, Metrics, TaskStore
-from vokaflow.store.dispatch_store import ClaimedTask
 from vokaflow.store.errors import StoreUnavailable
 
 log = logging.getLogger("vokaflow.scheduler")
@@ -46,7 +46,7 @@ class Telemetry:
         """Queue waits of first attempts (a requeued dead letter's counts from its requeue)."""
         with telemetry_guard():
             self.metrics.observe_dispatch(
-                (t.priority, now - t.queued_since)
+                (t.spec.priority, now - t.queued_since)
                 for t in claimed
                 if t.attempt == 1 and t.queued_since > 0
             )

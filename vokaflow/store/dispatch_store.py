@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from vokaflow.domain import Priority, TaskField, TaskStatus, WorkerType
 from vokaflow.domain.priority import LEVEL_WEIGHT
-from vokaflow.domain.task import Outcome, TaskSpec
+from vokaflow.domain.task import ClaimedTask, Outcome
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import LuaScripts, is_cluster, redis_boundary
 
@@ -28,57 +28,22 @@ class ClaimRequest:
     count: int
 
 
-@dataclass(frozen=True)
-class ClaimedTask:
-    task_id: str
-    function_name: str
-    args: list[Any]
-    kwargs: dict[str, Any]
-    timeout_s: float
-    attempt: int
-    priority: Priority
-    worker_type: WorkerType
-    batch_id: str
-    solo: bool
-    max_retries: int
-    system_retries: int
-    owner: str = ""
-    name: str = ""
-    category: str = ""
-    created_at: float = 0.0
-    data_scope: str = ""
-    requeued_at: float = 0.0  # a dead letter sent back to its queue by hand
+# claim.lua's reply row, named by the record's hash fields
+_CLAIM_ROW = (
+    "id",
+    TaskField.SPEC,
+    TaskField.ATTEMPTS,
+    TaskField.SCORE,
+    TaskField.BATCH_ID,
+    TaskField.SOLO,
+    TaskField.SYSTEM_RETRIES,
+    TaskField.REQUEUED_AT,
+)
 
-    @property
-    def queued_since(self) -> float:
-        """Where the first attempt's queue wait counts from."""
-        return self.requeued_at or self.created_at
 
-    @classmethod
-    def from_row(cls, row: list[Any], worker_type: WorkerType) -> ClaimedTask:
-        """Read one row of claim.lua's reply."""
-        task_id, spec_json, attempt, score, batch_id, solo, system_retries, requeued_ms = row
-        spec = TaskSpec.decode(spec_json)
-        return cls(
-            task_id=task_id,
-            function_name=spec.function_name,
-            args=spec.args,
-            kwargs=spec.kwargs,
-            timeout_s=float(spec.timeout_s),
-            attempt=int(attempt),
-            priority=Priority.from_score(float(score)),
-            worker_type=worker_type,
-            batch_id=batch_id or "",
-            solo=solo == "1",
-            max_retries=spec.max_retries,
-            system_retries=int(system_retries),
-            owner=spec.owner,
-            name=spec.name,
-            category=spec.category,
-            created_at=spec.created_at,
-            data_scope=spec.data_scope,
-            requeued_at=int(requeued_ms) / 1000 if requeued_ms else 0.0,
-        )
+def _claimed(row: list[Any], worker_type: WorkerType) -> ClaimedTask:
+    record = {name: str(value) for name, value in zip(_CLAIM_ROW, row, strict=True)}
+    return ClaimedTask.from_record({**record, TaskField.WORKER_TYPE: worker_type.value})
 
 
 @dataclass(frozen=True)
@@ -157,7 +122,7 @@ class DispatchStore:
             self.lua.queue(pipe, "claim", keys, args)
         replies = await pipe.execute()
         return [
-            ClaimedTask.from_row(row, request.worker_type)
+            _claimed(row, request.worker_type)
             for request, rows in zip(requests, replies, strict=True)
             for row in rows
         ]

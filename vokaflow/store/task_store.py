@@ -10,7 +10,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from vokaflow.domain import TaskField, TaskStatus, WorkerType
-from vokaflow.domain.task import NewTask
+from vokaflow.domain.task import TaskSpec
 from vokaflow.ratelimit.bucket import Decision
 from vokaflow.store.keys import Keys
 from vokaflow.store.rate_limits import RateLimiter
@@ -40,7 +40,7 @@ class TaskStore:
 
     @redis_boundary
     async def submit(
-        self, tasks: Sequence[NewTask], also: Callable[[Any], None] | None = None
+        self, tasks: Sequence[TaskSpec], also: Callable[[Any], None] | None = None
     ) -> None:
         """Write and enqueue tasks (rate limits already taken) and wake the scheduler, in one
         round trip with whatever ``also`` adds to its pipeline. Held tasks are written but
@@ -57,7 +57,7 @@ class TaskStore:
         await pipe.execute()
 
     @redis_boundary
-    async def submit_one(self, task: NewTask, limiter: RateLimiter) -> tuple[Decision | None, int]:
+    async def submit_one(self, task: TaskSpec, limiter: RateLimiter) -> tuple[Decision | None, int]:
         """Take a token of the task's category and, if granted, write and enqueue the task,
         in one round trip. Returns the rate decision and the tasks ahead of it; no decision
         when a task with this id exists already (a repeated idempotency key)."""
@@ -88,7 +88,7 @@ class TaskStore:
         return Decision.from_script(reply, 1, limit), int(reply[4])
 
     async def _submit_one_slot_by_slot(
-        self, task: NewTask, limiter: RateLimiter
+        self, task: TaskSpec, limiter: RateLimiter
     ) -> tuple[Decision | None, int]:
         """On Redis Cluster the bucket, the record and the pool's queues are in different
         slots, so one script cannot hold them: check, take a token, write, then count."""

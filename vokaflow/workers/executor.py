@@ -7,12 +7,11 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from typing import Any
 
 import ray
 
-from vokaflow.domain.task import Outcome, TaskStatus
+from vokaflow.domain.task import ClaimedTask, Outcome, TaskStatus
 from vokaflow.functions import registry
 from vokaflow.functions.context import TaskContext, running
 from vokaflow.functions.plugins import ensure_plugins
@@ -24,24 +23,8 @@ MAX_TRACEBACK_CHARS = 4000
 REPORT_AFTER_S = 0.05
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    task_id: str
-    attempt: int
-    function_name: str
-    args: list[Any]
-    kwargs: dict[str, Any]
-    owner: str = ""
-    data_scope: str = ""
-    created_at: float = 0.0
-
-
-def _task_context(spec: TaskSpec, env: WorkerEnv | None) -> TaskContext | None:
-    if env is None:
-        return None
-    return TaskContext(
-        spec.task_id, spec.attempt, spec.owner, env, spec.data_scope, spec.created_at
-    )
+def _task_context(task: ClaimedTask, env: WorkerEnv | None) -> TaskContext | None:
+    return None if env is None else TaskContext(task, env)
 
 
 def _error_info(exc: BaseException) -> dict[str, Any]:
@@ -53,13 +36,14 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
     }
 
 
-def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> Outcome:
+def run_one(task: ClaimedTask, sink: OutputSink, env: WorkerEnv | None = None) -> Outcome:
+    spec = task.spec
     output = sink.next_task()
     started = time.time()
     try:
         if env is not None:
             ensure_plugins(env.plugins)
-        with running(_task_context(spec, env)):
+        with running(_task_context(task, env)):
             entry = registry.get(spec.function_name)
             if entry.admin_only and spec.data_scope:
                 raise PermissionError(f"{entry.name} runs only for tasks an admin key submitted")
@@ -75,7 +59,7 @@ def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> O
         stream.flush()
     return Outcome(
         task_id=spec.task_id,
-        attempt=spec.attempt,
+        attempt=task.attempt,
         status=status,
         started_at=started,
         completed_at=time.time(),
@@ -88,7 +72,7 @@ def run_one(spec: TaskSpec, sink: OutputSink, env: WorkerEnv | None = None) -> O
 
 @ray.remote(max_retries=0)
 def execute_chunk(
-    specs: list[TaskSpec], chunk_id: int, scheduler: Any, env: WorkerEnv | None = None
+    tasks: list[ClaimedTask], chunk_id: int, scheduler: Any, env: WorkerEnv | None = None
 ) -> list[Outcome]:
     """Runs the chunk in order. If it is still running after REPORT_AFTER_S, tells the
     scheduler which process runs it and since when (timeouts count from that start; a
@@ -106,7 +90,7 @@ def execute_chunk(
         report.start()
     try:
         with captured_output() as sink:
-            return [run_one(spec, sink, env) for spec in specs]
+            return [run_one(task, sink, env) for task in tasks]
     finally:
         if report is not None:
             report.cancel()

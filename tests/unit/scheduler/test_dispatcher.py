@@ -20,7 +20,7 @@ async def test_what_a_pass_finds_ready_of_a_short_function_goes_in_one_call():
     rig = build_rig()
     rig.pools(GENERAL_PURPOSE=(8, 8))
     tasks = [claimed() for _ in range(3)]
-    rig.core.scaler.function_run_s[tasks[0].function_name] = 0.001
+    rig.core.scaler.function_run_s[tasks[0].spec.function_name] = 0.001
     rig.store.add(*tasks)
     assert await rig.core.dispatcher.dispatch_round()
     assert [x.ids for x in rig.executor.launches] == [[t.task_id for t in tasks]]

@@ -1,5 +1,6 @@
 """Dispatch: claim the best ready tasks for the pools with free slots, pack what a pass
-finds ready into few chunks (policy.pack) and launch them, highest priority first."""
+finds ready beyond them into few chunks (policy.pack) and launch them, highest priority
+first."""
 
 from __future__ import annotations
 
@@ -97,13 +98,18 @@ class Dispatcher:
     def _launch_packed(
         self, worker_type: WorkerType, tasks: list[ClaimedTask], size: int, free: tuple[int, int]
     ) -> None:
-        """Launch what goes alone first, then the others packed about ``size`` a call."""
+        """Launch what goes alone first, then the others packed about ``size`` a call.
+
+        When the free slots can take every task alone, each goes alone: a short function's
+        run time may depend on its arguments (``sleep``), and packing two long runs of it
+        would serialize a parallel batch on an idle pool."""
         free_any, free_all = free
         target_s = self.settings.chunk_target_s
         run_s = self.scaler.function_run_s
+        all_fit = len(tasks) <= free_all
 
         def long(task: ClaimedTask) -> bool:
-            return runs_long(run_s.get(task.spec.function_name), target_s)
+            return all_fit or runs_long(run_s.get(task.spec.function_name), target_s)
 
         for chunk in pack(tasks, size, free_any, free_all - free_any, long):
             self.launch(worker_type, chunk)

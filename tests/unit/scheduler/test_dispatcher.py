@@ -16,10 +16,20 @@ async def test_tasks_of_a_function_not_yet_seen_to_be_short_go_alone_while_slots
     assert [len(x.tasks) for x in rig.executor.launches] == [1, 1, 1]
 
 
-async def test_what_a_pass_finds_ready_of_a_short_function_goes_in_one_call():
+async def test_tasks_the_free_slots_can_take_go_alone_even_of_a_short_function():
     rig = build_rig()
     rig.pools(GENERAL_PURPOSE=(8, 8))
     tasks = [claimed() for _ in range(3)]
+    rig.core.scaler.function_run_s[tasks[0].spec.function_name] = 0.001
+    rig.store.add(*tasks)
+    assert await rig.core.dispatcher.dispatch_round()
+    assert [x.ids for x in rig.executor.launches] == [[t.task_id] for t in tasks]
+
+
+async def test_more_ready_tasks_of_a_short_function_than_slots_go_in_as_few_calls_as_hold_them():
+    rig = build_rig(urgent_reserved_fraction=0)
+    rig.pools(GENERAL_PURPOSE=(2, 2))
+    tasks = [claimed() for _ in range(6)]
     rig.core.scaler.function_run_s[tasks[0].spec.function_name] = 0.001
     rig.store.add(*tasks)
     assert await rig.core.dispatcher.dispatch_round()

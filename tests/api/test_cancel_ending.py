@@ -66,3 +66,16 @@ def test_a_cancel_whose_side_effects_cannot_be_written_still_answers_cancelled(
 
     assert reply.status_code == 200 and reply.json()["status"] == "cancelled"
     assert status(api, task["task_id"])["status"] == "cancelled"
+
+
+def test_another_tenant_neither_cancels_nor_reads_the_cancel_of_a_task_it_does_not_own(stack):
+    with user_client(stack, "kim") as kim, user_client(stack, "lee") as lee:
+        task_id = submit(kim, "sleep", 5)["task_id"]
+
+        assert lee.delete(f"/api/high-scale-tasks/cancel/{task_id}").status_code == 404
+        assert status(kim, task_id)["status"] == "queued"
+        assert kim.delete(f"/api/high-scale-tasks/cancel/{task_id}").status_code == 200
+
+        assert lee.get(f"/api/logs/task/{task_id}").status_code == 404
+        service_log = lee.get("/api/logs", params={"level": "WARNING"}).json()["entries"]
+        assert [e for e in service_log if e["task_id"] == task_id] == []

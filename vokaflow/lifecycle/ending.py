@@ -17,7 +17,6 @@ build it alike, with Ray or without.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections import Counter
@@ -32,7 +31,7 @@ from vokaflow.lifecycle.task_logs import settle_entries, system_entry, terminati
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.category_stats import RETRIED, CategoryStats
 from vokaflow.store.dispatch_store import DispatchStore, Retry, Settled
-from vokaflow.store.errors import StoreUnavailable
+from vokaflow.store.errors import StoreUnavailable, retry_while_unavailable
 from vokaflow.store.events import Event, EventLog
 from vokaflow.store.logs import Entry, LogStore
 from vokaflow.store.task_store import TaskStore, Termination
@@ -40,7 +39,6 @@ from vokaflow.store.task_store import TaskStore, Termination
 log = logging.getLogger("vokaflow.lifecycle")
 T = TypeVar("T")
 
-REDIS_RETRY_S = 0.5
 CANCELLED_OVER_THE_API = "cancelled over the API"
 _RECORD_FIELDS = (TaskField.SPEC, TaskField.SCORE, TaskField.ATTEMPTS, TaskField.BATCH_ID)
 
@@ -130,15 +128,15 @@ class TaskEnding:
         """Write a worker's outcomes (final ones and scheduled retries), then the side
         effects of what was current. A retry is logged and counted as ``retried``, not as
         an end. Waits out a Redis outage: an outcome must not be dropped."""
-        settled = await _until_redis(lambda: self.dispatch.settle(final, retries))
+        settled = await retry_while_unavailable(lambda: self.dispatch.settle(final, retries))
         by_id = {task.task_id: task for task in tasks}
         ended = [Ended.of_outcome(by_id[o.task_id], o) for o in settled.final]
         task_lines, system = settle_entries(tasks, settled.final, settled.retries)
         counted = [_counted(e) for e in ended]
         counted += [_counted_retry(by_id[r.outcome.task_id], r) for r in settled.retries]
         written = _Written(task_lines, system, counted)
-        await _until_redis(lambda: self._write(written))
-        await self._announce(ended, _until_redis, advance=True)
+        await retry_while_unavailable(lambda: self._write(written))
+        await self._announce(ended, retry_while_unavailable, advance=True)
         return settled
 
     async def cancel(self, task_id: str, now: float) -> Termination:
@@ -167,10 +165,10 @@ class TaskEnding:
         await self.tasks.signal_stop([task_id for task_id, t in results if _was_running(t)])
         if not ended_ids:
             return 0
-        ended = await _until_redis(lambda: self._read_ended(ended_ids, status, now))
+        ended = await retry_while_unavailable(lambda: self._read_ended(ended_ids, status, now))
         written = _termination_written(ended, f"its batch ended ({why})")
-        await _until_redis(lambda: self._write(written))
-        await self._announce(ended, _until_redis, advance=False)
+        await retry_while_unavailable(lambda: self._write(written))
+        await self._announce(ended, retry_while_unavailable, advance=False)
         return len(ended)
 
     # ------------------------------------------------------------ side effects
@@ -256,12 +254,3 @@ def _was_running(termination: Termination) -> bool:
 
 async def _once(operation: Callable[[], Awaitable[T]]) -> T:
     return await operation()
-
-
-async def _until_redis(operation: Callable[[], Awaitable[T]]) -> T:
-    """Retry until Redis answers."""
-    while True:
-        try:
-            return await operation()
-        except StoreUnavailable:
-            await asyncio.sleep(REDIS_RETRY_S)

@@ -6,7 +6,15 @@ the webhook dispatcher wait and retry on it.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from vokaflow.errors import VokaFlowError
+
+T = TypeVar("T")
+
+REDIS_RETRY_S = 0.5
 
 
 class StoreUnavailable(VokaFlowError):
@@ -16,3 +24,15 @@ class StoreUnavailable(VokaFlowError):
         super().__init__(message)
         self.component = component
         self.message = message
+
+
+async def retry_while_unavailable(
+    operation: Callable[[], Awaitable[T]],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
+    """Run ``operation`` until the store answers: for writes that must not be dropped."""
+    while True:
+        try:
+            return await operation()
+        except StoreUnavailable:
+            await sleep(REDIS_RETRY_S)

@@ -6,6 +6,7 @@ in lists."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,10 +15,12 @@ from typing import Any
 from vokaflow.config import Settings
 from vokaflow.domain import Priority, TaskStatus, WorkerType
 from vokaflow.domain.priority import level_upper_bound
+from vokaflow.domain.schedule import Schedule
 from vokaflow.domain.task import ClaimedTask, Outcome, TaskSpec
 from vokaflow.scheduler.core import Channels, Ports, SchedulerCore
 from vokaflow.scheduler.ports import WorkerLost
 from vokaflow.store.dispatch_store import ClaimRequest, Retry, Settled
+from vokaflow.store.schedules import Fire
 
 GP = WorkerType.GENERAL_PURPOSE
 IO = WorkerType.IO_INTENSIVE
@@ -238,6 +241,70 @@ class FakeDeadLetters:
         self.forgotten.append(now_ms)
 
 
+class FakeSchedules:
+    """Schedules in dicts, with the claim's compare-and-advance of schedule_claim.lua."""
+
+    def __init__(self) -> None:
+        self.schedules: dict[str, Schedule] = {}
+        self.fires: dict[Fire, float] = {}  # claimed, not yet submitted: when to try
+        self.runs: dict[str, list[tuple[int, str]]] = {}
+
+    def add(self, schedule: Schedule) -> None:
+        self.schedules[schedule.schedule_id] = schedule
+
+    async def due(self, now_s: float, most: int) -> list[Schedule]:
+        due = [s for s in self.schedules.values() if s.next_fire is not None]
+        return sorted((s for s in due if s.next_fire <= now_s), key=lambda s: s.next_fire)[:most]
+
+    async def claim(
+        self,
+        schedule: Schedule,
+        next_fire: int | None,
+        fire_at: int | None,
+        task_id: str,
+        now_s: float,
+    ) -> bool:
+        stored = self.schedules.get(schedule.schedule_id)
+        if stored is None or (stored.version, stored.next_fire) != (
+            schedule.version,
+            schedule.next_fire,
+        ):
+            return False
+        if fire_at is not None:
+            self.fires.setdefault(Fire(schedule.schedule_id, fire_at), now_s)
+            self.runs.setdefault(schedule.schedule_id, []).append((fire_at, task_id))
+        self.schedules[schedule.schedule_id] = dataclasses.replace(stored, next_fire=next_fire)
+        return True
+
+    async def fires_due(self, now_s: float, most: int) -> list[Fire]:
+        return sorted(f for f, at in self.fires.items() if at <= now_s)[:most]
+
+    async def get(self, schedule_id: str) -> Schedule | None:
+        return self.schedules.get(schedule_id)
+
+    async def put_off(self, fire: Fire, until_s: float) -> None:
+        self.fires[fire] = until_s
+
+    async def submitted(self, fire: Fire) -> None:
+        self.fires.pop(fire, None)
+
+
+class FakeSubmit:
+    """Submits as submit_one does: a task id written once; refusals while ``refuse_s``."""
+
+    def __init__(self) -> None:
+        self.written: dict[str, TaskSpec] = {}
+        self.refuse_s: float | None = None
+
+    async def __call__(self, task: TaskSpec) -> float | None:
+        if task.task_id in self.written:
+            return None
+        if self.refuse_s is not None:
+            return self.refuse_s
+        self.written[task.task_id] = task
+        return None
+
+
 class NoSubscriber:
     async def subscribe(self, *channels: str) -> Any:
         raise ConnectionError("no pub/sub in unit tests")
@@ -260,6 +327,8 @@ class Rig:
     metrics: FakeMetrics
     batches: FakeBatches
     dead_letters: FakeDeadLetters
+    schedules: FakeSchedules
+    submit_fire: FakeSubmit
     webhook_refreshes: list[None]
 
     def pools(self, **capacity_and_target: tuple[int, int]) -> None:
@@ -286,6 +355,8 @@ def build_rig(ports: dict[str, Any] | None = None, **settings: Any) -> Rig:
         metrics=FakeMetrics(),
         batches=FakeBatches(),
         dead_letters=FakeDeadLetters(),
+        schedules=FakeSchedules(),
+        submit_fire=FakeSubmit(),
     )
     fakes.update(ports or {})
     refreshes: list[None] = []

@@ -145,6 +145,13 @@ class Settings(BaseSettings):
     # honoured only when VOKAFLOW_ENVIRONMENT is "test".
     failpoints: list[str] = Field(default_factory=list)
 
+    # Schedules: each principal's most, the shortest interval, how often the scheduler
+    # looks for due ones, and how late a fire may be and still run under the "skip" policy.
+    schedule_max_per_owner: int = Field(default=100, ge=1)
+    schedule_min_interval_s: int = Field(default=5, ge=1)
+    schedule_tick_s: float = Field(default=1.0, gt=0, le=60)
+    schedule_misfire_grace_s: float = Field(default=60.0, ge=0)
+
     webhook_allowed_hosts: list[str] = Field(default_factory=list)
     webhook_max_attempts: int = Field(default=5, ge=1, le=20)
     webhook_max_per_owner: int = Field(default=50, ge=1)

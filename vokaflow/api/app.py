@@ -20,6 +20,7 @@ from vokaflow.api import (
     metrics,
     monitoring,
     openai_compat,
+    schedules,
     tasks,
     vicky,
     webhooks,
@@ -62,6 +63,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(monitoring.router)
     app.include_router(logs.router)
     app.include_router(webhooks.router)
+    app.include_router(schedules.router)
     app.include_router(vicky.router)
     app.include_router(openai_compat.router)
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_request_bytes)

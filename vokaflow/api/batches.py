@@ -26,10 +26,11 @@ from vokaflow.api.schemas.batches import (
 )
 from vokaflow.api.schemas.tasks import TaskSubmitRequest
 from vokaflow.api.services import Services
-from vokaflow.api.submission import idempotent_id, prepare_task
+from vokaflow.api.submission import prepare_task
 from vokaflow.api.validation import validation_failure
 from vokaflow.clock import iso_event, iso_forecast
 from vokaflow.domain import BatchStatus, ExecutionMode
+from vokaflow.domain.idempotency import idempotent_id
 from vokaflow.domain.principal import Principal
 from vokaflow.domain.task import TaskSpec
 from vokaflow.errors import ApiError, Conflict, NotFound, ValidationFailed

@@ -8,19 +8,12 @@ from typing import Any
 from vokaflow.api.schemas.tasks import TaskSubmitRequest
 from vokaflow.api.services import Services
 from vokaflow.domain import Priority
+from vokaflow.domain.idempotency import idempotent_id
 from vokaflow.domain.principal import Principal
 from vokaflow.domain.task import TaskSpec
 from vokaflow.errors import ValidationFailed
 from vokaflow.functions.arguments import ArgumentError
 from vokaflow.functions.registry import RegisteredFunction
-
-IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2b0e-5d3a-4c8e-9a61-0b7e4f2d9c15")
-
-
-def idempotent_id(owner: str, kind: str, idempotency_key: str) -> str:
-    """The same principal and key always name the same task (or batch), so the record's
-    existence is the dedupe check, atomic with the write and in the task's own slot."""
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{owner}\x00{kind}\x00{idempotency_key}"))
 
 
 def allowed_call(

@@ -24,6 +24,7 @@ from vokaflow.scheduler.batches import BatchCoordinator
 from vokaflow.scheduler.core import Channels, Ports, SchedulerCore
 from vokaflow.scheduler.ports import SystemClock
 from vokaflow.scheduler.ray_adapters import RayCluster, RayExecutor, read_nodes
+from vokaflow.scheduler.schedule_firer import submit_through
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.category_stats import CategoryStats
 from vokaflow.store.dead_letters import DeadLetterStore
@@ -32,7 +33,9 @@ from vokaflow.store.events import EventLog
 from vokaflow.store.keys import Keys
 from vokaflow.store.logs import LogStore
 from vokaflow.store.metrics_store import MetricsStore
+from vokaflow.store.rate_limits import RedisRateLimiter
 from vokaflow.store.redis_client import connect
+from vokaflow.store.schedules import ScheduleStore
 from vokaflow.store.task_store import TaskStore
 from vokaflow.workers.env import WorkerEnv
 
@@ -87,6 +90,8 @@ class Scheduler:
                 keys.wakeup_channel, keys.cancel_channel, keys.batch_channel, keys.webhooks_channel
             ),
             webhooks_changed=events.refresh_owners,
+            schedules=ScheduleStore(client, keys),
+            submit_fire=submit_through(tasks, RedisRateLimiter(client, keys, s.limit_table)),
             clock=clock,
         )
         self.core = SchedulerCore(ports, s)

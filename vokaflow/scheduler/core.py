@@ -24,12 +24,15 @@ from vokaflow.scheduler.ports import (
     Executor,
     Metrics,
     QueueSizes,
+    Schedules,
     Subscriber,
     TaskStore,
 )
 from vokaflow.scheduler.retrying import REDIS_RETRY_S, until_stored
+from vokaflow.scheduler.schedule_firer import ScheduleFirer, Submit
 from vokaflow.scheduler.settler import Settler
 from vokaflow.scheduler.telemetry import Telemetry
+from vokaflow.store.keys import partition_of
 
 log = logging.getLogger("vokaflow.scheduler")
 
@@ -58,6 +61,8 @@ class Ports:
     dead_letters: DeadLetters
     subscriber: Subscriber
     channels: Channels
+    schedules: Schedules
+    submit_fire: Submit
     webhooks_changed: Callable[[], None]
     clock: Clock
 
@@ -95,6 +100,13 @@ class SchedulerCore:
         self.housekeeper = Housekeeper(
             p.store, self.scaler, p.batches, p.dead_letters, self.hints, clock, settings
         )
+        self.firer = ScheduleFirer(
+            p.schedules,
+            p.submit_fire,
+            lambda task_id: partition_of(task_id, settings.partitions),
+            clock,
+            settings,
+        )
 
     def start(self) -> list[asyncio.Task[None]]:
         loop = asyncio.get_event_loop()
@@ -106,6 +118,7 @@ class SchedulerCore:
                 self.telemetry.run(),
                 self.housekeeper.run(),
                 self.settler.watch_deadlines(),
+                self.firer.run(),
             )
         ]
 

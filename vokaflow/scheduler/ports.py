@@ -9,8 +9,10 @@ from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, Protocol
 
 from vokaflow.domain import Priority, WorkerType
+from vokaflow.domain.schedule import Schedule
 from vokaflow.domain.task import ClaimedTask, Outcome
 from vokaflow.store.dispatch_store import ClaimRequest, Retry, Settled
+from vokaflow.store.schedules import Fire
 
 
 class Clock(Protocol):
@@ -131,3 +133,26 @@ class DeadLetters(Protocol):
 class Subscriber(Protocol):
     async def subscribe(self, *channels: str) -> Any:
         """A pub/sub connection with ``get_message(ignore_subscribe_messages, timeout)``."""
+
+
+class Schedules(Protocol):
+    """The schedule firer's side of the schedule store (ScheduleStore has it)."""
+
+    async def due(self, now_s: float, most: int) -> list[Schedule]: ...
+
+    async def claim(
+        self,
+        schedule: Schedule,
+        next_fire: int | None,
+        fire_at: int | None,
+        task_id: str,
+        now_s: float,
+    ) -> bool: ...
+
+    async def fires_due(self, now_s: float, most: int) -> list[Fire]: ...
+
+    async def get(self, schedule_id: str) -> Schedule | None: ...
+
+    async def put_off(self, fire: Fire, until_s: float) -> None: ...
+
+    async def submitted(self, fire: Fire) -> None: ...

@@ -242,3 +242,35 @@ class Keys:
     def webhook_index(self) -> str:
         """Set of every webhook id, for admins."""
         return f"{self.prefix}:webhooks:all"
+
+    # Schedules share one hash tag: a claim advances the schedule, records the fire and
+    # queues it for submission in one script (store/schedules.py).
+    def _schedules(self) -> str:
+        return f"{self.prefix}:{{sched}}"
+
+    def schedule(self, schedule_id: str) -> str:
+        """Hash: spec (JSON), version, next_fire (epoch s, "" when none)."""
+        return f"{self._schedules()}:schedule:{schedule_id}"
+
+    def schedule_runs(self, schedule_id: str) -> str:
+        """Zset of a schedule's latest fires, "FIRE|TASK_ID" by fire time, capped."""
+        return f"{self._schedules()}:schedule:{schedule_id}:runs"
+
+    @property
+    def schedules_due(self) -> str:
+        """Zset of the active schedules by next fire time: what the firer reads."""
+        return f"{self._schedules()}:due"
+
+    @property
+    def schedule_fires(self) -> str:
+        """Zset of claimed fires not yet submitted, "SCHEDULE_ID|FIRE" by when to try."""
+        return f"{self._schedules()}:fires"
+
+    def owner_schedules(self, owner: str) -> str:
+        """Set of one principal's schedule ids (its size is the principal's cap)."""
+        return f"{self._schedules()}:by-owner:{owner_digest(owner)}"
+
+    @property
+    def schedule_index(self) -> str:
+        """Set of every schedule id, for admins."""
+        return f"{self._schedules()}:all"

@@ -35,7 +35,9 @@ async def redis_keys(tier_redis_url):
         await client.aclose()
 
 
-def firer(client, keys, clock, limit=RateLimit(limit_per_second=1000, burst=1000), **settings) -> ScheduleFirer:
+def firer(
+    client, keys, clock, limit=RateLimit(limit_per_second=1000, burst=1000), **settings
+) -> ScheduleFirer:
     limiter = RedisRateLimiter(client, keys, {CATEGORY: limit})
     return ScheduleFirer(
         ScheduleStore(client, keys),

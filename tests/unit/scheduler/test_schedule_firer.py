@@ -37,9 +37,7 @@ async def test_each_fire_submits_one_task_at_its_time():
     assert [t.task_id for t in tasks] == [
         fire_task_id("alice", "sch_1", START + s) for s in (10, 20, 30)
     ]
-    assert {(t.owner, t.function_name, t.category) for t in tasks} == {
-        ("alice", "noop", "system")
-    }
+    assert {(t.owner, t.function_name, t.category) for t in tasks} == {("alice", "noop", "system")}
     assert rig.schedules.schedules["sch_1"].next_fire == START + 40
 
 
@@ -50,7 +48,11 @@ async def test_two_firers_on_one_store_submit_each_fire_once():
     for _ in range(20):
         clock.advance(1)
         due = [await schedules.due(clock.time(), 10) for _ in firers]  # both read first
-        claims = [await f.claim(s, clock.time()) for f, read in zip(firers, due) for s in read]
+        claims = [
+            await f.claim(s, clock.time())
+            for f, read in zip(firers, due, strict=True)
+            for s in read
+        ]
         assert claims.count(True) <= 1
         for firer in firers:
             await firer.tick()

@@ -71,7 +71,40 @@ def _parser() -> argparse.ArgumentParser:
     token_create.add_argument("--ttl", default="1h", help="lifetime: 90s, 15m, 1h, 7d")
     token_create.add_argument("--admin", action="store_true", help="a token that sees all")
 
-    for sub in (status, submit):
+    schedules = commands.add_parser("schedules", help="tasks submitted on a cron or interval")
+    schedule_commands = schedules.add_subparsers(dest="schedules_command", required=True)
+    schedule_create = schedule_commands.add_parser(
+        "create", help="create a schedule of FUNCTION_NAME; ARGS are JSON values or strings"
+    )
+    schedule_create.add_argument("function_name")
+    schedule_create.add_argument("args", nargs="*")
+    timing = schedule_create.add_mutually_exclusive_group(required=True)
+    timing.add_argument("--cron", help="five fields, e.g. '30 2 * * *'")
+    timing.add_argument("--every", type=int, metavar="SECONDS", help="a fixed interval")
+    schedule_create.add_argument("--timezone", help="IANA name for --cron (default UTC)")
+    schedule_create.add_argument("--start", help="ISO 8601 time of the first possible fire")
+    schedule_create.add_argument("--end", help="ISO 8601 time after which it never fires")
+    schedule_create.add_argument("--missed-fires", choices=["skip", "run_latest"])
+    schedule_create.add_argument("--paused", action="store_true")
+    schedule_create.add_argument("--name", help="task name (default: the function name)")
+    schedule_create.add_argument("--priority", default="NORMAL")
+    schedule_create.add_argument("--kwargs", default="{}", help="keyword arguments as JSON")
+    schedule_create.add_argument("--category")
+    schedule_create.add_argument("--timeout", type=int)
+    schedule_list = schedule_commands.add_parser("list", help="list your schedules")
+    by_id = [
+        schedule_commands.add_parser(name, help=text)
+        for name, text in (
+            ("show", "a schedule with its next fire times and latest runs"),
+            ("pause", "stop firing until resumed"),
+            ("resume", "fire again from the next fire time after now"),
+            ("delete", "delete a schedule (its tasks stay)"),
+        )
+    ]
+    for sub in by_id:
+        sub.add_argument("schedule_id")
+
+    for sub in (status, submit, schedule_create, schedule_list, *by_id):
         sub.add_argument("--url", help="base URL (default: VOKAFLOW_URL, else the local service)")
         sub.add_argument(
             "--api-key", help="API key (default: VOKAFLOW_API_KEY, else the admin key)"
@@ -92,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             "status": cmd_status,
             "submit": cmd_submit,
             "keys": cmd_keys,
+            "schedules": cmd_schedules,
         }[args.command]
         return handler(settings, args)
     except ConfigError as exc:
@@ -305,6 +339,47 @@ def cmd_submit(settings: Settings, args: argparse.Namespace) -> int:
             time.sleep(0.2)
         print(json.dumps(status, indent=2, ensure_ascii=False))
         return 0 if status.get("status") == TaskStatus.COMPLETED else 1
+
+
+def cmd_schedules(settings: Settings, args: argparse.Namespace) -> int:
+    command = args.schedules_command
+    with _client(settings, args) as client:
+        if command == "create":
+            reply = client.post("/api/schedules", json=_schedule_body(args))
+        elif command == "list":
+            reply = client.get("/api/schedules")
+        elif command == "show":
+            reply = client.get(f"/api/schedules/{args.schedule_id}")
+        elif command == "delete":
+            reply = client.delete(f"/api/schedules/{args.schedule_id}")
+        else:  # pause, resume
+            reply = client.post(f"/api/schedules/{args.schedule_id}/{command}")
+        _print_reply(reply)
+        return 0 if reply.is_success else 1
+
+
+def _schedule_body(args: argparse.Namespace) -> dict[str, Any]:
+    task: dict[str, Any] = {
+        "name": args.name or args.function_name,
+        "function_name": args.function_name,
+        "args": [_parse_arg(a) for a in args.args],
+        "kwargs": json.loads(args.kwargs),
+        "priority": args.priority,
+    }
+    for field in ("category", "timeout"):
+        if getattr(args, field) is not None:
+            task[field] = getattr(args, field)
+    body: dict[str, Any] = {"task": task}
+    if args.cron is not None:
+        body["cron"] = args.cron
+    if args.every is not None:
+        body["interval_seconds"] = args.every
+    for field in ("timezone", "start", "end", "missed_fires"):
+        if getattr(args, field) is not None:
+            body[field] = getattr(args, field)
+    if args.paused:
+        body["paused"] = True
+    return body
 
 
 def _redacted(url: str) -> str:

@@ -25,6 +25,9 @@ from vokaflow_sdk.models import (
     PersonalitiesResponse,
     PrioritiesResponse,
     Priority,
+    ScheduleDeletedResponse,
+    ScheduleListResponse,
+    ScheduleResponse,
     SystemLogsResponse,
     TaskLogsResponse,
     TaskStatusResponse,
@@ -42,6 +45,7 @@ TASKS = "/api/high-scale-tasks"
 VICKY = "/api/vicky"
 WEBHOOKS = "/api/webhooks"
 LOGS = "/api/logs"
+SCHEDULES = "/api/schedules"
 
 Message = Mapping[str, Any]
 
@@ -380,3 +384,78 @@ def send_webhook_test(policy: RetryPolicy, webhook_id: str) -> Plan[DeliveryAtte
     """Send one signed ``webhook.test`` delivery now; returns the attempt."""
     data = yield from call(policy, "POST", f"{WEBHOOKS}/{_segment(webhook_id)}/test")
     return DeliveryAttemptResponse.model_validate(data)
+
+
+# ---------------------------------------------------------------- schedules
+
+
+def create_schedule(
+    policy: RetryPolicy,
+    task: Mapping[str, Any],
+    *,
+    cron: str | None = None,
+    timezone: str | None = None,
+    interval_seconds: int | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    paused: bool | None = None,
+    missed_fires: str | None = None,
+) -> Plan[ScheduleResponse]:
+    """Submit ``task`` (the fields of ``submit_task``, without idempotency_key) on ``cron``
+    in ``timezone`` or every ``interval_seconds`` (``POST /api/schedules``). ``start`` and
+    ``end`` are ISO 8601; ``missed_fires`` is "skip" (default) or "run_latest"."""
+    body = _compact(
+        {
+            "task": dict(task),
+            "cron": cron,
+            "timezone": timezone,
+            "interval_seconds": interval_seconds,
+            "start": start,
+            "end": end,
+            "paused": paused,
+            "missed_fires": missed_fires,
+        }
+    )
+    data = yield from call(policy, "POST", SCHEDULES, json=body)
+    return ScheduleResponse.model_validate(data)
+
+
+def list_schedules(policy: RetryPolicy) -> Plan[ScheduleListResponse]:
+    """This key's schedules (every schedule, for an admin key)."""
+    data = yield from call(policy, "GET", SCHEDULES)
+    return ScheduleListResponse.model_validate(data)
+
+
+def get_schedule(policy: RetryPolicy, schedule_id: str) -> Plan[ScheduleResponse]:
+    """A schedule with its next five fire times and its latest 20 runs."""
+    data = yield from call(policy, "GET", f"{SCHEDULES}/{_segment(schedule_id)}")
+    return ScheduleResponse.model_validate(data)
+
+
+def update_schedule(
+    policy: RetryPolicy, schedule_id: str, **changes: Any
+) -> Plan[ScheduleResponse]:
+    """Change the fields given (``task``, ``cron``, ``interval_seconds``, ``timezone``,
+    ``start``, ``end``, ``paused``, ``missed_fires``; ``start=None`` removes it)
+    (``PATCH /api/schedules/{id}``)."""
+    body = {name: _plain(value) for name, value in changes.items()}
+    data = yield from call(policy, "PATCH", f"{SCHEDULES}/{_segment(schedule_id)}", json=body)
+    return ScheduleResponse.model_validate(data)
+
+
+def pause_schedule(policy: RetryPolicy, schedule_id: str) -> Plan[ScheduleResponse]:
+    """No fires until resumed."""
+    data = yield from call(policy, "POST", f"{SCHEDULES}/{_segment(schedule_id)}/pause")
+    return ScheduleResponse.model_validate(data)
+
+
+def resume_schedule(policy: RetryPolicy, schedule_id: str) -> Plan[ScheduleResponse]:
+    """Fire again from the next fire time after now (those missed while paused do not run)."""
+    data = yield from call(policy, "POST", f"{SCHEDULES}/{_segment(schedule_id)}/resume")
+    return ScheduleResponse.model_validate(data)
+
+
+def delete_schedule(policy: RetryPolicy, schedule_id: str) -> Plan[ScheduleDeletedResponse]:
+    """Stop and remove a schedule; the tasks it submitted stay."""
+    data = yield from call(policy, "DELETE", f"{SCHEDULES}/{_segment(schedule_id)}")
+    return ScheduleDeletedResponse.model_validate(data)

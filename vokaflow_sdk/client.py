@@ -147,6 +147,13 @@ class VokaFlowClient:
     delete_webhook = _method(ops.delete_webhook)
     get_notify_secret = _method(ops.get_notify_secret)
     send_webhook_test = _method(ops.send_webhook_test)
+    create_schedule = _method(ops.create_schedule)
+    list_schedules = _method(ops.list_schedules)
+    get_schedule = _method(ops.get_schedule)
+    update_schedule = _method(ops.update_schedule)
+    pause_schedule = _method(ops.pause_schedule)
+    resume_schedule = _method(ops.resume_schedule)
+    delete_schedule = _method(ops.delete_schedule)
 
     async def __aenter__(self) -> VokaFlowClient:
         return self

@@ -334,3 +334,41 @@ class SystemLogsResponse(ApiModel):
     limit: int = 0
     entries: list[LogEntry] = Field(default_factory=list)
     count: int = 0
+
+
+# ---------------------------------------------------------------- schedules
+
+
+class ScheduleRun(ApiModel):
+    fire_time: str
+    task_id: str
+    status: str = ""  # the task's status, "waiting" (held by a rate limit) or "expired"
+
+
+class ScheduleResponse(ApiModel):
+    """A schedule: the task each fire submits, when it fires, what comes next."""
+
+    id: str
+    task: dict[str, Any] = Field(default_factory=dict)
+    cron: str | None = None
+    timezone: str = "UTC"
+    interval_seconds: int | None = None
+    start: str | None = None
+    end: str | None = None
+    paused: bool = False
+    missed_fires: str = "skip"
+    next_fire_time: str | None = None
+    next_fire_times: list[str] = Field(default_factory=list)
+    created_at: str | None = None
+    updated_at: str | None = None
+    runs: list[ScheduleRun] | None = None
+
+
+class ScheduleListResponse(ApiModel):
+    schedules: list[ScheduleResponse] = Field(default_factory=list)
+    count: int = 0
+
+
+class ScheduleDeletedResponse(ApiModel):
+    id: str
+    deleted: bool = True

@@ -441,6 +441,71 @@ export declare class TextStream<T> implements AsyncIterable<string> {
   text(): Promise<string>;
 }
 
+// ---------------------------------------------------------------- schedules
+
+export type MissedFires = 'skip' | 'run_latest';
+
+export interface ScheduleTiming {
+  /** Five fields, e.g. `'30 2 * * *'`; or give `intervalSeconds`. */
+  cron?: string | null;
+  /** IANA name for `cron` (default `'UTC'`). */
+  timezone?: string;
+  intervalSeconds?: number | null;
+  /** ISO 8601; a time without a zone is UTC. */
+  start?: string | null;
+  end?: string | null;
+  paused?: boolean;
+  missedFires?: MissedFires;
+}
+
+export interface ScheduleRequest extends ScheduleTiming, RequestOptions {
+  /** What each fire submits: the fields of `submitTask`, without `idempotencyKey`. */
+  task: TaskRequest;
+}
+
+export interface ScheduleUpdate extends ScheduleTiming, RequestOptions {
+  task?: TaskRequest;
+}
+
+export interface ScheduleRun {
+  fireTime: string;
+  taskId: string;
+  /** The task's status; `'waiting'` while a rate limit holds the fire, `'expired'` once gone. */
+  status: string;
+  [field: string]: unknown;
+}
+
+export interface ScheduleResponse {
+  id: string;
+  task: Record<string, unknown>;
+  cron: string | null;
+  timezone: string;
+  intervalSeconds: number | null;
+  start: string | null;
+  end: string | null;
+  paused: boolean;
+  missedFires: Open<MissedFires>;
+  nextFireTime: string | null;
+  nextFireTimes: string[];
+  createdAt: string;
+  updatedAt: string;
+  /** The latest 20, newest first; in `getSchedule`, `createSchedule` and changes. */
+  runs?: ScheduleRun[] | null;
+  [field: string]: unknown;
+}
+
+export interface ScheduleListResponse {
+  schedules: ScheduleResponse[];
+  count: number;
+  [field: string]: unknown;
+}
+
+export interface ScheduleDeletedResponse {
+  id: string;
+  deleted: boolean;
+  [field: string]: unknown;
+}
+
 // ---------------------------------------------------------------- webhooks
 
 export interface WebhookRequest extends RequestOptions {
@@ -602,6 +667,13 @@ export declare class VokaFlowClient {
 
   listPersonalities(options?: RequestOptions): Promise<PersonalitiesResponse>;
 
+  createSchedule(request: ScheduleRequest): Promise<ScheduleResponse>;
+  listSchedules(options?: RequestOptions): Promise<ScheduleListResponse>;
+  getSchedule(scheduleId: string, options?: RequestOptions): Promise<ScheduleResponse>;
+  updateSchedule(scheduleId: string, changes: ScheduleUpdate): Promise<ScheduleResponse>;
+  pauseSchedule(scheduleId: string, options?: RequestOptions): Promise<ScheduleResponse>;
+  resumeSchedule(scheduleId: string, options?: RequestOptions): Promise<ScheduleResponse>;
+  deleteSchedule(scheduleId: string, options?: RequestOptions): Promise<ScheduleDeletedResponse>;
   configureWebhook(request: WebhookRequest): Promise<WebhookResponse>;
   listWebhooks(options?: RequestOptions): Promise<WebhookListResponse>;
   deleteWebhook(webhookId: string, options?: RequestOptions): Promise<WebhookDeletedResponse>;

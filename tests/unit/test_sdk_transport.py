@@ -226,6 +226,45 @@ async def test_configure_webhook_sends_url_events_and_secret():
     assert hook.id == "wh_1" and hook.active
 
 
+SCHEDULE = {
+    "id": "sch_1",
+    "task": {"name": "ping", "function_name": "noop"},
+    "cron": "30 2 * * *",
+    "timezone": "Europe/Madrid",
+    "next_fire_times": ["2026-10-25T00:30:00.000Z"],
+    "runs": [{"fire_time": "2026-10-24T00:30:00.000Z", "task_id": "t1", "status": "completed"}],
+}
+
+
+async def test_schedules_are_created_read_changed_and_deleted_by_id():
+    recorder = Recorder(httpx.Response(200, json=SCHEDULE))
+    async with async_client(recorder) as client:
+        made = await client.create_schedule(
+            {"name": "ping", "function_name": "noop"}, cron="30 2 * * *", timezone="Europe/Madrid"
+        )
+        await client.update_schedule("sch_1", interval_seconds=60, start=None)
+        await client.pause_schedule("sch_1")
+        await client.resume_schedule("sch/1")
+        await client.list_schedules()
+    assert recorder.body(0) == {
+        "task": {"name": "ping", "function_name": "noop"},
+        "cron": "30 2 * * *",
+        "timezone": "Europe/Madrid",
+    }
+    assert recorder.body(1) == {"interval_seconds": 60, "start": None}
+    assert [(r.method, r.url.raw_path.decode()) for r in recorder.requests] == [
+        ("POST", "/api/schedules"),
+        ("PATCH", "/api/schedules/sch_1"),
+        ("POST", "/api/schedules/sch_1/pause"),
+        ("POST", "/api/schedules/sch%2F1/resume"),
+        ("GET", "/api/schedules"),
+    ]
+    assert made.runs is not None and made.runs[0].task_id == "t1"
+    with sync_client(Recorder(httpx.Response(200, json={"id": "sch_1"}))) as client:
+        assert client.delete_schedule("sch_1").deleted
+        assert client.get_schedule("sch_1").id == "sch_1"
+
+
 async def test_get_notify_secret_reads_the_key_s_own_send_webhook_secret():
     recorder = Recorder(httpx.Response(200, json={"principal": "ann", "secret": "abc"}))
     async with async_client(recorder) as client:

@@ -18,6 +18,7 @@ export const VERSION = '2.0.0';
 const TASKS = '/api/high-scale-tasks';
 const VICKY = '/api/vicky';
 const WEBHOOKS = '/api/webhooks';
+const SCHEDULES = '/api/schedules';
 const LOGS = '/api/logs';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -287,6 +288,51 @@ export class VokaFlowClient {
   /** Send one signed `webhook.test` delivery now; resolves with the attempt. */
   sendWebhookTest(webhookId, options = {}) {
     return this.#call('POST', `${WEBHOOKS}/${segment(webhookId)}/test`, { signal: options.signal });
+  }
+
+  // ------------------------------------------------------------------ schedules
+
+  /**
+   * Submit `task` (the fields of `submitTask`, without `idempotencyKey`) on `cron` in
+   * `timezone`, or every `intervalSeconds` (`POST /api/schedules`). `start` and `end` are
+   * ISO 8601; `missedFires` is `'skip'` (default) or `'run_latest'`.
+   */
+  createSchedule({ signal, ...schedule }) {
+    return this.#call('POST', SCHEDULES, { body: schedule, signal });
+  }
+
+  /** This key's schedules (every schedule, for an admin key). */
+  listSchedules(options = {}) {
+    return this.#call('GET', SCHEDULES, { signal: options.signal });
+  }
+
+  /** A schedule with its next five fire times and its latest 20 runs. */
+  getSchedule(scheduleId, options = {}) {
+    return this.#call('GET', `${SCHEDULES}/${segment(scheduleId)}`, { signal: options.signal });
+  }
+
+  /** Change the fields given (`PATCH /api/schedules/{id}`); `start: null` removes it. */
+  updateSchedule(scheduleId, { signal, ...changes }) {
+    return this.#call('PATCH', `${SCHEDULES}/${segment(scheduleId)}`, { body: changes, signal });
+  }
+
+  /** No fires until resumed. */
+  pauseSchedule(scheduleId, options = {}) {
+    return this.#call('POST', `${SCHEDULES}/${segment(scheduleId)}/pause`, {
+      signal: options.signal,
+    });
+  }
+
+  /** Fire again from the next fire time after now (those missed while paused do not run). */
+  resumeSchedule(scheduleId, options = {}) {
+    return this.#call('POST', `${SCHEDULES}/${segment(scheduleId)}/resume`, {
+      signal: options.signal,
+    });
+  }
+
+  /** Stop and remove a schedule; the tasks it submitted stay. */
+  deleteSchedule(scheduleId, options = {}) {
+    return this.#call('DELETE', `${SCHEDULES}/${segment(scheduleId)}`, { signal: options.signal });
   }
 
   // ------------------------------------------------------------------ transport

@@ -159,3 +159,8 @@ def test_a_schedule_reads_back_as_written():
     written = schedule(FireRule(cron="30 2 * * *", timezone="Europe/Madrid", end=9_999), 600)
     read = Schedule.from_record("sch_1", written.spec_json(), written.version, "600")
     assert read == written
+
+
+def test_a_cron_that_never_matches_has_no_fire():
+    rule = FireRule(cron="0 0 30 2 *")  # February 30th
+    assert rule.checked(min_interval_s=5).next_after(0) is None

@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from vokaflow.domain.idempotency import idempotent_id
 from vokaflow.domain.priority import Priority
@@ -123,7 +123,7 @@ class FireRule:
         try:
             fire = croniter(self.cron, base, max_years_between_matches=CRON_SEARCH_YEARS)
             return int(fire.get_next(float))
-        except Exception:  # croniter's CroniterBadDateError: no match within the search
+        except CroniterBadDateError:  # no match within the search: never fires
             return None
 
     def _cron_until(self, moment: float) -> int | None:
@@ -133,7 +133,7 @@ class FireRule:
         try:
             fire = croniter(self.cron, base, max_years_between_matches=CRON_SEARCH_YEARS)
             return int(fire.get_prev(float))
-        except Exception:
+        except CroniterBadDateError:
             return None
 
 

@@ -68,6 +68,8 @@ class ScheduleFirer:
         return submitted
 
     async def claim(self, schedule: Schedule, now: float) -> bool:
+        if schedule.next_fire is None or schedule.next_fire > now:  # changed since the read
+            return False
         plan = plan_fire(schedule, now, self.grace_s)
         task_id = (
             ""

@@ -158,3 +158,20 @@ async def test_an_owner_cannot_pass_its_cap_and_a_delete_removes_its_fires(redis
     assert await store.get(first.schedule_id) is None
     assert await store.due(START + 100, 10) == []
     assert await store.create(second, cap=1)
+
+
+async def test_two_gateways_creating_at_once_stop_at_the_cap(redis_keys):
+    (one, two), keys = redis_keys
+    stores = [ScheduleStore(one, keys), ScheduleStore(two, keys)]
+    made = await asyncio.gather(*(stores[i % 2].create(every(5), cap=3) for i in range(8)))
+    assert sorted(made) == [False] * 5 + [True] * 3
+    assert len(await stores[0].of_owner("alice")) == 3
+
+
+async def test_of_two_changes_from_one_read_the_second_is_refused(redis_keys):
+    (one, two), keys = redis_keys
+    await ScheduleStore(one, keys).create(every(5), cap=3)
+    (read,) = await ScheduleStore(one, keys).of_owner("alice")
+    await ScheduleStore(one, keys).change(read, read.rescheduled(START + 1))
+    with pytest.raises(Changed):
+        await ScheduleStore(two, keys).change(read, read.rescheduled(START + 2))

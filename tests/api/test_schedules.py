@@ -60,6 +60,8 @@ def test_an_interval_schedule_fires_every_n_seconds_from_now(api):
             "end",
         ),
         ({"cron": "0 3 * * *", "missed_fires": "all"}, "missed_fires"),
+        ({"interval_seconds": 60, "start": "9999-12-31T23:59:59Z"}, "start"),
+        ({"cron": "0 3 * * *", "end": "0001-01-01T00:00:00Z"}, "end"),
         ({"cron": "0 3 * * *", "colour": "red"}, "colour"),
     ],
 )

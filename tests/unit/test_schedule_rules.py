@@ -147,6 +147,8 @@ def test_a_fire_names_one_task_per_schedule_and_time():
         (FireRule(cron="0 3 * * *", interval_s=60, start=0), "cron"),  # both
         (FireRule(interval_s=2, start=0), "interval_seconds"),
         (FireRule(interval_s=60, start=1_000, end=1_000), "end"),
+        (FireRule(cron="0 0 1 1 *", start=253_402_300_799), "start"),  # 9999-12-31
+        (FireRule(cron="0 0 1 1 *", end=-1), "end"),
     ],
 )
 def test_a_rule_that_cannot_work_names_its_field(rule: FireRule, field: str):

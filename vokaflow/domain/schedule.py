@@ -25,6 +25,8 @@ from vokaflow.domain.task import TaskSpec, WorkerType
 # Bounds a search for a cron fire: an expression such as "0 0 30 2 *" (February 30th)
 # never matches, and croniter gives up after this many years.
 CRON_SEARCH_YEARS = 5
+# Start and end lie between 1970 and 2200: fire times stay far from datetime's year 9999.
+LATEST_BOUND = 7_258_118_400  # 2200-01-01T00:00:00Z
 
 
 class MissedFires(str, Enum):
@@ -76,6 +78,9 @@ class FireRule:
             )
         elif self.start is None:
             raise RuleError("start", "An interval schedule needs a start")
+        for name, bound in (("start", self.start), ("end", self.end)):
+            if bound is not None and not 0 <= bound < LATEST_BOUND:
+                raise RuleError(name, f"{name} must lie between 1970 and 2200")
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise RuleError("end", "end must be after start")
         return self
@@ -123,7 +128,7 @@ class FireRule:
         try:
             fire = croniter(self.cron, base, max_years_between_matches=CRON_SEARCH_YEARS)
             return int(fire.get_next(float))
-        except CroniterBadDateError:  # no match within the search: never fires
+        except (CroniterBadDateError, OverflowError):  # no match within the search
             return None
 
     def _cron_until(self, moment: float) -> int | None:
@@ -133,7 +138,7 @@ class FireRule:
         try:
             fire = croniter(self.cron, base, max_years_between_matches=CRON_SEARCH_YEARS)
             return int(fire.get_prev(float))
-        except CroniterBadDateError:
+        except (CroniterBadDateError, OverflowError):
             return None
 
 

@@ -45,6 +45,9 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 _INVALID: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Invalid task or timing (details.field)"},
 }
+_RACED: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "Other changes kept winning; try again"},
+}
 
 router = APIRouter(prefix="/api/schedules", tags=["schedules"], responses=_ERRORS)
 
@@ -106,7 +109,9 @@ async def get_schedule(
 
 
 @router.patch(
-    "/{schedule_id}", response_model=ScheduleResponse, responses={**_NOT_FOUND, **_INVALID}
+    "/{schedule_id}",
+    response_model=ScheduleResponse,
+    responses={**_NOT_FOUND, **_INVALID, **_RACED},
 )
 async def update_schedule(
     schedule_id: str, body: ScheduleUpdateRequest, services: ServicesDep, principal: PrincipalDep
@@ -116,7 +121,9 @@ async def update_schedule(
     return await _change(services, principal, schedule_id, timing, body.task)
 
 
-@router.post("/{schedule_id}/pause", response_model=ScheduleResponse, responses=_NOT_FOUND)
+@router.post(
+    "/{schedule_id}/pause", response_model=ScheduleResponse, responses={**_NOT_FOUND, **_RACED}
+)
 async def pause_schedule(
     schedule_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> ScheduleResponse:
@@ -124,7 +131,9 @@ async def pause_schedule(
     return await _change(services, principal, schedule_id, {"paused": True})
 
 
-@router.post("/{schedule_id}/resume", response_model=ScheduleResponse, responses=_NOT_FOUND)
+@router.post(
+    "/{schedule_id}/resume", response_model=ScheduleResponse, responses={**_NOT_FOUND, **_RACED}
+)
 async def resume_schedule(
     schedule_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> ScheduleResponse:

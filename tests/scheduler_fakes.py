@@ -17,7 +17,7 @@ from vokaflow.domain.priority import level_upper_bound
 from vokaflow.domain.task import ClaimedTask, Outcome, TaskSpec
 from vokaflow.scheduler.core import Channels, Ports, SchedulerCore
 from vokaflow.scheduler.ports import WorkerLost
-from vokaflow.store.dispatch_store import ClaimRequest, Retry, Settled
+from vokaflow.store.dispatch_store import ClaimRequest, Released, Retry, Settled
 
 GP = WorkerType.GENERAL_PURPOSE
 IO = WorkerType.IO_INTENSIVE
@@ -94,6 +94,8 @@ class FakeTaskStore:
         self.started: list[tuple[list[str], int, float]] = []
         self.beats: list[tuple[float, dict[WorkerType, dict[str, float]], int]] = []
         self.due_retries = 0
+        self.next_due_ms: int | None = None
+        self.release_passes: list[int] = []
         self.left_running = 0
         self.on_count: Any = None  # called during level_counts (a race with a wake-up)
 
@@ -133,8 +135,9 @@ class FakeTaskStore:
     async def requeue_all_running(self) -> int:
         return self.left_running
 
-    async def release_due_retries(self, now_ms: int) -> int:
-        return self.due_retries
+    async def release_due(self, now_ms: int) -> Released:
+        self.release_passes.append(now_ms)
+        return Released(self.due_retries, self.next_due_ms)
 
     async def promote_starving(self, now_ms: int, waits: Sequence[int], top_level: int) -> int:
         self.promotions.append((now_ms, list(waits), top_level))

@@ -26,6 +26,7 @@ class WorkerType(str, Enum):
 class TaskStatus(str, Enum):
     """A task's status. The Lua scripts in ``store/lua`` spell the same values."""
 
+    SCHEDULED = "scheduled"  # waits for its run_at in the partition's schedule, then queued
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -106,10 +107,28 @@ class TaskSpec:
     data_scope: str = ""  # the principal's folder of each data root; "" for an admin
     batch_id: str = ""
     hold: bool = False  # a batch releases it later; submit-time only, never stored
+    # epoch s before which it must not run; None runs it now. Its queue wait, hence its
+    # SLA, counts from here.
+    run_at: float | None = None
 
     @property
     def score(self) -> float:
-        return queue_score(self.priority, self.created_at)
+        """Its dispatch order once ready: a delayed task enqueues at its due time."""
+        return queue_score(self.priority, self.ready_at)
+
+    @property
+    def ready_at(self) -> float:
+        """When it may first run, which is where its queue wait counts from."""
+        return self.run_at if self.run_at is not None else self.created_at
+
+    @property
+    def due_ms(self) -> int:
+        """Its score in the partition's schedule (the sorted set retries also wait in)."""
+        return int(self.ready_at * 1000)
+
+    @property
+    def initial_status(self) -> TaskStatus:
+        return TaskStatus.SCHEDULED if self.run_at is not None else TaskStatus.QUEUED
 
     def spec_json(self) -> str:
         """What never changes after submit, as one JSON field: fewer fields, less work."""
@@ -128,6 +147,7 @@ class TaskSpec:
                 "partition": self.partition,
                 "owner": self.owner,
                 **({"data_scope": self.data_scope} if self.data_scope else {}),
+                **({"run_at": self.run_at} if self.run_at is not None else {}),
             },
             separators=(",", ":"),
         )
@@ -136,7 +156,7 @@ class TaskSpec:
         """The new record's hash fields, flat, as the submit script takes them."""
         fields = {
             TaskField.SPEC: self.spec_json(),
-            TaskField.STATUS: TaskStatus.QUEUED.value,
+            TaskField.STATUS: self.initial_status.value,
             TaskField.WORKER_TYPE: self.worker_type.value,
             TaskField.SCORE: repr(self.score),
             TaskField.ATTEMPTS: "0",
@@ -168,6 +188,7 @@ class TaskSpec:
             owner=str(spec.get("owner") or ""),
             data_scope=str(spec.get("data_scope") or ""),
             batch_id=record.get(TaskField.BATCH_ID) or "",
+            run_at=float(spec["run_at"]) if spec.get("run_at") is not None else None,
         )
 
     @classmethod
@@ -193,8 +214,9 @@ class ClaimedTask:
 
     @property
     def queued_since(self) -> float:
-        """Where the first attempt's queue wait counts from."""
-        return self.requeued_at or self.spec.created_at
+        """Where the first attempt's queue wait counts from: a delayed task's wait starts at
+        its due time, not at submit."""
+        return self.requeued_at or self.spec.ready_at
 
     @classmethod
     def from_record(cls, record: Mapping[str, str]) -> ClaimedTask:

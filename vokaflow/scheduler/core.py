@@ -27,6 +27,7 @@ from vokaflow.scheduler.ports import (
     Subscriber,
     TaskStore,
 )
+from vokaflow.scheduler.releaser import Releaser
 from vokaflow.scheduler.retrying import REDIS_RETRY_S, until_stored
 from vokaflow.scheduler.settler import Settler
 from vokaflow.scheduler.telemetry import Telemetry
@@ -95,6 +96,7 @@ class SchedulerCore:
         self.housekeeper = Housekeeper(
             p.store, self.scaler, p.batches, p.dead_letters, self.hints, clock, settings
         )
+        self.releaser = Releaser(p.store, self.hints, clock)
 
     def start(self) -> list[asyncio.Task[None]]:
         loop = asyncio.get_event_loop()
@@ -105,6 +107,7 @@ class SchedulerCore:
                 self.listen(),
                 self.telemetry.run(),
                 self.housekeeper.run(),
+                self.releaser.run(),
                 self.settler.watch_deadlines(),
             )
         ]

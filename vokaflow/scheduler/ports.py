@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from vokaflow.domain import Priority, WorkerType
 from vokaflow.domain.task import ClaimedTask, Outcome
-from vokaflow.store.dispatch_store import ClaimRequest, Retry, Settled
+from vokaflow.store.dispatch_store import ClaimRequest, Released, Retry, Settled
 
 
 class Clock(Protocol):
@@ -68,7 +68,7 @@ class TaskStore(Protocol):
 
     async def requeue_all_running(self) -> int: ...
 
-    async def release_due_retries(self, now_ms: int) -> int: ...
+    async def release_due(self, now_ms: int) -> Released: ...
 
     async def promote_starving(
         self, now_ms: int, wait_ms_by_level: Sequence[int], top_level: int

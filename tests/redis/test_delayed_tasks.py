@@ -69,9 +69,11 @@ async def test_a_delayed_task_waits_scheduled_and_leaves_at_its_due_time_not_bef
     assert (early.count, early.next_due_ms) == (0, NOW_MS + 5_000)
     assert await _status(client, keys, task.task_id) == TaskStatus.SCHEDULED
 
-    due = await dispatch.release_due(NOW_MS + 5_000)
+    due = await dispatch.release_due(NOW_MS + 5_003)
     assert (due.count, due.next_due_ms) == (1, None)
     assert await _status(client, keys, task.task_id) == TaskStatus.QUEUED
+    released_at = await client.hget(keys.task(task.task_id), TaskField.RELEASED_AT)
+    assert released_at == str(NOW_MS + 5_003)
     # its place in the queue counts from its due time, not from the release or the submit
     assert await _ready(client, keys, task) == queue_score(Priority.NORMAL, (NOW_MS + 5_000) / 1000)
 

@@ -75,6 +75,7 @@ class TaskField:
     PROGRESS = "progress"
     RETRY_AT = "retry_at"  # epoch ms of the next attempt, while a retry waits
     REQUEUED_AT = "requeued_at"  # epoch ms a dead letter was sent back to its queue
+    RELEASED_AT = "released_at"  # epoch ms a delayed task left its schedule (its lateness)
     # Written by versions before the score became the one truth; read by nothing.
     LEGACY_PRIORITY = "priority"
     LEGACY_LEVEL = "level"

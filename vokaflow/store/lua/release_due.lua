@@ -36,7 +36,7 @@ for _, id in ipairs(due(KEYS[2])) do
   local key = ARGV[2] .. id
   local state = redis.call('HMGET', key, 'status', 'worker_type', 'score')
   if state[1] == 'scheduled' then
-    redis.call('HSET', key, 'status', 'queued')
+    redis.call('HSET', key, 'status', 'queued', 'released_at', ARGV[1])
     redis.call('ZADD', ARGV[3] .. state[2], state[3], id)
     released = released + 1
   end

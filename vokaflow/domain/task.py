@@ -7,6 +7,7 @@ and JSON edges; everything between them passes the types below."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -124,8 +125,9 @@ class TaskSpec:
 
     @property
     def due_ms(self) -> int:
-        """Its score in the partition's schedule (the sorted set retries also wait in)."""
-        return int(self.ready_at * 1000)
+        """Its score in its partition's schedule: rounded up, so that no release at a whole
+        ms comes before run_at."""
+        return math.ceil(self.ready_at * 1000)
 
     @property
     def initial_status(self) -> TaskStatus:

@@ -4,7 +4,7 @@ task's lateness: release (released_at, the pass that moved it to its queue, minu
 time) and dispatch (dispatched_at minus due), p50 / p99 / max; and that none was released
 early, none lost, none run twice.
 
-    python -m benchmarks.delayed [--tasks 100000] [--spread 60] [--lead 40] [--rounds 1]
+    python -m benchmarks.delayed [--tasks 100000] [--spread 60] [--lead 60] [--rounds 1]
 
 There is no baseline to alternate with: the code before delayed tasks had none. Several
 rounds each on a fresh stack, and the medians of their figures, are reported.
@@ -136,7 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--spread", type=float, default=60.0, help="seconds the due times span")
-    parser.add_argument("--lead", type=float, default=40.0, help="seconds to the first due time")
+    parser.add_argument("--lead", type=float, default=60.0, help="seconds to the first due time")
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     runs = []

@@ -23,7 +23,7 @@ def due_time(
         if request.delay_seconds > settings.max_delay_s:
             raise ValidationFailed(
                 f"{field_prefix}delay_seconds",
-                f"At most {settings.max_delay_s:g} seconds ahead (VOKAFLOW_MAX_DELAY_S)",
+                f"At most {settings.max_delay_s:.12g} seconds ahead (VOKAFLOW_MAX_DELAY_S)",
             )
         return now_s + request.delay_seconds if request.delay_seconds > 0 else None
     if request.run_at is None:
@@ -35,12 +35,12 @@ def due_time(
     if due > now_s + settings.max_delay_s:
         raise ValidationFailed(
             f"{field_prefix}run_at",
-            f"At most {settings.max_delay_s:g} seconds ahead (VOKAFLOW_MAX_DELAY_S)",
+            f"At most {settings.max_delay_s:.12g} seconds ahead (VOKAFLOW_MAX_DELAY_S)",
         )
     if due < now_s - settings.run_at_past_tolerance_s:
         raise ValidationFailed(
             f"{field_prefix}run_at",
             f"{now_s - due:.0f} seconds in the past; at most "
-            f"{settings.run_at_past_tolerance_s:g} (VOKAFLOW_RUN_AT_PAST_TOLERANCE_S) runs now",
+            f"{settings.run_at_past_tolerance_s:.12g} (VOKAFLOW_RUN_AT_PAST_TOLERANCE_S) runs now",
         )
     return due if due > now_s else None

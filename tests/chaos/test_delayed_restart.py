@@ -3,8 +3,6 @@ twice and none early (the schedule lives in Redis, not in the scheduler)."""
 
 from __future__ import annotations
 
-import time
-
 from tests.chaos.test_faults import _kill_scheduler
 from vokaflow.domain.task import TaskField, TaskSpec
 from vokaflow.store.keys import Keys
@@ -18,7 +16,6 @@ SPREAD_S = 8.0
 def test_a_scheduler_killed_while_tasks_are_scheduled_loses_none_and_runs_none_twice(
     chaos_stack, chaos_api
 ):
-    now = time.time()
     tasks = [
         {"name": f"d{i}", "function_name": "noop", "delay_seconds": 2 + SPREAD_S * i / COUNT}
         for i in range(COUNT)
@@ -43,4 +40,3 @@ def test_a_scheduler_killed_while_tasks_are_scheduled_loses_none_and_runs_none_t
         spec for spec, _, started in rows if float(started) < (TaskSpec.decode(spec).run_at or 0.0)
     ]
     assert early == [], f"{len(early)} ran before their run_at"
-    assert time.time() - now >= 2

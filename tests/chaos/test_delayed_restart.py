@@ -10,14 +10,19 @@ from vokaflow.store.redis_client import connect_sync
 from vokaflow.testing.tally import wait_all_terminal
 
 COUNT = 300
-SPREAD_S = 8.0
+SPREAD_S = 10.0
+FIRST_DUE_S = 6.0  # after the kill has landed (it takes a few seconds): none runs during it
 
 
 def test_a_scheduler_killed_while_tasks_are_scheduled_loses_none_and_runs_none_twice(
     chaos_stack, chaos_api
 ):
     tasks = [
-        {"name": f"d{i}", "function_name": "noop", "delay_seconds": 2 + SPREAD_S * i / COUNT}
+        {
+            "name": f"d{i}",
+            "function_name": "noop",
+            "delay_seconds": FIRST_DUE_S + SPREAD_S * i / COUNT,
+        }
         for i in range(COUNT)
     ]
     reply = chaos_api.post("/api/high-scale-tasks/batch", json={"tasks": tasks})

@@ -19,7 +19,7 @@ from vokaflow.domain.schedule import Schedule
 from vokaflow.domain.task import ClaimedTask, Outcome, TaskSpec
 from vokaflow.scheduler.core import Channels, Ports, SchedulerCore
 from vokaflow.scheduler.ports import WorkerLost
-from vokaflow.store.dispatch_store import ClaimRequest, Retry, Settled
+from vokaflow.store.dispatch_store import ClaimRequest, Released, Retry, Settled
 from vokaflow.store.schedules import Fire
 
 GP = WorkerType.GENERAL_PURPOSE
@@ -97,6 +97,8 @@ class FakeTaskStore:
         self.started: list[tuple[list[str], int, float]] = []
         self.beats: list[tuple[float, dict[WorkerType, dict[str, float]], int]] = []
         self.due_retries = 0
+        self.next_due_ms: int | None = None
+        self.release_passes: list[int] = []
         self.left_running = 0
         self.on_count: Any = None  # called during level_counts (a race with a wake-up)
 
@@ -136,8 +138,9 @@ class FakeTaskStore:
     async def requeue_all_running(self) -> int:
         return self.left_running
 
-    async def release_due_retries(self, now_ms: int) -> int:
-        return self.due_retries
+    async def release_due(self, now_ms: int) -> Released:
+        self.release_passes.append(now_ms)
+        return Released(self.due_retries, self.next_due_ms)
 
     async def promote_starving(self, now_ms: int, waits: Sequence[int], top_level: int) -> int:
         self.promotions.append((now_ms, list(waits), top_level))

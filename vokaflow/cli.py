@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--worker-type")
     submit.add_argument("--category")
     submit.add_argument("--timeout", type=int)
+    when = submit.add_mutually_exclusive_group()
+    when.add_argument("--delay", type=float, metavar="SECONDS", help="run it this many s from now")
+    when.add_argument("--run-at", metavar="TIME", help="run it then: ISO 8601, UTC if no offset")
     submit.add_argument("--wait", action="store_true", help="wait until the task ends")
     submit.add_argument("--wait-timeout", type=float, default=600.0)
 
@@ -322,9 +325,11 @@ def cmd_submit(settings: Settings, args: argparse.Namespace) -> int:
         "kwargs": json.loads(args.kwargs),
         "priority": args.priority,
     }
-    for field in ("worker_type", "category", "timeout"):
+    for field in ("worker_type", "category", "timeout", "run_at"):
         if getattr(args, field) is not None:
             body[field] = getattr(args, field)
+    if args.delay is not None:
+        body["delay_seconds"] = args.delay
     with _client(settings, args) as client:
         reply = client.post("/api/high-scale-tasks/submit", json=body)
         if not reply.is_success or not args.wait:

@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     retry_backoff_base_s: float = Field(default=0.5, gt=0)
     retry_backoff_max_s: float = Field(default=60.0, gt=0)
     max_system_retries: int = Field(default=3, ge=0)
+    # A delayed task's run_at may lie at most this far ahead, and this far in the past (a time
+    # that recent runs now; an older one is more likely a mistake than a wish).
+    max_delay_s: float = Field(default=30 * 24 * 3600, gt=0)
+    run_at_past_tolerance_s: float = Field(default=60.0, ge=0)
     # Finished task records (and dead letters) are kept this long; 0 keeps them forever.
     task_retention_s: int = Field(default=24 * 3600, ge=0)
     # `vokaflow down` lets running tasks finish for this long before it stops Ray.

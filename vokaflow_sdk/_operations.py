@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from enum import Enum
 from typing import Any
 from urllib.parse import quote
@@ -56,6 +57,8 @@ def _segment(value: str) -> str:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):  # a run_at; one without tzinfo is taken as UTC
+        return value.isoformat()
     return value.value if isinstance(value, Enum) else value
 
 
@@ -80,10 +83,14 @@ def submit_task(
     retry_count: int | None = None,
     metadata: Mapping[str, Any] | None = None,
     idempotency_key: str | None = None,
+    run_at: datetime | str | None = None,
+    delay_seconds: float | None = None,
     **extra: Any,
 ) -> Plan[TaskSubmitResponse]:
     """Submit one task (``POST /api/high-scale-tasks/submit``). With ``idempotency_key``,
-    a repeat returns the first task instead of a new one."""
+    a repeat returns the first task instead of a new one. With ``run_at`` (a datetime, UTC
+    when naive, or ISO 8601 text) or ``delay_seconds``, not both, it is ``scheduled`` until
+    then. A task of ``submit_batch`` takes the same two keys."""
     body = _compact(
         {
             "name": name,
@@ -97,6 +104,8 @@ def submit_task(
             "retry_count": retry_count,
             "metadata": None if metadata is None else dict(metadata),
             "idempotency_key": idempotency_key,
+            "run_at": run_at,
+            "delay_seconds": delay_seconds,
         }
     )
     data = yield from call(policy, "POST", f"{TASKS}/submit", json={**body, **extra})

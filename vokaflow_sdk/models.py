@@ -39,6 +39,7 @@ class TaskSubmitResponse(ApiModel):
     estimated_completion: str | None = None
     queue_position: int | None = None
     created_at: str | None = None
+    run_at: str | None = None  # a delayed task's due time (UTC)
 
 
 class TaskErrorInfo(ApiModel):
@@ -73,6 +74,7 @@ class TaskStatusResponse(ApiModel):
     worker_pid: int | None = None
     system_retries: int = 0
     retry_at: str | None = None
+    run_at: str | None = None  # a delayed task's due time (UTC); status "scheduled" until then
     progress: dict[str, Any] | None = None
 
     @property
@@ -212,6 +214,7 @@ class RedisNodeMetrics(ApiModel):
 class MetricsResponse(ApiModel):
     throughput_per_second: float
     total_pending_tasks: int = 0
+    scheduled_tasks: int = 0  # delayed tasks not yet due, apart from the pending ones
     active_workers: int = 0
     redis_nodes: int = 0
     partitions: int = 0

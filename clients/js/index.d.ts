@@ -32,7 +32,7 @@ export declare const WebhookEvent: Readonly<{
 }>;
 
 export type TaskStatusValue =
-  'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'timeout';
+  'scheduled' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'timeout';
 export type TerminalStatus = 'completed' | 'failed' | 'cancelled' | 'timeout';
 export declare const TERMINAL_STATUSES: readonly TerminalStatus[];
 /** Whether a task (or its status string) has ended: completed, failed, cancelled or timeout. */
@@ -86,6 +86,13 @@ export interface TaskRequest {
   metadata?: Record<string, unknown>;
   /** A repeat with the same key returns the first task instead of a new one. */
   idempotencyKey?: string;
+  /**
+   * Run it then, not now (status `scheduled` until then): a Date, or ISO 8601 text (UTC
+   * when it has no offset). At most one of `runAt` and `delaySeconds`.
+   */
+  runAt?: Date | string;
+  /** Run it this many seconds from now (status `scheduled` until then). */
+  delaySeconds?: number;
 }
 
 export interface TaskSubmitResponse {
@@ -98,6 +105,8 @@ export interface TaskSubmitResponse {
   estimatedCompletion: string;
   queuePosition: number;
   createdAt: string;
+  /** A delayed task's due time (UTC); null for one that runs now. */
+  runAt?: string | null;
   [field: string]: unknown;
 }
 
@@ -137,6 +146,8 @@ export interface TaskStatusResponse {
   workerPid?: number | null;
   systemRetries?: number;
   retryAt?: string | null;
+  /** A delayed task's due time (UTC); its status is `scheduled` until then. */
+  runAt?: string | null;
   /** What the function last reported, as it is (keys are not renamed). */
   progress?: Record<string, unknown> | null;
   [field: string]: unknown;
@@ -295,6 +306,8 @@ export interface RedisNodeMetrics {
 export interface MetricsResponse {
   throughputPerSecond: number;
   totalPendingTasks: number;
+  /** Delayed tasks not yet due (not counted in `totalPendingTasks`). */
+  scheduledTasks?: number;
   activeWorkers: number;
   redisNodes: number;
   partitions: number;

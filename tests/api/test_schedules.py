@@ -80,6 +80,8 @@ def test_bad_timing_is_a_400_naming_its_field(api, body, field):
         ({"name": "x", "function_name": "noop", "priority": "SOON"}, "task.priority"),
         ({"name": "x", "function_name": "noop", "idempotency_key": "k"}, "task.idempotency_key"),
         ({"function_name": "noop"}, "task.name"),
+        ({"name": "x", "function_name": "noop", "delay_seconds": 5}, "task.delay_seconds"),
+        ({"name": "x", "function_name": "noop", "run_at": "2030-01-01T00:00:00Z"}, "task.run_at"),
     ],
 )
 def test_the_task_is_checked_as_a_submit_is(api, task, field):

@@ -18,6 +18,7 @@ def test_the_eight_priorities_are_ordered_by_level_with_the_spec_slas():
 def test_the_enums_have_the_spec_sizes():
     assert len(WorkerType) == 5
     assert [s.value for s in TaskStatus] == [
+        "scheduled",
         "queued",
         "running",
         "completed",
@@ -30,7 +31,10 @@ def test_the_enums_have_the_spec_sizes():
 
 def test_only_finished_statuses_are_terminal():
     assert not TaskStatus.QUEUED.is_terminal and not TaskStatus.RUNNING.is_terminal
-    assert all(s.is_terminal for s in TaskStatus if s.value not in ("queued", "running"))
+    assert not TaskStatus.SCHEDULED.is_terminal
+    assert all(
+        s.is_terminal for s in TaskStatus if s.value not in ("scheduled", "queued", "running")
+    )
 
 
 def test_a_submit_request_defaults_to_normal_priority_and_empty_arguments():

@@ -8,6 +8,7 @@ import email.utils
 import json
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -146,6 +147,21 @@ async def test_submit_task_sends_the_spec_body_with_the_api_key_and_parses_the_a
         "category": "vicky",
     }
     assert task.task_id == TASK_ID and task.queue_position == 3 and task.partition == 5
+
+
+async def test_delayed_submits_send_run_at_as_iso_text_and_delay_seconds_as_given():
+    batch_answer = {"batch_id": "batch_1", "total_submitted": 1}
+    submitted = httpx.Response(200, json=SUBMITTED)
+    recorder = Recorder(submitted, submitted, httpx.Response(200, json=batch_answer))
+    due = datetime(2030, 1, 31, 9, 0, tzinfo=timezone.utc)
+    async with async_client(recorder) as client:
+        await client.submit_task("t", "noop", run_at=due)
+        await client.submit_task("t", "noop", delay_seconds=30)
+        await client.submit_batch([{"name": "b", "function_name": "noop", "run_at": due}])
+    first, second, batch = (json.loads(r.content) for r in recorder.requests)
+    assert first["run_at"] == "2030-01-31T09:00:00+00:00" and "delay_seconds" not in first
+    assert second["delay_seconds"] == 30 and "run_at" not in second
+    assert batch["tasks"][0]["run_at"] == "2030-01-31T09:00:00+00:00"
 
 
 async def test_a_token_is_sent_as_a_bearer_authorization_header():

@@ -134,6 +134,7 @@ async def metrics(
         throughput_per_second=round(await services.metrics.finished_last_minute() / WINDOW_S, 3),
         total_pending_tasks=sum(p.queue_size for p in pools.values())
         + await services.metrics.waiting_for_retry(),
+        scheduled_tasks=await services.metrics.scheduled(),
         active_workers=sum(p.active_workers for p in pools.values()),
         redis_nodes=len(nodes),
         partitions=services.settings.partitions,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from vokaflow.api.delays import due_time
 from vokaflow.api.schemas.tasks import TaskSubmitRequest
 from vokaflow.api.services import Services
 from vokaflow.domain import Priority
@@ -93,4 +94,5 @@ def prepare_task(
         owner=principal.name,
         batch_id=batch_id or "",
         data_scope=principal.data_scope,
+        run_at=due_time(request, settings, now_s, field_prefix),
     )

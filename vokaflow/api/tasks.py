@@ -25,7 +25,7 @@ from vokaflow.api.views import task_status_view
 from vokaflow.clock import iso_event, iso_forecast
 from vokaflow.domain import Priority, TaskStatus
 from vokaflow.domain.principal import Principal
-from vokaflow.domain.task import TaskField, task_owner
+from vokaflow.domain.task import TaskField, TaskSpec, task_owner
 from vokaflow.errors import Conflict, NotFound
 from vokaflow.observability.prometheus import gateway_metrics
 
@@ -54,13 +54,14 @@ async def submit_task(
     return TaskSubmitResponse(
         task_id=task.task_id,
         name=task.name,
-        status=TaskStatus.QUEUED,
+        status=task.initial_status,
         priority=task.priority,
         partition=task.partition,
         redis_node=services.redis_node(task.partition, principal),
-        estimated_completion=iso_forecast(now + wait_s),
+        estimated_completion=iso_forecast(max(now, task.ready_at) + wait_s),
         queue_position=ahead,
         created_at=iso_event(now) or "",
+        run_at=iso_event(task.run_at),
     )
 
 
@@ -74,6 +75,7 @@ async def _first_submit(
     view = await _status_with_position(services, task_id, record, principal)
     ahead = view.queue_position or 0
     wait_s = await services.estimated_wait_s(view.worker_type, view.function_name, ahead)
+    ready_at = TaskSpec.from_record(record).ready_at
     return TaskSubmitResponse(
         task_id=task_id,
         name=view.name,
@@ -81,9 +83,10 @@ async def _first_submit(
         priority=view.priority,
         partition=view.partition,
         redis_node=view.redis_node,
-        estimated_completion=iso_forecast(time.time() + wait_s),
+        estimated_completion=iso_forecast(max(time.time(), ready_at) + wait_s),
         queue_position=ahead,
         created_at=view.created_at,
+        run_at=view.run_at,
     )
 
 

@@ -36,4 +36,5 @@ def task_status_view(record: dict[str, str], redis_node: str) -> TaskStatusRespo
         system_retries=task.system_retries,
         progress=task.progress,
         retry_at=iso_event(task.retry_at),
+        run_at=iso_event(spec.run_at),
     )

@@ -7,6 +7,7 @@ and JSON edges; everything between them passes the types below."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -26,6 +27,7 @@ class WorkerType(str, Enum):
 class TaskStatus(str, Enum):
     """A task's status. The Lua scripts in ``store/lua`` spell the same values."""
 
+    SCHEDULED = "scheduled"  # waits for its run_at in the partition's schedule, then queued
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -74,6 +76,7 @@ class TaskField:
     PROGRESS = "progress"
     RETRY_AT = "retry_at"  # epoch ms of the next attempt, while a retry waits
     REQUEUED_AT = "requeued_at"  # epoch ms a dead letter was sent back to its queue
+    RELEASED_AT = "released_at"  # epoch ms a delayed task left its schedule (its lateness)
     # Written by versions before the score became the one truth; read by nothing.
     LEGACY_PRIORITY = "priority"
     LEGACY_LEVEL = "level"
@@ -106,10 +109,29 @@ class TaskSpec:
     data_scope: str = ""  # the principal's folder of each data root; "" for an admin
     batch_id: str = ""
     hold: bool = False  # a batch releases it later; submit-time only, never stored
+    # epoch s before which it must not run; None runs it now. Its queue wait, hence its
+    # SLA, counts from here.
+    run_at: float | None = None
 
     @property
     def score(self) -> float:
-        return queue_score(self.priority, self.created_at)
+        """Its dispatch order once ready: a delayed task enqueues at its due time."""
+        return queue_score(self.priority, self.ready_at)
+
+    @property
+    def ready_at(self) -> float:
+        """When it may first run, which is where its queue wait counts from."""
+        return self.run_at if self.run_at is not None else self.created_at
+
+    @property
+    def due_ms(self) -> int:
+        """Its score in its partition's schedule: rounded up, so that no release at a whole
+        ms comes before run_at."""
+        return math.ceil(self.ready_at * 1000)
+
+    @property
+    def initial_status(self) -> TaskStatus:
+        return TaskStatus.SCHEDULED if self.run_at is not None else TaskStatus.QUEUED
 
     def spec_json(self) -> str:
         """What never changes after submit, as one JSON field: fewer fields, less work."""
@@ -128,6 +150,7 @@ class TaskSpec:
                 "partition": self.partition,
                 "owner": self.owner,
                 **({"data_scope": self.data_scope} if self.data_scope else {}),
+                **({"run_at": self.run_at} if self.run_at is not None else {}),
             },
             separators=(",", ":"),
         )
@@ -136,7 +159,7 @@ class TaskSpec:
         """The new record's hash fields, flat, as the submit script takes them."""
         fields = {
             TaskField.SPEC: self.spec_json(),
-            TaskField.STATUS: TaskStatus.QUEUED.value,
+            TaskField.STATUS: self.initial_status.value,
             TaskField.WORKER_TYPE: self.worker_type.value,
             TaskField.SCORE: repr(self.score),
             TaskField.ATTEMPTS: "0",
@@ -168,6 +191,7 @@ class TaskSpec:
             owner=str(spec.get("owner") or ""),
             data_scope=str(spec.get("data_scope") or ""),
             batch_id=record.get(TaskField.BATCH_ID) or "",
+            run_at=float(spec["run_at"]) if spec.get("run_at") is not None else None,
         )
 
     @classmethod
@@ -193,8 +217,9 @@ class ClaimedTask:
 
     @property
     def queued_since(self) -> float:
-        """Where the first attempt's queue wait counts from."""
-        return self.requeued_at or self.spec.created_at
+        """Where the first attempt's queue wait counts from: a delayed task's wait starts at
+        its due time, not at submit."""
+        return self.requeued_at or self.spec.ready_at
 
     @classmethod
     def from_record(cls, record: Mapping[str, str]) -> ClaimedTask:

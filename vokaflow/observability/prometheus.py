@@ -65,8 +65,8 @@ class SchedulerMetrics(FinishedCounter):
         super().__init__()
         self.queue_wait = metrics.Histogram(
             "vokaflow_queue_wait_seconds",
-            "Time from submit (or a dead letter's requeue) to dispatch of a first attempt, "
-            "by priority",
+            "Time from submit (a delayed task's run_at, or a dead letter's requeue) to "
+            "dispatch of a first attempt, by priority",
             boundaries=QUEUE_WAIT_BOUNDARIES_S,
             tag_keys=("priority",),
         )

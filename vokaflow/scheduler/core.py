@@ -28,6 +28,7 @@ from vokaflow.scheduler.ports import (
     Subscriber,
     TaskStore,
 )
+from vokaflow.scheduler.releaser import Releaser
 from vokaflow.scheduler.retrying import REDIS_RETRY_S, until_stored
 from vokaflow.scheduler.schedule_firer import ScheduleFirer, Submit
 from vokaflow.scheduler.settler import Settler
@@ -107,6 +108,7 @@ class SchedulerCore:
             clock,
             settings,
         )
+        self.releaser = Releaser(p.store, self.hints, clock)
 
     def start(self) -> list[asyncio.Task[None]]:
         loop = asyncio.get_event_loop()
@@ -117,6 +119,7 @@ class SchedulerCore:
                 self.listen(),
                 self.telemetry.run(),
                 self.housekeeper.run(),
+                self.releaser.run(),
                 self.settler.watch_deadlines(),
                 self.firer.run(),
             )

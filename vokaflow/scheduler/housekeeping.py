@@ -1,5 +1,5 @@
-"""Chores on a timer: releasing retries that are due and pool sizing at every tick; at the
-slow-chore period, starvation promotion, batch deadlines and dead-letter upkeep."""
+"""Chores on a timer: pool sizing at every tick; at the slow-chore period, starvation
+promotion, batch deadlines and dead-letter upkeep. (Releasing what is due: releaser.py.)"""
 
 from __future__ import annotations
 
@@ -54,8 +54,6 @@ class Housekeeper:
 
     async def tick(self) -> None:
         now = self.clock.time()
-        if await self.store.release_due_retries(int(now * 1000)):
-            self.hints.hint("*")
         await self.scaler.autoscale()
         if now - self.last_slow >= SLOW_CHORES_S:
             self.last_slow = now

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from vokaflow.domain import Priority, WorkerType
 from vokaflow.domain.schedule import Schedule
 from vokaflow.domain.task import ClaimedTask, Outcome
-from vokaflow.store.dispatch_store import ClaimRequest, Retry, Settled
+from vokaflow.store.dispatch_store import ClaimRequest, Released, Retry, Settled
 from vokaflow.store.schedules import Fire
 
 
@@ -70,7 +70,7 @@ class TaskStore(Protocol):
 
     async def requeue_all_running(self) -> int: ...
 
-    async def release_due_retries(self, now_ms: int) -> int: ...
+    async def release_due(self, now_ms: int) -> Released: ...
 
     async def promote_starving(
         self, now_ms: int, wait_ms_by_level: Sequence[int], top_level: int

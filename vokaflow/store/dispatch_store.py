@@ -60,6 +60,14 @@ class Settled:
     retries: list[Retry]
 
 
+@dataclass(frozen=True)
+class Released:
+    """What a pass over the schedules moved to the ready queues, and when the next is due."""
+
+    count: int
+    next_due_ms: int | None  # None: nothing is scheduled
+
+
 class DispatchStore:
     def __init__(self, client: aioredis.Redis, keys: Keys, retention_s: int = 0) -> None:
         self.redis = client
@@ -198,7 +206,9 @@ class DispatchStore:
         return int(sum(await pipe.execute()))
 
     @redis_boundary
-    async def release_due_retries(self, now_ms: int) -> int:
+    async def release_due(self, now_ms: int) -> Released:
+        """Move what is due from every partition's retry schedule and delayed-task schedule
+        to the ready queues; one script per partition."""
         pipe = self.redis.pipeline(transaction=False)
         for partition in range(self.keys.partitions):
             task_prefix, queue_prefix = self._prefixes(partition)
@@ -209,16 +219,20 @@ class DispatchStore:
                 LEVEL_WEIGHT,
                 RELEASE_BATCH,
             ]
-            keys = [self.keys.delayed(partition)]
+            keys = [self.keys.delayed(partition), self.keys.scheduled(partition)]
             self.lua.queue(pipe, "release_due", keys, args)
-        return int(sum(await pipe.execute()))
+        replies = await pipe.execute()
+        dues = [int(float(due)) for _, due in replies if due not in ("", b"")]
+        return Released(sum(int(n) for n, _ in replies), min(dues) if dues else None)
 
     @redis_boundary
     async def release_held(self, task_id: str, now_ms: int) -> bool:
-        """Queue a held batch task at the back of its level; False if it no longer waits."""
-        queues = self.keys.queue_prefix(self.keys.partition(task_id))
-        args = [task_id, queues, now_ms, LEVEL_WEIGHT]
-        return bool(await self.lua.run("release_held", [self.keys.task(task_id)], args))
+        """Queue a held batch task at the back of its level (a delayed one not yet due: on
+        the schedule); False if it no longer waits."""
+        partition = self.keys.partition(task_id)
+        args = [task_id, self.keys.queue_prefix(partition), now_ms, LEVEL_WEIGHT]
+        keys = [self.keys.task(task_id), self.keys.scheduled(partition)]
+        return bool(await self.lua.run("release_held", keys, args))
 
     @redis_boundary
     async def promote_starving(

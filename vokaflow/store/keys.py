@@ -69,7 +69,14 @@ class Keys:
         return f"{self._tagged(partition)}:running"
 
     def delayed(self, partition: int) -> str:
+        """Zset of the partition's retries waiting out their backoff, by due time (ms)."""
         return f"{self._tagged(partition)}:delayed"
+
+    def scheduled(self, partition: int) -> str:
+        """Zset of the partition's delayed tasks (status scheduled), by run_at (ms). Apart
+        from the retries so that nothing counting those counts these; release_due.lua moves
+        both on."""
+        return f"{self._tagged(partition)}:scheduled"
 
     def dead_letters(self, partition: int) -> str:
         """Zset of the partition's tasks that failed after all retries, by failure time (ms)."""

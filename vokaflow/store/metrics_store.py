@@ -71,6 +71,14 @@ class MetricsStore:
             pipe.zcard(self.keys.delayed(partition))
         return int(sum(await pipe.execute()))
 
+    @redis_boundary
+    async def scheduled(self) -> int:
+        """Delayed tasks waiting for their run_at: not pending until then."""
+        pipe = self.redis.pipeline(transaction=False)
+        for partition in range(self.keys.partitions):
+            pipe.zcard(self.keys.scheduled(partition))
+        return int(sum(await pipe.execute()))
+
     async def nodes(self) -> dict[str, dict[str, str]]:
         """Each Redis node's state and memory use (of maxmemory, else of the host's memory)."""
         details = await self.node_details()

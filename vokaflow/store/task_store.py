@@ -47,9 +47,9 @@ class TaskStore:
         wait for their batch to release them."""
         pipe = self.redis.pipeline(transaction=False)
         for task in tasks:
-            keys = [self.keys.task(task.task_id), self.keys.queue(task.partition, task.worker_type)]
-            args = [task.task_id, task.score, "1" if task.hold else "0", *task.to_fields()]
-            self.lua.queue(pipe, "submit", keys, args)
+            keys = [self.keys.task(task.task_id), self._waits_in(task)]
+            args = [task.task_id, self._score_there(task), "1" if task.hold else "0"]
+            self.lua.queue(pipe, "submit", keys, [*args, *task.to_fields()])
         pools = ",".join(sorted({task.worker_type.value for task in tasks}))
         pipe.execute_command("PUBLISH", self.keys.wakeup_channel, pools)  # as LuaScripts.queue
         if also is not None:
@@ -68,15 +68,15 @@ class TaskStore:
         keys = [
             self.keys.rate_bucket(task.category),
             self.keys.task(task.task_id),
-            self.keys.queue(task.partition, task.worker_type),
-            *queues,
+            self._waits_in(task),
+            *(queues if task.run_at is None else []),  # for its position: none ahead yet
         ]
         args = [
             limit.limit_per_second,
             limit.burst,
             self.keys.rate_usage_prefix(task.category),
             task.task_id,
-            task.score,
+            self._score_there(task),
             self.keys.wakeup_channel,
             task.worker_type.value,
             self.keys.owner_rate_usage_prefix(task.category, task.owner),
@@ -98,7 +98,19 @@ class TaskStore:
         if decision.refused:
             return decision, 0
         await self.submit([task])
+        if task.run_at is not None:
+            return decision, 0
         return decision, await self.queue_position(task.worker_type, task.score)
+
+    def _waits_in(self, task: TaskSpec) -> str:
+        """A new task's sorted set: its ready queue, or its partition's schedule if delayed."""
+        if task.run_at is None:
+            return self.keys.queue(task.partition, task.worker_type)
+        return self.keys.scheduled(task.partition)
+
+    @staticmethod
+    def _score_there(task: TaskSpec) -> float:
+        return task.score if task.run_at is None else task.due_ms
 
     @redis_boundary
     async def get(self, task_id: str) -> dict[str, str] | None:
@@ -140,7 +152,8 @@ class TaskStore:
     async def terminate(
         self, task_id: str, status: str, now_s: float, error_json: str = ""
     ) -> Termination:
-        """End a queued or running task as ``status``; a running one's worker is told to stop."""
+        """End a scheduled, queued or running task as ``status``; a running one's worker is
+        told to stop."""
         keys, args = self._terminate_call(task_id, status, now_s, error_json)
         outcome, previous, batch_id = await self.lua.run("terminate", keys, args)
         if outcome == "ended" and previous == TaskStatus.RUNNING:
@@ -152,7 +165,12 @@ class TaskStore:
     ) -> tuple[list[str], list[str | int]]:
         """terminate.lua's keys and arguments for one task."""
         partition = self.keys.partition(task_id)
-        keys = [self.keys.task(task_id), self.keys.running(partition), self.keys.delayed(partition)]
+        keys = [
+            self.keys.task(task_id),
+            self.keys.running(partition),
+            self.keys.delayed(partition),
+            self.keys.scheduled(partition),
+        ]
         queues = self.keys.queue_prefix(partition)
         return keys, [task_id, repr(now_s), queues, status, error_json, self.retention_ms]
 

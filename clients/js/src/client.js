@@ -124,7 +124,10 @@ export class VokaFlowClient {
 
   // ------------------------------------------------------------------ tasks
 
-  /** Submit one task (`POST /api/high-scale-tasks/submit`). */
+  /**
+   * Submit one task (`POST /api/high-scale-tasks/submit`). With `runAt` (a Date or ISO 8601
+   * text) or `delaySeconds` it waits, `scheduled`, until then.
+   */
   submitTask(task, options = {}) {
     return this.#call('POST', `${TASKS}/submit`, { body: task, signal: options.signal });
   }

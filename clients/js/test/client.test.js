@@ -79,6 +79,19 @@ describe('requests', () => {
     });
   });
 
+  it('sends a delayed task\'s runAt as ISO 8601 text and delaySeconds as a number', async () => {
+    const fetch = fakeFetch(() => json({ task_id: 't1', status: 'scheduled', run_at: 'x' }));
+    const due = new Date(Date.UTC(2030, 0, 31, 9, 0, 0));
+    const task = await client(fetch).submitTask({ name: 'a', functionName: 'noop', runAt: due });
+    await client(fetch).submitTask({ name: 'b', functionName: 'noop', delaySeconds: 30 });
+    await client(fetch).submitBatch([{ name: 'c', functionName: 'noop', runAt: '2030-01-31T10:00:00+01:00' }]);
+    assert.deepEqual(task, { taskId: 't1', status: 'scheduled', runAt: 'x' });
+    const [one, two, batch] = fetch.calls.map((call) => call.body);
+    assert.equal(one.run_at, '2030-01-31T09:00:00.000Z');
+    assert.equal(two.delay_seconds, 30);
+    assert.equal(batch.tasks[0].run_at, '2030-01-31T10:00:00+01:00');
+  });
+
   it('reads a task status in camelCase with result and metadata as sent', async () => {
     const fetch = fakeFetch(() => json(STATUS));
     const status = await client(fetch).getTaskStatus('a/b c');

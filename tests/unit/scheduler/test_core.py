@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from tests.scheduler_fakes import GP, IO, START_WALL, FakeClock, build_rig, claimed
-from vokaflow.domain import Priority, WorkerType
+from vokaflow.domain import Priority
 from vokaflow.scheduler.housekeeping import SLOW_CHORES_S
 from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule
 from vokaflow.scheduler.retrying import REDIS_RETRY_S, until_stored
@@ -116,15 +116,6 @@ async def test_slow_chores_expire_batches_and_dead_letters_and_index_owners_once
     ]
     assert rig.dead_letters.indexed == 1
     assert rig.dead_letters.forgotten == [now_ms, now_ms + 1000]
-
-
-async def test_due_retries_wake_every_pool():
-    rig = build_rig()
-    await rig.core.housekeeper.tick()  # the first tick runs the slow chores too
-    rig.core.hints.maybe_ready.clear()
-    rig.store.due_retries = 2
-    await rig.core.housekeeper.tick()
-    assert rig.core.hints.maybe_ready == set(WorkerType)
 
 
 async def test_housekeeping_scales_pools_at_every_tick():

@@ -40,6 +40,7 @@ class RedisNodeMetrics(BaseModel):
 class MetricsResponse(BaseModel):
     throughput_per_second: float
     total_pending_tasks: int
+    scheduled_tasks: int = 0  # delayed tasks not yet due (not in total_pending_tasks)
     active_workers: int
     redis_nodes: int
     partitions: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -9,6 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from vokaflow.api.schemas.common import StrictBody, not_a_bool, upper_enum_name
 from vokaflow.domain import Priority, TaskStatus, WorkerType
 from vokaflow.payload_limits import check_json_value, check_string
+
+
+def iso_time_text(value: Any) -> Any:
+    """run_at is text: pydantic would also take a bare number as epoch seconds or ms."""
+    if value is not None and not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 time such as 2030-01-31T09:00:00Z")
+    return value
 
 
 class TaskSubmitRequest(StrictBody):
@@ -41,13 +49,21 @@ class TaskSubmitRequest(StrictBody):
     # The same key from the same principal returns the first task (or batch) instead of a
     # new one, for as long as its record is kept.
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
+    # When to run it (at most one of the two; neither runs it now): an ISO 8601 time, UTC
+    # when it has no offset, or seconds from now. Checked against the settings' horizon in
+    # api/submission.py.
+    run_at: datetime | None = None
+    delay_seconds: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     _upper_priority = field_validator("priority", "worker_type", mode="before")(upper_enum_name)
     _bounded_json = field_validator("args", "kwargs", "metadata")(check_json_value)
-    _whole_numbers = field_validator("timeout", "retry_count", mode="before")(not_a_bool)
+    _whole_numbers = field_validator("timeout", "retry_count", "delay_seconds", mode="before")(
+        not_a_bool
+    )
     _valid_text = field_validator("name", "function_name", "category", "idempotency_key")(
         lambda text: text if text is None else check_string(text)
     )
+    _iso_text = field_validator("run_at", mode="before")(iso_time_text)
 
 
 class TaskSubmitResponse(BaseModel):
@@ -60,6 +76,7 @@ class TaskSubmitResponse(BaseModel):
     estimated_completion: str
     queue_position: int
     created_at: str
+    run_at: str | None = None  # a delayed task's due time (UTC), while and after it waits
 
 
 class TaskErrorInfo(BaseModel):
@@ -94,6 +111,7 @@ class TaskStatusResponse(BaseModel):
     worker_pid: int | None = None
     system_retries: int = 0
     retry_at: str | None = None
+    run_at: str | None = None  # a delayed task's due time (UTC)
     progress: dict[str, Any] | None = None  # what the function last reported
 
 

@@ -1,22 +1,52 @@
--- Moves the tasks whose retry time has come from the retry schedule to their ready queues,
--- at the back of their priority level.
--- KEYS[1]  retry schedule   PREFIX:{pN}:delayed
+-- Moves what is due in one partition to its ready queues: retries after their backoff, at
+-- the back of their priority level, and delayed tasks at their run_at, which their record's
+-- score already holds. One script per partition, so a task leaves its schedule exactly once,
+-- and never before its time, however many schedulers run it at once.
+-- KEYS[1]  retry schedule   PREFIX:{pN}:delayed    (zset, score = due time, epoch ms)
+-- KEYS[2]  delayed tasks    PREFIX:{pN}:scheduled  (zset, score = run_at, epoch ms)
 -- ARGV[1]  now, epoch ms
 -- ARGV[2]  task key prefix  PREFIX:{pN}:task:
 -- ARGV[3]  queue key prefix PREFIX:{pN}:queue:
 -- ARGV[4]  weight of one priority level in a queue score
--- ARGV[5]  how many at most
--- Returns the number released.
+-- ARGV[5]  how many of each at most
+-- Returns {the number released, the earliest due time left in either (epoch ms) or ''}: the
+-- releaser sleeps until then.
 --@include lib/queue_score
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[5]))
-for _, id in ipairs(ids) do
-  redis.call('ZREM', KEYS[1], id)
+local function due(schedule)
+  local ids = redis.call('ZRANGEBYSCORE', schedule, '-inf', ARGV[1], 'LIMIT', 0,
+    tonumber(ARGV[5]))
+  if #ids > 0 then
+    redis.call('ZREM', schedule, unpack(ids))
+  end
+  return ids
+end
+
+local released = 0
+for _, id in ipairs(due(KEYS[1])) do
   local key = ARGV[2] .. id
   local state = redis.call('HMGET', key, 'status', 'worker_type', 'score')
-  if state[1] == 'queued' then
+  if state[1] == 'queued' then  -- else cancelled meanwhile
     local score = queue_score(level_of_score(state[3], ARGV[4]), ARGV[4], ARGV[1])
     redis.call('HSET', key, 'score', score)
     redis.call('ZADD', ARGV[3] .. state[2], score, id)
+    released = released + 1
   end
 end
-return #ids
+for _, id in ipairs(due(KEYS[2])) do
+  local key = ARGV[2] .. id
+  local state = redis.call('HMGET', key, 'status', 'worker_type', 'score')
+  if state[1] == 'scheduled' then
+    redis.call('HSET', key, 'status', 'queued', 'released_at', ARGV[1])
+    redis.call('ZADD', ARGV[3] .. state[2], state[3], id)
+    released = released + 1
+  end
+end
+
+local next_due = nil
+for _, schedule in ipairs(KEYS) do
+  local head = redis.call('ZRANGE', schedule, 0, 0, 'WITHSCORES')
+  if head[2] and (next_due == nil or tonumber(head[2]) < next_due) then
+    next_due = tonumber(head[2])
+  end
+end
+return {released, next_due and string.format('%.0f', next_due) or ''}

@@ -4,11 +4,13 @@
 -- takes the token, writes (submit.lua) and counts in separate steps.
 -- KEYS[1]   bucket hash      PREFIX:{rl:CATEGORY}:bucket
 -- KEYS[2]   task hash        PREFIX:{pN}:task:ID
--- KEYS[3]   its ready queue  PREFIX:{pN}:queue:WORKER_TYPE
--- KEYS[4..] every partition's ready queue of the pool, for the position
+-- KEYS[3]   its ready queue  PREFIX:{pN}:queue:WORKER_TYPE, or for a delayed task its
+--           partition's PREFIX:{pN}:scheduled (as submit.lua)
+-- KEYS[4..] every partition's ready queue of the pool, for the position (none for a
+--           delayed task: nothing is ahead of it yet)
 -- ARGV[1..3] rate, burst, usage key prefix (as token_bucket.lua)
 -- ARGV[4]   task id
--- ARGV[5]   queue score
+-- ARGV[5]   its score in KEYS[3]
 -- ARGV[6]   wake-up channel
 -- ARGV[7]   the pool's name, the wake-up message
 -- ARGV[8]   the submitting principal's usage key prefix (as token_bucket.lua)

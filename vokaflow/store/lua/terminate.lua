@@ -1,8 +1,9 @@
--- Ends a queued or running task with the given status (cancelled, timeout); a task that
--- already ended keeps its state.
+-- Ends a scheduled, queued or running task with the given status (cancelled, timeout); a
+-- task that already ended keeps its state.
 -- KEYS[1]  task hash        PREFIX:{pN}:task:ID
 -- KEYS[2]  running set      PREFIX:{pN}:running
 -- KEYS[3]  retry schedule   PREFIX:{pN}:delayed
+-- KEYS[4]  delayed tasks    PREFIX:{pN}:scheduled
 -- ARGV[1]  task id
 -- ARGV[2]  now, epoch seconds
 -- ARGV[3]  queue key prefix PREFIX:{pN}:queue:   (+ the task's worker type, same slot)
@@ -15,12 +16,13 @@ local status = state[1]
 if not status then
   return {'missing', '', ''}
 end
-if status ~= 'queued' and status ~= 'running' then
+if status ~= 'scheduled' and status ~= 'queued' and status ~= 'running' then
   return {'terminal', status, state[3] or ''}
 end
 redis.call('ZREM', ARGV[3] .. state[2], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('HSET', KEYS[1], 'status', ARGV[4], 'completed_at', ARGV[2])
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'error', ARGV[5])

@@ -1,0 +1,152 @@
+"""Delayed tasks at volume: submit N tasks (batch submits) whose run_at is spread evenly over
+SPREAD seconds starting LEAD seconds from now, let them run, and report from Redis each
+task's lateness: release (released_at, the pass that moved it to its queue, minus its due
+time) and dispatch (dispatched_at minus due), p50 / p99 / max; and that none was released
+early, none lost, none run twice.
+
+    python -m benchmarks.delayed [--tasks 100000] [--spread 60] [--lead 60] [--rounds 1]
+
+There is no baseline to alternate with: the code before delayed tasks had none. Several
+rounds each on a fresh stack, and the medians of their figures, are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from benchmarks.common import bench_stack, percentile, print_table, write_result
+from vokaflow.domain.task import TaskField, TaskSpec
+from vokaflow.store.keys import Keys
+from vokaflow.store.redis_client import connect_sync
+from vokaflow.testing.stack import LocalStack
+from vokaflow.testing.tally import wait_all_terminal
+
+PER_BATCH = 2000
+CONCURRENT_SUBMITS = 4
+READ_PAGE = 10_000
+
+
+def _iso(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, tz=timezone.utc).isoformat()
+
+
+async def submit_all(stack: LocalStack, due_times: list[float]) -> list[str]:
+    """Earliest first, a few batches at a time; the ids in due order."""
+    headers = {"X-API-Key": stack.admin_key}
+    chunks = [due_times[i : i + PER_BATCH] for i in range(0, len(due_times), PER_BATCH)]
+    ids: list[list[str]] = [[] for _ in chunks]
+    gate = asyncio.Semaphore(CONCURRENT_SUBMITS)
+    async with httpx.AsyncClient(base_url=stack.base_url, headers=headers, timeout=300) as client:
+
+        async def one(index: int, chunk: list[float]) -> None:
+            tasks = [
+                {"name": "due", "function_name": "noop", "retry_count": 0, "run_at": _iso(due)}
+                for due in chunk
+            ]
+            async with gate:
+                reply = await client.post("/api/high-scale-tasks/batch", json={"tasks": tasks})
+            reply.raise_for_status()
+            assert reply.json()["total_errors"] == 0, reply.json()["errors"][:3]
+            ids[index] = [t["task_id"] for t in reply.json()["successful_tasks"]]
+
+        await asyncio.gather(*(one(i, chunk) for i, chunk in enumerate(chunks)))
+    return [task_id for chunk_ids in ids for task_id in chunk_ids]
+
+
+def read_times(stack: LocalStack, ids: list[str]) -> list[list[str | None]]:
+    client = connect_sync(stack.redis_url, decode_responses=True)
+    keys = Keys(stack.key_prefix, 16)
+    fields = [
+        TaskField.SPEC,
+        TaskField.STATUS,
+        TaskField.ATTEMPTS,
+        TaskField.RELEASED_AT,
+        TaskField.DISPATCHED_AT,
+    ]
+    rows: list[list[str | None]] = []
+    for start in range(0, len(ids), READ_PAGE):
+        pipe = client.pipeline(transaction=False)
+        for task_id in ids[start : start + READ_PAGE]:
+            pipe.hmget(keys.task(task_id), fields)
+        rows += pipe.execute()
+    return rows
+
+
+def one_round(n: int, spread_s: float, lead_s: float) -> dict[str, Any]:
+    stack = bench_stack().start()
+    try:
+        first_due = time.time() + lead_s
+        due_times = [first_due + spread_s * i / n for i in range(n)]
+        began = time.time()
+        ids = asyncio.run(submit_all(stack, due_times))
+        submitted_s = time.time() - began
+        print(
+            f"submitted {len(ids):,} in {submitted_s:.1f} s "
+            f"({'before' if time.time() < first_due else 'AFTER'} the first was due)",
+            flush=True,
+        )
+        time.sleep(max(0.0, first_due + spread_s - time.time()))
+        tally = wait_all_terminal(stack, ids, timeout_s=120)
+        rows = read_times(stack, ids)
+    finally:
+        stack.stop()
+    release_ms, dispatch_ms, early, twice = [], [], 0, 0
+    for spec, _, attempts, released_at, dispatched_at in rows:
+        if spec is None or released_at is None:
+            continue
+        due_ms = TaskSpec.decode(spec).due_ms
+        early += int(released_at) < due_ms
+        twice += int(attempts or 0) > 1
+        release_ms.append(int(released_at) - due_ms)
+        if dispatched_at:
+            dispatch_ms.append(float(dispatched_at) * 1000 - due_ms)
+    return {
+        "tasks": n,
+        "spread_s": spread_s,
+        "submit_s": submitted_s,
+        "completed": tally.by_status.get("completed", 0),
+        "lost": len(tally.missing) + len(tally.unfinished),
+        "never_released": n - len(release_ms),
+        "released_early": early,
+        "ran_twice": twice,
+        "release_p50_ms": percentile(release_ms, 0.5),
+        "release_p99_ms": percentile(release_ms, 0.99),
+        "release_max_ms": max(release_ms, default=float("nan")),
+        "dispatch_p50_ms": percentile(dispatch_ms, 0.5),
+        "dispatch_p99_ms": percentile(dispatch_ms, 0.99),
+        "dispatch_max_ms": max(dispatch_ms, default=float("nan")),
+    }
+
+
+COLUMNS = [
+    "completed", "lost", "released_early", "ran_twice",
+    "release_p50_ms", "release_p99_ms", "release_max_ms",
+    "dispatch_p50_ms", "dispatch_p99_ms", "dispatch_max_ms",
+]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--spread", type=float, default=60.0, help="seconds the due times span")
+    parser.add_argument("--lead", type=float, default=60.0, help="seconds to the first due time")
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    runs = []
+    for number in range(1, args.rounds + 1):
+        runs.append(one_round(args.tasks, args.spread, args.lead))
+        print_table(f"round {number}", COLUMNS, [[runs[-1][c] for c in COLUMNS]])
+    medians = {c: statistics.median(r[c] for r in runs) for c in COLUMNS}
+    print_table(f"medians of {len(runs)} round(s)", COLUMNS, [[medians[c] for c in COLUMNS]])
+    write_result("delayed", {"args": vars(args), "runs": runs, "medians": medians})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Moves what is due from the partitions' schedules to the ready queues: retries after their
+backoff and delayed tasks at their run_at. The store's script does the move atomically per
+partition; this part only decides when to run it: at the next due time it reports, and at
+least every RELEASE_PERIOD_S, so a task submitted due sooner than anything scheduled waits at
+most that long past its time."""
+
+from __future__ import annotations
+
+import logging
+
+from vokaflow.scheduler.hints import ReadyHints
+from vokaflow.scheduler.ports import Clock, TaskStore
+from vokaflow.scheduler.retrying import REDIS_RETRY_S
+from vokaflow.store.errors import StoreUnavailable
+
+log = logging.getLogger("vokaflow.scheduler")
+
+RELEASE_PERIOD_S = 0.05
+
+
+class Releaser:
+    def __init__(self, store: TaskStore, hints: ReadyHints, clock: Clock) -> None:
+        self.store = store
+        self.hints = hints
+        self.clock = clock
+
+    async def run(self) -> None:
+        while True:
+            try:
+                wait_s = await self.release()
+            except StoreUnavailable:
+                wait_s = REDIS_RETRY_S
+            except Exception:
+                log.exception("releasing due tasks failed")
+                wait_s = RELEASE_PERIOD_S
+            await self.clock.sleep(wait_s)
+
+    async def release(self) -> float:
+        """One pass; returns how long to sleep before the next."""
+        released = await self.store.release_due(int(self.clock.time() * 1000))
+        if released.count:
+            self.hints.hint("*")
+        if released.next_due_ms is None:
+            return RELEASE_PERIOD_S
+        until_due_s = released.next_due_ms / 1000 - self.clock.time()
+        return min(RELEASE_PERIOD_S, max(0.0, until_due_s))

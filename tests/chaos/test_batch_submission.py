@@ -22,10 +22,10 @@ def _tasks(step: str, n: int = 5) -> list[dict]:
     return [{"name": step, "function_name": "noop", "retry_count": 0} for _ in range(n)]
 
 
-def _final(api, batch_id: str, timeout_s: float = 60) -> dict:
+def _final(chaos_api, batch_id: str, timeout_s: float = 60) -> dict:
     deadline = time.monotonic() + timeout_s
     while True:
-        body = api.get(f"{BATCH}/{batch_id}").json()
+        body = chaos_api.get(f"{BATCH}/{batch_id}").json()
         if body.get("status") not in ("running", "submitting", None):
             return body
         assert time.monotonic() < deadline, body
@@ -33,38 +33,38 @@ def _final(api, batch_id: str, timeout_s: float = 60) -> dict:
 
 
 @pytest.mark.parametrize("step", STEPS)
-def test_a_retry_with_the_same_key_ends_with_exactly_the_tasks_it_lists(api, step):
+def test_a_retry_with_the_same_key_ends_with_exactly_the_tasks_it_lists(chaos_api, step):
     body = {"tasks": _tasks(step), "idempotency_key": f"{step}-{uuid.uuid4()}"}
-    first = api.post(BATCH, json=body)
+    first = chaos_api.post(BATCH, json=body)
     assert first.status_code == 503, first.text
     assert first.json()["details"]["component"] == "redis"
-    retry = api.post(BATCH, json=body)
+    retry = chaos_api.post(BATCH, json=body)
     assert retry.status_code == 200, retry.text
     listed = [t["task_id"] for t in retry.json()["successful_tasks"]]
     assert len(listed) == retry.json()["total_submitted"] == 5
     for task_id in listed:
-        status = api.get(f"/api/high-scale-tasks/status/{task_id}")
+        status = chaos_api.get(f"/api/high-scale-tasks/status/{task_id}")
         assert status.status_code == 200, f"{task_id} is listed but does not exist"
-    final = _final(api, retry.json()["batch_id"])
+    final = _final(chaos_api, retry.json()["batch_id"])
     assert final["status"] == "completed" and final["completed"] == final["total"] == 5
-    again = api.post(BATCH, json=body)
+    again = chaos_api.post(BATCH, json=body)
     assert [t["task_id"] for t in again.json()["successful_tasks"]] == listed
 
 
-def test_an_unfinished_batch_is_finished_only_by_the_request_that_began_it(api):
+def test_an_unfinished_batch_is_finished_only_by_the_request_that_began_it(chaos_api):
     key = f"after_begin-{uuid.uuid4()}"
     first = {"tasks": _tasks("after_begin", 2), "idempotency_key": key}
-    assert api.post(BATCH, json=first).status_code == 503
-    other = api.post(BATCH, json={"tasks": _tasks("other", 3), "idempotency_key": key})
+    assert chaos_api.post(BATCH, json=first).status_code == 503
+    other = chaos_api.post(BATCH, json={"tasks": _tasks("other", 3), "idempotency_key": key})
     assert other.status_code == 409, other.text
-    retry = api.post(BATCH, json=first)
+    retry = chaos_api.post(BATCH, json=first)
     assert retry.status_code == 200 and retry.json()["total_submitted"] == 2
 
 
-def _interrupted_batch(stack, step: str) -> str:
+def _interrupted_batch(chaos_stack, step: str) -> str:
     """The id of the keyless batch whose first task is named ``step``, still submitting."""
-    keys = Keys(stack.key_prefix, 16)
-    redis = connect_sync(stack.redis_url, decode_responses=True)
+    keys = Keys(chaos_stack.key_prefix, 16)
+    redis = connect_sync(chaos_stack.redis_url, decode_responses=True)
     for batch_id in redis.zrange(keys.batches_submitting, 0, -1):
         first = redis.lindex(keys.batch_tasks(batch_id), 0)
         spec = redis.hget(keys.task(first), "spec") if first else None
@@ -77,16 +77,16 @@ def _interrupted_batch(stack, step: str) -> str:
 
 @pytest.mark.parametrize(("step", "kept"), [("after_begin", 0), ("after_tasks", 3)])
 def test_without_a_key_the_scheduler_finishes_the_batch_with_the_tasks_written(
-    stack, api, step, kept
+    chaos_stack, chaos_api, step, kept
 ):
-    keys = Keys(stack.key_prefix, 16)
-    redis = connect_sync(stack.redis_url, decode_responses=True)
+    keys = Keys(chaos_stack.key_prefix, 16)
+    redis = connect_sync(chaos_stack.redis_url, decode_responses=True)
     for batch_id in redis.zrange(keys.batches_submitting, 0, -1):
         redis.zrem(keys.batches_submitting, batch_id)  # earlier tests' leftovers, if any
-    reply = api.post(BATCH, json={"tasks": _tasks(step, 3)})
+    reply = chaos_api.post(BATCH, json={"tasks": _tasks(step, 3)})
     assert reply.status_code == 503, reply.text
-    batch_id = _interrupted_batch(stack, step)
-    final = _final(api, batch_id)  # the grace period is 2 s in the test stack
+    batch_id = _interrupted_batch(chaos_stack, step)
+    final = _final(chaos_api, batch_id)  # the grace period is 2 s in the test stack
     assert final["total"] == kept
     assert final["status"] == ("completed" if kept else "aborted")
     assert final["completed"] == kept

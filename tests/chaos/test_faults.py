@@ -28,71 +28,73 @@ def _until(condition, timeout_s: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def _kill_scheduler(stack) -> None:
+def _kill_scheduler(chaos_stack) -> None:
     """Kill the scheduler actor; Ray restarts it."""
     scheduler = {"name": SCHEDULER_NAME, "namespace": NAMESPACE}
-    ray_driver.call(stack.ray_address, "kill_actor", **scheduler, restart=True)
+    ray_driver.call(chaos_stack.ray_address, "kill_actor", **scheduler, restart=True)
 
 
-def test_killing_the_scheduler_mid_run_loses_no_task(stack, api):
-    task_ids = submit_sleeps(api, 5000, 0.005)
+def test_killing_the_scheduler_mid_run_loses_no_task(chaos_stack, chaos_api):
+    task_ids = submit_sleeps(chaos_api, 5000, 0.005)
     # the kill takes a few seconds (a child process joins Ray to make it)
-    _until(lambda: completed_count(stack, task_ids) >= 200, 60, "200 completions")
-    _kill_scheduler(stack)
-    assert completed_count(stack, task_ids) < 5000, "the kill came after the run"
-    tally = wait_all_terminal(stack, task_ids, timeout_s=180)
+    _until(lambda: completed_count(chaos_stack, task_ids) >= 200, 60, "200 completions")
+    _kill_scheduler(chaos_stack)
+    assert completed_count(chaos_stack, task_ids) < 5000, "the kill came after the run"
+    tally = wait_all_terminal(chaos_stack, task_ids, timeout_s=180)
     assert tally.missing == [] and tally.unfinished == []
     assert tally.by_status == {"completed": 5000}
     print(f"tasks run more than once after the scheduler kill: {tally.ran_again}")
 
 
-def test_a_worker_killed_with_sigkill_runs_its_task_again_as_a_system_retry(api):
-    accepted = api.post(
+def test_a_worker_killed_with_sigkill_runs_its_task_again_as_a_system_retry(chaos_api):
+    accepted = chaos_api.post(
         SUBMIT, json={"name": "victim", "function_name": "sleep", "args": [3], "retry_count": 0}
     ).json()
     status_url = f"/api/high-scale-tasks/status/{accepted['task_id']}"
 
     def running_pid() -> int | None:
-        body = api.get(status_url).json()
+        body = chaos_api.get(status_url).json()
         return body["worker_pid"] if body["status"] == "running" else None
 
     _until(lambda: running_pid() is not None, 30, "the task to start")
     victim = running_pid()
     assert victim is not None
     os.kill(victim, signal.SIGKILL)
-    _until(lambda: api.get(status_url).json()["status"] == "completed", 60, "completion")
-    done = api.get(status_url).json()
+    _until(lambda: chaos_api.get(status_url).json()["status"] == "completed", 60, "completion")
+    done = chaos_api.get(status_url).json()
     # A system failure, counted apart from the application's retry_count
     assert done["system_retries"] == 1 and done["retry_count"] == 0
     assert done["result"]["pid"] != victim
 
 
-def test_a_redis_restart_gives_503s_then_every_task_completes(stack, api, stack_redis):
-    task_ids = submit_sleeps(api, 300, 0.02)
-    stack_redis.stop()
+def test_a_redis_restart_gives_503s_then_every_task_completes(chaos_stack, chaos_api, redis_server):
+    task_ids = submit_sleeps(chaos_api, 300, 0.02)
+    redis_server.stop()
     try:
-        during = api.post(SUBMIT, json={"name": "x", "function_name": "noop"})
+        during = chaos_api.post(SUBMIT, json={"name": "x", "function_name": "noop"})
         assert during.status_code == 503, during.text
         assert during.json()["details"]["component"] == "redis"
-        status = api.get(f"/api/high-scale-tasks/status/{task_ids[0]}")
+        status = chaos_api.get(f"/api/high-scale-tasks/status/{task_ids[0]}")
         assert status.status_code == 503
     finally:
         time.sleep(2)
-        stack_redis.start()
-    _until(lambda: _accepts(api), 30, "submits to be accepted again")
-    tally = wait_all_terminal(stack, task_ids, timeout_s=120)
+        redis_server.start()
+    _until(lambda: _accepts(chaos_api), 30, "submits to be accepted again")
+    tally = wait_all_terminal(chaos_stack, task_ids, timeout_s=120)
     assert tally.missing == [] and tally.unfinished == []
     assert tally.by_status == {"completed": 300}
 
 
-def test_submits_racing_a_redis_restart_are_either_refused_or_kept(stack, api, stack_redis):
+def test_submits_racing_a_redis_restart_are_either_refused_or_kept(
+    chaos_stack, chaos_api, redis_server
+):
     """Every 200 is a task that survives; every other answer is a clean 503."""
     accepted: list[str] = []
     answers: dict[int, int] = {}
     stop = threading.Event()
 
     def submitter() -> None:
-        with httpx.Client(base_url=stack.base_url, headers=api.headers) as client:
+        with httpx.Client(base_url=chaos_stack.base_url, headers=chaos_api.headers) as client:
             while not stop.is_set():
                 reply = client.post(SUBMIT, json={"name": "race", "function_name": "noop"})
                 answers[reply.status_code] = answers.get(reply.status_code, 0) + 1
@@ -102,15 +104,15 @@ def test_submits_racing_a_redis_restart_are_either_refused_or_kept(stack, api, s
     thread = threading.Thread(target=submitter)
     thread.start()
     time.sleep(1)
-    stack_redis.stop()
+    redis_server.stop()
     time.sleep(2)
-    stack_redis.start()
+    redis_server.start()
     time.sleep(2)
     stop.set()
     thread.join()
     assert set(answers) <= {200, 503}, answers
     assert answers.get(503, 0) > 0 and answers.get(200, 0) > 0
-    tally = wait_all_terminal(stack, accepted, timeout_s=120)
+    tally = wait_all_terminal(chaos_stack, accepted, timeout_s=120)
     assert tally.missing == [] and tally.unfinished == []
 
 
@@ -118,18 +120,20 @@ def _accepts(api: httpx.Client) -> bool:
     return api.post(SUBMIT, json={"name": "probe", "function_name": "noop"}).status_code == 200
 
 
-def test_a_restarted_scheduler_recounts_a_batch_whose_last_outcome_went_uncounted(stack, api):
+def test_a_restarted_scheduler_recounts_a_batch_whose_last_outcome_went_uncounted(
+    chaos_stack, chaos_api
+):
     """As if the scheduler died between writing an outcome and counting it in its batch."""
     task = {"name": "counted", "function_name": "noop"}
-    batch = api.post("/api/high-scale-tasks/batch", json={"tasks": [task] * 3}).json()
+    batch = chaos_api.post("/api/high-scale-tasks/batch", json={"tasks": [task] * 3}).json()
     batch_url = f"/api/high-scale-tasks/batch/{batch['batch_id']}"
-    _until(lambda: api.get(batch_url).json()["status"] == "completed", 30, "the batch")
-    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
-    keys = Keys(stack.key_prefix, 16)
+    _until(lambda: chaos_api.get(batch_url).json()["status"] == "completed", 30, "the batch")
+    client = redis.Redis.from_url(chaos_stack.redis_url, decode_responses=True)
+    keys = Keys(chaos_stack.key_prefix, 16)
     client.hset(keys.batch(batch["batch_id"]), mapping={"status": "running", "n_completed": 2})
     client.hdel(keys.batch(batch["batch_id"]), "finished_at")
     client.sadd(keys.running_batches, batch["batch_id"])
-    assert api.get(batch_url).json()["unfinished"] == 1
-    _kill_scheduler(stack)
-    _until(lambda: api.get(batch_url).json()["status"] == "completed", 60, "a recount")
-    assert api.get(batch_url).json()["completed"] == 3
+    assert chaos_api.get(batch_url).json()["unfinished"] == 1
+    _kill_scheduler(chaos_stack)
+    _until(lambda: chaos_api.get(batch_url).json()["status"] == "completed", 60, "a recount")
+    assert chaos_api.get(batch_url).json()["completed"] == 3

@@ -33,18 +33,18 @@ def _submit_sleep(api: httpx.Client) -> str:
     return task_id
 
 
-def test_down_refuses_new_tasks_finishes_running_ones_and_keeps_queued_ones(stack):
-    with stack.client() as api:
+def test_down_refuses_new_tasks_finishes_running_ones_and_keeps_queued_ones(chaos_stack):
+    with chaos_stack.client() as api:
         # Single submits start alone and fill the general pool; the batch waits behind them.
         task_ids = [_submit_sleep(api) for _ in range(4)]
         task_ids += _sleeps(api, 36, 0.5)
         deadline = time.monotonic() + 30
-        while read_tally(stack, task_ids).by_status.get("running", 0) == 0:
+        while read_tally(chaos_stack, task_ids).by_status.get("running", 0) == 0:
             assert time.monotonic() < deadline, "nothing started"
             time.sleep(0.1)
         refused: list[int] = []
         said: list[str] = []
-        down = threading.Thread(target=lambda: said.append(stack.cli("down").stdout))
+        down = threading.Thread(target=lambda: said.append(chaos_stack.cli("down").stdout))
         down.start()
         deadline = time.monotonic() + 10
         while not refused and time.monotonic() < deadline:
@@ -55,15 +55,15 @@ def test_down_refuses_new_tasks_finishes_running_ones_and_keeps_queued_ones(stac
             time.sleep(0.1)
         down.join(timeout=120)
     assert refused, "submits were still accepted while draining"
-    after_down = read_tally(stack, task_ids)
+    after_down = read_tally(chaos_stack, task_ids)
     assert after_down.missing == [], said
     assert "running tasks finished" in said[0]
     assert after_down.by_status.get("running", 0) == 0, after_down.by_status
     assert after_down.by_status.get("completed", 0) >= 1
     assert after_down.by_status.get("queued", 0) >= 1, "the queued tasks were kept for `up`"
 
-    stack.start()
-    tally = wait_all_terminal(stack, task_ids, timeout_s=120)
+    chaos_stack.start()
+    tally = wait_all_terminal(chaos_stack, task_ids, timeout_s=120)
     assert tally.missing == [] and tally.by_status == {"completed": 40}
-    with stack.client() as api:
+    with chaos_stack.client() as api:
         assert api.post(SUBMIT, json={"name": "again", "function_name": "noop"}).status_code == 200

@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install models up down test unit ray-library redis-tier api-tier stack-tier integration lint format bench bench-throughput \
+.PHONY: install models up down test lower-tiers unit ray-library redis-tier api-tier stack-tier integration lint format bench bench-throughput \
 	bench-latency bench-priority bench-ratelimit bench-soak bench-vicky bench-compare clean
 
 install: $(STAMP) models
@@ -32,8 +32,14 @@ down: install          ## stop what `vokaflow up --detach` started
 STACK_TESTS := tests/chaos tests/chaos_node_loss tests/cluster tests/cluster_auth tests/foreground \
 	tests/integration tests/security
 
-test: install          ## every tier, lowest first; each runs even if one below failed
-	$(MAKE) --keep-going unit ray-library redis-tier api-tier stack-tier
+# The stack tier mostly waits (for `up`, `down`, tasks that sleep): the lower tiers run beside
+# it, one after another, each with redis-servers on free ports of its own.
+test: install          ## every tier; each runs even if another failed; output kept per tier
+	$(MAKE) --keep-going --jobs=2 --output-sync=target lower-tiers stack-tier
+
+lower-tiers: install   ## unit, Ray as a library, Redis, API: lowest first, each even if one failed
+	status=0; for tier in unit ray-library redis-tier api-tier; do $(MAKE) $$tier || status=1; done; \
+	exit $$status
 
 unit: install          ## pure logic: Ray unimportable, no Redis server
 	PYTHONPATH=. $(BIN)/pytest -p tests.no_ray tests/unit
@@ -47,7 +53,7 @@ redis-tier: install    ## Lua scripts and stores on the embedded redis-server, n
 api-tier: install      ## the FastAPI app in-process on the embedded Redis, no Ray or Serve
 	$(BIN)/pytest tests/api
 
-stack-tier: install    ## what needs Ray or Serve: whole stacks (`vokaflow up`), in this order
+stack-tier: install    ## what needs Ray or Serve: whole stacks (`vokaflow up`), in tests/conftest.py's order
 	$(BIN)/pytest $(STACK_TESTS)
 
 integration: install

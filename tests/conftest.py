@@ -1,7 +1,11 @@
 """One real stack per test session: `vokaflow up --detach` on test ports, `vokaflow down` after.
 
-Redis is the one in VOKAFLOW_REDIS_URL when set (CI sets the machine's own), else the
-embedded one that `up` starts. Keys live under a fresh prefix, removed afterwards.
+Its Redis is a redis-server these tests own (``stack_redis``), so that the chaos package
+can stop and restart it; keys live under a fresh prefix. The stack tier runs in this order
+(``pytest_collection_modifyitems``): the packages with a stack of their own first, since
+each one's `vokaflow down` stops every Ray process on the machine; then the tests on the
+session's stack; the chaos package last, as its faults (a Redis restart, a scheduler kill,
+and last of all `down` and `up`) would disturb any test after them.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import httpx
 import pytest
 
 from vokaflow.store.embedded import EmbeddedRedis
-from vokaflow.testing.stack import VOKAFLOW, LocalStack
+from vokaflow.testing.stack import VOKAFLOW, LocalStack, RedisServer
 
 __all__ = ["VOKAFLOW"]
 
@@ -81,6 +85,45 @@ TEST_SETTINGS = {
 }
 
 
+# What the chaos package needs of the session's stack, which the other tests do not notice:
+# batches whose first task is named after a submission step fail once right after that
+# step (tests/chaos/test_batch_submission.py), interrupted ones are finished after 2 s;
+# 5,000 drill tasks pass the `system` limit; and `down` waits for the running tasks.
+FAULT_SETTINGS = {
+    "VOKAFLOW_FAILPOINTS": json.dumps(
+        [f"batch.{step}@{step}" for step in ("after_begin", "after_tasks", "after_commit")]
+    ),
+    "VOKAFLOW_BATCH_SUBMIT_GRACE_S": "2",
+    "VOKAFLOW_RATE_LIMITS": json.dumps(
+        {
+            **json.loads(TEST_SETTINGS["VOKAFLOW_RATE_LIMITS"]),
+            "system": {"limit_per_second": 100000, "burst": 100000},
+        }
+    ),
+    "VOKAFLOW_SHUTDOWN_GRACE_S": "8",
+}
+
+TESTS = Path(__file__).resolve().parent
+# In this order: `make test` runs the lower tiers beside the first of them, so those that
+# wait patiently for their stack come first, and node loss, which must catch a 3 s task
+# while it runs, last.
+OWN_STACK_PACKAGES = ("foreground", "cluster", "cluster_auth", "chaos_node_loss")
+LAST_PACKAGE = "chaos"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_run_order)  # stable: within a group, the collection's order
+
+
+def _run_order(item: pytest.Item) -> int:
+    package = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
+    if package in OWN_STACK_PACKAGES:
+        return OWN_STACK_PACKAGES.index(package)
+    on_session_stack = len(OWN_STACK_PACKAGES)
+    return on_session_stack + 1 if package == LAST_PACKAGE else on_session_stack
+
+
 def ensure_postgres_role() -> None:
     """POSTGRES_ROLE, a login role that may create tables in the test database, and nothing
     more: the functions whose effects a read-only transaction does not stop are revoked
@@ -128,13 +171,26 @@ def running_stack(local: LocalStack) -> Iterator[LocalStack]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def stack_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """The session stack's redis-server (AOF on, everysec, as the embedded one)."""
+    server = RedisServer(tmp_path_factory.mktemp("stack-redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, stack_redis: RedisServer
+) -> Iterator[LocalStack]:
     local = LocalStack(
         home=tmp_path_factory.mktemp("vokaflow-home"),
         port=int(os.environ.get("VOKAFLOW_TEST_PORT", "8799")),
         ray_port=int(os.environ.get("VOKAFLOW_TEST_RAY_PORT", "6391")),
         dashboard_port=int(os.environ.get("VOKAFLOW_TEST_DASHBOARD_PORT", "8266")),
-        settings=TEST_SETTINGS,
+        settings={**TEST_SETTINGS, **FAULT_SETTINGS, "VOKAFLOW_REDIS_URL": stack_redis.url},
         key_prefix="vftest-" + os.urandom(4).hex(),
     )
     ensure_postgres_role()

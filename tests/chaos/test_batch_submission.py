@@ -1,5 +1,5 @@
 """A batch submission that fails between its steps (begin, write the tasks, commit): the
-gateway answers 503 there, as a Redis outage would (VOKAFLOW_FAILPOINTS in the chaos
+gateway answers 503 there, as a Redis outage would (VOKAFLOW_FAILPOINTS in the session's
 stack). Whatever the step, a retry with the same idempotency key answers with exactly the
 tasks that exist, the batch reaches a final state, and without a key the scheduler finishes
 the batch with the tasks that were written."""
@@ -86,7 +86,7 @@ def test_without_a_key_the_scheduler_finishes_the_batch_with_the_tasks_written(
     reply = chaos_api.post(BATCH, json={"tasks": _tasks(step, 3)})
     assert reply.status_code == 503, reply.text
     batch_id = _interrupted_batch(chaos_stack, step)
-    final = _final(chaos_api, batch_id)  # the grace period is 2 s in the chaos stack
+    final = _final(chaos_api, batch_id)  # the grace period is 2 s in the test stack
     assert final["total"] == kept
     assert final["status"] == ("completed" if kept else "aborted")
     assert final["completed"] == kept

@@ -1,5 +1,6 @@
 """`vokaflow down` drains: new tasks get 503, running ones finish, queued ones wait in Redis
-for the next `up`. Runs last in this package: it stops and restarts the stack."""
+for the next `up`. Runs last of the stack tier (tests/conftest.py orders it): it stops and
+restarts the session's stack."""
 
 from __future__ import annotations
 

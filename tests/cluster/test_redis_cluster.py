@@ -1,8 +1,8 @@
 """The whole service on a 3-master Redis Cluster started by the test (loopback ports, no
 replicas): tasks spread over every partition and every node, and all complete.
 
-Its own package, between tests/chaos and tests/integration: its stack must be down before
-the integration session's starts (`vokaflow down` stops every Ray process)."""
+Its own package, run before the session's stack starts (tests/conftest.py orders the stack
+tier): its stack must be down by then (`vokaflow down` stops every Ray process)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """A stack of its own whose Ray head runs with token authentication (RAY_AUTH_MODE=token),
 as a head that other nodes join does, and with the embedded Redis.
 
-Its own package, between tests/cluster and tests/integration (pytest orders the folders):
-its stack must be down before the integration session's starts, since `vokaflow down`
-stops every Ray process on the machine."""
+Its own package, run before the session's stack starts (tests/conftest.py orders the stack
+tier): its stack must be down by then, since `vokaflow down` stops every Ray process on the
+machine."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Ctrl-C on a foreground `vokaflow up` stops everything it started, with no traceback.
 
-A stack of its own, on an embedded Redis and ports of its own. These run before
-tests/integration (pytest orders the folders), whose session stack starts only after
-this one is down: stopping a head stops every Ray process on the machine.
+A stack of its own, on an embedded Redis and ports of its own. These run before the
+session's stack starts (tests/conftest.py orders the stack tier), as stopping a head stops
+every Ray process on the machine.
 """
 
 from __future__ import annotations

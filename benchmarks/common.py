@@ -21,9 +21,19 @@ RESULTS = Path(__file__).parent / "results"
 UNLIMITED_DRILLS = json.dumps({"system": {"limit_per_second": 1_000_000, "burst": 2_000_000}})
 
 
-def bench_stack(**settings: str) -> LocalStack:
-    """A stack on benchmark ports, with the Redis of VOKAFLOW_REDIS_URL or an embedded one."""
+def bench_stack(code: Path | None = None, **settings: str) -> LocalStack:
+    """A stack on benchmark ports, with the Redis of VOKAFLOW_REDIS_URL or an embedded one;
+    with ``code`` (a checkout's root), every process of it runs that checkout's package.
+
+    Both are needed: PYTHONPATH for the `vokaflow` command itself, whose own folder comes
+    first on its path, and the working folder for Ray, which adds the driver's working
+    folder to the path of every worker (the gateway, the pools) and starts the scheduler's
+    job with `python -m` there, which puts that folder first: ahead of PYTHONPATH.
+    """
+    if code is not None:
+        settings = {"PYTHONPATH": str(code), **settings}
     return LocalStack(
+        cwd=code,
         home=Path(tempfile.mkdtemp(prefix="vokaflow-bench-")),
         port=int(os.environ.get("VOKAFLOW_BENCH_PORT", "8798")),
         ray_port=int(os.environ.get("VOKAFLOW_BENCH_RAY_PORT", "6392")),

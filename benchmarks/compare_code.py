@@ -9,8 +9,9 @@ The code that runs second in a round ran 12-18% slower here, so the order goes A
 swapped every round, over an even number of rounds, each code runs first equally often.
 
 The baseline's files are taken with `git archive` into a temporary folder, and its
-stack runs with PYTHONPATH pointing there: the gateway, scheduler and workers run that
-code, while the load comes from this checkout's client.
+stack runs there, with PYTHONPATH pointing there too (see benchmarks.common.bench_stack):
+the CLI, gateway, scheduler job and workers run that code, while the load comes from this
+checkout's client.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def started_stack(code: Path, attempts: int = 3) -> LocalStack:
     lost start should not throw away the rounds before it."""
     for attempt in range(1, attempts + 1):
         try:
-            return bench_stack(PYTHONPATH=str(code)).start()
+            return bench_stack(code).start()
         except RuntimeError as exc:
             if attempt == attempts:
                 raise

@@ -35,6 +35,9 @@ class LocalStack:
     admin_key: str = ""
     redis_url: str = ""
     join_ray: str = ""  # a running Ray cluster's address to attach to, instead of a new head
+    # the folder `up` and `down` run in: Ray adds it to every worker's import path, and
+    # the scheduler's job (`python -m`) puts it first, so it decides which code they run
+    cwd: Path | None = None
 
     @property
     def base_url(self) -> str:
@@ -77,6 +80,7 @@ class LocalStack:
         return subprocess.run(
             [VOKAFLOW, *args],
             env=self.env,
+            cwd=self.cwd,
             capture_output=True,
             text=True,
             check=check,

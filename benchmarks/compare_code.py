@@ -4,6 +4,7 @@ every task run to completion: see benchmarks/single_submits.py), each code on a 
 stack per round. Medians of all rounds are reported.
 
     python -m benchmarks.compare_code --baseline COMMIT [--rounds 4] [--tasks 20000]
+        [--only batch|singles] [--current COMMIT]
 
 The code that runs second in a round ran 12-18% slower here, so the order goes ABBA:
 swapped every round, over an even number of rounds, each code runs first equally often.
@@ -17,6 +18,7 @@ checkout's client.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import subprocess
 import tempfile
@@ -49,14 +51,22 @@ def export_commit(commit: str) -> Path:
     return folder
 
 
-def measure(code: Path, tasks: int, client: str, seconds: float) -> dict[str, Any]:
+def measure(
+    code: Path, tasks: int, client: str, seconds: float, only: str | None = None
+) -> dict[str, Any]:
+    """Batch throughput and single submits on one stack; ``only`` one of them ("batch",
+    "singles"), the other's fields NaN."""
     stack = started_stack(code)
+    result = dict.fromkeys(FIELDS, math.nan)
     try:
-        throughput = measure_vokaflow(stack, tasks, batch_size=1000)
-        singles = measure_single_submits(stack, client, seconds, SUBMIT_CONNECTIONS)
+        if only != "singles":
+            throughput = measure_vokaflow(stack, tasks, batch_size=1000)
+            result["batch_tasks_per_s"] = throughput["tasks_per_s"]
+        if only != "batch":
+            result.update(measure_single_submits(stack, client, seconds, SUBMIT_CONNECTIONS))
     finally:
         stack.stop()
-    return {"batch_tasks_per_s": throughput["tasks_per_s"], **singles}
+    return result
 
 
 def started_stack(code: Path, attempts: int = 3) -> LocalStack:
@@ -85,15 +95,20 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto")
+    parser.add_argument(
+        "--current", help="a commit to measure instead of this checkout (bisecting)"
+    )
+    parser.add_argument("--only", choices=["batch", "singles"], help="measure one of the two")
     args = parser.parse_args()
     if args.rounds < 2 or args.rounds % 2:
         parser.error("--rounds must be even, so each code runs first as often")
-    client = pick_client(args.client)
-    codes = {"baseline": export_commit(args.baseline), "current": ROOT}
+    client = "" if args.only == "batch" else pick_client(args.client)
+    current = export_commit(args.current) if args.current else ROOT
+    codes = {"baseline": export_commit(args.baseline), "current": current}
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in codes}
     for round_number in range(args.rounds):
         for name in run_order(round_number, list(codes)):
-            runs[name].append(measure(codes[name], args.tasks, client, args.seconds))
+            runs[name].append(measure(codes[name], args.tasks, client, args.seconds, args.only))
             print(f"round {round_number + 1} {name}: {runs[name][-1]}", flush=True)
     medians = {
         name: {field: statistics.median(run[field] for run in results) for field in FIELDS}

@@ -1,0 +1,145 @@
+"""Busy CPU per task, by process, under batch load: the current code against an earlier
+commit, alternated ABBA, each on a fresh stack per round. It shows which process spends
+more per task when batch throughput differs.
+
+    python -m benchmarks.batch_cpu --baseline COMMIT [--rounds 2] [--tasks 20000]
+
+The stack's processes are those whose environment holds its key prefix (the CLI, Ray's
+head processes and workers, the gateway, HAProxy); Redis is the server of the URL, found
+by name, and may count other users' work too. Each process's utime + stime is read from
+/proc before and after the measured batch run (the warm-up is off the clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import print_table, write_result
+from benchmarks.compare_code import export_commit, run_order, started_stack
+from benchmarks.throughput import _submit_batches, _wait_completed
+
+ROOT = Path(__file__).resolve().parent.parent
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+REDIS_TITLE = b"redis-server 127.0.0.1:6379"  # the Redis of VOKAFLOW_REDIS_URL
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError:
+        return b""
+
+
+def _kind(pid: int) -> str:
+    """The process's role, from its title (Ray workers name the task or actor they run)."""
+    cmdline = _read(f"/proc/{pid}/cmdline").replace(b"\0", b" ").decode(errors="replace")
+    for marker, name in (
+        ("ray::Scheduler", "scheduler actor"),
+        ("ServeReplica", "gateway replica"),
+        ("ray::ProxyActor", "serve proxy"),
+        ("ray::ServeController", "serve controller"),
+        ("execute_chunk", "pool workers"),
+        ("ray::IDLE", "pool workers"),
+        ("raylet", "raylet"),
+        ("gcs_server", "gcs"),
+        ("haproxy", "haproxy"),
+        ("redis-server", "redis"),
+        ("vokaflow.runtime.host", "scheduler host job"),
+        ("vokaflow.scheduler.host", "scheduler host job"),
+        ("dashboard", "dashboard"),
+        ("ray::", "other ray actors"),
+    ):
+        if marker in cmdline:
+            return name
+    return "other"
+
+
+def _busy_s(pid: int) -> float:
+    stat = _read(f"/proc/{pid}/stat").decode(errors="replace")
+    fields = stat[stat.rfind(")") + 2 :].split()
+    if len(fields) < 13:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+
+
+def stack_pids(key_prefix: str) -> list[int]:
+    marker = f"VOKAFLOW_KEY_PREFIX={key_prefix}".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        if marker in _read(f"/proc/{pid}/environ") or _read(f"/proc/{pid}/cmdline").startswith(
+            REDIS_TITLE
+        ):
+            pids.append(pid)
+    return pids
+
+
+def cpu_by_kind(pids: list[int]) -> dict[int, tuple[str, float]]:
+    return {pid: (_kind(pid), _busy_s(pid)) for pid in pids}
+
+
+def measure(code: Path, tasks: int) -> dict[str, Any]:
+    stack = started_stack(code)
+    try:
+        _wait_completed(stack, asyncio.run(_submit_batches(stack, 2000, 500, 2)), 2000, 120)
+        before = cpu_by_kind(stack_pids(stack.key_prefix))
+        started = time.perf_counter()
+        batch_ids = asyncio.run(_submit_batches(stack, tasks, 1000, connections=4))
+        _wait_completed(stack, batch_ids, tasks, timeout_s=600)
+        seconds = time.perf_counter() - started
+        after = cpu_by_kind(stack_pids(stack.key_prefix))
+    finally:
+        stack.stop()
+    per_kind: dict[str, float] = defaultdict(float)
+    for pid, (kind, busy) in after.items():
+        per_kind[kind] += busy - before.get(pid, (kind, 0.0))[1]
+    per_task_ms = {kind: 1000 * busy / tasks for kind, busy in per_kind.items()}
+    return {"tasks_per_s": tasks / seconds, "cpu_ms_per_task": per_task_ms}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--baseline", required=True, help="a commit, branch or tag")
+    parser.add_argument("--rounds", type=int, default=2, help="an even number")
+    parser.add_argument("--tasks", type=int, default=20_000)
+    args = parser.parse_args()
+    codes = {"baseline": export_commit(args.baseline), "current": ROOT}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in codes}
+    for round_number in range(args.rounds):
+        for name in run_order(round_number, list(codes)):
+            runs[name].append(measure(codes[name], args.tasks))
+            print(f"round {round_number + 1} {name}: {runs[name][-1]}", flush=True)
+    kinds = sorted(
+        {kind for results in runs.values() for r in results for kind in r["cpu_ms_per_task"]}
+    )
+    rows = []
+    for kind in ["tasks/s", *kinds, "total"]:
+        row: list[Any] = [kind]
+        for results in runs.values():
+            if kind == "tasks/s":
+                row.append(statistics.median(r["tasks_per_s"] for r in results))
+            elif kind == "total":
+                row.append(statistics.median(sum(r["cpu_ms_per_task"].values()) for r in results))
+            else:
+                row.append(statistics.median(r["cpu_ms_per_task"].get(kind, 0.0) for r in results))
+        rows.append(row)
+    print_table(
+        f"Busy CPU ms per task by process, medians of {args.rounds} rounds",
+        ["process", *(f"{name}" for name in codes)],
+        rows,
+    )
+    write_result("batch_cpu", {"baseline": args.baseline, "runs": runs})
+
+
+if __name__ == "__main__":
+    main()

@@ -187,3 +187,23 @@ def test_the_schedule_endpoints_are_in_the_openapi_document(api):
     assert {"get", "patch", "delete"} <= set(paths["/api/schedules/{schedule_id}"])
     assert "post" in paths["/api/schedules/{schedule_id}/pause"]
     assert "404" in paths["/api/schedules/{schedule_id}"]["get"]["responses"]
+
+
+def test_an_id_that_names_another_key_of_the_schedule_is_not_found(stack, api):
+    """A schedule id is part of a Redis key name: one that reaches a schedule's runs (or any
+    other key beside it) is no schedule, and answers 404 rather than a Redis type error."""
+    made = create(api, interval_seconds=3600)
+    store = ScheduleStore(stack.services.redis, stack.services.keys)
+    schedule = stack.portal.call(store.get, made["id"])
+    fire = schedule.next_fire
+    task_id = fire_task_id(schedule.owner, schedule.schedule_id, fire)
+    assert stack.portal.call(store.claim, schedule, fire + 3600, fire, task_id, float(fire))
+    for schedule_id in (f"{made['id']}:runs", "x:y", "sch_" + "0" * 31 + "g"):
+        for reply in (
+            api.get(f"/api/schedules/{schedule_id}"),
+            api.post(f"/api/schedules/{schedule_id}/pause"),
+            api.delete(f"/api/schedules/{schedule_id}"),
+        ):
+            assert reply.status_code == 404, reply.text
+            assert reply.json()["error"] == "not_found"
+    assert api.get(f"/api/schedules/{made['id']}").status_code == 200

@@ -5,7 +5,6 @@ at each fire time (scheduler/schedule_firer.py). Another principal's schedule is
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -28,7 +27,15 @@ from vokaflow.api.services import Services
 from vokaflow.api.submission import prepare_task
 from vokaflow.clock import iso_event, iso_forecast
 from vokaflow.domain.principal import Principal
-from vokaflow.domain.schedule import FireRule, MissedFires, RuleError, Schedule, TaskTemplate
+from vokaflow.domain.schedule import (
+    FireRule,
+    MissedFires,
+    RuleError,
+    Schedule,
+    TaskTemplate,
+    is_schedule_id,
+    new_schedule_id,
+)
 from vokaflow.errors import Conflict, NotFound, ValidationFailed
 from vokaflow.store.schedules import Changed, ScheduleStore
 
@@ -57,7 +64,7 @@ def _store(services: Services) -> ScheduleStore:
 
 
 async def _visible(services: Services, principal: Principal, schedule_id: str) -> Schedule:
-    schedule = await _store(services).get(schedule_id)
+    schedule = await _store(services).get(schedule_id) if is_schedule_id(schedule_id) else None
     if schedule is None or not principal.may_see(schedule.owner):
         raise NotFound(f"Schedule '{schedule_id}' not found")
     return schedule
@@ -78,7 +85,7 @@ async def create_schedule(
     now = time.time()
     timing = body.model_dump(exclude_unset=True, exclude={"task"})
     schedule = Schedule(
-        schedule_id=f"sch_{uuid.uuid4().hex}",
+        schedule_id=new_schedule_id(),
         owner=principal.name,
         template=_template(body.task, services, principal),
         rule=_rule(FireRule(), timing, services),

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, replace
+import re
+import uuid
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -160,6 +162,19 @@ def check_cron(expression: str) -> None:
         raise RuleError("cron", f"'{expression}' is not a valid cron expression")
 
 
+_SCHEDULE_ID = re.compile(r"sch_[0-9a-f]{32}")
+
+
+def new_schedule_id() -> str:
+    return f"sch_{uuid.uuid4().hex}"
+
+
+def is_schedule_id(text: str) -> bool:
+    """Only ids this service makes: an id is part of a Redis key name, and one like
+    ``ID:runs`` would name another key of the schedule."""
+    return _SCHEDULE_ID.fullmatch(text) is not None
+
+
 @dataclass(frozen=True, kw_only=True)
 class TaskTemplate:
     """What each fire submits: a task as the API checked it, without id or times."""
@@ -178,19 +193,12 @@ class TaskTemplate:
 
     @classmethod
     def of(cls, task: TaskSpec) -> TaskTemplate:
-        return cls(
-            name=task.name,
-            function_name=task.function_name,
-            args=task.args,
-            kwargs=task.kwargs,
-            priority=task.priority,
-            worker_type=task.worker_type,
-            category=task.category,
-            timeout_s=task.timeout_s,
-            max_retries=task.max_retries,
-            metadata=task.metadata,
-            data_scope=task.data_scope,
-        )
+        """Its fields are a subset of the task's, under the same names."""
+        return cls(**{f.name: getattr(task, f.name) for f in fields(cls)})
+
+    def task_fields(self) -> dict[str, Any]:
+        """What a fire's task takes from the template, by the task's field names."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -247,23 +255,12 @@ class Schedule:
 
     def task(self, fire_at: int, task_id: str, partition: int, now: float) -> TaskSpec:
         """The task of the fire at ``fire_at``, created now."""
-        t = self.template
         return TaskSpec(
             task_id=task_id,
-            name=t.name,
-            function_name=t.function_name,
-            args=t.args,
-            kwargs=t.kwargs,
-            priority=t.priority,
-            worker_type=t.worker_type,
-            category=t.category,
-            timeout_s=t.timeout_s,
-            max_retries=t.max_retries,
-            metadata=t.metadata,
             created_at=now,
             partition=partition,
             owner=self.owner,
-            data_scope=t.data_scope,
+            **self.template.task_fields(),
         )
 
     def spec_json(self) -> str:

@@ -4,6 +4,10 @@ principal gets 404 everywhere; the owner's cap; the next five fire times and the
 
 from __future__ import annotations
 
+import math
+import time
+from datetime import datetime, timezone
+
 import pytest
 
 from tests.integration.helpers import user_client
@@ -11,6 +15,7 @@ from vokaflow.domain.schedule import fire_task_id
 from vokaflow.store.schedules import Fire, ScheduleStore
 
 NOOP = {"name": "ping", "function_name": "noop"}
+INTERVAL_S = 5
 
 
 def create(client, **body):
@@ -50,6 +55,7 @@ def test_an_interval_schedule_fires_every_n_seconds_from_now(api):
     [
         ({"cron": "61 * * * *"}, "cron"),
         ({"cron": "every day"}, "cron"),
+        ({"cron": "0 0 30 2 *"}, "cron"),  # February 30th: never fires
         ({"cron": "0 3 * * *", "timezone": "Mars/Olympus"}, "timezone"),
         ({}, "cron"),
         ({"cron": "0 3 * * *", "interval_seconds": 60}, "cron"),
@@ -136,6 +142,27 @@ def test_pause_resume_and_patch(api):
     bad = api.patch(url, json={"cron": "nope"})
     assert bad.status_code == 400 and bad.json()["details"]["field"] == "cron"
     assert api.get(url).json()["interval_seconds"] == 30, "a refused change changes nothing"
+
+
+def test_changing_only_the_task_keeps_a_fire_that_is_due(api):
+    """A fire due but not yet claimed (the firer ticks once a second) still runs, with the
+    new task; a change of timing counts the next fire from now instead."""
+    first_fire = math.floor(time.time()) + 1
+    start = datetime.fromtimestamp(first_fire - INTERVAL_S, timezone.utc)
+    made = create(api, interval_seconds=INTERVAL_S, start=start.isoformat())
+    url = f"/api/schedules/{made['id']}"
+    assert _epoch(made["next_fire_time"]) == first_fire
+    time.sleep(first_fire + 0.3 - time.time())  # due; no firer runs in this tier
+    task = {"name": "ping2", "function_name": "noop"}
+    changed = api.patch(url, json={"task": task, "missed_fires": "run_latest"}).json()
+    assert changed["task"]["name"] == "ping2"
+    assert _epoch(changed["next_fire_time"]) == first_fire
+    retimed = api.patch(url, json={"interval_seconds": INTERVAL_S + 1}).json()
+    assert _epoch(retimed["next_fire_time"]) > time.time()
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def test_delete(api):

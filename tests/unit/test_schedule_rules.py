@@ -163,6 +163,12 @@ def test_a_schedule_reads_back_as_written():
     assert read == written
 
 
-def test_a_cron_that_never_matches_has_no_fire():
+def test_a_cron_that_never_matches_is_refused_and_has_no_fire():
     rule = FireRule(cron="0 0 30 2 *")  # February 30th
-    assert rule.checked(min_interval_s=5).next_after(0) is None
+    assert rule.next_after(0) is None
+    with pytest.raises(RuleError) as problem:
+        rule.checked(min_interval_s=5)
+    assert problem.value.field == "cron" and "matches no date" in str(problem.value)
+    assert (
+        FireRule(cron="0 0 29 2 *").checked(min_interval_s=5).next_after(0) == 68_169_600
+    )  # 1972-02-29

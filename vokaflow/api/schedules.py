@@ -175,14 +175,16 @@ async def _change(
             template = replace(
                 _template(task, services, principal), data_scope=read.template.data_scope
             )
-        now = time.time()
         changed = replace(
             read,
             template=template,
             rule=_rule(read.rule, timing, services),
             paused=read.paused if timing.get("paused") is None else bool(timing["paused"]),
             missed=timing.get("missed_fires") or read.missed,
-        ).rescheduled(now)
+        )
+        retimed = (changed.rule, changed.paused) != (read.rule, read.paused)
+        now = time.time()
+        changed = changed.rescheduled(now) if retimed else changed.revised(now)
         try:
             await _store(services).change(read, changed)
         except Changed:

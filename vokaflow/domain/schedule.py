@@ -13,7 +13,7 @@ import math
 import re
 import uuid
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,6 +27,7 @@ from vokaflow.domain.task import TaskSpec, WorkerType
 # Bounds a search for a cron fire: an expression such as "0 0 30 2 *" (February 30th)
 # never matches, and croniter gives up after this many years.
 CRON_SEARCH_YEARS = 5
+CRON_PROBE_BASE = datetime(2000, 1, 1, tzinfo=timezone.utc)
 # Start and end lie between 1970 and 2200: fire times stay far from datetime's year 9999.
 LATEST_BOUND = 7_258_118_400  # 2200-01-01T00:00:00Z
 
@@ -160,6 +161,13 @@ def check_cron(expression: str) -> None:
         raise RuleError("cron", "A cron expression has five fields: minute hour day month weekday")
     if not croniter.is_valid(expression):
         raise RuleError("cron", f"'{expression}' is not a valid cron expression")
+    try:
+        probe = croniter(expression, CRON_PROBE_BASE, max_years_between_matches=CRON_SEARCH_YEARS)
+        probe.get_next(float)
+    except CroniterBadDateError:
+        raise RuleError(
+            "cron", f"'{expression}' matches no date within {CRON_SEARCH_YEARS} years"
+        ) from None
 
 
 _SCHEDULE_ID = re.compile(r"sch_[0-9a-f]{32}")
@@ -252,6 +260,11 @@ class Schedule:
         before the change are not run)."""
         next_fire = None if self.paused else self.rule.next_after(now)
         return replace(self, next_fire=next_fire, updated_at=now, version=self.version + 1)
+
+    def revised(self, now: float) -> Schedule:
+        """After a change of what it sends or of its missed-fire policy only: the same next
+        fire, so a fire already due but not yet claimed still runs, with the new task."""
+        return replace(self, updated_at=now, version=self.version + 1)
 
     def task(self, fire_at: int, task_id: str, partition: int, now: float) -> TaskSpec:
         """The task of the fire at ``fire_at``, created now."""

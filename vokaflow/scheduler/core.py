@@ -142,9 +142,11 @@ class SchedulerCore:
         await self.dispatcher.run()
 
     async def drain(self, grace_s: float) -> int:
-        """Dispatch nothing more and wait up to ``grace_s`` for running chunks to finish.
-        Returns how many chunks still run; they go back to the queue on the next start."""
+        """Dispatch and fire nothing more, and wait up to ``grace_s`` for running chunks to
+        finish. Returns how many chunks still run; they go back to the queue on the next
+        start."""
         self.dispatcher.draining = True
+        self.firer.stopped = True
         clock = self.ports.clock
         deadline = clock.monotonic() + grace_s
         while (self.inflight.chunks or self.settler.settling) and clock.monotonic() < deadline:

@@ -48,9 +48,12 @@ class ScheduleFirer:
         self.clock = clock
         self.tick_s = settings.schedule_tick_s
         self.grace_s = settings.schedule_misfire_grace_s
+        # Set by a drain: `down` stops the service, and a fire claimed now would only wait
+        # for the next start. Claimed fires stay queued; the next firer submits them.
+        self.stopped = False
 
     async def run(self) -> None:
-        while True:
+        while not self.stopped:
             try:
                 await self.tick()
             except Exception:

@@ -3,6 +3,8 @@ fires by policy, rate-limit refusals put off (not lost), deleted schedules, two 
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.scheduler_fakes import START_WALL, FakeClock, FakeSchedules, FakeSubmit, build_rig
 from vokaflow.config import Settings
 from vokaflow.domain.schedule import FireRule, MissedFires, Schedule, TaskTemplate, fire_task_id
@@ -123,3 +125,14 @@ async def test_a_paused_schedule_does_not_fire_and_a_deleted_one_drops_its_fire(
     await rig.core.firer.tick()
     assert rig.submit_fire.written == {}
     assert not rig.schedules.fires
+
+
+async def test_a_draining_scheduler_fires_no_more():
+    rig = build_rig()
+    rig.schedules.add(every(10))
+    firing = asyncio.create_task(rig.core.firer.run())
+    while not rig.submit_fire.written:
+        await asyncio.sleep(0)
+    await rig.core.drain(grace_s=0)
+    await asyncio.wait_for(firing, timeout=5)  # the loop ends instead of ticking on
+    assert len(rig.submit_fire.written) == 1

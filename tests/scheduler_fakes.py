@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,6 +199,7 @@ class FakeMetrics:
     finished: list[tuple[str, str, str]] = field(default_factory=list)
     waits: list[tuple[Priority, float]] = field(default_factory=list)
     pools: list[dict[str, tuple[int, int]]] = field(default_factory=list)
+    fires: Counter[str] = field(default_factory=Counter)
     broken: bool = False
 
     def count_finished(self, finished: Any) -> None:
@@ -212,6 +214,11 @@ class FakeMetrics:
         if self.broken:
             raise ValueError("metrics agent gone")
         self.pools.append(pools)
+
+    def count_fires(self, outcome: str, n: int = 1) -> None:
+        if self.broken:
+            raise ValueError("metrics agent gone")
+        self.fires[outcome] += n
 
 
 @dataclass

@@ -2,8 +2,9 @@
 agent (names prefixed ``ray_``), so they show in the Ray dashboard's Grafana panels and in
 any Prometheus that scrapes Ray.
 
-The gateway counts submits, refusals and cancels; the scheduler counts outcomes, queue waits, SLA
-misses and pool occupancy. Each process creates the metric objects once, on first use.
+The gateway counts submits, refusals and cancels; the scheduler counts outcomes, queue
+waits, SLA misses, pool occupancy and schedule fires. Each process creates the metric
+objects once, on first use.
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ class SchedulerMetrics(FinishedCounter):
         self.pool_occupancy = metrics.Gauge(
             "vokaflow_pool_occupancy", "Running slots over capacity per pool", tag_keys=("pool",)
         )
+        self.fires = metrics.Counter(
+            "vokaflow_schedule_fires",
+            "Schedule fires by outcome: submitted (a task made), skipped (missed, by the "
+            "schedule's policy), put_off (its category's rate limit refused it for now)",
+            tag_keys=("outcome",),
+        )
 
     def observe_dispatch(self, waits: Iterable[tuple[Priority, float]]) -> None:
         """Queue waits of first attempts; a wait past the priority's SLA is a miss."""
@@ -97,6 +104,10 @@ class SchedulerMetrics(FinishedCounter):
         for pool, (active, capacity) in pools.items():
             self.pool_active.set(active, tags={"pool": pool})
             self.pool_occupancy.set(active / capacity if capacity else 0.0, tags={"pool": pool})
+
+    def count_fires(self, outcome: str, n: int = 1) -> None:
+        if n > 0:
+            self.fires.inc(n, tags={"outcome": outcome})
 
 
 @functools.cache

@@ -107,6 +107,7 @@ class SchedulerCore:
             lambda task_id: partition_of(task_id, settings.partitions),
             clock,
             settings,
+            p.metrics,
         )
         self.releaser = Releaser(p.store, self.hints, clock)
 

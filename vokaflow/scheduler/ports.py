@@ -113,6 +113,10 @@ class Metrics(Protocol):
 
     def set_pools(self, pools: dict[str, tuple[int, int]]) -> None: ...
 
+    def count_fires(self, outcome: str, n: int = 1) -> None:
+        """Schedule fires: ``submitted`` (a task made), ``skipped`` (missed, by the
+        schedule's policy) or ``put_off`` (its category's rate limit refused it for now)."""
+
 
 class Batches(Protocol):
     async def recover(self) -> None: ...

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from vokaflow.config import Settings
 from vokaflow.domain.schedule import Schedule, fire_task_id, plan_fire
 from vokaflow.domain.task import TaskSpec
-from vokaflow.scheduler.ports import Clock, Schedules
+from vokaflow.scheduler.ports import Clock, Metrics, Schedules
 from vokaflow.store.rate_limits import RateLimiter
 from vokaflow.store.schedules import Fire
 from vokaflow.store.task_store import TaskStore
@@ -41,8 +41,10 @@ class ScheduleFirer:
         partition_of: Callable[[str], int],
         clock: Clock,
         settings: Settings,
+        metrics: Metrics | None = None,
     ) -> None:
         self.schedules = schedules
+        self.metrics = metrics
         self.submit = submit
         self.partition_of = partition_of
         self.clock = clock
@@ -81,6 +83,7 @@ class ScheduleFirer:
         )
         claimed = await self.schedules.claim(schedule, plan.next_fire, plan.fire_at, task_id, now)
         if claimed and plan.skipped:
+            self._count("skipped", plan.skipped)
             log.info(
                 "schedule %s: %d missed fires skipped (%s)",
                 schedule.schedule_id,
@@ -101,9 +104,19 @@ class ScheduleFirer:
         retry_after_s = await self.submit(task)
         if retry_after_s is not None:
             await self.schedules.put_off(fire, now + retry_after_s)
+            self._count("put_off")
             return 0
         await self.schedules.submitted(fire)
+        self._count("submitted")
         return 1
+
+    def _count(self, outcome: str, n: int = 1) -> None:
+        if self.metrics is None:
+            return
+        try:
+            self.metrics.count_fires(outcome, n)
+        except Exception:  # a metrics agent that is gone must not stop the fires
+            log.debug("counting fires failed", exc_info=True)
 
 
 def submit_through(tasks: TaskStore, limiter: RateLimiter) -> Submit:

@@ -41,6 +41,7 @@ async def test_each_fire_submits_one_task_at_its_time():
     ]
     assert {(t.owner, t.function_name, t.category) for t in tasks} == {("alice", "noop", "system")}
     assert rig.schedules.schedules["sch_1"].next_fire == START + 40
+    assert rig.metrics.fires == {"submitted": 3}
 
 
 async def test_two_firers_on_one_store_submit_each_fire_once():
@@ -80,6 +81,7 @@ async def test_a_restart_after_downtime_skips_what_was_missed():
     rig.clock.advance(3605)  # nothing fired for an hour; the latest fire is 5 s old
     await rig.core.firer.tick()
     assert rig.submit_fire.written == {}
+    assert rig.metrics.fires == {"skipped": 360}
     assert rig.schedules.schedules["sch_1"].next_fire == START + 3610
     rig.clock.advance(5)
     await rig.core.firer.tick()
@@ -111,6 +113,15 @@ async def test_a_fire_the_rate_limit_refuses_is_tried_again_not_lost():
     rig.clock.advance(1)
     assert await rig.core.firer.tick() == 1
     assert list(rig.submit_fire.written) == [fire_task_id("alice", "sch_1", START + 10)]
+    assert rig.metrics.fires == {"put_off": 1, "submitted": 1}
+
+
+async def test_fires_go_on_when_the_metrics_agent_is_gone():
+    rig = build_rig()
+    rig.metrics.broken = True
+    rig.schedules.add(every(10))
+    rig.clock.advance(10)
+    assert await rig.core.firer.tick() == 1
 
 
 async def test_a_paused_schedule_does_not_fire_and_a_deleted_one_drops_its_fire():

@@ -95,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     schedule_create.add_argument("--category")
     schedule_create.add_argument("--timeout", type=int)
     schedule_list = schedule_commands.add_parser("list", help="list your schedules")
+    schedule_list.add_argument("--limit", type=int, default=100)
+    schedule_list.add_argument("--offset", type=int, default=0)
     by_id = [
         schedule_commands.add_parser(name, help=text)
         for name, text in (
@@ -352,7 +354,8 @@ def cmd_schedules(settings: Settings, args: argparse.Namespace) -> int:
         if command == "create":
             reply = client.post("/api/schedules", json=_schedule_body(args))
         elif command == "list":
-            reply = client.get("/api/schedules")
+            page = {"limit": args.limit, "offset": args.offset}
+            reply = client.get("/api/schedules", params=page)
         elif command == "show":
             reply = client.get(f"/api/schedules/{args.schedule_id}")
         elif command == "delete":

@@ -429,9 +429,13 @@ def create_schedule(
     return ScheduleResponse.model_validate(data)
 
 
-def list_schedules(policy: RetryPolicy) -> Plan[ScheduleListResponse]:
-    """This key's schedules (every schedule, for an admin key)."""
-    data = yield from call(policy, "GET", SCHEDULES)
+def list_schedules(
+    policy: RetryPolicy, limit: int | None = None, offset: int | None = None
+) -> Plan[ScheduleListResponse]:
+    """This key's schedules (every schedule, for an admin key), oldest first, a page of
+    ``limit`` (100 unless given) from ``offset``."""
+    params = _compact({"limit": limit, "offset": offset})
+    data = yield from call(policy, "GET", SCHEDULES, params=params)
     return ScheduleListResponse.model_validate(data)
 
 

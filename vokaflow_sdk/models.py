@@ -369,7 +369,10 @@ class ScheduleResponse(ApiModel):
 
 class ScheduleListResponse(ApiModel):
     schedules: list[ScheduleResponse] = Field(default_factory=list)
-    count: int = 0
+    count: int = 0  # on this page
+    total: int = 0
+    limit: int = 0
+    offset: int = 0
 
 
 class ScheduleDeletedResponse(ApiModel):

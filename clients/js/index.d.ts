@@ -509,7 +509,11 @@ export interface ScheduleResponse {
 
 export interface ScheduleListResponse {
   schedules: ScheduleResponse[];
+  /** On this page. */
   count: number;
+  total: number;
+  limit: number;
+  offset: number;
   [field: string]: unknown;
 }
 
@@ -681,7 +685,9 @@ export declare class VokaFlowClient {
   listPersonalities(options?: RequestOptions): Promise<PersonalitiesResponse>;
 
   createSchedule(request: ScheduleRequest): Promise<ScheduleResponse>;
-  listSchedules(options?: RequestOptions): Promise<ScheduleListResponse>;
+  listSchedules(
+    options?: RequestOptions & { limit?: number; offset?: number },
+  ): Promise<ScheduleListResponse>;
   getSchedule(scheduleId: string, options?: RequestOptions): Promise<ScheduleResponse>;
   updateSchedule(scheduleId: string, changes: ScheduleUpdate): Promise<ScheduleResponse>;
   pauseSchedule(scheduleId: string, options?: RequestOptions): Promise<ScheduleResponse>;

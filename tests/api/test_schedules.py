@@ -105,6 +105,20 @@ def test_an_admin_only_function_cannot_be_scheduled_by_a_user_key(stack, api):
     assert api.post("/api/schedules", json={"task": task, "cron": "0 3 * * *"}).status_code == 201
 
 
+def test_the_list_is_paged_oldest_first(stack):
+    with user_client(stack, "sched-pages") as pat:
+        made = [create(pat, interval_seconds=3600)["id"] for _ in range(3)]
+        first = pat.get("/api/schedules", params={"limit": 2}).json()
+        rest = pat.get("/api/schedules", params={"limit": 2, "offset": 2}).json()
+        assert [s["id"] for s in first["schedules"] + rest["schedules"]] == made
+        assert (first["count"], first["total"], first["limit"], first["offset"]) == (2, 3, 2, 0)
+        assert (rest["count"], rest["total"]) == (1, 3)
+        for bad in ({"limit": 0}, {"limit": 1001}, {"offset": -1}):
+            reply = pat.get("/api/schedules", params=bad)
+            assert reply.status_code == 400, reply.text
+            assert reply.json()["details"]["field"] == next(iter(bad))
+
+
 def test_another_principals_schedule_is_not_found_on_every_endpoint(stack, api):
     with user_client(stack, "sched-jo") as jo, user_client(stack, "sched-kim") as kim:
         made = create(jo, interval_seconds=3600)

@@ -262,6 +262,7 @@ async def test_schedules_are_created_read_changed_and_deleted_by_id():
         await client.pause_schedule("sch_1")
         await client.resume_schedule("sch/1")
         await client.list_schedules()
+        await client.list_schedules(limit=10, offset=20)
     assert recorder.body(0) == {
         "task": {"name": "ping", "function_name": "noop"},
         "cron": "30 2 * * *",
@@ -274,6 +275,7 @@ async def test_schedules_are_created_read_changed_and_deleted_by_id():
         ("POST", "/api/schedules/sch_1/pause"),
         ("POST", "/api/schedules/sch%2F1/resume"),
         ("GET", "/api/schedules"),
+        ("GET", "/api/schedules?limit=10&offset=20"),
     ]
     assert made.runs is not None and made.runs[0].task_id == "t1"
     with sync_client(Recorder(httpx.Response(200, json={"id": "sch_1"}))) as client:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.schemas.common import ErrorBody
@@ -100,10 +100,19 @@ async def create_schedule(
 
 
 @router.get("", response_model=ScheduleListResponse)
-async def list_schedules(services: ServicesDep, principal: PrincipalDep) -> ScheduleListResponse:
+async def list_schedules(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+) -> ScheduleListResponse:
+    """Oldest first, a page at a time. Admins see every principal's; others their own."""
     store = _store(services)
     found = await (store.every() if principal.is_admin else store.of_owner(principal.name))
-    return ScheduleListResponse(schedules=[_view(s) for s in found], count=len(found))
+    page = [_view(s) for s in found[offset : offset + limit]]
+    return ScheduleListResponse(
+        schedules=page, count=len(page), total=len(found), limit=limit, offset=offset
+    )
 
 
 @router.get("/{schedule_id}", response_model=ScheduleResponse, responses=_NOT_FOUND)

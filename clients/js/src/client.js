@@ -304,9 +304,12 @@ export class VokaFlowClient {
     return this.#call('POST', SCHEDULES, { body: schedule, signal });
   }
 
-  /** This key's schedules (every schedule, for an admin key). */
-  listSchedules(options = {}) {
-    return this.#call('GET', SCHEDULES, { signal: options.signal });
+  /**
+   * This key's schedules (every schedule, for an admin key), oldest first, a page of
+   * `limit` (100 unless given) from `offset`.
+   */
+  listSchedules({ limit, offset, signal } = {}) {
+    return this.#call('GET', SCHEDULES, { query: { limit, offset }, signal });
   }
 
   /** A schedule with its next five fire times and its latest 20 runs. */

@@ -45,6 +45,7 @@ describe('schedules', () => {
     const fetch = fakeFetch(() => json(SCHEDULE));
     const api = client(fetch);
     await api.listSchedules();
+    await api.listSchedules({ limit: 10, offset: 20 });
     await api.getSchedule('sch/1');
     await api.updateSchedule('sch_1', { intervalSeconds: 60, start: null });
     await api.pauseSchedule('sch_1');
@@ -54,6 +55,7 @@ describe('schedules', () => {
       fetch.calls.map((c) => `${c.method} ${c.path}`),
       [
         'GET /api/schedules',
+        'GET /api/schedules',
         'GET /api/schedules/sch%2F1',
         'PATCH /api/schedules/sch_1',
         'POST /api/schedules/sch_1/pause',
@@ -61,6 +63,8 @@ describe('schedules', () => {
         'DELETE /api/schedules/sch_1',
       ],
     );
-    assert.deepEqual(fetch.calls[2].body, { interval_seconds: 60, start: null });
+    assert.deepEqual(fetch.calls[0].query, {});
+    assert.deepEqual(fetch.calls[1].query, { limit: '10', offset: '20' });
+    assert.deepEqual(fetch.calls[3].body, { interval_seconds: 60, start: null });
   });
 });

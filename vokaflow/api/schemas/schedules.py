@@ -103,7 +103,10 @@ class ScheduleResponse(BaseModel):
 
 class ScheduleListResponse(BaseModel):
     schedules: list[ScheduleResponse]
-    count: int
+    count: int  # on this page
+    total: int
+    limit: int
+    offset: int
 
 
 class ScheduleDeletedResponse(BaseModel):

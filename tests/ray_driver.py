@@ -29,8 +29,14 @@ START_S = 60  # the child's interpreter, `import ray` and ray.init, on a busy ma
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
-def kill_actor(name: str, namespace: str, restart: bool) -> None:
-    ray.kill(ray.get_actor(name, namespace=namespace), no_restart=not restart)
+def kill_actor(name: str, namespace: str, restart: bool, at: float = 0.0) -> float:
+    """Kill the named actor at the wall-clock time ``at`` (now if past); returns when it
+    was killed. Joining Ray takes seconds: ask early to land the kill at a chosen moment."""
+    actor = ray.get_actor(name, namespace=namespace)
+    time.sleep(max(0.0, at - time.time()))
+    killed_at = time.time()
+    ray.kill(actor, no_restart=not restart)
+    return killed_at
 
 
 def ping_actor(name: str, namespace: str, timeout_s: float) -> None:
@@ -92,12 +98,16 @@ def call(address: str, operation: str, env: dict[str, str] | None = None, **argu
         text=True,
         env=env,
         cwd=REPOSITORY,
-        timeout=START_S + float(arguments.get("timeout_s", 0)),
+        timeout=START_S + float(arguments.get("timeout_s", 0)) + _until(arguments.get("at")),
     )
     assert done.returncode == 0, f"{operation} failed: {done.stderr[-3000:]}"
     lines = done.stdout.strip().splitlines()
     assert lines, f"{operation} printed no result: {done.stderr[-3000:]}"
     return json.loads(lines[-1])
+
+
+def _until(moment: float | None) -> float:
+    return max(0.0, moment - time.time()) if moment else 0.0
 
 
 def main(address: str, operation: str, arguments: str) -> None:

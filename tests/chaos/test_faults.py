@@ -28,10 +28,13 @@ def _until(condition, timeout_s: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def _kill_scheduler(chaos_stack) -> None:
-    """Kill the scheduler actor; Ray restarts it."""
+def _kill_scheduler(chaos_stack, at: float = 0.0) -> float:
+    """Kill the scheduler actor at wall-clock time ``at`` (now if past); Ray restarts it.
+    Returns when the kill was sent."""
     scheduler = {"name": SCHEDULER_NAME, "namespace": NAMESPACE}
-    ray_driver.call(chaos_stack.ray_address, "kill_actor", **scheduler, restart=True)
+    return float(
+        ray_driver.call(chaos_stack.ray_address, "kill_actor", **scheduler, restart=True, at=at)
+    )
 
 
 def test_killing_the_scheduler_mid_run_loses_no_task(chaos_stack, chaos_api):

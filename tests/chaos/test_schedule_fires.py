@@ -1,6 +1,7 @@
 """Schedules on a whole stack: fires become tasks that run; a second firer racing the
-scheduler's on the same Redis adds no task; the scheduler killed while a fire is due still
-makes exactly one task for each fire it runs."""
+scheduler's on the same Redis adds no task; two gateways changing a schedule while it fires
+make one task per fire; the scheduler killed while a fire is due still makes exactly one
+task for each fire it runs."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import uuid
 import redis
 import redis.asyncio as aioredis
 
+from tests.chaos.second_gateway import second_gateway
 from tests.chaos.test_faults import _kill_scheduler, _until
 from vokaflow.config import Settings
 from vokaflow.scheduler.ports import SystemClock
@@ -24,10 +26,11 @@ from vokaflow.store.schedules import ScheduleStore
 from vokaflow.store.task_store import TaskStore
 
 INTERVAL_S = 5
+KILL_INTERVAL_S = 10
 
 
-def _create(api, name: str) -> str:
-    body = {"task": {"name": name, "function_name": "noop"}, "interval_seconds": INTERVAL_S}
+def _create(api, name: str, interval_s: int = INTERVAL_S) -> str:
+    body = {"task": {"name": name, "function_name": "noop"}, "interval_seconds": interval_s}
     reply = api.post("/api/schedules", json=body)
     assert reply.status_code == 201, reply.text
     return str(reply.json()["id"])
@@ -99,21 +102,51 @@ def test_a_schedule_fires_tasks_that_run_and_a_second_firer_adds_none(chaos_stac
     assert len(runs) >= 3
 
 
+def test_two_gateways_changing_a_schedule_while_it_fires_make_one_task_per_fire(
+    chaos_stack, chaos_api
+):
+    """Created through one gateway; both then change what it sends, and pause and resume
+    it, while the scheduler fires it: every fire is one task, with a task one of them set."""
+    name = f"gateways-{uuid.uuid4().hex[:8]}"
+    with second_gateway(chaos_stack) as other:
+        schedule_id = _create(other, name)
+        url = f"/api/schedules/{schedule_id}"
+        gateways = (chaos_api, other)
+        deadline = time.monotonic() + 3 * INTERVAL_S + 1
+        change = 0
+        while time.monotonic() < deadline:
+            change += 1
+            task = {"name": name, "function_name": "noop", "metadata": {"change": str(change)}}
+            reply = gateways[change % 2].patch(url, json={"task": task})
+            assert reply.status_code == 200, reply.text
+            if change % 10 == 0:
+                assert gateways[0].post(f"{url}/pause").status_code == 200
+                assert gateways[1].post(f"{url}/resume").status_code == 200
+            time.sleep(0.2)
+        runs = _check_one_task_per_fire(chaos_api, chaos_stack, schedule_id, name)
+    assert len(runs) >= 2, runs
+    sent = [
+        chaos_api.get(f"/api/high-scale-tasks/status/{r['task_id']}").json()["metadata"]
+        for r in runs
+    ]
+    assert all(1 <= int(m["change"]) <= change for m in sent), sent
+
+
 def test_a_scheduler_killed_while_a_fire_is_due_fires_it_once(chaos_stack, chaos_api):
+    """The kill lands 0.1 s after a fire is due, before or after the firer (ticking once a
+    second) claimed it: either way that fire makes exactly one task. The interval outlasts
+    the restart, so the fire is still the latest due one when the new scheduler looks."""
     name = f"kill-{uuid.uuid4().hex[:8]}"
-    schedule_id = _create(chaos_api, name)
+    schedule_id = _create(chaos_api, name, interval_s=KILL_INTERVAL_S)
     _until(lambda: len(_runs(chaos_api, schedule_id)) >= 1, 30, "the first fire")
     next_fire = chaos_api.get(f"/api/schedules/{schedule_id}").json()["next_fire_time"]
     due_at = calendar.timegm(time.strptime(next_fire[:19], "%Y-%m-%dT%H:%M:%S"))
-    time.sleep(max(0.0, due_at - time.time() - 0.5))
-    killed_at = time.time()
-    _kill_scheduler(chaos_stack)  # Ray restarts it: a few seconds without a firer
+    killed_at = _kill_scheduler(chaos_stack, at=due_at + 0.1)  # Ray restarts it
+    assert due_at <= killed_at < due_at + 1, "the kill did not land while the fire was due"
     _until(
-        lambda: any(r["fire_time"] >= next_fire for r in _runs(chaos_api, schedule_id)),
+        lambda: any(r["fire_time"] == next_fire for r in _runs(chaos_api, schedule_id)),
         60,
-        "a fire after the restart",
+        "the fire that was due at the kill",
     )
-    time.sleep(INTERVAL_S)
     runs = _check_one_task_per_fire(chaos_api, chaos_stack, schedule_id, name)
-    after_kill = [r for r in runs if r["fire_time"] >= next_fire]
-    assert after_kill, f"no fire ran after the kill at {killed_at}"
+    assert [r["fire_time"] for r in runs].count(next_fire) == 1

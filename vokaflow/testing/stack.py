@@ -231,7 +231,8 @@ class LocalSentinelRedis:
         for port in self.ports:
             start_redis_server(self.folder / str(port), port, {"pidfile": self._pidfile(port)})
         for port in replicas:
-            redis.Redis(port=port).replicaof("127.0.0.1", primary)
+            with redis.Redis(port=port) as replica:
+                replica.replicaof("127.0.0.1", primary)
         self._wait_for(lambda: self.in_sync(primary, len(replicas)), "the replicas to sync")
         self._start_sentinel(primary)
         self._wait_for(
@@ -274,7 +275,8 @@ class LocalSentinelRedis:
 
     def in_sync(self, port: int, replicas: int) -> bool:
         """Whether the server on ``port`` is a primary with ``replicas`` replicas online."""
-        info = redis.Redis(port=port).info("replication")
+        with redis.Redis(port=port) as server:
+            info = server.info("replication")
         online = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
         return info["role"] == "master" and sum(r["state"] == "online" for r in online) >= replicas
 
@@ -310,6 +312,7 @@ class LocalSentinelRedis:
         return new
 
     def stop(self) -> None:
+        self.sentinel.close()
         for port in (self.sentinel_port, *self.ports):
             pidfile = Path(self._pidfile(port))
             with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):

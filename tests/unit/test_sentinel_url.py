@@ -1,12 +1,14 @@
 """The redis+sentinel:// URL: the Sentinels, the service, the primary's credentials and
-options as redis-py reads them from a redis:// URL, and the Sentinels' own credentials."""
+options as redis-py reads them from a redis:// URL, and the Sentinels' own credentials; and
+which clients have replicas for the schedule firer to wait for."""
 
 from __future__ import annotations
 
 import pytest
+import redis.asyncio as aioredis
 
 from vokaflow.runtime.job_secrets import without_password
-from vokaflow.store.redis_client import is_cluster_url
+from vokaflow.store.redis_client import is_cluster_url, live_replicas
 from vokaflow.store.sentinel import is_sentinel_url, parse_sentinel_url
 
 
@@ -52,3 +54,12 @@ def test_its_passwords_are_masked_where_the_service_shows_the_url():
     )
     assert "secret" not in shown and "watch" not in shown
     assert "@s1:26379,s2:26379/main/0?sentinel_password=" in shown
+
+
+async def test_a_client_not_behind_sentinel_counts_no_replica_to_wait_for():
+    """Asks no server: a single Redis or a cluster has no replica Sentinel could promote."""
+    single = aioredis.Redis.from_url("redis://127.0.0.1:1/0")
+    cluster = aioredis.RedisCluster(host="127.0.0.1", port=1)
+    assert await live_replicas(single) == 0
+    assert await live_replicas(cluster) == 0
+    await single.aclose()

@@ -21,6 +21,7 @@ from vokaflow.domain.task import ClaimedTask, Outcome, TaskSpec
 from vokaflow.scheduler.core import Channels, Ports, SchedulerCore
 from vokaflow.scheduler.ports import WorkerLost
 from vokaflow.store.dispatch_store import ClaimRequest, Released, Retry, Settled
+from vokaflow.store.errors import StoreUnavailable
 from vokaflow.store.schedules import Fire
 
 GP = WorkerType.GENERAL_PURPOSE
@@ -258,6 +259,7 @@ class FakeSchedules:
         self.schedules: dict[str, Schedule] = {}
         self.fires: dict[Fire, float] = {}  # claimed, not yet submitted: when to try
         self.runs: dict[str, list[tuple[int, str]]] = {}
+        self.replica_behind = False  # as when the primary has lost its replica
 
     def add(self, schedule: Schedule) -> None:
         self.schedules[schedule.schedule_id] = schedule
@@ -288,6 +290,10 @@ class FakeSchedules:
 
     async def fires_due(self, now_s: float, most: int) -> list[Fire]:
         return sorted(f for f, at in self.fires.items() if at <= now_s)[:most]
+
+    async def replicated(self) -> None:
+        if self.replica_behind:
+            raise StoreUnavailable("redis", "no replica confirmed the claims")
 
     async def get(self, schedule_id: str) -> Schedule | None:
         return self.schedules.get(schedule_id)

@@ -21,6 +21,7 @@ from vokaflow.domain import FINISHED, TaskStatus
 from vokaflow.errors import ConfigError
 from vokaflow.private_files import PRIVATE_UMASK, private_dir
 from vokaflow.runtime import launcher
+from vokaflow.runtime.job_secrets import without_password
 from vokaflow.store.api_keys import KeyInfo, NameRefused
 
 TERMINAL = {status.value for status in FINISHED}
@@ -392,9 +393,9 @@ def _schedule_body(args: argparse.Namespace) -> dict[str, Any]:
 
 def _redacted(url: str) -> str:
     if "@" not in url:
-        return url
+        return without_password(url)
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return without_password(f"{scheme}://***@{rest.split('@', 1)[1]}")
 
 
 if __name__ == "__main__":

@@ -72,15 +72,18 @@ class SecretsMissing(RuntimeError):
     """The job's environment withheld secrets that its file does not give back."""
 
 
+_PASSWORDS = ("password", "sentinel_password")
+
+
 def without_password(url: str) -> str:
-    """``url`` with its password masked, in the user part or as a ``password`` query
-    parameter (as redis-py also accepts it)."""
+    """``url`` with its passwords masked, in the user part or as a ``password`` query
+    parameter (as redis-py also accepts it), and a Sentinel URL's ``sentinel_password``."""
     parts = urlsplit(url)
     masked = url  # edited as text: urlunsplit would drop unix:///'s empty host
     if parts.password:
         masked = masked.replace(f":{parts.password}@", f":{MASK}@", 1)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    masked_query = [(name, MASK if name == "password" else value) for name, value in query]
+    masked_query = [(name, MASK if name in _PASSWORDS else value) for name, value in query]
     if masked_query != query:
         masked = masked.replace(f"?{parts.query}", "?" + urlencode(masked_query, safe="*"), 1)
     return masked

@@ -3,7 +3,8 @@ claimed fires, each as one task through the normal submit (a token of its catego
 the write). See docs/decisions.md, "Schedules", for why each fire makes exactly one task.
 
 1. Claim (one script per schedule): only the firer whose read is still current moves the
-   schedule to its next fire and queues the fire. Two firers claim a fire once.
+   schedule to its next fire and queues the fire. Two firers claim a fire once. Behind
+   Sentinel, no fire is submitted until every replica has its claim (WAIT).
 2. Submit: the fire's task id is derived from (owner, schedule, fire time), and the submit
    writes the task only if no record has that id. A fire submitted twice (a firer that
    died after the write and before step 3, a claim replayed after a failover) is one task.
@@ -67,8 +68,13 @@ class ScheduleFirer:
         now = self.clock.time()
         for schedule in await self.schedules.due(now, PER_TICK):
             await self.claim(schedule, now)
+        fires = await self.schedules.fires_due(now, PER_TICK)
+        if fires:
+            # A claim that a failover could still lose must not have its task run: the
+            # fire might not be claimed again (docs/decisions.md, "Redis failover").
+            await self.schedules.replicated()
         submitted = 0
-        for fire in await self.schedules.fires_due(now, PER_TICK):
+        for fire in fires:
             submitted += await self.fire(fire, now)
         return submitted
 

@@ -273,6 +273,12 @@ class Keys:
         """Zset of claimed fires not yet submitted, "SCHEDULE_ID|FIRE" by when to try."""
         return f"{self._schedules()}:fires"
 
+    @property
+    def schedules_replicated(self) -> str:
+        """A counter the firer bumps before WAIT, so that the WAIT covers every write the
+        primary made before it (a connection's WAIT counts up to its own last write)."""
+        return f"{self._schedules()}:replicated"
+
     def owner_schedules(self, owner: str) -> str:
         """Set of one principal's schedule ids (its size is the principal's cap)."""
         return f"{self._schedules()}:by-owner:{owner_digest(owner)}"

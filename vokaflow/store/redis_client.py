@@ -11,11 +11,13 @@ from typing import Any, ParamSpec, TypeVar, cast
 import hiredis
 import redis
 import redis.asyncio as aioredis
+import redis.asyncio.sentinel as aiosentinel
 import redis.exceptions
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 
 from vokaflow.store.errors import StoreUnavailable
+from vokaflow.store.sentinel import is_sentinel_url, parse_sentinel_url
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -43,8 +45,11 @@ def is_cluster_url(url: str) -> bool:
     """Whether the Redis at ``url`` is a Redis Cluster node, asked once per URL and process.
 
     Unreachable, it counts as a single node for now (not remembered), so that a gateway
-    started during an outage still answers 503 rather than failing to start.
+    started during an outage still answers 503 rather than failing to start. A Sentinel URL
+    names one primary and its replicas, never a cluster.
     """
+    if is_sentinel_url(url):
+        return False
     if url not in _CLUSTER_URLS:
         probe = redis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=2.0)
         try:
@@ -61,8 +66,10 @@ RECONNECT_RETRIES = 3
 
 
 def connect(url: str, *, timeout_s: float = 2.0) -> aioredis.Redis:
-    """An asyncio client for one Redis node, or for the whole cluster when ``url`` names a
-    cluster node. Both answer the same commands; see is_cluster for what differs."""
+    """An asyncio client for one Redis node, for the whole cluster when ``url`` names a
+    cluster node, or for the primary that Sentinels name (store/sentinel.py) when it is a
+    ``redis+sentinel://`` URL. All answer the same commands; see is_cluster for what
+    differs."""
     options: dict[str, Any] = {
         "decode_responses": True,
         "socket_timeout": timeout_s,
@@ -74,13 +81,18 @@ def connect(url: str, *, timeout_s: float = 2.0) -> aioredis.Redis:
     # A client from a URL retries nothing: after a Redis restart every pooled connection is
     # dead, and the first command on each would fail. Reconnect and retry instead; only on
     # connection errors, where the old server never ran the command (a timeout may have).
+    # Behind Sentinel, a reconnect asks the Sentinels for the primary again, and a primary
+    # turned replica (READONLY) counts as a lost connection: the retry reaches the new one.
     retry = AsyncRetry(ExponentialBackoff(cap=0.5, base=0.05), RECONNECT_RETRIES)
-    client = aioredis.Redis.from_url(
-        url,
-        health_check_interval=30,
-        retry=retry,
-        retry_on_error=[redis.exceptions.ConnectionError],
-        **options,
+    options |= {
+        "health_check_interval": 30,
+        "retry": retry,
+        "retry_on_error": [redis.exceptions.ConnectionError],
+    }
+    client = (
+        parse_sentinel_url(url).async_primary(**options)
+        if is_sentinel_url(url)
+        else aioredis.Redis.from_url(url, **options)
     )
     pool = client.connection_pool
     pool.connection_class = _packing_in_c(pool.connection_class)
@@ -121,7 +133,10 @@ def _packing_in_c(connection_class: type) -> type:
 
 
 def connect_sync(url: str, **options: Any) -> redis.Redis:
-    """A blocking client, cluster-aware like connect(): for the CLI, tests and benchmarks."""
+    """A blocking client, cluster- and Sentinel-aware like connect(): for the CLI, tests and
+    benchmarks."""
+    if is_sentinel_url(url):
+        return parse_sentinel_url(url).sync_primary(**options)
     if is_cluster_url(url):
         return cast(redis.Redis, redis.RedisCluster.from_url(url, **options))
     return redis.Redis.from_url(url, **options)
@@ -150,6 +165,15 @@ def anonymous_node(client: Any, node: str) -> str:
         return node
     primaries = [f"{n.host}:{n.port}" for n in client.get_primaries()]
     return anonymous_names(primaries).get(node, "unknown")
+
+
+async def live_replicas(client: aioredis.Redis) -> int:
+    """How many replicas the Sentinels see up beside the primary ``client`` writes to; 0
+    for a Redis without Sentinel (or when no Sentinel answers)."""
+    pool = getattr(client, "connection_pool", None)  # a cluster client has none
+    if not isinstance(pool, aiosentinel.SentinelConnectionPool):
+        return 0
+    return len(await pool.sentinel_manager.discover_slaves(pool.service_name))
 
 
 def is_cluster(client: Any) -> bool:

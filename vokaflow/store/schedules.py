@@ -12,10 +12,14 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from vokaflow.domain.schedule import Schedule
+from vokaflow.store.errors import StoreUnavailable
 from vokaflow.store.keys import Keys
-from vokaflow.store.redis_client import LuaScripts, redis_boundary
+from vokaflow.store.redis_client import LuaScripts, live_replicas, redis_boundary
 
 RUNS_KEPT = 20
+# How long the firer waits for the replicas to confirm its claims before it gives up the
+# tick (and tries again at the next): well within the 1 s tick.
+REPLICA_WAIT_MS = 500
 _FIELDS = ("spec", "version", "next_fire")
 
 
@@ -187,6 +191,28 @@ class ScheduleStore:
         """Claimed fires to submit now (new ones, and ones a rate limit put off)."""
         members = await self.redis.zrangebyscore(self.keys.schedule_fires, "-inf", now_s, 0, most)
         return [Fire.of(str(member)) for member in members]
+
+    @redis_boundary
+    async def replicated(self) -> None:
+        """Return once every replica that Sentinel sees up has every write this primary
+        made so far, the fires' claims among them, so that whichever one a failover
+        promotes has them; StoreUnavailable when they do not confirm within
+        REPLICA_WAIT_MS (a replica behind, or this primary already replaced). A Redis
+        without Sentinel has no replica to wait for.
+
+        Every replica, not one: in a failover the old primary keeps the other replicas for
+        a moment after one was promoted, and a write they confirm then is lost.
+        WAIT counts up to its own connection's last write; the counter's INCR on the same
+        connection makes that the primary's latest write, whoever made the claims."""
+        replicas = await live_replicas(self.redis)
+        if not replicas:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.incr(self.keys.schedules_replicated)
+        pipe.wait(replicas, REPLICA_WAIT_MS)
+        _, confirmed = await pipe.execute()
+        if int(confirmed) < replicas:
+            raise StoreUnavailable("redis", "the Redis replicas did not confirm the claims")
 
     @redis_boundary
     async def put_off(self, fire: Fire, until_s: float) -> None:

@@ -1,22 +1,27 @@
 """A whole local stack in subprocesses (`vokaflow up --detach` ... `vokaflow down`), on its own
-ports and key prefix: what the integration tests and the benchmarks run against."""
+ports and key prefix: what the integration tests and the benchmarks run against; and the
+tests' own Redis topologies (one server, a cluster, a primary with replicas and Sentinel)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any, cast
 
 import httpx
 import redis
 
+from vokaflow.private_files import private_dir
 from vokaflow.runtime.loopback import SINGLE_MACHINE_ENV, reach_head_on_loopback
 from vokaflow.store.embedded import redis_server_binary, start_redis_server
 from vokaflow.store.redis_client import connect_sync
@@ -187,6 +192,144 @@ class LocalRedisCluster:
         for port in self.ports:
             with contextlib.suppress(redis.ConnectionError):
                 redis.Redis(port=port).shutdown(nosave=True)
+
+
+SENTINEL_SERVICE = "vokaflow"
+SENTINEL_DOWN_AFTER_MS = 1000
+# also how long Sentinel waits before it may fail over again
+SENTINEL_FAILOVER_TIMEOUT_MS = 4000
+Address = tuple[str, int]
+
+
+class LocalSentinelRedis:
+    """A Redis primary with two replicas and one Sentinel on loopback: what the failover
+    tests run against. One Sentinel with quorum 1 decides alone and calls a primary down
+    after SENTINEL_DOWN_AFTER_MS: a killed primary is replaced within about two seconds.
+    Two replicas, so that after a failover the new primary still has one to confirm writes
+    while the old one is turned into a replica (Sentinel waits some seconds before it does
+    that to a primary that is still up)."""
+
+    def __init__(self, folder: Path, replicas: int = 2) -> None:
+        self.folder = folder
+        self.ports = [free_port() for _ in range(1 + replicas)]
+        self.sentinel_port = free_port()
+        self.sentinel = redis.Redis(port=self.sentinel_port, decode_responses=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.sentinel_port}/{SENTINEL_SERVICE}/0"
+
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        primary, *replicas = self.ports
+        for port in self.ports:
+            start_redis_server(self.folder / str(port), port, {"pidfile": self._pidfile(port)})
+        for port in replicas:
+            with redis.Redis(port=port) as replica:
+                replica.replicaof("127.0.0.1", primary)
+        self._wait_for(lambda: self.in_sync(primary, len(replicas)), "the replicas to sync")
+        self._start_sentinel(primary)
+        self._wait_for(
+            lambda: len(self.sentinel.sentinel_slaves(SENTINEL_SERVICE)) == len(replicas),
+            "Sentinel to find the replicas",
+        )
+
+    def _start_sentinel(self, primary: int) -> None:
+        folder = private_dir(self.folder / "sentinel")
+        config = folder / "sentinel.conf"
+        config.write_text(
+            f"port {self.sentinel_port}\nbind 127.0.0.1\ndaemonize yes\ndir {folder}\n"
+            f"pidfile {self._pidfile(self.sentinel_port)}\nlogfile {folder / 'sentinel.log'}\n"
+            f"sentinel monitor {SENTINEL_SERVICE} 127.0.0.1 {primary} 1\n"
+            f"sentinel down-after-milliseconds {SENTINEL_SERVICE} {SENTINEL_DOWN_AFTER_MS}\n"
+            f"sentinel failover-timeout {SENTINEL_SERVICE} {SENTINEL_FAILOVER_TIMEOUT_MS}\n"
+        )
+        subprocess.run([redis_server_binary(), str(config), "--sentinel"], check=True)
+        self._wait_for(self._sentinel_answers, "Sentinel to start")
+
+    def _sentinel_answers(self) -> bool:
+        try:
+            return bool(self.sentinel.ping())
+        except redis.ConnectionError:
+            return False
+
+    def primary(self) -> Address:
+        """The primary as clients learn it (SENTINEL MASTERS), which names the new one
+        only once the failover is over."""
+        state = self._primary_state()
+        return str(state["ip"]), int(state["port"])
+
+    def _primary_state(self) -> dict[str, Any]:
+        masters = cast(dict[str, dict[str, Any]], self.sentinel.sentinel_masters())
+        return masters[SENTINEL_SERVICE]
+
+    def _primary_up(self) -> bool:
+        state = self._primary_state()
+        return bool(state["is_master"] and not state["is_sdown"] and not state["is_odown"])
+
+    def in_sync(self, port: int, replicas: int) -> bool:
+        """Whether the server on ``port`` is a primary with ``replicas`` replicas online."""
+        with redis.Redis(port=port) as server:
+            info = server.info("replication")
+        online = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
+        return info["role"] == "master" and sum(r["state"] == "online" for r in online) >= replicas
+
+    def fail_over(self) -> Address:
+        """Sentinel promotes a replica while the primary still runs (as for maintenance);
+        returns the new primary once Sentinel names it and it takes writes."""
+        old = self.primary()
+        self._wait_for(self._failover_started, "Sentinel to accept the failover")
+        return self._new_primary(old)
+
+    def _failover_started(self) -> bool:
+        try:
+            return bool(self.sentinel.sentinel_failover(SENTINEL_SERVICE))
+        except redis.ResponseError as exc:  # replicas it has not read INFO from yet
+            if "NOGOODSLAVE" in str(exc):
+                return False
+            raise
+
+    def kill_primary(self) -> Address:
+        """SIGKILL the primary: Sentinel finds it down and promotes a replica."""
+        old = self.primary()
+        os.kill(int(Path(self._pidfile(old[1])).read_text()), signal.SIGKILL)
+        return self._new_primary(old)
+
+    def _new_primary(self, old: Address) -> Address:
+        self._wait_for(
+            lambda: self.primary() != old and self._primary_up(),
+            "Sentinel to name a new primary",
+            20,
+        )
+        new = self.primary()
+        self._wait_for(lambda: self.in_sync(new[1], 1), "the new primary to have a replica", 20)
+        return new
+
+    def stop(self) -> None:
+        self.sentinel.close()
+        for port in (self.sentinel_port, *self.ports):
+            pidfile = Path(self._pidfile(port))
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+    def _pidfile(self, port: int) -> str:
+        return str(self.folder / f"{port}.pid")
+
+    @staticmethod
+    def _wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with contextlib.suppress(redis.ConnectionError):
+                if condition():
+                    return
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.05)
 
 
 def free_port() -> int:

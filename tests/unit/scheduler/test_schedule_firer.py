@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.scheduler_fakes import START_WALL, FakeClock, FakeSchedules, FakeSubmit, build_rig
 from vokaflow.config import Settings
 from vokaflow.domain.schedule import FireRule, MissedFires, Schedule, TaskTemplate, fire_task_id
 from vokaflow.scheduler.schedule_firer import ScheduleFirer
+from vokaflow.store.errors import StoreUnavailable
 from vokaflow.store.schedules import Fire
 
 START = int(START_WALL)
@@ -73,6 +76,23 @@ async def test_a_fire_submitted_twice_is_one_task():
     assert await rig.core.firer.tick() == 1
     assert len(rig.submit_fire.written) == 1
     assert not rig.schedules.fires
+
+
+async def test_no_fire_is_submitted_before_a_replica_has_its_claim():
+    """A claim only the primary holds may be lost in a failover, and the fire then never
+    claimed again (a later fire is due by then): its task must not have run."""
+    rig = build_rig()
+    rig.schedules.add(every(10))
+    rig.schedules.replica_behind = True
+    rig.clock.advance(10)
+    with pytest.raises(StoreUnavailable):
+        await rig.core.firer.tick()
+    assert rig.submit_fire.written == {}
+    assert list(rig.schedules.fires) == [Fire("sch_1", START + 10)]  # claimed, waiting
+    rig.schedules.replica_behind = False
+    rig.clock.advance(1)
+    assert await rig.core.firer.tick() == 1
+    assert list(rig.submit_fire.written) == [fire_task_id("alice", "sch_1", START + 10)]
 
 
 async def test_a_restart_after_downtime_skips_what_was_missed():

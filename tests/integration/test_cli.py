@@ -34,3 +34,27 @@ def test_a_bad_setting_fails_with_a_message_naming_the_variable(stack):
     run = subprocess.run([VOKAFLOW, "status", "x"], env=env, capture_output=True, text=True)
     assert run.returncode == 2
     assert "VOKAFLOW_PORT" in run.stderr
+
+
+def test_cli_submit_with_a_delay_is_scheduled_and_runs_after_its_run_at(stack):
+    done = json.loads(stack.cli("submit", "noop", "--delay", "1.5", "--wait").stdout)
+    assert done["status"] == "completed"
+    assert done["started_at"] >= done["run_at"]  # both naive UTC ISO 8601
+
+
+def test_cli_schedules_create_list_show_pause_resume_delete(stack):
+    made = json.loads(
+        stack.cli(
+            "schedules", "create", "noop", "--cron", "0 3 * * *", "--timezone", "Europe/Madrid"
+        ).stdout
+    )
+    schedule_id = made["id"]
+    assert len(made["next_fire_times"]) == 5 and made["timezone"] == "Europe/Madrid"
+    listed = json.loads(stack.cli("schedules", "list", "--limit", "1000").stdout)
+    assert schedule_id in [s["id"] for s in listed["schedules"]]
+    assert json.loads(stack.cli("schedules", "pause", schedule_id).stdout)["paused"] is True
+    assert json.loads(stack.cli("schedules", "resume", schedule_id).stdout)["paused"] is False
+    assert json.loads(stack.cli("schedules", "show", schedule_id).stdout)["cron"] == "0 3 * * *"
+    assert json.loads(stack.cli("schedules", "delete", schedule_id).stdout)["id"] == schedule_id
+    gone = stack.cli("schedules", "show", schedule_id, check=False)
+    assert gone.returncode == 1 and json.loads(gone.stdout)["error"] == "not_found"

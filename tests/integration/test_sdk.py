@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,6 +66,25 @@ async def test_a_noop_task_is_submitted_and_waited_for_until_it_completes(client
     done = await client.wait_for_completion(task.task_id, timeout=60, poll_interval=0.1)
     assert done.status == "completed" and done.result is None
     assert done.function_name == "noop" and done.execution_time is not None
+
+
+async def test_a_delayed_task_waits_for_its_run_at_and_a_schedule_fires(client):
+    task = await client.submit_task("sdk later", "noop", delay_seconds=1)
+    assert task.status == "scheduled" and task.run_at is not None
+    done = await client.wait_for_completion(task.task_id, timeout=60, poll_interval=0.1)
+    assert done.status == "completed"
+    assert done.started_at is not None and done.started_at >= task.run_at
+    start = datetime.now(timezone.utc) - timedelta(seconds=4)  # the first fire in about 1 s
+    made = await client.create_schedule(
+        {"name": "sdk every", "function_name": "noop"}, interval_seconds=5, start=start.isoformat()
+    )
+    read = await _until(
+        lambda: client.get_schedule(made.id),
+        lambda s: any(r.status == "completed" for r in s.runs or []),
+    )
+    assert any(r.status == "completed" for r in read.runs or []), read
+    assert made.id in [s.id for s in (await client.list_schedules(limit=1000)).schedules]
+    await client.delete_schedule(made.id)
 
 
 async def test_echo_returns_its_message_as_the_result(client):

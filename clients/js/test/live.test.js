@@ -68,6 +68,30 @@ describe('live service', { skip: live.skip, timeout: 300_000 }, () => {
     assert.deepEqual(done.metadata, metadata);
   });
 
+  it('delays a task until its runAt, and fires a schedule until it is deleted', async () => {
+    const task = await client.submitTask({ name: 'js later', functionName: 'noop', delaySeconds: 1 });
+    assert.equal(task.status, 'scheduled');
+    const done = await client.waitForCompletion(task.taskId, WAIT);
+    assert.equal(done.status, 'completed');
+    assert.ok(done.startedAt >= task.runAt, `${done.startedAt} < ${task.runAt}`);
+    const start = new Date(Date.now() - 4000).toISOString(); // the first fire in about 1 s
+    const made = await client.createSchedule({
+      task: { name: 'js every', functionName: 'noop' },
+      intervalSeconds: 5,
+      start,
+    });
+    const fired = (s) => (s.runs ?? []).some((run) => run.status === 'completed');
+    let read = made;
+    for (const deadline = Date.now() + 30_000; !fired(read) && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      read = await client.getSchedule(made.id);
+    }
+    assert.ok(fired(read), JSON.stringify(read.runs));
+    const page = await client.listSchedules({ limit: 1000 });
+    assert.ok(page.schedules.some((s) => s.id === made.id));
+    await client.deleteSchedule(made.id);
+  });
+
   it('resolves waitForCompletion with a failed task and its error', async () => {
     const task = await client.submitTask({
       name: 'js failure',

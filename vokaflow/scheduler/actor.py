@@ -3,8 +3,9 @@
 A thin shell: it builds the real stores, the Ray executor and cluster, and the system
 clock, wires the scheduler's parts from them (core.py) and runs their loops. The parts
 claim ready tasks by priority, dispatch them in chunks, settle outcomes, enforce timeouts,
-release retries, promote starving tasks, scale pools and expire batches. On start the
-scheduler re-queues what a previous incarnation left running: all state lives in Redis.
+release retries and delayed tasks (on a thread of its own), promote starving tasks, scale
+pools and expire batches. On start the scheduler re-queues what a previous incarnation left
+running: all state lives in Redis.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class Scheduler:
         worker_env = WorkerEnv(redis_url, wire_settings, tuple(s.plugin_modules))
         ports = Ports(
             store=dispatch,
+            release_store=DispatchStore(connect(redis_url), keys, s.task_retention_s),
             queues=tasks,
             executor=RayExecutor(ray.get_runtime_context().current_actor, worker_env),
             cluster=RayCluster(),

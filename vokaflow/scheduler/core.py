@@ -14,6 +14,7 @@ from vokaflow.scheduler.dispatcher import Dispatcher
 from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.housekeeping import Housekeeper
 from vokaflow.scheduler.inflight import InFlight
+from vokaflow.scheduler.own_loop import OwnLoop
 from vokaflow.scheduler.pool_scaler import PoolScaler
 from vokaflow.scheduler.ports import (
     Batches,
@@ -53,6 +54,9 @@ class Channels:
 @dataclass(frozen=True)
 class Ports:
     store: TaskStore
+    # The releaser's: it runs on a loop of its own, and an asyncio Redis client belongs to
+    # the loop that first used it. Not used before start().
+    release_store: TaskStore
     queues: QueueSizes
     executor: Executor
     cluster: Cluster
@@ -108,10 +112,12 @@ class SchedulerCore:
             clock,
             settings,
         )
-        self.releaser = Releaser(p.store, self.hints, clock)
+        self.releaser = Releaser(p.release_store, self.wake_all_pools, clock)
+        self.main_loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> list[asyncio.Task[None]]:
         loop = asyncio.get_event_loop()
+        self.start_releaser()
         return [
             loop.create_task(coro)
             for coro in (
@@ -119,11 +125,22 @@ class SchedulerCore:
                 self.listen(),
                 self.telemetry.run(),
                 self.housekeeper.run(),
-                self.releaser.run(),
                 self.settler.watch_deadlines(),
                 self.firer.run(),
             )
         ]
+
+    def start_releaser(self) -> OwnLoop:
+        """On a thread of its own: on the main loop, a busy spell of dispatch and settling
+        held its passes back by up to a few hundred ms (docs/decisions.md, "Delayed
+        tasks")."""
+        self.main_loop = asyncio.get_event_loop()
+        return OwnLoop("vokaflow-releaser", self.releaser.run).start()
+
+    def wake_all_pools(self) -> None:
+        """From the releaser's thread: the hints belong to the main loop."""
+        assert self.main_loop is not None, "the releaser runs only once started"
+        self.main_loop.call_soon_threadsafe(self.hints.hint, "*")
 
     async def recover(self) -> int:
         """On start: what a previous incarnation left running goes back to its queue."""

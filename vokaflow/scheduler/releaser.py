@@ -2,13 +2,17 @@
 backoff and delayed tasks at their run_at. The store's script does the move atomically per
 partition; this part only decides when to run it: at the next due time it reports, and at
 least every RELEASE_PERIOD_S, so a task submitted due sooner than anything scheduled waits at
-most that long past its time."""
+most that long past its time.
+
+It runs on a thread and event loop of its own (core.py), with its own Redis client, so the
+dispatch and settling on the scheduler's main loop cannot hold a pass back; ``wake`` must
+therefore be safe to call from that thread."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.ports import Clock, TaskStore
 from vokaflow.scheduler.retrying import REDIS_RETRY_S
 from vokaflow.store.errors import StoreUnavailable
@@ -19,9 +23,11 @@ RELEASE_PERIOD_S = 0.05
 
 
 class Releaser:
-    def __init__(self, store: TaskStore, hints: ReadyHints, clock: Clock) -> None:
+    def __init__(self, store: TaskStore, wake: Callable[[], None], clock: Clock) -> None:
+        """``wake``: called after a pass that released something (every pool may now have
+        ready tasks)."""
         self.store = store
-        self.hints = hints
+        self.wake = wake
         self.clock = clock
 
     async def run(self) -> None:
@@ -39,7 +45,7 @@ class Releaser:
         """One pass; returns how long to sleep before the next."""
         released = await self.store.release_due(int(self.clock.time() * 1000))
         if released.count:
-            self.hints.hint("*")
+            self.wake()
         if released.next_due_ms is None:
             return RELEASE_PERIOD_S
         until_due_s = released.next_due_ms / 1000 - self.clock.time()

@@ -364,7 +364,6 @@ def build_rig(ports: dict[str, Any] | None = None, **settings: Any) -> Rig:
     fakes.update(ports or {})
     refreshes: list[None] = []
     wired = Ports(
-        release_store=fakes["store"],
         subscriber=NoSubscriber(),
         channels=CHANNELS,
         webhooks_changed=lambda: refreshes.append(None),

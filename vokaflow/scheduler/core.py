@@ -1,5 +1,6 @@
 """The scheduler's parts wired from their ports, with the loops that drive them. The Ray
-actor (actor.py) builds the real ports and runs this; unit tests build it from fakes."""
+actor (actor.py) builds the real ports and runs this; unit tests build it from fakes. The
+releaser is not here: it runs in a process of its own (release_process.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from vokaflow.scheduler.dispatcher import Dispatcher
 from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.housekeeping import Housekeeper
 from vokaflow.scheduler.inflight import InFlight
-from vokaflow.scheduler.own_loop import OwnLoop
 from vokaflow.scheduler.pool_scaler import PoolScaler
 from vokaflow.scheduler.ports import (
     Batches,
@@ -29,7 +29,6 @@ from vokaflow.scheduler.ports import (
     Subscriber,
     TaskStore,
 )
-from vokaflow.scheduler.releaser import Releaser
 from vokaflow.scheduler.retrying import REDIS_RETRY_S, until_stored
 from vokaflow.scheduler.schedule_firer import ScheduleFirer, Submit
 from vokaflow.scheduler.settler import Settler
@@ -54,9 +53,6 @@ class Channels:
 @dataclass(frozen=True)
 class Ports:
     store: TaskStore
-    # The releaser's: it runs on a loop of its own, and an asyncio Redis client belongs to
-    # the loop that first used it. Not used before start().
-    release_store: TaskStore
     queues: QueueSizes
     executor: Executor
     cluster: Cluster
@@ -112,12 +108,9 @@ class SchedulerCore:
             clock,
             settings,
         )
-        self.releaser = Releaser(p.release_store, self.wake_all_pools, clock)
-        self.main_loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> list[asyncio.Task[None]]:
         loop = asyncio.get_event_loop()
-        self.start_releaser()
         return [
             loop.create_task(coro)
             for coro in (
@@ -129,18 +122,6 @@ class SchedulerCore:
                 self.firer.run(),
             )
         ]
-
-    def start_releaser(self) -> OwnLoop:
-        """On a thread of its own: on the main loop, a busy spell of dispatch and settling
-        held its passes back by up to a few hundred ms (docs/decisions.md, "Delayed
-        tasks")."""
-        self.main_loop = asyncio.get_event_loop()
-        return OwnLoop("vokaflow-releaser", self.releaser.run).start()
-
-    def wake_all_pools(self) -> None:
-        """From the releaser's thread: the hints belong to the main loop."""
-        assert self.main_loop is not None, "the releaser runs only once started"
-        self.main_loop.call_soon_threadsafe(self.hints.hint, "*")
 
     async def recover(self) -> int:
         """On start: what a previous incarnation left running goes back to its queue."""

@@ -4,14 +4,13 @@ partition; this part only decides when to run it: at the next due time it report
 least every RELEASE_PERIOD_S, so a task submitted due sooner than anything scheduled waits at
 most that long past its time.
 
-It runs on a thread and event loop of its own (core.py), with its own Redis client, so the
-dispatch and settling on the scheduler's main loop cannot hold a pass back; ``wake`` must
-therefore be safe to call from that thread."""
+It runs in a process of its own (release_process.py), so that nothing the scheduler's
+process is busy with can hold a pass back; it wakes the dispatcher over pub/sub."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from vokaflow.scheduler.ports import Clock, TaskStore
 from vokaflow.scheduler.retrying import REDIS_RETRY_S
@@ -23,7 +22,7 @@ RELEASE_PERIOD_S = 0.05
 
 
 class Releaser:
-    def __init__(self, store: TaskStore, wake: Callable[[], None], clock: Clock) -> None:
+    def __init__(self, store: TaskStore, wake: Callable[[], Awaitable[None]], clock: Clock) -> None:
         """``wake``: called after a pass that released something (every pool may now have
         ready tasks)."""
         self.store = store
@@ -45,7 +44,7 @@ class Releaser:
         """One pass; returns how long to sleep before the next."""
         released = await self.store.release_due(int(self.clock.time() * 1000))
         if released.count:
-            self.wake()
+            await self.wake()
         if released.next_due_ms is None:
             return RELEASE_PERIOD_S
         until_due_s = released.next_due_ms / 1000 - self.clock.time()

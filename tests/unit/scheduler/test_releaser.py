@@ -4,14 +4,14 @@ itself is release_due.lua's, proved in tests/redis/test_delayed_tasks.py)."""
 from __future__ import annotations
 
 import asyncio
-import threading
+import os
 from dataclasses import dataclass, field
 
 import pytest
 
-from tests.scheduler_fakes import START_WALL, FakeClock, FakeTaskStore, build_rig
-from vokaflow.domain import WorkerType
-from vokaflow.scheduler.ports import SystemClock
+from tests.scheduler_fakes import START_WALL, FakeClock, FakeTaskStore
+from vokaflow.scheduler import release_process
+from vokaflow.scheduler.release_process import release_while_parent_lives
 from vokaflow.scheduler.releaser import RELEASE_PERIOD_S, Releaser
 from vokaflow.store.errors import StoreUnavailable
 
@@ -24,7 +24,10 @@ class ReleaseRig:
 
     @property
     def releaser(self) -> Releaser:
-        return Releaser(self.store, lambda: self.wakes.append(None), self.clock)
+        return Releaser(self.store, self.wake, self.clock)
+
+    async def wake(self) -> None:
+        self.wakes.append(None)
 
 
 async def test_what_is_released_wakes_the_pools():
@@ -82,31 +85,19 @@ async def test_the_loop_waits_out_a_redis_outage_and_goes_on():
     assert calls >= 2 and len(rig.store.release_passes) >= 1
 
 
-async def test_the_scheduler_runs_it_on_its_own_thread_and_wakes_the_pools_on_the_main_loop():
-    rig = build_rig()
-    rig.core.releaser.clock = SystemClock()  # real sleeps: the fake's would spin the thread
-    rig.core.hints.maybe_ready.clear()
-    rig.store.due_retries = 1
-    passes_on: set[int] = set()
-    hinted_on: list[int] = []
-    release, hint = rig.store.release_due, rig.core.hints.hint
-
-    async def noting_the_thread(now_ms: int):
-        passes_on.add(threading.get_ident())
-        return await release(now_ms)
-
-    def hint_noting_the_thread(pools: str) -> None:
-        hinted_on.append(threading.get_ident())
-        hint(pools)
-
-    rig.store.release_due = noting_the_thread  # type: ignore[method-assign]
-    rig.core.hints.hint = hint_noting_the_thread  # type: ignore[method-assign]
-    releasing = rig.core.start_releaser()
-    try:
-        await asyncio.wait_for(rig.core.hints.wakeup.wait(), timeout=5)
-    finally:
-        releasing.stop()
-    assert not releasing.thread.is_alive()
-    assert passes_on and threading.get_ident() not in passes_on
-    assert set(hinted_on) == {threading.get_ident()}
-    assert rig.core.hints.maybe_ready == set(WorkerType)
+async def test_its_process_stops_releasing_once_the_scheduler_that_started_it_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(release_process, "PARENT_CHECK_S", 0.01)
+    rig = ReleaseRig()
+    parent = os.getppid()
+    gone = asyncio.get_running_loop().call_later(
+        0.05, monkeypatch.setattr, os, "getppid", lambda: 1
+    )
+    await asyncio.wait_for(release_while_parent_lives(rig.releaser, parent), timeout=5)
+    gone.cancel()
+    passes = len(rig.store.release_passes)
+    assert passes >= 1
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(rig.store.release_passes) == passes  # the releaser was cancelled with it

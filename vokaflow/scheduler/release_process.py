@@ -3,7 +3,7 @@
 In the scheduler's process a pass waited for whatever held the event loop or the GIL, and
 on loaded cores for the process itself to be run again: up to a few hundred ms
 (docs/decisions.md, "Delayed tasks"). This process does almost nothing else, so the OS
-runs it as soon as its sleep ends. It holds no state: it releases what Redis says is due
+runs it soon after its sleep ends. It holds no state: it releases what Redis says is due
 and publishes a wake-up for the dispatcher, and it ends when its parent does (the actor
 killed, restarted by Ray, which then starts a new one). Two at once during a restart
 release each task once: release_due.lua is atomic per partition.

@@ -12,10 +12,12 @@ from dataclasses import replace
 import pytest
 import redis.asyncio as aioredis
 
+from vokaflow.config import Settings
 from vokaflow.domain import Priority, TaskStatus, WorkerType
 from vokaflow.domain.priority import queue_score
 from vokaflow.domain.task import TaskField, TaskSpec
 from vokaflow.ratelimit.bucket import RateLimit
+from vokaflow.scheduler.release_process import start_release_process
 from vokaflow.store.dispatch_store import ClaimRequest, DispatchStore
 from vokaflow.store.keys import Keys
 from vokaflow.store.metrics_store import MetricsStore
@@ -187,3 +189,32 @@ async def test_a_scheduled_task_is_not_pending_and_a_retry_is(stores):
     assert sum((await tasks.queue_sizes()).values()) == 0
     await client.zadd(keys.delayed(0), {"a-retry": NOW_MS})
     assert await metrics.waiting_for_retry() == 1
+
+
+async def test_the_release_process_releases_on_time_and_wakes_the_scheduler(stores, tier_redis_url):
+    """The process the scheduler actor starts, as it starts it, over the real store."""
+    client, keys, tasks, _ = stores
+    due_ms = int((time.time() + 0.5) * 1000)
+    task = _delayed(keys, due_ms)
+    await tasks.submit([task])
+    wakeups = client.pubsub()
+    await wakeups.subscribe(keys.wakeup_channel)
+    settings = Settings(key_prefix=keys.prefix, partitions=keys.partitions)
+    child = start_release_process(tier_redis_url, settings.to_wire())
+
+    async def first_wakeup():
+        while True:
+            message = await wakeups.get_message(ignore_subscribe_messages=True, timeout=1)
+            if message is not None:
+                return message
+
+    try:
+        message = await asyncio.wait_for(first_wakeup(), timeout=15)
+    finally:
+        child.terminate()
+        child.wait(5)
+        await wakeups.aclose()
+    assert message["data"] == "*"
+    assert await _status(client, keys, task.task_id) == TaskStatus.QUEUED
+    released_at = int(await client.hget(keys.task(task.task_id), TaskField.RELEASED_AT))
+    assert due_ms <= released_at < due_ms + 1_000

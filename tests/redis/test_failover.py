@@ -23,7 +23,6 @@ from vokaflow.domain import TaskStatus
 from vokaflow.domain.schedule import FireRule, Schedule, TaskTemplate, fire_task_id
 from vokaflow.domain.task import TaskField, TaskSpec
 from vokaflow.ratelimit.bucket import RateLimit
-from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.releaser import Releaser
 from vokaflow.scheduler.schedule_firer import ScheduleFirer, submit_through
 from vokaflow.store.dispatch_store import DispatchStore
@@ -95,7 +94,9 @@ async def test_each_fire_is_one_task_and_each_delayed_task_released_once_through
         clock,
         Settings(),
     )
-    releaser = Releaser(DispatchStore(client, keys), ReadyHints(), clock)
+    releaser = Releaser(
+        DispatchStore(client, keys), TaskStore(client, keys).notify_scheduler, clock
+    )
     refused = 0
 
     async def step() -> None:

@@ -3,8 +3,9 @@
 A thin shell: it builds the real stores, the Ray executor and cluster, and the system
 clock, wires the scheduler's parts from them (core.py) and runs their loops. The parts
 claim ready tasks by priority, dispatch them in chunks, settle outcomes, enforce timeouts,
-release retries, promote starving tasks, scale pools and expire batches. On start the
-scheduler re-queues what a previous incarnation left running: all state lives in Redis.
+release retries and delayed tasks (in a child process of its own), promote starving tasks,
+scale pools and expire batches. On start the scheduler re-queues what a previous
+incarnation left running: all state lives in Redis.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from vokaflow.scheduler.batches import BatchCoordinator
 from vokaflow.scheduler.core import Channels, Ports, SchedulerCore
 from vokaflow.scheduler.ports import SystemClock
 from vokaflow.scheduler.ray_adapters import RayCluster, RayExecutor, read_nodes
+from vokaflow.scheduler.release_process import start_release_process
 from vokaflow.scheduler.schedule_firer import submit_through
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.category_stats import CategoryStats
@@ -43,6 +45,7 @@ log = logging.getLogger("vokaflow.scheduler")
 
 NODE_PROBE_S = 5.0
 NODE_STATS_TTL_S = 60
+RELEASER_CHECK_S = 1.0
 
 
 class Scheduler:
@@ -96,9 +99,11 @@ class Scheduler:
         )
         self.core = SchedulerCore(ports, s)
         self.node_metrics = MetricsStore(client, keys)
+        self.releaser = start_release_process(redis_url, wire_settings)
         self._background = [
             *self.core.start(),
             asyncio.get_event_loop().create_task(self._probe_nodes()),
+            asyncio.get_event_loop().create_task(self._keep_releasing(redis_url, wire_settings)),
         ]
 
     async def ping(self) -> str:
@@ -112,6 +117,16 @@ class Scheduler:
     async def chunk_started(self, chunk_id: int, worker_pid: int, started_at: float) -> None:
         """The executor's first word: timeouts run from here, and status shows the PID."""
         await self.core.chunk_started(chunk_id, worker_pid, started_at)
+
+    async def _keep_releasing(self, redis_url: str, wire_settings: dict[str, Any]) -> None:
+        """A releaser process that ended (it never should) is started again."""
+        while True:
+            await asyncio.sleep(RELEASER_CHECK_S)
+            if self.releaser.poll() is not None:
+                log.warning(
+                    "the releaser process ended (%s); starting it again", self.releaser.returncode
+                )
+                self.releaser = start_release_process(redis_url, wire_settings)
 
     async def _probe_nodes(self) -> None:
         """Every NODE_PROBE_S, a psutil reading from each alive Ray node, for the metrics."""

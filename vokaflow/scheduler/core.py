@@ -1,5 +1,6 @@
 """The scheduler's parts wired from their ports, with the loops that drive them. The Ray
-actor (actor.py) builds the real ports and runs this; unit tests build it from fakes."""
+actor (actor.py) builds the real ports and runs this; unit tests build it from fakes. The
+releaser is not here: it runs in a process of its own (release_process.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ from vokaflow.scheduler.ports import (
     Subscriber,
     TaskStore,
 )
-from vokaflow.scheduler.releaser import Releaser
 from vokaflow.scheduler.retrying import REDIS_RETRY_S, until_stored
 from vokaflow.scheduler.schedule_firer import ScheduleFirer, Submit
 from vokaflow.scheduler.settler import Settler
@@ -109,7 +109,6 @@ class SchedulerCore:
             settings,
             p.metrics,
         )
-        self.releaser = Releaser(p.store, self.hints, clock)
 
     def start(self) -> list[asyncio.Task[None]]:
         loop = asyncio.get_event_loop()
@@ -120,7 +119,6 @@ class SchedulerCore:
                 self.listen(),
                 self.telemetry.run(),
                 self.housekeeper.run(),
-                self.releaser.run(),
                 self.settler.watch_deadlines(),
                 self.firer.run(),
             )

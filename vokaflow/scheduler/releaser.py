@@ -2,13 +2,16 @@
 backoff and delayed tasks at their run_at. The store's script does the move atomically per
 partition; this part only decides when to run it: at the next due time it reports, and at
 least every RELEASE_PERIOD_S, so a task submitted due sooner than anything scheduled waits at
-most that long past its time."""
+most that long past its time.
+
+It runs in a process of its own (release_process.py), so that nothing the scheduler's
+process is busy with can hold a pass back; it wakes the dispatcher over pub/sub."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
-from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.ports import Clock, TaskStore
 from vokaflow.scheduler.retrying import REDIS_RETRY_S
 from vokaflow.store.errors import StoreUnavailable
@@ -19,9 +22,11 @@ RELEASE_PERIOD_S = 0.05
 
 
 class Releaser:
-    def __init__(self, store: TaskStore, hints: ReadyHints, clock: Clock) -> None:
+    def __init__(self, store: TaskStore, wake: Callable[[], Awaitable[None]], clock: Clock) -> None:
+        """``wake``: called after a pass that released something (every pool may now have
+        ready tasks)."""
         self.store = store
-        self.hints = hints
+        self.wake = wake
         self.clock = clock
 
     async def run(self) -> None:
@@ -39,7 +44,7 @@ class Releaser:
         """One pass; returns how long to sleep before the next."""
         released = await self.store.release_due(int(self.clock.time() * 1000))
         if released.count:
-            self.hints.hint("*")
+            await self.wake()
         if released.next_due_ms is None:
             return RELEASE_PERIOD_S
         until_due_s = released.next_due_ms / 1000 - self.clock.time()

@@ -4,33 +4,48 @@ itself is release_due.lua's, proved in tests/redis/test_delayed_tasks.py)."""
 from __future__ import annotations
 
 import asyncio
+import os
+from dataclasses import dataclass, field
 
 import pytest
 
-from tests.scheduler_fakes import START_WALL, build_rig
-from vokaflow.domain import WorkerType
-from vokaflow.scheduler.releaser import RELEASE_PERIOD_S
+from tests.scheduler_fakes import START_WALL, FakeClock, FakeTaskStore
+from vokaflow.scheduler import release_process
+from vokaflow.scheduler.release_process import release_while_parent_lives
+from vokaflow.scheduler.releaser import RELEASE_PERIOD_S, Releaser
 from vokaflow.store.errors import StoreUnavailable
 
 
-async def test_what_is_released_wakes_every_pool():
-    rig = build_rig()
-    rig.core.hints.maybe_ready.clear()
+@dataclass
+class ReleaseRig:
+    store: FakeTaskStore = field(default_factory=FakeTaskStore)
+    clock: FakeClock = field(default_factory=FakeClock)
+    wakes: list[None] = field(default_factory=list)
+
+    @property
+    def releaser(self) -> Releaser:
+        return Releaser(self.store, self.wake, self.clock)
+
+    async def wake(self) -> None:
+        self.wakes.append(None)
+
+
+async def test_what_is_released_wakes_the_pools():
+    rig = ReleaseRig()
     rig.store.due_retries = 2
-    await rig.core.releaser.release()
-    assert rig.core.hints.maybe_ready == set(WorkerType)
+    await rig.releaser.release()
+    assert rig.wakes == [None]
 
 
 async def test_nothing_released_wakes_no_pool():
-    rig = build_rig()
-    rig.core.hints.maybe_ready.clear()
-    await rig.core.releaser.release()
-    assert rig.core.hints.maybe_ready == set()
+    rig = ReleaseRig()
+    await rig.releaser.release()
+    assert rig.wakes == []
 
 
 async def test_it_passes_the_clock_s_time_in_ms():
-    rig = build_rig()
-    await rig.core.releaser.release()
+    rig = ReleaseRig()
+    await rig.releaser.release()
     assert rig.store.release_passes == [int(START_WALL * 1000)]
 
 
@@ -44,14 +59,14 @@ async def test_it_passes_the_clock_s_time_in_ms():
     ],
 )
 async def test_it_sleeps_until_the_next_due_time_at_most_a_period(due_in_s, sleep_s):
-    rig = build_rig()
+    rig = ReleaseRig()
     if due_in_s is not None:
         rig.store.next_due_ms = int((START_WALL + due_in_s) * 1000)
-    assert await rig.core.releaser.release() == pytest.approx(sleep_s, abs=0.002)
+    assert await rig.releaser.release() == pytest.approx(sleep_s, abs=0.002)
 
 
 async def test_the_loop_waits_out_a_redis_outage_and_goes_on():
-    rig = build_rig()
+    rig = ReleaseRig()
     calls = 0
     release = rig.store.release_due
 
@@ -63,8 +78,26 @@ async def test_the_loop_waits_out_a_redis_outage_and_goes_on():
         return await release(now_ms)
 
     rig.store.release_due = flaky  # type: ignore[method-assign]
-    loop = asyncio.get_event_loop().create_task(rig.core.releaser.run())
+    loop = asyncio.get_event_loop().create_task(rig.releaser.run())
     for _ in range(5):
         await asyncio.sleep(0)
     loop.cancel()
     assert calls >= 2 and len(rig.store.release_passes) >= 1
+
+
+async def test_its_process_stops_releasing_once_the_scheduler_that_started_it_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(release_process, "PARENT_CHECK_S", 0.01)
+    rig = ReleaseRig()
+    parent = os.getppid()
+    gone = asyncio.get_running_loop().call_later(
+        0.05, monkeypatch.setattr, os, "getppid", lambda: 1
+    )
+    await asyncio.wait_for(release_while_parent_lives(rig.releaser, parent), timeout=5)
+    gone.cancel()
+    passes = len(rig.store.release_passes)
+    assert passes >= 1
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(rig.store.release_passes) == passes  # the releaser was cancelled with it

@@ -43,7 +43,7 @@ def temp_dir(home: Path) -> Path:
 
 
 def make_head_dir(home: Path) -> Path:
-    """The head's folder, this user's only (Ray's sockets and HAProxy's admin socket)."""
+    """The head's folder, this user's only (Ray's sockets, the HAProxy launcher)."""
     private_runtime_dir()
     folder = head_dir(home)
     folder.mkdir(mode=0o700, exist_ok=True)

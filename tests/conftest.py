@@ -3,7 +3,8 @@
 Its Redis is a redis-server these tests own (``stack_redis``), so that the chaos package
 can stop and restart it; keys live under a fresh prefix. The stack tier runs in this order
 (``pytest_collection_modifyitems``): the packages with a stack of their own first, since
-each one's `vokaflow down` stops every Ray process on the machine; then the tests on the
+two Ray heads that `up` starts share ports that Ray and Serve fix (the dashboard agent's
+52365, HAProxy's 9101 and 8404) and cannot run at once; then the tests on the
 session's stack; the chaos package last, as its faults (a Redis restart, a scheduler kill,
 and last of all `down` and `up`) would disturb any test after them.
 """

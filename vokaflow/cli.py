@@ -222,6 +222,8 @@ def _start_service(settings: Settings) -> str:
     launcher.accept_tasks(settings, redis_url)
     address = launcher.start_ray(settings)
     print(f"Ray: {address} (dashboard http://127.0.0.1:{settings.ray_dashboard_port})", flush=True)
+    if temp_dir := launcher.own_head_temp_dir(settings):
+        print(f"Ray's temp folder: {temp_dir}", flush=True)
     launcher.deploy(settings, redis_url)
     launcher.wait_healthy(settings)
     launcher.leave_ray()  # what runs is detached; `up` needs no driver to wait

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     ray_dashboard_port: int = Field(default=8265, ge=1, le=65535)
     ray_num_cpus: int | None = Field(default=None, ge=1)
     # Where the head node's metrics agent serves Prometheus text (unset: a port Ray picks,
-    # listed in /tmp/ray/prom_metrics_service_discovery.json)
+    # listed in prom_metrics_service_discovery.json in Ray's temp folder)
     ray_metrics_export_port: int | None = Field(default=None, ge=1, le=65535)
     ray_dashboard_url: str | None = None  # for the Jobs API; default: the local dashboard
     ha_proxy: bool = True  # Serve's HAProxy mode on the head that `up` starts

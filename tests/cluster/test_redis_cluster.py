@@ -2,7 +2,7 @@
 replicas): tasks spread over every partition and every node, and all complete.
 
 Its own package, run before the session's stack starts (tests/conftest.py orders the stack
-tier): its stack must be down by then (`vokaflow down` stops every Ray process)."""
+tier): its stack must be down by then (two Ray heads that `up` starts share fixed ports)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 as a head that other nodes join does, and with the embedded Redis.
 
 Its own package, run before the session's stack starts (tests/conftest.py orders the stack
-tier): its stack must be down by then, since `vokaflow down` stops every Ray process on the
-machine."""
+tier): its stack must be down by then, since two Ray heads that `up` starts share ports
+that Ray and Serve fix."""
 
 from __future__ import annotations
 

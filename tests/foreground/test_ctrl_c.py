@@ -1,8 +1,8 @@
 """Ctrl-C on a foreground `vokaflow up` stops everything it started, with no traceback.
 
 A stack of its own, on an embedded Redis and ports of its own. These run before the
-session's stack starts (tests/conftest.py orders the stack tier), as stopping a head stops
-every Ray process on the machine.
+session's stack starts (tests/conftest.py orders the stack tier), as two Ray heads that
+`up` starts share ports that Ray and Serve fix.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import psutil
 
 from vokaflow.testing.stack import VOKAFLOW, LocalStack
 
-STOP_WITHIN_S = 90  # the drain's 2 s grace, `ray stop` and the embedded Redis's shutdown
+STOP_WITHIN_S = 90  # the drain's 2 s grace, the head's stop and the embedded Redis's
 
 
 def _foreground_stack(home: Path) -> LocalStack:

@@ -3,7 +3,7 @@ admin socket, away from everyone but the service (vokaflow.runtime.loopback)."""
 
 from __future__ import annotations
 
-from vokaflow.runtime.loopback import loopback_config
+from vokaflow.runtime.loopback import HAPROXY_DIR, haproxy_node_dir, loopback_config
 
 # The parts of Serve's HAProxy config (ray/serve/_private/haproxy_templates.py) that bind.
 SERVE_CONFIG = """global
@@ -44,3 +44,11 @@ def test_the_api_frontend_names_the_client_itself_whatever_the_client_sent():
     bind = rewritten.index("    bind *:8000")
     assert rewritten[bind + 1] == "    http-request set-header X-Forwarded-For %[src]"
     assert rewritten.count("    http-request set-header X-Forwarded-For %[src]") == 1
+
+
+def test_a_haproxy_of_ours_is_known_by_its_nodes_folder_in_the_runtime_folder():
+    node = HAPROXY_DIR / ("ab" * 28)
+    ours = ["haproxy", "-db", "-f", str(node / "haproxy.cfg.loopback"), "-sf", "12"]
+    assert haproxy_node_dir(ours) == node
+    assert haproxy_node_dir(["haproxy", "-f", "/etc/haproxy/haproxy.cfg"]) is None
+    assert haproxy_node_dir(["haproxy", "-f"]) is None

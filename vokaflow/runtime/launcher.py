@@ -19,7 +19,7 @@ import redis
 from vokaflow.config import NAMESPACE, Settings
 from vokaflow.errors import ConfigError
 from vokaflow.private_files import write_private
-from vokaflow.runtime import loopback
+from vokaflow.runtime import loopback, own_head
 from vokaflow.runtime.job_secrets import RayKV, job_env, secrets_key
 from vokaflow.scheduler import SCHEDULER_NAME
 from vokaflow.store.api_keys import ADMIN_NAME, ApiKeyStore, KeyInfo, NameRefused, new_api_key
@@ -147,6 +147,11 @@ def owns_ray_head(settings: Settings) -> bool:
     return _ray_marker(settings).exists()
 
 
+def own_head_temp_dir(settings: Settings) -> Path | None:
+    """Ray's temp folder (logs, sockets, metrics files) of the head `up` started, if so."""
+    return own_head.temp_dir(settings.home) if _ray_marker(settings).exists() else None
+
+
 def _port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
@@ -197,7 +202,7 @@ def head_exposure(settings: Settings) -> dict[str, str]:
     if settings.ha_proxy:
         from ray.serve._private.haproxy import get_haproxy_binary
 
-        env.update(loopback.haproxy_env(get_haproxy_binary()))
+        env.update(loopback.haproxy_env(get_haproxy_binary(), own_head.head_dir(settings.home)))
     return env
 
 
@@ -218,12 +223,19 @@ def start_ray(settings: Settings) -> str:
                 "resources": json.dumps(node_resources(num_cpus)),
                 "dashboard-host": "127.0.0.1",
                 "dashboard-port": settings.ray_dashboard_port,
+                "temp-dir": own_head.temp_dir(settings.home),
             }
             if settings.ray_metrics_export_port:
                 flags["metrics-export-port"] = settings.ray_metrics_export_port
             command = [ray_cli, "start", "--head", "--disable-usage-stats"]
             command += [f"--{name}={value}" for name, value in flags.items()]
-            env = {**os.environ, **worker_pool_config(num_cpus), **head_exposure(settings)}
+            own_head.make_head_dir(settings.home)
+            env = {
+                **os.environ,
+                **worker_pool_config(num_cpus),
+                **head_exposure(settings),
+                **own_head.head_env(settings.home),
+            }
             _ray_marker(settings).write_text(address)  # first: a failed start is cleaned up
             # a session of its own: a Ctrl-C on `up`'s terminal reaches `up` alone, which
             # drains before it stops the head
@@ -433,13 +445,12 @@ def stop_everything(settings: Settings) -> list[str]:
         _reach_own_head()
     stopped.append(f"new tasks refused, {drain(settings, address)}")
     if marker.exists():
-        # Our own head: stopping Ray stops Serve, the scheduler job and its actor with it
-        # (Serve's own shutdown can take 30 s and more). Running tasks go back to the
-        # queue on the next `up`.
-        ray_cli = str(Path(sys.executable).parent / "ray")
-        subprocess.run([ray_cli, "stop", "--force"], check=False, capture_output=True)
-        _stop_orphaned_haproxy(settings.port)
-        loopback.remove_haproxy_files()
+        # Our own head: stopping its processes stops Serve, the scheduler job and its actor
+        # with it (Serve's own shutdown can take 30 s and more). Running tasks go back to
+        # the queue on the next `up`.
+        haproxy_files = own_head.haproxy_node_dirs(settings.home)
+        own_head.stop_head(settings.home)
+        loopback.remove_haproxy_files(haproxy_files)
         marker.unlink(missing_ok=True)
         stopped.append("ray (serve, scheduler)")
     elif address and _reachable(address):
@@ -447,23 +458,6 @@ def stop_everything(settings: Settings) -> list[str]:
     if not settings.redis_url and EmbeddedRedis(settings.home).stop():
         stopped.append("embedded redis")
     return stopped
-
-
-def _stop_orphaned_haproxy(port: int) -> None:
-    """`ray stop` leaves Serve's HAProxy process running, still holding the API port."""
-    import psutil
-
-    for process in psutil.process_iter(["name"]):
-        if "haproxy" not in (process.info["name"] or ""):
-            continue
-        try:
-            listening = {
-                c.laddr.port for c in process.net_connections("tcp") if c.status == "LISTEN"
-            }
-            if port in listening:
-                process.kill()
-        except psutil.Error:
-            continue
 
 
 def _host_port(address: str) -> tuple[str, int]:

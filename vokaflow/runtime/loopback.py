@@ -11,7 +11,8 @@ network when Ray runs without authentication (RAY_AUTH_MODE=disabled, `up`'s def
   interface, and no setting changes that: HAProxy is started through this module, which
   binds them to loopback (in either auth mode: they have no authentication of their own).
   Its admin socket (``level admin``, mode 666 in Ray's config) and config files live in a
-  folder of this user's only, not in the shared /tmp/haproxy-serve.
+  folder of this user's only, not in the shared /tmp/haproxy-serve (Serve keeps each
+  node's in a subfolder named after the node's id).
 
 Run as ``python -m vokaflow.runtime.loopback HAPROXY ARGS...``, it is that HAProxy launcher.
 Imports stay light here: HAProxy starts and reloads through it.
@@ -29,7 +30,8 @@ from pathlib import Path
 # Ray's single-machine mode: it then takes 127.0.0.1 as the node's address
 SINGLE_MACHINE_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
-# Short: HAProxy's sockets go in it, and a socket's path has at most 107 bytes.
+# Short: HAProxy's sockets go in it, HAProxy takes a socket path of at most 97 bytes, and
+# Serve adds a folder named after the node's id (56 characters).
 RUNTIME_DIR = Path("/tmp") / f"vokaflow-{os.getuid()}"
 HAPROXY_DIR = RUNTIME_DIR / "serve"
 
@@ -73,12 +75,12 @@ def serve_replicas_on_loopback() -> None:
     tls_utils.add_port_to_grpc_server = bind_on_loopback
 
 
-def haproxy_env(haproxy: str) -> dict[str, str]:
+def haproxy_env(haproxy: str, launcher_dir: Path) -> dict[str, str]:
     """Serve's HAProxy with its files in HAPROXY_DIR, started through this module (which
-    then starts ``haproxy``)."""
-    _private_runtime_dir()
+    then starts ``haproxy``) by a script in ``launcher_dir``, the head's own folder."""
+    private_runtime_dir()
     HAPROXY_DIR.mkdir(mode=0o700, exist_ok=True)
-    launcher = HAPROXY_DIR / "haproxy"
+    launcher = launcher_dir / "haproxy"
     command = shlex.join([sys.executable, "-m", __name__, haproxy])
     launcher.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
     launcher.chmod(0o700)
@@ -98,12 +100,21 @@ def haproxy_env(haproxy: str) -> dict[str, str]:
     }
 
 
-def remove_haproxy_files() -> None:
-    """What HAProxy left in HAPROXY_DIR, once the head it served has stopped."""
-    shutil.rmtree(HAPROXY_DIR, ignore_errors=True)
+def haproxy_node_dir(command_line: list[str]) -> Path | None:
+    """The node's folder in HAPROXY_DIR of the HAProxy run with this command line."""
+    if "-f" not in command_line[:-1]:
+        return None
+    folder = Path(command_line[command_line.index("-f") + 1]).parent
+    return folder if folder.parent == HAPROXY_DIR else None
 
 
-def _private_runtime_dir() -> None:
+def remove_haproxy_files(node_dirs: list[Path]) -> None:
+    """What HAProxy left in these nodes' folders, once the head they served has stopped."""
+    for folder in node_dirs:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def private_runtime_dir() -> None:
     """RUNTIME_DIR, this user's with mode 0700; refused if someone else made it."""
     try:
         RUNTIME_DIR.mkdir(mode=0o700)

@@ -209,8 +209,11 @@ class LocalSentinelRedis:
     while the old one is turned into a replica (Sentinel waits some seconds before it does
     that to a primary that is still up)."""
 
-    def __init__(self, folder: Path, replicas: int = 2) -> None:
+    def __init__(
+        self, folder: Path, replicas: int = 2, down_after_ms: int = SENTINEL_DOWN_AFTER_MS
+    ) -> None:
         self.folder = folder
+        self.down_after_ms = down_after_ms
         self.ports = [free_port() for _ in range(1 + replicas)]
         self.sentinel_port = free_port()
         self.sentinel = redis.Redis(port=self.sentinel_port, decode_responses=True)
@@ -247,7 +250,7 @@ class LocalSentinelRedis:
             f"port {self.sentinel_port}\nbind 127.0.0.1\ndaemonize yes\ndir {folder}\n"
             f"pidfile {self._pidfile(self.sentinel_port)}\nlogfile {folder / 'sentinel.log'}\n"
             f"sentinel monitor {SENTINEL_SERVICE} 127.0.0.1 {primary} 1\n"
-            f"sentinel down-after-milliseconds {SENTINEL_SERVICE} {SENTINEL_DOWN_AFTER_MS}\n"
+            f"sentinel down-after-milliseconds {SENTINEL_SERVICE} {self.down_after_ms}\n"
             f"sentinel failover-timeout {SENTINEL_SERVICE} {SENTINEL_FAILOVER_TIMEOUT_MS}\n"
         )
         subprocess.run([redis_server_binary(), str(config), "--sentinel"], check=True)

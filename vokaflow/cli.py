@@ -328,16 +328,7 @@ def _parse_arg(raw: str) -> Any:
 
 
 def cmd_submit(settings: Settings, args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {
-        "name": args.name or args.function_name,
-        "function_name": args.function_name,
-        "args": [_parse_arg(a) for a in args.args],
-        "kwargs": json.loads(args.kwargs),
-        "priority": args.priority,
-    }
-    for field in ("worker_type", "category", "timeout", "run_at"):
-        if getattr(args, field) is not None:
-            body[field] = getattr(args, field)
+    body = _task_body(args, ("worker_type", "category", "timeout", "run_at"))
     if args.delay is not None:
         body["delay_seconds"] = args.delay
     with _client(settings, args) as client:
@@ -374,7 +365,8 @@ def cmd_schedules(settings: Settings, args: argparse.Namespace) -> int:
         return 0 if reply.is_success else 1
 
 
-def _schedule_body(args: argparse.Namespace) -> dict[str, Any]:
+def _task_body(args: argparse.Namespace, optional: tuple[str, ...]) -> dict[str, Any]:
+    """The task of `submit` or `schedules create`, with those ``optional`` fields given."""
     task: dict[str, Any] = {
         "name": args.name or args.function_name,
         "function_name": args.function_name,
@@ -382,10 +374,14 @@ def _schedule_body(args: argparse.Namespace) -> dict[str, Any]:
         "kwargs": json.loads(args.kwargs),
         "priority": args.priority,
     }
-    for field in ("category", "timeout"):
+    for field in optional:
         if getattr(args, field) is not None:
             task[field] = getattr(args, field)
-    body: dict[str, Any] = {"task": task}
+    return task
+
+
+def _schedule_body(args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {"task": _task_body(args, ("category", "timeout"))}
     if args.cron is not None:
         body["cron"] = args.cron
     if args.every is not None:

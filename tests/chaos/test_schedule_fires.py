@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-import json
 import threading
 import time
 import uuid
 
-import redis
 import redis.asyncio as aioredis
 
 from tests.chaos.second_gateway import second_gateway
@@ -24,6 +22,7 @@ from vokaflow.store.keys import Keys
 from vokaflow.store.rate_limits import RedisRateLimiter
 from vokaflow.store.schedules import ScheduleStore
 from vokaflow.store.task_store import TaskStore
+from vokaflow.testing.tally import task_ids_named
 
 INTERVAL_S = 5
 KILL_INTERVAL_S = 10
@@ -40,25 +39,13 @@ def _runs(api, schedule_id: str) -> list[dict]:
     return list(api.get(f"/api/schedules/{schedule_id}").json()["runs"])
 
 
-def _tasks_named(stack, name: str) -> list[str]:
-    """The ids of every task record with this name, read from Redis itself."""
-    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
-    found = []
-    for key in client.scan_iter(match=f"{stack.key_prefix}:*:task:*", count=1000):
-        spec = client.hget(key, "spec")
-        if spec and json.loads(spec).get("name") == name:
-            found.append(key.rsplit(":", 1)[1])
-    client.close()
-    return found
-
-
 def _check_one_task_per_fire(api, stack, schedule_id: str, name: str) -> list[dict]:
     api.post(f"/api/schedules/{schedule_id}/pause")
     time.sleep(1.5)  # a fire claimed just before the pause is submitted
     runs = _runs(api, schedule_id)
     fires = [r["fire_time"] for r in runs]
     assert len(set(fires)) == len(fires), f"a fire ran twice: {fires}"
-    assert sorted(_tasks_named(stack, name)) == sorted(r["task_id"] for r in runs)
+    assert sorted(task_ids_named(stack, name)) == sorted(r["task_id"] for r in runs)
     _until(
         lambda: {r["status"] for r in _runs(api, schedule_id)} == {"completed"},
         60,

@@ -11,7 +11,6 @@ Its own package's stack, run before the session's stack starts (see tests/confte
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +25,7 @@ from vokaflow.domain.task import TaskField, TaskSpec
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect_sync
 from vokaflow.testing.stack import LocalSentinelRedis, LocalStack
-from vokaflow.testing.tally import wait_all_terminal
+from vokaflow.testing.tally import task_ids_named, wait_all_terminal
 
 DELAYED = 40
 DOWN_AFTER_MS = 3000
@@ -68,21 +67,11 @@ def sentinel_stack(
     yield from running_stack(local)
 
 
-def _post(api: httpx.Client, path: str, body: dict[str, Any], timeout_s: float = 60) -> Any:
-    """POST, waiting out the 503s of the seconds without a primary."""
-    deadline = time.monotonic() + timeout_s
+def _call(api: httpx.Client, method: str, path: str, body: Any = None) -> Any:
+    """The reply's body, waiting out the 503s of the seconds without a primary."""
+    deadline = time.monotonic() + 60
     while True:
-        reply = api.post(path, json=body)
-        if reply.status_code != 503 or time.monotonic() > deadline:
-            assert reply.is_success, reply.text
-            return reply.json()
-        time.sleep(0.2)
-
-
-def _get(api: httpx.Client, path: str, timeout_s: float = 60) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        reply = api.get(path)
+        reply = api.request(method, path, json=body)
         if reply.status_code != 503 or time.monotonic() > deadline:
             assert reply.is_success, reply.text
             return reply.json()
@@ -120,23 +109,11 @@ def _released_early(stack: LocalStack, task_ids: list[str]) -> list[str]:
     ]
 
 
-def _tasks_named(stack: LocalStack, name: str) -> list[str]:
-    client = connect_sync(stack.redis_url, decode_responses=True)
-    try:
-        found = []
-        for key in client.scan_iter(match=f"{stack.key_prefix}:*:task:*", count=1000):
-            spec = client.hget(key, "spec")
-            if spec and json.loads(spec).get("name") == name:
-                found.append(key.rsplit(":", 1)[1])
-        return found
-    finally:
-        client.close()
-
-
 def test_a_killed_primary_loses_no_delayed_task_and_no_fire(sentinel_stack, sentinel):
     with sentinel_stack.client() as api:
-        schedule = _post(
+        schedule = _call(
             api,
+            "POST",
             "/api/schedules",
             {"task": {"name": "sentinel-fire", "function_name": "noop"}, "interval_seconds": 5},
         )
@@ -144,14 +121,14 @@ def test_a_killed_primary_loses_no_delayed_task_and_no_fire(sentinel_stack, sent
             {"name": "later", "function_name": "noop", "delay_seconds": 3 + i * 0.25}
             for i in range(DELAYED)
         ]
-        accepted = _post(api, "/api/high-scale-tasks/batch", {"tasks": due})
+        accepted = _call(api, "POST", "/api/high-scale-tasks/batch", {"tasks": due})
         delayed_ids = [t["task_id"] for t in accepted["successful_tasks"]]
         assert len(delayed_ids) == DELAYED
         time.sleep(1.5)  # on the replicas (they lag by milliseconds)
         killed_at = time.time()
         sentinel.kill_primary()  # returns once Sentinel names the promoted replica
-        fresh = _post(
-            api, "/api/high-scale-tasks/submit", {"name": "after", "function_name": "noop"}
+        fresh = _call(
+            api, "POST", "/api/high-scale-tasks/submit", {"name": "after", "function_name": "noop"}
         )
         tally = _read(
             lambda: wait_all_terminal(
@@ -163,17 +140,17 @@ def test_a_killed_primary_loses_no_delayed_task_and_no_fire(sentinel_stack, sent
         deadline = time.monotonic() + 60
         url = f"/api/schedules/{schedule['id']}"
         while time.monotonic() < deadline:
-            runs = _get(api, url)["runs"]
+            runs = _call(api, "GET", url)["runs"]
             if sum(r["fire_time"] > _iso(killed_at) for r in runs) >= 2:
                 break
             time.sleep(0.5)
-        _post(api, f"{url}/pause", {})
+        _call(api, "POST", f"{url}/pause", {})
         time.sleep(1.5)  # a fire claimed just before the pause is submitted
-        runs = _get(api, url)["runs"]
+        runs = _call(api, "GET", url)["runs"]
     fires = [r["fire_time"] for r in runs]
     assert sum(f > _iso(killed_at) for f in fires) >= 2, runs
     assert len(set(fires)) == len(fires), f"a fire ran twice: {fires}"
-    assert sorted(_read(lambda: _tasks_named(sentinel_stack, "sentinel-fire"))) == sorted(
+    assert sorted(_read(lambda: task_ids_named(sentinel_stack, "sentinel-fire"))) == sorted(
         r["task_id"] for r in runs
     )
 

@@ -147,7 +147,24 @@ class RedisServer:
             redis.Redis.from_url(self.url).shutdown(nosave=False)
 
 
-class LocalRedisCluster:
+class _StartedOrStopped:
+    """Servers started by ``_start``: what a failed start had started is stopped."""
+
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class LocalRedisCluster(_StartedOrStopped):
     """A Redis Cluster of ``masters`` redis-servers on loopback, no replicas: what the
     Redis Cluster test and drills run against."""
 
@@ -162,13 +179,6 @@ class LocalRedisCluster:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.ports[0]}/0"
-
-    def start(self) -> None:
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
 
     def _start(self) -> None:
         for port in self.ports:
@@ -201,7 +211,7 @@ SENTINEL_FAILOVER_TIMEOUT_MS = 4000
 Address = tuple[str, int]
 
 
-class LocalSentinelRedis:
+class LocalSentinelRedis(_StartedOrStopped):
     """A Redis primary with two replicas and one Sentinel on loopback: what the failover
     tests run against. One Sentinel with quorum 1 decides alone and calls a primary down
     after SENTINEL_DOWN_AFTER_MS: a killed primary is replaced within about two seconds.
@@ -221,13 +231,6 @@ class LocalSentinelRedis:
     @property
     def url(self) -> str:
         return f"redis+sentinel://127.0.0.1:{self.sentinel_port}/{SENTINEL_SERVICE}/0"
-
-    def start(self) -> None:
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
 
     def _start(self) -> None:
         primary, *replicas = self.ports

@@ -4,6 +4,7 @@ from Redis itself. (Not bulk_insert's ledger of applied tasks in the target data
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -58,3 +59,17 @@ def wait_all_terminal(stack: LocalStack, task_ids: list[str], timeout_s: float) 
 
 def completed_count(stack: LocalStack, task_ids: list[str]) -> int:
     return read_tally(stack, task_ids).by_status.get(TaskStatus.COMPLETED.value, 0)
+
+
+def task_ids_named(stack: LocalStack, name: str) -> list[str]:
+    """The ids of every task record with this name, scanned in Redis itself."""
+    client = connect_sync(stack.redis_url, decode_responses=True)
+    try:
+        found = []
+        for key in client.scan_iter(match=f"{stack.key_prefix}:*:task:*", count=1000):
+            spec = client.hget(key, "spec")
+            if spec and json.loads(spec).get("name") == name:
+                found.append(key.rsplit(":", 1)[1])
+        return found
+    finally:
+        client.close()

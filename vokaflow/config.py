@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     # that recent runs now; an older one is more likely a mistake than a wish).
     max_delay_s: float = Field(default=30 * 24 * 3600, gt=0)
     run_at_past_tolerance_s: float = Field(default=60.0, ge=0)
+    # The releaser's process niceness (-20 first, 19 last): a due task is released within
+    # 100 ms only if that process gets a core soon after its sleep, while the pools keep
+    # both busy. Below 0 needs root or CAP_SYS_NICE; without, the process keeps the default.
+    release_niceness: int = Field(default=-10, ge=-20, le=19)
     # Finished task records (and dead letters) are kept this long; 0 keeps them forever.
     task_retention_s: int = Field(default=24 * 3600, ge=0)
     # `vokaflow down` lets running tasks finish for this long before it stops Ray.

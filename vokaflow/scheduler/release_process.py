@@ -63,10 +63,22 @@ async def serve(parent_pid: int, redis_url: str, settings: Settings) -> None:
     await release_while_parent_lives(releaser, parent_pid)
 
 
+def run_ahead_of_the_pools(niceness: int) -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    except PermissionError:
+        log.info(
+            "niceness %d not allowed (needs root or CAP_SYS_NICE); keeping %d",
+            niceness,
+            os.getpriority(os.PRIO_PROCESS, 0),
+        )
+
+
 def main() -> None:
     parent_pid, redis_url = int(sys.argv[1]), sys.argv[2]
     settings = Settings.from_wire(json.loads(sys.stdin.read()))
     logging.basicConfig(level=logging.INFO, format="releaser %(levelname)s %(message)s")
+    run_ahead_of_the_pools(settings.release_niceness)
     asyncio.run(serve(parent_pid, redis_url, settings))
 
 

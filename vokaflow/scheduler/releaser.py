@@ -19,6 +19,10 @@ from vokaflow.store.errors import StoreUnavailable
 log = logging.getLogger("vokaflow.scheduler")
 
 RELEASE_PERIOD_S = 0.05
+# A pass this late, or this slow, is logged with which it was: a release due at a time
+# should happen within 100 ms of it, and the two have different cures (a busy CPU, a busy
+# Redis).
+SLOW_PASS_S = 0.05
 
 
 class Releaser:
@@ -30,7 +34,9 @@ class Releaser:
         self.clock = clock
 
     async def run(self) -> None:
+        planned = self.clock.time()
         while True:
+            woke = self.clock.time()
             try:
                 wait_s = await self.release()
             except StoreUnavailable:
@@ -38,7 +44,18 @@ class Releaser:
             except Exception:
                 log.exception("releasing due tasks failed")
                 wait_s = RELEASE_PERIOD_S
+            self._report_slow_pass(woke - planned, self.clock.time() - woke)
+            planned = self.clock.time() + wait_s
             await self.clock.sleep(wait_s)
+
+    @staticmethod
+    def _report_slow_pass(overslept_s: float, took_s: float) -> None:
+        if overslept_s > SLOW_PASS_S or took_s > SLOW_PASS_S:
+            log.warning(
+                "slow release pass: woke %.0f ms after its time, its pass took %.0f ms",
+                overslept_s * 1000,
+                took_s * 1000,
+            )
 
     async def release(self) -> float:
         """One pass; returns how long to sleep before the next."""

@@ -101,3 +101,61 @@ async def test_its_process_stops_releasing_once_the_scheduler_that_started_it_is
     for _ in range(20):
         await asyncio.sleep(0)
     assert len(rig.store.release_passes) == passes  # the releaser was cancelled with it
+
+
+@pytest.mark.parametrize(
+    ("late_s", "redis_s", "logged"),
+    [(0.0, 0.0, False), (0.08, 0.0, True), (0.0, 0.08, True)],
+)
+async def test_a_pass_that_starts_late_or_waits_on_redis_is_logged_with_which(
+    late_s, redis_s, logged, caplog: pytest.LogCaptureFixture
+):
+    rig = ReleaseRig()
+    release = rig.store.release_due
+    passes = 0
+
+    async def timed(now_ms: int):
+        nonlocal passes
+        passes += 1
+        if passes == 2:
+            rig.clock.advance(redis_s)
+        return await release(now_ms)
+
+    async def sleep(seconds: float) -> None:
+        rig.clock.advance(seconds + (late_s if passes == 1 else 0.0))
+        await asyncio.sleep(0)
+
+    rig.store.release_due = timed  # type: ignore[method-assign]
+    rig.clock.sleep = sleep  # type: ignore[method-assign]
+    loop = asyncio.get_event_loop().create_task(rig.releaser.run())
+    while passes < 3:
+        await asyncio.sleep(0)
+    loop.cancel()
+    slow = [r.getMessage() for r in caplog.records if "slow release pass" in r.getMessage()]
+    if not logged:
+        assert slow == []
+    else:
+        assert len(slow) == 1
+        late_ms, took_ms = (round(x * 1000) for x in (late_s, redis_s))
+        assert slow[0] == (
+            f"slow release pass: woke {late_ms} ms after its time, its pass took {took_ms} ms"
+        )
+
+
+def test_its_process_asks_for_the_configured_cpu_priority(monkeypatch: pytest.MonkeyPatch):
+    asked: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(os, "setpriority", lambda *args: asked.append(args))
+    release_process.run_ahead_of_the_pools(-10)
+    assert asked == [(os.PRIO_PROCESS, 0, -10)]
+
+
+def test_without_the_right_to_it_the_process_keeps_its_priority_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    def refused(*_: int) -> None:
+        raise PermissionError
+
+    monkeypatch.setattr(os, "setpriority", refused)
+    caplog.set_level("INFO", logger="vokaflow.scheduler")
+    release_process.run_ahead_of_the_pools(-10)
+    assert "niceness -10 not allowed" in caplog.text

@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install models up down test lower-tiers unit ray-library redis-tier api-tier stack-tier integration lint format bench bench-throughput \
+.PHONY: install models up down test lower-tiers unit ray-library redis-tier api-tier stack-tier own-stacks session-stack integration lint format bench bench-throughput \
 	bench-latency bench-priority bench-ratelimit bench-soak bench-vicky bench-compare clean
 
 install: $(STAMP) models
@@ -29,13 +29,16 @@ up: install            ## run the service in the foreground (Ctrl-C stops it)
 down: install          ## stop what `vokaflow up --detach` started
 	$(BIN)/vokaflow down
 
-STACK_TESTS := tests/chaos tests/chaos_node_loss tests/cluster tests/cluster_auth tests/foreground \
-	tests/integration tests/security
+# Packages that start stacks of their own, and those on the session's stack
+# (tests/conftest.py). Each head `up` starts gets ports of its own (testing/stack.py), so
+# the two groups run side by side.
+OWN_STACK_TESTS := tests/foreground tests/cluster tests/cluster_auth tests/chaos_node_loss
+SESSION_STACK_TESTS := tests/integration tests/security tests/chaos
 
-# The stack tier mostly waits (for `up`, `down`, tasks that sleep): the lower tiers run beside
-# it, one after another, each with redis-servers on free ports of its own.
+# The stack tiers mostly wait (for `up`, `down`, tasks that sleep): the lower tiers run beside
+# them, one after another, each with redis-servers on free ports of its own.
 test: install          ## every tier; each runs even if another failed; output kept per tier
-	$(MAKE) --keep-going --jobs=2 --output-sync=target lower-tiers stack-tier
+	$(MAKE) --keep-going --jobs=3 --output-sync=target lower-tiers own-stacks session-stack
 
 lower-tiers: install   ## unit, Ray as a library, Redis, API: lowest first, each even if one failed
 	status=0; for tier in unit ray-library redis-tier api-tier; do $(MAKE) $$tier || status=1; done; \
@@ -53,8 +56,14 @@ redis-tier: install    ## Lua scripts and stores on the embedded redis-server, n
 api-tier: install      ## the FastAPI app in-process on the embedded Redis, no Ray or Serve
 	$(BIN)/pytest tests/api
 
-stack-tier: install    ## what needs Ray or Serve: whole stacks (`vokaflow up`), in tests/conftest.py's order
-	$(BIN)/pytest $(STACK_TESTS)
+stack-tier: install    ## what needs Ray or Serve: whole stacks (`vokaflow up`), both groups at once
+	$(MAKE) --keep-going --jobs=2 --output-sync=target own-stacks session-stack
+
+own-stacks: install    ## the packages with stacks of their own, in tests/conftest.py's order
+	$(BIN)/pytest $(OWN_STACK_TESTS)
+
+session-stack: install ## the tests on the session's stack, chaos last (tests/conftest.py)
+	$(BIN)/pytest $(SESSION_STACK_TESTS)
 
 integration: install
 	$(BIN)/pytest tests/integration

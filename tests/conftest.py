@@ -1,10 +1,11 @@
 """One real stack per test session: `vokaflow up --detach` on test ports, `vokaflow down` after.
 
 Its Redis is a redis-server these tests own (``stack_redis``), so that the chaos package
-can stop and restart it; keys live under a fresh prefix. The stack tier runs in this order
-(``pytest_collection_modifyitems``): the packages with a stack of their own first, since
-two Ray heads that `up` starts share ports that Ray and Serve fix (the dashboard agent's
-52365, HAProxy's 9101 and 8404) and cannot run at once; then the tests on the
+can stop and restart it; keys live under a fresh prefix. Every stack's head gets ports of
+its own where Ray and Serve fix them (``vokaflow.testing.stack.ports_of_its_own``), so `make
+test` runs the packages with stacks of their own and those on the session's stack as two
+pytest runs side by side. Within a run, ``pytest_collection_modifyitems`` sets the order: the
+packages with a stack of their own in OWN_STACK_PACKAGES's order; then the tests on the
 session's stack; the chaos package last, as its faults (a Redis restart, a scheduler kill,
 and last of all `down` and `up`) would disturb any test after them.
 """
@@ -107,7 +108,7 @@ FAULT_SETTINGS = {
 TESTS = Path(__file__).resolve().parent
 # In this order: `make test` runs the lower tiers beside the first of them, so those that
 # wait patiently for their stack come first, and node loss, which must catch a 3 s task
-# while it runs, last.
+# while it runs, last, when the lower tiers have ended.
 OWN_STACK_PACKAGES = ("foreground", "cluster", "cluster_auth", "chaos_node_loss")
 LAST_PACKAGE = "chaos"
 

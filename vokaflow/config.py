@@ -31,6 +31,22 @@ DEFAULT_POOL_MAX_WORKERS: dict[WorkerType, int] = {
 SQLITE_FILE = "vokaflow.db"  # the default database when it is SQLite
 
 
+# The `ray start` flags `up` sets from settings of its own (launcher.start_ray)
+RAY_START_FLAGS_OF_UP = frozenset(
+    {
+        "head",
+        "port",
+        "num-cpus",
+        "resources",
+        "dashboard-host",
+        "dashboard-port",
+        "temp-dir",
+        "metrics-export-port",
+        "disable-usage-stats",
+    }
+)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
@@ -52,6 +68,10 @@ class Settings(BaseSettings):
     ray_metrics_export_port: int | None = Field(default=None, ge=1, le=65535)
     ray_dashboard_url: str | None = None  # for the Jobs API; default: the local dashboard
     ha_proxy: bool = True  # Serve's HAProxy mode on the head that `up` starts
+    # More `ray start --head` options for the head that `up` starts, by flag name: a worker
+    # port range a firewall allows, or the ports Ray fixes (the dashboard agent's 52365, the
+    # Ray client server's 10001) for a second head on one machine. Not those set above.
+    ray_start_options: dict[str, str | int] = Field(default_factory=dict)
 
     partitions: int = Field(default=16, ge=1, le=1024)
     pool_max_workers: dict[WorkerType, int] = Field(
@@ -172,6 +192,14 @@ class Settings(BaseSettings):
     def _absolute_home(cls, value: Path) -> Path:
         """Absolute where the settings are first read: Ray workers run in other folders."""
         return value.expanduser().resolve()
+
+    @field_validator("ray_start_options")
+    @classmethod
+    def _own_ray_start_options(cls, value: dict[str, str | int]) -> dict[str, str | int]:
+        taken = sorted(set(value) & RAY_START_FLAGS_OF_UP)
+        if taken:
+            raise ValueError(f"{', '.join(taken)}: set by `up` from its own settings")
+        return value
 
     @field_validator("pool_max_workers")
     @classmethod

@@ -24,7 +24,7 @@ from tests.conftest import running_stack
 from vokaflow.config import NAMESPACE
 from vokaflow.runtime.job_secrets import KV_NAMESPACE, secrets_key
 from vokaflow.scheduler import SCHEDULER_NAME
-from vokaflow.testing.stack import LocalStack
+from vokaflow.testing.stack import LocalStack, free_port
 from vokaflow.testing.tally import wait_all_terminal
 from vokaflow.workers.resources import node_resources
 
@@ -41,6 +41,8 @@ def ray_cluster() -> Iterator[Cluster]:
         "include_dashboard": True,
         "dashboard_host": "127.0.0.1",
         "dashboard_port": DASHBOARD_PORT,
+        # not Ray's fixed 52365: the session's stack may be running beside it
+        "dashboard_agent_listen_port": free_port(),
     }
     cluster = Cluster(initialize_head=True, head_node_args=head)
     for _ in range(2):

@@ -1,8 +1,8 @@
 """The whole service on a 3-master Redis Cluster started by the test (loopback ports, no
 replicas): tasks spread over every partition and every node, and all complete.
 
-Its own package, run before the session's stack starts (tests/conftest.py orders the stack
-tier): its stack must be down by then (two Ray heads that `up` starts share fixed ports)."""
+Its own package, with the other stacks of their own (tests/conftest.py), beside the session's
+stack: its head has ports of its own."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ Tasks accepted in the last milliseconds before a crash can be lost with the prim
 (replication is asynchronous; docs/decisions.md, "Redis failover"): the tasks here were
 accepted a second or more before the kill, so the replicas hold them.
 
-Its own package's stack, run before the session's stack starts (see tests/conftest.py)."""
+Its own package's stack, run beside the session's stack (see tests/conftest.py)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
 """A stack of its own whose Ray head runs with token authentication (RAY_AUTH_MODE=token),
 as a head that other nodes join does, and with the embedded Redis.
 
-Its own package, run before the session's stack starts (tests/conftest.py orders the stack
-tier): its stack must be down by then, since two Ray heads that `up` starts share ports
-that Ray and Serve fix."""
+Its own package, with the other stacks of their own (tests/conftest.py), beside the session's
+stack: its head has ports of its own."""
 
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
 """Ctrl-C on a foreground `vokaflow up` stops everything it started, with no traceback.
 
-A stack of its own, on an embedded Redis and ports of its own. These run before the
-session's stack starts (tests/conftest.py orders the stack tier), as two Ray heads that
-`up` starts share ports that Ray and Serve fix.
+A stack of its own, on an embedded Redis and ports of its own, run with the other stacks of
+their own beside the session's stack (tests/conftest.py).
 """
 
 from __future__ import annotations

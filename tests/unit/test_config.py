@@ -39,3 +39,24 @@ def test_defaults_match_the_spec(monkeypatch):
     settings = load_settings()
     assert settings.port == 8000 and settings.partitions == 16
     assert settings.default_timeout_s == 300 and settings.default_retry_count == 3
+
+
+def test_ray_start_options_reach_the_head_s_start_command(monkeypatch, tmp_path):
+    from vokaflow.runtime.launcher import head_start_command
+
+    monkeypatch.setenv("VOKAFLOW_HOME", str(tmp_path))
+    monkeypatch.setenv(
+        "VOKAFLOW_RAY_START_OPTIONS",
+        '{"dashboard-agent-listen-port": 52400, "min-worker-port": 0, "max-worker-port": 0}',
+    )
+    command = head_start_command(load_settings(), num_cpus=2)
+    assert command[1:4] == ["start", "--head", "--disable-usage-stats"]
+    for flag in ("--dashboard-agent-listen-port=52400", "--min-worker-port=0", "--num-cpus=2"):
+        assert flag in command
+
+
+@pytest.mark.parametrize("flag", ["port", "temp-dir", "dashboard-port"])
+def test_a_ray_start_option_up_sets_itself_is_refused_naming_it(monkeypatch, flag):
+    monkeypatch.setenv("VOKAFLOW_RAY_START_OPTIONS", f'{{"{flag}": 1}}')
+    with pytest.raises(ConfigError, match=f"VOKAFLOW_RAY_START_OPTIONS.*{flag}"):
+        load_settings()

@@ -206,6 +206,23 @@ def head_exposure(settings: Settings) -> dict[str, str]:
     return env
 
 
+def head_start_command(settings: Settings, num_cpus: int) -> list[str]:
+    """`ray start --head` with what `up` sets and the operator's VOKAFLOW_RAY_START_OPTIONS."""
+    flags: dict[str, object] = {
+        "port": settings.ray_port,
+        "num-cpus": num_cpus,
+        "resources": json.dumps(node_resources(num_cpus)),
+        "dashboard-host": "127.0.0.1",
+        "dashboard-port": settings.ray_dashboard_port,
+        "temp-dir": own_head.temp_dir(settings.home),
+    }
+    if settings.ray_metrics_export_port:
+        flags["metrics-export-port"] = settings.ray_metrics_export_port
+    flags.update(settings.ray_start_options)
+    command = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--disable-usage-stats"]
+    return command + [f"--{name}={value}" for name, value in flags.items()]
+
+
 def start_ray(settings: Settings) -> str:
     """Attach to RAY_ADDRESS, or start a head node with the worker-type resources."""
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -216,19 +233,7 @@ def start_ray(settings: Settings) -> str:
         address = f"127.0.0.1:{settings.ray_port}"
         if not _port_open("127.0.0.1", settings.ray_port):
             num_cpus = settings.ray_num_cpus or os.cpu_count() or 1
-            ray_cli = str(Path(sys.executable).parent / "ray")
-            flags = {
-                "port": settings.ray_port,
-                "num-cpus": num_cpus,
-                "resources": json.dumps(node_resources(num_cpus)),
-                "dashboard-host": "127.0.0.1",
-                "dashboard-port": settings.ray_dashboard_port,
-                "temp-dir": own_head.temp_dir(settings.home),
-            }
-            if settings.ray_metrics_export_port:
-                flags["metrics-export-port"] = settings.ray_metrics_export_port
-            command = [ray_cli, "start", "--head", "--disable-usage-stats"]
-            command += [f"--{name}={value}" for name, value in flags.items()]
+            command = head_start_command(settings, num_cpus)
             own_head.make_head_dir(settings.home)
             env = {
                 **os.environ,

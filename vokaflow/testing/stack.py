@@ -5,6 +5,7 @@ tests' own Redis topologies (one server, a cluster, a primary with replicas and 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -43,6 +44,12 @@ class LocalStack:
     # the folder `up` and `down` run in: Ray adds it to every worker's import path, and
     # the scheduler's job (`python -m`) puts it first, so it decides which code they run
     cwd: Path | None = None
+    # ports of its own for what Ray and Serve otherwise fix, so that stacks run side by side
+    side_ports: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.side_ports:
+            self.side_ports = ports_of_its_own(self.port)
 
     @property
     def base_url(self) -> str:
@@ -63,6 +70,7 @@ class LocalStack:
             VOKAFLOW_KEY_PREFIX=self.key_prefix,
             RAY_AUTH_MODE=env.get("RAY_AUTH_MODE", "disabled"),
         )
+        env.update(self.side_ports)
         env.update(self.settings)
         env.pop("RAY_ADDRESS", None)
         if self.join_ray:
@@ -336,6 +344,43 @@ class LocalSentinelRedis(_StartedOrStopped):
                     return
             assert time.monotonic() < deadline, f"timed out waiting for {what}"
             time.sleep(0.05)
+
+
+# Serve's replicas each take one port for HTTP and one for gRPC from a range: a block of
+# these per stack, in 20000-20999 (below the OS's ephemeral ports, above Ray's default
+# worker ports, below the Redis Cluster tests' 21000-29999)
+DIRECT_INGRESS_PORTS = 50
+
+
+def ports_of_its_own(gateway_port: int) -> dict[str, str]:
+    """The settings that give a head `up` starts ports of its own where Ray and Serve fix
+    them: the dashboard agent (52365), the Ray client server (10001), workers (a range from
+    10002: random instead), HAProxy's Prometheus and stats frontends (9101, 8404), Serve's
+    fallback proxy (8500, 9500) and its replicas' direct-ingress ports (from 30000 and
+    40000: blocks chosen by the gateway port's last digit, so that stacks whose gateway
+    ports differ in it never share one)."""
+    http = 20000 + (gateway_port % 10) * DIRECT_INGRESS_PORTS
+    grpc = http + 10 * DIRECT_INGRESS_PORTS
+    ray_start = {
+        "dashboard-agent-listen-port": free_port(),
+        "ray-client-server-port": free_port(),
+        "min-worker-port": 0,
+        "max-worker-port": 0,
+    }
+    serve = {
+        "RAY_SERVE_HAPROXY_METRICS_PORT": free_port(),
+        "RAY_SERVE_HAPROXY_STATS_PORT": free_port(),
+        "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT": free_port(),
+        "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT": free_port(),
+        "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": http,
+        "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": http + DIRECT_INGRESS_PORTS - 1,
+        "RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT": grpc,
+        "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT": grpc + DIRECT_INGRESS_PORTS - 1,
+    }
+    return {
+        "VOKAFLOW_RAY_START_OPTIONS": json.dumps(ray_start),
+        **{name: str(port) for name, port in serve.items()},
+    }
 
 
 def free_port() -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import re
 import statistics
 import time
@@ -34,7 +35,7 @@ from benchmarks.common import bench_stack, percentile, print_table, write_result
 from vokaflow.domain.task import TaskField, TaskSpec
 from vokaflow.runtime import own_head
 from vokaflow.store.keys import Keys
-from vokaflow.store.redis_client import connect_sync
+from vokaflow.store.redis_client import LUA_DIR, connect_sync, lua_source
 from vokaflow.testing.stack import LocalStack
 from vokaflow.testing.tally import wait_all_terminal
 
@@ -106,8 +107,19 @@ def slow_commands(client: Any) -> list[tuple[float, float, str]]:
 
 
 def _command_name(command: bytes | str) -> str:
+    """The command with its script's name for an EVALSHA, and its first arguments (a
+    claim's count is its sixth word)."""
     text = command.decode(errors="replace") if isinstance(command, bytes) else command
-    return " ".join(text.split()[:2])[:60]
+    words = text.split()
+    if len(words) > 1 and words[0].upper() == "EVALSHA":
+        words[1] = SCRIPT_NAMES.get(words[1], words[1][:10])
+    return " ".join(word[-40:] for word in words[:8])
+
+
+SCRIPT_NAMES = {
+    hashlib.sha1(lua_source(path.stem).encode()).hexdigest(): path.stem
+    for path in LUA_DIR.glob("*.lua")
+}
 
 
 def late_passes(rows: list[list[str | None]]) -> dict[int, int]:
@@ -158,7 +170,8 @@ def one_round(n: int, spread_s: float, lead_s: float, **settings: str) -> dict[s
         stack.stop()
     passes = late_passes(rows)
     slowest = max(slow, key=lambda entry: entry[1], default=(0.0, 0.0, ""))
-    print(f"slowest Redis command: {slowest[2]!r} {slowest[1]:.0f} ms", flush=True)
+    for _, took, command in sorted(slow, key=lambda entry: -entry[1])[:5]:
+        print(f"slow Redis command: {took:.0f} ms {command}", flush=True)
     release_ms, dispatch_ms, early, twice = [], [], 0, 0
     for spec, _, attempts, released_at, dispatched_at in rows:
         if spec is None or released_at is None:

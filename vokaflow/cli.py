@@ -17,7 +17,7 @@ import httpx
 from vokaflow.api import tokens
 from vokaflow.clock import iso_event
 from vokaflow.config import Settings, load_settings
-from vokaflow.domain import FINISHED, TaskStatus
+from vokaflow.domain import FINISHED, Priority, TaskStatus
 from vokaflow.errors import ConfigError
 from vokaflow.private_files import PRIVATE_UMASK, private_dir
 from vokaflow.runtime import launcher
@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     create = key_commands.add_parser("create", help="create a key; prints it as the last line")
     create.add_argument("--name", required=True)
     create.add_argument("--admin", action="store_true", help="a key that sees every tenant")
+    _max_priority_option(create)
     key_commands.add_parser("list", help="list keys (ids, names, roles; never the keys)")
     revoke = key_commands.add_parser("revoke", help="revoke a key by id, or every key of a name")
     revoke.add_argument("key", metavar="ID_OR_NAME")
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     token_create.add_argument("--sub", required=True, help="the principal it acts for")
     token_create.add_argument("--ttl", default="1h", help="lifetime: 90s, 15m, 1h, 7d")
     token_create.add_argument("--admin", action="store_true", help="a token that sees all")
+    _max_priority_option(token_create)
 
     schedules = commands.add_parser("schedules", help="tasks submitted on a cron or interval")
     schedule_commands = schedules.add_subparsers(dest="schedules_command", required=True)
@@ -241,6 +243,23 @@ def cmd_down(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _max_priority_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-priority",
+        type=_priority_named,
+        metavar="LEVEL",
+        help="the most urgent priority its tasks may have (default: any); "
+        + ", ".join(p.value for p in Priority),
+    )
+
+
+def _priority_named(text: str) -> Priority:
+    try:
+        return Priority(text.upper())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a priority") from None
+
+
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     redis_url = launcher.redis_url_for(settings, start=False)
     if args.keys_command == "list":
@@ -253,18 +272,20 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
             print(f"No live key has the id or name '{args.key}'", file=sys.stderr)
         return 0 if revoked else 1
     role = "admin" if args.admin else "user"
-    api_key = launcher.create_api_key(settings, redis_url, args.name, role)
-    print(f"Created {role} key '{args.name}'. It is shown once:")
+    api_key = launcher.create_api_key(settings, redis_url, args.name, role, args.max_priority)
+    cap = f", priorities {args.max_priority.value} and below" if args.max_priority else ""
+    print(f"Created {role} key '{args.name}'{cap}. It is shown once:")
     print(api_key)
     return 0
 
 
 def _list_keys(infos: list[KeyInfo]) -> int:
-    print(f"{'ID':<14}{'NAME':<20}{'ROLE':<7}{'CREATED (UTC)':<21}STATE")
+    print(f"{'ID':<14}{'NAME':<20}{'ROLE':<7}{'MAX PRIORITY':<14}{'CREATED (UTC)':<21}STATE")
     for info in infos:
         created = iso_event(info.created_at) or ""
+        cap = info.max_priority.value if info.max_priority else "any"
         state = f"revoked {iso_event(info.revoked_at)}" if info.revoked_at else "active"
-        print(f"{info.key_id:<14}{info.name:<20}{info.role:<7}{created[:19]:<21}{state}")
+        print(f"{info.key_id:<14}{info.name:<20}{info.role:<7}{cap:<14}{created[:19]:<21}{state}")
     return 0
 
 
@@ -292,7 +313,8 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
         )
     role = "admin" if args.admin else "user"
     try:
-        print(tokens.issue(settings, secret, args.sub, parse_ttl(args.ttl), role))
+        ttl_s = parse_ttl(args.ttl)
+        print(tokens.issue(settings, secret, args.sub, ttl_s, role, args.max_priority))
     except (tokens.TtlTooLong, NameRefused) as exc:
         raise ConfigError(str(exc)) from None
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from vokaflow.domain.principal import Principal
+from vokaflow.domain.priority import Priority
 from vokaflow.failpoints import Failpoints
 from vokaflow.store.api_keys import ADMIN_NAME, NameRefused, check_principal
 from vokaflow.store.errors import StoreUnavailable
@@ -44,3 +46,9 @@ def test_a_failpoint_fires_once_per_subject_and_only_for_its_tag():
     points.reach("batch.after_begin", tag="chaos", subject="b1")  # the retry passes
     with pytest.raises(StoreUnavailable):
         points.reach("batch.after_begin", tag="chaos", subject="b2")
+
+
+def test_a_principal_s_priority_cap_allows_its_level_and_below_only():
+    capped = Principal("tenant", "user", max_priority=Priority.HIGH)
+    assert [p for p in Priority if capped.may_use(p)] == list(Priority)[Priority.HIGH.level :]
+    assert all(Principal("tenant", "user").may_use(p) for p in Priority)

@@ -68,6 +68,14 @@ def prepare_task(
             f"'{entry.name}' is in category '{entry.category}': its rate limit applies. "
             "Leave category out, or name that one",
         )
+    chosen = priority or request.priority
+    if not principal.may_use(chosen):
+        cap = principal.max_priority.value if principal.max_priority else ""
+        raise ValidationFailed(
+            f"{field_prefix}priority",
+            f"This credential may give its tasks priorities from {cap} down; "
+            f"{chosen.value} is above that",
+        )
     if task_id is None:
         task_id = (
             idempotent_id(principal.name, "task", request.idempotency_key)
@@ -81,7 +89,7 @@ def prepare_task(
         function_name=entry.name,
         args=request.args,
         kwargs=request.kwargs,
-        priority=priority or request.priority,
+        priority=chosen,
         worker_type=request.worker_type or entry.worker_type,
         category=entry.category,
         timeout_s=request.timeout if request.timeout is not None else settings.default_timeout_s,

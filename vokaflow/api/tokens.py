@@ -1,5 +1,6 @@
 """Bearer JWTs: issued by `vokaflow token create`, checked by the gateway. ``sub`` is the
-principal; a ``role`` claim of "admin" makes it an admin. With VOKAFLOW_JWT_ISSUER or
+principal; a ``role`` claim of "admin" makes it an admin, and a ``max_priority`` claim caps
+the priority its tasks may have, as a key's does. With VOKAFLOW_JWT_ISSUER or
 VOKAFLOW_JWT_AUDIENCE set, a token must carry that ``iss`` or ``aud``."""
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import jwt
 
 from vokaflow.config import Settings
 from vokaflow.domain.principal import Principal
-from vokaflow.store.api_keys import NameRefused, check_principal
+from vokaflow.domain.priority import Priority
+from vokaflow.store.api_keys import check_principal
 
 
 class TtlTooLong(ValueError):
@@ -21,7 +23,14 @@ def looks_like_jwt(credential: str) -> bool:
     return credential.count(".") == 2
 
 
-def issue(settings: Settings, secret: str, subject: str, ttl_s: float, role: str = "user") -> str:
+def issue(
+    settings: Settings,
+    secret: str,
+    subject: str,
+    ttl_s: float,
+    role: str = "user",
+    max_priority: Priority | None = None,
+) -> str:
     if ttl_s > settings.jwt_max_ttl_s:
         raise TtlTooLong(
             f"a token lives at most {settings.jwt_max_ttl_s:g} s (VOKAFLOW_JWT_MAX_TTL_S)"
@@ -35,6 +44,8 @@ def issue(settings: Settings, secret: str, subject: str, ttl_s: float, role: str
         "nbf": now,
         "exp": now + int(ttl_s),
     }
+    if max_priority is not None:
+        claims["max_priority"] = max_priority.value
     if settings.jwt_issuer:
         claims["iss"] = settings.jwt_issuer
     if settings.jwt_audience:
@@ -44,7 +55,8 @@ def issue(settings: Settings, secret: str, subject: str, ttl_s: float, role: str
 
 def verify(token: str, settings: Settings) -> Principal | None:
     """The token's principal, or None when it is invalid, expired, not yet valid, from
-    another issuer or for another audience, or names a principal its role may not be."""
+    another issuer or for another audience, names a principal its role may not be, or caps
+    priorities at a level that does not exist."""
     if settings.jwt_public_key:
         key, algorithms = settings.jwt_public_key, ["RS256"]
     elif settings.jwt_secret:
@@ -66,9 +78,10 @@ def verify(token: str, settings: Settings) -> Principal | None:
     except jwt.PyJWTError:
         return None
     role = "admin" if claims.get("role") == "admin" else "user"
-    principal = Principal(name=str(claims["sub"]), role=role)
     try:
+        cap = Priority(claims["max_priority"]) if "max_priority" in claims else None
+        principal = Principal(name=str(claims["sub"]), role=role, max_priority=cap)
         check_principal(principal.name, principal.role)
-    except NameRefused:
+    except ValueError:  # NameRefused, or a max_priority that is no priority
         return None
     return principal

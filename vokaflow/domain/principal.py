@@ -8,6 +8,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from vokaflow.domain.priority import Priority
+
 SAFE_FOLDER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 HASHED_FOLDER = re.compile(r"^[0-9a-f]{32}$")
 
@@ -30,6 +32,8 @@ class Principal:
 
     name: str
     role: str  # "admin" or "user"
+    # the most urgent priority its credential may give a task (None: any, as before caps)
+    max_priority: Priority | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -40,6 +44,9 @@ class Principal:
         """The folder of each data root that this principal's tasks may reach (see
         vokaflow.functions.data_roots); empty for an admin, whose tasks reach all of it."""
         return "" if self.is_admin else principal_folder(self.name)
+
+    def may_use(self, priority: Priority) -> bool:
+        return self.max_priority is None or priority.level >= self.max_priority.level
 
     def may_see(self, owner: str | None) -> bool:
         """Admins see everything; others only what they created."""

@@ -17,6 +17,7 @@ import httpx
 import redis
 
 from vokaflow.config import NAMESPACE, Settings
+from vokaflow.domain import Priority
 from vokaflow.errors import ConfigError
 from vokaflow.private_files import write_private
 from vokaflow.runtime import loopback, own_head
@@ -55,17 +56,26 @@ def redis_url_for(settings: Settings, *, start: bool) -> str:
 
 
 async def _register_key(
-    settings: Settings, redis_url: str, api_key: str, name: str, role: str
+    settings: Settings,
+    redis_url: str,
+    api_key: str,
+    name: str,
+    role: str,
+    max_priority: Priority | None = None,
 ) -> None:
     await _with_key_store(
-        settings, redis_url, lambda store: store.store(api_key, name, role, time.time())
+        settings,
+        redis_url,
+        lambda store: store.store(api_key, name, role, time.time(), max_priority),
     )
 
 
-def create_api_key(settings: Settings, redis_url: str, name: str, role: str) -> str:
+def create_api_key(
+    settings: Settings, redis_url: str, name: str, role: str, max_priority: Priority | None = None
+) -> str:
     api_key = new_api_key()
     try:
-        asyncio.run(_register_key(settings, redis_url, api_key, name, role))
+        asyncio.run(_register_key(settings, redis_url, api_key, name, role, max_priority))
     except NameRefused as exc:
         raise ConfigError(f"--name: {exc}") from None
     return api_key

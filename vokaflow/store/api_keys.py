@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import redis.asyncio as aioredis
 
 from vokaflow.domain.principal import Principal
+from vokaflow.domain.priority import Priority
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import redis_boundary
 
@@ -54,6 +55,7 @@ class KeyInfo:
     role: str
     created_at: float
     revoked_at: float | None
+    max_priority: Priority | None = None
 
     @property
     def key_id(self) -> str:
@@ -68,7 +70,12 @@ class KeyInfo:
             role=record.get("role", "user"),
             created_at=float(record.get("created_at") or 0.0),
             revoked_at=float(revoked) if revoked else None,
+            max_priority=priority_cap(record.get("max_priority")),
         )
+
+
+def priority_cap(stored: str | None) -> Priority | None:
+    return Priority(stored) if stored else None
 
 
 def digest(api_key: str) -> str:
@@ -85,9 +92,11 @@ class ApiKeyStore:
         self.keys = keys
 
     @redis_boundary
-    async def create(self, name: str, role: str, created_at: float) -> str:
+    async def create(
+        self, name: str, role: str, created_at: float, max_priority: Priority | None = None
+    ) -> str:
         api_key = new_api_key()
-        await self.store(api_key, name, role, created_at)
+        await self.store(api_key, name, role, created_at, max_priority)
         return api_key
 
     @redis_boundary
@@ -125,13 +134,25 @@ class ApiKeyStore:
             raise NameRefused(f"'{name}' is already the name of a {bound} principal")
 
     @redis_boundary
-    async def store(self, api_key: str, name: str, role: str, created_at: float) -> None:
+    async def store(
+        self,
+        api_key: str,
+        name: str,
+        role: str,
+        created_at: float,
+        max_priority: Priority | None = None,
+    ) -> None:
         await self.check_name(name, role)
         key_hash = digest(api_key)
         pipe = self.redis.pipeline(transaction=False)  # spans slots: record, then index
         pipe.hset(
             self.keys.api_key(key_hash),
-            mapping={"name": name, "role": role, "created_at": repr(created_at)},
+            mapping={
+                "name": name,
+                "role": role,
+                "created_at": repr(created_at),
+                "max_priority": max_priority.value if max_priority else "",  # "": no cap
+            },
         )
         pipe.sadd(self.keys.api_key_index, key_hash)
         await pipe.execute()
@@ -139,11 +160,13 @@ class ApiKeyStore:
     @redis_boundary
     async def lookup(self, api_key: str) -> Principal | None:
         """The key's principal; None for an unknown or revoked key."""
-        fields = ["name", "role", "revoked_at"]
-        name, role, revoked_at = await self.redis.hmget(self.keys.api_key(digest(api_key)), fields)
+        fields = ["name", "role", "revoked_at", "max_priority"]
+        record = self.keys.api_key(digest(api_key))
+        name, role, revoked_at, max_priority = await self.redis.hmget(record, fields)
         if name is None or revoked_at:
             return None
-        principal = Principal(name=str(name), role=str(role or "user"))
+        cap = priority_cap(str(max_priority)) if max_priority else None
+        principal = Principal(str(name), str(role or "user"), cap)
         try:
             await self.check_name(principal.name, principal.role)
         except NameRefused:

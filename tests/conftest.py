@@ -107,7 +107,7 @@ FAULT_SETTINGS = {
 
 TESTS = Path(__file__).resolve().parent
 # In this order: `make test` runs the lower tiers beside the first of them, so those that
-# wait patiently for their stack come first, and node loss, which must catch a 3 s task
+# wait patiently for their stack come first, and node loss, which must catch a 10 s task
 # while it runs, last, when the lower tiers have ended.
 OWN_STACK_PACKAGES = ("foreground", "cluster", "cluster_auth", "chaos_node_loss")
 LAST_PACKAGE = "chaos"

@@ -81,12 +81,14 @@ def _node_running(cluster: Cluster, worker_pid: int) -> Any:
 
 
 def test_tasks_of_a_removed_node_complete_on_the_other_node(ray_cluster, stack):
-    body = {"name": "drill", "function_name": "sleep", "args": [3], "retry_count": 0}
+    # 10 s: the poll below must see a task running; on loaded cores (this package runs beside
+    # the session's stack and the lower tiers) a poll took longer than a 3 s task's run
+    body = {"name": "drill", "function_name": "sleep", "args": [10], "retry_count": 0}
     with stack.client() as api:
         task_ids = [
             api.post("/api/high-scale-tasks/submit", json=body).json()["task_id"] for _ in range(2)
         ]
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             running = [api.get(f"/api/high-scale-tasks/status/{t}").json() for t in task_ids]
             pids = [

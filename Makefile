@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install models up down test lower-tiers unit ray-library redis-tier api-tier stack-tier own-stacks session-stack integration lint format bench bench-throughput \
+.PHONY: install models up down test lower-tiers unit ray-library redis-tier api-tier stack-tier own-stacks-then-security session-stack integration lint format bench bench-throughput \
 	bench-latency bench-priority bench-ratelimit bench-soak bench-vicky bench-compare clean
 
 install: $(STAMP) models
@@ -29,16 +29,21 @@ up: install            ## run the service in the foreground (Ctrl-C stops it)
 down: install          ## stop what `vokaflow up --detach` started
 	$(BIN)/vokaflow down
 
-# Packages that start stacks of their own, and those on the session's stack
-# (tests/conftest.py). Each head `up` starts gets ports of its own (testing/stack.py), so
-# the two groups run side by side.
-OWN_STACK_TESTS := tests/foreground tests/cluster tests/cluster_auth tests/chaos_node_loss
-SESSION_STACK_TESTS := tests/integration tests/security tests/chaos
+# Two pytest runs side by side, each head `up` starts on ports of its own (testing/stack.py):
+# the packages that start stacks of their own, then tests/security on a session stack of
+# that run (SECURITY_STACK_PORTS); and tests/integration, then tests/chaos, on the other
+# run's session stack. tests/conftest.py sets the order within a run.
+OWN_STACKS_THEN_SECURITY := tests/foreground tests/cluster tests/cluster_auth \
+	tests/chaos_node_loss tests/security
+SESSION_STACK_TESTS := tests/integration tests/chaos
+SECURITY_STACK_PORTS := VOKAFLOW_TEST_PORT=8791 VOKAFLOW_TEST_RAY_PORT=6401 \
+	VOKAFLOW_TEST_DASHBOARD_PORT=8276 VOKAFLOW_TEST_METRICS_PORT=8782 VOKAFLOW_TEST_SMTP_PORT=8826
 
-# The stack tiers mostly wait (for `up`, `down`, tasks that sleep): the lower tiers run beside
+# The stack runs mostly wait (for `up`, `down`, tasks that sleep): the lower tiers run beside
 # them, one after another, each with redis-servers on free ports of its own.
 test: install          ## every tier; each runs even if another failed; output kept per tier
-	$(MAKE) --keep-going --jobs=3 --output-sync=target lower-tiers own-stacks session-stack
+	$(MAKE) --keep-going --jobs=3 --output-sync=target lower-tiers own-stacks-then-security \
+		session-stack
 
 lower-tiers: install   ## unit, Ray as a library, Redis, API: lowest first, each even if one failed
 	status=0; for tier in unit ray-library redis-tier api-tier; do $(MAKE) $$tier || status=1; done; \
@@ -56,13 +61,13 @@ redis-tier: install    ## Lua scripts and stores on the embedded redis-server, n
 api-tier: install      ## the FastAPI app in-process on the embedded Redis, no Ray or Serve
 	$(BIN)/pytest tests/api
 
-stack-tier: install    ## what needs Ray or Serve: whole stacks (`vokaflow up`), both groups at once
-	$(MAKE) --keep-going --jobs=2 --output-sync=target own-stacks session-stack
+stack-tier: install    ## what needs Ray or Serve: whole stacks (`vokaflow up`), both runs at once
+	$(MAKE) --keep-going --jobs=2 --output-sync=target own-stacks-then-security session-stack
 
-own-stacks: install    ## the packages with stacks of their own, in tests/conftest.py's order
-	$(BIN)/pytest $(OWN_STACK_TESTS)
+own-stacks-then-security: install  ## stacks of their own, then security on a session stack
+	$(SECURITY_STACK_PORTS) $(BIN)/pytest $(OWN_STACKS_THEN_SECURITY)
 
-session-stack: install ## the tests on the session's stack, chaos last (tests/conftest.py)
+session-stack: install ## integration, then chaos, on the session's stack (tests/conftest.py)
 	$(BIN)/pytest $(SESSION_STACK_TESTS)
 
 integration: install

@@ -3,11 +3,13 @@
 Its Redis is a redis-server these tests own (``stack_redis``), so that the chaos package
 can stop and restart it; keys live under a fresh prefix. Every stack's head gets ports of
 its own where Ray and Serve fix them (``vokaflow.testing.stack.ports_of_its_own``), so `make
-test` runs the packages with stacks of their own and those on the session's stack as two
-pytest runs side by side. Within a run, ``pytest_collection_modifyitems`` sets the order: the
-packages with a stack of their own in OWN_STACK_PACKAGES's order; then the tests on the
-session's stack; the chaos package last, as its faults (a Redis restart, a scheduler kill,
-and last of all `down` and `up`) would disturb any test after them.
+test` runs two pytest runs side by side (see the Makefile): the packages with stacks of
+their own, then tests/security on a session stack of that run (on other ports, given in the
+environment); and tests/integration, then tests/chaos, on the other run's. Within a run,
+``pytest_collection_modifyitems`` sets the order: the packages with a stack of their own in
+OWN_STACK_PACKAGES's order; then the tests on the session's stack; the chaos package last,
+as its faults (a Redis restart, a scheduler kill, and last of all `down` and `up`) would
+disturb any test after them.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 POSTGRES_ROLE = "vokaflow_it"
 POSTGRES_URL = POSTGRES_ADMIN_URL.replace("postgres@", f"{POSTGRES_ROLE}@", 1)
 POSTGRES_UNSAFE_ROLE = "vokaflow_it_unsafe"
+ROLES_LOCK = 0x766F6B61  # the advisory lock ensure_postgres_role holds
 POSTGRES_UNSAFE_URL = POSTGRES_ADMIN_URL.replace("postgres@", f"{POSTGRES_UNSAFE_ROLE}@", 1)
 SMTP_PORT = int(os.environ.get("VOKAFLOW_TEST_SMTP_PORT", "8825"))  # tests start the server
 NOTIFY_WEBHOOK_SECRET = "test-notify-secret"
@@ -138,6 +141,8 @@ def ensure_postgres_role() -> None:
 
     engine = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
+        # two stack runs at once (`make test`) would race to create the roles and grant
+        connection.exec_driver_sql("SELECT pg_advisory_lock(%s)", (ROLES_LOCK,))
         for role in (POSTGRES_ROLE, POSTGRES_UNSAFE_ROLE):
             exists = connection.exec_driver_sql(
                 "SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)
@@ -156,6 +161,7 @@ def ensure_postgres_role() -> None:
             "GRANT EXECUTE ON FUNCTION pg_terminate_backend(integer, bigint), "
             f"pg_cancel_backend(integer), pg_advisory_lock(bigint) TO {POSTGRES_UNSAFE_ROLE}"
         )
+        connection.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (ROLES_LOCK,))
     engine.dispose()
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -20,8 +19,7 @@ from vokaflow.ratelimit.bucket import RateLimit
 from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule
 from vokaflow.store.batch_store import BatchRecord, BatchStore
 from vokaflow.store.dead_letters import DeadLetterStore
-from vokaflow.store.dispatch_store import CLAIM_ROUND_TASKS, ClaimRequest, DispatchStore
-from vokaflow.store.errors import StoreUnavailable
+from vokaflow.store.dispatch_store import ClaimRequest, DispatchStore
 from vokaflow.store.keys import Keys
 from vokaflow.store.rate_limits import InMemoryRateLimiter, RedisRateLimiter
 from vokaflow.store.task_store import TaskStore
@@ -238,48 +236,3 @@ async def test_a_batch_committed_but_not_announced_is_announced_by_its_finisher(
     messages = [await pubsub.get_message(timeout=1) for _ in range(2)]
     assert any(m and m["type"] == "message" and m["data"] == "b3" for m in messages)
     await pubsub.aclose()
-
-
-async def test_a_claim_larger_than_a_round_takes_every_task_best_first(redis_and_keys):
-    client, keys = redis_and_keys
-    tasks, dispatch = TaskStore(client, keys), DispatchStore(client, keys)
-    now = time.time()
-    queued = [_task(keys, Priority.NORMAL, now - 60 + i * 0.01) for i in range(1500)]
-    await tasks.submit(queued)
-    partitions = sorted({t.partition for t in queued})
-    claims = [ClaimRequest(WorkerType.GENERAL_PURPOSE, p, float("inf"), 1500) for p in partitions]
-    claimed = await dispatch.claim(claims, now)
-    assert sorted(c.task_id for c in claimed) == sorted(t.task_id for t in queued)
-    for partition in partitions:
-        mine = [c.spec.created_at for c in claimed if c.spec.partition == partition]
-        assert mine == sorted(mine)  # oldest first within a partition, across rounds
-
-
-async def test_when_redis_fails_after_a_round_the_tasks_claimed_so_far_are_returned(
-    redis_and_keys, monkeypatch: pytest.MonkeyPatch
-):
-    client, keys = redis_and_keys
-    tasks, dispatch = TaskStore(client, keys), DispatchStore(client, keys)
-    now = time.time()
-    queued = [_task(keys, Priority.NORMAL, now) for _ in range(600)]
-    await tasks.submit(queued)
-    per_partition = Counter(t.partition for t in queued)
-    claims = [
-        ClaimRequest(WorkerType.GENERAL_PURPOSE, p, float("inf"), n)
-        for p, n in sorted(per_partition.items())
-    ]
-    real_round = dispatch._claim_round
-    rounds = 0
-
-    async def failing_after_one(requests, now_s):
-        nonlocal rounds
-        rounds += 1
-        if rounds > 1:
-            raise StoreUnavailable("redis", "gone")
-        return await real_round(requests, now_s)
-
-    monkeypatch.setattr(dispatch, "_claim_round", failing_after_one)
-    claimed = await dispatch.claim(claims, now)
-    assert len(claimed) == CLAIM_ROUND_TASKS
-    running = await client.zrange(keys.running(claimed[0].spec.partition), 0, -1)
-    assert claimed[0].task_id in running

@@ -6,7 +6,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -14,16 +14,10 @@ import redis.asyncio as aioredis
 from vokaflow.domain import Priority, TaskField, TaskStatus, WorkerType
 from vokaflow.domain.priority import LEVEL_WEIGHT
 from vokaflow.domain.task import ClaimedTask, Outcome
-from vokaflow.store.errors import StoreUnavailable
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import LuaScripts, is_cluster, redis_boundary
 
 RELEASE_BATCH = 1000
-# At most this many tasks claimed per round trip. Redis runs one client's pipelined scripts
-# back to back, and a claim costs tens of microseconds a task on loaded cores: a pass that
-# claimed thousands in one pipeline held every other client (a due release, a submit) for
-# 100-460 ms (benchmarks/delayed's slow log).
-CLAIM_ROUND_TASKS = 256
 
 
 @dataclass(frozen=True)
@@ -45,25 +39,6 @@ _CLAIM_ROW = (
     TaskField.SYSTEM_RETRIES,
     TaskField.REQUEUED_AT,
 )
-
-
-def claim_rounds(requests: Sequence[ClaimRequest], most: int) -> list[list[ClaimRequest]]:
-    """The claims cut into rounds of at most ``most`` tasks, in their order: a claim larger
-    than that becomes several of the same partition and bound, which take its tasks in
-    turn."""
-    rounds: list[list[ClaimRequest]] = [[]]
-    room = most
-    for request in requests:
-        left = request.count
-        while left > 0:
-            if room == 0:
-                rounds.append([])
-                room = most
-            take = min(left, room)
-            rounds[-1].append(replace(request, count=take))
-            left -= take
-            room -= take
-    return [claims for claims in rounds if claims]
 
 
 def _claimed(row: list[Any], worker_type: WorkerType) -> ClaimedTask:
@@ -138,24 +113,8 @@ class DispatchStore:
             for wt, flat in zip(pools, replies, strict=True)
         }
 
-    async def claim(self, requests: Sequence[ClaimRequest], now_s: float) -> list[ClaimedTask]:
-        """The claims, CLAIM_ROUND_TASKS tasks a round trip at most. If Redis fails after a
-        round, what the earlier rounds claimed is returned, to be run: it is in the running
-        set already."""
-        claimed: list[ClaimedTask] = []
-        for number, claims in enumerate(claim_rounds(requests, CLAIM_ROUND_TASKS)):
-            try:
-                claimed += await self._claim_round(claims, now_s)
-            except StoreUnavailable:
-                if number == 0:
-                    raise
-                break
-        return claimed
-
     @redis_boundary
-    async def _claim_round(
-        self, requests: Sequence[ClaimRequest], now_s: float
-    ) -> list[ClaimedTask]:
+    async def claim(self, requests: Sequence[ClaimRequest], now_s: float) -> list[ClaimedTask]:
         pipe = self.redis.pipeline(transaction=False)
         for request in requests:
             keys = [

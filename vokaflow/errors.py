@@ -9,6 +9,7 @@
     │   ├── Conflict                409 conflict
     │   ├── PayloadTooLarge         413 payload_too_large
     │   ├── RateLimited             429 rate_limit_exceeded details.retry_after, Retry-After
+    │   │   ├── SlaUnreachable      429 for sla_policy "reject" past the priority's SLA
     │   │   └── TooManyAuthFailures 429 for a client whose credentials keep failing
     │   ├── ServiceUnavailable      503 service_unavailable details.component
     │   └── InternalError           500 internal_server_error with an error_id
@@ -21,6 +22,7 @@ ServiceUnavailable (vokaflow.api.errors).
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
@@ -119,6 +121,27 @@ class RateLimited(ApiError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_s)}
+
+
+class SlaUnreachable(RateLimited):
+    """A submit with sla_policy "reject" whose task would start past its priority's SLA."""
+
+    def __init__(
+        self, priority: str, sla_s: float, start_in_s: float, ahead: int, ready_at_s: float
+    ) -> None:
+        retry_after_s = max(1, math.ceil(start_in_s - sla_s))
+        ApiError.__init__(
+            self,
+            f"This {priority} task would start about {start_in_s:.1f} s after it is ready, "
+            f"past its SLA of {sla_s:g} s (sla_policy reject); nothing was written",
+            {
+                "retry_after": retry_after_s,
+                "estimated_start": iso_forecast(ready_at_s + start_in_s),
+                "sla_seconds": sla_s,
+                "queue_position": ahead,
+            },
+        )
+        self.retry_after_s = retry_after_s
 
 
 class TooManyAuthFailures(RateLimited):

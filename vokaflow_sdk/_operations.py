@@ -85,12 +85,15 @@ def submit_task(
     idempotency_key: str | None = None,
     run_at: datetime | str | None = None,
     delay_seconds: float | None = None,
+    sla_policy: str | None = None,
     **extra: Any,
 ) -> Plan[TaskSubmitResponse]:
     """Submit one task (``POST /api/high-scale-tasks/submit``). With ``idempotency_key``,
     a repeat returns the first task instead of a new one. With ``run_at`` (a datetime, UTC
     when naive, or ISO 8601 text) or ``delay_seconds``, not both, it is ``scheduled`` until
-    then. A task of ``submit_batch`` takes the same two keys."""
+    then. A task of ``submit_batch`` takes the same two keys. With ``sla_policy="reject"``,
+    a task that the measured backlog says would start past its priority's SLA is refused
+    with RateLimitExceeded (its ``retry_after``), and nothing is written."""
     body = _compact(
         {
             "name": name,
@@ -106,6 +109,7 @@ def submit_task(
             "idempotency_key": idempotency_key,
             "run_at": run_at,
             "delay_seconds": delay_seconds,
+            "sla_policy": sla_policy,
         }
     )
     data = yield from call(policy, "POST", f"{TASKS}/submit", json={**body, **extra})

@@ -82,7 +82,8 @@ class PayloadTooLarge(VokaFlowError):
 
 
 class RateLimitExceeded(VokaFlowError):
-    """429: a category's rate limit (or the failed-authentication limit) was hit."""
+    """429: a category's rate limit (or the failed-authentication limit) was hit, or a task
+    submitted with sla_policy="reject" would start past its priority's SLA."""
 
     @property
     def retry_after(self) -> float | None:

@@ -36,6 +36,7 @@ class TaskSubmitResponse(ApiModel):
     priority: str = ""
     partition: int | None = None
     redis_node: str | None = None
+    estimated_start: str | None = None
     estimated_completion: str | None = None
     queue_position: int | None = None
     created_at: str | None = None
@@ -115,6 +116,7 @@ class BatchSubmitResponse(ApiModel):
     successful_tasks: list[BatchTaskRef] = Field(default_factory=list)
     errors: list[BatchTaskError] = Field(default_factory=list)
     execution_mode: str = "parallel"
+    estimated_start: str | None = None  # of its first task
     estimated_completion: str | None = None
 
 

@@ -93,6 +93,11 @@ export interface TaskRequest {
   runAt?: Date | string;
   /** Run it this many seconds from now (status `scheduled` until then). */
   delaySeconds?: number;
+  /**
+   * `reject`: a 429 (a rate-limit error, with retryAfter) instead of a task when the measured
+   * backlog says it would start past its priority's SLA. Single submits only.
+   */
+  slaPolicy?: 'best_effort' | 'reject';
 }
 
 export interface TaskSubmitResponse {
@@ -102,6 +107,8 @@ export interface TaskSubmitResponse {
   priority: Open<Priority>;
   partition: number;
   redisNode: string;
+  /** When it should start, from the measured backlog and pool throughput. */
+  estimatedStart: string;
   estimatedCompletion: string;
   queuePosition: number;
   createdAt: string;
@@ -213,6 +220,8 @@ export interface BatchSubmitResponse {
   successfulTasks: BatchTaskRef[];
   errors: BatchTaskError[];
   executionMode: Open<ExecutionMode>;
+  /** When its first task should start. */
+  estimatedStart: string;
   estimatedCompletion: string;
   [field: string]: unknown;
 }

@@ -15,6 +15,7 @@ SUBMIT_FIELDS = {
     "priority": str,
     "partition": int,
     "redis_node": str,
+    "estimated_start": str,
     "estimated_completion": str,
     "queue_position": int,
     "created_at": str,

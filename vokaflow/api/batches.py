@@ -154,7 +154,7 @@ async def submit_batch(
     admitted, refused = await _admit(services, prepared)
     errors = sorted(errors + refused, key=lambda e: e.index)
     tasks = [task for _, task in admitted]
-    wait_s = 0.0
+    start_s = wait_s = 0.0
     if tasks:
         released = await _held_back(body, services, tasks)
         tasks = [*tasks[:released], *(replace(task, hold=True) for task in tasks[released:])]
@@ -167,8 +167,13 @@ async def submit_batch(
             return await _replay(services, principal, body, batch_id, first, digest, response)
         await _write_and_commit(services, record, tasks)
         gateway_metrics().count_submitted((t.category, t.priority.value) for t in tasks)
-        wait_s = await services.estimated_wait_s(
-            tasks[0].worker_type, tasks[0].function_name, len(tasks), one_at_a_time=released == 1
+        lead = tasks[0]
+        ahead_of_lead = await services.tasks.queue_position(lead.worker_type, lead.score)
+        start_s = await services.estimated_start_s(
+            lead.worker_type, lead.function_name, ahead_of_lead
+        )
+        wait_s = start_s + await services.estimated_wait_s(
+            lead.worker_type, lead.function_name, len(tasks), one_at_a_time=released == 1
         )
     return BatchSubmitResponse(
         batch_id=batch_id,
@@ -185,6 +190,7 @@ async def submit_batch(
         ],
         errors=errors,
         execution_mode=body.execution_mode,
+        estimated_start=iso_forecast(time.time() + start_s),
         estimated_completion=iso_forecast(time.time() + wait_s),
     )
 
@@ -356,6 +362,7 @@ async def _first_answer(
         successful_tasks=refs,
         errors=errors,
         execution_mode=ExecutionMode(record["execution_mode"]),
+        estimated_start=iso_forecast(time.time()),
         estimated_completion=iso_forecast(time.time()),
     )
 

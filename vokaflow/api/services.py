@@ -170,6 +170,24 @@ class Services:
         )
         self._cached.pool_capacity = {wt: int(s.get("capacity", 1)) for wt, s in states.items()}
 
+    async def estimated_start_s(
+        self,
+        worker_type: WorkerType,
+        function_name: str,
+        ahead: int,
+        *,
+        one_at_a_time: bool = False,
+    ) -> float:
+        """How long until the task starts, once ready: the rounds of the pool's measured
+        capacity that the tasks ahead of it fill, times the function's measured mean run
+        time. The one model behind estimated_start, estimated_completion and SLA admission."""
+        await self._refresh_stats()
+        capacity = 1 if one_at_a_time else await self.pool_capacity(worker_type)
+        return (ahead // capacity) * self.mean_run_s(function_name)
+
+    def mean_run_s(self, function_name: str) -> float:
+        return self._cached.function_avg_s.get(function_name, DEFAULT_ESTIMATE_S)
+
     async def estimated_wait_s(
         self,
         worker_type: WorkerType,
@@ -178,11 +196,11 @@ class Services:
         *,
         one_at_a_time: bool = False,
     ) -> float:
-        """Rounds of the pool's capacity ahead of the task, times the function's mean run time."""
-        await self._refresh_stats()
-        capacity = 1 if one_at_a_time else await self.pool_capacity(worker_type)
-        mean_s = self._cached.function_avg_s.get(function_name, DEFAULT_ESTIMATE_S)
-        return (ahead // capacity + 1) * mean_s
+        """Until the task ends, once ready: its start, then its own mean run."""
+        start_s = await self.estimated_start_s(
+            worker_type, function_name, ahead, one_at_a_time=one_at_a_time
+        )
+        return start_s + self.mean_run_s(function_name)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -58,7 +58,14 @@ def prepare_task(
     priority: Priority | None = None,
     batch_id: str | None = None,
     task_id: str | None = None,
+    single: bool = False,
 ) -> TaskSpec:
+    """``single``: a single submit, the one kind that may ask for SLA admission."""
+    if request.sla_policy != "best_effort" and not single:
+        raise ValidationFailed(
+            f"{field_prefix}sla_policy",
+            "sla_policy applies to single submits; here each task is accepted as it comes",
+        )
     entry = allowed_call(
         services, principal, request.function_name, request.args, request.kwargs, field_prefix
     )

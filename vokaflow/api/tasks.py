@@ -26,7 +26,7 @@ from vokaflow.clock import iso_event, iso_forecast
 from vokaflow.domain import Priority, TaskStatus
 from vokaflow.domain.principal import Principal
 from vokaflow.domain.task import TaskField, TaskSpec, task_owner
-from vokaflow.errors import Conflict, NotFound
+from vokaflow.errors import Conflict, NotFound, SlaUnreachable
 from vokaflow.observability.prometheus import gateway_metrics
 
 router = APIRouter(prefix="/api/high-scale-tasks", tags=["tasks"])
@@ -41,7 +41,9 @@ async def submit_task(
 ) -> TaskSubmitResponse:
     await services.ensure_accepting()
     now = time.time()
-    task = prepare_task(body, services, principal, now)
+    task = prepare_task(body, services, principal, now, single=True)
+    if body.sla_policy == "reject":
+        await _admit_by_sla(services, task, now)
     decision, ahead = await services.tasks.submit_one(task, services.rate_limiter)
     if decision is None:
         response.headers["Idempotent-Replayed"] = "true"
@@ -50,7 +52,8 @@ async def submit_task(
         gateway_metrics().count_refused(task.category)
         raise decision.error(task.category)
     gateway_metrics().count_submitted([(task.category, task.priority.value)])
-    wait_s = await services.estimated_wait_s(task.worker_type, task.function_name, ahead)
+    start_s = await services.estimated_start_s(task.worker_type, task.function_name, ahead)
+    ready_at = max(now, task.ready_at)
     return TaskSubmitResponse(
         task_id=task.task_id,
         name=task.name,
@@ -58,11 +61,25 @@ async def submit_task(
         priority=task.priority,
         partition=task.partition,
         redis_node=services.redis_node(task.partition, principal),
-        estimated_completion=iso_forecast(max(now, task.ready_at) + wait_s),
+        estimated_start=iso_forecast(ready_at + start_s),
+        estimated_completion=iso_forecast(
+            ready_at + start_s + services.mean_run_s(task.function_name)
+        ),
         queue_position=ahead,
         created_at=iso_event(now) or "",
         run_at=iso_event(task.run_at),
     )
+
+
+async def _admit_by_sla(services: Services, task: TaskSpec, now: float) -> None:
+    """SlaUnreachable, before anything is written, when the tasks now ahead of this one in
+    its pool would keep it from starting within its priority's SLA of its ready time (a
+    delayed task's backlog at its due time is not known: today's stands in for it)."""
+    ahead = await services.tasks.queue_position(task.worker_type, task.score)
+    start_s = await services.estimated_start_s(task.worker_type, task.function_name, ahead)
+    sla_s = task.priority.sla_seconds
+    if start_s > sla_s:
+        raise SlaUnreachable(task.priority.value, sla_s, start_s, ahead, max(now, task.ready_at))
 
 
 async def _first_submit(
@@ -74,8 +91,8 @@ async def _first_submit(
         raise Conflict(f"Task '{task_id}' expired while being replayed; submit again")
     view = await _status_with_position(services, task_id, record, principal)
     ahead = view.queue_position or 0
-    wait_s = await services.estimated_wait_s(view.worker_type, view.function_name, ahead)
-    ready_at = TaskSpec.from_record(record).ready_at
+    start_s = await services.estimated_start_s(view.worker_type, view.function_name, ahead)
+    ready_at = max(time.time(), TaskSpec.from_record(record).ready_at)
     return TaskSubmitResponse(
         task_id=task_id,
         name=view.name,
@@ -83,7 +100,10 @@ async def _first_submit(
         priority=view.priority,
         partition=view.partition,
         redis_node=view.redis_node,
-        estimated_completion=iso_forecast(max(time.time(), ready_at) + wait_s),
+        estimated_start=iso_forecast(ready_at + start_s),
+        estimated_completion=iso_forecast(
+            ready_at + start_s + services.mean_run_s(view.function_name)
+        ),
         queue_position=ahead,
         created_at=view.created_at,
         run_at=view.run_at,

@@ -62,6 +62,7 @@ class BatchSubmitResponse(BaseModel):
     successful_tasks: list[BatchTaskRef]
     errors: list[BatchTaskError]
     execution_mode: ExecutionMode
+    estimated_start: str  # of its first task
     estimated_completion: str
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -54,6 +54,10 @@ class TaskSubmitRequest(StrictBody):
     # api/submission.py.
     run_at: datetime | None = None
     delay_seconds: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # best_effort: accepted whatever the backlog (as always); reject: a 429 with retry_after
+    # when the measured backlog and pool throughput say it would start past its
+    # priority's SLA. Single submits only.
+    sla_policy: Literal["best_effort", "reject"] = "best_effort"
 
     _upper_priority = field_validator("priority", "worker_type", mode="before")(upper_enum_name)
     _bounded_json = field_validator("args", "kwargs", "metadata")(check_json_value)
@@ -73,6 +77,7 @@ class TaskSubmitResponse(BaseModel):
     priority: Priority
     partition: int
     redis_node: str
+    estimated_start: str
     estimated_completion: str
     queue_position: int
     created_at: str

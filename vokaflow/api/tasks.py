@@ -42,7 +42,7 @@ async def submit_task(
     await services.ensure_accepting()
     now = time.time()
     task = prepare_task(body, services, principal, now, single=True)
-    if body.sla_policy == "reject":
+    if body.sla_policy == "reject" and not await _a_replay(services, body, task):
         await _admit_by_sla(services, task, now)
     decision, ahead = await services.tasks.submit_one(task, services.rate_limiter)
     if decision is None:
@@ -69,6 +69,11 @@ async def submit_task(
         created_at=iso_event(now) or "",
         run_at=iso_event(task.run_at),
     )
+
+
+async def _a_replay(services: Services, body: TaskSubmitRequest, task: TaskSpec) -> bool:
+    """A repeated idempotency key: the first task was admitted, and is answered again."""
+    return bool(body.idempotency_key) and await services.tasks.get(task.task_id) is not None
 
 
 async def _admit_by_sla(services: Services, task: TaskSpec, now: float) -> None:

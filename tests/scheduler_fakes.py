@@ -102,6 +102,7 @@ class FakeTaskStore:
         self.next_due_ms: int | None = None
         self.release_passes: list[int] = []
         self.left_running = 0
+        self.unclaimed: list[float] = []
         self.on_count: Any = None  # called during level_counts (a race with a wake-up)
 
     def add(self, *tasks: ClaimedTask) -> None:
@@ -136,6 +137,10 @@ class FakeTaskStore:
     async def requeue(self, tasks: Sequence[tuple[str, int]], *, solo: bool) -> int:
         self.requeued.append((list(tasks), solo))
         return len(tasks)
+
+    async def requeue_claimed_at(self, now_s: float) -> int:
+        self.unclaimed.append(now_s)
+        return 0
 
     async def requeue_all_running(self) -> int:
         return self.left_running

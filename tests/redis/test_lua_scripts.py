@@ -236,3 +236,27 @@ async def test_a_batch_committed_but_not_announced_is_announced_by_its_finisher(
     messages = [await pubsub.get_message(timeout=1) for _ in range(2)]
     assert any(m and m["type"] == "message" and m["data"] == "b3" for m in messages)
     await pubsub.aclose()
+
+
+async def test_tasks_of_a_claim_whose_reply_was_lost_go_back_and_no_others(redis_and_keys):
+    client, keys = redis_and_keys
+    tasks, dispatch = TaskStore(client, keys), DispatchStore(client, keys)
+    now = time.time()
+    lost, kept = _task(keys, Priority.NORMAL, now - 2), _task(keys, Priority.NORMAL, now - 1)
+    await tasks.submit([lost, kept])
+
+    def everything(task: TaskSpec) -> ClaimRequest:
+        return ClaimRequest(WorkerType.GENERAL_PURPOSE, task.partition, float("inf"), 1)
+
+    lost_at, kept_at = now + 0.123456, now + 0.5
+    await dispatch.claim([everything(lost)], lost_at)  # as if its reply never came
+    await dispatch.claim([everything(kept)], kept_at)  # a claim whose tasks were launched
+    assert await dispatch.requeue_claimed_at(lost_at) == 1
+
+    record = await tasks.get(lost.task_id)
+    assert record[TaskField.STATUS] == "queued"
+    assert (record[TaskField.ATTEMPTS], record[TaskField.SYSTEM_RETRIES]) == ("0", "1")
+    assert (await tasks.get(kept.task_id))[TaskField.STATUS] == "running"
+    (again,) = await dispatch.claim([everything(lost)], now + 1)
+    assert again.task_id == lost.task_id
+    assert await dispatch.requeue_claimed_at(lost_at) == 0  # once

@@ -50,6 +50,8 @@ class Dispatcher:
         self.clock = clock
         self.settings = settings
         self.draining = False
+        # dispatch times of claims that failed: their tasks may be running with no worker
+        self.lost_claims: list[float] = []
 
     async def run(self) -> None:
         while True:
@@ -78,11 +80,18 @@ class Dispatcher:
         }
         if not free:
             return False
+        await self._return_lost_claims()
         requests, sizes = await self._plan(free)
         if not requests:
             return False
         now = self.clock.time()
-        claimed = await self.store.claim(requests, now)
+        try:
+            claimed = await self.store.claim(requests, now)
+        except Exception:
+            # Redis may have run the claim and lost only its reply: those tasks would stay
+            # running with no worker. Their dispatch time finds them once Redis answers.
+            self.lost_claims.append(now)
+            raise
         by_pool: dict[WorkerType, list[ClaimedTask]] = defaultdict(list)
         for task in claimed:
             by_pool[task.spec.worker_type].append(task)
@@ -94,6 +103,13 @@ class Dispatcher:
         # once. One that took less emptied the queues, so the next waits for a wake-up and
         # the coalescing delay, and finds several tasks to pack rather than one.
         return len(claimed) >= sum(request.count for request in requests)
+
+    async def _return_lost_claims(self) -> None:
+        while self.lost_claims:
+            returned = await self.store.requeue_claimed_at(self.lost_claims[0])
+            if returned:
+                log.warning("%d tasks of a claim whose reply was lost went back", returned)
+            self.lost_claims.pop(0)
 
     def _launch_packed(
         self, worker_type: WorkerType, tasks: list[ClaimedTask], size: int, free: tuple[int, int]

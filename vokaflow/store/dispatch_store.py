@@ -197,6 +197,25 @@ class DispatchStore:
         return int(sum(await pipe.execute()))
 
     @redis_boundary
+    async def requeue_claimed_at(self, now_s: float) -> int:
+        """Put back in their queues the tasks a claim with this dispatch time moved to the
+        running sets, when its reply never came (Redis went away mid-call): no worker has
+        them. claim.lua scores them with that time, which no other claim shares."""
+        pipe = self.redis.pipeline(transaction=False)
+        stamp = repr(now_s)
+        for partition in range(self.keys.partitions):
+            pipe.zrangebyscore(self.keys.running(partition), stamp, stamp)
+        ids = [str(task_id) for found in await pipe.execute() for task_id in found]
+        if not ids:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id in ids:
+            pipe.hget(self.keys.task(task_id), TaskField.ATTEMPTS)
+        attempts = await pipe.execute()
+        pairs = [(i, int(a)) for i, a in zip(ids, attempts, strict=True) if a is not None]
+        return await self.requeue(pairs, solo=False)
+
+    @redis_boundary
     async def requeue_all_running(self) -> int:
         """After a scheduler restart: its predecessor's in-flight work is gone with it."""
         pipe = self.redis.pipeline(transaction=False)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.scheduler_fakes import GP, IO, build_rig, claimed
 from vokaflow.domain import Priority, WorkerType
 from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.policy import pack
+from vokaflow.store.errors import StoreUnavailable
 
 
 async def test_tasks_of_a_function_not_yet_seen_to_be_short_go_alone_while_slots_allow():
@@ -203,3 +206,41 @@ def test_a_wake_up_names_its_pools_and_ignores_unknown_ones():
     assert hints.wakeup.is_set()
     hints.hint("*")
     assert hints.maybe_ready == set(WorkerType)
+
+
+async def test_a_claim_whose_reply_was_lost_has_its_tasks_returned_once_redis_answers():
+    """Redis may run a claim and lose only its reply: its tasks would be running with no
+    worker. The next round returns what was claimed at that dispatch time, then goes on."""
+    rig = build_rig()
+    rig.pools(GENERAL_PURPOSE=(8, 8))
+    rig.store.add(claimed())
+    real_claim = rig.store.claim
+
+    async def lost_reply(requests, now_s):
+        raise StoreUnavailable("redis", "connection lost")
+
+    rig.store.claim = lost_reply  # type: ignore[method-assign]
+    with pytest.raises(StoreUnavailable):
+        await rig.core.dispatcher.dispatch_round()
+    lost_at = rig.core.dispatcher.lost_claims[0]
+    rig.store.claim = real_claim  # type: ignore[method-assign]
+    assert await rig.core.dispatcher.dispatch_round()
+    assert rig.store.unclaimed == [lost_at]
+    assert rig.core.dispatcher.lost_claims == []
+    assert len(rig.executor.launches) == 1
+
+
+async def test_a_lost_claim_is_kept_until_its_tasks_could_be_returned():
+    rig = build_rig()
+    rig.pools(GENERAL_PURPOSE=(8, 8))
+    rig.core.dispatcher.lost_claims.append(123.0)
+
+    async def still_down(now_s):
+        raise StoreUnavailable("redis", "down")
+
+    rig.store.requeue_claimed_at = still_down  # type: ignore[method-assign]
+    rig.store.add(claimed())
+    with pytest.raises(StoreUnavailable):
+        await rig.core.dispatcher.dispatch_round()
+    assert rig.core.dispatcher.lost_claims == [123.0]
+    assert rig.executor.launches == []  # nothing new is claimed before the lost ones are back

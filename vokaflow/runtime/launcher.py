@@ -337,6 +337,25 @@ def stop_scheduler_job(settings: Settings, timeout_s: float = 20.0) -> bool:
     return bool(running)
 
 
+SERVE_START_TRIES = 3
+
+
+def start_serve(serve: Any, settings: Settings) -> None:
+    """serve.start, waiting out a proxy that Serve replaced while it started: on loaded cores
+    a proxy can miss its readiness check, and Serve kills it and starts another, while
+    serve.start waits on the one it killed (ActorDiedError)."""
+    from ray.exceptions import ActorDiedError
+
+    for tries_left in reversed(range(SERVE_START_TRIES)):
+        try:
+            serve.start(http_options={"host": settings.host, "port": settings.port})
+            return
+        except ActorDiedError:
+            if not tries_left:
+                raise
+            print("Serve replaced its HTTP proxy while it started; waiting for the new one")
+
+
 def deploy(settings: Settings, redis_url: str) -> None:
     # Ray Serve and the whole API load here only: the CLI's other commands stay light.
     from ray import serve
@@ -347,7 +366,7 @@ def deploy(settings: Settings, redis_url: str) -> None:
     gateway_settings = settings.model_copy(
         update={"jwt_secret": jwt_secret(settings, create=True), **_proxy_trust(settings)}
     )
-    serve.start(http_options={"host": settings.host, "port": settings.port})
+    start_serve(serve, settings)
     app = gateway_app(gateway_settings, redis_url)
     serve.run(app, name=APP_NAME, route_prefix="/", blocking=False)
     deploy_vicky_models(settings, redis_url)

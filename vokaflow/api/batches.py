@@ -172,9 +172,11 @@ async def submit_batch(
         start_s = await services.estimated_start_s(
             lead.worker_type, lead.function_name, ahead_of_lead
         )
-        wait_s = start_s + await services.estimated_wait_s(
+        # then the batch's own rounds, and the last one's run
+        own_rounds_s = await services.estimated_start_s(
             lead.worker_type, lead.function_name, len(tasks), one_at_a_time=released == 1
         )
+        wait_s = start_s + own_rounds_s + services.mean_run_s(lead.function_name)
     return BatchSubmitResponse(
         batch_id=batch_id,
         total_submitted=len(tasks),

@@ -180,27 +180,14 @@ class Services:
     ) -> float:
         """How long until the task starts, once ready: the rounds of the pool's measured
         capacity that the tasks ahead of it fill, times the function's measured mean run
-        time. The one model behind estimated_start, estimated_completion and SLA admission."""
+        time. The one model behind estimated_start, estimated_completion (one mean run
+        more) and SLA admission."""
         await self._refresh_stats()
         capacity = 1 if one_at_a_time else await self.pool_capacity(worker_type)
         return (ahead // capacity) * self.mean_run_s(function_name)
 
     def mean_run_s(self, function_name: str) -> float:
         return self._cached.function_avg_s.get(function_name, DEFAULT_ESTIMATE_S)
-
-    async def estimated_wait_s(
-        self,
-        worker_type: WorkerType,
-        function_name: str,
-        ahead: int,
-        *,
-        one_at_a_time: bool = False,
-    ) -> float:
-        """Until the task ends, once ready: its start, then its own mean run."""
-        start_s = await self.estimated_start_s(
-            worker_type, function_name, ahead, one_at_a_time=one_at_a_time
-        )
-        return start_s + self.mean_run_s(function_name)
 
     async def close(self) -> None:
         await self.redis.aclose()

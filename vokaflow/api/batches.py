@@ -165,10 +165,12 @@ async def submit_batch(
             # the same key raced this request and won
             first = await services.batches.get(batch_id)
             return await _replay(services, principal, body, batch_id, first, digest, response)
-        await _write_and_commit(services, record, tasks)
+        lead_score = (await _write_and_commit(services, record, tasks))[0]
         gateway_metrics().count_submitted((t.category, t.priority.value) for t in tasks)
         lead = tasks[0]
-        ahead_of_lead = await services.tasks.queue_position(lead.worker_type, lead.score)
+        if lead.hold or lead.run_at is not None:
+            lead_score = lead.score  # where it will wait once released
+        ahead_of_lead = await services.tasks.queue_position(lead.worker_type, lead_score)
         start_s = await services.estimated_start_s(
             lead.worker_type, lead.function_name, ahead_of_lead
         )
@@ -265,8 +267,11 @@ def _record(
     )
 
 
-async def _write_and_commit(services: Services, record: BatchRecord, tasks: list[TaskSpec]) -> None:
-    """The steps after begin; each may be repeated by a replay or the scheduler."""
+async def _write_and_commit(
+    services: Services, record: BatchRecord, tasks: list[TaskSpec]
+) -> list[float]:
+    """The steps after begin; each may be repeated by a replay or the scheduler. Returns
+    each task's score where it waits, as TaskStore.submit."""
     fault = functools.partial(services.failpoints.reach, tag=tasks[0].name, subject=record.batch_id)
     fault("batch.after_begin")
     deadline = (
@@ -275,10 +280,11 @@ async def _write_and_commit(services: Services, record: BatchRecord, tasks: list
     listing = functools.partial(
         services.batches.queue_listing, batch_id=record.batch_id, deadline_s=deadline
     )
-    await services.tasks.submit(tasks, also=listing)
+    scores = await services.tasks.submit(tasks, also=listing)
     fault("batch.after_tasks")
     await services.batches.commit(record.batch_id)
     fault("batch.after_commit")
+    return scores
 
 
 async def _replay(

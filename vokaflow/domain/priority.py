@@ -83,6 +83,25 @@ _PRIORITY_BY_LEVEL = {info.level: priority for priority, info in _PRIORITY_INFO.
 LEVEL_WEIGHT = float(2**41)
 
 
+# The highest level a starvation promotion reaches (scheduler.policy.StarvationRule).
+PROMOTION_CEILING = Priority.HIGH.level
+
+# How far one task moves its principal along its level's fair clock (store/lua/lib/
+# fair_score.lua): a principal's queued tasks are spread one quantum apart, another
+# principal's next task lands between them.
+FAIR_QUANTUM_MS = 1
+
+
+def fair_window_ms(level: int) -> int:
+    """How far before now a new task's fair place may lie. The starvation rule reads a
+    task's wait off its score, and waits more than one SLA (factor > 1): within one SLA a
+    task joining a late level is never promoted for a wait it did not have. Levels no
+    promotion reaches take their place unbounded."""
+    if level <= PROMOTION_CEILING:
+        return 2**40
+    return int(Priority.from_level(level).sla_seconds * 1000)
+
+
 def queue_score(priority: Priority, enqueued_at_s: float) -> float:
     return priority.level * LEVEL_WEIGHT + float(int(enqueued_at_s * 1000))
 

@@ -77,6 +77,7 @@ class TaskField:
     RETRY_AT = "retry_at"  # epoch ms of the next attempt, while a retry waits
     REQUEUED_AT = "requeued_at"  # epoch ms a dead letter was sent back to its queue
     RELEASED_AT = "released_at"  # epoch ms a delayed task left its schedule (its lateness)
+    OWNER = "owner"  # the principal, as in the spec: its fair place when a delay ends
     # Written by versions before the score became the one truth; read by nothing.
     LEGACY_PRIORITY = "priority"
     LEGACY_LEVEL = "level"
@@ -163,6 +164,7 @@ class TaskSpec:
             TaskField.WORKER_TYPE: self.worker_type.value,
             TaskField.SCORE: repr(self.score),
             TaskField.ATTEMPTS: "0",
+            **({TaskField.OWNER: self.owner} if self.run_at is not None else {}),
             **({TaskField.BATCH_ID: self.batch_id} if self.batch_id else {}),
         }
         return [item for pair in fields.items() for item in pair]

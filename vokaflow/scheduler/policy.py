@@ -8,13 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vokaflow.domain import ExecutionMode, Priority, WorkerType
-from vokaflow.domain.priority import level_upper_bound
+from vokaflow.domain.priority import PROMOTION_CEILING, level_upper_bound
 from vokaflow.domain.task import ClaimedTask
 from vokaflow.store.dispatch_store import ClaimRequest
 
 LEVELS = len(Priority)
 URGENT_LEVELS = (Priority.EMERGENCY.level, Priority.CRITICAL.level)
-PROMOTION_CEILING = Priority.HIGH.level
 
 # Ready tasks per partition and level: counts[partition][level].
 LevelCounts = dict[int, list[int]]

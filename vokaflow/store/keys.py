@@ -68,6 +68,14 @@ class Keys:
     def running(self, partition: int) -> str:
         return f"{self._tagged(partition)}:running"
 
+    def fair_prefix(self, partition: int) -> str:
+        return f"{self._tagged(partition)}:fair:"
+
+    def fair(self, partition: int, worker_type: WorkerType, level: int) -> str:
+        """Zset of where each principal's ready tasks of one pool and level end in the
+        partition's fair order (lib/fair_score.lua)."""
+        return f"{self.fair_prefix(partition)}{worker_type.value}:{level}"
+
     def delayed(self, partition: int) -> str:
         """Zset of the partition's retries waiting out their backoff, by due time (ms)."""
         return f"{self._tagged(partition)}:delayed"

@@ -10,6 +10,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from vokaflow.domain import TaskField, TaskStatus, WorkerType
+from vokaflow.domain.priority import FAIR_QUANTUM_MS, LEVEL_WEIGHT, fair_window_ms
 from vokaflow.domain.task import TaskSpec
 from vokaflow.ratelimit.bucket import Decision
 from vokaflow.store.keys import Keys
@@ -41,20 +42,23 @@ class TaskStore:
     @redis_boundary
     async def submit(
         self, tasks: Sequence[TaskSpec], also: Callable[[Any], None] | None = None
-    ) -> None:
+    ) -> list[float]:
         """Write and enqueue tasks (rate limits already taken) and wake the scheduler, in one
         round trip with whatever ``also`` adds to its pipeline. Held tasks are written but
-        wait for their batch to release them."""
+        wait for their batch to release them. Returns each task's score where it waits (its
+        fair place in its level), 0 for an id that existed."""
         pipe = self.redis.pipeline(transaction=False)
         for task in tasks:
-            keys = [self.keys.task(task.task_id), self._waits_in(task)]
-            args = [task.task_id, self._score_there(task), "1" if task.hold else "0"]
+            keys = [self.keys.task(task.task_id), self._waits_in(task), self._fair_clock(task)]
+            mode = "1" if task.hold else self._enqueue_mode(task)
+            args = [task.task_id, self._score_there(task), mode, *self._fair_args(task)]
             self.lua.queue(pipe, "submit", keys, [*args, *task.to_fields()])
         pools = ",".join(sorted({task.worker_type.value for task in tasks}))
         pipe.execute_command("PUBLISH", self.keys.wakeup_channel, pools)  # as LuaScripts.queue
         if also is not None:
             also(pipe)
-        await pipe.execute()
+        replies = await pipe.execute()
+        return [float(score) for score in replies[: len(tasks)]]
 
     @redis_boundary
     async def submit_one(self, task: TaskSpec, limiter: RateLimiter) -> tuple[Decision | None, int]:
@@ -69,6 +73,7 @@ class TaskStore:
             self.keys.rate_bucket(task.category),
             self.keys.task(task.task_id),
             self._waits_in(task),
+            self._fair_clock(task),
             *(queues if task.run_at is None else []),  # for its position: none ahead yet
         ]
         args = [
@@ -80,6 +85,11 @@ class TaskStore:
             self.keys.wakeup_channel,
             task.worker_type.value,
             self.keys.owner_rate_usage_prefix(task.category, task.owner),
+            self._enqueue_mode(task),
+            LEVEL_WEIGHT,
+            FAIR_QUANTUM_MS,
+            task.owner,
+            fair_window_ms(task.priority.level),
             *task.to_fields(),
         ]
         reply = await self.lua.run("submit_one", keys, args)
@@ -97,16 +107,29 @@ class TaskStore:
         decision = await limiter.take(task.category, 1, partial=False, owner=task.owner)
         if decision.refused:
             return decision, 0
-        await self.submit([task])
+        (score,) = await self.submit([task])
         if task.run_at is not None:
             return decision, 0
-        return decision, await self.queue_position(task.worker_type, task.score)
+        return decision, await self.queue_position(task.worker_type, score)
 
     def _waits_in(self, task: TaskSpec) -> str:
         """A new task's sorted set: its ready queue, or its partition's schedule if delayed."""
         if task.run_at is None:
             return self.keys.queue(task.partition, task.worker_type)
         return self.keys.scheduled(task.partition)
+
+    def _fair_clock(self, task: TaskSpec) -> str:
+        return self.keys.fair(task.partition, task.worker_type, task.priority.level)
+
+    @staticmethod
+    def _enqueue_mode(task: TaskSpec) -> str:
+        """'0': at its fair place in its level; '2': a delayed task, at its run_at on the
+        schedule (its fair place is found when it is released)."""
+        return "0" if task.run_at is None else "2"
+
+    @staticmethod
+    def _fair_args(task: TaskSpec) -> list[Any]:
+        return [LEVEL_WEIGHT, task.owner, FAIR_QUANTUM_MS, fair_window_ms(task.priority.level)]
 
     @staticmethod
     def _score_there(task: TaskSpec) -> float:

@@ -96,6 +96,7 @@ class FakeTaskStore:
         self.claims: list[list[ClaimRequest]] = []
         self.requeued: list[tuple[list[tuple[str, int]], bool]] = []
         self.promotions: list[tuple[int, list[int], int]] = []
+        self.concurrency_sweeps = 0
         self.started: list[tuple[list[str], int, float]] = []
         self.beats: list[tuple[float, dict[WorkerType, dict[str, float]], int]] = []
         self.due_retries = 0
@@ -151,6 +152,10 @@ class FakeTaskStore:
 
     async def promote_starving(self, now_ms: int, waits: Sequence[int], top_level: int) -> int:
         self.promotions.append((now_ms, list(waits), top_level))
+        return 0
+
+    async def sweep_concurrency_keys(self) -> int:
+        self.concurrency_sweeps += 1
         return 0
 
     async def mark_started(self, task_ids: Sequence[str], worker_pid: int, started_at: float):

@@ -86,6 +86,8 @@ def submit_task(
     run_at: datetime | str | None = None,
     delay_seconds: float | None = None,
     sla_policy: str | None = None,
+    concurrency_key: str | None = None,
+    max_concurrency: int | None = None,
     **extra: Any,
 ) -> Plan[TaskSubmitResponse]:
     """Submit one task (``POST /api/high-scale-tasks/submit``). With ``idempotency_key``,
@@ -93,7 +95,9 @@ def submit_task(
     when naive, or ISO 8601 text) or ``delay_seconds``, not both, it is ``scheduled`` until
     then. A task of ``submit_batch`` takes the same two keys. With ``sla_policy="reject"``,
     a task that the measured backlog says would start past its priority's SLA is refused
-    with RateLimitExceeded (its ``retry_after``), and nothing is written."""
+    with RateLimitExceeded (its ``retry_after``), and nothing is written. With
+    ``concurrency_key`` and ``max_concurrency``, at most that many of your tasks with that key
+    run at once; the rest wait, keeping their place."""
     body = _compact(
         {
             "name": name,
@@ -110,6 +114,8 @@ def submit_task(
             "run_at": run_at,
             "delay_seconds": delay_seconds,
             "sla_policy": sla_policy,
+            "concurrency_key": concurrency_key,
+            "max_concurrency": max_concurrency,
         }
     )
     data = yield from call(policy, "POST", f"{TASKS}/submit", json={**body, **extra})

@@ -77,6 +77,8 @@ class TaskStatusResponse(ApiModel):
     retry_at: str | None = None
     run_at: str | None = None  # a delayed task's due time (UTC); status "scheduled" until then
     progress: dict[str, Any] | None = None
+    concurrency_key: str | None = None
+    max_concurrency: int | None = None
 
     @property
     def is_terminal(self) -> bool:

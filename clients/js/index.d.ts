@@ -98,6 +98,12 @@ export interface TaskRequest {
    * backlog says it would start past its priority's SLA. Single submits only.
    */
   slaPolicy?: 'best_effort' | 'reject';
+  /**
+   * At most `maxConcurrency` of your tasks with this key run at once, across the cluster;
+   * the rest wait, keeping their place. Both or neither.
+   */
+  concurrencyKey?: string;
+  maxConcurrency?: number;
 }
 
 export interface TaskSubmitResponse {
@@ -157,6 +163,8 @@ export interface TaskStatusResponse {
   runAt?: string | null;
   /** What the function last reported, as it is (keys are not renamed). */
   progress?: Record<string, unknown> | null;
+  concurrencyKey?: string | null;
+  maxConcurrency?: number | null;
   [field: string]: unknown;
 }
 

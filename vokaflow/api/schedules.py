@@ -274,6 +274,8 @@ def _view(schedule: Schedule, runs: list[ScheduleRun] | None = None) -> Schedule
             timeout=t.timeout_s,
             retry_count=t.max_retries,
             metadata=t.metadata,
+            concurrency_key=t.concurrency_key or None,
+            max_concurrency=t.max_concurrency or None,
         ),
         cron=rule.cron,
         timezone=rule.timezone,

@@ -11,7 +11,7 @@ from vokaflow.api.services import Services
 from vokaflow.domain import Priority
 from vokaflow.domain.idempotency import idempotent_id
 from vokaflow.domain.principal import Principal
-from vokaflow.domain.task import TaskSpec
+from vokaflow.domain.task import TaskSpec, concurrency_name, id_in_partition
 from vokaflow.errors import ValidationFailed
 from vokaflow.functions.arguments import ArgumentError
 from vokaflow.functions.registry import RegisteredFunction
@@ -61,6 +61,13 @@ def prepare_task(
     single: bool = False,
 ) -> TaskSpec:
     """``single``: a single submit, the one kind that may ask for SLA admission."""
+    if (request.concurrency_key is None) != (request.max_concurrency is None):
+        missing = "max_concurrency" if request.max_concurrency is None else "concurrency_key"
+        raise ValidationFailed(
+            f"{field_prefix}{missing}",
+            "concurrency_key and max_concurrency go together: the key names what is capped, "
+            "max_concurrency how many of it may run at once",
+        )
     if request.sla_policy != "best_effort" and not single:
         raise ValidationFailed(
             f"{field_prefix}sla_policy",
@@ -89,6 +96,10 @@ def prepare_task(
             if request.idempotency_key
             else str(uuid.uuid4())
         )
+    if request.concurrency_key is not None:
+        # all of a key's tasks in one partition, with the key's state (lib/concurrency.lua)
+        home = services.keys.partition(concurrency_name(principal.name, request.concurrency_key))
+        task_id = id_in_partition(task_id, home, services.keys.partition)
     settings = services.settings
     return TaskSpec(
         task_id=task_id,
@@ -110,4 +121,6 @@ def prepare_task(
         batch_id=batch_id or "",
         data_scope=principal.data_scope,
         run_at=due_time(request, settings, now_s, field_prefix),
+        concurrency_key=request.concurrency_key or "",
+        max_concurrency=request.max_concurrency or 0,
     )

@@ -37,4 +37,6 @@ def task_status_view(record: dict[str, str], redis_node: str) -> TaskStatusRespo
         progress=task.progress,
         retry_at=iso_event(task.retry_at),
         run_at=iso_event(spec.run_at),
+        concurrency_key=spec.concurrency_key or None,
+        max_concurrency=spec.max_concurrency or None,
     )

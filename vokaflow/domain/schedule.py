@@ -198,6 +198,8 @@ class TaskTemplate:
     max_retries: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
     data_scope: str = ""
+    concurrency_key: str = ""
+    max_concurrency: int = 0
 
     @classmethod
     def of(cls, task: TaskSpec) -> TaskTemplate:
@@ -221,6 +223,14 @@ class TaskTemplate:
             "max_retries": self.max_retries,
             "metadata": self.metadata,
             "data_scope": self.data_scope,
+            **(
+                {
+                    "concurrency_key": self.concurrency_key,
+                    "max_concurrency": self.max_concurrency,
+                }
+                if self.concurrency_key
+                else {}
+            ),
         }
 
     @classmethod
@@ -237,6 +247,8 @@ class TaskTemplate:
             max_retries=int(data.get("max_retries") or 0),
             metadata=dict(data.get("metadata") or {}),
             data_scope=str(data.get("data_scope") or ""),
+            concurrency_key=str(data.get("concurrency_key") or ""),
+            max_concurrency=int(data.get("max_concurrency") or 0),
         )
 
 

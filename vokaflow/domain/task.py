@@ -6,9 +6,10 @@ and JSON edges; everything between them passes the types below."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -78,6 +79,10 @@ class TaskField:
     REQUEUED_AT = "requeued_at"  # epoch ms a dead letter was sent back to its queue
     RELEASED_AT = "released_at"  # epoch ms a delayed task left its schedule (its lateness)
     OWNER = "owner"  # the principal, as in the spec: its fair place when a delay ends
+    # The owner's concurrency key as a name of its own (TaskSpec.concurrency_name) and its
+    # cap, read by store/lua/lib/concurrency.lua
+    CONCURRENCY = "concurrency"
+    MAX_CONCURRENCY = "max_concurrency"
     # Written by versions before the score became the one truth; read by nothing.
     LEGACY_PRIORITY = "priority"
     LEGACY_LEVEL = "level"
@@ -113,6 +118,14 @@ class TaskSpec:
     # epoch s before which it must not run; None runs it now. Its queue wait, hence its
     # SLA, counts from here.
     run_at: float | None = None
+    # at most max_concurrency tasks of the owner's concurrency_key run at once ("": no cap)
+    concurrency_key: str = ""
+    max_concurrency: int = 0
+
+    @property
+    def concurrency_name(self) -> str:
+        """Where the key's state lives: one owner's key is never another owner's."""
+        return concurrency_name(self.owner, self.concurrency_key) if self.concurrency_key else ""
 
     @property
     def score(self) -> float:
@@ -152,6 +165,14 @@ class TaskSpec:
                 "owner": self.owner,
                 **({"data_scope": self.data_scope} if self.data_scope else {}),
                 **({"run_at": self.run_at} if self.run_at is not None else {}),
+                **(
+                    {
+                        "concurrency_key": self.concurrency_key,
+                        "max_concurrency": self.max_concurrency,
+                    }
+                    if self.concurrency_key
+                    else {}
+                ),
             },
             separators=(",", ":"),
         )
@@ -165,6 +186,14 @@ class TaskSpec:
             TaskField.SCORE: repr(self.score),
             TaskField.ATTEMPTS: "0",
             **({TaskField.OWNER: self.owner} if self.run_at is not None else {}),
+            **(
+                {
+                    TaskField.CONCURRENCY: self.concurrency_name,
+                    TaskField.MAX_CONCURRENCY: str(self.max_concurrency),
+                }
+                if self.concurrency_key
+                else {}
+            ),
             **({TaskField.BATCH_ID: self.batch_id} if self.batch_id else {}),
         }
         return [item for pair in fields.items() for item in pair]
@@ -194,6 +223,8 @@ class TaskSpec:
             data_scope=str(spec.get("data_scope") or ""),
             batch_id=record.get(TaskField.BATCH_ID) or "",
             run_at=float(spec["run_at"]) if spec.get("run_at") is not None else None,
+            concurrency_key=str(spec.get("concurrency_key") or ""),
+            max_concurrency=int(spec.get("max_concurrency") or 0),
         )
 
     @classmethod
@@ -317,6 +348,26 @@ class Outcome:
             TaskField.ERROR,
             json.dumps(self.error),
         ]
+
+
+# The highest max_concurrency: cc_sweep.lua reads each running task of a full key.
+MAX_CONCURRENCY = 1000
+
+
+def concurrency_name(owner: str, key: str) -> str:
+    return hashlib.sha256(f"{owner}\0{key}".encode()).hexdigest()[:32]
+
+
+def id_in_partition(task_id: str, partition: int, partition_of: Callable[[str], int]) -> str:
+    """``task_id``, or the first of ``task_id.1``, ``task_id.2``... that lands in
+    ``partition``: every task of one concurrency key is kept in the partition of the key's
+    name, so one script sees all of the key's state (store/lua/lib/concurrency.lua).
+    Deterministic, so a replay finds the same id."""
+    candidate, suffix = task_id, 0
+    while partition_of(candidate) != partition:
+        suffix += 1
+        candidate = f"{task_id}.{suffix}"
+    return candidate
 
 
 def task_owner(spec_json: str) -> str | None:

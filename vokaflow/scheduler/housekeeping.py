@@ -67,6 +67,7 @@ class Housekeeper:
             self.owners_indexed = True
         waits = [self.starvation.wait_before_promotion_ms(level) for level in range(len(Priority))]
         await self.store.promote_starving(now_ms, waits, PROMOTION_CEILING)
+        await self.store.sweep_concurrency_keys()
         await self.batches.expire_due(now_ms)
         await self.batches.finish_interrupted(now - self.settings.batch_submit_grace_s)
         await self.dead_letters.forget_expired(now_ms)

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from vokaflow.config import Settings
 from vokaflow.domain.schedule import Schedule, fire_task_id, plan_fire
-from vokaflow.domain.task import TaskSpec
+from vokaflow.domain.task import TaskSpec, concurrency_name, id_in_partition
 from vokaflow.scheduler.ports import Clock, Metrics, Schedules
 from vokaflow.store.rate_limits import RateLimiter
 from vokaflow.store.schedules import Fire
@@ -82,11 +82,7 @@ class ScheduleFirer:
         if schedule.next_fire is None or schedule.next_fire > now:  # changed since the read
             return False
         plan = plan_fire(schedule, now, self.grace_s)
-        task_id = (
-            ""
-            if plan.fire_at is None
-            else fire_task_id(schedule.owner, schedule.schedule_id, plan.fire_at)
-        )
+        task_id = "" if plan.fire_at is None else self._task_id(schedule, plan.fire_at)
         claimed = await self.schedules.claim(schedule, plan.next_fire, plan.fire_at, task_id, now)
         if claimed and plan.skipped:
             self._count("skipped", plan.skipped)
@@ -105,7 +101,7 @@ class ScheduleFirer:
         if schedule is None:  # deleted after the claim: nothing to run
             await self.schedules.submitted(fire)
             return 0
-        task_id = fire_task_id(schedule.owner, schedule.schedule_id, fire.fire_at)
+        task_id = self._task_id(schedule, fire.fire_at)
         task = schedule.task(fire.fire_at, task_id, self.partition_of(task_id), now)
         retry_after_s = await self.submit(task)
         if retry_after_s is not None:
@@ -115,6 +111,15 @@ class ScheduleFirer:
         await self.schedules.submitted(fire)
         self._count("submitted")
         return 1
+
+    def _task_id(self, schedule: Schedule, fire_at: int) -> str:
+        """A fire's task id; with a concurrency key, in the key's partition, as the API's."""
+        task_id = fire_task_id(schedule.owner, schedule.schedule_id, fire_at)
+        key = schedule.template.concurrency_key
+        if not key:
+            return task_id
+        home = self.partition_of(concurrency_name(schedule.owner, key))
+        return id_in_partition(task_id, home, self.partition_of)
 
     def _count(self, outcome: str, n: int = 1) -> None:
         if self.metrics is None:

@@ -84,6 +84,7 @@ class DispatchStore:
             "release_due",
             "release_held",
             "promote",
+            "cc_sweep",
         )
         self.lua = LuaScripts(client, scripts)
 
@@ -127,6 +128,7 @@ class DispatchStore:
                 request.count,
                 repr(now_s),
                 self.keys.task_prefix(request.partition),
+                self.keys.partition_prefix(request.partition),
             ]
             self.lua.queue(pipe, "claim", keys, args)
         replies = await pipe.execute()
@@ -155,13 +157,20 @@ class DispatchStore:
                 self.retention_ms,
                 dead,
                 now_ms,
+                self.keys.partition_prefix(partition),
                 *outcome.to_fields(),
             ]
             self.lua.queue(pipe, "finish", keys, args)
         for retry in retries:
             outcome = retry.outcome
             keys = [*self._task_and_running(outcome.task_id), self._delayed_of(outcome.task_id)]
-            args = [outcome.task_id, outcome.attempt, retry.ready_at_ms, *outcome.retry_fields()]
+            args = [
+                outcome.task_id,
+                outcome.attempt,
+                retry.ready_at_ms,
+                self.keys.partition_prefix(self.keys.partition(outcome.task_id)),
+                *outcome.retry_fields(),
+            ]
             self.lua.queue(pipe, "retry", keys, args)
         self._count_run_times(pipe, finished)
         if finished:
@@ -193,7 +202,12 @@ class DispatchStore:
             by_partition[self.keys.partition(task_id)].extend([task_id, attempt])
         pipe = self.redis.pipeline(transaction=False)
         for partition, pairs in by_partition.items():
-            args = [*self._prefixes(partition), "1" if solo else "0", *pairs]
+            args = [
+                *self._prefixes(partition),
+                "1" if solo else "0",
+                *self._part(partition),
+                *pairs,
+            ]
             self.lua.queue(pipe, "requeue", [self.keys.running(partition)], args)
         return int(sum(await pipe.execute()))
 
@@ -221,7 +235,7 @@ class DispatchStore:
         """After a scheduler restart: its predecessor's in-flight work is gone with it."""
         pipe = self.redis.pipeline(transaction=False)
         for partition in range(self.keys.partitions):
-            args = [*self._prefixes(partition), "0"]
+            args = [*self._prefixes(partition), "0", *self._part(partition)]
             self.lua.queue(pipe, "requeue", [self.keys.running(partition)], args)
         return int(sum(await pipe.execute()))
 
@@ -277,6 +291,16 @@ class DispatchStore:
         return int(sum(await pipe.execute()))
 
     @redis_boundary
+    async def sweep_concurrency_keys(self) -> int:
+        """cc_sweep.lua on every partition: running ids of concurrency keys whose task no
+        longer runs are forgotten, and waiting tasks go back to their queues while their key
+        has room. Returns how many went back."""
+        pipe = self.redis.pipeline(transaction=False)
+        for partition in range(self.keys.partitions):
+            self.lua.queue(pipe, "cc_sweep", [], self._part(partition))
+        return int(sum(await pipe.execute()))
+
+    @redis_boundary
     async def mark_started(
         self, task_ids: Sequence[str], worker_pid: int, started_at: float
     ) -> None:
@@ -298,6 +322,9 @@ class DispatchStore:
             self.keys.pool_states, mapping={wt.value: json.dumps(s) for wt, s in pools.items()}
         )
         await pipe.execute()
+
+    def _part(self, partition: int) -> list[str]:
+        return [self.keys.partition_prefix(partition)]
 
     def _task_and_running(self, task_id: str) -> list[str]:
         return [self.keys.task(task_id), self.keys.running(self.keys.partition(task_id))]

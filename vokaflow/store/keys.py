@@ -35,6 +35,11 @@ class Keys:
     def _tagged(self, partition: int) -> str:
         return f"{self.prefix}:{{p{partition}}}"
 
+    def partition_prefix(self, partition: int) -> str:
+        """What every key of the partition begins with: scripts that reach several kinds of
+        its keys by name (lib/concurrency.lua) take this."""
+        return f"{self._tagged(partition)}:"
+
     def task_prefix(self, partition: int) -> str:
         return f"{self._tagged(partition)}:task:"
 

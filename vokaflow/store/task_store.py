@@ -195,7 +195,15 @@ class TaskStore:
             self.keys.scheduled(partition),
         ]
         queues = self.keys.queue_prefix(partition)
-        return keys, [task_id, repr(now_s), queues, status, error_json, self.retention_ms]
+        return keys, [
+            task_id,
+            repr(now_s),
+            queues,
+            status,
+            error_json,
+            self.retention_ms,
+            self.keys.partition_prefix(partition),
+        ]
 
     @redis_boundary
     async def terminate_many(

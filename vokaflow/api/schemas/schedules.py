@@ -74,6 +74,8 @@ class ScheduledTask(BaseModel):
     timeout: int
     retry_count: int
     metadata: dict[str, Any] = Field(default_factory=dict)
+    concurrency_key: str | None = None
+    max_concurrency: int | None = None
 
 
 class ScheduleRun(BaseModel):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vokaflow.api.schemas.common import StrictBody, not_a_bool, upper_enum_name
 from vokaflow.domain import Priority, TaskStatus, WorkerType
+from vokaflow.domain.task import MAX_CONCURRENCY
 from vokaflow.payload_limits import check_json_value, check_string
 
 
@@ -58,15 +59,19 @@ class TaskSubmitRequest(StrictBody):
     # when the measured backlog and pool throughput say it would start past its
     # priority's SLA. Single submits only.
     sla_policy: Literal["best_effort", "reject"] = "best_effort"
+    # At most max_concurrency tasks of this principal with this key run at once, across the
+    # cluster; the rest wait, keeping their place in their queue. Both or neither.
+    concurrency_key: str | None = Field(default=None, min_length=1, max_length=256)
+    max_concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
 
     _upper_priority = field_validator("priority", "worker_type", mode="before")(upper_enum_name)
     _bounded_json = field_validator("args", "kwargs", "metadata")(check_json_value)
-    _whole_numbers = field_validator("timeout", "retry_count", "delay_seconds", mode="before")(
-        not_a_bool
-    )
-    _valid_text = field_validator("name", "function_name", "category", "idempotency_key")(
-        lambda text: text if text is None else check_string(text)
-    )
+    _whole_numbers = field_validator(
+        "timeout", "retry_count", "delay_seconds", "max_concurrency", mode="before"
+    )(not_a_bool)
+    _valid_text = field_validator(
+        "name", "function_name", "category", "idempotency_key", "concurrency_key"
+    )(lambda text: text if text is None else check_string(text))
     _iso_text = field_validator("run_at", mode="before")(iso_time_text)
 
 
@@ -118,6 +123,8 @@ class TaskStatusResponse(BaseModel):
     retry_at: str | None = None
     run_at: str | None = None  # a delayed task's due time (UTC)
     progress: dict[str, Any] | None = None  # what the function last reported
+    concurrency_key: str | None = None
+    max_concurrency: int | None = None
 
 
 class CancelResponse(BaseModel):

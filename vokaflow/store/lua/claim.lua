@@ -5,14 +5,19 @@
 -- ARGV[2]  how many at most
 -- ARGV[3]  dispatch time, epoch seconds
 -- ARGV[4]  task key prefix  PREFIX:{pN}:task:   (the records share the partition's slot)
+-- ARGV[5]  the partition's key prefix PREFIX:{pN}: (a concurrency key's state, see
+--          lib/concurrency: a task whose key is full waits there instead, keeping its place)
 -- Returns, per claimed task:
 --   {id, spec (JSON), attempts, score, batch_id, solo, system_retries, requeued_at}
+--@include lib/concurrency
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local claimed = {}
 for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
   local key = ARGV[4] .. id
-  if redis.call('HGET', key, 'status') == 'queued' then
+  local state = redis.call('HMGET', key, 'status', 'concurrency', 'max_concurrency', 'score')
+  if state[1] == 'queued'
+      and (not state[2] or concurrency_admits(ARGV[5], state[2], state[3], id, state[4])) then
     redis.call('ZADD', KEYS[2], ARGV[3], id)
     local attempts = redis.call('HINCRBY', key, 'attempts', 1)
     redis.call('HSET', key, 'status', 'running', 'started_at', ARGV[3], 'dispatched_at', ARGV[3])

@@ -10,15 +10,18 @@
 -- ARGV[3]  retention, ms (0 keeps the record)
 -- ARGV[4]  '1' to list the task as a dead letter
 -- ARGV[5]  now, epoch ms
--- ARGV[6..] field/value pairs to write (status, result, error, timings)
+-- ARGV[6]  the partition's key prefix PREFIX:{pN}: (its concurrency key, lib/concurrency)
+-- ARGV[7..] field/value pairs to write (status, result, error, timings)
 -- Returns 1 when written, 0 when the outcome was stale.
 --@include lib/owner_dead_letters
+--@include lib/concurrency
 local state = redis.call('HMGET', KEYS[1], 'status', 'attempts')
 if state[1] ~= 'running' or state[2] ~= ARGV[2] then
   return 0
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+concurrency_release(ARGV[6], ARGV[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 if tonumber(ARGV[3]) > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end

@@ -10,7 +10,9 @@
 -- ARGV[4]  the status to end with
 -- ARGV[5]  an error message to record, or ''
 -- ARGV[6]  retention of the ended record, ms (0 keeps it)
+-- ARGV[7]  the partition's key prefix PREFIX:{pN}: (its concurrency key, lib/concurrency)
 -- Returns {outcome, previous status, batch id}: outcome is 'ended', 'terminal' or 'missing'.
+--@include lib/concurrency
 local state = redis.call('HMGET', KEYS[1], 'status', 'worker_type', 'batch_id')
 local status = state[1]
 if not status then
@@ -20,6 +22,11 @@ if status ~= 'scheduled' and status ~= 'queued' and status ~= 'running' then
   return {'terminal', status, state[3] or ''}
 end
 redis.call('ZREM', ARGV[3] .. state[2], ARGV[1])
+if status == 'running' then
+  concurrency_release(ARGV[7], ARGV[1])
+else
+  concurrency_forget(ARGV[7], ARGV[1])
+end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])

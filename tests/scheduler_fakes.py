@@ -168,10 +168,14 @@ class FakeTaskStore:
 class FakeEnding:
     def __init__(self) -> None:
         self.calls: list[tuple[list[str], list[Outcome], list[Retry]]] = []
+        self.dependency_sweeps: list[float] = []
 
     async def finish(self, tasks: Sequence[ClaimedTask], final: list[Outcome], retries):
         self.calls.append(([t.task_id for t in tasks], final, retries))
         return Settled(final, retries)
+
+    async def sweep_dependencies(self, now: float) -> None:
+        self.dependency_sweeps.append(now)
 
     @property
     def final(self) -> list[Outcome]:

@@ -79,8 +79,8 @@ def test_every_priority_survives_its_queue_score(priority):
     assert Priority.from_score(score) is priority
 
 
-def test_the_finished_set_is_every_status_but_scheduled_queued_and_running():
-    waiting = {TaskStatus.SCHEDULED, TaskStatus.QUEUED, TaskStatus.RUNNING}
+def test_the_finished_set_is_every_status_but_scheduled_waiting_queued_and_running():
+    waiting = {TaskStatus.SCHEDULED, TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.RUNNING}
     assert set(FINISHED) == set(TaskStatus) - waiting
     assert [s for s in TaskStatus if s.is_terminal] == list(FINISHED)
 

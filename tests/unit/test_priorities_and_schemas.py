@@ -19,22 +19,23 @@ def test_the_enums_have_the_spec_sizes():
     assert len(WorkerType) == 5
     assert [s.value for s in TaskStatus] == [
         "scheduled",
+        "waiting",
         "queued",
         "running",
         "completed",
         "failed",
         "cancelled",
         "timeout",
+        "upstream_failed",
     ]
     assert {m.value for m in ExecutionMode} == {"parallel", "sequential", "adaptive"}
 
 
 def test_only_finished_statuses_are_terminal():
     assert not TaskStatus.QUEUED.is_terminal and not TaskStatus.RUNNING.is_terminal
-    assert not TaskStatus.SCHEDULED.is_terminal
-    assert all(
-        s.is_terminal for s in TaskStatus if s.value not in ("scheduled", "queued", "running")
-    )
+    assert not TaskStatus.SCHEDULED.is_terminal and not TaskStatus.WAITING.is_terminal
+    waiting = ("scheduled", "waiting", "queued", "running")
+    assert all(s.is_terminal for s in TaskStatus if s.value not in waiting)
 
 
 def test_a_submit_request_defaults_to_normal_priority_and_empty_arguments():

@@ -24,6 +24,7 @@ from vokaflow.api import (
     tasks,
     vicky,
     webhooks,
+    workflows,
 )
 from vokaflow.api.errors import unavailable
 from vokaflow.api.schemas.common import ErrorBody, InternalErrorBody
@@ -64,6 +65,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(logs.router)
     app.include_router(webhooks.router)
     app.include_router(schedules.router)
+    app.include_router(workflows.router)
     app.include_router(vicky.router)
     app.include_router(openai_compat.router)
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_request_bytes)

@@ -65,6 +65,11 @@ async def _prepare_all(
                     f"{prefix}idempotency_key",
                     "Tasks of a batch are deduplicated by the batch's idempotency_key",
                 )
+            if request.depends_on is not None:
+                raise ValidationFailed(
+                    f"{prefix}depends_on",
+                    "Tasks that wait for others are a workflow: POST /api/workflows",
+                )
             priority = None if "priority" in raw else body.batch_priority
             task = prepare_task(
                 request,
@@ -168,7 +173,7 @@ async def submit_batch(
         lead_score = (await _write_and_commit(services, record, tasks))[0]
         gateway_metrics().count_submitted((t.category, t.priority.value) for t in tasks)
         lead = tasks[0]
-        if lead.hold or lead.run_at is not None:
+        if lead.hold or not lead.ready_now:
             lead_score = lead.score  # where it will wait once released
         ahead_of_lead = await services.tasks.queue_position(lead.worker_type, lead_score)
         start_s = await services.estimated_start_s(

@@ -208,7 +208,7 @@ def _template(task: TaskSubmitRequest, services: Services, principal: Principal)
         raise ValidationFailed(
             "task.idempotency_key", "Each fire has its own key (schedule:ID:FIRE_TIME)"
         )
-    for timing in ("run_at", "delay_seconds"):
+    for timing in ("run_at", "delay_seconds", "depends_on"):
         if getattr(task, timing) is not None:
             raise ValidationFailed(f"task.{timing}", "A fire runs at its fire time; leave it out")
     spec = prepare_task(task, services, principal, 0.0, field_prefix="task.", task_id="template")

@@ -36,6 +36,7 @@ from vokaflow.store.rate_limits import RateLimiter, RedisRateLimiter
 from vokaflow.store.redis_client import anonymous_node, connect, is_cluster, node_of
 from vokaflow.store.task_store import TaskStore
 from vokaflow.store.trained_models import TrainedModelsReader
+from vokaflow.store.workflow_store import WorkflowStore
 from vokaflow.vicky.catalog import ModelCatalog
 from vokaflow.vicky.client import VickyClient
 
@@ -64,6 +65,7 @@ class Services:
         self.api_keys = ApiKeyStore(self.redis, self.keys)
         self.dead_letters = DeadLetterStore(self.redis, self.keys, settings.task_retention_s)
         self.batches = BatchStore(self.redis, self.keys, settings.task_retention_s)
+        self.workflows = WorkflowStore(self.redis, self.keys, settings.task_retention_s)
         self.metrics = MetricsStore(self.redis, self.keys)
         self.events = EventLog(self.redis, self.keys)
         self.logs = LogStore(self.redis, self.keys, settings.task_retention_s)

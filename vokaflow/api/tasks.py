@@ -20,7 +20,7 @@ from vokaflow.api.schemas.tasks import (
     TaskSubmitResponse,
 )
 from vokaflow.api.services import Services
-from vokaflow.api.submission import prepare_task
+from vokaflow.api.submission import check_parents, prepare_task
 from vokaflow.api.views import task_status_view
 from vokaflow.clock import iso_event, iso_forecast
 from vokaflow.domain import Priority, TaskStatus
@@ -42,6 +42,8 @@ async def submit_task(
     await services.ensure_accepting()
     now = time.time()
     task = prepare_task(body, services, principal, now, single=True)
+    if task.depends_on:
+        await check_parents(services, principal, task)
     if body.sla_policy == "reject" and not await _a_replay(services, body, task):
         await _admit_by_sla(services, task, now)
     decision, ahead = await services.tasks.submit_one(task, services.rate_limiter)
@@ -52,6 +54,7 @@ async def submit_task(
         gateway_metrics().count_refused(task.category)
         raise decision.error(task.category)
     gateway_metrics().count_submitted([(task.category, task.priority.value)])
+    await services.ending.children_written([task], now)
     start_s = await services.estimated_start_s(task.worker_type, task.function_name, ahead)
     ready_at = max(now, task.ready_at)
     return TaskSubmitResponse(

@@ -10,4 +10,5 @@ class WebhookEvent(str, Enum):
     TASK_FAILED = "task.failed"
     TASK_TIMEOUT = "task.timeout"
     TASK_CANCELLED = "task.cancelled"
+    TASK_UPSTREAM_FAILED = "task.upstream_failed"  # not run: a parent did not complete
     BATCH_COMPLETED = "batch.completed"

@@ -29,12 +29,14 @@ class TaskStatus(str, Enum):
     """A task's status. The Lua scripts in ``store/lua`` spell the same values."""
 
     SCHEDULED = "scheduled"  # waits for its run_at in the partition's schedule, then queued
+    WAITING = "waiting"  # waits for its parents (depends_on) to end, then queued
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
     TIMEOUT = "timeout"
+    UPSTREAM_FAILED = "upstream_failed"  # a parent did not complete: not run (trigger_rule)
 
     def __str__(self) -> str:  # f-strings and key names get "failed", not "TaskStatus.FAILED"
         return self.value
@@ -50,6 +52,7 @@ FINISHED: tuple[TaskStatus, ...] = (
     TaskStatus.FAILED,
     TaskStatus.CANCELLED,
     TaskStatus.TIMEOUT,
+    TaskStatus.UPSTREAM_FAILED,
 )
 
 
@@ -76,13 +79,18 @@ class TaskField:
     WORKER_PID = "worker_pid"
     PROGRESS = "progress"
     RETRY_AT = "retry_at"  # epoch ms of the next attempt, while a retry waits
-    REQUEUED_AT = "requeued_at"  # epoch ms a dead letter was sent back to its queue
+    # epoch ms it entered its queue after submit, where its queue wait counts from: a dead
+    # letter sent back by hand, or a child released by its parents
+    REQUEUED_AT = "requeued_at"
     RELEASED_AT = "released_at"  # epoch ms a delayed task left its schedule (its lateness)
     OWNER = "owner"  # the principal, as in the spec: its fair place when a delay ends
     # The owner's concurrency key as a name of its own (TaskSpec.concurrency_name) and its
     # cap, read by store/lua/lib/concurrency.lua
     CONCURRENCY = "concurrency"
     MAX_CONCURRENCY = "max_concurrency"
+    # A child's parents: how many (it waits until that many ended) and what it asks of them
+    DEPS = "deps"
+    TRIGGER_RULE = "trigger_rule"
     # Written by versions before the score became the one truth; read by nothing.
     LEGACY_PRIORITY = "priority"
     LEGACY_LEVEL = "level"
@@ -121,6 +129,11 @@ class TaskSpec:
     # at most max_concurrency tasks of the owner's concurrency_key run at once ("": no cap)
     concurrency_key: str = ""
     max_concurrency: int = 0
+    # parents' task ids, each with the name its result is passed under (pass_results_as)
+    depends_on: dict[str, str] = field(default_factory=dict)
+    trigger_rule: str = "all_success"  # or "all_done": runs once every parent ended
+    pass_results_as: str = ""  # the kwarg that receives {parent name: its result}
+    workflow_id: str = ""
 
     @property
     def concurrency_name(self) -> str:
@@ -138,6 +151,11 @@ class TaskSpec:
         return self.run_at if self.run_at is not None else self.created_at
 
     @property
+    def ready_now(self) -> bool:
+        """Whether it goes straight to its ready queue: no run_at, no parents."""
+        return self.run_at is None and not self.depends_on
+
+    @property
     def due_ms(self) -> int:
         """Its score in its partition's schedule: rounded up, so that no release at a whole
         ms comes before run_at."""
@@ -145,6 +163,8 @@ class TaskSpec:
 
     @property
     def initial_status(self) -> TaskStatus:
+        if self.depends_on:
+            return TaskStatus.WAITING
         return TaskStatus.SCHEDULED if self.run_at is not None else TaskStatus.QUEUED
 
     def spec_json(self) -> str:
@@ -173,6 +193,16 @@ class TaskSpec:
                     if self.concurrency_key
                     else {}
                 ),
+                **(
+                    {
+                        "depends_on": self.depends_on,
+                        "trigger_rule": self.trigger_rule,
+                        "pass_results_as": self.pass_results_as,
+                    }
+                    if self.depends_on
+                    else {}
+                ),
+                **({"workflow_id": self.workflow_id} if self.workflow_id else {}),
             },
             separators=(",", ":"),
         )
@@ -192,6 +222,14 @@ class TaskSpec:
                     TaskField.MAX_CONCURRENCY: str(self.max_concurrency),
                 }
                 if self.concurrency_key
+                else {}
+            ),
+            **(
+                {
+                    TaskField.DEPS: str(len(self.depends_on)),
+                    TaskField.TRIGGER_RULE: self.trigger_rule,
+                }
+                if self.depends_on
                 else {}
             ),
             **({TaskField.BATCH_ID: self.batch_id} if self.batch_id else {}),
@@ -225,6 +263,10 @@ class TaskSpec:
             run_at=float(spec["run_at"]) if spec.get("run_at") is not None else None,
             concurrency_key=str(spec.get("concurrency_key") or ""),
             max_concurrency=int(spec.get("max_concurrency") or 0),
+            depends_on=dict(spec.get("depends_on") or {}),
+            trigger_rule=str(spec.get("trigger_rule") or "all_success"),
+            pass_results_as=str(spec.get("pass_results_as") or ""),
+            workflow_id=str(spec.get("workflow_id") or ""),
         )
 
     @classmethod
@@ -352,6 +394,8 @@ class Outcome:
 
 # The highest max_concurrency: cc_sweep.lua reads each running task of a full key.
 MAX_CONCURRENCY = 1000
+# The most parents a task may wait for (a fan-in of 1,000 and a little more).
+MAX_PARENTS = 5000
 
 
 def concurrency_name(owner: str, key: str) -> str:

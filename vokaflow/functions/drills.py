@@ -99,3 +99,19 @@ def statistical_summary(
         "max": ordered[-1],
         "percentiles": {f"p{p:g}": _percentile(ordered, p / 100) for p in percentiles},
     }
+
+
+@function(
+    listed=False,
+    category="system",
+    description="Adds its own value to its parents' values (workflow drills)",
+    estimated_duration="<1 millisecond",
+)
+def accumulate(value: float = 0.0, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    parents = inputs or {}
+    total = float(value) + sum(
+        float(result["value"])
+        for result in parents.values()
+        if isinstance(result, dict) and isinstance(result.get("value"), int | float)
+    )
+    return {"value": total, "parents": sorted(parents)}

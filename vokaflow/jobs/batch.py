@@ -289,7 +289,7 @@ async def wait_for_batches(
         current: Counter[str] = Counter()
         still_open = []
         for batch_id, status in zip(open_ids, statuses, strict=True):
-            counts = Counter({key: int(status[key]) for key in (*TERMINAL, "unfinished")})
+            counts = Counter({key: int(status.get(key, 0)) for key in (*TERMINAL, "unfinished")})
             if counts["unfinished"] == 0:
                 ended.update(counts)
             else:

@@ -9,7 +9,9 @@ for those (an end that lost a race to another is stale and counts nothing):
 - the category's outcome counts,
 - the Prometheus finished counter (through the ``FinishedMetrics`` port),
 - the ``task.*`` event the webhook dispatcher reads,
-- the batch's terminal counts, and the batch moved on.
+- the batch's terminal counts, and the batch moved on,
+- the task's waiting children told (lifecycle.dependencies); those that end
+  ``upstream_failed`` get the same side effects, and their children are told in turn.
 
 Built from stores and ports only, so the scheduler, the batch coordinator and the API
 build it alike, with Ray or without.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,9 +30,11 @@ from typing import Protocol, TypeVar
 
 from vokaflow.domain import Priority, TaskField, TaskStatus
 from vokaflow.domain.task import ClaimedTask, Outcome, TaskSpec
+from vokaflow.lifecycle.dependencies import Dependencies
 from vokaflow.lifecycle.task_logs import settle_entries, system_entry, termination_entry
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.category_stats import RETRIED, CategoryStats
+from vokaflow.store.dependency_store import DependencyStore
 from vokaflow.store.dispatch_store import DispatchStore, Retry, Settled
 from vokaflow.store.errors import StoreUnavailable, retry_while_unavailable
 from vokaflow.store.events import Event, EventLog
@@ -108,6 +113,7 @@ class TaskEnding:
         events: EventLog,
         metrics: FinishedMetrics,
         advance_batch: Callable[[str], Awaitable[None]] | None = None,
+        dependencies: Dependencies | None = None,
     ) -> None:
         """``advance_batch`` moves a batch on after its counts changed: the scheduler's
         coordinator in the scheduler; elsewhere a message that asks the scheduler to."""
@@ -119,6 +125,9 @@ class TaskEnding:
         self.events = events
         self.metrics = metrics
         self.advance_batch = advance_batch or batches.notify
+        self.dependencies = dependencies or Dependencies(
+            DependencyStore(tasks.redis, tasks.keys, tasks.retention_ms), tasks
+        )
 
     # ------------------------------------------------------------ entries
 
@@ -137,7 +146,32 @@ class TaskEnding:
         written = _Written(task_lines, system, counted)
         await retry_while_unavailable(lambda: self._write(written))
         await self._announce(ended, retry_while_unavailable, advance=True)
+        parents = [(e.task_id, e.status) for e in ended if e.task_id in settled.with_children]
+        await self._tell_children(parents, retry_while_unavailable)
         return settled
+
+    async def children_written(self, children: Sequence[TaskSpec], now: float) -> None:
+        """After waiting children are written: registered with their parents, and counted
+        at once for parents that had already ended."""
+        waiting = [child for child in children if child.depends_on]
+        if waiting:
+            await self.upstream_failed(await self.dependencies.attach(waiting, now), now)
+
+    async def sweep_dependencies(self, now: float) -> None:
+        """lifecycle.dependencies' sweep, with the side effects of the children it ended."""
+        await self.upstream_failed(await self.dependencies.sweep(now), now)
+
+    async def upstream_failed(self, task_ids: Sequence[str], now: float) -> None:
+        """The side effects of children that ended upstream_failed (dep_done.lua ended
+        them), and their own children told."""
+        if not task_ids:
+            return
+        status = TaskStatus.UPSTREAM_FAILED
+        ended = await retry_while_unavailable(lambda: self._read_ended(task_ids, status, now))
+        written = _termination_written(ended, "a parent did not complete")
+        await retry_while_unavailable(lambda: self._write(written))
+        await self._announce(ended, retry_while_unavailable, advance=True)
+        await self._tell_children([(e.task_id, status) for e in ended], retry_while_unavailable)
 
     async def cancel(self, task_id: str, now: float) -> Termination:
         """End a queued or running task as cancelled; a running one's worker is told to
@@ -149,17 +183,30 @@ class TaskEnding:
                 ended = await self._read_ended([task_id], TaskStatus.CANCELLED, now)
                 await self._write(_termination_written(ended, CANCELLED_OVER_THE_API))
                 await self._announce(ended, _once, advance=True)
+                await self._tell_children([(task_id, TaskStatus.CANCELLED)], _once)
             except StoreUnavailable:
                 log.warning("recording the cancel of %s failed", task_id, exc_info=True)
         return termination
 
+    async def cancel_many(self, task_ids: Sequence[str], why: str, now: float) -> int:
+        """Cancel those of ``task_ids`` that have not ended (a workflow's cancel), all
+        before any child hears of a parent's end: none ends upstream_failed for it."""
+        return await self.end_batch_tasks(
+            task_ids, TaskStatus.CANCELLED, why, now, error_type="WorkflowCancelled"
+        )
+
     async def end_batch_tasks(
-        self, task_ids: Sequence[str], status: TaskStatus, why: str, now: float
+        self,
+        task_ids: Sequence[str],
+        status: TaskStatus,
+        why: str,
+        now: float,
+        error_type: str = "BatchEnded",
     ) -> int:
-        """End those of ``task_ids`` that are queued or running as ``status`` (a batch's
-        abort or timeout), stop the running ones, and count each in its batch. Does not
-        move the batch on: its coordinator closes it. Returns how many ended."""
-        error = json.dumps({"type": "BatchEnded", "message": why, "traceback": None})
+        """End those of ``task_ids`` that have not ended as ``status`` (a batch's abort or
+        timeout), stop the running ones, and count each in its batch. Does not move the
+        batch on: its coordinator closes it. Returns how many ended."""
+        error = json.dumps({"type": error_type, "message": why, "traceback": None})
         results = await self.tasks.terminate_many(task_ids, status.value, now, error)
         ended_ids = [task_id for task_id, t in results if t.outcome == "ended"]
         await self.tasks.signal_stop([task_id for task_id, t in results if _was_running(t)])
@@ -169,6 +216,7 @@ class TaskEnding:
         written = _termination_written(ended, f"its batch ended ({why})")
         await retry_while_unavailable(lambda: self._write(written))
         await self._announce(ended, retry_while_unavailable, advance=False)
+        await self._tell_children([(e.task_id, status) for e in ended], retry_while_unavailable)
         return len(ended)
 
     # ------------------------------------------------------------ side effects
@@ -191,6 +239,15 @@ class TaskEnding:
         if advance:
             for batch_id in {b for b, _ in tally}:
                 await persist(partial(self.advance_batch, batch_id))
+
+    async def _tell_children(
+        self, parents: Sequence[tuple[str, TaskStatus]], persist: _Persist
+    ) -> None:
+        if not parents:
+            return
+        now = time.time()
+        failed = await persist(lambda: self.dependencies.parents_ended(parents, now))
+        await self.upstream_failed(failed, now)
 
     def _count_metrics(self, ended: Sequence[Ended]) -> None:
         try:

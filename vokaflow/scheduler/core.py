@@ -99,7 +99,7 @@ class SchedulerCore:
             settings,
         )
         self.housekeeper = Housekeeper(
-            p.store, self.scaler, p.batches, p.dead_letters, self.hints, clock, settings
+            p.store, self.scaler, p.batches, p.dead_letters, p.ending, self.hints, clock, settings
         )
         self.firer = ScheduleFirer(
             p.schedules,

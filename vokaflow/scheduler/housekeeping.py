@@ -10,7 +10,7 @@ from vokaflow.domain import Priority
 from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule
 from vokaflow.scheduler.pool_scaler import PoolScaler
-from vokaflow.scheduler.ports import Batches, Clock, DeadLetters, TaskStore
+from vokaflow.scheduler.ports import Batches, Clock, DeadLetters, Ending, TaskStore
 from vokaflow.scheduler.retrying import REDIS_RETRY_S
 from vokaflow.store.errors import StoreUnavailable
 
@@ -27,6 +27,7 @@ class Housekeeper:
         scaler: PoolScaler,
         batches: Batches,
         dead_letters: DeadLetters,
+        ending: Ending,
         hints: ReadyHints,
         clock: Clock,
         settings: Settings,
@@ -35,6 +36,7 @@ class Housekeeper:
         self.scaler = scaler
         self.batches = batches
         self.dead_letters = dead_letters
+        self.ending = ending
         self.hints = hints
         self.clock = clock
         self.settings = settings
@@ -68,6 +70,7 @@ class Housekeeper:
         waits = [self.starvation.wait_before_promotion_ms(level) for level in range(len(Priority))]
         await self.store.promote_starving(now_ms, waits, PROMOTION_CEILING)
         await self.store.sweep_concurrency_keys()
+        await self.ending.sweep_dependencies(now)
         await self.batches.expire_due(now_ms)
         await self.batches.finish_interrupted(now - self.settings.batch_submit_grace_s)
         await self.dead_letters.forget_expired(now_ms)

@@ -107,6 +107,9 @@ class Ending(Protocol):
     ) -> Settled:
         """Write final outcomes and retries, with every side effect of a task's end."""
 
+    async def sweep_dependencies(self, now: float) -> None:
+        """Check the parents of children that waited past their next check themselves."""
+
 
 class Metrics(Protocol):
     def count_finished(self, finished: Iterable[tuple[str, str, str]]) -> None:

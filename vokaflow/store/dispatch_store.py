@@ -59,6 +59,7 @@ class Settled:
 
     final: list[Outcome]
     retries: list[Retry]
+    with_children: frozenset[str] = frozenset()  # tasks of ``final`` that children wait for
 
 
 @dataclass(frozen=True)
@@ -179,9 +180,11 @@ class DispatchStore:
             pipe.expire(second_key, 120)
         replies = await pipe.execute()
         final_replies, retry_replies = replies[: len(finished)], replies[len(finished) :]
+        written = list(zip(finished, final_replies, strict=True))
         return Settled(
-            final=[o for o, reply in zip(finished, final_replies, strict=True) if reply == 1],
+            final=[o for o, reply in written if reply in (1, 2)],
             retries=[r for r, reply in zip(retries, retry_replies, strict=False) if reply == 1],
+            with_children=frozenset(o.task_id for o, reply in written if reply == 2),
         )
 
     def _count_run_times(self, pipe: Any, finished: Sequence[Outcome]) -> None:

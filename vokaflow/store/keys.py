@@ -81,6 +81,19 @@ class Keys:
         partition's fair order (lib/fair_score.lua)."""
         return f"{self.fair_prefix(partition)}{worker_type.value}:{level}"
 
+    def waiting(self, partition: int) -> str:
+        """Zset of the partition's tasks waiting for their parents, by when a sweep next
+        checks their parents (ms)."""
+        return f"{self._tagged(partition)}:waiting"
+
+    def children(self, task_id: str) -> str:
+        """Set of the ids of a task's waiting children (in the task's partition's slot)."""
+        return f"{self._tagged(self.partition(task_id))}:children:{task_id}"
+
+    def parents_ended(self, task_id: str) -> str:
+        """Set of the ids of a waiting task's parents that ended (in its partition's slot)."""
+        return f"{self._tagged(self.partition(task_id))}:deps-done:{task_id}"
+
     def delayed(self, partition: int) -> str:
         """Zset of the partition's retries waiting out their backoff, by due time (ms)."""
         return f"{self._tagged(partition)}:delayed"
@@ -104,6 +117,9 @@ class Keys:
     def owner_dead_letters_indexed(self) -> str:
         """Set once the dead letters from before per-owner indexes are in them."""
         return f"{self.prefix}:dead:owners-indexed"
+
+    def workflow(self, workflow_id: str) -> str:
+        return f"{self.prefix}:workflow:{workflow_id}"
 
     def batch(self, batch_id: str) -> str:
         return f"{self.prefix}:{{b:{batch_id}}}:batch"

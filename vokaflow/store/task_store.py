@@ -25,6 +25,11 @@ class Termination:
     batch_id: str
 
 
+# How long a waiting child is left to its parents' ends before a sweep checks its parents
+# itself (lifecycle.dependencies): a parent's end that never told it delays it by this.
+DEPENDENCY_CHECK_MS = 30_000
+
+
 class TaskStore:
     def __init__(self, client: aioredis.Redis, keys: Keys, retention_s: int = 0) -> None:
         self.redis = client
@@ -74,7 +79,7 @@ class TaskStore:
             self.keys.task(task.task_id),
             self._waits_in(task),
             self._fair_clock(task),
-            *(queues if task.run_at is None else []),  # for its position: none ahead yet
+            *(queues if task.ready_now else []),  # for its position: none ahead yet
         ]
         args = [
             limit.limit_per_second,
@@ -108,12 +113,15 @@ class TaskStore:
         if decision.refused:
             return decision, 0
         (score,) = await self.submit([task])
-        if task.run_at is not None:
+        if not task.ready_now:
             return decision, 0
         return decision, await self.queue_position(task.worker_type, score)
 
     def _waits_in(self, task: TaskSpec) -> str:
-        """A new task's sorted set: its ready queue, or its partition's schedule if delayed."""
+        """A new task's sorted set: its ready queue, its partition's schedule if delayed, or
+        the partition's waiting index while it has parents."""
+        if task.depends_on:
+            return self.keys.waiting(task.partition)
         if task.run_at is None:
             return self.keys.queue(task.partition, task.worker_type)
         return self.keys.scheduled(task.partition)
@@ -123,9 +131,9 @@ class TaskStore:
 
     @staticmethod
     def _enqueue_mode(task: TaskSpec) -> str:
-        """'0': at its fair place in its level; '2': a delayed task, at its run_at on the
-        schedule (its fair place is found when it is released)."""
-        return "0" if task.run_at is None else "2"
+        """'0': at its fair place in its level; '2': at its plain score, on the schedule or
+        the waiting index (its fair place is found when it is released)."""
+        return "0" if task.ready_now else "2"
 
     @staticmethod
     def _fair_args(task: TaskSpec) -> list[Any]:
@@ -133,6 +141,8 @@ class TaskStore:
 
     @staticmethod
     def _score_there(task: TaskSpec) -> float:
+        if task.depends_on:  # the waiting index's score: when a sweep first looks at it
+            return task.due_ms + DEPENDENCY_CHECK_MS
         return task.score if task.run_at is None else task.due_ms
 
     @redis_boundary

@@ -9,7 +9,7 @@ from vokaflow.domain.task import TaskField, decode_float, decode_json
 from vokaflow.store.batch_store import terminal_counts
 from vokaflow.store.events import BATCH_COMPLETED
 
-EVENTS_WITH_ERROR = {"task.failed", "task.timeout"}
+EVENTS_WITH_ERROR = {"task.failed", "task.timeout", "task.upstream_failed"}
 
 
 def payload(

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vokaflow.api.schemas.common import StrictBody, not_a_bool, upper_enum_name
 from vokaflow.domain import Priority, TaskStatus, WorkerType
-from vokaflow.domain.task import MAX_CONCURRENCY
+from vokaflow.domain.task import MAX_CONCURRENCY, MAX_PARENTS
 from vokaflow.payload_limits import check_json_value, check_string
 
 
@@ -63,12 +63,23 @@ class TaskSubmitRequest(StrictBody):
     # cluster; the rest wait, keeping their place in their queue. Both or neither.
     concurrency_key: str | None = Field(default=None, min_length=1, max_length=256)
     max_concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
+    # It waits (status "waiting") until these tasks of the same principal end; then it runs,
+    # or ends "upstream_failed" when one did not complete, unless trigger_rule is all_done.
+    # In a workflow, the names of other nodes instead.
+    depends_on: list[str] | None = Field(default=None, min_length=1, max_length=MAX_PARENTS)
+    trigger_rule: Literal["all_success", "all_done"] = "all_success"
+    # The kwarg that receives the parents' results, {parent: result} (a parent by its task id,
+    # or in a workflow by its node name)
+    pass_results_as: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
     _upper_priority = field_validator("priority", "worker_type", mode="before")(upper_enum_name)
     _bounded_json = field_validator("args", "kwargs", "metadata")(check_json_value)
     _whole_numbers = field_validator(
         "timeout", "retry_count", "delay_seconds", "max_concurrency", mode="before"
     )(not_a_bool)
+    _valid_ids = field_validator("depends_on")(
+        lambda ids: ids if ids is None else [check_string(i) for i in ids]
+    )
     _valid_text = field_validator(
         "name", "function_name", "category", "idempotency_key", "concurrency_key"
     )(lambda text: text if text is None else check_string(text))

@@ -12,7 +12,8 @@
 -- ARGV[5]  now, epoch ms
 -- ARGV[6]  the partition's key prefix PREFIX:{pN}: (its concurrency key, lib/concurrency)
 -- ARGV[7..] field/value pairs to write (status, result, error, timings)
--- Returns 1 when written, 0 when the outcome was stale.
+-- Returns 1 when written, 2 when written and the task has waiting children (their
+-- dependencies, lifecycle.dependencies), 0 when the outcome was stale.
 --@include lib/owner_dead_letters
 --@include lib/concurrency
 local state = redis.call('HMGET', KEYS[1], 'status', 'attempts')
@@ -33,4 +34,4 @@ if ARGV[4] == '1' then
     redis.call('PEXPIRE', own, ARGV[3])
   end
 end
-return 1
+return 1 + redis.call('EXISTS', ARGV[6] .. 'children:' .. ARGV[1])

@@ -1,4 +1,4 @@
--- Ends a scheduled, queued or running task with the given status (cancelled, timeout); a
+-- Ends a scheduled, waiting, queued or running task with the given status (cancelled, timeout); a
 -- task that already ended keeps its state.
 -- KEYS[1]  task hash        PREFIX:{pN}:task:ID
 -- KEYS[2]  running set      PREFIX:{pN}:running
@@ -18,7 +18,8 @@ local status = state[1]
 if not status then
   return {'missing', '', ''}
 end
-if status ~= 'scheduled' and status ~= 'queued' and status ~= 'running' then
+if status ~= 'scheduled' and status ~= 'waiting' and status ~= 'queued'
+    and status ~= 'running' then
   return {'terminal', status, state[3] or ''}
 end
 redis.call('ZREM', ARGV[3] .. state[2], ARGV[1])
@@ -30,6 +31,7 @@ end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', ARGV[7] .. 'waiting', ARGV[1])
 redis.call('HSET', KEYS[1], 'status', ARGV[4], 'completed_at', ARGV[2])
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'error', ARGV[5])

@@ -1,0 +1,145 @@
+"""Dependencies in Redis: a waiting child's registration with its parents, each parent's end
+counted once in the child's slot, the child's release, and the sweep's view of the waiting
+index. What to do with them is lifecycle.dependencies'."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from vokaflow.domain import Priority, TaskField, TaskStatus
+from vokaflow.domain.priority import FAIR_QUANTUM_MS, LEVEL_WEIGHT, fair_window_ms
+from vokaflow.store.keys import Keys
+from vokaflow.store.redis_client import LuaScripts, redis_boundary
+
+FAIR_WINDOWS_MS = [fair_window_ms(level) for level in range(len(Priority))]
+
+
+@dataclass(frozen=True)
+class ParentEnd:
+    """One parent's end, told to one child; status '' for a parent whose record is gone."""
+
+    child_id: str
+    parent_id: str
+    status: str
+
+    @property
+    def completed(self) -> bool:
+        return self.status == TaskStatus.COMPLETED.value
+
+    def error_json(self) -> str:
+        """The child's error when this end fails it (trigger_rule all_success)."""
+        ended = f"ended {self.status}" if self.status else "has no record left"
+        message = f"Parent task {self.parent_id} {ended}; this task did not run"
+        return json.dumps({"type": "UpstreamFailed", "message": message, "traceback": None})
+
+
+class DependencyStore:
+    def __init__(self, client: aioredis.Redis, keys: Keys, retention_ms: int = 0) -> None:
+        self.redis = client
+        self.keys = keys
+        self.retention_ms = retention_ms
+        self.lua = LuaScripts(client, ["dep_register", "dep_done", "dep_release"])
+
+    @redis_boundary
+    async def register(self, child_id: str, parent_ids: Sequence[str]) -> list[str]:
+        """Add the child to each parent's children; returns each parent's status now ('' for
+        a parent without a record)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for parent_id in parent_ids:
+            keys = [self.keys.task(parent_id), self.keys.children(parent_id)]
+            self.lua.queue(pipe, "dep_register", keys, [child_id, self.retention_ms])
+        return [str(status) for status in await pipe.execute()]
+
+    @redis_boundary
+    async def children(self, parent_ids: Sequence[str]) -> dict[str, list[str]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for parent_id in parent_ids:
+            pipe.smembers(self.keys.children(parent_id))
+        found = await pipe.execute()
+        return {p: sorted(str(c) for c in kids) for p, kids in zip(parent_ids, found, strict=True)}
+
+    @redis_boundary
+    async def parents_ended(self, ends: Sequence[ParentEnd], now_s: float) -> list[str]:
+        """dep_done.lua for each end: 'stale', 'counted', 'waiting', 'ready' or
+        'upstream_failed' (the child ended so)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for end in ends:
+            keys = [
+                self.keys.task(end.child_id),
+                self.keys.parents_ended(end.child_id),
+                self.keys.waiting(self.keys.partition(end.child_id)),
+            ]
+            args = [
+                end.child_id,
+                end.parent_id,
+                "1" if end.completed else "0",
+                repr(now_s),
+                end.error_json(),
+                self.retention_ms,
+            ]
+            self.lua.queue(pipe, "dep_done", keys, args)
+        return [str(reply) for reply in await pipe.execute()]
+
+    @redis_boundary
+    async def release(self, child_id: str, now_ms: int, spec_json: str = "") -> bool:
+        """Queue a child whose parents ended (with ``spec_json``, its spec with their results
+        taken in); False when it no longer waits."""
+        partition = self.keys.partition(child_id)
+        keys = [
+            self.keys.task(child_id),
+            self.keys.parents_ended(child_id),
+            self.keys.waiting(partition),
+        ]
+        args = [
+            child_id,
+            now_ms,
+            self.keys.partition_prefix(partition),
+            LEVEL_WEIGHT,
+            FAIR_QUANTUM_MS,
+            spec_json,
+            *FAIR_WINDOWS_MS,
+        ]
+        return bool(await self.lua.run("dep_release", keys, args))
+
+    @redis_boundary
+    async def due_for_a_check(self, now_ms: int, per_partition: int, later_ms: int) -> list[str]:
+        """Waiting tasks whose parents a sweep should check now; each is put off ``later_ms``
+        so that the next sweeps look at others."""
+        pipe = self.redis.pipeline(transaction=False)
+        for partition in range(self.keys.partitions):
+            pipe.zrangebyscore(self.keys.waiting(partition), "-inf", now_ms, 0, per_partition)
+        due = [str(task_id) for found in await pipe.execute() for task_id in found]
+        if due:
+            pipe = self.redis.pipeline(transaction=False)
+            for task_id in due:
+                pipe.zadd(
+                    self.keys.waiting(self.keys.partition(task_id)),
+                    {task_id: now_ms + later_ms},
+                    xx=True,
+                )
+            await pipe.execute()
+        return due
+
+    @redis_boundary
+    async def statuses(self, task_ids: Sequence[str]) -> list[str]:
+        """Each task's status; '' where it has no record."""
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.hget(self.keys.task(task_id), TaskField.STATUS)
+        return [str(s) if s is not None else "" for s in await pipe.execute()]
+
+    @redis_boundary
+    async def results(self, task_ids: Sequence[str]) -> list[str | None]:
+        """Each task's result field (JSON), None where it has none."""
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.hget(self.keys.task(task_id), TaskField.RESULT)
+        return [None if r is None else str(r) for r in await pipe.execute()]
+
+
+def has_ended(status: str) -> bool:
+    return status != "" and TaskStatus(status).is_terminal

@@ -50,6 +50,7 @@ from vokaflow_sdk.models import (
     WebhookEvent,
     WebhookResponse,
     WorkerType,
+    WorkflowResponse,
 )
 from vokaflow_sdk.sync_client import SyncVokaFlowClient, TextStream
 from vokaflow_sdk.webhooks import verify_signature
@@ -88,6 +89,7 @@ __all__ = [
     "WebhookEvent",
     "WebhookResponse",
     "WorkerType",
+    "WorkflowResponse",
     "__version__",
     "verify_signature",
 ]

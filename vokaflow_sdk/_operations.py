@@ -40,6 +40,7 @@ from vokaflow_sdk.models import (
     WebhookListResponse,
     WebhookResponse,
     WorkerType,
+    WorkflowResponse,
 )
 
 TASKS = "/api/high-scale-tasks"
@@ -47,6 +48,7 @@ VICKY = "/api/vicky"
 WEBHOOKS = "/api/webhooks"
 LOGS = "/api/logs"
 SCHEDULES = "/api/schedules"
+WORKFLOWS = "/api/workflows"
 
 Message = Mapping[str, Any]
 
@@ -88,6 +90,9 @@ def submit_task(
     sla_policy: str | None = None,
     concurrency_key: str | None = None,
     max_concurrency: int | None = None,
+    depends_on: Sequence[str] | None = None,
+    trigger_rule: str | None = None,
+    pass_results_as: str | None = None,
     **extra: Any,
 ) -> Plan[TaskSubmitResponse]:
     """Submit one task (``POST /api/high-scale-tasks/submit``). With ``idempotency_key``,
@@ -97,7 +102,9 @@ def submit_task(
     a task that the measured backlog says would start past its priority's SLA is refused
     with RateLimitExceeded (its ``retry_after``), and nothing is written. With
     ``concurrency_key`` and ``max_concurrency``, at most that many of your tasks with that key
-    run at once; the rest wait, keeping their place."""
+    run at once; the rest wait, keeping their place. With ``depends_on`` (task ids of
+    yours) it waits until they ended, then runs, or ends ``upstream_failed`` when one did
+    not complete unless ``trigger_rule="all_done"``."""
     body = _compact(
         {
             "name": name,
@@ -116,6 +123,9 @@ def submit_task(
             "sla_policy": sla_policy,
             "concurrency_key": concurrency_key,
             "max_concurrency": max_concurrency,
+            "depends_on": None if depends_on is None else list(depends_on),
+            "trigger_rule": trigger_rule,
+            "pass_results_as": pass_results_as,
         }
     )
     data = yield from call(policy, "POST", f"{TASKS}/submit", json={**body, **extra})
@@ -482,3 +492,26 @@ def delete_schedule(policy: RetryPolicy, schedule_id: str) -> Plan[ScheduleDelet
     """Stop and remove a schedule; the tasks it submitted stay."""
     data = yield from call(policy, "DELETE", f"{SCHEDULES}/{_segment(schedule_id)}")
     return ScheduleDeletedResponse.model_validate(data)
+
+
+def submit_workflow(
+    policy: RetryPolicy, name: str, tasks: Sequence[Mapping[str, Any]]
+) -> Plan[WorkflowResponse]:
+    """Submit a graph of named tasks (``POST /api/workflows``): each a task as
+    ``submit_task`` takes it, its ``name`` unique, its ``depends_on`` naming other tasks of
+    the graph; ``pass_results_as`` gives it {parent name: result}."""
+    body = {"name": name, "tasks": [dict(task) for task in tasks]}
+    data = yield from call(policy, "POST", WORKFLOWS, json=body)
+    return WorkflowResponse.model_validate(data)
+
+
+def get_workflow(policy: RetryPolicy, workflow_id: str) -> Plan[WorkflowResponse]:
+    """Each node's status, the edges, and the whole workflow's status."""
+    data = yield from call(policy, "GET", f"{WORKFLOWS}/{_segment(workflow_id)}")
+    return WorkflowResponse.model_validate(data)
+
+
+def cancel_workflow(policy: RetryPolicy, workflow_id: str) -> Plan[WorkflowResponse]:
+    """Cancel every node that has not ended; running ones are stopped."""
+    data = yield from call(policy, "DELETE", f"{WORKFLOWS}/{_segment(workflow_id)}")
+    return WorkflowResponse.model_validate(data)

@@ -154,6 +154,9 @@ class VokaFlowClient:
     pause_schedule = _method(ops.pause_schedule)
     resume_schedule = _method(ops.resume_schedule)
     delete_schedule = _method(ops.delete_schedule)
+    submit_workflow = _method(ops.submit_workflow)
+    get_workflow = _method(ops.get_workflow)
+    cancel_workflow = _method(ops.cancel_workflow)
 
     async def __aenter__(self) -> VokaFlowClient:
         return self

@@ -382,3 +382,23 @@ class ScheduleListResponse(ApiModel):
 class ScheduleDeletedResponse(ApiModel):
     id: str
     deleted: bool = True
+
+
+class WorkflowNode(ApiModel):
+    name: str
+    task_id: str
+    status: str
+    depends_on: list[str] = Field(default_factory=list)
+
+
+class WorkflowResponse(ApiModel):
+    """A workflow: each node's status, the edges (parent, child) and the whole one's status:
+    running, completed, failed or cancelled."""
+
+    workflow_id: str
+    name: str = ""
+    status: str = "running"
+    created_at: str | None = None
+    nodes: list[WorkflowNode] = Field(default_factory=list)
+    edges: list[tuple[str, str]] = Field(default_factory=list)
+    counts: dict[str, int] = Field(default_factory=dict)

@@ -146,6 +146,9 @@ class SyncVokaFlowClient:
     pause_schedule = _method(ops.pause_schedule)
     resume_schedule = _method(ops.resume_schedule)
     delete_schedule = _method(ops.delete_schedule)
+    submit_workflow = _method(ops.submit_workflow)
+    get_workflow = _method(ops.get_workflow)
+    cancel_workflow = _method(ops.cancel_workflow)
 
     def __enter__(self) -> SyncVokaFlowClient:
         return self

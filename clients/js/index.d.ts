@@ -28,12 +28,21 @@ export declare const WebhookEvent: Readonly<{
   TASK_FAILED: 'task.failed';
   TASK_TIMEOUT: 'task.timeout';
   TASK_CANCELLED: 'task.cancelled';
+  TASK_UPSTREAM_FAILED: 'task.upstream_failed';
   BATCH_COMPLETED: 'batch.completed';
 }>;
 
 export type TaskStatusValue =
-  'scheduled' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'timeout';
-export type TerminalStatus = 'completed' | 'failed' | 'cancelled' | 'timeout';
+  | 'scheduled'
+  | 'waiting'
+  | 'queued'
+  | 'running'
+  | 'completed'
+  | 'failed'
+  | 'cancelled'
+  | 'timeout'
+  | 'upstream_failed';
+export type TerminalStatus = 'completed' | 'failed' | 'cancelled' | 'timeout' | 'upstream_failed';
 export declare const TERMINAL_STATUSES: readonly TerminalStatus[];
 /** Whether a task (or its status string) has ended: completed, failed, cancelled or timeout. */
 export declare function isTerminal(statusOrTask: string | { status: string }): boolean;
@@ -104,6 +113,38 @@ export interface TaskRequest {
    */
   concurrencyKey?: string;
   maxConcurrency?: number;
+  /** Wait (`waiting`) until these tasks of yours ended; in a workflow, node names. */
+  dependsOn?: string[];
+  /** `all_success` (default): a parent that did not complete ends it `upstream_failed`. */
+  triggerRule?: 'all_success' | 'all_done';
+  /** The argument that receives {parent: result} of its parents. */
+  passResultsAs?: string;
+}
+
+export interface WorkflowRequest extends RequestOptions {
+  name: string;
+  tasks: TaskRequest[];
+}
+
+export interface WorkflowNode {
+  name: string;
+  taskId: string;
+  status: Open<TaskStatusValue> | 'expired';
+  dependsOn: string[];
+  [field: string]: unknown;
+}
+
+export interface WorkflowResponse {
+  workflowId: string;
+  name: string;
+  /** running, then completed, failed or cancelled */
+  status: string;
+  createdAt: string;
+  nodes: WorkflowNode[];
+  /** [parent, child] */
+  edges: [string, string][];
+  counts: Record<string, number>;
+  [field: string]: unknown;
 }
 
 export interface TaskSubmitResponse {
@@ -710,6 +751,9 @@ export declare class VokaFlowClient {
   pauseSchedule(scheduleId: string, options?: RequestOptions): Promise<ScheduleResponse>;
   resumeSchedule(scheduleId: string, options?: RequestOptions): Promise<ScheduleResponse>;
   deleteSchedule(scheduleId: string, options?: RequestOptions): Promise<ScheduleDeletedResponse>;
+  submitWorkflow(request: WorkflowRequest): Promise<WorkflowResponse>;
+  getWorkflow(workflowId: string, options?: RequestOptions): Promise<WorkflowResponse>;
+  cancelWorkflow(workflowId: string, options?: RequestOptions): Promise<WorkflowResponse>;
   configureWebhook(request: WebhookRequest): Promise<WebhookResponse>;
   listWebhooks(options?: RequestOptions): Promise<WebhookListResponse>;
   deleteWebhook(webhookId: string, options?: RequestOptions): Promise<WebhookDeletedResponse>;

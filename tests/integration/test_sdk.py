@@ -87,6 +87,30 @@ async def test_a_delayed_task_waits_for_its_run_at_and_a_schedule_fires(client):
     await client.delete_schedule(made.id)
 
 
+async def test_a_workflow_and_a_dependent_task_run_after_their_parents(client):
+    nodes = [
+        {"name": "a", "function_name": "accumulate", "kwargs": {"value": 2}},
+        {
+            "name": "b",
+            "function_name": "accumulate",
+            "depends_on": ["a"],
+            "pass_results_as": "inputs",
+        },
+    ]
+    made = await client.submit_workflow("sdk flow", nodes)
+    assert made.status == "running" and [n.status for n in made.nodes] == ["queued", "waiting"]
+    done = await _until(
+        lambda: client.get_workflow(made.workflow_id), lambda w: w.status != "running"
+    )
+    assert done.status == "completed" and done.edges == [("a", "b")]
+    first = await client.submit_task("sdk parent", "sleep", args=[0.2])
+    second = await client.submit_task("sdk child", "noop", depends_on=[first.task_id])
+    assert second.status == "waiting"
+    assert (await client.wait_for_completion(second.task_id, timeout=60)).status == "completed"
+    cancelled = await client.cancel_workflow(made.workflow_id)
+    assert cancelled.status == "completed"  # nothing left to cancel: the nodes keep their ends
+
+
 async def test_echo_returns_its_message_as_the_result(client):
     task = await client.submit_task("sdk echo", "echo", args=["hola desde el SDK"])
     done = await client.wait_for_completion(task.task_id, timeout=60, poll_interval=0.1)

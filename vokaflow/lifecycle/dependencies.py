@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from vokaflow.domain import TaskStatus
+from vokaflow.domain import TaskField, TaskStatus
 from vokaflow.domain.task import TaskSpec
 from vokaflow.store.dependency_store import DependencyStore, ParentEnd, has_ended
 from vokaflow.store.task_store import TaskStore
@@ -39,15 +39,13 @@ class Dependencies:
     async def attach(self, children: Sequence[TaskSpec], now: float) -> list[str]:
         """Register written waiting children with their parents and count the parents that
         had already ended. Returns the children that ended upstream_failed."""
-        ends: list[ParentEnd] = []
-        for child in children:
-            parent_ids = list(child.depends_on)
-            statuses = await self.store.register(child.task_id, parent_ids)
-            ends += [
-                ParentEnd(child.task_id, parent_id, status)
-                for parent_id, status in zip(parent_ids, statuses, strict=True)
-                if has_ended(status)
-            ]
+        edges = [(child.task_id, parent_id) for child in children for parent_id in child.depends_on]
+        statuses = await self.store.register(edges)
+        ends = [
+            ParentEnd(child_id, parent_id, status)
+            for (child_id, parent_id), status in zip(edges, statuses, strict=True)
+            if has_ended(status)
+        ]
         return await self._count(ends, now)
 
     async def parents_ended(self, ended: Sequence[tuple[str, TaskStatus]], now: float) -> list[str]:
@@ -78,39 +76,49 @@ class Dependencies:
             ]
             failed += await self._count(ends, now)
             if len(ends) == len(parent_ids) and child_id not in failed:
-                await self._release(child_id, now)  # a release that never came; else a no-op
+                await self._release([child_id], now)  # a release that never came, or a no-op
         return failed
 
     async def _count(self, ends: Sequence[ParentEnd], now: float) -> list[str]:
         if not ends:
             return []
-        replies = await self.store.parents_ended(ends, now)
-        for child_id in {
-            e.child_id for e, reply in zip(ends, replies, strict=True) if reply == "ready"
-        }:
-            await self._release(child_id, now)
-        return [
-            e.child_id for e, reply in zip(ends, replies, strict=True) if reply == "upstream_failed"
-        ]
+        replies = list(zip(ends, await self.store.parents_ended(ends, now), strict=True))
+        ready = dict.fromkeys(e.child_id for e, reply in replies if reply == "ready")
+        await self._release(list(ready), now)
+        return [e.child_id for e, reply in replies if reply == "upstream_failed"]
 
-    async def _release(self, child_id: str, now: float) -> None:
-        spec_json = await self.tasks.spec(child_id)
-        if spec_json is None:
+    async def _release(self, child_ids: list[str], now: float) -> None:
+        """Queue children whose parents ended, their parents' results taken in where they
+        ask for them, and wake their pools: a few round trips for any number of them."""
+        if not child_ids:
             return
-        spec = TaskSpec.decode(spec_json)
-        with_inputs = ""
-        if spec.pass_results_as:
-            with_inputs = await self._with_inputs(spec)
-        if await self.store.release(child_id, int(now * 1000), with_inputs):
-            await self.wake(spec.worker_type.value)
+        rows = await self.tasks.get_many(child_ids, [TaskField.SPEC])
+        specs = [TaskSpec.decode(spec_json) for (spec_json,) in rows if spec_json is not None]
+        results = await self._results_for(specs)
+        releases = [(spec.task_id, _with_inputs(spec, results)) for spec in specs]
+        queued = await self.store.release(releases, int(now * 1000))
+        pools = {s.worker_type.value for s, ok in zip(specs, queued, strict=True) if ok}
+        if pools:
+            await self.wake(",".join(sorted(pools)))
 
-    async def _with_inputs(self, spec: TaskSpec) -> str:
-        """The child's spec with {parent name: its result} under its pass_results_as kwarg."""
-        parent_ids = list(spec.depends_on)
+    async def _results_for(self, specs: Sequence[TaskSpec]) -> dict[str, Any]:
+        """The results of the parents of those children that ask for them, by parent id."""
+        parent_ids = list(
+            dict.fromkeys(p for spec in specs if spec.pass_results_as for p in spec.depends_on)
+        )
+        if not parent_ids:
+            return {}
         results = await self.store.results(parent_ids)
-        inputs: dict[str, Any] = {
-            spec.depends_on[parent_id]: None if result is None else json.loads(result)
+        return {
+            parent_id: None if result is None else json.loads(result)
             for parent_id, result in zip(parent_ids, results, strict=True)
         }
-        kwargs = {**spec.kwargs, spec.pass_results_as: inputs}
-        return replace(spec, kwargs=kwargs).spec_json()
+
+
+def _with_inputs(spec: TaskSpec, results: dict[str, Any]) -> str:
+    """The child's spec with {parent name: its result} under its pass_results_as kwarg; ''
+    for a child that does not ask for them."""
+    if not spec.pass_results_as:
+        return ""
+    inputs = {name: results.get(parent_id) for parent_id, name in spec.depends_on.items()}
+    return replace(spec, kwargs={**spec.kwargs, spec.pass_results_as: inputs}).spec_json()

@@ -45,11 +45,11 @@ class DependencyStore:
         self.lua = LuaScripts(client, ["dep_register", "dep_done", "dep_release"])
 
     @redis_boundary
-    async def register(self, child_id: str, parent_ids: Sequence[str]) -> list[str]:
-        """Add the child to each parent's children; returns each parent's status now ('' for
-        a parent without a record)."""
+    async def register(self, edges: Sequence[tuple[str, str]]) -> list[str]:
+        """Add each (child, parent) edge's child to the parent's children, in one round
+        trip; returns each parent's status now ('' for a parent without a record)."""
         pipe = self.redis.pipeline(transaction=False)
-        for parent_id in parent_ids:
+        for child_id, parent_id in edges:
             keys = [self.keys.task(parent_id), self.keys.children(parent_id)]
             self.lua.queue(pipe, "dep_register", keys, [child_id, self.retention_ms])
         return [str(status) for status in await pipe.execute()]
@@ -85,25 +85,29 @@ class DependencyStore:
         return [str(reply) for reply in await pipe.execute()]
 
     @redis_boundary
-    async def release(self, child_id: str, now_ms: int, spec_json: str = "") -> bool:
-        """Queue a child whose parents ended (with ``spec_json``, its spec with their results
-        taken in); False when it no longer waits."""
-        partition = self.keys.partition(child_id)
-        keys = [
-            self.keys.task(child_id),
-            self.keys.parents_ended(child_id),
-            self.keys.waiting(partition),
-        ]
-        args = [
-            child_id,
-            now_ms,
-            self.keys.partition_prefix(partition),
-            LEVEL_WEIGHT,
-            FAIR_QUANTUM_MS,
-            spec_json,
-            *FAIR_WINDOWS_MS,
-        ]
-        return bool(await self.lua.run("dep_release", keys, args))
+    async def release(self, children: Sequence[tuple[str, str]], now_ms: int) -> list[bool]:
+        """Queue children whose parents ended, in one round trip: (child id, its spec with
+        its parents' results taken in, or '' to keep it). False for one that no longer
+        waits."""
+        pipe = self.redis.pipeline(transaction=False)
+        for child_id, spec_json in children:
+            partition = self.keys.partition(child_id)
+            keys = [
+                self.keys.task(child_id),
+                self.keys.parents_ended(child_id),
+                self.keys.waiting(partition),
+            ]
+            args = [
+                child_id,
+                now_ms,
+                self.keys.partition_prefix(partition),
+                LEVEL_WEIGHT,
+                FAIR_QUANTUM_MS,
+                spec_json,
+                *FAIR_WINDOWS_MS,
+            ]
+            self.lua.queue(pipe, "dep_release", keys, args)
+        return [bool(reply) for reply in await pipe.execute()]
 
     @redis_boundary
     async def due_for_a_check(self, now_ms: int, per_partition: int, later_ms: int) -> list[str]:

@@ -19,13 +19,20 @@ const TASKS = '/api/high-scale-tasks';
 const VICKY = '/api/vicky';
 const WEBHOOKS = '/api/webhooks';
 const SCHEDULES = '/api/schedules';
+const WORKFLOWS = '/api/workflows';
 const LOGS = '/api/logs';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_RETRY_AFTER_S = 1; // a 429 that names no wait
 
 /** The statuses a task ends in. */
-export const TERMINAL_STATUSES = Object.freeze(['completed', 'failed', 'cancelled', 'timeout']);
+export const TERMINAL_STATUSES = Object.freeze([
+  'completed',
+  'failed',
+  'cancelled',
+  'timeout',
+  'upstream_failed',
+]);
 
 /** Whether a task (or its status string) has ended: completed, failed, cancelled or timeout. */
 export function isTerminal(statusOrTask) {
@@ -339,6 +346,28 @@ export class VokaFlowClient {
   /** Stop and remove a schedule; the tasks it submitted stay. */
   deleteSchedule(scheduleId, options = {}) {
     return this.#call('DELETE', `${SCHEDULES}/${segment(scheduleId)}`, { signal: options.signal });
+  }
+
+  // ------------------------------------------------------------------ workflows
+
+  /**
+   * Submit a graph of named tasks (`POST /api/workflows`): each a task as `submitTask`
+   * takes it, its `name` unique, its `dependsOn` naming other tasks of the graph.
+   */
+  submitWorkflow({ signal, ...workflow }) {
+    return this.#call('POST', WORKFLOWS, { body: workflow, signal });
+  }
+
+  /** Each node's status, the edges and the whole workflow's status. */
+  getWorkflow(workflowId, options = {}) {
+    return this.#call('GET', `${WORKFLOWS}/${segment(workflowId)}`, { signal: options.signal });
+  }
+
+  /** Cancel every node that has not ended; running ones are stopped. */
+  cancelWorkflow(workflowId, options = {}) {
+    return this.#call('DELETE', `${WORKFLOWS}/${segment(workflowId)}`, {
+      signal: options.signal,
+    });
   }
 
   // ------------------------------------------------------------------ transport

@@ -56,5 +56,6 @@ export const WebhookEvent = Object.freeze({
   TASK_FAILED: 'task.failed',
   TASK_TIMEOUT: 'task.timeout',
   TASK_CANCELLED: 'task.cancelled',
+  TASK_UPSTREAM_FAILED: 'task.upstream_failed',
   BATCH_COMPLETED: 'batch.completed',
 });

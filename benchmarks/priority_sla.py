@@ -1,6 +1,8 @@
 """Priority SLAs under a BATCH backlog: keep >= 50,000 BATCH tasks queued with every worker
 busy, inject EMERGENCY, CRITICAL and HIGH tasks at a steady rate, and report each
-priority's wait from submit to start against its SLA, and how fast BATCH keeps draining.
+priority's wait from submit to start against its SLA, how fast BATCH keeps draining, and
+how far each submit answer's `estimated_start` was from the task's real start (the error:
+real minus estimated, so a positive one started later than said).
 
     python -m benchmarks.priority_sla [--backlog 50000] [--seconds 30] [--rate 5]
                                       [--baseline COMMIT --rounds 2]
@@ -15,7 +17,7 @@ import argparse
 import asyncio
 import statistics
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +51,9 @@ async def fill_backlog(client: httpx.AsyncClient, n: int, task_s: float) -> list
 
 async def inject(
     client: httpx.AsyncClient, priority: Priority, rate: float, seconds: float
-) -> list[str]:
-    ids: list[str] = []
+) -> list[tuple[str, str]]:
+    """(task id, its estimated_start) of each probe."""
+    ids: list[tuple[str, str]] = []
     body = {
         "name": f"probe-{priority.value}",
         "function_name": "noop",
@@ -62,7 +65,7 @@ async def inject(
         await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
         reply = await client.post("/api/high-scale-tasks/submit", json=body)
         reply.raise_for_status()
-        ids.append(reply.json()["task_id"])
+        ids.append((reply.json()["task_id"], reply.json()["estimated_start"]))
     return ids
 
 
@@ -73,17 +76,27 @@ async def batch_completed(client: httpx.AsyncClient, batch_ids: list[str]) -> in
     return total
 
 
-async def waits_of(client: httpx.AsyncClient, ids: list[str]) -> list[float]:
-    waits = []
-    for task_id in ids:
+def _utc(text: str) -> datetime:
+    """The API's times are UTC, some written without an offset."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+async def waits_of(
+    client: httpx.AsyncClient, probes: list[tuple[str, str]]
+) -> tuple[list[float], list[float]]:
+    """Each probe's wait from submit to start, and its start's error against the estimate."""
+    waits, errors = [], []
+    for task_id, estimated in probes:
         for _ in range(600):
             status = (await client.get(f"/api/high-scale-tasks/status/{task_id}")).json()
             if status["status"] == "completed":
                 break
             await asyncio.sleep(0.05)
-        created = datetime.fromisoformat(status["created_at"])
-        waits.append((datetime.fromisoformat(status["started_at"]) - created).total_seconds())
-    return waits
+        created, started = _utc(status["created_at"]), _utc(status["started_at"])
+        waits.append((started - created).total_seconds())
+        errors.append((started - _utc(estimated)).total_seconds())
+    return waits, errors
 
 
 async def run(
@@ -98,7 +111,7 @@ async def run(
         probes = await asyncio.gather(*(inject(client, p, rate, seconds) for p in URGENT))
         window = time.perf_counter() - began
         drained_after = await batch_completed(client, batch_ids)
-        waits = {p: await waits_of(client, ids) for p, ids in zip(URGENT, probes, strict=True)}
+        measured = {p: await waits_of(client, ids) for p, ids in zip(URGENT, probes, strict=True)}
     queued_left = backlog - drained_after
     return {
         "backlog": backlog,
@@ -111,9 +124,21 @@ async def run(
                 "p50_ms": percentile(w, 0.5) * 1000,
                 "p99_ms": percentile(w, 0.99) * 1000,
                 "max_ms": max(w) * 1000,
+                **estimate_error(e),
             }
-            for p, w in waits.items()
+            for p, (w, e) in measured.items()
         },
+    }
+
+
+def estimate_error(errors: list[float]) -> dict[str, float]:
+    """How far the real starts were from estimated_start: the median error (its bias: > 0
+    started later than said) and the median and p90 of its size, in ms."""
+    sizes = [abs(e) for e in errors]
+    return {
+        "estimate_error_p50_ms": percentile(errors, 0.5) * 1000,
+        "estimate_abs_error_p50_ms": percentile(sizes, 0.5) * 1000,
+        "estimate_abs_error_p90_ms": percentile(sizes, 0.9) * 1000,
     }
 
 
@@ -135,12 +160,26 @@ def print_result(title: str, result: dict[str, Any]) -> None:
             r["p99_ms"],
             r["max_ms"],
             "yes" if r["p99_ms"] < r["sla_ms"] else "NO",
+            r["estimate_error_p50_ms"],
+            r["estimate_abs_error_p50_ms"],
+            r["estimate_abs_error_p90_ms"],
         )
         for name, r in result["priorities"].items()
     ]
     print_table(
         f"{title}: wait from submit to start under a {result['backlog']:,}-task BATCH backlog",
-        ["priority", "tasks", "SLA ms", "p50 ms", "p99 ms", "max ms", "p99 < SLA"],
+        [
+            "priority",
+            "tasks",
+            "SLA ms",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "p99 < SLA",
+            "estimate error p50 ms",
+            "|error| p50 ms",
+            "|error| p90 ms",
+        ],
         rows,
     )
     print(

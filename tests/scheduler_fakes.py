@@ -97,6 +97,7 @@ class FakeTaskStore:
         self.requeued: list[tuple[list[tuple[str, int]], bool]] = []
         self.promotions: list[tuple[int, list[int], int]] = []
         self.concurrency_sweeps = 0
+        self.results: dict[str, str] = {}
         self.started: list[tuple[list[str], int, float]] = []
         self.beats: list[tuple[float, dict[WorkerType, dict[str, float]], int]] = []
         self.due_retries = 0
@@ -153,6 +154,9 @@ class FakeTaskStore:
     async def promote_starving(self, now_ms: int, waits: Sequence[int], top_level: int) -> int:
         self.promotions.append((now_ms, list(waits), top_level))
         return 0
+
+    async def results_of(self, task_ids: Sequence[str]) -> dict[str, str | None]:
+        return {task_id: self.results.get(task_id) for task_id in task_ids}
 
     async def sweep_concurrency_keys(self) -> int:
         self.concurrency_sweeps += 1

@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     # arguments must lie under (default: <home>/data); relative paths start at the first.
     data_roots: str = ""
     max_result_bytes: int = Field(default=256 * 1024, ge=1024)  # larger ones go to a file
+    # The most bytes of parents' results a task takes in (pass_results_as); past it, it
+    # fails with InputsTooLarge instead of running. They are read when it is dispatched.
+    max_inputs_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     # SQLAlchemy URL (may hold a password); default: SQLite at <first data root>/vokaflow.db
     database_url: str = Field(default="", repr=False)
     databases: dict[str, str] = Field(default_factory=dict, repr=False)  # more, by name

@@ -70,6 +70,7 @@ def test_a_workflow_answers_its_nodes_edges_and_status(api):
         ([_node("a"), _node("b", priority="SOON")], "tasks[1].priority"),
         ([_node("a"), _node("b", "a", run_at="2030-01-01T00:00:00Z")], "tasks[1].run_at"),
         ([_node("a", idempotency_key="k")], "tasks[0].idempotency_key"),
+        ([_node("a"), _node("b", "a", "a")], "tasks[1].depends_on[1]"),
     ],
 )
 def test_a_graph_that_cannot_run_is_refused_on_its_field(api, tasks, field):

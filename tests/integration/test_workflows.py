@@ -119,3 +119,16 @@ def test_cancelling_a_workflow_stops_its_running_node_and_cancels_the_rest(api):
 
     assert {n["status"] for n in cancelled["nodes"]} == {"cancelled"}
     assert cancelled["status"] == "cancelled"
+
+
+def test_a_node_with_a_concurrency_key_is_waited_for_under_its_own_id(api):
+    capped = {"concurrency_key": "wf-serial", "max_concurrency": 1}
+    done = _run(
+        api,
+        [
+            _node("first", "accumulate", kwargs={"value": 5}, **capped),
+            _node("second", "accumulate", "first", pass_results_as="inputs", **capped),
+        ],
+    )
+    assert done["status"] == "completed", done
+    assert _task(api, done, "second")["result"]["value"] == 5.0

@@ -14,7 +14,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from vokaflow.domain import TaskStatus, WorkerType
-from vokaflow.domain.task import ClaimedTask, Outcome, TaskField, TaskSpec
+from vokaflow.domain.task import (
+    ClaimedTask,
+    Outcome,
+    TaskField,
+    TaskSpec,
+    with_parents_results,
+)
 from vokaflow.lifecycle.ending import TaskEnding
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.category_stats import CategoryStats
@@ -160,28 +166,46 @@ async def test_a_child_of_a_parent_that_already_ended_is_counted_at_once(world):
     assert await _status(tasks, late) == "queued"
 
 
-async def test_a_child_takes_its_parents_results_in_under_their_names(world):
+async def test_a_child_s_parents_results_are_read_for_it_by_name_and_not_copied(world):
     _, keys, tasks, dispatch, ending = world
     a, b = _task(keys), _task(keys)
     child = _task(keys, {a.task_id: "left", b.task_id: "right"}, pass_results_as="inputs")
     await _write(tasks, ending, a, b, child)
     await _run(keys, dispatch, ending, {a.task_id, b.task_id}, result={"value": 2})
 
-    spec = TaskSpec.decode(await tasks.spec(child.task_id))
-    assert spec.kwargs == {"inputs": {"left": {"value": 2}, "right": {"value": 2}}}
+    stored = TaskSpec.decode(await tasks.spec(child.task_id))
+    assert stored.kwargs == {}  # read at dispatch (scheduler.dispatcher), not copied here
+    results = await dispatch.results_of([a.task_id, b.task_id])
+    given = with_parents_results(stored, results)
+    assert given.kwargs == {"inputs": {"left": {"value": 2}, "right": {"value": 2}}}
+
+
+async def test_a_failure_down_a_long_chain_ends_every_link_without_recursing(world):
+    _, keys, tasks, dispatch, ending = world
+    root = _task(keys)
+    chain = [root]
+    for _ in range(600):
+        chain.append(_task(keys, {chain[-1].task_id: "up"}))
+    await _write(tasks, ending, *chain)
+
+    await _run(keys, dispatch, ending, {root.task_id}, TaskStatus.FAILED)
+
+    assert await _status(tasks, chain[-1]) == "upstream_failed"
 
 
 async def test_a_cancelled_waiting_child_leaves_the_waiting_index(world):
     client, keys, tasks, dispatch, ending = world
-    parent = _task(keys)
-    child = _task(keys, {parent.task_id: "p"})
-    await _write(tasks, ending, parent, child)
+    parent, other = _task(keys), _task(keys)
+    child = _task(keys, {parent.task_id: "p", other.task_id: "o"})
+    await _write(tasks, ending, parent, other, child)
+    await _run(keys, dispatch, ending, {other.task_id})  # one parent counted: its set exists
 
     await ending.cancel(child.task_id, time.time())
     await _run(keys, dispatch, ending, {parent.task_id})
 
     assert await _status(tasks, child) == "cancelled"
     assert await client.zscore(keys.waiting(child.partition), child.task_id) is None
+    assert not await client.exists(keys.parents_ended(child.task_id))
 
 
 async def test_the_sweep_releases_a_child_whose_parent_s_end_was_never_told(world):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vokaflow.domain import TaskStatus
-from vokaflow.domain.workflow import GraphError, check_graph, overall_status
+from vokaflow.domain.workflow import MAX_EDGES, GraphError, check_edges, check_graph, overall_status
 
 
 def test_a_dag_passes():
@@ -58,3 +58,16 @@ C, F, X, R = TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, Task
 )
 def test_the_overall_status(statuses, cancelled, overall):
     assert overall_status(statuses, cancelled) == overall
+
+
+def test_a_parent_named_twice_by_one_node_is_refused_on_its_second_name():
+    with pytest.raises(GraphError) as refused:
+        check_edges([[], ["a", "a"]])
+    assert refused.value.field == "tasks[1].depends_on[1]"
+
+
+def test_more_edges_than_a_workflow_may_have_are_refused():
+    check_edges([[f"n{i}" for i in range(MAX_EDGES)]])
+    with pytest.raises(GraphError) as refused:
+        check_edges([[f"n{i}" for i in range(MAX_EDGES)], ["n0"]])
+    assert refused.value.field == "tasks"

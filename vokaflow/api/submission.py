@@ -92,7 +92,7 @@ def prepare_task(
             f"This credential may give its tasks priorities from {cap} down; "
             f"{chosen.value} is above that",
         )
-    task_id = _task_id(request, services, principal, task_id)
+    task_id = routed_task_id(request, services, principal, task_id)
     settings = services.settings
     return TaskSpec(
         task_id=task_id,
@@ -184,9 +184,11 @@ def _parents(request: TaskSubmitRequest, field_prefix: str) -> dict[str, str]:
     return parents
 
 
-def _task_id(
+def routed_task_id(
     request: TaskSubmitRequest, services: Services, principal: Principal, task_id: str | None
 ) -> str:
+    """The task's id: ``task_id``, or from its idempotency key, or new; with a concurrency
+    key, moved into the key's partition."""
     if task_id is None:
         task_id = (
             idempotent_id(principal.name, "task", request.idempotency_key)

@@ -20,13 +20,19 @@ from vokaflow.api.schemas.workflows import (
     WorkflowSubmitRequest,
 )
 from vokaflow.api.services import Services
-from vokaflow.api.submission import prepare_task
+from vokaflow.api.submission import prepare_task, routed_task_id
 from vokaflow.api.validation import validation_failure
 from vokaflow.clock import iso_event
 from vokaflow.domain import TaskField, TaskStatus
 from vokaflow.domain.principal import Principal
 from vokaflow.domain.task import TaskSpec
-from vokaflow.domain.workflow import GraphError, WorkflowNode, check_graph, overall_status
+from vokaflow.domain.workflow import (
+    GraphError,
+    WorkflowNode,
+    check_edges,
+    check_graph,
+    overall_status,
+)
 from vokaflow.errors import NotFound, ValidationFailed
 from vokaflow.observability.prometheus import gateway_metrics
 from vokaflow.store.workflow_store import WorkflowRecord
@@ -44,6 +50,7 @@ async def submit_workflow(
     requests = [_node_request(raw, i) for i, raw in enumerate(body.tasks)]
     try:
         check_graph([r.name for r in requests], [r.depends_on or [] for r in requests])
+        check_edges([r.depends_on or [] for r in requests])
     except GraphError as problem:
         raise ValidationFailed(problem.field, problem.message) from None
     workflow_id = str(uuid.uuid4())
@@ -81,7 +88,8 @@ async def cancel_workflow(
     """Cancel every node that has not ended (running ones are stopped); those that ended
     keep their status."""
     record = await _owned(services, principal, workflow_id)
-    await services.workflows.mark_cancelled(workflow_id)
+    if not await services.workflows.mark_cancelled(workflow_id):
+        raise NotFound(f"Workflow {workflow_id} not found")
     task_ids = [node.task_id for node in record.nodes]
     await services.ending.cancel_many(task_ids, "its workflow was cancelled", time.time())
     return await _view(services, await _owned(services, principal, workflow_id))
@@ -105,7 +113,9 @@ def _prepare_nodes(
     now: float,
     workflow_id: str,
 ) -> list[TaskSpec]:
-    ids = {r.name: str(uuid.uuid4()) for r in requests}
+    # final ids first (a node with a concurrency key gets one in its key's partition), so
+    # that each child names its parents by the ids they are written under
+    ids = {r.name: routed_task_id(r, services, principal, str(uuid.uuid4())) for r in requests}
     return [
         prepare_task(
             r,

@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -412,6 +412,16 @@ def id_in_partition(task_id: str, partition: int, partition_of: Callable[[str], 
         suffix += 1
         candidate = f"{task_id}.{suffix}"
     return candidate
+
+
+def with_parents_results(spec: TaskSpec, results: Mapping[str, str | None]) -> TaskSpec:
+    """The task with {parent name: its result} under its pass_results_as kwarg, from each
+    parent's stored result JSON (None where a parent has none)."""
+    inputs = {
+        name: None if results.get(parent_id) is None else json.loads(str(results[parent_id]))
+        for parent_id, name in spec.depends_on.items()
+    }
+    return replace(spec, kwargs={**spec.kwargs, spec.pass_results_as: inputs})
 
 
 def task_owner(spec_json: str) -> str | None:

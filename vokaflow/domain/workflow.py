@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from vokaflow.domain.task import TaskStatus
 
 MAX_NODES = 5000
+# Each edge is a registration and a count in Redis: a fan-in of 5,000 and a fan-out of
+# 5,000 fit, a dense graph of 5,000 nodes does not.
+MAX_EDGES = 20_000
 
 
 class GraphError(ValueError):
@@ -40,6 +43,19 @@ def check_graph(names: Sequence[str], parents: Sequence[Sequence[str]]) -> None:
         raise GraphError(
             f"tasks[{waiting}].depends_on[{j}]", f"A cycle (each waits for the next): {path}"
         )
+
+
+def check_edges(parents: Sequence[Sequence[str]]) -> None:
+    """No parent named twice by one node, and at most MAX_EDGES in all."""
+    for i, node_parents in enumerate(parents):
+        seen: set[str] = set()
+        for j, parent in enumerate(node_parents):
+            if parent in seen:
+                raise GraphError(f"tasks[{i}].depends_on[{j}]", f"{parent!r} is named twice")
+            seen.add(parent)
+    edges = sum(len(p) for p in parents)
+    if edges > MAX_EDGES:
+        raise GraphError("tasks", f"{edges} edges; a workflow may have {MAX_EDGES}")
 
 
 def find_cycle(parents: Sequence[Sequence[str]], index: Mapping[str, int]) -> list[int]:

@@ -11,18 +11,18 @@ for them (``pass_results_as``)."""
 
 from __future__ import annotations
 
-import json
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
-from typing import Any
 
 from vokaflow.domain import TaskField, TaskStatus
 from vokaflow.domain.task import TaskSpec
 from vokaflow.store.dependency_store import DependencyStore, ParentEnd, has_ended
 from vokaflow.store.task_store import TaskStore
 
-SWEEP_PER_PARTITION = 200
+SWEEP_PER_PARTITION = 50
+SWEEP_PARENTS_PER_PASS = 10_000
 SWEEP_AGAIN_MS = 30_000
+SWEEP_AGAIN_AT_MOST_MS = 3_600_000
 
 
 class Dependencies:
@@ -59,25 +59,44 @@ class Dependencies:
         return await self._count(ends, now)
 
     async def sweep(self, now: float) -> list[str]:
-        """Check the parents of children that waited past their next check themselves.
-        Returns the children that ended upstream_failed."""
-        due = await self.store.due_for_a_check(int(now * 1000), SWEEP_PER_PARTITION, SWEEP_AGAIN_MS)
-        failed: list[str] = []
-        for child_id in due:
-            spec_json = await self.tasks.spec(child_id)
+        """Check the parents of the children due for a check, within a budget of parents a
+        pass, and count those that ended. Each child checked is checked again later the
+        longer it has waited (30 s to an hour): the sweep mends an end that was never told,
+        it is not how children normally hear. Returns the children that ended
+        upstream_failed."""
+        due = await self.store.due_for_a_check(int(now * 1000), SWEEP_PER_PARTITION)
+        checked = await self._within_budget(due)
+        edges = [(spec.task_id, parent_id) for spec in checked for parent_id in spec.depends_on]
+        statuses = await self.store.statuses([parent_id for _, parent_id in edges])
+        await self.store.check_later({spec.task_id: _next_check_ms(spec, now) for spec in checked})
+        ends = [
+            ParentEnd(child_id, parent_id, status)
+            for (child_id, parent_id), status in zip(edges, statuses, strict=True)
+            if status == "" or has_ended(status)
+        ]
+        failed = await self._count(ends, now)
+        ended = Counter(end.child_id for end in ends)
+        stuck = [  # every parent ended, yet it waits: a release that never came
+            spec.task_id
+            for spec in checked
+            if ended[spec.task_id] == len(spec.depends_on) and spec.task_id not in failed
+        ]
+        await self._release(stuck, now)
+        return failed
+
+    async def _within_budget(self, child_ids: list[str]) -> list[TaskSpec]:
+        rows = await self.tasks.get_many(child_ids, [TaskField.SPEC])
+        chosen: list[TaskSpec] = []
+        parents = 0
+        for (spec_json,) in rows:
             if spec_json is None:
                 continue
-            parent_ids = list(TaskSpec.decode(spec_json).depends_on)
-            statuses = await self.store.statuses(parent_ids)
-            ends = [
-                ParentEnd(child_id, parent_id, status)
-                for parent_id, status in zip(parent_ids, statuses, strict=True)
-                if status == "" or has_ended(status)
-            ]
-            failed += await self._count(ends, now)
-            if len(ends) == len(parent_ids) and child_id not in failed:
-                await self._release([child_id], now)  # a release that never came, or a no-op
-        return failed
+            spec = TaskSpec.decode(spec_json)
+            if chosen and parents + len(spec.depends_on) > SWEEP_PARENTS_PER_PASS:
+                break  # the rest stay due: the next pass takes them
+            chosen.append(spec)
+            parents += len(spec.depends_on)
+        return chosen
 
     async def _count(self, ends: Sequence[ParentEnd], now: float) -> list[str]:
         if not ends:
@@ -88,37 +107,21 @@ class Dependencies:
         return [e.child_id for e, reply in replies if reply == "upstream_failed"]
 
     async def _release(self, child_ids: list[str], now: float) -> None:
-        """Queue children whose parents ended, their parents' results taken in where they
-        ask for them, and wake their pools: a few round trips for any number of them."""
+        """Queue children whose parents ended and wake their pools, in a few round trips
+        for any number of them. Their parents' results are read when each is dispatched
+        (scheduler.dispatcher), not copied into each child."""
         if not child_ids:
             return
-        rows = await self.tasks.get_many(child_ids, [TaskField.SPEC])
-        specs = [TaskSpec.decode(spec_json) for (spec_json,) in rows if spec_json is not None]
-        results = await self._results_for(specs)
-        releases = [(spec.task_id, _with_inputs(spec, results)) for spec in specs]
-        queued = await self.store.release(releases, int(now * 1000))
-        pools = {s.worker_type.value for s, ok in zip(specs, queued, strict=True) if ok}
-        if pools:
-            await self.wake(",".join(sorted(pools)))
-
-    async def _results_for(self, specs: Sequence[TaskSpec]) -> dict[str, Any]:
-        """The results of the parents of those children that ask for them, by parent id."""
-        parent_ids = list(
-            dict.fromkeys(p for spec in specs if spec.pass_results_as for p in spec.depends_on)
-        )
-        if not parent_ids:
-            return {}
-        results = await self.store.results(parent_ids)
-        return {
-            parent_id: None if result is None else json.loads(result)
-            for parent_id, result in zip(parent_ids, results, strict=True)
-        }
+        queued = await self.store.release(child_ids, int(now * 1000))
+        released = [child_id for child_id, ok in zip(child_ids, queued, strict=True) if ok]
+        if not released:
+            return
+        rows = await self.tasks.get_many(released, [TaskField.WORKER_TYPE])
+        pools = sorted({str(pool) for (pool,) in rows if pool})
+        await self.wake(",".join(pools) or "*")
 
 
-def _with_inputs(spec: TaskSpec, results: dict[str, Any]) -> str:
-    """The child's spec with {parent name: its result} under its pass_results_as kwarg; ''
-    for a child that does not ask for them."""
-    if not spec.pass_results_as:
-        return ""
-    inputs = {name: results.get(parent_id) for parent_id, name in spec.depends_on.items()}
-    return replace(spec, kwargs={**spec.kwargs, spec.pass_results_as: inputs}).spec_json()
+def _next_check_ms(spec: TaskSpec, now: float) -> int:
+    """Half its wait so far from now, within 30 s and an hour."""
+    waited_ms = (now - spec.created_at) * 1000
+    return int(now * 1000 + min(max(SWEEP_AGAIN_MS, waited_ms / 2), SWEEP_AGAIN_AT_MOST_MS))

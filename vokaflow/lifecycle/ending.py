@@ -163,15 +163,21 @@ class TaskEnding:
 
     async def upstream_failed(self, task_ids: Sequence[str], now: float) -> None:
         """The side effects of children that ended upstream_failed (dep_done.lua ended
-        them), and their own children told."""
+        them), and their own children told, generation after generation."""
+        ended = await self._upstream_failed_ends(task_ids, retry_while_unavailable, now)
+        await self._tell_children(ended, retry_while_unavailable)
+
+    async def _upstream_failed_ends(
+        self, task_ids: Sequence[str], persist: _Persist, now: float
+    ) -> list[tuple[str, TaskStatus]]:
         if not task_ids:
-            return
+            return []
         status = TaskStatus.UPSTREAM_FAILED
-        ended = await retry_while_unavailable(lambda: self._read_ended(task_ids, status, now))
+        ended = await persist(lambda: self._read_ended(task_ids, status, now))
         written = _termination_written(ended, "a parent did not complete")
-        await retry_while_unavailable(lambda: self._write(written))
-        await self._announce(ended, retry_while_unavailable, advance=True)
-        await self._tell_children([(e.task_id, status) for e in ended], retry_while_unavailable)
+        await persist(lambda: self._write(written))
+        await self._announce(ended, persist, advance=True)
+        return [(e.task_id, status) for e in ended]
 
     async def cancel(self, task_id: str, now: float) -> Termination:
         """End a queued or running task as cancelled; a running one's worker is told to
@@ -243,11 +249,13 @@ class TaskEnding:
     async def _tell_children(
         self, parents: Sequence[tuple[str, TaskStatus]], persist: _Persist
     ) -> None:
-        if not parents:
-            return
+        """Tell the children of ``parents``; those that end upstream_failed are the next
+        generation's parents. A loop, not recursion: a chain is as long as a workflow."""
         now = time.time()
-        failed = await persist(lambda: self.dependencies.parents_ended(parents, now))
-        await self.upstream_failed(failed, now)
+        while parents:
+            tell = partial(self.dependencies.parents_ended, parents, now)
+            failed = await persist(tell)
+            parents = await self._upstream_failed_ends(failed, persist, now)
 
     def _count_metrics(self, ended: Sequence[Ended]) -> None:
         try:

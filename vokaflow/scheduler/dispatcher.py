@@ -8,10 +8,11 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from dataclasses import replace
 
 from vokaflow.config import Settings
 from vokaflow.domain import WorkerType
-from vokaflow.domain.task import ClaimedTask
+from vokaflow.domain.task import ClaimedTask, with_parents_results
 from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.inflight import InFlight
 from vokaflow.scheduler.policy import chunk_size, pack, plan_claims, runs_long
@@ -92,6 +93,7 @@ class Dispatcher:
             # running with no worker. Their dispatch time finds them once Redis answers.
             self.lost_claims.append(now)
             raise
+        claimed = await self._with_parents_results(claimed)
         by_pool: dict[WorkerType, list[ClaimedTask]] = defaultdict(list)
         for task in claimed:
             by_pool[task.spec.worker_type].append(task)
@@ -103,6 +105,28 @@ class Dispatcher:
         # once. One that took less emptied the queues, so the next waits for a wake-up and
         # the coalescing delay, and finds several tasks to pack rather than one.
         return len(claimed) >= sum(request.count for request in requests)
+
+    async def _with_parents_results(self, claimed: list[ClaimedTask]) -> list[ClaimedTask]:
+        """Claimed tasks with their parents' results taken in where they ask for them
+        (pass_results_as): read now, so that no child's record holds a copy. One whose
+        results pass max_inputs_bytes fails at once, without running."""
+        asking = [task for task in claimed if task.spec.pass_results_as]
+        if not asking:
+            return claimed
+        parent_ids = list(dict.fromkeys(p for task in asking for p in task.spec.depends_on))
+        results = await self.store.results_of(parent_ids)
+        limit = self.settings.max_inputs_bytes
+        too_big = [t for t in asking if _inputs_bytes(t, results) > limit]
+        if too_big:
+            await self.settler.fail_unrun(too_big, "InputsTooLarge", _too_big_message(limit))
+        failed = {task.task_id for task in too_big}
+        return [
+            replace(task, spec=with_parents_results(task.spec, results))
+            if task.spec.pass_results_as
+            else task
+            for task in claimed
+            if task.task_id not in failed
+        ]
 
     async def _return_lost_claims(self) -> None:
         while self.lost_claims:
@@ -158,3 +182,14 @@ class Dispatcher:
         chunk = self.inflight.add(worker_type, tasks)
         chunk.running = self.executor.launch(worker_type, tasks, chunk.chunk_id)
         self.settler.watch(chunk)
+
+
+def _inputs_bytes(task: ClaimedTask, results: dict[str, str | None]) -> int:
+    return sum(len(results.get(parent_id) or "") for parent_id in task.spec.depends_on)
+
+
+def _too_big_message(limit: int) -> str:
+    return (
+        f"Its parents' results are over {limit} bytes (VOKAFLOW_MAX_INPUTS_BYTES): "
+        "pass a file or a smaller result instead"
+    )

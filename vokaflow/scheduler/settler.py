@@ -105,6 +105,18 @@ class Settler:
                 final.append(outcome)
         return final, retries
 
+    async def fail_unrun(self, tasks: Sequence[ClaimedTask], error_type: str, why: str) -> None:
+        """End claimed tasks as failed before they run, for good (no retry would help)."""
+        now = self.clock.time()
+        error = {"type": error_type, "message": why, "traceback": None}
+        outcomes = [
+            Outcome(
+                t.task_id, t.attempt, TaskStatus.FAILED, now, now, None, error, t.spec.function_name
+            )
+            for t in tasks
+        ]
+        await self.ending.finish(tasks, outcomes, [])
+
     async def worker_lost(self, chunk: Chunk, failure: WorkerLost) -> None:
         """The worker died under the chunk: run its tasks again, a bounded number of times."""
         limit = self.settings.max_system_retries

@@ -85,12 +85,11 @@ class DependencyStore:
         return [str(reply) for reply in await pipe.execute()]
 
     @redis_boundary
-    async def release(self, children: Sequence[tuple[str, str]], now_ms: int) -> list[bool]:
-        """Queue children whose parents ended, in one round trip: (child id, its spec with
-        its parents' results taken in, or '' to keep it). False for one that no longer
-        waits."""
+    async def release(self, child_ids: Sequence[str], now_ms: int) -> list[bool]:
+        """Queue children whose parents ended, in one round trip; False for one that no
+        longer waits."""
         pipe = self.redis.pipeline(transaction=False)
-        for child_id, spec_json in children:
+        for child_id in child_ids:
             partition = self.keys.partition(child_id)
             keys = [
                 self.keys.task(child_id),
@@ -103,30 +102,27 @@ class DependencyStore:
                 self.keys.partition_prefix(partition),
                 LEVEL_WEIGHT,
                 FAIR_QUANTUM_MS,
-                spec_json,
                 *FAIR_WINDOWS_MS,
             ]
             self.lua.queue(pipe, "dep_release", keys, args)
         return [bool(reply) for reply in await pipe.execute()]
 
     @redis_boundary
-    async def due_for_a_check(self, now_ms: int, per_partition: int, later_ms: int) -> list[str]:
-        """Waiting tasks whose parents a sweep should check now; each is put off ``later_ms``
-        so that the next sweeps look at others."""
+    async def due_for_a_check(self, now_ms: int, per_partition: int) -> list[str]:
+        """Waiting tasks whose parents a sweep should check now, oldest check first."""
         pipe = self.redis.pipeline(transaction=False)
         for partition in range(self.keys.partitions):
             pipe.zrangebyscore(self.keys.waiting(partition), "-inf", now_ms, 0, per_partition)
-        due = [str(task_id) for found in await pipe.execute() for task_id in found]
-        if due:
-            pipe = self.redis.pipeline(transaction=False)
-            for task_id in due:
-                pipe.zadd(
-                    self.keys.waiting(self.keys.partition(task_id)),
-                    {task_id: now_ms + later_ms},
-                    xx=True,
-                )
-            await pipe.execute()
-        return due
+        return [str(task_id) for found in await pipe.execute() for task_id in found]
+
+    @redis_boundary
+    async def check_later(self, next_check_ms: dict[str, int]) -> None:
+        """When the sweep next checks each of these waiting tasks (those still waiting)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id, at_ms in next_check_ms.items():
+            waiting = self.keys.waiting(self.keys.partition(task_id))
+            pipe.zadd(waiting, {task_id: at_ms}, xx=True)
+        await pipe.execute()
 
     @redis_boundary
     async def statuses(self, task_ids: Sequence[str]) -> list[str]:
@@ -135,14 +131,6 @@ class DependencyStore:
         for task_id in task_ids:
             pipe.hget(self.keys.task(task_id), TaskField.STATUS)
         return [str(s) if s is not None else "" for s in await pipe.execute()]
-
-    @redis_boundary
-    async def results(self, task_ids: Sequence[str]) -> list[str | None]:
-        """Each task's result field (JSON), None where it has none."""
-        pipe = self.redis.pipeline(transaction=False)
-        for task_id in task_ids:
-            pipe.hget(self.keys.task(task_id), TaskField.RESULT)
-        return [None if r is None else str(r) for r in await pipe.execute()]
 
 
 def has_ended(status: str) -> bool:

@@ -294,6 +294,15 @@ class DispatchStore:
         return int(sum(await pipe.execute()))
 
     @redis_boundary
+    async def results_of(self, task_ids: Sequence[str]) -> dict[str, str | None]:
+        """Each task's stored result (JSON), None where it has none."""
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.hget(self.keys.task(task_id), TaskField.RESULT)
+        replies = await pipe.execute()
+        return {t: None if r is None else str(r) for t, r in zip(task_ids, replies, strict=True)}
+
+    @redis_boundary
     async def sweep_concurrency_keys(self) -> int:
         """cc_sweep.lua on every partition: running ids of concurrency keys whose task no
         longer runs are forgotten, and waiting tasks go back to their queues while their key

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from vokaflow.domain.workflow import WorkflowNode
 from vokaflow.store.keys import Keys
-from vokaflow.store.redis_client import redis_boundary
+from vokaflow.store.redis_client import LuaScripts, redis_boundary
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class WorkflowStore:
         self.redis = client
         self.keys = keys
         self.retention_s = retention_s
+        self.lua = LuaScripts(client, ["workflow_cancel"])
 
     @redis_boundary
     async def create(self, record: WorkflowRecord) -> None:
@@ -65,10 +66,11 @@ class WorkflowStore:
     @redis_boundary
     async def get(self, workflow_id: str) -> WorkflowRecord | None:
         fields = await self.redis.hgetall(self.keys.workflow(workflow_id))
-        if not fields:
+        if "nodes" not in fields:
             return None
         return WorkflowRecord.from_fields(workflow_id, {str(k): str(v) for k, v in fields.items()})
 
     @redis_boundary
-    async def mark_cancelled(self, workflow_id: str) -> None:
-        await self.redis.hset(self.keys.workflow(workflow_id), "cancelled", "1")
+    async def mark_cancelled(self, workflow_id: str) -> bool:
+        """False when the record is gone."""
+        return bool(await self.lua.run("workflow_cancel", [self.keys.workflow(workflow_id)], []))

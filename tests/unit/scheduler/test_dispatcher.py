@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tests.scheduler_fakes import GP, IO, build_rig, claimed
@@ -244,3 +246,35 @@ async def test_a_lost_claim_is_kept_until_its_tasks_could_be_returned():
         await rig.core.dispatcher.dispatch_round()
     assert rig.core.dispatcher.lost_claims == [123.0]
     assert rig.executor.launches == []  # nothing new is claimed before the lost ones are back
+
+
+async def test_a_child_that_asks_for_its_parents_results_gets_them_when_dispatched():
+    rig = build_rig()
+    rig.pools(GENERAL_PURPOSE=(8, 8))
+    child = claimed()
+    child = replace(
+        child,
+        spec=replace(child.spec, depends_on={"p1": "left", "p2": "right"}, pass_results_as="xs"),
+    )
+    rig.store.results = {"p1": '{"value": 1}'}  # p2 left no result
+    rig.store.add(child)
+    await rig.core.dispatcher.dispatch_round()
+    (launch,) = rig.executor.launches
+    assert launch.tasks[0].spec.kwargs == {"xs": {"left": {"value": 1}, "right": None}}
+
+
+async def test_a_child_whose_parents_results_are_too_big_fails_without_running():
+    rig = build_rig(max_inputs_bytes=1024)
+    rig.pools(GENERAL_PURPOSE=(8, 8))
+    child, other = claimed(), claimed()
+    child = replace(child, spec=replace(child.spec, depends_on={"p": "p"}, pass_results_as="xs"))
+    rig.store.results = {"p": '"' + "x" * 2000 + '"'}
+    rig.store.add(child, other)
+    await rig.core.dispatcher.dispatch_round()
+    assert [x.ids for x in rig.executor.launches] == [[other.task_id]]
+    (failure,) = rig.ending.final
+    assert (failure.task_id, failure.status, failure.error["type"]) == (
+        child.task_id,
+        "failed",
+        "InputsTooLarge",
+    )

@@ -32,6 +32,7 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', ARGV[7] .. 'waiting', ARGV[1])
+redis.call('DEL', ARGV[7] .. 'deps-done:' .. ARGV[1])
 redis.call('HSET', KEYS[1], 'status', ARGV[4], 'completed_at', ARGV[2])
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'error', ARGV[5])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,19 +52,41 @@ class TaskStore:
         """Write and enqueue tasks (rate limits already taken) and wake the scheduler, in one
         round trip with whatever ``also`` adds to its pipeline. Held tasks are written but
         wait for their batch to release them. Returns each task's score where it waits (its
-        fair place in its level), 0 for an id that existed."""
+        fair place in its level), 0 for an id that existed. One script call per partition:
+        a batch's tasks of one partition are written, and placed, together."""
+        by_partition: dict[int, list[int]] = defaultdict(list)
+        for index, task in enumerate(tasks):
+            by_partition[task.partition].append(index)
         pipe = self.redis.pipeline(transaction=False)
-        for task in tasks:
-            keys = [self.keys.task(task.task_id), self._waits_in(task), self._fair_clock(task)]
-            mode = "1" if task.hold else self._enqueue_mode(task)
-            args = [task.task_id, self._score_there(task), mode, *self._fair_args(task)]
-            self.lua.queue(pipe, "submit", keys, [*args, *task.to_fields()])
+        for partition, indices in by_partition.items():
+            args: list[Any] = [
+                self.keys.partition_prefix(partition),
+                LEVEL_WEIGHT,
+                FAIR_QUANTUM_MS,
+                len(indices),
+            ]
+            for index in indices:
+                args += self._submit_args(tasks[index])
+            self.lua.queue(pipe, "submit", [self.keys.running(partition)], args)
         pools = ",".join(sorted({task.worker_type.value for task in tasks}))
         pipe.execute_command("PUBLISH", self.keys.wakeup_channel, pools)  # as LuaScripts.queue
         if also is not None:
             also(pipe)
         replies = await pipe.execute()
-        return [float(score) for score in replies[: len(tasks)]]
+        scores = [0.0] * len(tasks)
+        for indices, reply in zip(by_partition.values(), replies, strict=False):
+            for index, score in zip(indices, reply, strict=True):
+                scores[index] = float(score)
+        return scores
+
+    def _submit_args(self, task: TaskSpec) -> list[Any]:
+        """One task's part of submit.lua's arguments."""
+        fields = task.to_fields()
+        waits = self._waits_in(task)[len(self.keys.partition_prefix(task.partition)) :]
+        mode = "1" if task.hold else self._enqueue_mode(task)
+        window = fair_window_ms(task.priority.level)
+        head = [task.task_id, self._score_there(task), mode, task.owner, window, waits]
+        return [*head, len(fields), *fields]
 
     @redis_boundary
     async def submit_one(self, task: TaskSpec, limiter: RateLimiter) -> tuple[Decision | None, int]:
@@ -134,10 +157,6 @@ class TaskStore:
         """'0': at its fair place in its level; '2': at its plain score, on the schedule or
         the waiting index (its fair place is found when it is released)."""
         return "0" if task.ready_now else "2"
-
-    @staticmethod
-    def _fair_args(task: TaskSpec) -> list[Any]:
-        return [LEVEL_WEIGHT, task.owner, FAIR_QUANTUM_MS, fair_window_ms(task.priority.level)]
 
     @staticmethod
     def _score_there(task: TaskSpec) -> float:

@@ -1,31 +1,43 @@
--- Writes a task record and, unless it is held back, enqueues it at its fair place in its
--- level (a delayed task: schedules it); atomically. Refuses an id that already exists.
--- KEYS[1]  task hash        PREFIX:{pN}:task:ID
--- KEYS[2]  where it waits:  its ready queue PREFIX:{pN}:queue:WORKER_TYPE (score = dispatch
---                           order), or for a delayed task PREFIX:{pN}:scheduled (score =
---                           run_at, epoch ms; release_due.lua moves it on)
--- KEYS[3]  its level's fair clock PREFIX:{pN}:fair:WORKER_TYPE:LEVEL (see lib/fair_score)
--- ARGV[1]  task id
--- ARGV[2]  its plain score there: level x weight + now (ms), or for a delayed task run_at
--- ARGV[3]  '1' to hold the task back (a sequential batch releases it later), '2' to enqueue
---          it at its plain score (a delayed task), '0' to enqueue it at its fair place
--- ARGV[4]  weight of one priority level in a queue score
--- ARGV[5]  the submitting principal
--- ARGV[6]  its fair-share quantum, ms
--- ARGV[7]  its level's fair window, ms (see lib/fair_score)
--- ARGV[8..] the record's field/value pairs
--- Returns the score it waits at, or 0 when the id exists.
---@include lib/fair_score
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return 0
+-- Writes the new tasks of one partition and, unless held back, enqueues each: a ready one at
+-- its fair place in its level (lib/fair_score), a delayed one on the schedule, a waiting one
+-- on the waiting index; atomically, in one call for any number of them. An id that already
+-- exists is left as it is (a repeated idempotency key).
+-- KEYS[1]  the partition's running set PREFIX:{pN}:running (names the partition's slot: every
+--          key written is in it, built from ARGV[1])
+-- ARGV[1]  the partition's key prefix PREFIX:{pN}:
+-- ARGV[2]  weight of one priority level in a queue score
+-- ARGV[3]  the fair-share quantum, ms
+-- ARGV[4]  how many tasks follow; then for each:
+--          id, plain score (level x weight + now ms, or the due or check time in ms),
+--          mode ('0' ready: at its fair place, '1' held: not enqueued, '2' at its plain
+--          score), principal, its level's fair window (ms), where it waits (a key suffix:
+--          'queue:WORKER_TYPE', 'scheduled' or 'waiting'), how many field/value items, items
+-- Returns each task's score where it waits, '0' for an id that existed.
+--@include lib/fair_score_group
+local part, weight, quantum = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local groups = new_fair_groups(part, weight, quantum)
+local scores = {}
+local i = 5
+for t = 1, tonumber(ARGV[4]) do
+  local id, base, mode, owner = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local window, waits, items = ARGV[i + 4], ARGV[i + 5], tonumber(ARGV[i + 6])
+  local first = i + 7
+  i = first + items
+  local key = part .. 'task:' .. id
+  if redis.call('EXISTS', key) == 1 then
+    scores[t] = '0'
+  else
+    redis.call('HSET', key, unpack(ARGV, first, first + items - 1))
+    local score = base
+    if mode == '0' then
+      score = groups.place(waits, base, owner, window)
+      redis.call('HSET', key, 'score', score)
+    end
+    if mode ~= '1' then
+      redis.call('ZADD', part .. waits, score, id)
+    end
+    scores[t] = score
+  end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
-local score = ARGV[2]
-if ARGV[3] == '0' then
-  score = fair_score(KEYS[2], KEYS[3], ARGV[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
-  redis.call('HSET', KEYS[1], 'score', score)
-end
-if ARGV[3] ~= '1' then
-  redis.call('ZADD', KEYS[2], score, ARGV[1])
-end
-return score
+groups.write_ends()
+return scores

@@ -15,9 +15,8 @@ local claimed = {}
 for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
   local key = ARGV[4] .. id
-  local state = redis.call('HMGET', key, 'status', 'concurrency', 'max_concurrency', 'score')
-  if state[1] == 'queued'
-      and (not state[2] or concurrency_admits(ARGV[5], state[2], state[3], id, state[4])) then
+  local state = redis.call('HMGET', key, 'status', 'concurrency')
+  if state[1] == 'queued' and (not state[2] or concurrency_admits(ARGV[5], state[2], key, id)) then
     redis.call('ZADD', KEYS[2], ARGV[3], id)
     local attempts = redis.call('HINCRBY', key, 'attempts', 1)
     redis.call('HSET', key, 'status', 'running', 'started_at', ARGV[3], 'dispatched_at', ARGV[3])

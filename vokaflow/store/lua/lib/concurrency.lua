@@ -8,11 +8,13 @@
 -- PART is the partition's key prefix PREFIX:{pN}: and NAME the record's 'concurrency' field
 -- (the owner's key, hashed: one tenant's key is never another's).
 
--- Whether a claimed task may run now; if not, it waits in its key's waiting set.
-local function concurrency_admits(part, name, limit, id, score)
+-- Whether a claimed task (its record at task_key) may run now; if not, it waits in its
+-- key's waiting set.
+local function concurrency_admits(part, name, task_key, id)
   local running = part .. 'cc:' .. name .. ':running'
-  if redis.call('SCARD', running) >= tonumber(limit) then
-    redis.call('ZADD', part .. 'cc:' .. name .. ':waiting', score, id)
+  local cap = redis.call('HMGET', task_key, 'max_concurrency', 'score')
+  if redis.call('SCARD', running) >= tonumber(cap[1]) then
+    redis.call('ZADD', part .. 'cc:' .. name .. ':waiting', cap[2], id)
     redis.call('SADD', part .. 'cc:waiting', name)
     return false
   end

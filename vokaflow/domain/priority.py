@@ -102,6 +102,9 @@ def fair_window_ms(level: int) -> int:
     return int(Priority.from_level(level).sla_seconds * 1000)
 
 
+FAIR_WINDOWS_MS = [fair_window_ms(level) for level in range(len(Priority))]  # by level
+
+
 def queue_score(priority: Priority, enqueued_at_s: float) -> float:
     return priority.level * LEVEL_WEIGHT + float(int(enqueued_at_s * 1000))
 

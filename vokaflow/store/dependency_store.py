@@ -10,12 +10,10 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from vokaflow.domain import Priority, TaskField, TaskStatus
-from vokaflow.domain.priority import FAIR_QUANTUM_MS, LEVEL_WEIGHT, fair_window_ms
+from vokaflow.domain import TaskField, TaskStatus
+from vokaflow.domain.priority import FAIR_QUANTUM_MS, FAIR_WINDOWS_MS, LEVEL_WEIGHT
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import LuaScripts, redis_boundary
-
-FAIR_WINDOWS_MS = [fair_window_ms(level) for level in range(len(Priority))]
 
 
 @dataclass(frozen=True)

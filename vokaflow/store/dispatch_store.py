@@ -12,13 +12,12 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from vokaflow.domain import Priority, TaskField, TaskStatus, WorkerType
-from vokaflow.domain.priority import FAIR_QUANTUM_MS, LEVEL_WEIGHT, fair_window_ms
+from vokaflow.domain.priority import FAIR_QUANTUM_MS, FAIR_WINDOWS_MS, LEVEL_WEIGHT
 from vokaflow.domain.task import ClaimedTask, Outcome
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import LuaScripts, is_cluster, redis_boundary
 
 RELEASE_BATCH = 1000
-FAIR_WINDOWS_MS = [fair_window_ms(level) for level in range(len(Priority))]
 
 
 @dataclass(frozen=True)

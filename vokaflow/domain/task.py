@@ -285,6 +285,7 @@ class ClaimedTask:
     solo: bool = False  # runs alone in its chunk, after a chunk it was in lost its worker
     system_retries: int = 0
     requeued_at: float = 0.0  # a dead letter sent back to its queue by hand
+    score: float = 0.0  # its queue score when claimed: its level, then its fair place
 
     @property
     def task_id(self) -> str:
@@ -305,6 +306,7 @@ class ClaimedTask:
             solo=record.get(TaskField.SOLO) == "1",
             system_retries=int(record.get(TaskField.SYSTEM_RETRIES) or 0),
             requeued_at=int(requeued_ms) / 1000 if requeued_ms else 0.0,
+            score=float(record.get(TaskField.SCORE) or 0.0),
         )
 
 

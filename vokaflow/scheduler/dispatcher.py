@@ -98,7 +98,8 @@ class Dispatcher:
         for task in claimed:
             by_pool[task.spec.worker_type].append(task)
         for wt, tasks in by_pool.items():
-            tasks.sort(key=lambda t: t.spec.priority.level)
+            # the claims' order across partitions: by level, then each task's fair place
+            tasks.sort(key=lambda t: (t.spec.priority.level, t.score))
             self._launch_packed(wt, tasks, sizes[wt], free[wt])
         self.telemetry.observe_dispatch(claimed, now)
         # A round that took all it asked for may have left ready tasks: the next one goes at

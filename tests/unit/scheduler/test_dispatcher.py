@@ -278,3 +278,13 @@ async def test_a_child_whose_parents_results_are_too_big_fails_without_running()
         "failed",
         "InputsTooLarge",
     )
+
+
+async def test_a_round_launches_its_claims_in_fair_order_across_partitions():
+    rig = build_rig(urgent_reserved_fraction=0)
+    rig.pools(GENERAL_PURPOSE=(1, 1))
+    rig.core.scaler.function_run_s["noop"] = 0.001
+    later, sooner = replace(claimed(), score=2.0), replace(claimed(), score=1.0)
+    rig.store.add(later, sooner)  # as two partitions' claims come back: partition order
+    await rig.core.dispatcher.dispatch_round()
+    assert [x.ids for x in rig.executor.launches] == [[sooner.task_id, later.task_id]]

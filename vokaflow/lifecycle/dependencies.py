@@ -67,7 +67,8 @@ class Dependencies:
         due = await self.store.due_for_a_check(int(now * 1000), SWEEP_PER_PARTITION)
         checked = await self._within_budget(due)
         edges = [(spec.task_id, parent_id) for spec in checked for parent_id in spec.depends_on]
-        statuses = await self.store.statuses([parent_id for _, parent_id in edges])
+        rows = await self.tasks.get_many([parent_id for _, parent_id in edges], [TaskField.STATUS])
+        statuses = [status or "" for (status,) in rows]
         await self.store.check_later({spec.task_id: _next_check_ms(spec, now) for spec in checked})
         ends = [
             ParentEnd(child_id, parent_id, status)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from vokaflow.domain import TaskField, TaskStatus
+from vokaflow.domain import TaskStatus
 from vokaflow.domain.priority import FAIR_QUANTUM_MS, FAIR_WINDOWS_MS, LEVEL_WEIGHT
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import LuaScripts, redis_boundary
@@ -121,14 +121,6 @@ class DependencyStore:
             waiting = self.keys.waiting(self.keys.partition(task_id))
             pipe.zadd(waiting, {task_id: at_ms}, xx=True)
         await pipe.execute()
-
-    @redis_boundary
-    async def statuses(self, task_ids: Sequence[str]) -> list[str]:
-        """Each task's status; '' where it has no record."""
-        pipe = self.redis.pipeline(transaction=False)
-        for task_id in task_ids:
-            pipe.hget(self.keys.task(task_id), TaskField.STATUS)
-        return [str(s) if s is not None else "" for s in await pipe.execute()]
 
 
 def has_ended(status: str) -> bool:

@@ -13,7 +13,7 @@ def test_a_tenant_s_tasks_do_not_wait_behind_another_tenant_s_backlog_of_the_sam
     # The one slot is held while both tenants submit, so that every task is still queued
     # when the slot frees: fair share orders queued tasks, it does not stop tasks that a
     # worker already has.
-    blocker = submit(api, "sleep", 2, worker_type=SOLE_SLOT, priority="HIGH")
+    blocker = submit(api, "sleep", 8, worker_type=SOLE_SLOT, priority="HIGH")
     wait_until(api, blocker["task_id"], {"running"})
     with user_client(stack, "fair-a") as a, user_client(stack, "fair-b") as b:
         backlog = [{"name": "a", "function_name": "noop", "priority": "BATCH"}] * 300

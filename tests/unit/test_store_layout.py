@@ -49,3 +49,20 @@ def test_within_a_priority_the_older_task_scores_lower():
 def test_the_level_can_be_read_back_from_a_score():
     for priority in Priority:
         assert level_of_score(queue_score(priority, 1_790_000_000.123)) == priority.level
+
+
+def test_the_task_indexes_are_in_their_partition_s_slot_and_name_no_raw_user_string():
+    keys = Keys("vf", 16)
+    owner, function_name = "ann:{p3}:x", "resize:{evil}"
+    index_keys = [
+        keys.index_ledger(3),
+        keys.index_owner(3, owner),
+        keys.index_live(3, owner),
+        keys.index_live(3, None),
+        keys.index_status(3, "failed", owner),
+        keys.index_status(3, "failed", None),
+        keys.index_function(3, owner, function_name),
+    ]
+    assert all(k.startswith("vf:{p3}:ix:") and k.count("{") == 1 for k in index_keys)
+    assert len(set(index_keys)) == len(index_keys)
+    assert keys.index_owner(3, "bob") != keys.index_owner(3, owner)

@@ -83,7 +83,9 @@ class TaskField:
     # letter sent back by hand, or a child released by its parents
     REQUEUED_AT = "requeued_at"
     RELEASED_AT = "released_at"  # epoch ms a delayed task left its schedule (its lateness)
-    OWNER = "owner"  # the principal, as in the spec: its fair place when a delay ends
+    # the principal, as in the spec: its fair place when a delay ends, its task indexes when
+    # it ends (lib/task_index.lua; records from before it was always written lack it)
+    OWNER = "owner"
     # The owner's concurrency key as a name of its own (TaskSpec.concurrency_name) and its
     # cap, read by store/lua/lib/concurrency.lua
     CONCURRENCY = "concurrency"
@@ -162,6 +164,11 @@ class TaskSpec:
         return math.ceil(self.ready_at * 1000)
 
     @property
+    def created_ms(self) -> int:
+        """Epoch ms of its submit: its score in the task search indexes."""
+        return math.floor(self.created_at * 1000)
+
+    @property
     def initial_status(self) -> TaskStatus:
         if self.depends_on:
             return TaskStatus.WAITING
@@ -215,7 +222,7 @@ class TaskSpec:
             TaskField.WORKER_TYPE: self.worker_type.value,
             TaskField.SCORE: repr(self.score),
             TaskField.ATTEMPTS: "0",
-            **({TaskField.OWNER: self.owner} if self.run_at is not None else {}),
+            TaskField.OWNER: self.owner,
             **(
                 {
                     TaskField.CONCURRENCY: self.concurrency_name,

@@ -85,6 +85,7 @@ class DeadLetterStore:
             int(time.time() * 1000),
             LEVEL_WEIGHT,
             self.keys.wakeup_channel,
+            self.keys.partition_prefix(partition),
         ]
         reply = await self.lua.run("requeue_dead", keys, args)
         outcome = str(reply[0])

@@ -78,6 +78,7 @@ class DependencyStore:
                 repr(now_s),
                 end.error_json(),
                 self.retention_ms,
+                self.keys.partition_prefix(self.keys.partition(end.child_id)),
             ]
             self.lua.queue(pipe, "dep_done", keys, args)
         return [str(reply) for reply in await pipe.execute()]

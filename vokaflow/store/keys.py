@@ -19,6 +19,14 @@ def owner_digest(owner: str) -> str:
     return hashlib.sha256(owner.encode()).hexdigest()[:32]
 
 
+def index_digest(name: str) -> str:
+    """A principal's or a function's name as a part of a task index key: the first 16 hex
+    digits of its SHA-1, which the scripts compute too (lib/task_index.lua, from the record
+    alone when a task ends). A collision would only put two names' tasks in one zset: every
+    search checks each record's owner and filters itself."""
+    return hashlib.sha1(name.encode()).hexdigest()[:16]
+
+
 def partition_of(task_id: str, partitions: int) -> int:
     """Stable across processes and versions (CRC-32), unlike Python's ``hash``."""
     return zlib.crc32(task_id.encode()) % partitions
@@ -117,6 +125,44 @@ class Keys:
     def owner_dead_letters_indexed(self) -> str:
         """Set once the dead letters from before per-owner indexes are in them."""
         return f"{self.prefix}:dead:owners-indexed"
+
+    # The task search indexes (store/task_index.py, kept by lib/task_index.lua): zsets of
+    # task ids by creation time (ms), in each partition's slot so that the scripts that
+    # create and end a task keep them in the same step.
+    def _index(self, partition: int) -> str:
+        return f"{self._tagged(partition)}:ix:"
+
+    def index_ledger(self, partition: int) -> str:
+        """Every task of the partition, member 'OWNER:FUNCTION:ID' (index digests): the
+        admins' list, and what the trim reads to find every index a gone task is in."""
+        return f"{self._index(partition)}all"
+
+    def index_owner(self, partition: int, owner: str) -> str:
+        """Every task of one principal."""
+        return f"{self._index(partition)}o:{index_digest(owner)}"
+
+    def index_live(self, partition: int, owner: str | None) -> str:
+        """The tasks not finished yet (scheduled, waiting, queued, running): of one
+        principal, or of everyone for None. Kept at create and end only, not at each
+        transition between those four."""
+        if owner is None:
+            return f"{self._index(partition)}live"
+        return f"{self.index_owner(partition, owner)}:live"
+
+    def index_status(self, partition: int, status: str, owner: str | None) -> str:
+        """The finished tasks of one final status: of one principal, or of everyone."""
+        if owner is None:
+            return f"{self._index(partition)}s:{status}"
+        return f"{self.index_owner(partition, owner)}:s:{status}"
+
+    def index_function(self, partition: int, owner: str, function_name: str) -> str:
+        """One principal's tasks of one function."""
+        return f"{self.index_owner(partition, owner)}:f:{index_digest(function_name)}"
+
+    @property
+    def task_index_backfilled(self) -> str:
+        """Set once the records from before the task indexes are in them."""
+        return f"{self.prefix}:ix:backfilled"
 
     def workflow(self, workflow_id: str) -> str:
         return f"{self.prefix}:workflow:{workflow_id}"

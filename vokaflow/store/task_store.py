@@ -86,7 +86,7 @@ class TaskStore:
         mode = "1" if task.hold else self._enqueue_mode(task)
         window = fair_window_ms(task.priority.level)
         head = [task.task_id, self._score_there(task), mode, task.owner, window, waits]
-        return [*head, len(fields), *fields]
+        return [*head, task.created_ms, task.function_name, len(fields), *fields]
 
     @redis_boundary
     async def submit_one(self, task: TaskSpec, limiter: RateLimiter) -> tuple[Decision | None, int]:
@@ -118,6 +118,9 @@ class TaskStore:
             FAIR_QUANTUM_MS,
             task.owner,
             fair_window_ms(task.priority.level),
+            self.keys.partition_prefix(task.partition),
+            task.created_ms,
+            task.function_name,
             *task.to_fields(),
         ]
         reply = await self.lua.run("submit_one", keys, args)

@@ -9,9 +9,11 @@
 -- ARGV[4]  now, epoch seconds
 -- ARGV[5]  the error to record when the child ends upstream_failed (JSON)
 -- ARGV[6]  retention of an ended record, ms (0 keeps it)
+-- ARGV[7]  the child's partition's key prefix PREFIX:{pN}: (its task indexes, lib/task_index)
 -- Returns 'stale' (the child no longer waits), 'counted' (this parent was counted before),
 -- 'waiting' (parents still running), 'ready' (every parent ended as its trigger rule asks:
 -- lifecycle.dependencies releases it) or 'upstream_failed' (ended here, not run).
+--@include lib/task_index
 local state = redis.call('HMGET', KEYS[1], 'status', 'deps', 'trigger_rule')
 if state[1] ~= 'waiting' then
   return 'stale'
@@ -22,6 +24,7 @@ end
 if ARGV[3] ~= '1' and state[3] ~= 'all_done' then
   redis.call('HSET', KEYS[1], 'status', 'upstream_failed', 'completed_at', ARGV[4],
     'error', ARGV[5])
+  ix_end(ARGV[7], ARGV[1], KEYS[1], 'upstream_failed')
   redis.call('ZREM', KEYS[3], ARGV[1])
   redis.call('DEL', KEYS[2])
   if tonumber(ARGV[6]) > 0 then

@@ -1,6 +1,7 @@
 -- Records a task's outcome, once: only a running task of the same attempt is finished, so a
 -- task cancelled or re-queued meanwhile keeps the state it has. The finished record expires
 -- after the retention period; a failure after all retries is also listed as a dead letter.
+-- The task moves to its status's task indexes (lib/task_index).
 -- KEYS[1]  task hash        PREFIX:{pN}:task:ID
 -- KEYS[2]  running set      PREFIX:{pN}:running
 -- KEYS[3]  dead letters     PREFIX:{pN}:dead   (zset, score = when it failed, epoch ms);
@@ -10,12 +11,14 @@
 -- ARGV[3]  retention, ms (0 keeps the record)
 -- ARGV[4]  '1' to list the task as a dead letter
 -- ARGV[5]  now, epoch ms
--- ARGV[6]  the partition's key prefix PREFIX:{pN}: (its concurrency key, lib/concurrency)
+-- ARGV[6]  the partition's key prefix PREFIX:{pN}: (its concurrency key, lib/concurrency;
+--          its task indexes, lib/task_index)
 -- ARGV[7..] field/value pairs to write (status, result, error, timings)
 -- Returns 1 when written, 2 when written and the task has waiting children (their
 -- dependencies, lifecycle.dependencies), 0 when the outcome was stale.
 --@include lib/owner_dead_letters
 --@include lib/concurrency
+--@include lib/task_index
 local state = redis.call('HMGET', KEYS[1], 'status', 'attempts')
 if state[1] ~= 'running' or state[2] ~= ARGV[2] then
   return 0
@@ -23,6 +26,7 @@ end
 redis.call('ZREM', KEYS[2], ARGV[1])
 concurrency_release(ARGV[6], ARGV[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+ix_end(ARGV[6], ARGV[1], KEYS[1], redis.call('HGET', KEYS[1], 'status'))
 if tonumber(ARGV[3]) > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end

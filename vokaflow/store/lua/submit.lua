@@ -1,7 +1,8 @@
 -- Writes the new tasks of one partition and, unless held back, enqueues each: a ready one at
 -- its fair place in its level (lib/fair_score), a delayed one on the schedule, a waiting one
--- on the waiting index; atomically, in one call for any number of them. An id that already
--- exists is left as it is (a repeated idempotency key).
+-- on the waiting index; atomically, in one call for any number of them, with its entries in
+-- the task indexes (lib/task_index). An id that already exists is left as it is (a
+-- repeated idempotency key).
 -- KEYS[1]  the partition's running set PREFIX:{pN}:running (names the partition's slot: every
 --          key written is in it, built from ARGV[1])
 -- ARGV[1]  the partition's key prefix PREFIX:{pN}:
@@ -11,17 +12,20 @@
 --          id, plain score (level x weight + now ms, or the due or check time in ms),
 --          mode ('0' ready: at its fair place, '1' held: not enqueued, '2' at its plain
 --          score), principal, its level's fair window (ms), where it waits (a key suffix:
---          'queue:WORKER_TYPE', 'scheduled' or 'waiting'), how many field/value items, items
+--          'queue:WORKER_TYPE', 'scheduled' or 'waiting'), creation time (epoch ms),
+--          function name, how many field/value items, items
 -- Returns each task's score where it waits, '0' for an id that existed.
 --@include lib/fair_score_group
+--@include lib/task_index
 local part, weight, quantum = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local groups = new_fair_groups(part, weight, quantum)
 local scores = {}
 local i = 5
 for t = 1, tonumber(ARGV[4]) do
   local id, base, mode, owner = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local window, waits, items = ARGV[i + 4], ARGV[i + 5], tonumber(ARGV[i + 6])
-  local first = i + 7
+  local window, waits, created = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+  local function_name, items = ARGV[i + 7], tonumber(ARGV[i + 8])
+  local first = i + 9
   i = first + items
   local key = part .. 'task:' .. id
   if redis.call('EXISTS', key) == 1 then
@@ -36,6 +40,7 @@ for t = 1, tonumber(ARGV[4]) do
     if mode ~= '1' then
       redis.call('ZADD', part .. waits, score, id)
     end
+    ix_add(part, id, created, owner, function_name)
     scores[t] = score
   end
 end

@@ -20,12 +20,16 @@
 -- ARGV[11]  its fair-share quantum, ms
 -- ARGV[12]  the submitting principal
 -- ARGV[13]  its level's fair window, ms (see lib/fair_score)
--- ARGV[14..] the record's field/value pairs
+-- ARGV[14]  the partition's key prefix PREFIX:{pN}: (its task indexes, lib/task_index)
+-- ARGV[15]  its creation time, epoch ms
+-- ARGV[16]  its function's name
+-- ARGV[17..] the record's field/value pairs
 -- Returns {admitted (1/0), tokens left, now, admitted this second, tasks ahead, score}, or
 -- {2, ...} without taking a token when the id exists: a repeated idempotency key.
 --@include lib/take_tokens
 --@include lib/count_ahead
 --@include lib/fair_score
+--@include lib/task_index
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return {2, '0', '0', 0, 0, '0'}
 end
@@ -34,13 +38,14 @@ local granted, tokens, now, used = take_tokens(KEYS[1], tonumber(ARGV[1]), tonum
 if granted == 0 then
   return {0, string.format('%.6f', tokens), string.format('%.6f', now), used, 0, '0'}
 end
-redis.call('HSET', KEYS[2], unpack(ARGV, 14))
+redis.call('HSET', KEYS[2], unpack(ARGV, 17))
 local score = ARGV[5]
 if ARGV[9] == '0' then
   score = fair_score(KEYS[3], KEYS[4], ARGV[5], ARGV[10], ARGV[12], ARGV[11], ARGV[13])
   redis.call('HSET', KEYS[2], 'score', score)
 end
 redis.call('ZADD', KEYS[3], score, ARGV[4])
+ix_add(ARGV[14], ARGV[4], ARGV[15], ARGV[12], ARGV[16])
 local ahead = count_ahead(5, score)
 redis.call('PUBLISH', ARGV[6], ARGV[7])
 return {1, string.format('%.6f', tokens), string.format('%.6f', now), used, ahead, score}

@@ -1,5 +1,5 @@
 -- Ends a scheduled, waiting, queued or running task with the given status (cancelled, timeout); a
--- task that already ended keeps its state.
+-- task that already ended keeps its state. The task moves to its status's task indexes.
 -- KEYS[1]  task hash        PREFIX:{pN}:task:ID
 -- KEYS[2]  running set      PREFIX:{pN}:running
 -- KEYS[3]  retry schedule   PREFIX:{pN}:delayed
@@ -10,9 +10,11 @@
 -- ARGV[4]  the status to end with
 -- ARGV[5]  an error message to record, or ''
 -- ARGV[6]  retention of the ended record, ms (0 keeps it)
--- ARGV[7]  the partition's key prefix PREFIX:{pN}: (its concurrency key, lib/concurrency)
+-- ARGV[7]  the partition's key prefix PREFIX:{pN}: (its concurrency key, lib/concurrency;
+--          its task indexes, lib/task_index)
 -- Returns {outcome, previous status, batch id}: outcome is 'ended', 'terminal' or 'missing'.
 --@include lib/concurrency
+--@include lib/task_index
 local state = redis.call('HMGET', KEYS[1], 'status', 'worker_type', 'batch_id')
 local status = state[1]
 if not status then
@@ -34,6 +36,7 @@ redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', ARGV[7] .. 'waiting', ARGV[1])
 redis.call('DEL', ARGV[7] .. 'deps-done:' .. ARGV[1])
 redis.call('HSET', KEYS[1], 'status', ARGV[4], 'completed_at', ARGV[2])
+ix_end(ARGV[7], ARGV[1], KEYS[1], ARGV[4])
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'error', ARGV[5])
 end

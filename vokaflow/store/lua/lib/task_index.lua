@@ -1,0 +1,84 @@
+-- The task search indexes of one partition (store/task_index.py reads them; the key names
+-- are store.keys.Keys.index_*): zsets scored by the task's creation time in ms, in the
+-- partition's slot, so that the script that creates or ends a task keeps them in that step.
+--   PART ix:all               every task, member 'OWNER:FUNCTION:ID' (16-hex digests): the
+--                             ledger, naming each other index a task is in (the trim)
+--   PART ix:live              tasks not finished; PART ix:s:STATUS the finished, by status
+--   PART ix:o:OWNER           one principal's tasks; beside it :live, :s:STATUS and
+--                             :f:FUNCTION (its tasks of one function)
+-- PART is the partition's key prefix PREFIX:{pN}:.
+local ix_finished = {'completed', 'failed', 'cancelled', 'timeout', 'upstream_failed'}
+
+-- store.keys.index_digest
+local function ix_digest(name)
+  return string.sub(redis.sha1hex(name), 1, 16)
+end
+
+-- The record's principal: its owner field, or, in a record written before every record had
+-- one, its spec's.
+local function ix_owner_of(task_key)
+  local owner = redis.call('HGET', task_key, 'owner')
+  if owner then
+    return owner
+  end
+  local spec = redis.call('HGET', task_key, 'spec')
+  local decoded = spec and cjson.decode(spec)['owner']
+  return type(decoded) == 'string' and decoded or ''
+end
+
+-- A new task, created at epoch ms CREATED (a whole number string).
+local function ix_add(part, id, created, owner, function_name)
+  local od, fd = ix_digest(owner), ix_digest(function_name)
+  local own = part .. 'ix:o:' .. od
+  redis.call('ZADD', part .. 'ix:all', created, od .. ':' .. fd .. ':' .. id)
+  redis.call('ZADD', part .. 'ix:live', created, id)
+  redis.call('ZADD', own, created, id)
+  redis.call('ZADD', own .. ':live', created, id)
+  redis.call('ZADD', own .. ':f:' .. fd, created, id)
+end
+
+-- A task ended with STATUS: from the live indexes to that status's. A record from before
+-- the indexes has no entry and stays out: the backfill indexes it as it is then.
+local function ix_end(part, id, task_key, status)
+  local own = part .. 'ix:o:' .. ix_digest(ix_owner_of(task_key))
+  local created = redis.call('ZSCORE', own, id)
+  if not created then
+    return
+  end
+  redis.call('ZREM', part .. 'ix:live', id)
+  redis.call('ZREM', own .. ':live', id)
+  redis.call('ZADD', part .. 'ix:s:' .. status, created, id)
+  redis.call('ZADD', own .. ':s:' .. status, created, id)
+end
+
+-- A finished task of STATUS runs again (a dead letter sent back): back to the live indexes.
+local function ix_revive(part, id, task_key, status)
+  local own = part .. 'ix:o:' .. ix_digest(ix_owner_of(task_key))
+  local created = redis.call('ZSCORE', own, id)
+  if not created then
+    return
+  end
+  redis.call('ZREM', part .. 'ix:s:' .. status, id)
+  redis.call('ZREM', own .. ':s:' .. status, id)
+  redis.call('ZADD', part .. 'ix:live', created, id)
+  redis.call('ZADD', own .. ':live', created, id)
+end
+
+-- The task id in a ledger member.
+local function ix_ledger_id(entry)
+  return string.sub(entry, 35)
+end
+
+-- Every entry of the task a ledger member names (its record is gone).
+local function ix_drop(part, entry)
+  local od, fd, id = string.sub(entry, 1, 16), string.sub(entry, 18, 33), ix_ledger_id(entry)
+  local own = part .. 'ix:o:' .. od
+  redis.call('ZREM', part .. 'ix:all', entry)
+  for _, key in ipairs({part .. 'ix:live', own, own .. ':live', own .. ':f:' .. fd}) do
+    redis.call('ZREM', key, id)
+  end
+  for _, status in ipairs(ix_finished) do
+    redis.call('ZREM', part .. 'ix:s:' .. status, id)
+    redis.call('ZREM', own .. ':s:' .. status, id)
+  end
+end

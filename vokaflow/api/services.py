@@ -34,6 +34,7 @@ from vokaflow.store.logs import LogStore
 from vokaflow.store.metrics_store import MetricsStore
 from vokaflow.store.rate_limits import RateLimiter, RedisRateLimiter
 from vokaflow.store.redis_client import anonymous_node, connect, is_cluster, node_of
+from vokaflow.store.task_index import TaskIndex
 from vokaflow.store.task_store import TaskStore
 from vokaflow.store.trained_models import TrainedModelsReader
 from vokaflow.store.workflow_store import WorkflowStore
@@ -66,6 +67,7 @@ class Services:
         self.dead_letters = DeadLetterStore(self.redis, self.keys, settings.task_retention_s)
         self.batches = BatchStore(self.redis, self.keys, settings.task_retention_s)
         self.workflows = WorkflowStore(self.redis, self.keys, settings.task_retention_s)
+        self.task_index = TaskIndex(self.redis, self.keys)
         self.metrics = MetricsStore(self.redis, self.keys)
         self.events = EventLog(self.redis, self.keys)
         self.logs = LogStore(self.redis, self.keys, settings.task_retention_s)

@@ -270,6 +270,21 @@ class FakeDeadLetters:
         self.forgotten.append(now_ms)
 
 
+@dataclass
+class FakeTaskIndex:
+    backfill_steps: int = 0
+    steps_to_backfill: int = 2
+    trims: list[int] = field(default_factory=list)
+
+    async def backfill_step(self) -> bool:
+        self.backfill_steps += 1
+        return self.backfill_steps >= self.steps_to_backfill
+
+    async def trim(self, now_ms: int) -> int:
+        self.trims.append(now_ms)
+        return 0
+
+
 class FakeSchedules:
     """Schedules in dicts, with the claim's compare-and-advance of schedule_claim.lua."""
 
@@ -361,6 +376,7 @@ class Rig:
     metrics: FakeMetrics
     batches: FakeBatches
     dead_letters: FakeDeadLetters
+    task_index: FakeTaskIndex
     schedules: FakeSchedules
     submit_fire: FakeSubmit
     webhook_refreshes: list[None]
@@ -389,6 +405,7 @@ def build_rig(ports: dict[str, Any] | None = None, **settings: Any) -> Rig:
         metrics=FakeMetrics(),
         batches=FakeBatches(),
         dead_letters=FakeDeadLetters(),
+        task_index=FakeTaskIndex(),
         schedules=FakeSchedules(),
         submit_fire=FakeSubmit(),
     )

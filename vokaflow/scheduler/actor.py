@@ -38,6 +38,7 @@ from vokaflow.store.metrics_store import MetricsStore
 from vokaflow.store.rate_limits import RedisRateLimiter
 from vokaflow.store.redis_client import connect
 from vokaflow.store.schedules import ScheduleStore
+from vokaflow.store.task_index import TaskIndex
 from vokaflow.store.task_store import TaskStore
 from vokaflow.workers.env import WorkerEnv
 
@@ -88,6 +89,7 @@ class Scheduler:
             metrics=metrics,
             batches=batches,
             dead_letters=DeadLetterStore(client, keys, s.task_retention_s),
+            task_index=TaskIndex(client, keys, s.task_retention_s),
             subscriber=tasks,
             channels=Channels(
                 keys.wakeup_channel, keys.cancel_channel, keys.batch_channel, keys.webhooks_channel

@@ -27,6 +27,7 @@ from vokaflow.scheduler.ports import (
     QueueSizes,
     Schedules,
     Subscriber,
+    TaskIndexUpkeep,
     TaskStore,
 )
 from vokaflow.scheduler.retrying import REDIS_RETRY_S, until_stored
@@ -60,6 +61,7 @@ class Ports:
     metrics: Metrics
     batches: Batches
     dead_letters: DeadLetters
+    task_index: TaskIndexUpkeep
     subscriber: Subscriber
     channels: Channels
     schedules: Schedules
@@ -99,7 +101,15 @@ class SchedulerCore:
             settings,
         )
         self.housekeeper = Housekeeper(
-            p.store, self.scaler, p.batches, p.dead_letters, p.ending, self.hints, clock, settings
+            p.store,
+            self.scaler,
+            p.batches,
+            p.dead_letters,
+            p.task_index,
+            p.ending,
+            self.hints,
+            clock,
+            settings,
         )
         self.firer = ScheduleFirer(
             p.schedules,

@@ -1,5 +1,6 @@
 """Chores on a timer: pool sizing at every tick; at the slow-chore period, starvation
-promotion, batch deadlines and dead-letter upkeep. (Releasing what is due: releaser.py.)"""
+promotion, batch deadlines, dead-letter and task-index upkeep. (Releasing what is due:
+releaser.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from vokaflow.domain import Priority
 from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule
 from vokaflow.scheduler.pool_scaler import PoolScaler
-from vokaflow.scheduler.ports import Batches, Clock, DeadLetters, Ending, TaskStore
+from vokaflow.scheduler.ports import (
+    Batches,
+    Clock,
+    DeadLetters,
+    Ending,
+    TaskIndexUpkeep,
+    TaskStore,
+)
 from vokaflow.scheduler.retrying import REDIS_RETRY_S
 from vokaflow.store.errors import StoreUnavailable
 
@@ -27,6 +35,7 @@ class Housekeeper:
         scaler: PoolScaler,
         batches: Batches,
         dead_letters: DeadLetters,
+        task_index: TaskIndexUpkeep,
         ending: Ending,
         hints: ReadyHints,
         clock: Clock,
@@ -36,6 +45,7 @@ class Housekeeper:
         self.scaler = scaler
         self.batches = batches
         self.dead_letters = dead_letters
+        self.task_index = task_index
         self.ending = ending
         self.hints = hints
         self.clock = clock
@@ -43,6 +53,7 @@ class Housekeeper:
         self.starvation = StarvationRule(settings.starvation_factor)
         self.last_slow = 0.0
         self.owners_indexed = False  # dead letters listed per owner (once per Redis)
+        self.tasks_indexed = False  # records from before the task indexes (a step a pass)
 
     async def run(self) -> None:
         while True:
@@ -74,3 +85,6 @@ class Housekeeper:
         await self.batches.expire_due(now_ms)
         await self.batches.finish_interrupted(now - self.settings.batch_submit_grace_s)
         await self.dead_letters.forget_expired(now_ms)
+        if not self.tasks_indexed:
+            self.tasks_indexed = await self.task_index.backfill_step()
+        await self.task_index.trim(now_ms)

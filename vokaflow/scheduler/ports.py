@@ -143,6 +143,16 @@ class DeadLetters(Protocol):
     async def forget_expired(self, now_ms: int) -> None: ...
 
 
+class TaskIndexUpkeep(Protocol):
+    """The task search indexes' chores (store.task_index.TaskIndex has them)."""
+
+    async def backfill_step(self) -> bool:
+        """Index some more records from before the indexes; True once all are."""
+
+    async def trim(self, now_ms: int) -> int:
+        """A bounded step of dropping entries whose records expired."""
+
+
 class Subscriber(Protocol):
     async def subscribe(self, *channels: str) -> Any:
         """A pub/sub connection with ``get_message(ignore_subscribe_messages, timeout)``."""

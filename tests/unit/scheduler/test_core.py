@@ -118,6 +118,16 @@ async def test_slow_chores_expire_batches_and_dead_letters_and_index_owners_once
     assert rig.dead_letters.forgotten == [now_ms, now_ms + 1000]
 
 
+async def test_slow_chores_backfill_the_task_indexes_until_done_and_trim_them_each_time():
+    rig = build_rig()
+    for _ in range(4):
+        await rig.core.housekeeper.tick()
+        rig.clock.advance(SLOW_CHORES_S)
+    assert rig.task_index.backfill_steps == 2  # done after its second step
+    now_ms = int(START_WALL * 1000)
+    assert rig.task_index.trims == [now_ms + 1000 * i for i in range(4)]
+
+
 async def test_housekeeping_scales_pools_at_every_tick():
     rig = build_rig(scale_up_queue_size=100)
     rig.pools(GENERAL_PURPOSE=(16, 4))

@@ -19,6 +19,7 @@
 --@include lib/task_index
 local part, weight, quantum = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local groups = new_fair_groups(part, weight, quantum)
+local indexed = ix_new_group(part)
 local scores = {}
 local i = 5
 for t = 1, tonumber(ARGV[4]) do
@@ -40,9 +41,10 @@ for t = 1, tonumber(ARGV[4]) do
     if mode ~= '1' then
       redis.call('ZADD', part .. waits, score, id)
     end
-    ix_add(part, id, created, owner, function_name)
+    indexed.add(id, created, owner, function_name)
     scores[t] = score
   end
 end
 groups.write_ends()
+indexed.write()
 return scores

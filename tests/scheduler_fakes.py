@@ -100,6 +100,7 @@ class FakeTaskStore:
         self.results: dict[str, str] = {}
         self.started: list[tuple[list[str], int, float]] = []
         self.beats: list[tuple[float, dict[WorkerType, dict[str, float]], int]] = []
+        self.sla_starts: list[dict[int, dict[str, int]]] = []
         self.due_retries = 0
         self.next_due_ms: int | None = None
         self.release_passes: list[int] = []
@@ -165,8 +166,9 @@ class FakeTaskStore:
     async def mark_started(self, task_ids: Sequence[str], worker_pid: int, started_at: float):
         self.started.append((list(task_ids), worker_pid, started_at))
 
-    async def beat(self, now_s: float, pools: Any, ttl_s: int) -> None:
+    async def beat(self, now_s: float, pools: Any, ttl_s: int, sla_starts: Any = None) -> None:
         self.beats.append((now_s, pools, ttl_s))
+        self.sla_starts.append(sla_starts or {})
 
 
 class FakeEnding:

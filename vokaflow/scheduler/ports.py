@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from vokaflow.domain import Priority, WorkerType
 from vokaflow.domain.schedule import Schedule
+from vokaflow.domain.sla import SlaStarts
 from vokaflow.domain.task import ClaimedTask, Outcome
 from vokaflow.store.dispatch_store import ClaimRequest, Released, Retry, Settled
 from vokaflow.store.schedules import Fire
@@ -87,7 +88,11 @@ class TaskStore(Protocol):
     ) -> None: ...
 
     async def beat(
-        self, now_s: float, pools: dict[WorkerType, dict[str, float]], ttl_s: int
+        self,
+        now_s: float,
+        pools: dict[WorkerType, dict[str, float]],
+        ttl_s: int,
+        sla_starts: SlaStarts | None = None,
     ) -> None: ...
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 
 from vokaflow.config import Settings
 from vokaflow.domain import WorkerType
+from vokaflow.domain.sla import SlaTally
 from vokaflow.domain.task import ClaimedTask
 from vokaflow.scheduler.pool_scaler import PoolScaler
 from vokaflow.scheduler.ports import Clock, Metrics, TaskStore
@@ -41,21 +42,27 @@ class Telemetry:
         self.scaler = scaler
         self.clock = clock
         self.settings = settings
+        self.sla_starts = SlaTally()  # written with the next heartbeat
 
     def observe_dispatch(self, claimed: Sequence[ClaimedTask], now: float) -> None:
         """Queue waits of first attempts (a requeued dead letter's counts from its requeue)."""
+        waits = [
+            (t.spec.priority, now - t.queued_since)
+            for t in claimed
+            if t.attempt == 1 and t.queued_since > 0
+        ]
+        self.sla_starts.count(waits, now)
         with telemetry_guard():
-            self.metrics.observe_dispatch(
-                (t.spec.priority, now - t.queued_since)
-                for t in claimed
-                if t.attempt == 1 and t.queued_since > 0
-            )
+            self.metrics.observe_dispatch(waits)
 
     async def beat(self) -> None:
         """The heartbeat status reads, with each pool's state; and the pool gauges."""
         ttl_s = max(1, int(self.settings.scheduler_stale_after_s))
-        with contextlib.suppress(StoreUnavailable):
-            await self.store.beat(self.clock.time(), self.scaler.report(), ttl_s)
+        starts = self.sla_starts.take()
+        try:
+            await self.store.beat(self.clock.time(), self.scaler.report(), ttl_s, starts)
+        except StoreUnavailable:
+            self.sla_starts.give_back(starts)
         active = self.scaler.inflight.per_pool
         with telemetry_guard():
             self.metrics.set_pools(

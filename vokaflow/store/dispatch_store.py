@@ -13,11 +13,13 @@ import redis.asyncio as aioredis
 
 from vokaflow.domain import Priority, TaskField, TaskStatus, WorkerType
 from vokaflow.domain.priority import FAIR_QUANTUM_MS, FAIR_WINDOWS_MS, LEVEL_WEIGHT
+from vokaflow.domain.sla import SlaStarts
 from vokaflow.domain.task import ClaimedTask, Outcome
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import LuaScripts, is_cluster, redis_boundary
 
 RELEASE_BATCH = 1000
+SLA_STARTS_KEPT_S = 2 * 3600 + 120  # the console shows the last hour
 
 
 @dataclass(frozen=True)
@@ -325,13 +327,23 @@ class DispatchStore:
 
     @redis_boundary
     async def beat(
-        self, now_s: float, pools: dict[WorkerType, dict[str, float]], ttl_s: int
+        self,
+        now_s: float,
+        pools: dict[WorkerType, dict[str, float]],
+        ttl_s: int,
+        sla_starts: SlaStarts | None = None,
     ) -> None:
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(self.keys.scheduler_heartbeat, repr(now_s), ex=ttl_s)
-        pipe.hset(
-            self.keys.pool_states, mapping={wt.value: json.dumps(s) for wt, s in pools.items()}
-        )
+        if pools:
+            pipe.hset(
+                self.keys.pool_states, mapping={wt.value: json.dumps(s) for wt, s in pools.items()}
+            )
+        for minute, counts in (sla_starts or {}).items():
+            key = self.keys.sla_starts(minute)
+            for field, n in counts.items():
+                pipe.hincrby(key, field, n)
+            pipe.expire(key, SLA_STARTS_KEPT_S)
         await pipe.execute()
 
     def _part(self, partition: int) -> list[str]:

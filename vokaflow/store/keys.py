@@ -167,6 +167,12 @@ class Keys:
     def workflow(self, workflow_id: str) -> str:
         return f"{self.prefix}:workflow:{workflow_id}"
 
+    def recent(self, kind: str, owner: str | None) -> str:
+        """Zset of the ids of one kind of record ("batches", "workflows") by creation time
+        (epoch s): of one owner, or (None) of everyone (store/recent.py)."""
+        who = "all" if owner is None else "owner:" + owner_digest(owner)
+        return f"{self.prefix}:recent:{kind}:{who}"
+
     def batch(self, batch_id: str) -> str:
         return f"{self.prefix}:{{b:{batch_id}}}:batch"
 
@@ -248,6 +254,11 @@ class Keys:
     def completions_prefix(self) -> str:
         """Per-second counts of tasks that reached a final state: this prefix + epoch second."""
         return f"{self.prefix}:{{stats}}:finished:"  # one slot: read back with one MGET
+
+    def sla_starts(self, minute: int) -> str:
+        """Hash of one minute's first starts per priority: PRIORITY:started and
+        PRIORITY:late (past its SLA), counted by the scheduler (the console's attainment)."""
+        return f"{self.prefix}:stats:sla:{minute}"
 
     @property
     def function_stats(self) -> str:
@@ -362,3 +373,8 @@ class Keys:
     def schedule_index(self) -> str:
         """Set of every schedule id, for admins."""
         return f"{self._schedules()}:all"
+
+    def console_session(self, session_digest: str) -> str:
+        """Hash of one console session (store/console_sessions.py), by the digest of the id
+        its cookie holds: the id itself is never stored."""
+        return f"{self.prefix}:console:session:{session_digest}"

@@ -9,6 +9,8 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.asyncio import RedisCluster
 
+from vokaflow.domain.priority import Priority
+from vokaflow.domain.sla import Attainment, attainment
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import UNREACHABLE, is_cluster, redis_boundary
 
@@ -128,3 +130,19 @@ class MetricsStore:
             None if tokens is None else float(tokens),
             None if updated is None else float(updated),
         )
+
+    @redis_boundary
+    async def sla_attainment(self, now_s: float, minutes: int) -> dict[Priority, Attainment]:
+        """First starts per priority in the last ``minutes`` minutes (the current one
+        included), and how many started past their SLA."""
+        current = int(now_s // 60)
+        pipe = self.redis.pipeline(transaction=False)
+        for minute in range(current - minutes + 1, current + 1):
+            pipe.hgetall(self.keys.sla_starts(minute))
+        return attainment(await pipe.execute())
+
+    @redis_boundary
+    async def finished_per_second(self, seconds: list[int]) -> list[int]:
+        prefix = self.keys.completions_prefix()
+        counts = await self.redis.mget([f"{prefix}{s}" for s in seconds]) if seconds else []
+        return [int(c) if c else 0 for c in counts]

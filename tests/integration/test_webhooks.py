@@ -333,6 +333,37 @@ def test_a_test_ping_is_signed_delivered_and_recorded(ann, receiver):
     assert deliveries[0]["delivery_id"] == attempt["delivery_id"]
 
 
+def test_a_failed_delivery_is_redelivered_with_its_id_and_body(stack, ann, receiver):
+    receiver.failing.add("/redeliver")
+    hook = configure(ann, receiver.url("/redeliver"), ["task.completed"])
+    task = submit(ann, "statistical_summary", [1, 2, 3])
+    wait_until(ann, task["task_id"])
+
+    def failed_attempts() -> list[dict[str, Any]]:
+        found = ann.get(f"/api/webhooks/{hook['id']}/deliveries").json()["deliveries"]
+        return [d for d in found if d["subject_id"] == task["task_id"] and d["outcome"] == "failed"]
+
+    deadline = time.monotonic() + 60
+    while not failed_attempts() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (gave_up,) = failed_attempts()
+    receiver.failing.discard("/redeliver")
+    url = f"/api/webhooks/{hook['id']}/deliveries/{gave_up['delivery_id']}/redeliver"
+    with user_client(stack, f"other-{uuid.uuid4().hex[:6]}") as other:
+        assert other.post(url).status_code == 404
+    again = ann.post(url)
+    assert again.status_code == 200, again.text
+    assert (again.json()["outcome"], again.json()["status_code"]) == ("delivered", 200)
+    headers, body = receiver.wait_for(
+        "/redeliver", _is("task.completed", "task_id", task["task_id"])
+    )
+    assert headers["X-VokaFlow-Delivery"] == gave_up["delivery_id"]
+    assert readme_check(body, headers, SECRET)
+    assert json.loads(body)["data"]["status"] == "completed"
+    missing = ann.post(f"/api/webhooks/{hook['id']}/deliveries/no-such-delivery/redeliver")
+    assert missing.status_code == 404
+
+
 def test_a_test_ping_to_a_closed_port_reports_the_error(ann, receiver):
     hook = configure(ann, "http://127.0.0.1:1/closed", ["task.completed"], wait=False)
     attempt = ann.post(f"/api/webhooks/{hook['id']}/test").json()

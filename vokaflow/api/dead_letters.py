@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 from fastapi import APIRouter, Query
 
 from vokaflow.api.deps import PrincipalDep, ServicesDep
-from vokaflow.api.schemas.dead_letters import DeadLettersResponse
+from vokaflow.api.schemas.dead_letters import DeadLetterDiscardedResponse, DeadLettersResponse
 from vokaflow.api.schemas.tasks import TaskStatusResponse
 from vokaflow.api.services import Services
 from vokaflow.api.submission import allowed_call
@@ -94,3 +94,18 @@ async def requeue_dead_letter(
         raise NotFound(f"Task '{task_id}' not found")
     node = services.redis_node(services.keys.partition(task_id), principal)
     return task_status_view(requeued, node)
+
+
+@router.delete("/{task_id}", response_model=DeadLetterDiscardedResponse)
+async def discard_dead_letter(
+    task_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+) -> DeadLetterDiscardedResponse:
+    """Off the dead-letter list for good, without running it; the task stays readable, as
+    failed, until its record expires."""
+    record = await services.visible_record(task_id, principal)
+    owner = task_owner(record[TaskField.SPEC]) or ""
+    if not await services.dead_letters.discard(task_id, owner):
+        raise NotFound(f"Task '{task_id}' is not a dead letter")
+    return DeadLetterDiscardedResponse(task_id=task_id, discarded=True)

@@ -31,7 +31,7 @@ from vokaflow.webhooks.delivery import (
     http_client,
     single_attempt,
 )
-from vokaflow.webhooks.payloads import payload, ping_data
+from vokaflow.webhooks.payloads import batch_data, is_batch_event, payload, ping_data, task_data
 from vokaflow.webhooks.signing import principal_secret
 from vokaflow.webhooks.ssrf import Allowlist, Unresolvable, UrlRefused, checked_addresses
 
@@ -120,17 +120,57 @@ async def test_webhook(
 ) -> DeliveryAttemptResponse:
     """One signed `webhook.test` delivery, sent now; the attempt is also recorded."""
     webhook = await _visible(services, principal, webhook_id)
-    policy = single_attempt(RetryPolicy.from_settings(services.settings))
     ping = Delivery(
         delivery_id=str(uuid.uuid4()),
         event=TEST_EVENT,
         subject_id=webhook_id,
         payload=payload(TEST_EVENT, time.time(), ping_data(webhook_id)),
     )
+    return await _send_once(services, webhook, ping)
+
+
+async def _send_once(
+    services: Services, webhook: Webhook, delivery: Delivery
+) -> DeliveryAttemptResponse:
+    """One signed attempt now, recorded with the webhook's deliveries."""
+    policy = single_attempt(RetryPolicy.from_settings(services.settings))
     async with http_client(policy) as client:
         sender = WebhookSender(client, _store(services), policy, _allowlist(services))
-        attempt = await sender.deliver(webhook, ping)
+        attempt = await sender.deliver(webhook, delivery)
     return DeliveryAttemptResponse.of(attempt)
+
+
+@router.post(
+    "/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    response_model=DeliveryAttemptResponse,
+    responses=_NOT_FOUND,
+)
+async def redeliver(
+    webhook_id: str, delivery_id: str, services: ServicesDep, principal: PrincipalDep
+) -> DeliveryAttemptResponse:
+    """One of the webhook's recorded deliveries, sent again now under the same delivery id
+    (a receiver that dedupes by it sees a repeat). Its body is made again from the task or
+    batch as it is now: for a finished one, what was sent before."""
+    webhook = await _visible(services, principal, webhook_id)
+    sent = next(
+        (a for a in await _store(services).attempts(webhook_id) if a.delivery_id == delivery_id),
+        None,
+    )
+    if sent is None:
+        raise NotFound(f"Delivery '{delivery_id}' of webhook '{webhook_id}' not found")
+    data = await _event_data(services, webhook_id, sent.event, sent.subject_id)
+    again = Delivery(delivery_id, sent.event, sent.subject_id, payload(sent.event, sent.at, data))
+    return await _send_once(services, webhook, again)
+
+
+async def _event_data(
+    services: Services, webhook_id: str, event: str, subject_id: str
+) -> dict[str, Any]:
+    if event == TEST_EVENT:
+        return ping_data(webhook_id)
+    if is_batch_event(event):
+        return batch_data(subject_id, await services.batches.get(subject_id))
+    return task_data(event, subject_id, await services.tasks.get(subject_id))
 
 
 @router.get(

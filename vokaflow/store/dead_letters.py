@@ -95,6 +95,17 @@ class DeadLetterStore:
         return outcome, dict(zip(flat[::2], flat[1::2], strict=True))
 
     @redis_boundary
+    async def discard(self, task_id: str, owner: str) -> bool:
+        """Take a dead letter off the lists; its record stays, failed, until it expires.
+        False when it was not listed."""
+        partition = self.keys.partition(task_id)
+        pipe = self.redis.pipeline(transaction=True)  # one slot: the partition's
+        pipe.zrem(self.keys.dead_letters(partition), task_id)
+        pipe.zrem(self.keys.owner_dead_letters(partition, owner), task_id)
+        removed, _ = await pipe.execute()
+        return bool(removed)
+
+    @redis_boundary
     async def forget_expired(self, now_ms: int) -> None:
         """Drop entries whose task records have expired with the retention period."""
         if not self.retention_ms:

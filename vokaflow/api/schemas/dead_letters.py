@@ -12,3 +12,8 @@ class DeadLettersResponse(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class DeadLetterDiscardedResponse(BaseModel):
+    task_id: str
+    discarded: bool

@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install models up down test lower-tiers unit ray-library redis-tier api-tier stack-tier own-stacks-then-security session-stack integration lint format bench bench-throughput \
+.PHONY: install models browser up down test lower-tiers unit ray-library redis-tier api-tier stack-tier own-stacks-then-security session-stack integration lint format bench bench-throughput \
 	bench-latency bench-priority bench-ratelimit bench-soak bench-vicky bench-compare clean
 
 install: $(STAMP) models
@@ -35,7 +35,7 @@ down: install          ## stop what `vokaflow up --detach` started
 # run's session stack. tests/conftest.py sets the order within a run.
 OWN_STACKS_THEN_SECURITY := tests/foreground tests/cluster tests/cluster_auth \
 	tests/chaos_node_loss tests/security
-SESSION_STACK_TESTS := tests/integration tests/chaos
+SESSION_STACK_TESTS := tests/integration tests/browser tests/chaos
 SECURITY_STACK_PORTS := VOKAFLOW_TEST_PORT=8791 VOKAFLOW_TEST_RAY_PORT=6401 \
 	VOKAFLOW_TEST_DASHBOARD_PORT=8276 VOKAFLOW_TEST_METRICS_PORT=8782 VOKAFLOW_TEST_SMTP_PORT=8826
 
@@ -67,8 +67,14 @@ stack-tier: install    ## what needs Ray or Serve: whole stacks (`vokaflow up`),
 own-stacks-then-security: install  ## stacks of their own, then security on a session stack
 	$(SECURITY_STACK_PORTS) $(BIN)/pytest $(OWN_STACKS_THEN_SECURITY)
 
-session-stack: install ## integration, then chaos, on the session's stack (tests/conftest.py)
+session-stack: install browser ## integration, the console in Chromium, then chaos, on one stack
 	$(BIN)/pytest $(SESSION_STACK_TESTS)
+
+# The browser tests drive the distribution's Chromium (a test tool's own browser download
+# does not work offline). Installed when missing, as root, from the distribution's packages.
+browser:               ## Chromium and its driver for tests/browser
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
 integration: install
 	$(BIN)/pytest tests/integration

@@ -207,6 +207,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
             return 130
         raise
     print(f"VokaFlow is up at {launcher.base_url(settings)}")
+    print(f"Console: {launcher.base_url(settings)}/console (sign in with a key below)")
     print(f"Admin API key (also in {settings.admin_key_file}):")
     print(admin_key, flush=True)
     if args.detach:

@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     # A client with more failed authentications than this in a window gets 429 (0: off).
     auth_failure_limit: int = Field(default=20, ge=0)
     auth_failure_window_s: int = Field(default=60, ge=1)
+    # How long a console sign-in lasts (a JWT's own expiry ends it sooner).
+    console_session_s: int = Field(default=8 * 3600, ge=60)
     # Peers whose X-Forwarded-For names the client: only a proxy that appends it (Serve's
     # own HAProxy passes on what the client sent, so it is not one)
     trusted_proxies: list[str] = Field(default_factory=list)

@@ -26,6 +26,7 @@ from vokaflow.api import (
     webhooks,
     workflows,
 )
+from vokaflow.api.console.app import create_console
 from vokaflow.api.errors import unavailable
 from vokaflow.api.schemas.common import ErrorBody, InternalErrorBody
 from vokaflow.api.services import Services
@@ -68,6 +69,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(workflows.router)
     app.include_router(vicky.router)
     app.include_router(openai_compat.router)
+    app.mount("/console", create_console(services))
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_request_bytes)
     app.add_middleware(JsonByDefault)
     _install_error_handlers(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from vokaflow.store.auth_failures import AuthFailureLimiter
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.category_stats import CategoryStats
 from vokaflow.store.chat_sessions import ChatSessions
+from vokaflow.store.console_sessions import ConsoleSessions
 from vokaflow.store.dead_letters import DeadLetterStore
 from vokaflow.store.dispatch_store import DispatchStore
 from vokaflow.store.events import EventLog
@@ -72,8 +74,9 @@ class Services:
         self.events = EventLog(self.redis, self.keys)
         self.logs = LogStore(self.redis, self.keys, settings.task_retention_s)
         self.category_stats = CategoryStats(self.redis, self.keys)
+        self.dispatch = DispatchStore(self.redis, self.keys, settings.task_retention_s)
         self.ending = TaskEnding(  # a batch moves on in the scheduler, told by batches.notify
-            dispatch=DispatchStore(self.redis, self.keys, settings.task_retention_s),
+            dispatch=self.dispatch,
             tasks=self.tasks,
             batches=self.batches,
             logs=self.logs,
@@ -83,6 +86,7 @@ class Services:
         )
         self.models = ModelCatalog(TrainedModelsReader(self.redis, self.keys))
         self.vicky = VickyClient(self.models, settings.vicky_request_timeout_s)
+        self.console_sessions = ConsoleSessions(self.redis, self.keys)
         self.chat_sessions = ChatSessions(self.redis, self.keys, settings.vicky_session_ttl_s)
         self.auth_failures = AuthFailureLimiter(
             self.redis, self.keys, settings.auth_failure_limit, settings.auth_failure_window_s
@@ -125,16 +129,28 @@ class Services:
         """The principal of an API key or a JWT; None for one that is unknown, revoked,
         invalid, or whose name belongs to a principal of the other role. Kept for
         VOKAFLOW_API_KEY_CACHE_S."""
+        return await self._cached_principal(credential, self._authenticate)
+
+    async def principal_for_key_digest(self, key_hash: str) -> Principal | None:
+        """The same, for the key with this digest: a console session keeps no key itself."""
+        return await self._cached_principal("sha256:" + key_hash, self._authenticate_digest)
+
+    async def _cached_principal(
+        self, credential: str, authenticate: Callable[[str], Awaitable[Principal | None]]
+    ) -> Principal | None:
         hit = self._principals.get(credential)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
-        principal = await self._authenticate(credential)
+        principal = await authenticate(credential)
         if principal is not None and self.settings.api_key_cache_s > 0:
             if len(self._principals) >= MAX_CACHED_PRINCIPALS:
                 self._principals.clear()
             self._principals[credential] = (now + self.settings.api_key_cache_s, principal)
         return principal
+
+    async def _authenticate_digest(self, cache_key: str) -> Principal | None:
+        return await self.api_keys.lookup_digest(cache_key.removeprefix("sha256:"))
 
     async def _authenticate(self, credential: str) -> Principal | None:
         if not looks_like_jwt(credential):

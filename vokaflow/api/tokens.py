@@ -85,3 +85,9 @@ def verify(token: str, settings: Settings) -> Principal | None:
     except ValueError:  # NameRefused, or a max_priority that is no priority
         return None
     return principal
+
+
+def seconds_left(token: str) -> int:
+    """How long a token that verified still lives (its ``exp``, which verify requires)."""
+    expires = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    return max(1, int(float(expires) - time.time())) if expires else 1

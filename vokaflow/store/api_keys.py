@@ -160,8 +160,13 @@ class ApiKeyStore:
     @redis_boundary
     async def lookup(self, api_key: str) -> Principal | None:
         """The key's principal; None for an unknown or revoked key."""
+        return await self.lookup_digest(digest(api_key))
+
+    @redis_boundary
+    async def lookup_digest(self, key_hash: str) -> Principal | None:
+        """The principal of the key with this digest (what a console session keeps)."""
         fields = ["name", "role", "revoked_at", "max_priority"]
-        record = self.keys.api_key(digest(api_key))
+        record = self.keys.api_key(key_hash)
         name, role, revoked_at, max_priority = await self.redis.hmget(record, fields)
         if name is None or revoked_at:
             return None

@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 
 from vokaflow.domain import FINISHED, BatchStatus, TaskField, TaskStatus
 from vokaflow.store.keys import Keys
+from vokaflow.store.recent import RecentIndex
 from vokaflow.store.redis_client import LuaScripts, redis_boundary
 
 TERMINAL_COUNTS = tuple(status.value for status in FINISHED)
@@ -90,6 +91,7 @@ class BatchStore:
         self.keys = keys
         self.retention_s = retention_s
         self.lua = LuaScripts(client, ["batch_begin", "batch_commit", "batch_prune"])
+        self.recent = RecentIndex(client, keys, "batches", retention_s * 2)
 
     @redis_boundary
     async def begin(
@@ -109,7 +111,8 @@ class BatchStore:
         pipe = self.redis.pipeline(transaction=False)  # spans slots, in this order
         pipe.zadd(self.keys.batches_submitting, {batch.batch_id: batch.created_at}, nx=True)
         self.lua.queue(pipe, "batch_begin", self._lists(batch.batch_id), args)
-        _, created = await pipe.execute()
+        self.recent.queue_add(pipe, batch.batch_id, batch.owner, batch.created_at)
+        created = (await pipe.execute())[1]
         return bool(created)
 
     def queue_listing(self, pipe: Any, batch_id: str, deadline_s: float | None) -> None:

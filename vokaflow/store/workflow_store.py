@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 
 from vokaflow.domain.workflow import WorkflowNode
 from vokaflow.store.keys import Keys
+from vokaflow.store.recent import RecentIndex
 from vokaflow.store.redis_client import LuaScripts, redis_boundary
 
 
@@ -52,6 +53,7 @@ class WorkflowStore:
         self.keys = keys
         self.retention_s = retention_s
         self.lua = LuaScripts(client, ["workflow_cancel"])
+        self.recent = RecentIndex(client, keys, "workflows", retention_s * 2)
 
     @redis_boundary
     async def create(self, record: WorkflowRecord) -> None:
@@ -62,6 +64,9 @@ class WorkflowStore:
             # kept as long as a task record could be: its tasks may wait and run that long
             pipe.expire(key, self.retention_s * 2)
         await pipe.execute()
+        listing = self.redis.pipeline(transaction=False)  # another slot than the record's
+        self.recent.queue_add(listing, record.workflow_id, record.owner, record.created_at)
+        await listing.execute()
 
     @redis_boundary
     async def get(self, workflow_id: str) -> WorkflowRecord | None:

@@ -1,0 +1,100 @@
+"""Signing in with an API key or a JWT, and out. The sign-in form carries a token of its
+own (its cookie's twin), so another site cannot sign a browser in as someone else."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from vokaflow.api.console.render import page
+from vokaflow.api.console.session import (
+    SESSION_COOKIE,
+    SIGN_IN_COOKIE,
+    CsrfRefused,
+    acting_user,
+    form_of,
+    new_sign_in_token,
+    secure_cookies,
+    services_of,
+    sign_in,
+)
+from vokaflow.errors import Unauthorized
+
+router = APIRouter()
+
+
+def _safe_next(target: str | None, base: str) -> str:
+    """Only a path of the console itself: never another site, nor //host."""
+    if target and target.startswith(base + "/") and not target.startswith("//"):
+        return target
+    return f"{base}/overview"
+
+
+@router.get("/", include_in_schema=False)
+async def home(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/overview", status_code=303)
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+async def sign_in_form(request: Request, next: str | None = None) -> Response:
+    return _form(request, next, None, 200)
+
+
+def _form(request: Request, next_page: str | None, error: str | None, status: int) -> Response:
+    token = new_sign_in_token()
+    response = page(
+        request,
+        "sign_in.html",
+        None,
+        status_code=status,
+        sign_in_token=token,
+        next_page=next_page or "",
+        error=error,
+    )
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        token,
+        max_age=1800,
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookies(request),
+        path=request.scope.get("root_path", "") or "/",
+    )
+    return response
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+async def sign_in_submit(request: Request) -> Response:
+    form = await form_of(request)
+    expected = request.cookies.get(SIGN_IN_COOKIE, "")
+    if not expected or not hmac.compare_digest(form.get("sign_in_token", ""), expected):
+        raise CsrfRefused("The sign-in form expired; load it again")
+    try:
+        session = await sign_in(request, form.get("credential", ""))
+    except Unauthorized as refused:
+        return _form(request, form.get("next"), refused.message, 401)
+    base = request.scope.get("root_path", "")
+    response = RedirectResponse(_safe_next(form.get("next"), base), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.session_id,
+        max_age=services_of(request).settings.console_session_s,
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookies(request),
+        path=base or "/",
+    )
+    response.delete_cookie(SIGN_IN_COOKIE, path=base or "/")
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request) -> RedirectResponse:
+    user, _ = await acting_user(request)
+    await services_of(request).console_sessions.close(user.session.session_id)
+    base = request.scope.get("root_path", "")
+    response = RedirectResponse(f"{base}/sign-in", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path=base or "/")
+    return response

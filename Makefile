@@ -37,7 +37,8 @@ OWN_STACKS_THEN_SECURITY := tests/foreground tests/cluster tests/cluster_auth \
 	tests/chaos_node_loss tests/security
 SESSION_STACK_TESTS := tests/integration tests/browser tests/chaos
 SECURITY_STACK_PORTS := VOKAFLOW_TEST_PORT=8791 VOKAFLOW_TEST_RAY_PORT=6401 \
-	VOKAFLOW_TEST_DASHBOARD_PORT=8276 VOKAFLOW_TEST_METRICS_PORT=8782 VOKAFLOW_TEST_SMTP_PORT=8826
+	VOKAFLOW_TEST_DASHBOARD_PORT=8276 VOKAFLOW_TEST_METRICS_PORT=8782 VOKAFLOW_TEST_SMTP_PORT=8826 \
+	VOKAFLOW_TEST_OTLP_PORT=4329
 
 # The stack runs mostly wait (for `up`, `down`, tasks that sleep): the lower tiers run beside
 # them, one after another, each with redis-servers on free ports of its own.

@@ -39,6 +39,9 @@ POSTGRES_UNSAFE_ROLE = "vokaflow_it_unsafe"
 ROLES_LOCK = 0x766F6B61  # the advisory lock ensure_postgres_role holds
 POSTGRES_UNSAFE_URL = POSTGRES_ADMIN_URL.replace("postgres@", f"{POSTGRES_UNSAFE_ROLE}@", 1)
 SMTP_PORT = int(os.environ.get("VOKAFLOW_TEST_SMTP_PORT", "8825"))  # tests start the server
+# The OTLP/HTTP receiver tests/integration/test_traces.py starts. The stack samples no trace
+# of its own (ratio 0): only a submit whose caller's traceparent is sampled is traced.
+OTLP_PORT = int(os.environ.get("VOKAFLOW_TEST_OTLP_PORT", "4328"))
 NOTIFY_WEBHOOK_SECRET = "test-notify-secret"
 JWT_CLAIMS = {"iss": "vokaflow-tests", "aud": "vokaflow-api"}  # what the test stack wants
 
@@ -84,6 +87,8 @@ TEST_SETTINGS = {
     "VOKAFLOW_QUERY_TIMEOUT_S": "5",
     "VOKAFLOW_QUERY_MAX_BYTES": str(4 * 1024 * 1024),
     "VOKAFLOW_SMTP_PORT": str(SMTP_PORT),
+    "VOKAFLOW_OTLP_ENDPOINT": f"http://127.0.0.1:{OTLP_PORT}/v1/traces",
+    "VOKAFLOW_TRACE_SAMPLE_RATIO": "0",
     "VOKAFLOW_NOTIFY_WEBHOOK_SECRET": NOTIFY_WEBHOOK_SECRET,
     # the gateway and Ray's workers import the plugin from the repository
     "PYTHONPATH": str(Path(__file__).resolve().parents[1]),

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # Where the head node's metrics agent serves Prometheus text (unset: a port Ray picks,
     # listed in prom_metrics_service_discovery.json in Ray's temp folder)
     ray_metrics_export_port: int | None = Field(default=None, ge=1, le=65535)
+    # OpenTelemetry traces, exported over OTLP/HTTP to this URL (".../v1/traces"); "" is off
+    otlp_endpoint: str = Field(default="", max_length=2048)
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)  # of traces started here
     ray_dashboard_url: str | None = None  # for the Jobs API; default: the local dashboard
     ha_proxy: bool = True  # Serve's HAProxy mode on the head that `up` starts
     # More `ray start --head` options for the head that `up` starts, by flag name: a worker

@@ -6,13 +6,16 @@ the same store and lifecycle calls the scheduler makes, so pages show real state
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import time
 from typing import Any
 
+import jwt
 import pytest
 
+from tests.conftest import JWT_CLAIMS
 from tests.integration.helpers import submit
 from vokaflow.domain import TaskStatus, WorkerType
 from vokaflow.domain.task import Outcome
@@ -517,3 +520,85 @@ def test_a_search_by_id_opens_the_task(stack):
     browser = signed_in(stack, stack.admin_key)
     reply = browser.get("/console/tasks?id=some-task-id")
     assert reply.status_code == 303 and reply.headers["location"] == "/console/tasks/some-task-id"
+
+
+def test_a_key_s_digest_is_never_taken_for_the_key(stack):
+    """A console session looks its key up by digest: that digest, sent as a credential
+    while the session is in the cache, is still no credential."""
+    key = new_key(stack, "digest-holder")
+    browser = signed_in(stack, key)
+    assert browser.get("/console/overview").status_code == 200  # the digest is cached now
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    for sent in (f"sha256:{digest}", digest):
+        forged = stack.client(api_key="")
+        forged.headers["Authorization"] = f"Bearer {sent}"
+        assert forged.get("/api/high-scale-tasks/priorities").status_code == 401
+
+
+def test_a_jwt_session_keeps_its_claims_not_the_token_and_ends_with_it(stack):
+    secret = (stack.home / "jwt_secret").read_text().strip()
+    now = int(time.time())
+    claims = {"sub": "jwt-console", "nbf": now, "exp": now + 3, **JWT_CLAIMS}
+    token = jwt.encode(claims, secret)
+    browser = signed_in(stack, token)
+    assert browser.get("/console/overview").status_code == 200
+    sessions = stack.portal.call(stack.services.redis.keys, f"{stack.key_prefix}:console:session:*")
+    stored = [str(stack.portal.call(stack.services.redis.hgetall, k)) for k in sessions]
+    assert not any(token in record for record in stored)
+    time.sleep(3.6)  # past exp, and past the 0.5 s key cache
+    assert browser.get("/console/overview").status_code == 303
+
+
+def test_an_admin_cannot_run_a_tenant_s_task_again(stack):
+    """Its arguments were checked in the tenant's data scope; as the admin they would reach
+    the whole data root."""
+    tenant = new_key(stack, "rerun-victim")
+    task = submit(stack.client(api_key=tenant), "sleep", 30, priority="LOW")
+    admin = signed_in(stack, stack.admin_key)
+    page = admin.get(f"/console/tasks/{task['task_id']}")
+    assert page.status_code == 200 and 'id="rerun-task"' not in page.text
+    reply = admin.post(
+        f"/console/tasks/{task['task_id']}/rerun", data={"csrf_token": csrf_of(admin)}
+    )
+    assert reply.status_code == 409
+    assert (
+        'id="rerun-task"' in signed_in(stack, tenant).get(f"/console/tasks/{task['task_id']}").text
+    )
+
+
+def test_odd_tokens_and_times_are_refused_not_crashed_on(stack):
+    browser = signed_in(stack, stack.admin_key)
+    reply = browser.post("/console/sign-out", data={"csrf_token": "jeton-é"})
+    assert reply.status_code == 403
+    assert browser.get("/console/batches?before=nan").status_code == 400
+    assert browser.get("/console/batches?before=soon").status_code == 400
+    fresh = stack.client(api_key="", follow_redirects=False)
+    fresh.cookies.set("vokaflow_console_sign_in", "x")
+    refused = fresh.post("/console/sign-in", data={"credential": "k", "sign_in_token": "é"})
+    assert refused.status_code == 403
+
+
+def test_signing_in_again_closes_the_session_before(stack):
+    browser = signed_in(stack, stack.admin_key)
+    first = browser.cookies.get("vokaflow_console")
+    token = SIGN_IN_TOKEN.search(browser.get("/console/sign-in").text).group(1)
+    browser.post("/console/sign-in", data={"credential": stack.admin_key, "sign_in_token": token})
+    assert browser.cookies.get("vokaflow_console") != first
+    replay = stack.client(api_key="", follow_redirects=False)
+    assert replay.get("/console/overview", cookies={"vokaflow_console": first}).status_code == 303
+
+
+def test_a_dense_workflow_is_listed_not_drawn(stack):
+    owner = new_key(stack, "dense")
+    nodes = [{"name": "n0", "function_name": "noop"}]
+    nodes += [
+        {"name": f"n{i}", "function_name": "noop", "depends_on": [f"n{j}" for j in range(i)]}
+        for i in range(1, 70)
+    ]
+    made = stack.client(api_key=owner).post(
+        "/api/workflows", json={"name": "dense", "tasks": nodes}
+    )
+    assert made.status_code == 201, made.text
+    page = signed_in(stack, owner).get(f"/console/workflows/{made.json()['workflow_id']}")
+    assert "<svg" not in page.text and "Too many nodes or edges" in page.text
+    assert "and 58 more" in page.text

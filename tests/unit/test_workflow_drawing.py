@@ -35,3 +35,13 @@ def test_a_diamond_is_drawn_with_four_boxes_and_four_lines():
     first = drawing.lines[0]
     assert (first.x1, first.y1) == (boxes["a"].x + BOX_W // 2, boxes["a"].y + BOX_H)
     assert drawing.width >= boxes["c"].x + BOX_W and drawing.height >= boxes["d"].y + BOX_H
+
+
+def test_a_graph_with_too_many_nodes_or_edges_is_not_drawn():
+    from vokaflow.api.console.graph import MAX_DRAWN, MAX_LINES_DRAWN, drawable
+
+    chain = [(f"n{i}", f"t{i}", "queued", [f"n{i - 1}"] if i else []) for i in range(MAX_DRAWN)]
+    assert drawable(chain)
+    assert not drawable([*chain, ("extra", "t", "queued", [])])
+    dense = [(f"n{i}", f"t{i}", "queued", [f"n{j}" for j in range(i)]) for i in range(80)]
+    assert sum(len(p) for *_, p in dense) > MAX_LINES_DRAWN and not drawable(dense)

@@ -16,7 +16,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
-from vokaflow.api.deps import PrincipalDep, ServicesDep
+from vokaflow import tracing
+from vokaflow.api.deps import PrincipalDep, ServicesDep, TraceParent
 from vokaflow.api.schemas.batches import (
     BatchStatusResponse,
     BatchSubmitRequest,
@@ -144,10 +145,25 @@ async def submit_batch(
     response: Response,
     services: ServicesDep,
     principal: PrincipalDep,
+    traceparent: TraceParent = None,
 ) -> BatchSubmitResponse:
     """Begin the batch, write its tasks, commit it (see vokaflow.store.batch_store). A retry
     with the same idempotency key after a failure at any step finishes the first request's
     batch: its answer lists exactly the tasks that exist."""
+    with tracing.request_span(
+        traceparent, "submit batch", {"vokaflow.tasks": len(body.tasks)}
+    ) as parent:
+        return await _submit_batch(body, request, response, services, principal, parent)
+
+
+async def _submit_batch(
+    body: BatchSubmitRequest,
+    request: Request,
+    response: Response,
+    services: Services,
+    principal: Principal,
+    trace_parent: str,
+) -> BatchSubmitResponse:
     await services.ensure_accepting()
     await refuse_invalid_unicode(request, body.tasks)
     key = body.idempotency_key
@@ -159,6 +175,8 @@ async def submit_batch(
     admitted, refused = await _admit(services, prepared)
     errors = sorted(errors + refused, key=lambda e: e.index)
     tasks = [task for _, task in admitted]
+    if trace_parent:
+        tasks = [replace(task, trace_parent=trace_parent) for task in tasks]
     start_s = wait_s = 0.0
     if tasks:
         released = await _held_back(body, services, tasks)

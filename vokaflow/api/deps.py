@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from vokaflow.api.auth import require_principal
 from vokaflow.api.services import Services
@@ -19,3 +19,6 @@ async def get_services(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 PrincipalDep = Annotated[Principal, Depends(require_principal)]
+
+# A W3C traceparent: the caller's span, which the request's span (and its tasks') continue
+TraceParent = Annotated[str | None, Header(max_length=128)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -10,9 +11,10 @@ from typing import Any
 
 import psutil
 
+from vokaflow import tracing
 from vokaflow.api.tokens import looks_like_jwt, verify
 from vokaflow.config import Settings
-from vokaflow.domain import WorkerType
+from vokaflow.domain import Priority, WorkerType
 from vokaflow.domain.principal import Principal
 from vokaflow.domain.task import TaskField, task_owner
 from vokaflow.errors import NotFound, ServiceUnavailable
@@ -61,6 +63,7 @@ class _Cached:
 class Services:
     def __init__(self, settings: Settings, redis_url: str, functions: FunctionRegistry = registry):
         self.settings = settings
+        tracing.configure(settings, "vokaflow-gateway")
         self.keys = Keys(settings.key_prefix, settings.partitions)
         self.redis = connect(redis_url)
         self.cluster = is_cluster(self.redis)  # asked once: an isinstance of a union is slow
@@ -101,7 +104,7 @@ class Services:
         self._argument_contexts = ScopedContexts(settings)
         self.started_at = time.time()
         psutil.cpu_percent(interval=None)  # the first reading is meaningless: take it now
-        self._principals: dict[str, tuple[float, Principal]] = {}
+        self._principals: dict[tuple[str, str], tuple[float, Principal]] = {}
         self._cached = _Cached()
         self._draining = (False, float("-inf"))  # (flag, when read)
 
@@ -129,28 +132,47 @@ class Services:
         """The principal of an API key or a JWT; None for one that is unknown, revoked,
         invalid, or whose name belongs to a principal of the other role. Kept for
         VOKAFLOW_API_KEY_CACHE_S."""
-        return await self._cached_principal(credential, self._authenticate)
+        return await self._cached_principal(("credential", credential), self._authenticate)
 
     async def principal_for_key_digest(self, key_hash: str) -> Principal | None:
-        """The same, for the key with this digest: a console session keeps no key itself."""
-        return await self._cached_principal("sha256:" + key_hash, self._authenticate_digest)
+        """The same, for the key with this digest: a console session keeps no key itself.
+        Cached apart from credentials, so a digest is never taken for a credential."""
+        return await self._cached_principal(("digest", key_hash), self.api_keys.lookup_digest)
+
+    async def principal_for_signed_in_token(self, claims_json: str) -> Principal | None:
+        """A JWT's principal from what a console session kept of it (its verified claims,
+        not the token): None once it has expired, or when its name no longer holds its role."""
+        return await self._cached_principal(("token", claims_json), self._from_token_claims)
+
+    async def _from_token_claims(self, claims_json: str) -> Principal | None:
+        claims = json.loads(claims_json)
+        if float(claims["exp"]) <= time.time():
+            return None
+        cap = claims.get("max_priority")
+        principal = Principal(
+            str(claims["name"]), str(claims["role"]), Priority(cap) if cap else None
+        )
+        try:
+            await self.api_keys.check_name(principal.name, principal.role)
+        except NameRefused:
+            return None
+        return principal
 
     async def _cached_principal(
-        self, credential: str, authenticate: Callable[[str], Awaitable[Principal | None]]
+        self,
+        cache_key: tuple[str, str],
+        authenticate: Callable[[str], Awaitable[Principal | None]],
     ) -> Principal | None:
-        hit = self._principals.get(credential)
+        hit = self._principals.get(cache_key)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
-        principal = await authenticate(credential)
+        principal = await authenticate(cache_key[1])
         if principal is not None and self.settings.api_key_cache_s > 0:
             if len(self._principals) >= MAX_CACHED_PRINCIPALS:
                 self._principals.clear()
-            self._principals[credential] = (now + self.settings.api_key_cache_s, principal)
+            self._principals[cache_key] = (now + self.settings.api_key_cache_s, principal)
         return principal
-
-    async def _authenticate_digest(self, cache_key: str) -> Principal | None:
-        return await self.api_keys.lookup_digest(cache_key.removeprefix("sha256:"))
 
     async def _authenticate(self, credential: str) -> Principal | None:
         if not looks_like_jwt(credential):

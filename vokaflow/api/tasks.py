@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import replace
 
 from fastapi import APIRouter, Response
 
-from vokaflow.api.deps import PrincipalDep, ServicesDep
+from vokaflow import tracing
+from vokaflow.api.deps import PrincipalDep, ServicesDep, TraceParent
 from vokaflow.api.schemas.tasks import (
     AutoScalingThresholds,
     CancelResponse,
@@ -38,10 +40,26 @@ async def submit_task(
     response: Response,
     services: ServicesDep,
     principal: PrincipalDep,
+    traceparent: TraceParent = None,
+) -> TaskSubmitResponse:
+    with tracing.request_span(
+        traceparent, "submit", {"vokaflow.function": body.function_name}
+    ) as parent:
+        return await _submit(body, response, services, principal, parent)
+
+
+async def _submit(
+    body: TaskSubmitRequest,
+    response: Response,
+    services: Services,
+    principal: Principal,
+    trace_parent: str,
 ) -> TaskSubmitResponse:
     await services.ensure_accepting()
     now = time.time()
     task = prepare_task(body, services, principal, now, single=True)
+    if trace_parent:
+        task = replace(task, trace_parent=trace_parent)
     if task.depends_on:
         await check_parents(services, principal, task)
     if body.sla_policy == "reject" and not await _a_replay(services, body, task):

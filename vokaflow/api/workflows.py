@@ -7,12 +7,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import ValidationError
 
-from vokaflow.api.deps import PrincipalDep, ServicesDep
+from vokaflow import tracing
+from vokaflow.api.deps import PrincipalDep, ServicesDep, TraceParent
 from vokaflow.api.schemas.tasks import TaskSubmitRequest
 from vokaflow.api.schemas.workflows import (
     WorkflowNodeView,
@@ -43,7 +45,19 @@ WRITE_CHUNK = 1000
 
 @router.post("", response_model=WorkflowResponse, status_code=201)
 async def submit_workflow(
-    body: WorkflowSubmitRequest, services: ServicesDep, principal: PrincipalDep
+    body: WorkflowSubmitRequest,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    traceparent: TraceParent = None,
+) -> WorkflowResponse:
+    with tracing.request_span(
+        traceparent, "submit workflow", {"vokaflow.tasks": len(body.tasks)}
+    ) as parent:
+        return await _submit_workflow(body, services, principal, parent)
+
+
+async def _submit_workflow(
+    body: WorkflowSubmitRequest, services: Services, principal: Principal, trace_parent: str
 ) -> WorkflowResponse:
     await services.ensure_accepting()
     now = time.time()
@@ -55,6 +69,8 @@ async def submit_workflow(
         raise ValidationFailed(problem.field, problem.message) from None
     workflow_id = str(uuid.uuid4())
     tasks = _prepare_nodes(requests, services, principal, now, workflow_id)
+    if trace_parent:
+        tasks = [replace(task, trace_parent=trace_parent) for task in tasks]
     await _take_tokens(services, principal, tasks)
     record = WorkflowRecord(
         workflow_id=workflow_id,

@@ -136,6 +136,9 @@ class TaskSpec:
     trigger_rule: str = "all_success"  # or "all_done": runs once every parent ended
     pass_results_as: str = ""  # the kwarg that receives {parent name: its result}
     workflow_id: str = ""
+    # W3C traceparent of the span its stage runs under: the submit's, as stored; the
+    # dispatch's, in what a worker is handed. "" when it is not traced.
+    trace_parent: str = ""
 
     @property
     def concurrency_name(self) -> str:
@@ -210,6 +213,7 @@ class TaskSpec:
                     else {}
                 ),
                 **({"workflow_id": self.workflow_id} if self.workflow_id else {}),
+                **({"traceparent": self.trace_parent} if self.trace_parent else {}),
             },
             separators=(",", ":"),
         )
@@ -274,6 +278,7 @@ class TaskSpec:
             trigger_rule=str(spec.get("trigger_rule") or "all_success"),
             pass_results_as=str(spec.get("pass_results_as") or ""),
             workflow_id=str(spec.get("workflow_id") or ""),
+            trace_parent=str(spec.get("traceparent") or ""),
         )
 
     @classmethod
@@ -437,6 +442,12 @@ def task_owner(spec_json: str) -> str | None:
     """The principal that submitted a task, from its record's spec field."""
     owner = json.loads(spec_json).get("owner")
     return None if owner is None else str(owner)
+
+
+def task_trace_parent(record: Mapping[str, str] | None) -> str:
+    """The traceparent of a stored task's submit span; "" for an untraced or gone one."""
+    spec = (record or {}).get(TaskField.SPEC)
+    return str(json.loads(spec).get("traceparent") or "") if spec else ""
 
 
 def decode_json(raw: str | None, default: Any = None) -> Any:

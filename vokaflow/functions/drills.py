@@ -11,6 +11,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry import trace
+
 from vokaflow.domain import WorkerType
 from vokaflow.functions.registry import function
 
@@ -49,6 +51,19 @@ def sleep(seconds: float = 1.0) -> dict[str, Any]:
 )
 def raise_error(message: str = "requested failure") -> None:
     raise RuntimeError(message)
+
+
+@function(
+    listed=False,
+    category="system",
+    description="Opens a span of its own with the OpenTelemetry API, as a user's function "
+    "may (trace drills): it nests under the task's run when the task is traced",
+    estimated_duration="<1 millisecond",
+)
+def traced_step(name: str = "user step") -> dict[str, Any]:
+    with trace.get_tracer("vokaflow.drills").start_as_current_span(name[:64]) as span:
+        context = span.get_span_context()
+        return {"trace_id": format(context.trace_id, "032x"), "recorded": span.is_recording()}
 
 
 @function(

@@ -16,6 +16,7 @@ from typing import Any
 
 import ray
 
+from vokaflow import tracing
 from vokaflow.config import NAMESPACE, Settings
 from vokaflow.lifecycle.ending import TaskEnding
 from vokaflow.observability.prometheus import scheduler_metrics
@@ -52,6 +53,7 @@ RELEASER_CHECK_S = 1.0
 class Scheduler:
     def __init__(self, wire_settings: dict[str, Any], redis_url: str) -> None:
         self.settings = s = Settings.from_wire(wire_settings)
+        tracing.configure(s, "vokaflow-scheduler")
         client = connect(redis_url)
         keys = Keys(s.key_prefix, s.partitions)
         install_service_logging("scheduler", redis_url, keys)

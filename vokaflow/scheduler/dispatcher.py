@@ -13,6 +13,7 @@ from dataclasses import replace
 from vokaflow.config import Settings
 from vokaflow.domain import WorkerType
 from vokaflow.domain.task import ClaimedTask, with_parents_results
+from vokaflow.scheduler import traces
 from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.inflight import InFlight
 from vokaflow.scheduler.policy import chunk_size, pack, plan_claims, runs_long
@@ -93,7 +94,7 @@ class Dispatcher:
             # running with no worker. Their dispatch time finds them once Redis answers.
             self.lost_claims.append(now)
             raise
-        claimed = await self._with_parents_results(claimed)
+        claimed = traces.dispatched(await self._with_parents_results(claimed), now)
         by_pool: dict[WorkerType, list[ClaimedTask]] = defaultdict(list)
         for task in claimed:
             by_pool[task.spec.worker_type].append(task)

@@ -14,6 +14,7 @@ from vokaflow.config import Settings
 from vokaflow.domain import TaskStatus
 from vokaflow.domain.backoff import retry_delay_s
 from vokaflow.domain.task import ClaimedTask, Outcome
+from vokaflow.scheduler import traces
 from vokaflow.scheduler.hints import ReadyHints
 from vokaflow.scheduler.inflight import Chunk, InFlight
 from vokaflow.scheduler.pool_scaler import PoolScaler
@@ -83,7 +84,8 @@ class Settler:
 
     async def settle(self, tasks: Sequence[ClaimedTask], outcomes: list[Outcome]) -> None:
         final, retries = self.retries_or_final(tasks, outcomes)
-        await self.ending.finish(tasks, final, retries)
+        with traces.settling(tasks, outcomes):
+            await self.ending.finish(tasks, final, retries)
 
     def retries_or_final(
         self, tasks: Sequence[ClaimedTask], outcomes: list[Outcome]

@@ -1,9 +1,10 @@
 """Console sessions in Redis: what a signed-in browser's cookie stands for.
 
-A session keeps a reference to the credential it was opened with, never a copy of an API
-key: the key's digest (the same digest the key's own record is stored under), or a JWT,
-which is checked again on every request and ends the session when it expires. So a revoked
-key ends its sessions as soon as the gateway's key cache forgets it."""
+A session keeps a reference to the credential it was opened with, never the credential: an
+API key's digest (the same digest the key's own record is stored under), or a JWT's
+verified claims (its principal and expiry), checked again on every request. So a revoked
+key ends its sessions as soon as the gateway's key cache forgets it, and a JWT's session
+ends when the token would have expired."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def session_digest(session_id: str) -> str:
 @dataclass(frozen=True)
 class ConsoleSession:
     session_id: str
-    kind: str  # "key": credential is an API key's digest; "jwt": credential is the token
+    kind: str  # "key": credential is an API key's digest; "jwt": the token's claims, JSON
     credential: str
     csrf_token: str
     created_at: float

@@ -32,18 +32,23 @@ class DeadLetterStore:
         proportion to its own dead letters."""
         pipe = self.redis.pipeline(transaction=False)
         floor = time.time() * 1000 - self.retention_ms if self.retention_ms else "-inf"
+        # the page's newest can all lie in one partition: each gives its first offset+limit
+        depth = min(offset + limit, SCAN_PER_PARTITION)
         for partition in range(self.keys.partitions):
             if owner is None:
                 key = self.keys.dead_letters(partition)
             else:
                 key = self.keys.owner_dead_letters(partition, owner)
                 pipe.zremrangebyscore(key, "-inf", floor)  # those whose records expired
-            pipe.zrevrange(key, 0, SCAN_PER_PARTITION - 1, withscores=True)
+            pipe.zcard(key)
+            pipe.zrevrange(key, 0, depth - 1, withscores=True)
         replies = await pipe.execute()
-        per_partition = replies if owner is None else replies[1::2]
-        merged = heapq.merge(*per_partition, key=lambda pair: -pair[1])
+        if owner is not None:
+            replies = [r for i, r in enumerate(replies) if i % 3]  # the trims' counts out
+        total = sum(int(n) for n in replies[0::2])
+        merged = heapq.merge(*replies[1::2], key=lambda pair: -pair[1])
         ids = [str(task_id) for task_id, _ in merged]
-        return len(ids), ids[offset : offset + limit]
+        return total, ids[offset : offset + limit]
 
     @redis_boundary
     async def index_owners(self) -> int:

@@ -12,6 +12,7 @@ from ray import serve
 from ray.exceptions import RayError
 from ray.serve.exceptions import RayServeException
 
+from vokaflow import tracing
 from vokaflow.domain.principal import Principal
 from vokaflow.errors import ServiceUnavailable, ValidationFailed
 from vokaflow.vicky.catalog import ModelCatalog
@@ -71,16 +72,17 @@ class VickyClient:
     async def complete(
         self, spec: ModelSpec, request: dict[str, Any], prompt_field: str = "messages"
     ) -> dict[str, Any]:
-        handle = await self._handle(spec)
-        response = handle.complete.remote(request)
-        try:
-            answer: dict[str, Any] = await asyncio.wait_for(response, self.timeout_s)
-        except asyncio.TimeoutError:
-            response.cancel()
-            raise self._late(spec) from None
-        except SERVING_ERRORS as exc:
-            raise _failed(spec, exc) from exc
-        return _checked(spec.model_id, answer, prompt_field)
+        with tracing.maybe_span("vicky request", {"vokaflow.model": spec.model_id}):
+            handle = await self._handle(spec)
+            response = handle.complete.remote(request)
+            try:
+                answer: dict[str, Any] = await asyncio.wait_for(response, self.timeout_s)
+            except asyncio.TimeoutError:
+                response.cancel()
+                raise self._late(spec) from None
+            except SERVING_ERRORS as exc:
+                raise _failed(spec, exc) from exc
+            return _checked(spec.model_id, answer, prompt_field)
 
     async def stream(
         self, spec: ModelSpec, request: dict[str, Any], prompt_field: str = "messages"
@@ -88,7 +90,8 @@ class VickyClient:
         """The replica's items, all within ``timeout_s`` of the call like a whole answer:
         past it, the ServiceUnavailable a late answer gets. Stopped (and the replica told)
         when the caller stops or the time is up."""
-        handle = await self._handle(spec)
+        with tracing.maybe_span("vicky request", {"vokaflow.model": spec.model_id}):
+            handle = await self._handle(spec)
         responses = handle.options(stream=True).stream.remote(request)
         deadline = time.monotonic() + self.timeout_s
         try:

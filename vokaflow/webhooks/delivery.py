@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 import vokaflow
+from vokaflow import tracing
 from vokaflow.config import Settings
 from vokaflow.domain.backoff import retry_delay_s
 from vokaflow.store.webhooks import Attempt, Webhook
@@ -66,6 +68,7 @@ class Delivery:
     event: str
     subject_id: str
     payload: dict[str, Any]
+    trace_parent: str = ""  # its task's submit span, when the task is traced
 
 
 def delivery_id(webhook_id: str, entry_id: str) -> str:
@@ -100,7 +103,7 @@ class WebhookSender:
         """Attempts until delivered, refused, out of attempts or the webhook is deleted."""
         number = 1
         while True:
-            attempt = await self.attempt(webhook, delivery, number)
+            attempt = await self.traced_attempt(webhook, delivery, number)
             await self.log.record(attempt)
             if attempt.outcome != RETRYING:
                 return attempt
@@ -108,6 +111,26 @@ class WebhookSender:
             if not await self.log.exists(webhook.webhook_id):
                 return attempt
             number += 1
+
+    async def traced_attempt(self, webhook: Webhook, delivery: Delivery, number: int) -> Attempt:
+        """An attempt, as a span of its task's trace when the task is traced."""
+        if not (delivery.trace_parent and tracing.enabled()):
+            return await self.attempt(webhook, delivery, number)
+        attributes = {
+            "vokaflow.webhook_id": webhook.webhook_id,
+            "vokaflow.event": delivery.event,
+            "vokaflow.attempt": number,
+        }
+        with tracing.span_under(
+            delivery.trace_parent, "webhook delivery", SpanKind.CLIENT, attributes
+        ) as span:
+            attempt = await self.attempt(webhook, delivery, number)
+            span.set_attribute("vokaflow.outcome", attempt.outcome)
+            if attempt.status_code is not None:
+                span.set_attribute("http.response.status_code", attempt.status_code)
+            if attempt.outcome != DELIVERED:
+                span.set_status(Status(StatusCode.ERROR, attempt.error or attempt.outcome))
+            return attempt
 
     async def attempt(self, webhook: Webhook, delivery: Delivery, number: int) -> Attempt:
         started, at = time.monotonic(), time.time()

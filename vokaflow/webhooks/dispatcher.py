@@ -17,7 +17,9 @@ from typing import Any
 
 import ray
 
+from vokaflow import tracing
 from vokaflow.config import NAMESPACE, Settings
+from vokaflow.domain.task import task_trace_parent
 from vokaflow.observability.service_logs import install_service_logging
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.errors import StoreUnavailable
@@ -25,7 +27,7 @@ from vokaflow.store.events import EventQueue
 from vokaflow.store.keys import Keys
 from vokaflow.store.redis_client import connect
 from vokaflow.store.task_store import TaskStore
-from vokaflow.store.webhooks import Webhook, WebhookStore
+from vokaflow.store.webhooks import WebhookStore
 from vokaflow.webhooks.delivery import (
     Delivery,
     RetryPolicy,
@@ -51,6 +53,7 @@ log = logging.getLogger("vokaflow.webhooks")
 class WebhookDispatcher:
     def __init__(self, wire_settings: dict[str, Any], redis_url: str) -> None:
         settings = Settings.from_wire(wire_settings)
+        tracing.configure(settings, "vokaflow-webhooks")
         self.keys = Keys(settings.key_prefix, settings.partitions)
         install_service_logging("webhooks", redis_url, self.keys)
         client = connect(redis_url)
@@ -148,21 +151,30 @@ class WebhookDispatcher:
         hooks = [hook for hook in await self.webhooks.of_owner(owner) if hook.wants(event)]
         if not hooks:
             return
-        body = payload(event, float(fields.get("at") or 0), await self._data(event, subject_id))
+        data, trace_parent = await self._data(event, subject_id)
+        body = payload(event, float(fields.get("at") or 0), data)
         await asyncio.gather(
-            *(self._deliver(hook, entry_id, event, subject_id, body) for hook in hooks)
+            *(
+                self.sender.deliver(
+                    hook,
+                    Delivery(
+                        delivery_id(hook.webhook_id, entry_id),
+                        event,
+                        subject_id,
+                        body,
+                        trace_parent,
+                    ),
+                )
+                for hook in hooks
+            )
         )
 
-    async def _data(self, event: str, subject_id: str) -> dict[str, Any]:
+    async def _data(self, event: str, subject_id: str) -> tuple[dict[str, Any], str]:
+        """The event's data, and the traceparent of its task's submit ("" if untraced)."""
         if is_batch_event(event):
-            return batch_data(subject_id, await self.batches.get(subject_id))
-        return task_data(event, subject_id, await self.tasks.get(subject_id))
-
-    async def _deliver(
-        self, hook: Webhook, entry_id: str, event: str, subject_id: str, body: dict[str, Any]
-    ) -> None:
-        delivery = Delivery(delivery_id(hook.webhook_id, entry_id), event, subject_id, body)
-        await self.sender.deliver(hook, delivery)
+            return batch_data(subject_id, await self.batches.get(subject_id)), ""
+        record = await self.tasks.get(subject_id)
+        return task_data(event, subject_id, record), task_trace_parent(record)
 
 
 WebhookDispatcherActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(

@@ -10,7 +10,9 @@ import traceback
 from typing import Any
 
 import ray
+from opentelemetry.trace import Status, StatusCode
 
+from vokaflow import tracing
 from vokaflow.domain.task import ClaimedTask, Outcome, TaskStatus
 from vokaflow.functions import registry
 from vokaflow.functions.context import TaskContext, running
@@ -37,6 +39,29 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
 
 
 def run_one(task: ClaimedTask, sink: OutputSink, env: WorkerEnv | None = None) -> Outcome:
+    """The task's run, as a span of its trace (current while its function runs, so the
+    function's own spans nest under it) when the task is traced."""
+    if not (task.spec.trace_parent and env is not None and _traces(env)):
+        return _run(task, sink, env)
+    attributes = {
+        "vokaflow.task_id": task.task_id,
+        "vokaflow.attempt": task.attempt,
+        "vokaflow.function": task.spec.function_name,
+    }
+    name = f"execute {task.spec.function_name}"
+    with tracing.span_under(task.spec.trace_parent, name, attributes=attributes) as span:
+        outcome = _run(task, sink, env)
+        span.set_attribute("vokaflow.status", outcome.status.value)
+        if outcome.error:
+            span.set_status(Status(StatusCode.ERROR, str(outcome.error.get("type"))))
+        return outcome
+
+
+def _traces(env: WorkerEnv) -> bool:
+    return tracing.configure(env.settings, "vokaflow-worker")
+
+
+def _run(task: ClaimedTask, sink: OutputSink, env: WorkerEnv | None) -> Outcome:
     spec = task.spec
     output = sink.next_task()
     started = time.time()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 150, 36, 24, 48, 12
 MAX_DRAWN = 400  # more nodes than this are listed, not drawn
+MAX_LINES_DRAWN = 2000  # and more edges: a dense graph of 400 nodes has 80,000
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ def layers(parents: dict[str, Sequence[str]]) -> dict[str, int]:
             known = [depth[p] for p in parents.get(node, ()) if p in depth]
             depth[node] = 1 + max(known) if known else 0
     return depth
+
+
+def drawable(nodes: Sequence[tuple[str, str, str, Sequence[str]]]) -> bool:
+    return len(nodes) <= MAX_DRAWN and sum(len(p) for *_, p in nodes) <= MAX_LINES_DRAWN
 
 
 def draw(nodes: Sequence[tuple[str, str, str, Sequence[str]]]) -> Drawing:

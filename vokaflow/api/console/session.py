@@ -5,6 +5,7 @@ Every action also carries the session's CSRF token."""
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ async def principal_of(services: Services, session: ConsoleSession) -> Principal
     if session.kind == "key":
         return await services.principal_for_key_digest(session.credential)
     if session.kind == "jwt":
-        return await services.principal_for(session.credential)
+        return await services.principal_for_signed_in_token(session.credential)
     return None
 
 
@@ -94,8 +95,13 @@ async def form_of(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
+def same_token(presented: str | None, expected: str) -> bool:
+    """Constant time, and for any text (compare_digest refuses non-ASCII str)."""
+    return bool(presented) and hmac.compare_digest(str(presented).encode(), expected.encode())
+
+
 def check_csrf(user: ConsoleUser, presented: str | None) -> None:
-    if not presented or not hmac.compare_digest(presented, user.csrf_token):
+    if not same_token(presented, user.csrf_token):
         raise CsrfRefused("The form's CSRF token is missing or wrong; reload the page")
 
 
@@ -120,10 +126,18 @@ async def sign_in(request: Request, credential: str) -> ConsoleSession:
         await services.auth_failures.record_failure(client)
         raise Unauthorized("That API key or token is not valid")
     ttl_s = services.settings.console_session_s
+    now = time.time()
     if looks_like_jwt(credential):
-        ttl_s = min(ttl_s, seconds_left(credential))
-        return await services.console_sessions.open("jwt", credential, time.time(), ttl_s)
-    return await services.console_sessions.open("key", digest(credential), time.time(), ttl_s)
+        left_s = seconds_left(credential)
+        claims = {
+            "name": principal.name,
+            "role": principal.role,
+            "max_priority": principal.max_priority.value if principal.max_priority else "",
+            "exp": now + left_s,
+        }
+        kept = json.dumps(claims, sort_keys=True)
+        return await services.console_sessions.open("jwt", kept, now, min(ttl_s, left_s))
+    return await services.console_sessions.open("key", digest(credential), now, ttl_s)
 
 
 def new_sign_in_token() -> str:

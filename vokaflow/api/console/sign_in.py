@@ -3,8 +3,6 @@ own (its cookie's twin), so another site cannot sign a browser in as someone els
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -16,6 +14,7 @@ from vokaflow.api.console.session import (
     acting_user,
     form_of,
     new_sign_in_token,
+    same_token,
     secure_cookies,
     services_of,
     sign_in,
@@ -69,12 +68,15 @@ def _form(request: Request, next_page: str | None, error: str | None, status: in
 async def sign_in_submit(request: Request) -> Response:
     form = await form_of(request)
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
-    if not expected or not hmac.compare_digest(form.get("sign_in_token", ""), expected):
+    if not expected or not same_token(form.get("sign_in_token"), expected):
         raise CsrfRefused("The sign-in form expired; load it again")
     try:
         session = await sign_in(request, form.get("credential", ""))
     except Unauthorized as refused:
         return _form(request, form.get("next"), refused.message, 401)
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:
+        await services_of(request).console_sessions.close(previous)
     base = request.scope.get("root_path", "")
     response = RedirectResponse(_safe_next(form.get("next"), base), status_code=303)
     response.set_cookie(

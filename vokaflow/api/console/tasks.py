@@ -15,18 +15,25 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from vokaflow.api import logs as api_logs
 from vokaflow.api import tasks as api_tasks
 from vokaflow.api.console.render import SECURITY_HEADERS, environment, page
-from vokaflow.api.console.session import ConsoleUser, acting_user, console_user, services_of
+from vokaflow.api.console.session import (
+    ConsoleUser,
+    SignInRequired,
+    acting_user,
+    console_user,
+    services_of,
+)
 from vokaflow.api.schemas.logs import LogEntry
 from vokaflow.api.schemas.tasks import TaskStatusResponse, TaskSubmitRequest
 from vokaflow.domain import Priority, TaskStatus
-from vokaflow.domain.task import TaskRecord, TaskSpec
-from vokaflow.errors import ValidationFailed
+from vokaflow.domain.task import TaskRecord, TaskSpec, task_owner
+from vokaflow.errors import Conflict, ValidationFailed
 from vokaflow.store.task_index import TaskQuery
 
 router = APIRouter()
 
 PAGE_SIZE = 50
 LOG_POLL_S = 1.0
+SESSION_CHECK_BEATS = 5
 LOG_STREAM_MAX_S = 15 * 60  # a browser reconnects after this; EventSource does so itself
 # What a redirect after an action may say: fixed texts, so a crafted link shows none of its own.
 NOTICES = {"cancelled": "The task was cancelled.", "rerun": "This is a new run of that task."}
@@ -91,7 +98,9 @@ async def _task_view(request: Request, user: ConsoleUser, task_id: str) -> dict[
     status = await api_tasks.task_status(task_id, services, user.principal)
     history = await api_logs.task_logs(task_id, services, user.principal)
     timeline = [e for e in history.entries if e.event != OUTPUT]
-    return {"task": status, "timeline": _with_schedule(status, timeline)}
+    spec_json = await services.tasks.spec(task_id)
+    own = spec_json is not None and task_owner(spec_json) == user.principal.name
+    return {"task": status, "timeline": _with_schedule(status, timeline), "own": own}
 
 
 def _with_schedule(task: TaskStatusResponse, timeline: list[LogEntry]) -> list[LogEntry]:
@@ -137,8 +146,8 @@ async def task_log_stream(request: Request, task_id: str) -> StreamingResponse:
 
     async def events() -> AsyncIterator[str]:
         sent = -1
-        for _ in range(int(LOG_STREAM_MAX_S / LOG_POLL_S)):
-            if await request.is_disconnected():
+        for beat in range(int(LOG_STREAM_MAX_S / LOG_POLL_S)):
+            if await request.is_disconnected() or not await _still_signed_in(request, beat):
                 return
             history = await api_logs.task_logs(task_id, services, user.principal)
             lines = [e for e in history.entries if e.event == OUTPUT]
@@ -156,6 +165,18 @@ async def task_log_stream(request: Request, task_id: str) -> StreamingResponse:
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
+async def _still_signed_in(request: Request, beat: int) -> bool:
+    """Every SESSION_CHECK_BEATS polls, whether the stream's session still holds: a
+    sign-out or a revoked key ends an open stream too."""
+    if beat % SESSION_CHECK_BEATS:
+        return True
+    try:
+        await console_user(request)
+    except SignInRequired:
+        return False
+    return True
+
+
 @router.post("/tasks/{task_id}/cancel")
 async def cancel(request: Request, task_id: str) -> Response:
     user, _ = await acting_user(request)
@@ -165,11 +186,18 @@ async def cancel(request: Request, task_id: str) -> Response:
 
 @router.post("/tasks/{task_id}/rerun")
 async def run_again(request: Request, task_id: str) -> Response:
-    """A new task with the same spec, submitted as the signed-in principal (so with its
-    checks: its functions, its rate limits, its priority cap)."""
+    """A new task with the same spec, submitted by the principal that submitted it, with
+    its checks (its functions, its rate limits, its priority cap): an admin cannot run a
+    tenant's task again, whose arguments name files in the tenant's own folders."""
     user, _ = await acting_user(request)
     services = services_of(request)
     spec = TaskSpec.from_record(await services.visible_record(task_id, user.principal))
+    if spec.owner != user.principal.name:
+        # its arguments were checked in its owner's data scope, not in this principal's
+        raise Conflict(
+            f"Only '{spec.owner}' can run task '{task_id}' again: it runs as its submitter",
+            {"task_id": task_id, "owner": spec.owner},
+        )
     body = TaskSubmitRequest(
         name=spec.name or spec.function_name,
         function_name=spec.function_name,

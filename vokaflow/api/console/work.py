@@ -3,6 +3,7 @@ graph with each node's status, live."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from vokaflow.api import batches as api_batches
 from vokaflow.api import workflows as api_workflows
-from vokaflow.api.console.graph import MAX_DRAWN, draw
+from vokaflow.api.console.graph import draw, drawable
 from vokaflow.api.console.render import page
 from vokaflow.api.console.session import console_user, services_of
 from vokaflow.api.schemas.batches import BatchStatusResponse
@@ -25,9 +26,12 @@ FINISHED_WORKFLOW = ("completed", "failed", "cancelled")
 def _before(request: Request) -> float | None:
     raw = request.query_params.get("before")
     try:
-        return float(raw) if raw else None
+        before = float(raw) if raw else None
     except ValueError:
-        raise ValidationFailed("before", "not a time") from None
+        before = math.nan
+    if before is not None and not math.isfinite(before):
+        raise ValidationFailed("before", "not a time")
+    return before
 
 
 @router.get("/batches", response_class=HTMLResponse)
@@ -54,9 +58,8 @@ async def _workflow_view(request: Request, workflow_id: str) -> dict[str, Any]:
     user = await console_user(request)
     request.state.user = user
     workflow = await api_workflows.get_workflow(workflow_id, services_of(request), user.principal)
-    drawing = None
-    if len(workflow.nodes) <= MAX_DRAWN:
-        drawing = draw([(n.name, n.task_id, n.status, n.depends_on) for n in workflow.nodes])
+    nodes = [(n.name, n.task_id, n.status, n.depends_on) for n in workflow.nodes]
+    drawing = draw(nodes) if drawable(nodes) else None
     return {
         "workflow": workflow,
         "drawing": drawing,

@@ -3,8 +3,8 @@ agent (names prefixed ``ray_``), so they show in the Ray dashboard's Grafana pan
 any Prometheus that scrapes Ray.
 
 The gateway counts submits, refusals and cancels; the scheduler counts outcomes, queue
-waits, SLA misses, pool occupancy, queue depths and schedule fires. Each process creates
-the metric objects once, on first use.
+waits, SLA misses, pool occupancy, queue depths and schedule fires; the webhook dispatcher
+counts delivery attempts. Each process creates the metric objects once, on first use.
 """
 
 from __future__ import annotations
@@ -127,6 +127,19 @@ class SchedulerMetrics(FinishedCounter):
             self.fires.inc(n, tags={"outcome": outcome})
 
 
+class WebhookMetrics:
+    def __init__(self) -> None:
+        self.attempts = metrics.Counter(
+            "vokaflow_webhook_attempts",
+            "Webhook delivery attempts by outcome: delivered, retrying (failed, to be tried "
+            "again), failed (failed, the delivery given up)",
+            tag_keys=("outcome",),
+        )
+
+    def count_attempt(self, outcome: str) -> None:
+        self.attempts.inc(1, tags={"outcome": outcome})
+
+
 @functools.cache
 def gateway_metrics() -> GatewayMetrics:
     return GatewayMetrics()
@@ -136,6 +149,11 @@ def gateway_metrics() -> GatewayMetrics:
 def finished_counter() -> FinishedCounter:
     """The gateway's: the scheduler's process uses scheduler_metrics, which counts the same."""
     return FinishedCounter()
+
+
+@functools.cache
+def webhook_metrics() -> WebhookMetrics:
+    return WebhookMetrics()
 
 
 @functools.cache

@@ -18,6 +18,7 @@ from typing import Any
 import ray
 
 from vokaflow.config import NAMESPACE, Settings
+from vokaflow.observability.prometheus import webhook_metrics
 from vokaflow.observability.service_logs import install_service_logging
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.errors import StoreUnavailable
@@ -27,6 +28,7 @@ from vokaflow.store.redis_client import connect
 from vokaflow.store.task_store import TaskStore
 from vokaflow.store.webhooks import Webhook, WebhookStore
 from vokaflow.webhooks.delivery import (
+    CountedLog,
     Delivery,
     RetryPolicy,
     WebhookSender,
@@ -61,7 +63,7 @@ class WebhookDispatcher:
         policy = RetryPolicy.from_settings(settings)
         self.sender = WebhookSender(
             http_client(policy),
-            self.webhooks,
+            CountedLog(self.webhooks, webhook_metrics().count_attempt),
             policy,
             Allowlist.parse(settings.webhook_allowed_hosts),
         )

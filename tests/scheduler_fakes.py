@@ -220,6 +220,7 @@ class FakeMetrics:
     finished: list[tuple[str, str, str]] = field(default_factory=list)
     waits: list[tuple[Priority, float]] = field(default_factory=list)
     pools: list[dict[str, tuple[int, int]]] = field(default_factory=list)
+    depths: list[dict[Priority, int]] = field(default_factory=list)
     fires: Counter[str] = field(default_factory=Counter)
     broken: bool = False
 
@@ -235,6 +236,11 @@ class FakeMetrics:
         if self.broken:
             raise ValueError("metrics agent gone")
         self.pools.append(pools)
+
+    def set_queue_depths(self, depths: dict[Priority, int]) -> None:
+        if self.broken:
+            raise ValueError("metrics agent gone")
+        self.depths.append(depths)
 
     def count_fires(self, outcome: str, n: int = 1) -> None:
         if self.broken:

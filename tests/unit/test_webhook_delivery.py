@@ -14,6 +14,8 @@ from vokaflow.webhooks.delivery import (
     DELIVERED,
     FAILED,
     RETRYING,
+    AttemptLog,
+    CountedLog,
     Delivery,
     RetryPolicy,
     WebhookSender,
@@ -48,7 +50,7 @@ def _delivery() -> Delivery:
     return Delivery(delivery_id("wh_1", "1-0"), "task.completed", "t1", body)
 
 
-def _sender(answers: list[int | Exception], seen: list[httpx.Request], log: MemoryLog):
+def _sender(answers: list[int | Exception], seen: list[httpx.Request], log: AttemptLog):
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         answer = answers.pop(0)
@@ -173,3 +175,22 @@ def test_a_batch_payload_has_the_total_and_the_counts():
         1,
     )
     assert data["cancelled"] == data["timeout"] == 0
+
+
+async def test_a_counted_log_counts_each_attempt_by_outcome_and_still_records_it():
+    memory, counted = MemoryLog(), []
+    log = CountedLog(memory, counted.append)
+    refused = httpx.ConnectError("connection refused")
+    final = await _sender([refused] * 4, [], log).deliver(_webhook(), _delivery())
+    assert final.outcome == FAILED
+    assert counted == [RETRYING, RETRYING, RETRYING, FAILED]
+    assert len(memory.attempts) == 4
+
+
+async def test_a_broken_counter_does_not_fail_the_delivery():
+    def broken(outcome: str) -> None:
+        raise ValueError("metrics agent gone")
+
+    memory = MemoryLog()
+    final = await _sender([200], [], CountedLog(memory, broken)).deliver(_webhook(), _delivery())
+    assert final.outcome == DELIVERED and len(memory.attempts) == 1

@@ -3,8 +3,8 @@ agent (names prefixed ``ray_``), so they show in the Ray dashboard's Grafana pan
 any Prometheus that scrapes Ray.
 
 The gateway counts submits, refusals and cancels; the scheduler counts outcomes, queue
-waits, SLA misses, pool occupancy and schedule fires. Each process creates the metric
-objects once, on first use.
+waits, SLA misses, pool occupancy, queue depths and schedule fires; the webhook dispatcher
+counts delivery attempts. Each process creates the metric objects once, on first use.
 """
 
 from __future__ import annotations
@@ -82,6 +82,15 @@ class SchedulerMetrics(FinishedCounter):
         self.pool_occupancy = metrics.Gauge(
             "vokaflow_pool_occupancy", "Running slots over capacity per pool", tag_keys=("pool",)
         )
+        self.queue_depth = metrics.Gauge(
+            "vokaflow_queue_depth",
+            "Ready tasks in every pool's queues, by priority level (a promoted task at its "
+            "new level)",
+            tag_keys=("priority",),
+        )
+        self.sla_seconds = metrics.Gauge(
+            "vokaflow_sla_seconds", "Each priority's SLA on queue wait", tag_keys=("priority",)
+        )
         self.fires = metrics.Counter(
             "vokaflow_schedule_fires",
             "Schedule fires by outcome: submitted (a task made), skipped (missed, by the "
@@ -105,9 +114,30 @@ class SchedulerMetrics(FinishedCounter):
             self.pool_active.set(active, tags={"pool": pool})
             self.pool_occupancy.set(active / capacity if capacity else 0.0, tags={"pool": pool})
 
+    def set_queue_depths(self, depths: dict[Priority, int]) -> None:
+        """Ready tasks per priority; each priority's SLA beside it, for dashboards to draw
+        the wait against (set with them, so a priority's two series start together)."""
+        for priority, depth in depths.items():
+            tags = {"priority": priority.value}
+            self.queue_depth.set(depth, tags=tags)
+            self.sla_seconds.set(priority.sla_seconds, tags=tags)
+
     def count_fires(self, outcome: str, n: int = 1) -> None:
         if n > 0:
             self.fires.inc(n, tags={"outcome": outcome})
+
+
+class WebhookMetrics:
+    def __init__(self) -> None:
+        self.attempts = metrics.Counter(
+            "vokaflow_webhook_attempts",
+            "Webhook delivery attempts by outcome: delivered, retrying (failed, to be tried "
+            "again), failed (failed, the delivery given up)",
+            tag_keys=("outcome",),
+        )
+
+    def count_attempt(self, outcome: str) -> None:
+        self.attempts.inc(1, tags={"outcome": outcome})
 
 
 @functools.cache
@@ -119,6 +149,11 @@ def gateway_metrics() -> GatewayMetrics:
 def finished_counter() -> FinishedCounter:
     """The gateway's: the scheduler's process uses scheduler_metrics, which counts the same."""
     return FinishedCounter()
+
+
+@functools.cache
+def webhook_metrics() -> WebhookMetrics:
+    return WebhookMetrics()
 
 
 @functools.cache

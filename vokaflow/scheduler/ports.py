@@ -127,6 +127,9 @@ class Metrics(Protocol):
 
     def set_pools(self, pools: dict[str, tuple[int, int]]) -> None: ...
 
+    def set_queue_depths(self, depths: dict[Priority, int]) -> None:
+        """Ready tasks per priority, every pool together."""
+
     def count_fires(self, outcome: str, n: int = 1) -> None:
         """Schedule fires: ``submitted`` (a task made), ``skipped`` (missed, by the
         schedule's policy) or ``put_off`` (its category's rate limit refused it for now)."""

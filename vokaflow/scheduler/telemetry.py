@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator, Sequence
 
 from vokaflow.config import Settings
-from vokaflow.domain import WorkerType
+from vokaflow.domain import Priority, WorkerType
 from vokaflow.domain.sla import SlaTally
 from vokaflow.domain.task import ClaimedTask
 from vokaflow.scheduler.pool_scaler import PoolScaler
@@ -26,6 +26,16 @@ def telemetry_guard() -> Iterator[None]:
         yield
     except Exception:
         log.warning("recording metrics failed", exc_info=True)
+
+
+def queued_per_priority(counts: dict[WorkerType, dict[int, list[int]]]) -> dict[Priority, int]:
+    """Level counts (pool, partition, level) summed per priority."""
+    queued = dict.fromkeys(Priority, 0)
+    for per_partition in counts.values():
+        for levels in per_partition.values():
+            for level, n in enumerate(levels):
+                queued[Priority.from_level(level)] += n
+    return queued
 
 
 class Telemetry:
@@ -68,6 +78,17 @@ class Telemetry:
             self.metrics.set_pools(
                 {wt.value: (active[wt], self.scaler.capacity[wt]) for wt in WorkerType}
             )
+        await self.record_queue_depths()
+
+    async def record_queue_depths(self) -> None:
+        """One more level count per beat: the dispatcher counts only the pools with free
+        slots, and not on a schedule."""
+        with telemetry_guard():
+            try:
+                counts = await self.store.level_counts(list(WorkerType))
+            except StoreUnavailable:
+                return  # the next beat counts again
+            self.metrics.set_queue_depths(queued_per_priority(counts))
 
     async def run(self) -> None:
         """Beat every heartbeat period; re-read the pools' capacity now and then."""

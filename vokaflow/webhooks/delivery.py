@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,11 +27,31 @@ from vokaflow.webhooks.ssrf import Allowlist, Unresolvable, UrlRefused, checked_
 DELIVERED, RETRYING, FAILED = "delivered", "retrying", "failed"
 MAX_CONCURRENT_REQUESTS = 64
 
+log = logging.getLogger("vokaflow.webhooks")
+
 
 class AttemptLog(Protocol):
     async def record(self, attempt: Attempt) -> None: ...
 
     async def exists(self, webhook_id: str) -> bool: ...
+
+
+class CountedLog:
+    """An attempt log that also counts each recorded attempt's outcome (for Prometheus)."""
+
+    def __init__(self, attempts: AttemptLog, count: Callable[[str], None]) -> None:
+        self.attempts = attempts
+        self.count = count
+
+    async def record(self, attempt: Attempt) -> None:
+        await self.attempts.record(attempt)
+        try:
+            self.count(attempt.outcome)
+        except Exception:  # a metrics failure must not fail the delivery
+            log.warning("counting a webhook attempt failed", exc_info=True)
+
+    async def exists(self, webhook_id: str) -> bool:
+        return await self.attempts.exists(webhook_id)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import ray
 from vokaflow import tracing
 from vokaflow.config import NAMESPACE, Settings
 from vokaflow.domain.task import task_trace_parent
+from vokaflow.observability.prometheus import webhook_metrics
 from vokaflow.observability.service_logs import install_service_logging
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.errors import StoreUnavailable
@@ -29,6 +30,7 @@ from vokaflow.store.redis_client import connect
 from vokaflow.store.task_store import TaskStore
 from vokaflow.store.webhooks import WebhookStore
 from vokaflow.webhooks.delivery import (
+    CountedLog,
     Delivery,
     RetryPolicy,
     WebhookSender,
@@ -64,7 +66,7 @@ class WebhookDispatcher:
         policy = RetryPolicy.from_settings(settings)
         self.sender = WebhookSender(
             http_client(policy),
-            self.webhooks,
+            CountedLog(self.webhooks, webhook_metrics().count_attempt),
             policy,
             Allowlist.parse(settings.webhook_allowed_hosts),
         )

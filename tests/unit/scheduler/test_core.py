@@ -90,6 +90,26 @@ async def test_a_heartbeat_survives_broken_metrics():
     assert len(rig.store.beats) == 1
 
 
+async def test_the_heartbeat_sets_the_ready_tasks_per_priority_over_every_pool():
+    rig = build_rig()
+    rig.store.add(claimed(Priority.HIGH), claimed(Priority.HIGH, IO), claimed(Priority.BATCH))
+    await rig.core.telemetry.beat()
+    [depths] = rig.metrics.depths
+    assert depths[Priority.HIGH] == 2 and depths[Priority.BATCH] == 1
+    assert set(depths) == set(Priority) and sum(depths.values()) == 3
+
+
+async def test_a_heartbeat_without_redis_skips_the_queue_depths():
+    rig = build_rig()
+
+    async def unavailable(pools):
+        raise StoreUnavailable("redis", "down")
+
+    rig.store.level_counts = unavailable  # type: ignore[method-assign]
+    await rig.core.telemetry.beat()
+    assert rig.metrics.depths == [] and len(rig.metrics.pools) == 1
+
+
 async def test_housekeeping_promotes_starving_tasks_with_the_rule_s_waits_once_per_period():
     rig = build_rig(starvation_factor=4.0)
     await rig.core.housekeeper.tick()

@@ -19,7 +19,7 @@ SENTENCES = (
     "We will meet in the main office at nine tomorrow morning.",
     "The weather today is cold and windy with some rain in the evening.",
 )
-# About 45 s of speech at espeak's default rate, for the benchmark.
+# About 40 s of speech at espeak's default rate, for the benchmark.
 PASSAGE = (
     "Every morning the team meets for a short review of the work in progress. "
     "Each person says what they finished yesterday, what they plan to do today, "

@@ -52,13 +52,6 @@ def speech_bounds(samples: np.ndarray, rate: int) -> tuple[float, float]:
     return loud[0] / rate, (loud[-1] + 1) / rate
 
 
-def two_sentences_with_a_gap(spoken: dict[str, Path], path: Path) -> Path:
-    first, rate = sf.read(spoken[SENTENCES[0]], dtype="float32")
-    second, _ = sf.read(spoken[SENTENCES[1]], dtype="float32")
-    sf.write(path, np.concatenate([first, np.zeros(int(GAP_S * rate), np.float32), second]), rate)
-    return path
-
-
 def test_spoken_sentences_come_back_with_at_most_a_quarter_of_their_words_wrong(
     spoken: dict[str, Path],
 ):
@@ -76,10 +69,14 @@ def test_spoken_sentences_come_back_with_at_most_a_quarter_of_their_words_wrong(
         )
 
 
-def test_the_duration_is_the_files_and_the_segments_lie_within_the_speech(
-    spoken: dict[str, Path],
+@pytest.mark.parametrize("sentence", SENTENCES)
+def test_the_duration_is_the_files_and_the_segments_cover_the_speech(
+    spoken: dict[str, Path], sentence: str
 ):
-    path = spoken[SENTENCES[2]]
+    """Whisper may end a file's last segment at the file's end, and espeak leaves up to
+    0.3 s of silence after speaking: the end may lie in that silence, not before the speech
+    ends. The gap test below holds the ends of speech to 0.3 s both ways."""
+    path = spoken[sentence]
     samples, rate = sf.read(path, dtype="float32")
     start, end = speech_bounds(samples, rate)
     result = audio_transcription(str(path), "en")
@@ -87,26 +84,31 @@ def test_the_duration_is_the_files_and_the_segments_lie_within_the_speech(
     segments = result["segments"]
     assert segments and " ".join(s["text"] for s in segments) == result["text"]
     assert segments[0]["start"] == pytest.approx(start, abs=TIME_TOLERANCE_S)
-    assert segments[-1]["end"] == pytest.approx(end, abs=TIME_TOLERANCE_S)
+    assert end - TIME_TOLERANCE_S <= segments[-1]["end"] <= result["duration_s"]
     for earlier, later in itertools.pairwise(segments):
         assert earlier["end"] <= later["start"] + 0.01, segments
     for segment in segments:
-        assert 0 <= segment["start"] < segment["end"] <= result["duration_s"] + TIME_TOLERANCE_S
+        assert 0 <= segment["start"] < segment["end"] <= result["duration_s"]
 
 
-def test_two_sentences_two_seconds_apart_are_timed_on_each_side_of_the_gap(
+def test_two_sentences_two_seconds_apart_are_split_and_timed_at_the_gap(
     spoken: dict[str, Path], tmp_path: Path
 ):
-    path = two_sentences_with_a_gap(spoken, tmp_path / "gap.wav")
-    samples, rate = sf.read(path, dtype="float32")
-    first_end = speech_bounds(sf.read(spoken[SENTENCES[0]], dtype="float32")[0], rate)[1]
-    second_start = first_end + GAP_S  # espeak's own trailing silence is in first_end's file
-    result = audio_transcription(str(path))
-    before = [s for s in result["segments"] if s["end"] <= first_end + TIME_TOLERANCE_S]
-    after = [s for s in result["segments"] if s["start"] >= second_start - TIME_TOLERANCE_S]
-    assert word_error_rate(SENTENCES[0], " ".join(s["text"] for s in before)) <= 0.25, result
-    assert word_error_rate(SENTENCES[1], " ".join(s["text"] for s in after)) <= 0.25, result
-    assert result["duration_s"] == pytest.approx(len(samples) / rate, abs=0.001)
+    first, rate = sf.read(spoken[SENTENCES[0]], dtype="float32")
+    second, _ = sf.read(spoken[SENTENCES[1]], dtype="float32")
+    first_end = speech_bounds(first, rate)[1]
+    second_start = len(first) / rate + GAP_S + speech_bounds(second, rate)[0]
+    middle = (first_end + second_start) / 2
+    path = tmp_path / "gap.wav"
+    sf.write(path, np.concatenate([first, np.zeros(int(GAP_S * rate), np.float32), second]), rate)
+    segments = audio_transcription(str(path))["segments"]
+    before = [s for s in segments if s["end"] <= middle]
+    after = [s for s in segments if s["start"] >= middle]
+    assert len(before) + len(after) == len(segments), segments  # none spans the gap
+    assert before[-1]["end"] == pytest.approx(first_end, abs=TIME_TOLERANCE_S), segments
+    assert after[0]["start"] == pytest.approx(second_start, abs=TIME_TOLERANCE_S), segments
+    assert word_error_rate(SENTENCES[0], " ".join(s["text"] for s in before)) <= 0.25
+    assert word_error_rate(SENTENCES[1], " ".join(s["text"] for s in after)) <= 0.25
 
 
 def test_an_analysis_that_names_transcription_carries_the_real_text(spoken: dict[str, Path]):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -251,8 +252,10 @@ class FasterWhisper:
         pieces, info = self.model.transcribe(samples, language=language)
         segments = []
         for piece in pieces:  # a generator: each window is decoded as it is asked for
-            segments.append(Segment(round(piece.start, 3), round(piece.end, 3), piece.text.strip()))
-            report_progress(min(piece.end / duration_s, 1.0), segments=len(segments))
+            # Whisper may end the last segment on its own grid past the audio's end.
+            end = min(round(piece.end, 3), math.floor(duration_s * 1000) / 1000)
+            segments.append(Segment(round(piece.start, 3), end, piece.text.strip()))
+            report_progress(end / duration_s, segments=len(segments))
         return Transcript(joined(segments), info.language, tuple(segments))
 
 

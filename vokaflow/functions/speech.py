@@ -253,7 +253,7 @@ class FasterWhisper:
         segments = []
         for piece in pieces:  # a generator: each window is decoded as it is asked for
             # Whisper may end the last segment on its own grid past the audio's end.
-            end = min(round(piece.end, 3), math.floor(duration_s * 1000) / 1000)
+            end = min(round(piece.end, 3), milliseconds(duration_s))
             segments.append(Segment(round(piece.start, 3), end, piece.text.strip()))
             report_progress(end / duration_s, segments=len(segments))
         return Transcript(joined(segments), info.language, tuple(segments))
@@ -342,6 +342,13 @@ def chunks(items: Any, size: int) -> list[Any]:
 
 def window_segments(texts: Sequence[str], duration_s: float) -> tuple[Segment, ...]:
     return tuple(
-        Segment(float(i * WINDOW_S), round(min((i + 1) * WINDOW_S, duration_s), 3), text.strip())
+        Segment(
+            float(i * WINDOW_S), milliseconds(min((i + 1) * WINDOW_S, duration_s)), text.strip()
+        )
         for i, text in enumerate(texts)
     )
+
+
+def milliseconds(seconds: float) -> float:
+    """Floored to the millisecond: never past the audio's end, however that is rounded."""
+    return math.floor(seconds * 1000) / 1000

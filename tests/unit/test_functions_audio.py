@@ -30,6 +30,7 @@ from vokaflow.functions.audio import (  # noqa: E402
 from vokaflow.functions.data_roots import validation_context  # noqa: E402
 from vokaflow.functions.speech import (  # noqa: E402
     UnsupportedLanguage,
+    ctranslate2_placement,
     engine_for,
     load_speech_model,
     speech_model,
@@ -300,6 +301,21 @@ def test_the_engine_is_the_one_named_else_faster_whisper_for_a_folder_holding_mo
     assert engine_for(auto, tmp_path / "ct2") == "faster_whisper"
     assert engine_for(auto, tmp_path / "hf") == "transformers"
     assert engine_for(named, tmp_path / "ct2") == "transformers"
+
+
+def test_faster_whisper_runs_int8_on_the_cpu_and_float16_on_cuda_unless_told():
+    pytest.importorskip("ctranslate2")
+    specs = speech_model_specs(
+        {
+            "on_cpu": {"source": "x", "device": "cpu"},
+            "on_gpu_1": {"source": "x", "device": "cuda:1"},
+            "told": {"source": "x", "device": "cuda", "dtype": "int8_float16"},
+        },
+        REPO_ROOT,
+    )
+    assert ctranslate2_placement(specs["on_cpu"]) == ("cpu", 0, "int8")
+    assert ctranslate2_placement(specs["on_gpu_1"]) == ("cuda", 1, "float16")
+    assert ctranslate2_placement(specs["told"]) == ("cuda", 0, "int8_float16")
 
 
 def test_a_package_source_is_kept_as_is_and_a_missing_package_is_named(

@@ -194,7 +194,8 @@ def check_language(model: SpeechModel, language: str | None) -> None:
             "(the README's audio functions say how)"
         )
     raise UnsupportedLanguage(
-        f"unknown language {language!r}; {model.model_id} knows: {', '.join(model.languages)}"
+        f"unknown language {language!r}; {model.model_id} knows: "
+        + ", ".join(sorted(model.languages))
     )
 
 

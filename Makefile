@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install models browser up down test lower-tiers unit ray-library redis-tier api-tier stack-tier own-stacks-then-security session-stack integration lint format bench bench-throughput \
+.PHONY: install models test-packages browser up down test lower-tiers unit ray-library redis-tier api-tier stack-tier own-stacks-then-security session-stack integration lint format bench bench-throughput \
 	bench-latency bench-priority bench-ratelimit bench-soak bench-vicky bench-compare clean
 
 install: $(STAMP) models
@@ -42,7 +42,7 @@ SECURITY_STACK_PORTS := VOKAFLOW_TEST_PORT=8791 VOKAFLOW_TEST_RAY_PORT=6401 \
 
 # The stack runs mostly wait (for `up`, `down`, tasks that sleep): the lower tiers run beside
 # them, one after another, each with redis-servers on free ports of its own.
-test: install          ## every tier; each runs even if another failed; output kept per tier
+test: install test-packages  ## every tier; each runs even if another failed; output kept per tier
 	$(MAKE) --keep-going --jobs=3 --output-sync=target lower-tiers own-stacks-then-security \
 		session-stack
 
@@ -50,7 +50,7 @@ lower-tiers: install   ## unit, Ray as a library, Redis, API: lowest first, each
 	status=0; for tier in unit ray-library redis-tier api-tier; do $(MAKE) $$tier || status=1; done; \
 	exit $$status
 
-unit: install          ## pure logic: Ray unimportable, no Redis server
+unit: install test-packages  ## pure logic: Ray unimportable, no Redis server
 	PYTHONPATH=. $(BIN)/pytest -p tests.no_ray tests/unit
 
 ray-library: install   ## Ray imported as a library (schemas, pickler), never started
@@ -68,16 +68,24 @@ stack-tier: install    ## what needs Ray or Serve: whole stacks (`vokaflow up`),
 own-stacks-then-security: install  ## stacks of their own, then security on a session stack
 	$(SECURITY_STACK_PORTS) $(BIN)/pytest $(OWN_STACKS_THEN_SECURITY)
 
-session-stack: install browser ## integration, the console in Chromium, then chaos, on one stack
+session-stack: install test-packages ## integration, the console in Chromium, then chaos, on one stack
 	$(BIN)/pytest $(SESSION_STACK_TESTS)
 
-# The browser tests drive the distribution's Chromium (a test tool's own browser download
-# does not work offline). Installed when missing, as root, from the distribution's packages.
-browser:               ## Chromium and its driver for tests/browser
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+# What the tests run beside Python, from the distribution's packages, installed when missing
+# (as root), in one apt-get so that parallel tiers never race for its lock: the browser tests
+# drive the distribution's Chromium (a test tool's own browser download does not work
+# offline); the speech tests transcribe what espeak-ng says. Each is COMMAND:PACKAGE.
+TEST_PACKAGES := chromium:chromium chromedriver:chromium-driver espeak-ng:espeak-ng
 
-integration: install
+test-packages:         ## Chromium and its driver for tests/browser, espeak-ng for the speech tests
+	@missing=""; for wanted in $(TEST_PACKAGES); do \
+		command -v $${wanted%%:*} >/dev/null || missing="$$missing $${wanted#*:}"; done; \
+	[ -z "$$missing" ] || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }
+
+browser: test-packages  ## (the name it had before espeak-ng joined it)
+
+integration: install test-packages
 	$(BIN)/pytest tests/integration
 
 lint: install

@@ -166,7 +166,8 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_sender: str = "vokaflow@localhost"
     notify_webhook_secret: str = Field(default="", repr=False)  # signs send_webhook's POSTs
-    transcription_model: str = "whisper_tiny"  # an id in models/registry.yaml
+    # An id in models/registry.yaml's speech_models: Whisper tiny.en on faster-whisper.
+    transcription_model: str = "whisper_tiny_en"
     # A principal's own Redis streams (publish_event): how many, how many events and bytes
     # each holds, and how long one is kept after its last event.
     tenant_streams_max: int = Field(default=16, ge=1)

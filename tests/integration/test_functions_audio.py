@@ -1,7 +1,7 @@
-"""The audio functions through the real HTTP API, on a 440 Hz tone written into the stack's
-data root: its analysis, a conversion read back with soundfile, a transcription with the
-tiny random Whisper built by make install (built here when missing), and bad input refused
-at submit."""
+"""The audio functions through the real HTTP API, on a 440 Hz tone and on espeak-ng's speech
+written into the stack's data root: the tone's analysis, a conversion read back with
+soundfile, the speech transcribed by the default model (Whisper tiny.en on faster-whisper)
+in a worker, failures that name their cause, and bad input refused at submit."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.integration.helpers import submit, wait_until
+from vokaflow.testing.speech import SENTENCES, espeak_available, speak, word_error_rate
 
 np = pytest.importorskip("numpy")
 sf = pytest.importorskip("soundfile")
@@ -31,22 +32,30 @@ def tone(data_root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_whisper() -> Path:
-    """The registry's whisper_tiny: what `make install` builds, built here if it has not."""
-    from models import build_tiny_whisper
-    from vokaflow.vicky.registry import REPO_ROOT
+def speech(data_root: Path) -> Path:
+    """SENTENCES[1] as espeak-ng says it (22,050 Hz mono WAV)."""
+    if not espeak_available():
+        pytest.fail("espeak-ng is not installed: `make test-packages` (apt-get install espeak-ng)")
+    folder = data_root / "audio-it"
+    folder.mkdir(parents=True, exist_ok=True)
+    return speak(SENTENCES[1], folder / "speech.wav")
 
-    folder = REPO_ROOT / "models" / "whisper-tiny"
-    if not (folder / "model.safetensors").is_file():
-        build_tiny_whisper.build(folder)
-    return folder
+
+def _finished(api: Any, function_name: str, timeout_s: float, **kwargs: Any) -> dict[str, Any]:
+    task = submit(api, function_name, kwargs=kwargs, retry_count=0)
+    return wait_until(api, task["task_id"], timeout_s=timeout_s)
 
 
 def _run(api: Any, function_name: str, timeout_s: float = 120.0, **kwargs: Any) -> Any:
-    task = submit(api, function_name, kwargs=kwargs, retry_count=0)
-    done = wait_until(api, task["task_id"], timeout_s=timeout_s)
+    done = _finished(api, function_name, timeout_s, **kwargs)
     assert done["status"] == "completed", done
     return done["result"]
+
+
+def _failed(api: Any, function_name: str, timeout_s: float = 120.0, **kwargs: Any) -> Any:
+    done = _finished(api, function_name, timeout_s, **kwargs)
+    assert done["status"] == "failed", done
+    return done["error"]
 
 
 def _refused(api: Any, function_name: str, **kwargs: Any) -> dict[str, Any]:
@@ -97,30 +106,51 @@ def test_a_conversion_to_16_khz_mono_flac_reads_back_as_such(api, tone):
     assert crossings / 2 / 2.0 == pytest.approx(440, rel=0.02), "still a 440 Hz tone"
 
 
-def test_a_transcription_returns_text_and_the_registry_model_id(api, tone, tiny_whisper):
-    result = _run(api, "audio_transcription", timeout_s=240, file_path=str(tone), language="es")
-    assert set(result) == {"text", "language", "model", "duration_s"}
-    assert isinstance(result["text"], str)  # gibberish: the tiny model's weights are random
-    assert (result["language"], result["model"]) == ("es", "whisper_tiny")
-    assert result["duration_s"] == pytest.approx(2.0, abs=0.01)
+def test_speech_is_transcribed_in_a_worker_by_the_default_model(api, speech):
+    result = _run(api, "audio_transcription", timeout_s=240, file_path=str(speech), language="en")
+    assert set(result) == {"text", "language", "model", "engine", "duration_s", "segments"}
+    assert word_error_rate(SENTENCES[1], result["text"]) <= 0.25, result
+    assert (result["language"], result["model"], result["engine"]) == (
+        "en",
+        "whisper_tiny_en",
+        "faster_whisper",
+    )
+    assert result["duration_s"] == pytest.approx(sf.info(speech).duration, abs=0.01)
+    assert result["segments"][0]["start"] >= 0
+    assert result["segments"][-1]["end"] <= result["duration_s"]
 
 
-def test_an_analysis_includes_a_transcription_only_when_it_is_named(api, tone, tiny_whisper):
+def test_an_analysis_includes_a_transcription_only_when_it_is_named(api, speech):
     named = _run(
         api,
         "audio_analysis",
         timeout_s=240,
-        file_path=str(tone),
+        file_path=str(speech),
         analysis_types=["basic", "transcription"],
     )
-    assert named["transcription"]["model"] == "whisper_tiny"
-    assert isinstance(named["transcription"]["text"], str)
-    assert "transcription" not in _run(api, "audio_analysis", file_path=str(tone))
+    assert named["transcription"]["model"] == "whisper_tiny_en"
+    assert word_error_rate(SENTENCES[1], named["transcription"]["text"]) <= 0.25, named
+    assert "transcription" not in _run(api, "audio_analysis", file_path=str(speech))
 
 
-def test_a_transcription_without_a_language_reports_the_one_detected(api, tone, tiny_whisper):
-    result = _run(api, "audio_transcription", timeout_s=240, file_path=str(tone))
-    assert isinstance(result["language"], str) and result["language"].isalpha()
+def test_a_transcription_without_a_language_reports_english_for_the_english_only_model(api, speech):
+    result = _run(api, "audio_transcription", timeout_s=240, file_path=str(speech))
+    assert result["language"] == "en"
+
+
+def test_another_language_fails_the_task_naming_the_models_languages(api, speech):
+    error = _failed(api, "audio_transcription", file_path=str(speech), language="es")
+    assert error["type"] == "UnsupportedLanguage"
+    assert error["message"].startswith("whisper_tiny_en is English-only (languages: en)")
+
+
+def test_a_text_file_named_wav_fails_the_task_naming_the_file(api, data_root):
+    notes = data_root / "audio-it" / "notes.wav"
+    notes.parent.mkdir(parents=True, exist_ok=True)
+    notes.write_text("not a sound\n")
+    error = _failed(api, "audio_transcription", file_path=str(notes))
+    assert error["type"] == "ValueError"
+    assert error["message"].startswith(f"cannot read {notes.resolve()} as audio")
 
 
 @pytest.mark.parametrize(

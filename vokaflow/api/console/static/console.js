@@ -44,5 +44,41 @@
     window.addEventListener("resize", function () { if (plot) { plot.setSize({ width: width(), height: 220 }); } });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { followLogs(); throughputChart(); });
+  // A table marked data-sortable sorts the rows it shows by a column, both ways, when its
+  // header's button is pressed (the server pages by creation time; this orders a page).
+  function sortableTables() {
+    document.querySelectorAll("table[data-sortable]").forEach(function (table) {
+      table.querySelectorAll("thead th").forEach(function (th, column) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "sort";
+        button.textContent = th.textContent;
+        th.textContent = "";
+        th.appendChild(button);
+        button.addEventListener("click", function () { sortBy(table, th, column); });
+      });
+    });
+  }
+
+  function sortBy(table, th, column) {
+    var ascending = th.getAttribute("aria-sort") !== "ascending";
+    table.querySelectorAll("thead th").forEach(function (other) { other.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows).filter(function (row) { return row.cells.length > column; });
+    var order = (th.dataset.order || "").split(",");
+    function key(row) {
+      var text = row.cells[column].textContent.trim();
+      var rank = order.indexOf(text);
+      return rank >= 0 ? rank : text;
+    }
+    rows.sort(function (a, b) {
+      var x = key(a), y = key(b);
+      var result = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y), undefined, { numeric: true });
+      return ascending ? result : -result;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { followLogs(); throughputChart(); sortableTables(); });
 })();

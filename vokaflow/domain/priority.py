@@ -3,8 +3,9 @@ that orders ready tasks. The score is the priority's one stored truth (see ``Tas
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from enum import Enum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class _PriorityInfo(NamedTuple):
@@ -116,3 +117,16 @@ def level_of_score(score: float) -> int:
 def level_upper_bound(level: int) -> float:
     """The highest score a task of ``level`` can have (scores are whole numbers)."""
     return (level + 1) * LEVEL_WEIGHT - 1
+
+
+def queued_per_priority(
+    counts: Mapping[Any, Mapping[int, Sequence[int]]],
+) -> dict[Priority, int]:
+    """Ready tasks per priority, from level counts by pool, then partition, then level
+    (what the store's level count answers)."""
+    queued = dict.fromkeys(Priority, 0)
+    for per_partition in counts.values():
+        for levels in per_partition.values():
+            for level, n in enumerate(levels):
+                queued[Priority.from_level(level)] += n
+    return queued

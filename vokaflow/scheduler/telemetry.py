@@ -7,7 +7,8 @@ import logging
 from collections.abc import Iterator, Sequence
 
 from vokaflow.config import Settings
-from vokaflow.domain import Priority, WorkerType
+from vokaflow.domain import WorkerType
+from vokaflow.domain.priority import queued_per_priority
 from vokaflow.domain.sla import SlaTally
 from vokaflow.domain.task import ClaimedTask
 from vokaflow.scheduler.pool_scaler import PoolScaler
@@ -26,16 +27,6 @@ def telemetry_guard() -> Iterator[None]:
         yield
     except Exception:
         log.warning("recording metrics failed", exc_info=True)
-
-
-def queued_per_priority(counts: dict[WorkerType, dict[int, list[int]]]) -> dict[Priority, int]:
-    """Level counts (pool, partition, level) summed per priority."""
-    queued = dict.fromkeys(Priority, 0)
-    for per_partition in counts.values():
-        for levels in per_partition.values():
-            for level, n in enumerate(levels):
-                queued[Priority.from_level(level)] += n
-    return queued
 
 
 class Telemetry:

@@ -176,7 +176,8 @@ class WebhookDispatcher:
         if is_batch_event(event):
             return batch_data(subject_id, await self.batches.get(subject_id)), ""
         record = await self.tasks.get(subject_id)
-        return task_data(event, subject_id, record), task_trace_parent(record)
+        trace_parent = task_trace_parent(record) if tracing.enabled() else ""
+        return task_data(event, subject_id, record), trace_parent
 
 
 WebhookDispatcherActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(

@@ -21,7 +21,7 @@ from vokaflow.api.console import (
     webhooks,
     work,
 )
-from vokaflow.api.console.render import STATIC, page
+from vokaflow.api.console.render import STATIC, console_base, page
 from vokaflow.api.console.session import SignInRequired
 from vokaflow.api.errors import unavailable
 from vokaflow.api.services import Services
@@ -52,7 +52,7 @@ def _install_error_pages(console: FastAPI) -> None:
     async def on_sign_in_required(request: Request, exc: SignInRequired) -> Response:
         if _wants_page(request):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            base = request.scope.get("root_path", "")
+            base = console_base(request)
             return RedirectResponse(f"{base}/sign-in?next={quote(target)}", status_code=303)
         return _error_page(request, exc)
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from vokaflow.api import dead_letters as api_dead_letters
-from vokaflow.api.console.render import page
+from vokaflow.api.console.render import page, redirect_to
 from vokaflow.api.console.session import acting_user, console_user, services_of
 from vokaflow.errors import ApiError
 
@@ -68,5 +68,4 @@ async def requeue_all(request: Request) -> Response:
 
 
 def _back(request: Request, notice: str) -> RedirectResponse:
-    base = request.scope.get("root_path", "")
-    return RedirectResponse(f"{base}/dead-letters?notice={notice}", status_code=303)
+    return redirect_to(request, f"/dead-letters?notice={notice}")

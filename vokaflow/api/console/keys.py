@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 
-from vokaflow.api.console.render import page
+from vokaflow.api.console.render import page, redirect_to
 from vokaflow.api.console.session import ConsoleUser, acting_user, console_user, services_of
 from vokaflow.domain import Priority
 from vokaflow.errors import NotFound, ValidationFailed
@@ -70,5 +70,4 @@ async def revoke_key(request: Request, key_id: str) -> Response:
     revoked = await services_of(request).api_keys.revoke(key_id, time.time())
     if not revoked:
         raise NotFound(f"No live key with id '{key_id}'")
-    base = request.scope.get("root_path", "")
-    return RedirectResponse(f"{base}/keys", status_code=303)
+    return redirect_to(request, "/keys")

@@ -14,6 +14,7 @@ from vokaflow.api import monitoring as api_monitoring
 from vokaflow.api.console.render import page
 from vokaflow.api.console.session import console_user, services_of
 from vokaflow.domain import Priority, WorkerType
+from vokaflow.domain.priority import queued_per_priority
 from vokaflow.domain.sla import Attainment
 
 router = APIRouter()
@@ -54,16 +55,11 @@ async def overview(request: Request) -> HTMLResponse:
 
 async def _priority_rows(request: Request, now: float) -> list[PriorityRow]:
     services = services_of(request)
-    counts = await services.dispatch.level_counts(list(WorkerType))
-    queued = [0] * len(Priority)
-    for per_partition in counts.values():
-        for levels in per_partition.values():
-            for level, n in enumerate(levels):
-                queued[level] += n
+    queued = queued_per_priority(await services.dispatch.level_counts(list(WorkerType)))
     recent = await services.metrics.sla_attainment(now, 5)
     hour = await services.metrics.sla_attainment(now, 60)
     return [
-        PriorityRow(p, queued[p.level], recent[p], hour[p])
+        PriorityRow(p, queued[p], recent[p], hour[p])
         for p in sorted(Priority, key=lambda p: p.level)
     ]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from vokaflow.api.console.session import ConsoleUser
@@ -55,6 +55,16 @@ environment.filters["as_json"] = _as_json
 environment.filters["seconds"] = _seconds
 
 
+def console_base(request: Request) -> str:
+    """Where the console is mounted (/console): what its links and redirects begin with."""
+    return str(request.scope.get("root_path", ""))
+
+
+def redirect_to(request: Request, path: str) -> RedirectResponse:
+    """A 303 to ``path`` within the console: after an action, the page that shows it."""
+    return RedirectResponse(console_base(request) + path, status_code=303)
+
+
 def page(
     request: Request,
     template: str,
@@ -65,7 +75,7 @@ def page(
     html = environment.get_template(template).render(
         request=request,
         user=user,
-        base=request.scope.get("root_path", "") or "/console",
+        base=console_base(request) or "/console",
         **values,
     )
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from vokaflow.api import schedules as api_schedules
-from vokaflow.api.console.render import page
+from vokaflow.api.console.render import page, redirect_to
 from vokaflow.api.console.session import acting_user, console_user, services_of
 
 router = APIRouter()
@@ -45,5 +45,4 @@ async def resume(request: Request, schedule_id: str) -> Response:
 
 
 def _back(request: Request, schedule_id: str) -> RedirectResponse:
-    base = request.scope.get("root_path", "")
-    return RedirectResponse(f"{base}/schedules/{schedule_id}", status_code=303)
+    return redirect_to(request, f"/schedules/{schedule_id}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from vokaflow.api.console.render import page
+from vokaflow.api.console.render import console_base, page, redirect_to
 from vokaflow.api.console.session import (
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
@@ -33,7 +33,7 @@ def _safe_next(target: str | None, base: str) -> str:
 
 @router.get("/", include_in_schema=False)
 async def home(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"{request.scope.get('root_path', '')}/overview", status_code=303)
+    return redirect_to(request, "/overview")
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
@@ -59,7 +59,7 @@ def _form(request: Request, next_page: str | None, error: str | None, status: in
         httponly=True,
         samesite="strict",
         secure=secure_cookies(request),
-        path=request.scope.get("root_path", "") or "/",
+        path=console_base(request) or "/",
     )
     return response
 
@@ -77,7 +77,7 @@ async def sign_in_submit(request: Request) -> Response:
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:
         await services_of(request).console_sessions.close(previous)
-    base = request.scope.get("root_path", "")
+    base = console_base(request)
     response = RedirectResponse(_safe_next(form.get("next"), base), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -96,7 +96,7 @@ async def sign_in_submit(request: Request) -> Response:
 async def sign_out(request: Request) -> RedirectResponse:
     user, _ = await acting_user(request)
     await services_of(request).console_sessions.close(user.session.session_id)
-    base = request.scope.get("root_path", "")
+    base = console_base(request)
     response = RedirectResponse(f"{base}/sign-in", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=base or "/")
     return response

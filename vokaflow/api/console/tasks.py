@@ -10,11 +10,17 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 
 from vokaflow.api import logs as api_logs
 from vokaflow.api import tasks as api_tasks
-from vokaflow.api.console.render import SECURITY_HEADERS, environment, page
+from vokaflow.api.console.render import (
+    SECURITY_HEADERS,
+    console_base,
+    environment,
+    page,
+    redirect_to,
+)
 from vokaflow.api.console.session import (
     ConsoleUser,
     SignInRequired,
@@ -71,8 +77,7 @@ async def task_search(request: Request) -> Response:
     user = await console_user(request)
     task_id = request.query_params.get("id", "").strip()
     if task_id:
-        target = f"{request.scope.get('root_path', '')}/tasks/{quote(task_id, safe='')}"
-        return RedirectResponse(target, 303)
+        return redirect_to(request, f"/tasks/{quote(task_id, safe='')}")
     query = _query(request, user)
     try:
         found = await services_of(request).task_index.search(
@@ -216,7 +221,7 @@ async def run_again(request: Request, task_id: str) -> Response:
 
 
 def _back_to(request: Request, task_id: str, notice: str) -> Response:
-    target = f"{request.scope.get('root_path', '')}/tasks/{task_id}"
     if "hx-request" in request.headers:
+        target = f"{console_base(request)}/tasks/{task_id}"
         return Response(status_code=204, headers={"HX-Redirect": target})
-    return RedirectResponse(f"{target}?notice={notice}", status_code=303)
+    return redirect_to(request, f"/tasks/{task_id}?notice={notice}")

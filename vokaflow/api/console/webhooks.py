@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from vokaflow.api import webhooks as api_webhooks
-from vokaflow.api.console.render import page
+from vokaflow.api.console.render import page, redirect_to
 from vokaflow.api.console.session import acting_user, console_user, services_of
 
 router = APIRouter()
@@ -44,5 +44,4 @@ async def redeliver(request: Request, webhook_id: str, delivery_id: str) -> Resp
 
 
 def _back(request: Request, webhook_id: str) -> RedirectResponse:
-    base = request.scope.get("root_path", "")
-    return RedirectResponse(f"{base}/webhooks/{webhook_id}", status_code=303)
+    return redirect_to(request, f"/webhooks/{webhook_id}")

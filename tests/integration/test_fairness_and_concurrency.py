@@ -12,8 +12,9 @@ SOLE_SLOT = "MEMORY_INTENSIVE"  # one worker on the test stack
 def test_a_tenant_s_tasks_do_not_wait_behind_another_tenant_s_backlog_of_the_same_level(stack, api):
     # The one slot is held while both tenants submit, so that every task is still queued
     # when the slot frees: fair share orders queued tasks, it does not stop tasks that a
-    # worker already has.
-    blocker = submit(api, "sleep", 8, worker_type=SOLE_SLOT, priority="HIGH")
+    # worker already has. The blocker is cancelled once all are queued: on a loaded machine
+    # the keys and submits outlasted a blocker of a fixed 8 s.
+    blocker = submit(api, "sleep", 300, worker_type=SOLE_SLOT, priority="HIGH")
     wait_until(api, blocker["task_id"], {"running"})
     with user_client(stack, "fair-a") as a, user_client(stack, "fair-b") as b:
         backlog = [{"name": "a", "function_name": "noop", "priority": "BATCH"}] * 300
@@ -24,6 +25,7 @@ def test_a_tenant_s_tasks_do_not_wait_behind_another_tenant_s_backlog_of_the_sam
             submit(b, "noop", name="b", priority="BATCH", worker_type=SOLE_SLOT) for _ in range(3)
         ]
         assert status(api, blocker["task_id"])["status"] == "running", "the slot came free early"
+        assert api.delete(f"/api/high-scale-tasks/cancel/{blocker['task_id']}").status_code == 200
 
         b_done = [wait_until(b, t["task_id"], timeout_s=60) for t in b_tasks]
         a_done = [wait_until(a, t["task_id"], timeout_s=60) for t in a_batch["successful_tasks"]]

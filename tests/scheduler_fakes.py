@@ -15,7 +15,7 @@ from typing import Any
 
 from vokaflow.config import Settings
 from vokaflow.domain import Priority, TaskStatus, WorkerType
-from vokaflow.domain.priority import level_upper_bound
+from vokaflow.domain.priority import LevelBacklog, level_upper_bound
 from vokaflow.domain.schedule import Schedule
 from vokaflow.domain.task import ClaimedTask, Outcome, TaskSpec
 from vokaflow.scheduler.core import Channels, Ports, SchedulerCore
@@ -121,7 +121,7 @@ class FakeTaskStore:
             levels = [0] * len(Priority)
             for task in self.queues[wt]:
                 levels[task.spec.priority.level] += 1
-            counts[wt] = {0: levels}
+            counts[wt] = {0: LevelBacklog(levels, [0] * len(Priority))}
         return counts
 
     async def claim(self, requests: Sequence[ClaimRequest], now_s: float) -> list[ClaimedTask]:

@@ -143,9 +143,12 @@ async def test_a_retry_waiting_beside_a_delayed_task_goes_to_the_back_of_its_lev
     task = _delayed(keys, NOW_MS + 1_000)
     await tasks.submit([task])
     # a retry, as retry.lua leaves it: queued, on its partition's retry schedule. Another
-    # principal's: one principal's tasks keep the order they were released in (fair share),
-    # and the two would share a partition one time in sixteen.
+    # principal's, in another partition: one principal's tasks keep the order they were
+    # released in (fair share), and in one partition the retry released first would be the
+    # head that the fair clock of the delayed task starts from.
     retry = replace(_delayed(keys, NOW_MS), run_at=None, owner="bob")
+    while retry.partition == task.partition:
+        retry = replace(_delayed(keys, NOW_MS), run_at=None, owner="bob")
     await tasks.submit([replace(retry, hold=True)])
     await client.zadd(keys.delayed(retry.partition), {retry.task_id: NOW_MS + 500})
     assert (await dispatch.release_due(NOW_MS + 2_000)).count == 2

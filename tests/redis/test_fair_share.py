@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,7 +16,7 @@ from vokaflow.domain import Priority, WorkerType
 from vokaflow.domain.priority import LEVEL_WEIGHT, fair_window_ms
 from vokaflow.domain.task import TaskSpec
 from vokaflow.ratelimit.bucket import RateLimit
-from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule
+from vokaflow.scheduler.policy import PROMOTION_CEILING, StarvationRule, plan_claims
 from vokaflow.store.dispatch_store import ClaimRequest, DispatchStore
 from vokaflow.store.keys import Keys
 from vokaflow.store.rate_limits import RedisRateLimiter
@@ -61,6 +62,43 @@ async def test_a_second_principal_waits_next_to_the_head_not_behind_the_backlog(
     first = await _claim(dispatch, 20)
     assert {t.task_id for t in late} <= set(first)
     assert [i for i in first if i.startswith("ann")] == [t.task_id for t in backlog[:10]]
+
+
+async def test_across_partitions_a_one_slot_pool_takes_the_late_principal_near_the_head(
+    tier_redis_url,
+):
+    # Each partition keeps its own fair order; the dispatcher's plan keeps the order between
+    # them. One task a round, as a pool with one slot and long tasks claims: bob's tasks land
+    # in the partitions with the fewest of ann's, which must not wait until every larger one
+    # came down to their size.
+    client = aioredis.Redis.from_url(tier_redis_url, decode_responses=True)
+    keys = Keys(f"vffair-{uuid.uuid4().hex[:6]}", 16)
+    tasks, dispatch = TaskStore(client, keys), DispatchStore(client, keys)
+    try:
+        await tasks.submit([_placed(keys, _task("ann")) for _ in range(300)])
+        backlogs = (await dispatch.level_counts([GENERAL]))[GENERAL]
+        smallest = sorted(backlogs, key=lambda p: backlogs[p].counts[Priority.BATCH.level])
+        for partition in smallest[:3]:
+            await tasks.submit([_placed(keys, _task("bob"), partition)])
+        order: list[str] = []
+        while len(order) < 303:
+            backlogs = (await dispatch.level_counts([GENERAL]))[GENERAL]
+            claimed = await dispatch.claim(plan_claims(GENERAL, backlogs, 1), time.time())
+            order += [claimed_task.spec.task_id for claimed_task in claimed]
+    finally:
+        async for key in client.scan_iter(match=f"{keys.prefix}:*"):
+            await client.delete(key)
+        await client.aclose()
+
+    bob_last = max(i for i, task_id in enumerate(order) if task_id.startswith("bob"))
+    assert bob_last < 20, f"bob's last task went after {bob_last} of ann's"
+
+
+def _placed(keys: Keys, task: TaskSpec, partition: int | None = None) -> TaskSpec:
+    """The task in its id's partition, or with an id that hashes to ``partition``."""
+    while partition is not None and keys.partition(task.task_id) != partition:
+        task = replace(task, task_id=f"{task.owner}-{uuid.uuid4().hex[:12]}")
+    return replace(task, partition=keys.partition(task.task_id))
 
 
 async def test_it_interleaves_principals_that_submitted_at_once(stores):

@@ -120,7 +120,7 @@ async def test_a_promoted_task_is_reported_and_counted_at_its_new_priority(redis
 
     assert task_status_view(await tasks.get(starving.task_id), "n").priority == Priority.LOW
     counts = await dispatch.level_counts([WorkerType.GENERAL_PURPOSE])
-    by_level = counts[WorkerType.GENERAL_PURPOSE][starving.partition]
+    by_level = counts[WorkerType.GENERAL_PURPOSE][starving.partition].counts
     assert (by_level[Priority.LOW.level], by_level[Priority.BATCH.level]) == (1, 0)
     everything = ClaimRequest(WorkerType.GENERAL_PURPOSE, starving.partition, float("inf"), 1)
     (claimed,) = await dispatch.claim([everything], time.time())

@@ -7,7 +7,7 @@ import pytest
 
 from vokaflow.domain import ExecutionMode, Priority, WorkerType
 from vokaflow.domain.backoff import retry_delay_s
-from vokaflow.domain.priority import level_upper_bound
+from vokaflow.domain.priority import LevelBacklog, level_upper_bound
 from vokaflow.domain.task import ClaimedTask, TaskSpec
 from vokaflow.scheduler.policy import (
     Autoscaler,
@@ -24,14 +24,25 @@ from vokaflow.scheduler.policy import (
 GP = WorkerType.GENERAL_PURPOSE
 
 
-def _counts(**per_partition: dict[Priority, int]) -> dict[int, list[int]]:
+def _counts(**per_partition: dict[Priority, int]) -> dict[int, LevelBacklog]:
     counts = {}
     for name, by_priority in per_partition.items():
         levels = [0] * 8
         for priority, n in by_priority.items():
             levels[priority.level] = n
-        counts[int(name.removeprefix("p"))] = levels
+        counts[int(name.removeprefix("p"))] = LevelBacklog(levels, [0] * 8)
     return counts
+
+
+def _normal_backlog(sizes_and_heads: dict[int, tuple[int, int]]) -> dict[int, LevelBacklog]:
+    """NORMAL tasks per partition: how many, and the fair place of the first."""
+    level = Priority.NORMAL.level
+    backlogs = {}
+    for partition, (n, head) in sizes_and_heads.items():
+        counts, heads = [0] * 8, [0] * 8
+        counts[level], heads[level] = n, head
+        backlogs[partition] = LevelBacklog(counts, heads)
+    return backlogs
 
 
 def test_higher_levels_are_claimed_before_any_lower_level_across_partitions():
@@ -51,6 +62,23 @@ def test_within_a_level_partitions_give_in_proportion_to_their_backlog():
     counts = _counts(p0={Priority.NORMAL: 30}, p1={Priority.NORMAL: 10})
     claims = plan_claims(GP, counts, wanted=8)
     assert {(c.partition, c.count) for c in claims} == {(0, 6), (1, 2)}
+
+
+def test_a_claim_smaller_than_the_partitions_takes_the_best_first_tasks_not_the_largest():
+    # one tenant's backlog of 19 a partition, and another tenant's task at the fair head of
+    # a partition holding fewer: with proportion alone, it would wait for the others to drain
+    backlogs = _normal_backlog({p: (19, 1_000 + p) for p in range(15)} | {15: (12, 900)})
+    claims = plan_claims(GP, backlogs, wanted=1)
+    assert [(c.partition, c.count) for c in claims] == [(15, 1)]
+    claims = plan_claims(GP, backlogs, wanted=3)
+    assert {(c.partition, c.count) for c in claims} == {(15, 1), (0, 1), (1, 1)}
+
+
+def test_the_remainder_goes_to_partitions_with_nothing_taken_before_a_second_share():
+    backlogs = _normal_backlog({0: (100, 500), 1: (5, 700), 2: (5, 600)})
+    claims = plan_claims(GP, backlogs, wanted=10)
+    # 100/110 of 10 is 9 for partition 0; the one left goes to the better untaken head
+    assert {(c.partition, c.count) for c in claims} == {(0, 9), (2, 1)}
 
 
 def test_reserved_slots_go_only_to_emergency_and_critical_work():

@@ -119,14 +119,20 @@ def level_upper_bound(level: int) -> float:
     return (level + 1) * LEVEL_WEIGHT - 1
 
 
-def queued_per_priority(
-    counts: Mapping[Any, Mapping[int, Sequence[int]]],
-) -> dict[Priority, int]:
-    """Ready tasks per priority, from level counts by pool, then partition, then level
-    (what the store's level count answers)."""
+class LevelBacklog(NamedTuple):
+    """One partition's ready tasks of one pool, per priority level: how many, and where the
+    first one stands in its level (its score less the level's base, ms; 0 when none)."""
+
+    counts: Sequence[int]
+    heads: Sequence[int]
+
+
+def queued_per_priority(backlogs: Mapping[Any, Mapping[int, LevelBacklog]]) -> dict[Priority, int]:
+    """Ready tasks per priority, from backlogs by pool, then partition (what the store's
+    level count answers)."""
     queued = dict.fromkeys(Priority, 0)
-    for per_partition in counts.values():
-        for levels in per_partition.values():
-            for level, n in enumerate(levels):
+    for per_partition in backlogs.values():
+        for backlog in per_partition.values():
+            for level, n in enumerate(backlog.counts):
                 queued[Priority.from_level(level)] += n
     return queued

@@ -159,17 +159,16 @@ class Dispatcher:
     async def _plan(self, free: FreeSlots) -> tuple[list[ClaimRequest], dict[WorkerType, int]]:
         """Claims for each pool with a backlog, and the chunk size each pool's tasks get."""
         generation = self.hints.generation
-        counts = await self.store.level_counts(list(free))
+        backlogs = await self.store.level_counts(list(free))
         requests: list[ClaimRequest] = []
         sizes: dict[WorkerType, int] = {}
         for wt, (free_any, free_all) in free.items():
-            backlog = sum(sum(levels) for levels in counts[wt].values())
-            if backlog == 0:
+            if not any(any(b.counts) for b in backlogs[wt].values()):
                 self.hints.seen_empty(wt, generation)
                 continue
             size = self._chunk_size(wt, free_all)
             sizes[wt] = size
-            requests += plan_claims(wt, counts[wt], free_any * size, (free_all - free_any) * size)
+            requests += plan_claims(wt, backlogs[wt], free_any * size, (free_all - free_any) * size)
         return requests, sizes
 
     def _chunk_size(self, worker_type: WorkerType, free_slots: int) -> int:

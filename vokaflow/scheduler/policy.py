@@ -4,43 +4,51 @@ pools scale, and how waiting tasks are promoted. No Redis, no Ray, no clock of i
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from vokaflow.domain import ExecutionMode, Priority, WorkerType
-from vokaflow.domain.priority import PROMOTION_CEILING, level_upper_bound
+from vokaflow.domain.priority import PROMOTION_CEILING, LevelBacklog, level_upper_bound
 from vokaflow.domain.task import ClaimedTask
 from vokaflow.store.dispatch_store import ClaimRequest
 
 LEVELS = len(Priority)
 URGENT_LEVELS = (Priority.EMERGENCY.level, Priority.CRITICAL.level)
 
-# Ready tasks per partition and level: counts[partition][level].
-LevelCounts = dict[int, list[int]]
+# Ready tasks per partition: how many per level, and where each level's first one stands.
+Backlogs = Mapping[int, LevelBacklog]
 
 
-def _share(available: dict[int, int], budget: int) -> dict[int, int]:
-    """Split ``budget`` over partitions in proportion to what each has (largest remainder)."""
+def _share(available: dict[int, int], heads: dict[int, int], budget: int) -> dict[int, int]:
+    """Split ``budget`` over partitions in proportion to what each has; what is left over
+    goes first to the partitions none of whose tasks is taken yet, best first task first.
+
+    Each partition keeps its own fair order, so the budget is what keeps the order between
+    them: a claim smaller than the partitions in use must take the best first tasks, or a
+    partition holding fewer tasks would wait until every larger one came down to its size.
+    """
     total = sum(available.values())
     if total <= budget:
         return dict(available)
     exact = {p: budget * n / total for p, n in available.items()}
     shares = {p: int(x) for p, x in exact.items()}
     leftover = budget - sum(shares.values())
-    for p in sorted(exact, key=lambda p: exact[p] - shares[p], reverse=True)[:leftover]:
+    order = sorted(exact, key=lambda p: (shares[p] > 0, heads[p], shares[p] - exact[p]))
+    for p in order[:leftover]:
         shares[p] += 1
     return shares
 
 
 def plan_claims(
-    worker_type: WorkerType, counts: LevelCounts, wanted: int, urgent_extra: int = 0
+    worker_type: WorkerType, backlogs: Backlogs, wanted: int, urgent_extra: int = 0
 ) -> list[ClaimRequest]:
     """Claims that take the best ``wanted`` ready tasks, strictly level by level.
 
     EMERGENCY and CRITICAL tasks may also use ``urgent_extra`` more (the pool's reserved
-    slots). Within a level, partitions give in proportion to their backlog. One claim per
-    partition takes its share up to the worst level chosen there; a better task that
-    arrives before the claim is taken in place of a chosen one, so the order stays strict.
+    slots). Within a level, partitions give in proportion to their backlog, and what that
+    leaves by their first tasks' fair places. One claim per partition takes its share up to
+    the worst level chosen there; a better task that arrives before the claim is taken in
+    place of a chosen one, so the order stays strict.
     """
     budget = wanted + urgent_extra
     taken_urgent = 0
@@ -50,8 +58,9 @@ def plan_claims(
             budget = min(budget, wanted - max(0, taken_urgent - urgent_extra))
         if budget <= 0:
             break
-        available = {p: c[level] for p, c in counts.items() if c[level] > 0}
-        for partition, n in _share(available, budget).items():
+        available = {p: b.counts[level] for p, b in backlogs.items() if b.counts[level] > 0}
+        heads = {p: backlogs[p].heads[level] for p in available}
+        for partition, n in _share(available, heads, budget).items():
             if n > 0:
                 count, _ = per_partition.get(partition, (0, level))
                 per_partition[partition] = (count + n, level)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, Protocol
 
 from vokaflow.domain import Priority, WorkerType
+from vokaflow.domain.priority import LevelBacklog
 from vokaflow.domain.schedule import Schedule
 from vokaflow.domain.sla import SlaStarts
 from vokaflow.domain.task import ClaimedTask, Outcome
@@ -63,7 +64,7 @@ class TaskStore(Protocol):
 
     async def level_counts(
         self, pools: Sequence[WorkerType]
-    ) -> dict[WorkerType, dict[int, list[int]]]: ...
+    ) -> dict[WorkerType, dict[int, LevelBacklog]]: ...
 
     async def claim(self, requests: Sequence[ClaimRequest], now_s: float) -> list[ClaimedTask]: ...
 

@@ -12,7 +12,12 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from vokaflow.domain import Priority, TaskField, TaskStatus, WorkerType
-from vokaflow.domain.priority import FAIR_QUANTUM_MS, FAIR_WINDOWS_MS, LEVEL_WEIGHT
+from vokaflow.domain.priority import (
+    FAIR_QUANTUM_MS,
+    FAIR_WINDOWS_MS,
+    LEVEL_WEIGHT,
+    LevelBacklog,
+)
 from vokaflow.domain.sla import SlaStarts
 from vokaflow.domain.task import ClaimedTask, Outcome
 from vokaflow.store.keys import Keys
@@ -93,7 +98,7 @@ class DispatchStore:
     @redis_boundary
     async def level_counts(
         self, pools: Iterable[WorkerType]
-    ) -> dict[WorkerType, dict[int, list[int]]]:
+    ) -> dict[WorkerType, dict[int, LevelBacklog]]:
         """Ready tasks per pool, partition and priority level, in one round trip: one script
         call per pool on a single node, one per partition (its own slot) on a cluster."""
         pools = list(pools)
@@ -105,17 +110,21 @@ class DispatchStore:
                 self.lua.queue(
                     pipe, "level_counts", queues[start : start + per_call], [LEVEL_WEIGHT]
                 )
-        flat_replies = [n for reply in await pipe.execute() for n in reply]
-        per_pool = len(flat_replies) // max(1, len(pools))
-        replies = [flat_replies[i * per_pool : (i + 1) * per_pool] for i in range(len(pools))]
+        flat_replies = [int(n) for reply in await pipe.execute() for n in reply]
         levels = len(Priority)
-        return {
-            wt: {
-                p: [int(n) for n in flat[p * levels : (p + 1) * levels]]
+        per_queue = 2 * levels
+        per_pool = per_queue * self.keys.partitions
+        backlogs: dict[WorkerType, dict[int, LevelBacklog]] = {}
+        for index, worker_type in enumerate(pools):
+            flat = flat_replies[index * per_pool : (index + 1) * per_pool]
+            backlogs[worker_type] = {
+                p: LevelBacklog(
+                    flat[p * per_queue : p * per_queue + levels],
+                    flat[p * per_queue + levels : (p + 1) * per_queue],
+                )
                 for p in range(self.keys.partitions)
             }
-            for wt, flat in zip(pools, replies, strict=True)
-        }
+        return backlogs
 
     @redis_boundary
     async def claim(self, requests: Sequence[ClaimRequest], now_s: float) -> list[ClaimedTask]:

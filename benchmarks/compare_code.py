@@ -69,13 +69,16 @@ def measure(
     return result
 
 
-def started_stack(code: Path, attempts: int = 3) -> LocalStack:
+def started_stack(
+    code: Path, attempts: int = 3, settings: dict[str, str] | None = None
+) -> LocalStack:
     """A stack running ``code``. On this loaded machine a start now and then fails in Ray
-    ("No available agent to submit job"); a failed start stops what it began, and one
-    lost start should not throw away the rounds before it."""
+    ("No available agent to submit job", a port taken between its probe and its bind); a
+    failed start stops what it began, and one lost start should not throw away the rounds
+    before it."""
     for attempt in range(1, attempts + 1):
         try:
-            return bench_stack(code).start()
+            return bench_stack(code, **(settings or {})).start()
         except RuntimeError as exc:
             if attempt == attempts:
                 raise

@@ -6,7 +6,7 @@ script runs (it counts what arrives and keeps nothing), alternated on fresh stac
 
 The issue's bar: on, at least 0.8x off. Every task is traced (the benchmark's submits carry
 no traceparent; the gateway starts a sampled trace for each batch request), so each task
-adds a queue-wait, a dispatch, a run and a settle span.
+adds a dispatch (with its queue wait), a run and a settle span.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from benchmarks.common import bench_stack, print_table, write_result
-from benchmarks.compare_code import ROOT, run_order
+from benchmarks.common import print_table, write_result
+from benchmarks.compare_code import ROOT, run_order, started_stack
 from benchmarks.throughput import measure_vokaflow
 
 
@@ -49,7 +49,7 @@ class SpanSink:
 
 
 def measure(settings: dict[str, str], tasks: int) -> float:
-    stack = bench_stack(ROOT, **settings).start()
+    stack = started_stack(ROOT, settings=settings)
     try:
         return float(measure_vokaflow(stack, tasks, batch_size=1000)["tasks_per_s"])
     finally:

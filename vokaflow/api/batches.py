@@ -45,7 +45,11 @@ YIELD_EVERY_S = 0.005
 
 
 async def _prepare_all(
-    body: BatchSubmitRequest, services: Services, principal: Principal, batch_id: str
+    body: BatchSubmitRequest,
+    services: Services,
+    principal: Principal,
+    batch_id: str,
+    trace_parent: str,
 ) -> tuple[list[tuple[int, TaskSpec]], list[BatchTaskError]]:
     """Validate each task on its own; a task without a priority takes ``batch_priority``.
     A big batch takes a good part of a second: other requests get the event loop every
@@ -81,6 +85,7 @@ async def _prepare_all(
                 priority=priority,
                 batch_id=batch_id,
                 task_id=_task_id(principal, body.idempotency_key, index),
+                trace_parent=trace_parent,
             )
             prepared.append((index, task))
         except ValidationError as exc:
@@ -171,12 +176,10 @@ async def _submit_batch(
     digest = request_digest(body) if key else ""
     if key and (first := await services.batches.get(batch_id)) is not None:
         return await _replay(services, principal, body, batch_id, first, digest, response)
-    prepared, errors = await _prepare_all(body, services, principal, batch_id)
+    prepared, errors = await _prepare_all(body, services, principal, batch_id, trace_parent)
     admitted, refused = await _admit(services, prepared)
     errors = sorted(errors + refused, key=lambda e: e.index)
     tasks = [task for _, task in admitted]
-    if trace_parent:
-        tasks = [replace(task, trace_parent=trace_parent) for task in tasks]
     start_s = wait_s = 0.0
     if tasks:
         released = await _held_back(body, services, tasks)
@@ -352,7 +355,7 @@ async def _finish_submission(
         return
     wanted = set(await _all_task_ids(services, batch_id))
     held = set(await services.batches.held_ids(batch_id))
-    prepared, _ = await _prepare_all(body, services, principal, batch_id)
+    prepared, _ = await _prepare_all(body, services, principal, batch_id, "")
     tasks = [
         replace(task, hold=task.task_id in held) for _, task in prepared if task.task_id in wanted
     ]

@@ -67,6 +67,7 @@ def prepare_task(
     single: bool = False,
     parents: dict[str, str] | None = None,
     workflow_id: str = "",
+    trace_parent: str = "",
 ) -> TaskSpec:
     """``single``: a single submit, the one kind that may ask for SLA admission.
     ``parents``: a workflow node's parents, task id -> node name, in place of its
@@ -120,6 +121,7 @@ def prepare_task(
         trigger_rule=request.trigger_rule,
         pass_results_as=request.pass_results_as or "",
         workflow_id=workflow_id,
+        trace_parent=trace_parent,
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import replace
 
 from fastapi import APIRouter, Response
 
@@ -57,9 +56,7 @@ async def _submit(
 ) -> TaskSubmitResponse:
     await services.ensure_accepting()
     now = time.time()
-    task = prepare_task(body, services, principal, now, single=True)
-    if trace_parent:
-        task = replace(task, trace_parent=trace_parent)
+    task = prepare_task(body, services, principal, now, single=True, trace_parent=trace_parent)
     if task.depends_on:
         await check_parents(services, principal, task)
     if body.sla_policy == "reject" and not await _a_replay(services, body, task):

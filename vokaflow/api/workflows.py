@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter
@@ -68,9 +67,7 @@ async def _submit_workflow(
     except GraphError as problem:
         raise ValidationFailed(problem.field, problem.message) from None
     workflow_id = str(uuid.uuid4())
-    tasks = _prepare_nodes(requests, services, principal, now, workflow_id)
-    if trace_parent:
-        tasks = [replace(task, trace_parent=trace_parent) for task in tasks]
+    tasks = _prepare_nodes(requests, services, principal, now, workflow_id, trace_parent)
     await _take_tokens(services, principal, tasks)
     record = WorkflowRecord(
         workflow_id=workflow_id,
@@ -128,6 +125,7 @@ def _prepare_nodes(
     principal: Principal,
     now: float,
     workflow_id: str,
+    trace_parent: str,
 ) -> list[TaskSpec]:
     # final ids first (a node with a concurrency key gets one in its key's partition), so
     # that each child names its parents by the ids they are written under
@@ -142,6 +140,7 @@ def _prepare_nodes(
             task_id=ids[r.name],
             parents={ids[parent]: parent for parent in r.depends_on or []},
             workflow_id=workflow_id,
+            trace_parent=trace_parent,
         )
         for i, r in enumerate(requests)
     ]

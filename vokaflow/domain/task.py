@@ -298,6 +298,7 @@ class ClaimedTask:
     system_retries: int = 0
     requeued_at: float = 0.0  # a dead letter sent back to its queue by hand
     score: float = 0.0  # its queue score when claimed: its level, then its fair place
+    run_trace_parent: str = ""  # traced: its dispatch span's traceparent, which its run nests in
 
     @property
     def task_id(self) -> str:

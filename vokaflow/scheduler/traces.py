@@ -1,6 +1,7 @@
-"""The scheduler's spans of a traced task (one whose spec carries a traceparent): its queue
-wait and each dispatch under its submit's span, and each settling under that dispatch. The
-task a worker is handed carries its dispatch's traceparent, so the run nests there."""
+"""The scheduler's spans of a traced task (one whose spec carries a traceparent): each
+dispatch under its submit's span, the first with its queue wait, and each settling under
+that dispatch. The task a worker is handed carries its dispatch's traceparent
+(``run_trace_parent``), so the run nests there."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from vokaflow import tracing
 from vokaflow.domain.task import ClaimedTask, Outcome
 
 
-def _attributes(task: ClaimedTask) -> dict[str, str | int]:
+def _attributes(task: ClaimedTask) -> dict[str, str | int | float | bool]:
     return {
         "vokaflow.task_id": task.task_id,
         "vokaflow.attempt": task.attempt,
@@ -31,13 +32,13 @@ def dispatched(claimed: list[ClaimedTask], now: float) -> list[ClaimedTask]:
 
 
 def _dispatched(task: ClaimedTask, now: float) -> ClaimedTask:
-    submit = task.spec.trace_parent
+    """Its dispatch, under its submit; a first attempt's carries its queue wait (submit or
+    due time to now) as an attribute, which the gap between the two spans also shows."""
     attributes = _attributes(task)
     if task.attempt == 1 and task.queued_since > 0:
-        waited = {**attributes, "vokaflow.queue_wait_s": now - task.queued_since}
-        tracing.record_span(submit, "queue wait", task.queued_since, now, waited)
-    dispatch = tracing.record_span(submit, "dispatch", now, time.time(), attributes)
-    return replace(task, spec=replace(task.spec, trace_parent=dispatch))
+        attributes["vokaflow.queue_wait_s"] = now - task.queued_since
+    dispatch = tracing.record_span(task.spec.trace_parent, "dispatch", now, time.time(), attributes)
+    return replace(task, run_trace_parent=dispatch)
 
 
 @contextmanager
@@ -50,9 +51,9 @@ def settling(tasks: Sequence[ClaimedTask], outcomes: Sequence[Outcome]) -> Itera
     yield
     ended = time.time()
     for task, outcome in zip(tasks, outcomes, strict=False):
-        if task.spec.trace_parent:
-            attributes = {**_attributes(task), "vokaflow.status": outcome.status.value}
+        if task.run_trace_parent:
+            attributes = {"vokaflow.task_id": task.task_id, "vokaflow.status": outcome.status.value}
             failed = outcome.status.value != "completed"
             tracing.record_span(
-                task.spec.trace_parent, "settle", started, ended, attributes, failed=failed
+                task.run_trace_parent, "settle", started, ended, attributes, failed=failed
             )

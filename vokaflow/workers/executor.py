@@ -10,7 +10,6 @@ import traceback
 from typing import Any
 
 import ray
-from opentelemetry.trace import Status, StatusCode
 
 from vokaflow import tracing
 from vokaflow.domain.task import ClaimedTask, Outcome, TaskStatus
@@ -41,19 +40,19 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
 def run_one(task: ClaimedTask, sink: OutputSink, env: WorkerEnv | None = None) -> Outcome:
     """The task's run, as a span of its trace (current while its function runs, so the
     function's own spans nest under it) when the task is traced."""
-    if not (task.spec.trace_parent and env is not None and _traces(env)):
+    if not (task.run_trace_parent and env is not None and _traces(env)):
         return _run(task, sink, env)
-    attributes = {
+    attributes: dict[str, str | int | float | bool] = {
         "vokaflow.task_id": task.task_id,
         "vokaflow.attempt": task.attempt,
         "vokaflow.function": task.spec.function_name,
     }
     name = f"execute {task.spec.function_name}"
-    with tracing.span_under(task.spec.trace_parent, name, attributes=attributes) as span:
+    with tracing.recorded_span(task.run_trace_parent, name, attributes) as span:
         outcome = _run(task, sink, env)
-        span.set_attribute("vokaflow.status", outcome.status.value)
+        span.attributes["vokaflow.status"] = outcome.status.value
         if outcome.error:
-            span.set_status(Status(StatusCode.ERROR, str(outcome.error.get("type"))))
+            span.fail(str(outcome.error.get("type")))
         return outcome
 
 

@@ -4,30 +4,34 @@ its dispatch, its run in a worker, its settling, its webhook deliveries and Vick
 Off unless VOKAFLOW_OTLP_ENDPOINT is set. Off, no tracer provider is installed and every
 call site asks ``enabled()`` first, so the hot paths do no tracing work at all. On, each
 process (gateway replica, scheduler, worker, webhook dispatcher) installs one provider that
-exports in batches over OTLP/HTTP; a trace's sampling is decided once, where it starts
+exports in batches over OTLP/HTTP, for the spans whose code nests others, and one span
+recorder (records.py) for the stages the service times itself: a task's queue wait,
+dispatch, run and settling. A trace's sampling is decided once, where it starts
 (``VOKAFLOW_TRACE_SAMPLE_RATIO``), and followed downstream through the W3C ``traceparent``
 a task carries in its spec."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from vokaflow.config import Settings
+from vokaflow.tracing.records import SpanRecorder, new_span_id, parse_traceparent
 
 log = logging.getLogger("vokaflow.tracing")
 
 TRACER = "vokaflow"
 EXPORT_DELAY_MS = 1000  # a finished span is on its way within about this long
 _PROPAGATOR = TraceContextTextMapPropagator()
-_configured: dict[str, bool] = {}  # process-wide: one provider per process
+_configured: dict[str, SpanRecorder] = {}  # process-wide: one provider per process
 
 
 def configure(settings: Settings, service: str) -> bool:
@@ -52,7 +56,7 @@ def configure(settings: Settings, service: str) -> bool:
     exporter = OTLPSpanExporter(endpoint=settings.otlp_endpoint, timeout=5)
     provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=EXPORT_DELAY_MS))
     trace.set_tracer_provider(provider)
-    _configured[service] = True
+    _configured[service] = SpanRecorder(settings.otlp_endpoint, service, EXPORT_DELAY_MS / 1000)
     log.info("tracing on: %s exports to %s", service, settings.otlp_endpoint)
     return True
 
@@ -139,25 +143,63 @@ def maybe_span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterat
         yield
 
 
+def _recorder() -> SpanRecorder:
+    return next(iter(_configured.values()))
+
+
 def record_span(
     traceparent: str,
     name: str,
     start_s: float,
     end_s: float,
-    attributes: Mapping[str, Any] | None = None,
+    attributes: Mapping[str, str | int | float | bool],
     failed: bool = False,
 ) -> str:
-    """A span of something that already happened (a queue wait); returns its traceparent."""
-    span = tracer().start_span(
-        name,
-        context=parent_context(traceparent),
-        attributes=dict(attributes or {}),
-        start_time=int(start_s * 1e9),
+    """A span of something that already happened (a queue wait) under ``traceparent``;
+    returns its traceparent, or "" (recording nothing) when the parent is not sampled."""
+    parent = parse_traceparent(traceparent)
+    if parent is None:
+        return ""
+    return _recorder().record(parent, name, start_s, end_s, attributes, "" if failed else None)
+
+
+class RecordedSpan:
+    """What a block under ``recorded_span`` adds to its span."""
+
+    def __init__(self, attributes: Mapping[str, str | int | float | bool]) -> None:
+        self.attributes = dict(attributes)
+        self.error: str | None = None
+
+    def fail(self, description: str) -> None:
+        self.error = description
+
+
+@contextmanager
+def recorded_span(
+    traceparent: str, name: str, attributes: Mapping[str, str | int | float | bool]
+) -> Iterator[RecordedSpan]:
+    """A span of the block, current while it runs (the OpenTelemetry API nests spans
+    opened inside it), recorded without an SDK span; nothing when the parent is not
+    sampled. An exception marks it failed and goes on."""
+    parent = parse_traceparent(traceparent)
+    span = RecordedSpan(attributes)
+    if parent is None:
+        yield span
+        return
+    span_id = new_span_id()
+    context = SpanContext(
+        int(parent.trace_id, 16), int(span_id, 16), False, TraceFlags(TraceFlags.SAMPLED)
     )
-    if failed:
-        span.set_status(Status(StatusCode.ERROR))
-    span.end(end_time=int(end_s * 1e9))
-    return traceparent_of(span)
+    token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(context)))
+    started = time.time()
+    try:
+        yield span
+    except BaseException as exc:
+        span.fail(type(exc).__name__)
+        raise
+    finally:
+        otel_context.detach(token)
+        _recorder().record(parent, name, started, time.time(), span.attributes, span.error, span_id)
 
 
 def flush(timeout_ms: int = 5000) -> None:
@@ -165,3 +207,5 @@ def flush(timeout_ms: int = 5000) -> None:
     provider: Any = trace.get_tracer_provider()
     if enabled() and hasattr(provider, "force_flush"):
         provider.force_flush(timeout_ms)
+    for recorder in _configured.values():
+        recorder.flush()

@@ -8,13 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from tests.integration.helpers import submit, wait_until
 from vokaflow.testing.speech import SENTENCES, espeak_available, speak, word_error_rate
-
-np = pytest.importorskip("numpy")
-sf = pytest.importorskip("soundfile")
 
 SUBMIT = "/api/high-scale-tasks/submit"
 RATE = 22050

@@ -8,6 +8,7 @@ import time
 import uuid
 
 import httpx
+import openai
 import pytest
 
 from tests.integration.helpers import submit, user_client, wait_until
@@ -149,7 +150,6 @@ def test_personalities_are_listed_with_their_prompts(api):
 
 
 def test_the_openai_client_works_streamed_and_not(stack):
-    openai = pytest.importorskip("openai")
     client = openai.OpenAI(base_url=f"{stack.base_url}/v1", api_key=stack.admin_key)
     assert "tiny" in [m.id for m in client.models.list().data]
     messages = [{"role": "user", "content": "Say hello"}]

@@ -13,14 +13,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
-from models import build_tiny  # noqa: E402
-from vokaflow.errors import ServiceUnavailable  # noqa: E402
-from vokaflow.vicky import client as vicky_client  # noqa: E402
-from vokaflow.vicky.generation import (  # noqa: E402
+from models import build_tiny
+from vokaflow.errors import ServiceUnavailable
+from vokaflow.vicky import client as vicky_client
+from vokaflow.vicky.generation import (
     GenerationRequest,
     IncrementalDecoder,
     PromptTooLong,
@@ -30,16 +28,16 @@ from vokaflow.vicky.generation import (  # noqa: E402
     prompt_ids,
     stream_generate,
 )
-from vokaflow.vicky.loader import LoadedModel, WeightsMissing, load_model  # noqa: E402
-from vokaflow.vicky.registry import REPO_ROOT, ModelRegistry, ModelSpec, UnknownModel  # noqa: E402
-from vokaflow.vicky.trained import (  # noqa: E402
+from vokaflow.vicky.loader import LoadedModel, WeightsMissing, load_model
+from vokaflow.vicky.registry import REPO_ROOT, ModelRegistry, ModelSpec, UnknownModel
+from vokaflow.vicky.trained import (
     TrainedEntry,
     VisibleModels,
     internal_id,
     read_entries,
 )
-from vokaflow.vicky.training import check_fits_in_memory, fine_tune, trained_spec  # noqa: E402
-from vokaflow.vicky.weights import parameter_count  # noqa: E402
+from vokaflow.vicky.training import check_fits_in_memory, fine_tune, trained_spec
+from vokaflow.vicky.weights import parameter_count
 
 TINY = {
     "dtype": "float32",

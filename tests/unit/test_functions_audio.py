@@ -9,16 +9,14 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
-np = pytest.importorskip("numpy")
-sf = pytest.importorskip("soundfile")
-pytest.importorskip("librosa")
-
-from models import build_tiny_whisper  # noqa: E402
-from vokaflow.functions import registry  # noqa: E402
-from vokaflow.functions.arguments import ArgumentError  # noqa: E402
-from vokaflow.functions.audio import (  # noqa: E402
+from models import build_tiny_whisper
+from vokaflow.functions import registry
+from vokaflow.functions.arguments import ArgumentError
+from vokaflow.functions.audio import (
     audio_analysis,
     audio_convert,
     audio_transcription,
@@ -27,8 +25,8 @@ from vokaflow.functions.audio import (  # noqa: E402
     pitch_frame_length,
     pitch_summary,
 )
-from vokaflow.functions.data_roots import validation_context  # noqa: E402
-from vokaflow.functions.speech import (  # noqa: E402
+from vokaflow.functions.data_roots import validation_context
+from vokaflow.functions.speech import (
     UnsupportedLanguage,
     ctranslate2_placement,
     engine_for,
@@ -36,7 +34,7 @@ from vokaflow.functions.speech import (  # noqa: E402
     speech_model,
     speech_model_specs,
 )
-from vokaflow.vicky.registry import REPO_ROOT, ModelRegistry  # noqa: E402
+from vokaflow.vicky.registry import REPO_ROOT, ModelRegistry
 
 
 def tone(hz: float = 440.0, seconds: float = 2.0, rate: int = 22050) -> np.ndarray:
@@ -250,7 +248,6 @@ def test_good_arguments_pass_with_paths_resolved_under_the_data_root(sine: Path)
 
 @pytest.fixture(scope="module")
 def whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("transformers")
     return build_tiny_whisper.build(tmp_path_factory.mktemp("whisper-tiny"))
 
 
@@ -304,7 +301,6 @@ def test_the_engine_is_the_one_named_else_faster_whisper_for_a_folder_holding_mo
 
 
 def test_faster_whisper_runs_int8_on_the_cpu_and_float16_on_cuda_unless_told():
-    pytest.importorskip("ctranslate2")
     specs = speech_model_specs(
         {
             "on_cpu": {"source": "x", "device": "cpu"},

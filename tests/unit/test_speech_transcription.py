@@ -9,15 +9,13 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
-np = pytest.importorskip("numpy")
-sf = pytest.importorskip("soundfile")
-pytest.importorskip("faster_whisper")
-
-from vokaflow.functions.audio import audio_analysis, audio_transcription  # noqa: E402
-from vokaflow.functions.speech import UnsupportedLanguage, load_speech_model  # noqa: E402
-from vokaflow.testing.speech import (  # noqa: E402
+from vokaflow.functions.audio import audio_analysis, audio_transcription
+from vokaflow.functions.speech import UnsupportedLanguage, load_speech_model
+from vokaflow.testing.speech import (
     SENTENCES,
     espeak_available,
     speak,

@@ -12,6 +12,7 @@ import atexit
 import functools
 import logging
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -41,20 +42,23 @@ class SpanRecord(NamedTuple):
     error: str | None  # None: ok; a description (maybe empty): failed
 
 
+# W3C trace context, version 00: lowercase hex only
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_NO_TRACE, _NO_SPAN = "0" * 32, "0" * 16
+
+
 @functools.lru_cache(maxsize=4096)  # a batch's or a workflow's tasks share their request's
 def parse_traceparent(traceparent: str | None) -> Parent | None:
     """The trace and span a W3C traceparent names, when it is well formed and sampled."""
-    parts = traceparent.split("-") if traceparent and len(traceparent) == 55 else []
-    if len(parts) != 4:
+    found = _TRACEPARENT.fullmatch(traceparent) if traceparent else None
+    if found is None:
         return None
-    version, trace_id, span_id, flags = parts
-    if version == "ff" or len(trace_id) != 32 or len(span_id) != 16 or len(flags) != 2:
+    version, trace_id, span_id, flags = found.groups()
+    if version == "ff" or not int(flags, 16) & SAMPLED:
         return None
-    try:
-        sampled = int(flags, 16) & SAMPLED and int(trace_id, 16) and int(span_id, 16)
-    except ValueError:
+    if trace_id == _NO_TRACE or span_id == _NO_SPAN:
         return None
-    return Parent(trace_id.lower(), span_id.lower()) if sampled else None
+    return Parent(trace_id, span_id)
 
 
 def new_span_id() -> str:

@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import JWT_CLAIMS
 from tests.integration.helpers import submit
+from vokaflow.api.console.streams import LOG_STREAMS
 from vokaflow.domain import TaskStatus, WorkerType
 from vokaflow.domain.task import Outcome
 from vokaflow.store.dispatch_store import ClaimRequest
@@ -239,6 +240,22 @@ def test_a_task_page_shows_its_timeline_result_and_logs_escaped(stack):
     stream = browser.get(f"/console/tasks/{task['task_id']}/logs/stream")
     assert stream.headers["content-type"].startswith("text/event-stream")
     assert "hello &lt;b&gt;there&lt;/b&gt;" in stream.text and "event: end" in stream.text
+
+
+def test_a_principal_s_live_log_streams_are_bounded_and_given_back(stack, monkeypatch):
+    owner = new_key(stack, "streamer")
+    task = urgent(stack.client(api_key=owner))
+    play_scheduler(stack, task["task_id"], TaskStatus.COMPLETED, result=1)
+    browser = signed_in(stack, owner)
+    stream_url = f"/console/tasks/{task['task_id']}/logs/stream"
+    monkeypatch.setattr(LOG_STREAMS, "most", 1)
+    assert "event: end" in browser.get(stream_url).text
+    assert LOG_STREAMS.open == {}, "a stream that ended gave its slot back"
+    monkeypatch.setattr(LOG_STREAMS, "most", 0)
+    refused = browser.get(stream_url)
+    assert refused.status_code == 429, refused.text
+    assert int(refused.headers["retry-after"]) > 0
+    assert "rate_limit_exceeded" in refused.text  # the console's error page
 
 
 def test_a_queued_task_s_panel_polls_and_run_again_makes_a_new_task(stack):

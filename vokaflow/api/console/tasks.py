@@ -28,6 +28,7 @@ from vokaflow.api.console.session import (
     console_user,
     services_of,
 )
+from vokaflow.api.console.streams import LOG_STREAMS
 from vokaflow.api.schemas.logs import LogEntry
 from vokaflow.api.schemas.tasks import TaskStatusResponse, TaskSubmitRequest
 from vokaflow.domain import Priority, TaskStatus
@@ -148,26 +149,37 @@ async def task_log_stream(request: Request, task_id: str) -> StreamingResponse:
     user = await console_user(request)
     services = services_of(request)
     await api_tasks.task_status(task_id, services, user.principal)  # 404 before streaming
+    principal = user.principal.name
+    LOG_STREAMS.take(principal)  # 429 past the principal's open streams
 
     async def events() -> AsyncIterator[str]:
-        sent = -1
-        for beat in range(int(LOG_STREAM_MAX_S / LOG_POLL_S)):
-            if await request.is_disconnected() or not await _still_signed_in(request, beat):
-                return
-            history = await api_logs.task_logs(task_id, services, user.principal)
-            lines = [e for e in history.entries if e.event == OUTPUT]
-            if len(lines) != sent:
-                sent = len(lines)
-                html = environment.get_template("task_logs.html").render(lines=lines)
-                yield "event: logs\ndata: " + json.dumps(html) + "\n\n"
-            status = await api_tasks.task_status(task_id, services, user.principal)
-            if status.status.is_terminal:
-                yield "event: end\ndata: {}\n\n"
-                return
-            await asyncio.sleep(LOG_POLL_S)
+        try:
+            async for event in _log_events(request, task_id, user):
+                yield event
+        finally:
+            LOG_STREAMS.give_back(principal)
 
     headers = {**SECURITY_HEADERS, "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+async def _log_events(request: Request, task_id: str, user: ConsoleUser) -> AsyncIterator[str]:
+    services = services_of(request)
+    sent = -1
+    for beat in range(int(LOG_STREAM_MAX_S / LOG_POLL_S)):
+        if await request.is_disconnected() or not await _still_signed_in(request, beat):
+            return
+        history = await api_logs.task_logs(task_id, services, user.principal)
+        lines = [e for e in history.entries if e.event == OUTPUT]
+        if len(lines) != sent:
+            sent = len(lines)
+            html = environment.get_template("task_logs.html").render(lines=lines)
+            yield "event: logs\ndata: " + json.dumps(html) + "\n\n"
+        status = await api_tasks.task_status(task_id, services, user.principal)
+        if status.status.is_terminal:
+            yield "event: end\ndata: {}\n\n"
+            return
+        await asyncio.sleep(LOG_POLL_S)
 
 
 async def _still_signed_in(request: Request, beat: int) -> bool:

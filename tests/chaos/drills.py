@@ -6,13 +6,17 @@ import httpx
 
 
 def submit_sleeps(
-    api: httpx.Client, count: int, seconds: float, per_batch: int = 1000
+    api: httpx.Client,
+    count: int,
+    seconds: float,
+    per_batch: int = 1000,
+    worker_type: str = "IO_INTENSIVE",
 ) -> list[str]:
     task = {
         "name": "drill",
         "function_name": "sleep",
         "args": [seconds],
-        "worker_type": "IO_INTENSIVE",
+        "worker_type": worker_type,
         "retry_count": 0,
     }
     ids: list[str] = []

@@ -22,13 +22,14 @@ def _stack_processes(stack: LocalStack) -> list[psutil.Process]:
     """The stack's processes: `up` passes its environment (with the stack's key prefix) to
     Ray, Ray to its workers, and Serve to HAProxy."""
     found = []
+    names = set()
     for process in psutil.process_iter():
         try:
             if process.environ().get("VOKAFLOW_KEY_PREFIX") == stack.key_prefix:
+                names.add(process.name())  # read now: a short-lived child may be gone later
                 found.append(process)
         except psutil.Error:  # gone, or not ours
             continue
-    names = {process.name() for process in found}
     assert {"gcs_server", "raylet", "haproxy"} <= names, names
     return found
 

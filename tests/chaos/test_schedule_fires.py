@@ -99,8 +99,9 @@ def test_two_gateways_changing_a_schedule_while_it_fires_make_one_task_per_fire(
         schedule_id = _create(other, name)
         url = f"/api/schedules/{schedule_id}"
         gateways = (chaos_api, other)
-        # a fire due while it is paused does not run: pause and resume come about once per
-        # interval, not every two seconds, so that a loaded run still sees two fires or more
+        # a fire due while it is paused does not run, and a firer's claim read before a
+        # change is refused (it tries again a second later): changes every 0.5 s and one
+        # pause and resume in four intervals, so that a loaded run still sees two fires
         deadline = time.monotonic() + 4 * INTERVAL_S + 1
         change = 0
         while time.monotonic() < deadline:
@@ -108,10 +109,10 @@ def test_two_gateways_changing_a_schedule_while_it_fires_make_one_task_per_fire(
             task = {"name": name, "function_name": "noop", "metadata": {"change": str(change)}}
             reply = gateways[change % 2].patch(url, json={"task": task})
             assert reply.status_code == 200, reply.text
-            if change % 25 == 0:
+            if change % 20 == 0:
                 assert gateways[0].post(f"{url}/pause").status_code == 200
                 assert gateways[1].post(f"{url}/resume").status_code == 200
-            time.sleep(0.2)
+            time.sleep(0.5)
         runs = _check_one_task_per_fire(chaos_api, chaos_stack, schedule_id, name)
     assert len(runs) >= 2, runs
     sent = [

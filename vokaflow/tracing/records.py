@@ -148,11 +148,13 @@ class SpanRecorder:
             self._session = requests.Session()
             self._session.headers["Content-Type"] = "application/x-protobuf"
         for start in range(0, len(records), EXPORT_BATCH):
-            body = encode(records[start : start + EXPORT_BATCH], self.service)
+            batch = records[start : start + EXPORT_BATCH]
             try:
-                reply = self._session.post(self.endpoint, data=body, timeout=5)
+                reply = self._session.post(
+                    self.endpoint, data=encode(batch, self.service), timeout=5
+                )
             except requests.RequestException as exc:
                 log.warning("%d spans not exported: %s", len(records) - start, exc)
                 return
             if reply.status_code >= 300:
-                log.warning("the collector refused %d spans: %s", len(records), reply.status_code)
+                log.warning("the collector refused %d spans: %s", len(batch), reply.status_code)

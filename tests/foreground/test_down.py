@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ import pytest
 from tests.foreground.test_ctrl_c import _foreground_stack, _listening_on
 from vokaflow.runtime import own_head
 from vokaflow.runtime.loopback import SINGLE_MACHINE_ENV
-from vokaflow.testing.stack import LocalStack
+from vokaflow.testing.stack import LocalStack, free_port
 
 RAY = str(Path(sys.executable).parent / "ray")
 
@@ -35,7 +34,7 @@ class OtherHead:
     def __init__(self) -> None:
         # short: Ray's sockets live in it
         self.temp_dir = Path(tempfile.mkdtemp(prefix="vf-other-", dir="/tmp"))
-        self.port = _free_port()
+        self.port = free_port()
         self.env = {**os.environ, **SINGLE_MACHINE_ENV, "RAY_AUTH_MODE": "disabled"}
         self.env.pop("RAY_ADDRESS", None)
 
@@ -46,8 +45,11 @@ class OtherHead:
     def start(self) -> None:
         ports = {
             "port": self.port,
-            "ray-client-server-port": _free_port(),
-            "dashboard-agent-listen-port": _free_port(),
+            "ray-client-server-port": free_port(),
+            "dashboard-agent-listen-port": free_port(),
+            # random, not Ray's default range, where the other stacks' picked ports lie
+            "min-worker-port": 0,
+            "max-worker-port": 0,
         }
         command = [RAY, "start", "--head", "--disable-usage-stats", "--num-cpus=1"]
         command += ["--include-dashboard=false", "--object-store-memory=100000000"]
@@ -91,12 +93,6 @@ class OtherHead:
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()
         shutil.rmtree(self.temp_dir, ignore_errors=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _alive(process: psutil.Process) -> bool:

@@ -13,13 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from vokaflow.store.redis_client import connect
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from vokaflow.testing.stack import free_port
 
 
 class _RedisServer:
@@ -48,7 +42,7 @@ class _RedisServer:
 def redis_server() -> Iterator[_RedisServer]:
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is needed on PATH for this test")
-    server = _RedisServer(_free_port())
+    server = _RedisServer(free_port())
     server.start()
     try:
         yield server

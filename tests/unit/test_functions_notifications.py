@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from email.message import Message
@@ -32,6 +31,7 @@ from vokaflow.functions.notifications import (
     send_email,
 )
 from vokaflow.functions.realtime import publish_event
+from vokaflow.testing.stack import free_port
 from vokaflow.webhooks.signing import principal_secret, unsigned_bytes, verify_signature
 from vokaflow.workers.env import WorkerEnv
 
@@ -50,13 +50,6 @@ def _refused_field(name: str, context: dict[str, Any] | None = None, **kwargs: A
     with pytest.raises(ArgumentError) as refused:
         registry.get(name).validated([], kwargs, context)
     return refused.value.field
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.mark.parametrize(
@@ -153,7 +146,7 @@ class _Mailbox:
 @pytest.fixture
 def mailbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Mailbox]:
     box = _Mailbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     monkeypatch.setenv("VOKAFLOW_SMTP_HOST", "127.0.0.1")

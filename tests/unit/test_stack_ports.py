@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from vokaflow.testing.stack import LocalStack, ports_of_its_own
+from vokaflow.testing.stack import LocalStack, free_port, ports_of_its_own
 
 
 def _ranges(ports: dict[str, str]) -> list[range]:
@@ -40,3 +40,9 @@ def test_a_stack_keeps_its_ports_and_passes_them_to_up(tmp_path):
         stack.env["RAY_SERVE_HAPROXY_STATS_PORT"]
         == stack.side_ports["RAY_SERVE_HAPROXY_STATS_PORT"]
     )
+
+
+def test_picked_ports_lie_below_the_ephemeral_ports_and_are_never_handed_out_twice():
+    picked = [free_port() for _ in range(200)]
+    assert len(set(picked)) == len(picked)
+    assert all(10_002 <= port < 20_000 for port in picked)  # the OS hands out 32768-60999

@@ -383,10 +383,24 @@ def ports_of_its_own(gateway_port: int) -> dict[str, str]:
     }
 
 
+# The ports a test picks for a server that binds later: below the OS's ephemeral ports
+# (32768-60999), where Ray's processes and every outgoing connection take theirs, so that
+# none of them takes a picked port before its server binds it (as one of Ray's did to
+# Serve's fallback proxy port in a CI run). 10002-19999 are Ray's default worker ports,
+# which the stacks here replace by random ones.
+PICKED_PORTS = range(10_002, 20_000)
+_picked: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port of PICKED_PORTS that this process has not handed out before."""
+    import random
+
+    while True:
+        port = random.choice(PICKED_PORTS)
+        if port not in _picked and _is_free(port):
+            _picked.add(port)
+            return port
 
 
 def _free_cluster_port() -> int:

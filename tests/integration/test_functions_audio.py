@@ -13,7 +13,13 @@ import pytest
 import soundfile as sf
 
 from tests.integration.helpers import submit, wait_until
-from vokaflow.testing.speech import SENTENCES, espeak_available, speak, word_error_rate
+from vokaflow.testing.speech import (
+    MAX_WORD_ERROR_RATE_ONE_SENTENCE,
+    SENTENCES,
+    espeak_available,
+    speak,
+    word_error_rate,
+)
 
 SUBMIT = "/api/high-scale-tasks/submit"
 RATE = 22050
@@ -108,7 +114,7 @@ def test_a_conversion_to_16_khz_mono_flac_reads_back_as_such(api, tone):
 def test_speech_is_transcribed_in_a_worker_by_the_default_model(api, speech):
     result = _run(api, "audio_transcription", timeout_s=240, file_path=str(speech), language="en")
     assert set(result) == {"text", "language", "model", "engine", "duration_s", "segments"}
-    assert word_error_rate(SENTENCES[1], result["text"]) <= 0.25, result
+    assert word_error_rate(SENTENCES[1], result["text"]) <= MAX_WORD_ERROR_RATE_ONE_SENTENCE, result
     assert (result["language"], result["model"], result["engine"]) == (
         "en",
         "whisper_tiny_en",
@@ -128,7 +134,10 @@ def test_an_analysis_includes_a_transcription_only_when_it_is_named(api, speech)
         analysis_types=["basic", "transcription"],
     )
     assert named["transcription"]["model"] == "whisper_tiny_en"
-    assert word_error_rate(SENTENCES[1], named["transcription"]["text"]) <= 0.25, named
+    assert (
+        word_error_rate(SENTENCES[1], named["transcription"]["text"])
+        <= MAX_WORD_ERROR_RATE_ONE_SENTENCE
+    ), named
     assert "transcription" not in _run(api, "audio_analysis", file_path=str(speech))
 
 

@@ -40,6 +40,23 @@ def wait_until(
         time.sleep(0.1)
 
 
+def wait_for_idle_pool(
+    api: httpx.Client, worker_type: str, slots: int, timeout_s: float = 60.0
+) -> None:
+    """Until no task runs in the pool and it has at least ``slots`` slots: a test that shows
+    tasks running side by side needs the slots free (an earlier test's task, a sleep whose
+    batch timed out, may still hold one)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        reply = api.get("/api/metrics/workers")
+        assert reply.status_code == 200, reply.text
+        pool = reply.json()["worker_pools"][worker_type]
+        if pool["active_workers"] == 0 and pool["max_workers"] >= slots:
+            return
+        assert time.monotonic() < deadline, f"the {worker_type} pool stayed busy: {pool}"
+        time.sleep(0.2)
+
+
 def submit_batch(api: httpx.Client, tasks: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
     reply = api.post("/api/high-scale-tasks/batch", json={"tasks": tasks, **fields})
     assert reply.status_code == 200, reply.text

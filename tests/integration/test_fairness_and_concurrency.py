@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tests.integration.helpers import status, submit, submit_batch, user_client, wait_until
+from tests.integration.helpers import (
+    status,
+    submit,
+    submit_batch,
+    user_client,
+    wait_for_idle_pool,
+    wait_until,
+)
 
 SOLE_SLOT = "MEMORY_INTENSIVE"  # one worker on the test stack
 
@@ -57,8 +64,13 @@ def _most_at_once(spans: list[tuple[datetime, datetime]]) -> int:
 
 def test_at_most_max_concurrency_tasks_of_a_key_run_at_once(api):
     # The IO pool runs 2 tasks at once on the test stack (its autoscaling floor): an
-    # uncapped task runs beside a capped one, two capped ones never run together.
+    # uncapped task runs beside a capped one, two capped ones never run together. Both
+    # slots free, and a worker process warm behind each (two sleeps side by side): in a
+    # loaded CI run all eight ran one after another.
     io = {"worker_type": "IO_INTENSIVE"}
+    wait_for_idle_pool(api, "IO_INTENSIVE", slots=2)
+    for warm in [submit(api, "sleep", 0.3, **io) for _ in range(2)]:
+        wait_until(api, warm["task_id"], timeout_s=60)
     capped = [
         submit(api, "sleep", 0.6, concurrency_key="nightly-report", max_concurrency=1, **io)
         for _ in range(4)

@@ -49,11 +49,17 @@ def _records() -> dict[str, SpanRecord]:
     return {r.name: r for r in tracing._configured["tests"].drain()}
 
 
-def _claimed(trace_parent: str, attempt: int = 1) -> ClaimedTask:
+def _claimed(trace_parent: str, attempt: int = 1, task_id: str = "t-1") -> ClaimedTask:
     spec = TaskSpec(
-        task_id="t-1", function_name="noop", created_at=time.time() - 2, trace_parent=trace_parent
+        task_id=task_id, function_name="noop", created_at=time.time() - 2, trace_parent=trace_parent
     )
     return ClaimedTask(spec=spec, attempt=attempt)
+
+
+def _submitted() -> str:
+    with tracing.request_span(None, "submit") as submit:
+        pass
+    return submit
 
 
 def test_a_malformed_traceparent_starts_no_trace_of_its_own():
@@ -70,37 +76,61 @@ def test_a_request_span_continues_the_caller_s_trace(tracing_on):
     assert span.kind == trace.SpanKind.SERVER
 
 
-def test_a_first_dispatch_carries_the_queue_wait_and_hands_the_worker_its_own_parent(tracing_on):
-    with tracing.request_span(None, "submit") as submit:
-        pass
+def test_a_dispatch_is_a_span_under_its_submit_that_hands_the_worker_its_own_parent(tracing_on):
+    submit = _submitted()
     (task,) = traces.dispatched([_claimed(submit)], time.time())
     (submitted,) = tracing_on.get_finished_spans()
     (dispatch,) = _records().values()
     trace_id = format(submitted.context.trace_id, "032x")
     assert (dispatch.name, dispatch.trace_id) == ("dispatch", trace_id)
     assert dispatch.parent_id == format(submitted.context.span_id, "016x")
-    assert dispatch.attributes["vokaflow.queue_wait_s"] >= 2
+    assert dispatch.attributes["vokaflow.task_id"] == "t-1"
     assert task.run_trace_parent == f"00-{trace_id}-{dispatch.span_id}-01"
 
 
-def test_a_retry_s_dispatch_has_no_queue_wait_of_its_own(tracing_on):
-    with tracing.request_span(None, "submit") as submit:
-        pass
-    traces.dispatched([_claimed(submit, attempt=2)], time.time())
-    assert "vokaflow.queue_wait_s" not in _records()["dispatch"].attributes
+def test_a_round_s_tasks_of_one_trace_share_one_dispatch_and_each_trace_has_its_own(tracing_on):
+    batch, single = _submitted(), _submitted()
+    claimed = [_claimed(batch, task_id=f"b-{i}") for i in range(3)] + [_claimed(single)]
+    claimed.insert(1, _claimed("", task_id="untraced"))
+    handed = traces.dispatched(claimed, time.time())
+    dispatches = tracing._configured["tests"].drain()
+    assert sorted(d.attributes["vokaflow.task_count"] for d in dispatches) == [1, 3]
+    assert [t.task_id for t in handed] == [t.task_id for t in claimed]  # order kept
+    parents = {t.task_id: t.run_trace_parent for t in handed}
+    assert parents["untraced"] == ""
+    assert parents["b-0"] == parents["b-1"] == parents["b-2"] != parents["t-1"]
+    by_trace = {d.trace_id: d for d in dispatches}
+    for task in handed[:1] + handed[2:]:
+        parent = parse_traceparent(task.run_trace_parent)
+        assert parent is not None and by_trace[parent.trace_id].span_id == parent.span_id
 
 
-def test_settling_is_a_span_under_the_dispatch_marked_by_its_outcome(tracing_on):
-    with tracing.request_span(None, "submit") as submit:
+def test_settling_is_one_span_per_dispatch_under_it_failed_when_one_task_failed(tracing_on):
+    batch, single = _submitted(), _submitted()
+    handed = traces.dispatched(
+        [_claimed(batch, task_id="b-0"), _claimed(batch, task_id="b-1"), _claimed(single)],
+        time.time(),
+    )
+    dispatches = {d.trace_id: d for d in tracing._configured["tests"].drain()}
+    statuses = [TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.COMPLETED]
+    outcomes = [
+        Outcome(t.task_id, 1, s, time.time(), time.time())
+        for t, s in zip(handed, statuses, strict=True)
+    ]
+    with traces.settling(handed, outcomes):
         pass
-    (task,) = traces.dispatched([_claimed(submit)], time.time())
-    failed = Outcome(task.task_id, 1, TaskStatus.FAILED, time.time(), time.time())
-    with traces.settling([task], [failed]):
-        pass
-    records = _records()
-    assert records["settle"].parent_id == records["dispatch"].span_id
-    assert records["settle"].attributes["vokaflow.status"] == "failed"
-    assert records["settle"].error is not None
+    settles = {s.trace_id: s for s in tracing._configured["tests"].drain()}
+    assert {s.name for s in settles.values()} == {"settle"}
+    for trace_id, settle in settles.items():
+        assert settle.parent_id == dispatches[trace_id].span_id
+    batch_trace = parse_traceparent(batch)
+    single_trace = parse_traceparent(single)
+    assert batch_trace is not None and single_trace is not None
+    batch_settle, single_settle = settles[batch_trace.trace_id], settles[single_trace.trace_id]
+    assert batch_settle.attributes == {"vokaflow.task_count": 2, "vokaflow.failed_count": 1}
+    assert batch_settle.error is not None
+    assert single_settle.attributes["vokaflow.status"] == "completed"
+    assert single_settle.error is None
 
 
 def test_a_recorded_run_is_current_so_a_function_s_own_span_nests_under_it(tracing_on):

@@ -1,7 +1,10 @@
-"""The scheduler's spans of a traced task (one whose spec carries a traceparent): each
-dispatch under its submit's span, the first with its queue wait, and each settling under
-that dispatch. The task a worker is handed carries its dispatch's traceparent
-(``run_trace_parent``), so the run nests there."""
+"""The scheduler's spans of traced tasks (those whose spec carries a traceparent), one per
+trace and step rather than one per task: a claim round's tasks of one trace (a batch's, a
+workflow's, or a single task's) share one dispatch span under their submit, and the tasks
+of one dispatch settled together share one settle span under it. A worker is handed its
+dispatch's traceparent (``run_trace_parent``), so each task's run nests there. A single
+task's trace is the same either way; a batch of thousands has a span per round, not three
+per task, which is what tracing a task costs the scheduler."""
 
 from __future__ import annotations
 
@@ -11,16 +14,9 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from vokaflow import tracing
-from vokaflow.domain.task import ClaimedTask, Outcome
+from vokaflow.domain.task import ClaimedTask, Outcome, TaskStatus
 
-
-def _attributes(task: ClaimedTask) -> dict[str, str | int | float | bool]:
-    return {
-        "vokaflow.task_id": task.task_id,
-        "vokaflow.attempt": task.attempt,
-        "vokaflow.priority": task.spec.priority.value,
-        "vokaflow.function": task.spec.function_name,
-    }
+Attributes = dict[str, str | int | float | bool]
 
 
 def dispatched(claimed: list[ClaimedTask], now: float) -> list[ClaimedTask]:
@@ -28,32 +24,62 @@ def dispatched(claimed: list[ClaimedTask], now: float) -> list[ClaimedTask]:
     came, at no cost."""
     if not tracing.enabled():
         return claimed
-    return [_dispatched(task, now) if task.spec.trace_parent else task for task in claimed]
+    by_trace: dict[str, list[int]] = {}
+    for index, task in enumerate(claimed):
+        if task.spec.trace_parent:
+            by_trace.setdefault(task.spec.trace_parent, []).append(index)
+    if not by_trace:
+        return claimed
+    ended = time.time()
+    handed = list(claimed)
+    for submit, indexes in by_trace.items():
+        attributes = _dispatch_attributes([claimed[i] for i in indexes])
+        dispatch = tracing.record_span(submit, "dispatch", now, ended, attributes)
+        if dispatch:  # "": the trace is not sampled
+            for index in indexes:
+                handed[index] = replace(claimed[index], run_trace_parent=dispatch)
+    return handed
 
 
-def _dispatched(task: ClaimedTask, now: float) -> ClaimedTask:
-    """Its dispatch, under its submit; a first attempt's carries its queue wait (submit or
-    due time to now) as an attribute, which the gap between the two spans also shows."""
-    attributes = _attributes(task)
-    if task.attempt == 1 and task.queued_since > 0:
-        attributes["vokaflow.queue_wait_s"] = now - task.queued_since
-    dispatch = tracing.record_span(task.spec.trace_parent, "dispatch", now, time.time(), attributes)
-    return replace(task, run_trace_parent=dispatch)
+def _dispatch_attributes(tasks: list[ClaimedTask]) -> Attributes:
+    if len(tasks) > 1:  # each task's run names it
+        return {"vokaflow.task_count": len(tasks)}
+    (task,) = tasks
+    return {
+        "vokaflow.task_count": 1,
+        "vokaflow.task_id": task.task_id,
+        "vokaflow.attempt": task.attempt,
+        "vokaflow.priority": task.spec.priority.value,
+        "vokaflow.function": task.spec.function_name,
+    }
 
 
 @contextmanager
 def settling(tasks: Sequence[ClaimedTask], outcomes: Sequence[Outcome]) -> Iterator[None]:
-    """One span per traced task while its outcome is written, under its dispatch."""
+    """One span per dispatch while its tasks' outcomes are written, under that dispatch,
+    marked failed when one of them did not complete."""
     if not tracing.enabled():
         yield
         return
     started = time.time()
     yield
     ended = time.time()
+    by_dispatch: dict[str, list[tuple[ClaimedTask, Outcome]]] = {}
     for task, outcome in zip(tasks, outcomes, strict=False):
         if task.run_trace_parent:
-            attributes = {"vokaflow.task_id": task.task_id, "vokaflow.status": outcome.status.value}
-            failed = outcome.status.value != "completed"
-            tracing.record_span(
-                task.run_trace_parent, "settle", started, ended, attributes, failed=failed
-            )
+            by_dispatch.setdefault(task.run_trace_parent, []).append((task, outcome))
+    for dispatch, settled in by_dispatch.items():
+        failed = sum(outcome.status is not TaskStatus.COMPLETED for _, outcome in settled)
+        attributes = _settle_attributes(settled, failed)
+        tracing.record_span(dispatch, "settle", started, ended, attributes, failed=failed > 0)
+
+
+def _settle_attributes(settled: list[tuple[ClaimedTask, Outcome]], failed: int) -> Attributes:
+    if len(settled) > 1:
+        return {"vokaflow.task_count": len(settled), "vokaflow.failed_count": failed}
+    ((task, outcome),) = settled
+    return {
+        "vokaflow.task_count": 1,
+        "vokaflow.task_id": task.task_id,
+        "vokaflow.status": outcome.status.value,
+    }

@@ -39,7 +39,8 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
 
 def run_one(task: ClaimedTask, sink: OutputSink, env: WorkerEnv | None = None) -> Outcome:
     """The task's run, as a span of its trace (current while its function runs, so the
-    function's own spans nest under it) when the task is traced."""
+    function's own spans nest under it) when the task is traced. A first attempt's carries
+    its queue wait: from when it was ready (submit, due time or requeue) to this start."""
     if not (task.run_trace_parent and env is not None and _traces(env)):
         return _run(task, sink, env)
     attributes: dict[str, str | int | float | bool] = {
@@ -47,6 +48,8 @@ def run_one(task: ClaimedTask, sink: OutputSink, env: WorkerEnv | None = None) -
         "vokaflow.attempt": task.attempt,
         "vokaflow.function": task.spec.function_name,
     }
+    if task.attempt == 1 and task.queued_since > 0:
+        attributes["vokaflow.queue_wait_s"] = max(0.0, time.time() - task.queued_since)
     name = f"execute {task.spec.function_name}"
     with tracing.recorded_span(task.run_trace_parent, name, attributes) as span:
         outcome = _run(task, sink, env)

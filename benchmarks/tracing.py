@@ -12,7 +12,6 @@ adds a dispatch (with its queue wait), a run and a settle span.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +20,7 @@ from typing import Any
 from benchmarks.common import print_table, write_result
 from benchmarks.compare_code import ROOT, run_order, started_stack
 from benchmarks.throughput import measure_vokaflow
+from vokaflow.testing.stack import free_port
 
 
 class SpanSink:
@@ -40,9 +40,7 @@ class SpanSink:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{port}/v1/traces"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -15,8 +15,7 @@ from dataclasses import replace
 
 from vokaflow import tracing
 from vokaflow.domain.task import ClaimedTask, Outcome, TaskStatus
-
-Attributes = dict[str, str | int | float | bool]
+from vokaflow.tracing.records import AttributeValue
 
 
 def dispatched(claimed: list[ClaimedTask], now: float) -> list[ClaimedTask]:
@@ -41,7 +40,7 @@ def dispatched(claimed: list[ClaimedTask], now: float) -> list[ClaimedTask]:
     return handed
 
 
-def _dispatch_attributes(tasks: list[ClaimedTask]) -> Attributes:
+def _dispatch_attributes(tasks: list[ClaimedTask]) -> dict[str, AttributeValue]:
     if len(tasks) > 1:  # each task's run names it
         return {"vokaflow.task_count": len(tasks)}
     (task,) = tasks
@@ -74,7 +73,9 @@ def settling(tasks: Sequence[ClaimedTask], outcomes: Sequence[Outcome]) -> Itera
         tracing.record_span(dispatch, "settle", started, ended, attributes, failed=failed > 0)
 
 
-def _settle_attributes(settled: list[tuple[ClaimedTask, Outcome]], failed: int) -> Attributes:
+def _settle_attributes(
+    settled: list[tuple[ClaimedTask, Outcome]], failed: int
+) -> dict[str, AttributeValue]:
     if len(settled) > 1:
         return {"vokaflow.task_count": len(settled), "vokaflow.failed_count": failed}
     ((task, outcome),) = settled

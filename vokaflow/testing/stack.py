@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -394,8 +395,6 @@ _picked: set[int] = set()
 
 def free_port() -> int:
     """A free port of PICKED_PORTS that this process has not handed out before."""
-    import random
-
     while True:
         port = random.choice(PICKED_PORTS)
         if port not in _picked and _is_free(port):
@@ -406,8 +405,6 @@ def free_port() -> int:
 def _free_cluster_port() -> int:
     """A free port whose cluster bus port (+10000) is free too; Redis refuses ports over
     55535. From 21000-29999: clear of Ray's worker ports (10002-19999)."""
-    import random
-
     while True:
         port = random.randint(21_000, 29_999)
         if all(_is_free(candidate) for candidate in (port, port + 10_000)):

@@ -24,7 +24,12 @@ from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, T
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from vokaflow.config import Settings
-from vokaflow.tracing.records import SpanRecorder, new_span_id, parse_traceparent
+from vokaflow.tracing.records import (
+    Attributes,
+    SpanRecorder,
+    new_span_id,
+    parse_traceparent,
+)
 
 log = logging.getLogger("vokaflow.tracing")
 
@@ -152,7 +157,7 @@ def record_span(
     name: str,
     start_s: float,
     end_s: float,
-    attributes: Mapping[str, str | int | float | bool],
+    attributes: Attributes,
     failed: bool = False,
 ) -> str:
     """A span of something that already happened (a queue wait) under ``traceparent``;
@@ -166,7 +171,7 @@ def record_span(
 class RecordedSpan:
     """What a block under ``recorded_span`` adds to its span."""
 
-    def __init__(self, attributes: Mapping[str, str | int | float | bool]) -> None:
+    def __init__(self, attributes: Attributes) -> None:
         self.attributes = dict(attributes)
         self.error: str | None = None
 
@@ -175,9 +180,7 @@ class RecordedSpan:
 
 
 @contextmanager
-def recorded_span(
-    traceparent: str, name: str, attributes: Mapping[str, str | int | float | bool]
-) -> Iterator[RecordedSpan]:
+def recorded_span(traceparent: str, name: str, attributes: Attributes) -> Iterator[RecordedSpan]:
     """A span of the block, current while it runs (the OpenTelemetry API nests spans
     opened inside it), recorded without an SDK span; nothing when the parent is not
     sampled. An exception marks it failed and goes on."""

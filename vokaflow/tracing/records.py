@@ -26,6 +26,10 @@ MAX_BUFFERED = 100_000  # a collector that stops answering costs at most this ma
 EXPORT_BATCH = 5_000  # records per request, well under a collector's usual 4 MiB body cap
 
 
+AttributeValue = str | int | float | bool
+Attributes = Mapping[str, AttributeValue]
+
+
 class Parent(NamedTuple):
     trace_id: str  # 32 hex digits
     span_id: str  # 16 hex digits
@@ -38,7 +42,7 @@ class SpanRecord(NamedTuple):
     name: str
     start_ns: int
     end_ns: int
-    attributes: Mapping[str, str | int | float | bool]
+    attributes: Attributes
     error: str | None  # None: ok; a description (maybe empty): failed
 
 
@@ -91,7 +95,7 @@ class SpanRecorder:
         name: str,
         start_s: float,
         end_s: float,
-        attributes: Mapping[str, str | int | float | bool],
+        attributes: Attributes,
         error: str | None = None,
         span_id: str | None = None,
     ) -> str:

@@ -16,6 +16,7 @@ from vokaflow.domain.task import ClaimedTask, Outcome, TaskStatus
 from vokaflow.functions import registry
 from vokaflow.functions.context import TaskContext, running
 from vokaflow.functions.plugins import ensure_plugins
+from vokaflow.tracing.records import AttributeValue
 from vokaflow.workers.capture import OutputSink, captured_output
 from vokaflow.workers.env import WorkerEnv
 from vokaflow.workers.results import bounded_result
@@ -43,7 +44,7 @@ def run_one(task: ClaimedTask, sink: OutputSink, env: WorkerEnv | None = None) -
     its queue wait: from when it was ready (submit, due time or requeue) to this start."""
     if not (task.run_trace_parent and env is not None and _traces(env)):
         return _run(task, sink, env)
-    attributes: dict[str, str | int | float | bool] = {
+    attributes: dict[str, AttributeValue] = {
         "vokaflow.task_id": task.task_id,
         "vokaflow.attempt": task.attempt,
         "vokaflow.function": task.spec.function_name,

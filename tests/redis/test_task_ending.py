@@ -351,4 +351,23 @@ async def test_a_task_ended_twice_is_counted_once(world):
     assert world.metrics.finished == _metric(TaskStatus.CANCELLED)
     assert (await world.batch_state(batch_id))[1] == {"cancelled": 1}
     assert len(await world.service_log()) == 1
-    assert len(await world.logs.task_lines(task_id)) == 1
+    lines = await world.logs.task_lines(task_id)
+    assert [line["event"] for line in lines] == ["task.cancelled", "output"]
+    assert lines[1]["attempt"] == task.attempt  # the late run's output, named by its attempt
+
+
+async def test_the_output_is_in_the_task_s_log_before_its_end_is_written(world, monkeypatch):
+    [task_id] = await world.submit()
+    [task] = await world.claim()
+    seen_at_settle: list[list[str]] = []
+    settle = world.ending.dispatch.settle
+
+    async def settle_looking_at_the_log(final, retries):
+        seen_at_settle.append([line["event"] for line in await world.logs.task_lines(task_id)])
+        return await settle(final, retries)
+
+    monkeypatch.setattr(world.ending.dispatch, "settle", settle_looking_at_the_log)
+    await world.ending.finish([task], [_outcome(task, TaskStatus.COMPLETED)], [])
+
+    assert seen_at_settle == [["output"]]
+    assert await world.outcome_counts() == {"completed": 1}

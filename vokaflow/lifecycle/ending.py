@@ -5,7 +5,9 @@ cancel over the API through ``cancel``; a batch's abort or timeout through
 ``end_batch_tasks``. Each writes the same side effects for every task it ended, and only
 for those (an end that lost a race to another is stale and counts nothing):
 
-- the task's log lines and the service log's entry,
+- the task's log lines and the service log's entry (the function's output lines go
+  first, before the outcome is written, so a reader who sees the end finds them; they are
+  kept even from a stale outcome, since that run happened),
 - the category's outcome counts,
 - the Prometheus finished counter (through the ``FinishedMetrics`` port),
 - the ``task.*`` event the webhook dispatcher reads,
@@ -31,7 +33,12 @@ from typing import Protocol, TypeVar
 from vokaflow.domain import Priority, TaskField, TaskStatus
 from vokaflow.domain.task import ClaimedTask, Outcome, TaskSpec
 from vokaflow.lifecycle.dependencies import Dependencies
-from vokaflow.lifecycle.task_logs import settle_entries, system_entry, termination_entry
+from vokaflow.lifecycle.task_logs import (
+    output_lines,
+    settle_entries,
+    system_entry,
+    termination_entry,
+)
 from vokaflow.store.batch_store import BatchStore
 from vokaflow.store.category_stats import RETRIED, CategoryStats
 from vokaflow.store.dependency_store import DependencyStore
@@ -134,9 +141,11 @@ class TaskEnding:
     async def finish(
         self, tasks: Sequence[ClaimedTask], final: Sequence[Outcome], retries: Sequence[Retry]
     ) -> Settled:
-        """Write a worker's outcomes (final ones and scheduled retries), then the side
-        effects of what was current. A retry is logged and counted as ``retried``, not as
-        an end. Waits out a Redis outage: an outcome must not be dropped."""
+        """Write what the functions printed, then the worker's outcomes (final ones and
+        scheduled retries), then the side effects of what was current. A retry is logged
+        and counted as ``retried``, not as an end. Waits out a Redis outage: an outcome
+        must not be dropped."""
+        await self._write_output(final, retries)
         settled = await retry_while_unavailable(lambda: self.dispatch.settle(final, retries))
         by_id = {task.task_id: task for task in tasks}
         ended = [Ended.of_outcome(by_id[o.task_id], o) for o in settled.final]
@@ -226,6 +235,14 @@ class TaskEnding:
         return len(ended)
 
     # ------------------------------------------------------------ side effects
+
+    async def _write_output(self, final: Sequence[Outcome], retries: Sequence[Retry]) -> None:
+        """Before the status: a reader who sees a task ended finds its output there. Kept
+        even from an outcome that turns out stale (its task was cancelled or re-run
+        meanwhile): that run happened, and each line names its attempt."""
+        lines = output_lines([*final, *(retry.outcome for retry in retries)])
+        if lines:
+            await retry_while_unavailable(lambda: self.logs.write(lines, []))
 
     async def _write(self, written: _Written) -> None:
         await self.logs.write(

@@ -86,20 +86,26 @@ def termination_entry(status: TaskStatus, at: float, attempt: int | None, why: s
     }
 
 
+def output_lines(outcomes: Sequence[Outcome]) -> dict[str, list[Entry]]:
+    """Per task: what its function printed, for the tasks that printed anything."""
+    lines = {outcome.task_id: output_entries(outcome) for outcome in outcomes}
+    return {task_id: entries for task_id, entries in lines.items() if entries}
+
+
 def settle_entries(
     tasks: Sequence[ClaimedTask], final: Sequence[Outcome], retries: Sequence[Retry]
 ) -> tuple[dict[str, list[Entry]], list[Entry]]:
-    """Per task: its output and retry lines. For the service log: retries and failures."""
+    """Per task: its retry line. For the service log: retries and failures. (The output
+    lines are written before the outcome, by ``output_lines``.)"""
     by_id = {task.task_id: task for task in tasks}
     task_lines: dict[str, list[Entry]] = {}
     system: list[Entry] = []
     for outcome in final:
-        task_lines[outcome.task_id] = output_entries(outcome)
         failure = failure_entry(outcome)
         if failure is not None:
             system.append(_system_entry(by_id[outcome.task_id], failure))
     for retry in retries:
         line = retry_entry(retry)
-        task_lines[retry.outcome.task_id] = [*output_entries(retry.outcome), line]
+        task_lines[retry.outcome.task_id] = [line]
         system.append(_system_entry(by_id[retry.outcome.task_id], line))
     return task_lines, system

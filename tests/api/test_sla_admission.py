@@ -9,13 +9,18 @@ from a probe's queue_position instead of assuming an empty pool."""
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 
+from vokaflow.api.services import STATS_REFRESH_S
+
 SUBMIT = "/api/high-scale-tasks/submit"
 POOL = "NETWORK_INTENSIVE"
+HELD_POOL = "MEMORY_INTENSIVE"  # no other test of the tier uses it
 
 
 def _task(priority: str, **fields: object) -> dict[str, object]:
@@ -104,3 +109,29 @@ def test_a_replayed_idempotency_key_returns_its_task_even_past_the_sla_now(api):
     assert again.status_code == 200, again.text
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["task_id"] == first.json()["task_id"]
+
+
+@pytest.fixture
+def one_slot_held_for_10_s(stack) -> Iterator[None]:
+    """The heartbeat of a scheduler whose pool has one slot, held by a task expected to
+    run 10 s more; the gateway reads it within its refresh time."""
+    services, portal = stack.services, stack.portal
+    state = {"capacity": 1, "active": 1, "busy_until": [time.time() + 10]}
+    portal.call(services.redis.hset, services.keys.pool_states, HELD_POOL, json.dumps(state))
+    time.sleep(STATS_REFRESH_S + 0.1)
+    yield
+    portal.call(services.redis.hdel, services.keys.pool_states, HELD_POOL)
+    time.sleep(STATS_REFRESH_S + 0.1)
+
+
+def test_a_slot_held_by_a_long_task_refuses_even_an_emergency_with_nothing_queued(
+    api, one_slot_held_for_10_s
+):
+    refused = api.post(SUBMIT, json=_task("EMERGENCY", worker_type=HELD_POOL, sla_policy="reject"))
+    assert refused.status_code == 429, refused.text
+    details = refused.json()["details"]
+    assert details["queue_position"] == 0
+    assert _epoch(details["estimated_start"]) >= time.time() + 8
+    accepted = api.post(SUBMIT, json=_task("EMERGENCY", worker_type=HELD_POOL)).json()
+    assert accepted["queue_position"] == 0
+    assert _epoch(accepted["estimated_start"]) >= time.time() + 8

@@ -15,6 +15,7 @@ from vokaflow import tracing
 from vokaflow.api.tokens import looks_like_jwt, verify
 from vokaflow.config import Settings
 from vokaflow.domain import Priority, WorkerType
+from vokaflow.domain.pool import start_delay_s
 from vokaflow.domain.principal import Principal
 from vokaflow.domain.task import TaskField, task_owner
 from vokaflow.errors import NotFound, ServiceUnavailable
@@ -47,7 +48,7 @@ from vokaflow.vicky.client import VickyClient
 
 DEFAULT_ESTIMATE_S = 1.0
 MAX_CACHED_PRINCIPALS = 10_000  # credentials seen within the cache time; past it, start over
-STATS_REFRESH_S = 5.0
+STATS_REFRESH_S = 1.0  # the scheduler's heartbeat: a slot's end is seen within about this
 DRAINING_REFRESH_S = 0.5
 
 
@@ -57,6 +58,7 @@ class _Cached:
 
     function_avg_s: dict[str, float] = field(default_factory=dict)
     pool_capacity: dict[WorkerType, int] = field(default_factory=dict)
+    busy_until: dict[WorkerType, list[float]] = field(default_factory=dict)
     refreshed_at: float = float("-inf")
 
 
@@ -211,6 +213,7 @@ class Services:
             self.tasks.function_averages(), self.tasks.pool_states()
         )
         self._cached.pool_capacity = {wt: int(s.get("capacity", 1)) for wt, s in states.items()}
+        self._cached.busy_until = {wt: s.get("busy_until", []) for wt, s in states.items()}
 
     async def estimated_start_s(
         self,
@@ -220,13 +223,18 @@ class Services:
         *,
         one_at_a_time: bool = False,
     ) -> float:
-        """How long until the task starts, once ready: the rounds of the pool's measured
-        capacity that the tasks ahead of it fill, times the function's measured mean run
-        time. The one model behind estimated_start, estimated_completion (one mean run
-        more) and SLA admission."""
+        """How long until the task starts, once ready (domain.pool.start_delay_s): the
+        slots of the pool's measured capacity free when the scheduler expects (a slot held
+        by a long task holds even an EMERGENCY one back), and the tasks ahead fill them in
+        rounds of the function's measured mean run time. The one model behind
+        estimated_start, estimated_completion (one mean run more) and SLA admission."""
         await self._refresh_stats()
-        capacity = 1 if one_at_a_time else await self.pool_capacity(worker_type)
-        return (ahead // capacity) * self.mean_run_s(function_name)
+        mean_run_s = self.mean_run_s(function_name)
+        if one_at_a_time:
+            return start_delay_s(ahead, 1, mean_run_s)
+        now = time.time()
+        busy_for_s = [until - now for until in self._cached.busy_until.get(worker_type, [])]
+        return start_delay_s(ahead, await self.pool_capacity(worker_type), mean_run_s, busy_for_s)
 
     def mean_run_s(self, function_name: str) -> float:
         return self._cached.function_avg_s.get(function_name, DEFAULT_ESTIMATE_S)

@@ -94,6 +94,17 @@ def recent_run_s(previous_s: float | None, run_s: float, smoothing: float) -> fl
     return previous_s + smoothing * (run_s - previous_s)
 
 
+def expected_free_at(started_s: float, expected_run_s: float, now_s: float) -> float:
+    """When a busy slot should free: at its chunk's start plus the recent run times of its
+    tasks; once past that, after as long again as the chunk has run so far (a task that
+    outlives its function's usual time says little about its end, and a long one is
+    likely to go on)."""
+    expected_end = started_s + expected_run_s
+    if expected_end > now_s:
+        return expected_end
+    return now_s + (now_s - started_s)
+
+
 def runs_long(function_run_s: float | None, target_chunk_s: float) -> bool:
     """Whether a task of a function with this recent run time (``recent_run_s``; None: not
     run yet) could hold the rest of a chunk back: it goes alone when the slots allow."""

@@ -7,10 +7,16 @@ import logging
 
 from vokaflow.config import Settings
 from vokaflow.domain import WorkerType
+from vokaflow.domain.pool import PoolState
 from vokaflow.domain.task import Outcome
 from vokaflow.scheduler.hints import ReadyHints
-from vokaflow.scheduler.inflight import InFlight
-from vokaflow.scheduler.policy import Autoscaler, recent_run_s, urgent_reserve
+from vokaflow.scheduler.inflight import Chunk, InFlight
+from vokaflow.scheduler.policy import (
+    Autoscaler,
+    expected_free_at,
+    recent_run_s,
+    urgent_reserve,
+)
 from vokaflow.scheduler.ports import Clock, Cluster, QueueSizes
 
 log = logging.getLogger("vokaflow.scheduler")
@@ -121,13 +127,29 @@ class PoolScaler:
         log.info("asked Ray's autoscaler for slots: %s", {w.value: n for w, n in wanted.items()})
         self.asked = asks
 
-    def report(self) -> dict[WorkerType, dict[str, float]]:
+    def report(self) -> dict[WorkerType, PoolState]:
+        """Each pool's state for the heartbeat; ``busy_until`` is when each busy slot should
+        free (wall time, soonest first), which the gateways' start estimates read."""
+        busy_until = self.busy_until(self.clock.time())
         return {
             wt: {
                 "capacity": self.capacity[wt],
                 "active": self.inflight.per_pool[wt],
                 "target": self.target[wt],
                 "mean_task_s": self.mean_task_s[wt],
+                "busy_until": busy_until[wt],
             }
             for wt in WorkerType
         }
+
+    def busy_until(self, now: float) -> dict[WorkerType, list[float]]:
+        until: dict[WorkerType, list[float]] = {wt: [] for wt in WorkerType}
+        for chunk in self.inflight.chunks.values():
+            free_at = expected_free_at(chunk.started_wall, self._expected_run_s(chunk), now)
+            until[chunk.worker_type].append(round(free_at, 3))
+        return {wt: sorted(times) for wt, times in until.items()}
+
+    def _expected_run_s(self, chunk: Chunk) -> float:
+        """Its tasks' functions' recent run times; the pool's mean for one not run yet."""
+        unknown_s = self.mean_task_s[chunk.worker_type]
+        return sum(self.function_run_s.get(t.spec.function_name, unknown_s) for t in chunk.tasks)

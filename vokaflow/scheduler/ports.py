@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, Protocol
 
 from vokaflow.domain import Priority, WorkerType
+from vokaflow.domain.pool import PoolState
 from vokaflow.domain.priority import LevelBacklog
 from vokaflow.domain.schedule import Schedule
 from vokaflow.domain.sla import SlaStarts
@@ -91,7 +92,7 @@ class TaskStore(Protocol):
     async def beat(
         self,
         now_s: float,
-        pools: dict[WorkerType, dict[str, float]],
+        pools: dict[WorkerType, PoolState],
         ttl_s: int,
         sla_starts: SlaStarts | None = None,
     ) -> None: ...

@@ -12,6 +12,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from vokaflow.domain import Priority, TaskField, TaskStatus, WorkerType
+from vokaflow.domain.pool import PoolState
 from vokaflow.domain.priority import (
     FAIR_QUANTUM_MS,
     FAIR_WINDOWS_MS,
@@ -338,7 +339,7 @@ class DispatchStore:
     async def beat(
         self,
         now_s: float,
-        pools: dict[WorkerType, dict[str, float]],
+        pools: dict[WorkerType, PoolState],
         ttl_s: int,
         sla_starts: SlaStarts | None = None,
     ) -> None:

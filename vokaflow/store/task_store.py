@@ -11,6 +11,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from vokaflow.domain import TaskField, TaskStatus, WorkerType
+from vokaflow.domain.pool import PoolState
 from vokaflow.domain.priority import FAIR_QUANTUM_MS, LEVEL_WEIGHT, fair_window_ms
 from vokaflow.domain.task import TaskSpec
 from vokaflow.ratelimit.bucket import Decision
@@ -303,7 +304,7 @@ class TaskStore:
         return averages
 
     @redis_boundary
-    async def pool_states(self) -> dict[WorkerType, dict[str, float]]:
-        """What the scheduler last said of each pool: capacity, active, target, mean_task_s."""
+    async def pool_states(self) -> dict[WorkerType, PoolState]:
+        """What the scheduler last said of each pool (its heartbeat)."""
         raw = await self.redis.hgetall(self.keys.pool_states)
         return {WorkerType(k): json.loads(v) for k, v in raw.items() if k in WorkerType.__members__}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.scheduler_fakes import GP, IO, build_rig, claimed
+from tests.scheduler_fakes import GP, IO, START_WALL, build_rig, claimed
 from vokaflow.domain import WorkerType
 from vokaflow.scheduler.pool_scaler import ASK_EVERY_S
 
@@ -117,4 +117,23 @@ def test_the_pool_report_has_each_pool_s_state():
         "active": 1,
         "target": 2,
         "mean_task_s": 0.001,
+        "busy_until": [round(START_WALL + 0.001, 3)],
     }
+
+
+def test_a_busy_slot_frees_when_its_tasks_recent_run_times_say():
+    rig = build_rig()
+    rig.pools(GENERAL_PURPOSE=(4, 4))
+    rig.core.scaler.function_run_s["noop"] = 10.0
+    rig.core.dispatcher.launch(GP, [claimed(), claimed()])  # one chunk of two
+    rig.core.dispatcher.launch(GP, [claimed()])
+    assert rig.core.scaler.report()[GP]["busy_until"] == [START_WALL + 10, START_WALL + 20]
+    assert rig.core.scaler.report()[IO]["busy_until"] == []
+
+
+def test_a_slot_busy_past_its_expected_end_is_expected_to_take_as_long_again():
+    rig = build_rig()
+    rig.pools(GENERAL_PURPOSE=(1, 1))
+    rig.core.dispatcher.launch(GP, [claimed()])  # noop has never run: the pool's 1 ms
+    rig.clock.advance(8)
+    assert rig.core.scaler.report()[GP]["busy_until"] == [START_WALL + 16]

@@ -33,7 +33,8 @@ from vokaflow.store.redis_client import LuaScripts, redis_boundary
 
 MAX_LIMIT = 500
 # Index entries one call looks at, at most: a sparse filter gives a short page and a cursor.
-EXAMINE_PER_CALL = 2000
+# 2,000 took a p95 of 194 ms on a 2-core machine over 1,000,000 tasks, at the console's bar.
+EXAMINE_PER_CALL = 1000
 # Entries read from one partition at a time: the first read is sized by the page, the next
 # ones double, up to this.
 MAX_CHUNK = 512

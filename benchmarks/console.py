@@ -12,7 +12,7 @@ events). They are spread over 20 tenants (Zipf: the first has the most, and is t
 measured), 10 functions, 5 names and 5 priorities; most complete, some fail, time out or
 are cancelled. Batches, workflows, schedules and a webhook are made over the API itself.
 
-The gateway app (vokaflow.api.app.create_app, built as a gateway replica builds it) runs
+The gateway app (vokaflow.api.app.create_long_lived_app, as a gateway replica builds it) runs
 under uvicorn in a process of its own: every time is an HTTP round trip over loopback,
 without Ray Serve's proxy in front. Each page gets 3 warm-up requests, then 20 timed ones,
 one after another; a page whose p95 is 200 ms or more is flagged. Every answer must be a
@@ -48,7 +48,7 @@ from fastapi import FastAPI
 
 from benchmarks.common import UNLIMITED_DRILLS, percentile, print_table, write_result
 from benchmarks.workflow import workflow_body
-from vokaflow.api.app import create_app
+from vokaflow.api.app import create_long_lived_app
 from vokaflow.api.services import Services
 from vokaflow.config import load_settings
 from vokaflow.domain import Priority, TaskStatus, WorkerType
@@ -122,12 +122,13 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 def gateway_app() -> FastAPI:
-    """The app as a gateway replica builds it, from this environment: uvicorn's factory.
-    The admin key is registered before, as `up` does before it starts a gateway."""
+    """The app as a gateway replica builds it (its start-up heap frozen too), from this
+    environment: uvicorn's factory. The admin key is registered before, as `up` does
+    before it starts a gateway."""
     settings = load_settings()
     secret = launcher.jwt_secret(settings, create=True)
     gateway_settings = settings.model_copy(update={"jwt_secret": secret})
-    return create_app(Services(gateway_settings, str(settings.redis_url)))
+    return create_long_lived_app(Services(gateway_settings, str(settings.redis_url)))
 
 
 def serve(env: dict[str, str], port: int, log_file: Path) -> subprocess.Popen[bytes]:

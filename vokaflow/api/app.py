@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -47,6 +48,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     500: {"model": InternalErrorBody, "description": "internal_server_error with an error_id"},
     503: {"model": ErrorBody, "description": "service_unavailable: details.component"},
 }
+
+
+def create_long_lived_app(services: Services) -> FastAPI:
+    """The app of a process that serves it for its whole life (a gateway replica). What is
+    built by now lives as long as the process: frozen, the collector's full passes stop
+    walking it (they paused a console page ~130 ms every few requests)."""
+    app = create_app(services)
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def create_app(services: Services) -> FastAPI:

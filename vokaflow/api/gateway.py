@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 from typing import Any
@@ -11,7 +10,7 @@ from fastapi import FastAPI
 from ray import serve
 from ray.serve.deployment import Application
 
-from vokaflow.api.app import create_app
+from vokaflow.api.app import create_long_lived_app
 from vokaflow.api.services import Services
 from vokaflow.config import Settings
 from vokaflow.observability.service_logs import install_service_logging
@@ -39,12 +38,7 @@ class Gateway:
         log.info("gateway replica started (pid %d)", os.getpid())
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        app = create_app(self.services)
-        # What is built by now lives as long as the replica: frozen, the collector's full
-        # passes stop walking it (they paused a console page ~130 ms every few requests).
-        gc.collect()
-        gc.freeze()
-        return app
+        return create_long_lived_app(self.services)
 
 
 def gateway_app(settings: Settings, redis_url: str) -> Application:

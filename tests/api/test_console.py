@@ -93,6 +93,31 @@ def test_a_page_sends_a_signed_out_browser_to_sign_in_and_back(stack):
     assert signed.headers["location"] == "/console/tasks?status=failed"
 
 
+def test_a_signed_out_background_request_gets_401_not_the_sign_in_page(stack):
+    """The chart's fetch or a log stream of a signed-out tab must not load the sign-in page:
+    its new sign-in cookie would void the form the user is filling in."""
+    browser = stack.client(api_key="", follow_redirects=False)
+    for path in ("/console/overview/throughput.json", "/console/tasks/x/logs/stream"):
+        reply = browser.get(path, headers={"Sec-Fetch-Mode": "cors"})
+        assert reply.status_code == 401, path
+        assert "set-cookie" not in reply.headers
+    page = browser.get("/console/overview", headers={"Sec-Fetch-Mode": "navigate"})
+    assert page.status_code == 303 and page.headers["location"].startswith("/console/sign-in")
+
+
+def test_two_sign_in_forms_open_at_once_share_one_token(stack):
+    browser = stack.client(api_key="", follow_redirects=False)
+    first = SIGN_IN_TOKEN.search(browser.get("/console/sign-in").text).group(1)
+    second = SIGN_IN_TOKEN.search(browser.get("/console/sign-in").text).group(1)
+    assert first == second
+    reply = browser.post(
+        "/console/sign-in", data={"credential": stack.admin_key, "sign_in_token": first}
+    )
+    assert reply.status_code == 303, reply.text
+    again = stack.client(api_key="", follow_redirects=False)
+    assert SIGN_IN_TOKEN.search(again.get("/console/sign-in").text).group(1) != first
+
+
 def test_the_session_cookie_is_http_only_strict_and_holds_no_key(stack):
     browser = stack.client(api_key="", follow_redirects=False)
     token = SIGN_IN_TOKEN.search(browser.get("/console/sign-in").text).group(1)

@@ -42,9 +42,14 @@ def create_console(services: Services) -> FastAPI:
 
 
 def _wants_page(request: Request) -> bool:
-    """A browser's navigation (not an htmx request or an event stream) gets redirected to
-    sign in; anything else gets a 401 it can act on."""
-    return request.method == "GET" and "hx-request" not in request.headers
+    """A browser's navigation gets redirected to sign in; anything else (an htmx request,
+    the chart's fetch, an event stream) gets a 401 it can act on. A background request
+    that followed a redirect would load the sign-in page, and its new sign-in cookie would
+    void a form the user had open (a signed-out tab's chart did so every 2 s). Browsers
+    say what a request is in Sec-Fetch-Mode; a client that sends none is taken as a page."""
+    if request.method != "GET" or "hx-request" in request.headers:
+        return False
+    return request.headers.get("sec-fetch-mode", "navigate") == "navigate"
 
 
 def _install_error_pages(console: FastAPI) -> None:

@@ -3,6 +3,8 @@ own (its cookie's twin), so another site cannot sign a browser in as someone els
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -23,6 +25,8 @@ from vokaflow.errors import Unauthorized
 
 router = APIRouter()
 
+SIGN_IN_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")  # new_sign_in_token's
+
 
 def _safe_next(target: str | None, base: str) -> str:
     """Only a path of the console itself: never another site, nor //host."""
@@ -42,7 +46,9 @@ async def sign_in_form(request: Request, next: str | None = None) -> Response:
 
 
 def _form(request: Request, next_page: str | None, error: str | None, status: int) -> Response:
-    token = new_sign_in_token()
+    """The form, with the browser's sign-in token when it holds one: two sign-in pages open
+    at once (two tabs) then share it, and neither voids the other."""
+    token = _held_sign_in_token(request) or new_sign_in_token()
     response = page(
         request,
         "sign_in.html",
@@ -62,6 +68,11 @@ def _form(request: Request, next_page: str | None, error: str | None, status: in
         path=console_base(request) or "/",
     )
     return response
+
+
+def _held_sign_in_token(request: Request) -> str | None:
+    held = request.cookies.get(SIGN_IN_COOKIE, "")
+    return held if SIGN_IN_TOKEN_SHAPE.fullmatch(held) else None
 
 
 @router.post("/sign-in", response_class=HTMLResponse)

@@ -23,9 +23,13 @@
     if (!holder || !window.uPlot) { return; }
     var plot = null;
     function width() { return Math.max(260, holder.clientWidth - 8); }
+    var timer = null;
     function refresh() {
       fetch(holder.dataset.source, { credentials: "same-origin" })
-        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (response) {
+          if (response.status === 401) { clearInterval(timer); holder.dataset.signedOut = "1"; }
+          return response.ok ? response.json() : null;
+        })
         .then(function (data) {
           if (!data) { return; }
           var series = [data.t, data.finished];
@@ -40,7 +44,7 @@
         });
     }
     refresh();
-    setInterval(refresh, 2000);
+    timer = setInterval(refresh, 2000);
     window.addEventListener("resize", function () { if (plot) { plot.setSize({ width: width(), height: 220 }); } });
   }
 

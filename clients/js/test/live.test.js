@@ -303,8 +303,10 @@ describe('live service', { skip: live.skip, timeout: 300_000 }, () => {
       assert.equal(attempt.outcome, 'delivered');
       assert.equal(attempt.statusCode, 200);
       assert.equal(attempt.webhookId, hook.id);
-      assert.equal(received.length, 1);
-      const [{ body, headers }] = received;
+      // the hook also hears the key's other tasks that end meanwhile: count the test's own
+      const tests = received.filter((r) => JSON.parse(r.body).event === 'webhook.test');
+      assert.equal(tests.length, 1);
+      const [{ body, headers }] = tests;
       assert.equal(await verifySignature(body, headers, secret), true);
       assert.equal(await verifySignature(body, headers, 'not-the-secret'), false);
       await assert.rejects(

@@ -27,7 +27,7 @@
     function refresh() {
       fetch(holder.dataset.source, { credentials: "same-origin" })
         .then(function (response) {
-          if (response.status === 401) { clearInterval(timer); holder.dataset.signedOut = "1"; }
+          if (response.status === 401) { clearInterval(timer); }
           return response.ok ? response.json() : null;
         })
         .then(function (data) {

@@ -20,6 +20,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from benchmarks.common import print_table, write_result
 from benchmarks.compare_code import export_commit, run_order, started_stack
@@ -27,7 +28,6 @@ from benchmarks.throughput import _submit_batches, _wait_completed
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
-REDIS_TITLE = b"redis-server 127.0.0.1:6379"  # the Redis of VOKAFLOW_REDIS_URL
 
 
 def _read(path: str) -> bytes:
@@ -70,16 +70,21 @@ def _busy_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
 
 
-def stack_pids(key_prefix: str) -> list[int]:
+def stack_pids(key_prefix: str, redis_url: str) -> list[int]:
+    """The stack's processes, and its Redis: the server of ``redis_url``, by its title (an
+    embedded one is started without the stack's environment, its title led by its path)."""
     marker = f"VOKAFLOW_KEY_PREFIX={key_prefix}".encode()
+    redis_address = f"127.0.0.1:{urlsplit(redis_url).port or 6379}".encode()
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         pid = int(entry)
-        if marker in _read(f"/proc/{pid}/environ") or _read(f"/proc/{pid}/cmdline").startswith(
-            REDIS_TITLE
-        ):
+        title = _read(f"/proc/{pid}/cmdline").replace(b"\0", b" ").split()
+        is_redis = (
+            len(title) > 1 and title[0].endswith(b"redis-server") and title[1] == redis_address
+        )
+        if is_redis or marker in _read(f"/proc/{pid}/environ"):
             pids.append(pid)
     return pids
 
@@ -92,12 +97,12 @@ def measure(code: Path, tasks: int) -> dict[str, Any]:
     stack = started_stack(code)
     try:
         _wait_completed(stack, asyncio.run(_submit_batches(stack, 2000, 500, 2)), 2000, 120)
-        before = cpu_by_kind(stack_pids(stack.key_prefix))
+        before = cpu_by_kind(stack_pids(stack.key_prefix, stack.redis_url))
         started = time.perf_counter()
         batch_ids = asyncio.run(_submit_batches(stack, tasks, 1000, connections=4))
         _wait_completed(stack, batch_ids, tasks, timeout_s=600)
         seconds = time.perf_counter() - started
-        after = cpu_by_kind(stack_pids(stack.key_prefix))
+        after = cpu_by_kind(stack_pids(stack.key_prefix, stack.redis_url))
     finally:
         stack.stop()
     per_kind: dict[str, float] = defaultdict(float)

@@ -185,6 +185,34 @@ async def test_a_claimed_task_is_in_the_running_set_at_its_dispatch_time(redis_a
     assert float(dispatched_at) == pytest.approx(now)
 
 
+async def test_thousands_of_tasks_go_in_and_out_of_one_queue_in_one_call_each(tier_redis_url):
+    # submit.lua and claim.lua write a call's queue entries, and take them out, in slices
+    # of a thousand (Lua's unpack stops at 8,000 values): a call past that keeps every task
+    client = aioredis.Redis.from_url(tier_redis_url, decode_responses=True)
+    keys = Keys(f"vfbulk-{uuid.uuid4().hex[:6]}", 1)
+    try:
+        tasks, dispatch = TaskStore(client, keys), DispatchStore(client, keys)
+        now = time.time()
+        submitted = [_task(keys, Priority.NORMAL, now) for _ in range(4500)]
+        await tasks.submit(submitted)
+        queue = keys.queue(0, WorkerType.GENERAL_PURPOSE)
+        assert await client.zcard(queue) == 4500
+
+        everything = ClaimRequest(WorkerType.GENERAL_PURPOSE, 0, float("inf"), 5000)
+        claimed = await dispatch.claim([everything], time.time())
+
+        assert [c.task_id for c in claimed] == [t.task_id for t in submitted]
+        assert {c.attempt for c in claimed} == {1}
+        assert await client.zcard(queue) == 0
+        assert await client.zcard(keys.running(0)) == 4500
+        last = await client.hmget(keys.task(submitted[-1].task_id), "status", "attempts")
+        assert last == ["running", "1"]
+    finally:
+        async for key in client.scan_iter(match=f"{keys.prefix}:*"):
+            await client.delete(key)
+        await client.aclose()
+
+
 def _batch(batch_id: str, total: int) -> BatchRecord:
     return BatchRecord(
         batch_id, "ann", "parallel", total, total, time.time(), None, None, "GENERAL_PURPOSE"

@@ -10,20 +10,28 @@
 -- Returns, per claimed task:
 --   {id, spec (JSON), attempts, score, batch_id, solo, system_retries, requeued_at}
 --@include lib/concurrency
+-- One read and one write of each record, and one ZREM and one ZADD for the whole claim: a
+-- call per task and step cost Redis more than the claim's own work.
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local claimed = {}
+local claimed, running = {}, {}
 for _, id in ipairs(ids) do
-  redis.call('ZREM', KEYS[1], id)
   local key = ARGV[4] .. id
-  local state = redis.call('HMGET', key, 'status', 'concurrency')
-  if state[1] == 'queued' and (not state[2] or concurrency_admits(ARGV[5], state[2], key, id)) then
-    redis.call('ZADD', KEYS[2], ARGV[3], id)
-    local attempts = redis.call('HINCRBY', key, 'attempts', 1)
-    redis.call('HSET', key, 'status', 'running', 'started_at', ARGV[3], 'dispatched_at', ARGV[3])
-    local f = redis.call('HMGET', key, 'spec', 'score', 'batch_id', 'solo', 'system_retries',
-      'requeued_at')
-    claimed[#claimed + 1] = {id, f[1], attempts, f[2], f[3] or '', f[4] or '', f[5] or '0',
-      f[6] or ''}
+  local f = redis.call('HMGET', key, 'status', 'concurrency', 'attempts', 'spec', 'score',
+    'batch_id', 'solo', 'system_retries', 'requeued_at')
+  if f[1] == 'queued' and (not f[2] or concurrency_admits(ARGV[5], f[2], key, id)) then
+    local attempts = (tonumber(f[3]) or 0) + 1
+    redis.call('HSET', key, 'status', 'running', 'attempts', attempts, 'started_at', ARGV[3],
+      'dispatched_at', ARGV[3])
+    running[#running + 1] = ARGV[3]
+    running[#running + 1] = id
+    claimed[#claimed + 1] = {id, f[4], attempts, f[5], f[6] or '', f[7] or '', f[8] or '0',
+      f[9] or ''}
   end
+end
+for first = 1, #ids, 1000 do
+  redis.call('ZREM', KEYS[1], unpack(ids, first, math.min(first + 999, #ids)))
+end
+for first = 1, #running, 2000 do
+  redis.call('ZADD', KEYS[2], unpack(running, first, math.min(first + 1999, #running)))
 end
 return claimed

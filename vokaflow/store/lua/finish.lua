@@ -19,14 +19,22 @@
 --@include lib/owner_dead_letters
 --@include lib/concurrency
 --@include lib/task_index
-local state = redis.call('HMGET', KEYS[1], 'status', 'attempts')
+-- the record read once: the calls, not the work, were most of this script's cost
+local state = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'concurrency', 'owner')
 if state[1] ~= 'running' or state[2] ~= ARGV[2] then
   return 0
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
-concurrency_release(ARGV[6], ARGV[1])
+concurrency_release_of(ARGV[6], ARGV[1], state[3])
 redis.call('HSET', KEYS[1], unpack(ARGV, 7))
-ix_end(ARGV[6], ARGV[1], KEYS[1], redis.call('HGET', KEYS[1], 'status'))
+local status
+for f = 7, #ARGV - 1, 2 do
+  if ARGV[f] == 'status' then
+    status = ARGV[f + 1]
+  end
+end
+status = status or redis.call('HGET', KEYS[1], 'status')
+ix_end_of(ARGV[6], ARGV[1], state[4] or ix_owner_of(KEYS[1]), status)
 if tonumber(ARGV[3]) > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end

@@ -21,6 +21,10 @@ local part, weight, quantum = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local groups = new_fair_groups(part, weight, quantum)
 local indexed = ix_new_group(part)
 local scores = {}
+-- where each task waits, gathered per key and written with one ZADD per key: a call per
+-- task cost Redis more than the tasks' whole placement (the fair places read each queue's
+-- head once per call, so writing them at the end places every task the same)
+local waiting, waiting_order = {}, {}
 local i = 5
 for t = 1, tonumber(ARGV[4]) do
   local id, base, mode, owner = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
@@ -32,17 +36,34 @@ for t = 1, tonumber(ARGV[4]) do
   if redis.call('EXISTS', key) == 1 then
     scores[t] = '0'
   else
-    redis.call('HSET', key, unpack(ARGV, first, first + items - 1))
     local score = base
     if mode == '0' then
       score = groups.place(waits, base, owner, window)
-      redis.call('HSET', key, 'score', score)
+      for f = first, first + items - 2, 2 do
+        if ARGV[f] == 'score' then
+          ARGV[f + 1] = score
+        end
+      end
     end
+    redis.call('HSET', key, unpack(ARGV, first, first + items - 1))
     if mode ~= '1' then
-      redis.call('ZADD', part .. waits, score, id)
+      local list = waiting[waits]
+      if list == nil then
+        list = {}
+        waiting[waits] = list
+        waiting_order[#waiting_order + 1] = waits
+      end
+      list[#list + 1] = score
+      list[#list + 1] = id
     end
     indexed.add(id, created, owner, function_name)
     scores[t] = score
+  end
+end
+for _, waits in ipairs(waiting_order) do
+  local list = waiting[waits]
+  for first = 1, #list, 2000 do
+    redis.call('ZADD', part .. waits, unpack(list, first, math.min(first + 1999, #list)))
   end
 end
 groups.write_ends()

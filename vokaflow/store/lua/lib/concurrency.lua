@@ -39,12 +39,17 @@ local function concurrency_unpark(part, name)
   end
 end
 
--- A task leaves the running state: its key's slot goes to the key's best waiting task.
-local function concurrency_release(part, id)
-  local name = redis.call('HGET', part .. 'task:' .. id, 'concurrency')
+-- A task of concurrency key NAME (false: none) leaves the running state: its key's slot goes
+-- to the key's best waiting task.
+local function concurrency_release_of(part, id, name)
   if name and redis.call('SREM', part .. 'cc:' .. name .. ':running', id) == 1 then
     concurrency_unpark(part, name)
   end
+end
+
+-- concurrency_release_of, the key read from the task's record.
+local function concurrency_release(part, id)
+  concurrency_release_of(part, id, redis.call('HGET', part .. 'task:' .. id, 'concurrency'))
 end
 
 -- A waiting task ends before it ran (cancelled): it leaves its key's waiting set.

@@ -98,10 +98,10 @@ local function ix_new_group(part)
   return group
 end
 
--- A task ended with STATUS: from the live indexes to that status's. A record from before
--- the indexes has no entry and stays out: the backfill indexes it as it is then.
-local function ix_end(part, id, task_key, status)
-  local own = part .. 'ix:o:' .. ix_digest(ix_owner_of(task_key))
+-- A task of OWNER ended with STATUS: from the live indexes to that status's. A record from
+-- before the indexes has no entry and stays out: the backfill indexes it as it is then.
+local function ix_end_of(part, id, owner, status)
+  local own = part .. 'ix:o:' .. ix_digest(owner)
   local created = redis.call('ZSCORE', own, id)
   if not created then
     return
@@ -110,6 +110,11 @@ local function ix_end(part, id, task_key, status)
   redis.call('ZREM', own .. ':live', id)
   redis.call('ZADD', part .. 'ix:s:' .. status, created, id)
   redis.call('ZADD', own .. ':s:' .. status, created, id)
+end
+
+-- ix_end_of, the owner read from the task's record.
+local function ix_end(part, id, task_key, status)
+  ix_end_of(part, id, ix_owner_of(task_key), status)
 end
 
 -- A finished task of STATUS runs again (a dead letter sent back): back to the live indexes.

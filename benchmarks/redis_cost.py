@@ -75,7 +75,7 @@ async def _steps(redis_url: str, tasks: int) -> dict[str, float]:
         await submits.submit(specs[start : start + SUBMIT_CALL])
     after = _server_cpu_s(meter)
     used["submit"] = after - before
-    claimed = []
+    claimed: list[Any] = []
     requests = [
         ClaimRequest(WorkerType.GENERAL_PURPOSE, p, float("inf"), CLAIM_PER_PARTITION)
         for p in range(keys.partitions)

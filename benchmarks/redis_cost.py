@@ -1,6 +1,6 @@
-"""Redis's own CPU per task, by step (submit, claim, finish), the current code against an
-earlier commit, alternated ABBA. No stack: the stores drive a redis-server of this run's own,
-so the figure is the server's CPU (`INFO cpu`) with nothing else on it, far steadier here
+"""Redis's time in the scripts per task, by step (submit, claim, finish), the current code
+against an earlier commit, alternated ABBA. No stack: the stores drive a redis-server of
+this run's own, and the figure is its `INFO commandstats` time in EVALSHA, far steadier here
 than a throughput run, where Redis shares two cores with Ray and the gateway.
 
     python -m benchmarks.redis_cost --baseline COMMIT [--rounds 4] [--tasks 20000]
@@ -35,9 +35,12 @@ CLAIM_PER_PARTITION = 500
 SETTLE_CALL = 500
 
 
-def _server_cpu_s(client: Any) -> float:
-    cpu = client.info("cpu")
-    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+def _scripts_s(client: Any) -> float:
+    """Redis's time in the project's scripts since the last reset: the commands they call
+    included, the server's own chores (AOF writes, cron) not, which made its CPU reading
+    vary by a fifth from run to run."""
+    stats = client.info("commandstats")
+    return float(stats.get("cmdstat_evalsha", {}).get("usec", 0)) / 1e6
 
 
 async def _steps(redis_url: str, tasks: int) -> dict[str, float]:
@@ -70,11 +73,11 @@ async def _steps(redis_url: str, tasks: int) -> dict[str, float]:
             )
         )
     used: dict[str, float] = {}
-    before = _server_cpu_s(meter)
+    meter.config_resetstat()
     for start in range(0, tasks, SUBMIT_CALL):
         await submits.submit(specs[start : start + SUBMIT_CALL])
-    after = _server_cpu_s(meter)
-    used["submit"] = after - before
+    used["submit"] = _scripts_s(meter)
+    meter.config_resetstat()
     claimed: list[Any] = []
     requests = [
         ClaimRequest(WorkerType.GENERAL_PURPOSE, p, float("inf"), CLAIM_PER_PARTITION)
@@ -82,8 +85,8 @@ async def _steps(redis_url: str, tasks: int) -> dict[str, float]:
     ]
     while len(claimed) < tasks:
         claimed += await dispatch.claim(requests, time.time())
-    used["claim"] = _server_cpu_s(meter) - after
-    after = _server_cpu_s(meter)
+    used["claim"] = _scripts_s(meter)
+    meter.config_resetstat()
     now = time.time()
     outcomes = [
         Outcome(t.spec.task_id, t.attempt, TaskStatus.COMPLETED, now, now, None, None, "noop")
@@ -91,7 +94,7 @@ async def _steps(redis_url: str, tasks: int) -> dict[str, float]:
     ]
     for start in range(0, tasks, SETTLE_CALL):
         await dispatch.settle(outcomes[start : start + SETTLE_CALL], [])
-    used["finish"] = _server_cpu_s(meter) - after
+    used["finish"] = _scripts_s(meter)
     await client.aclose()
     return {step: 1e6 * seconds / tasks for step, seconds in used.items()}
 
@@ -141,7 +144,7 @@ def main() -> None:
     ]
     rows.append(["all", *(statistics.median(sum(r.values()) for r in runs[n]) for n in codes)])
     print_table(
-        f"Redis CPU µs per task, medians of {args.rounds} rounds",
+        f"Redis µs in scripts per task, medians of {args.rounds} rounds",
         ["step", "baseline", "current"],
         rows,
     )

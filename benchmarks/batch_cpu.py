@@ -3,6 +3,7 @@ commit, alternated ABBA, each on a fresh stack per round. It shows which process
 more per task when batch throughput differs.
 
     python -m benchmarks.batch_cpu --baseline COMMIT [--rounds 2] [--tasks 20000]
+    python -m benchmarks.batch_cpu --tracing [--rounds 2]     # off against on at 100%
 
 The stack's processes are those whose environment holds its key prefix (the CLI, Ray's
 head processes and workers, the gateway, HAProxy); Redis is the server of the URL, found
@@ -93,8 +94,8 @@ def cpu_by_kind(pids: list[int]) -> dict[int, tuple[str, float]]:
     return {pid: (_kind(pid), _busy_s(pid)) for pid in pids}
 
 
-def measure(code: Path, tasks: int) -> dict[str, Any]:
-    stack = started_stack(code)
+def measure(code: Path, tasks: int, settings: dict[str, str] | None = None) -> dict[str, Any]:
+    stack = started_stack(code, settings=settings)
     try:
         _wait_completed(stack, asyncio.run(_submit_batches(stack, 2000, 500, 2)), 2000, 120)
         before = cpu_by_kind(stack_pids(stack.key_prefix, stack.redis_url))
@@ -114,15 +115,23 @@ def measure(code: Path, tasks: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--baseline", required=True, help="a commit, branch or tag")
+    parser.add_argument("--baseline", help="a commit, branch or tag")
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="instead of a baseline: this code with tracing off against on at 100%%",
+    )
     parser.add_argument("--rounds", type=int, default=2, help="an even number")
     parser.add_argument("--tasks", type=int, default=20_000)
     args = parser.parse_args()
-    codes = {"baseline": export_commit(args.baseline), "current": ROOT}
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in codes}
+    if not (args.baseline or args.tracing):
+        parser.error("--baseline or --tracing is needed")
+    variants = _variants(args.baseline, args.tracing)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
     for round_number in range(args.rounds):
-        for name in run_order(round_number, list(codes)):
-            runs[name].append(measure(codes[name], args.tasks))
+        for name in run_order(round_number, list(variants)):
+            code, settings = variants[name]
+            runs[name].append(measure(code, args.tasks, settings))
             print(f"round {round_number + 1} {name}: {runs[name][-1]}", flush=True)
     kinds = sorted(
         {kind for results in runs.values() for r in results for kind in r["cpu_ms_per_task"]}
@@ -140,10 +149,24 @@ def main() -> None:
         rows.append(row)
     print_table(
         f"Busy CPU ms per task by process, medians of {args.rounds} rounds",
-        ["process", *(f"{name}" for name in codes)],
+        ["process", *variants],
         rows,
     )
-    write_result("batch_cpu", {"baseline": args.baseline, "runs": runs})
+    write_result("batch_cpu", {"baseline": args.baseline, "tracing": args.tracing, "runs": runs})
+
+
+def _variants(baseline: str | None, tracing: bool) -> dict[str, tuple[Path, dict[str, str]]]:
+    """What each round runs: a code and its stack's settings. Traced, every task is (the
+    gateway starts a sampled trace per batch) and spans go to a sink in this process,
+    whose own CPU is not counted."""
+    if tracing:
+        from benchmarks.tracing import SpanSink
+
+        sink = SpanSink()
+        traced = {"VOKAFLOW_OTLP_ENDPOINT": sink.url, "VOKAFLOW_TRACE_SAMPLE_RATIO": "1"}
+        return {"off": (ROOT, {}), "traced": (ROOT, traced)}
+    assert baseline is not None
+    return {"baseline": (export_commit(baseline), {}), "current": (ROOT, {})}
 
 
 if __name__ == "__main__":

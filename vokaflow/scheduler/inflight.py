@@ -57,10 +57,19 @@ class InFlight:
         chunk.deadline = deadline
         heapq.heappush(self._deadlines, (deadline, chunk.chunk_id))
 
+    def stop(self, chunk: Chunk) -> None:
+        """The scheduler stopped it: its tasks wait in it no more (each ended or went back
+        to its queue, where it counts again), though its slot stays taken until its worker
+        has gone. Counted as waiting, a stopped chunk's tasks held a pool's ask for nodes
+        for over a minute after a drained backlog had been cancelled."""
+        if not chunk.stopped and chunk.chunk_id in self.chunks:
+            self.tasks_per_pool[chunk.worker_type] -= len(chunk.tasks) - 1
+        chunk.stopped = True
+
     def remove(self, chunk: Chunk) -> None:
         if self.chunks.pop(chunk.chunk_id, None) is not None:
             self.per_pool[chunk.worker_type] -= 1
-            self.tasks_per_pool[chunk.worker_type] -= len(chunk.tasks)
+            self.tasks_per_pool[chunk.worker_type] -= 1 if chunk.stopped else len(chunk.tasks)
         for task in chunk.tasks:
             if self.by_task.get(task.task_id) == chunk.chunk_id:
                 del self.by_task[task.task_id]

@@ -151,7 +151,7 @@ class Settler:
                 await self.store.mark_started([chunk.tasks[0].task_id], worker_pid, started_at)
 
     def stop_chunk(self, chunk: Chunk) -> None:
-        chunk.stopped = True
+        self.inflight.stop(chunk)
         if chunk.running is not None:
             self.executor.stop(chunk.running)
 

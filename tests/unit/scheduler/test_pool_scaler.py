@@ -93,6 +93,23 @@ async def test_tasks_waiting_in_chunks_count_as_demand():
     assert rig.cluster.asks == [{GP: 8}]
 
 
+async def test_the_tasks_of_a_stopped_chunk_no_longer_count_as_demand():
+    # a cancel stops the chunk its task is in and sends the others back to their queue,
+    # where they count; the chunk's worker may take a while to go, its slot busy till then
+    rig = build_rig(**SIZES, pool_max_workers={wt.value: 64 for wt in WorkerType})
+    rig.pools(GENERAL_PURPOSE=(4, 4))
+    chunks = [[claimed() for _ in range(60)] for _ in range(3)]
+    for tasks in chunks:
+        rig.core.dispatcher.launch(GP, tasks)
+    await rig.core.scaler.autoscale()
+    for tasks in chunks:
+        rig.core.settler.stop_task(tasks[0].task_id)
+    rig.clock.advance(ASK_EVERY_S)
+    await rig.core.scaler.autoscale()
+    assert rig.cluster.asks == [{GP: 8}, {}]
+    assert rig.core.inflight.per_pool[GP] == 3  # the slots stay busy until the workers go
+
+
 async def test_a_failed_ask_is_made_again_after_the_period():
     rig = build_rig(**SIZES, pool_max_workers={wt.value: 64 for wt in WorkerType})
     rig.pools(GENERAL_PURPOSE=(4, 4))

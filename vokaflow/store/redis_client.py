@@ -181,13 +181,20 @@ def is_cluster(client: Any) -> bool:
     return isinstance(client, aioredis.RedisCluster | redis.RedisCluster)
 
 
-def lua_source(name: str) -> str:
-    """A script's text, with each ``--@include lib/NAME`` line replaced by that file."""
-    lines = (LUA_DIR / f"{name}.lua").read_text().splitlines()
-    return "\n".join(
-        (LUA_DIR / f"{line.split()[1]}.lua").read_text() if line.startswith("--@include ") else line
-        for line in lines
-    )
+def lua_source(name: str, included: set[str] | None = None) -> str:
+    """A script's text, with each ``--@include lib/NAME`` line replaced by that file (itself
+    expanded: a library may use another), each library once."""
+    included = set() if included is None else included
+    lines = []
+    for line in (LUA_DIR / f"{name}.lua").read_text().splitlines():
+        if not line.startswith("--@include "):
+            lines.append(line)
+            continue
+        library = line.split()[1]
+        if library not in included:
+            included.add(library)
+            lines.append(lua_source(library, included))
+    return "\n".join(lines)
 
 
 class LuaScripts:

@@ -10,8 +10,10 @@
 -- Returns, per claimed task:
 --   {id, spec (JSON), attempts, score, batch_id, solo, system_retries, requeued_at}
 --@include lib/concurrency
--- One read and one write of each record, and one ZREM and one ZADD for the whole claim: a
--- call per task and step cost Redis more than the claim's own work.
+--@include lib/zset_batch
+-- One read and one write of each record, and the claim's queue and running-set entries moved
+-- with one call each per slice (lib/zset_batch): a call per task and step cost Redis more
+-- than the claim's own work.
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local claimed, running = {}, {}
 for _, id in ipairs(ids) do
@@ -28,10 +30,6 @@ for _, id in ipairs(ids) do
       f[9] or ''}
   end
 end
-for first = 1, #ids, 1000 do
-  redis.call('ZREM', KEYS[1], unpack(ids, first, math.min(first + 999, #ids)))
-end
-for first = 1, #running, 2000 do
-  redis.call('ZADD', KEYS[2], unpack(running, first, math.min(first + 1999, #running)))
-end
+zset_call_sliced('ZREM', KEYS[1], ids)
+zset_call_sliced('ZADD', KEYS[2], running)
 return claimed

@@ -15,16 +15,16 @@
 --          'queue:WORKER_TYPE', 'scheduled' or 'waiting'), creation time (epoch ms),
 --          function name, how many field/value items, items
 -- Returns each task's score where it waits, '0' for an id that existed.
+--@include lib/zset_batch
 --@include lib/fair_score_group
 --@include lib/task_index
 local part, weight, quantum = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local groups = new_fair_groups(part, weight, quantum)
 local indexed = ix_new_group(part)
 local scores = {}
--- where each task waits, gathered per key and written with one ZADD per key: a call per
--- task cost Redis more than the tasks' whole placement (the fair places read each queue's
--- head once per call, so writing them at the end places every task the same)
-local waiting, waiting_order = {}, {}
+-- where each task waits, written at the end (lib/zset_batch): the fair places read each
+-- queue's head once per call, so writing them then places every task the same
+local waiting = new_zadd_group()
 local i = 5
 for t = 1, tonumber(ARGV[4]) do
   local id, base, mode, owner = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
@@ -47,25 +47,13 @@ for t = 1, tonumber(ARGV[4]) do
     end
     redis.call('HSET', key, unpack(ARGV, first, first + items - 1))
     if mode ~= '1' then
-      local list = waiting[waits]
-      if list == nil then
-        list = {}
-        waiting[waits] = list
-        waiting_order[#waiting_order + 1] = waits
-      end
-      list[#list + 1] = score
-      list[#list + 1] = id
+      waiting.add(part .. waits, score, id)
     end
     indexed.add(id, created, owner, function_name)
     scores[t] = score
   end
 end
-for _, waits in ipairs(waiting_order) do
-  local list = waiting[waits]
-  for first = 1, #list, 2000 do
-    redis.call('ZADD', part .. waits, unpack(list, first, math.min(first + 1999, #list)))
-  end
-end
+waiting.write()
 groups.write_ends()
 indexed.write()
 return scores

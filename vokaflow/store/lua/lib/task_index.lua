@@ -7,6 +7,7 @@
 --   PART ix:o:OWNER           one principal's tasks; beside it :live, :s:STATUS and
 --                             :f:FUNCTION (its tasks of one function)
 -- PART is the partition's key prefix PREFIX:{pN}:.
+--@include lib/zset_batch
 local ix_finished = {'completed', 'failed', 'cancelled', 'timeout', 'upstream_failed'}
 
 -- store.keys.index_digest
@@ -38,21 +39,12 @@ local function ix_add(part, id, created, owner, function_name)
 end
 
 -- ix_add for the many new tasks of one call (submit.lua): the entries gathered per index,
--- each principal's and function's keys built once, then one ZADD per index (a thousand
--- pairs at most each). The same entries as one ix_add per task, for far fewer calls.
+-- each principal's and function's keys built once, then one ZADD per index and slice
+-- (lib/zset_batch). The same entries as one ix_add per task, for far fewer calls.
 local function ix_new_group(part)
-  local lists, order, targets = {}, {}, {}
+  local lists = new_zadd_group()
+  local targets = {}
   local group = {}
-
-  local function list_of(key)
-    local list = lists[key]
-    if list == nil then
-      list = {}
-      lists[key] = list
-      order[#order + 1] = key
-    end
-    return list
-  end
 
   -- The lists a task of this principal and function goes in, and its ledger member's start.
   local function target(owner, function_name)
@@ -63,11 +55,11 @@ local function ix_new_group(part)
       local own = part .. 'ix:o:' .. od
       found = {
         od .. ':' .. fd .. ':',
-        list_of(part .. 'ix:all'),
-        list_of(part .. 'ix:live'),
-        list_of(own),
-        list_of(own .. ':live'),
-        list_of(own .. ':f:' .. fd),
+        lists.list(part .. 'ix:all'),
+        lists.list(part .. 'ix:live'),
+        lists.list(own),
+        lists.list(own .. ':live'),
+        lists.list(own .. ':f:' .. fd),
       }
       targets[name] = found
     end
@@ -86,15 +78,7 @@ local function ix_new_group(part)
     end
   end
 
-  function group.write()
-    for _, key in ipairs(order) do
-      local list = lists[key]
-      for first = 1, #list, 2000 do
-        redis.call('ZADD', key, unpack(list, first, math.min(first + 1999, #list)))
-      end
-    end
-  end
-
+  group.write = lists.write
   return group
 end
 

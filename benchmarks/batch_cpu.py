@@ -4,6 +4,7 @@ more per task when batch throughput differs.
 
     python -m benchmarks.batch_cpu --baseline COMMIT [--rounds 2] [--tasks 20000]
     python -m benchmarks.batch_cpu --tracing [--rounds 2]     # off against on at 100%
+    python -m benchmarks.batch_cpu --baseline A --current B   # two commits, neither this tree
 
 The stack's processes are those whose environment holds its key prefix (the CLI, Ray's
 head processes and workers, the gateway, HAProxy); Redis is the server of the URL, found
@@ -22,6 +23,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import redis
 
 from benchmarks.common import print_table, write_result
 from benchmarks.compare_code import export_commit, run_order, started_stack
@@ -98,19 +101,25 @@ def measure(code: Path, tasks: int, settings: dict[str, str] | None = None) -> d
     stack = started_stack(code, settings=settings)
     try:
         _wait_completed(stack, asyncio.run(_submit_batches(stack, 2000, 500, 2)), 2000, 120)
+        meter = redis.Redis.from_url(stack.redis_url)
+        meter.config_resetstat()
         before = cpu_by_kind(stack_pids(stack.key_prefix, stack.redis_url))
         started = time.perf_counter()
         batch_ids = asyncio.run(_submit_batches(stack, tasks, 1000, connections=4))
         _wait_completed(stack, batch_ids, tasks, timeout_s=600)
         seconds = time.perf_counter() - started
         after = cpu_by_kind(stack_pids(stack.key_prefix, stack.redis_url))
+        commands = meter.info("commandstats")
     finally:
         stack.stop()
     per_kind: dict[str, float] = defaultdict(float)
     for pid, (kind, busy) in after.items():
         per_kind[kind] += busy - before.get(pid, (kind, 0.0))[1]
     per_task_ms = {kind: 1000 * busy / tasks for kind, busy in per_kind.items()}
-    return {"tasks_per_s": tasks / seconds, "cpu_ms_per_task": per_task_ms}
+    redis_us = {
+        name.removeprefix("cmdstat_"): stats["usec"] / tasks for name, stats in commands.items()
+    }
+    return {"tasks_per_s": tasks / seconds, "cpu_ms_per_task": per_task_ms, "redis_us": redis_us}
 
 
 def main() -> None:
@@ -121,12 +130,15 @@ def main() -> None:
         action="store_true",
         help="instead of a baseline: this code with tracing off against on at 100%%",
     )
+    parser.add_argument(
+        "--current", help="with --baseline: a commit to measure instead of this tree"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="an even number")
     parser.add_argument("--tasks", type=int, default=20_000)
     args = parser.parse_args()
     if not (args.baseline or args.tracing):
         parser.error("--baseline or --tracing is needed")
-    variants = _variants(args.baseline, args.tracing)
+    variants = _variants(args.baseline, args.tracing, args.current)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
     for round_number in range(args.rounds):
         for name in run_order(round_number, list(variants)):
@@ -152,10 +164,40 @@ def main() -> None:
         ["process", *variants],
         rows,
     )
-    write_result("batch_cpu", {"baseline": args.baseline, "tracing": args.tracing, "runs": runs})
+    print_table(
+        f"Redis µs per task by command (INFO commandstats), medians of {args.rounds} rounds",
+        ["command", *variants],
+        _command_rows(runs),
+    )
+    write_result(
+        "batch_cpu",
+        {"baseline": args.baseline, "current": args.current, "tracing": args.tracing, "runs": runs},
+    )
 
 
-def _variants(baseline: str | None, tracing: bool) -> dict[str, tuple[Path, dict[str, str]]]:
+def _command_rows(runs: dict[str, list[dict[str, Any]]]) -> list[list[Any]]:
+    """The commands Redis spent at least 0.5 µs a task on in some run, costliest first: a
+    script's time includes the commands it calls, which are also counted on their own."""
+    names = {
+        name
+        for results in runs.values()
+        for r in results
+        for name, us in r["redis_us"].items()
+        if us >= 0.5
+    }
+    rows = [
+        [
+            name,
+            *(statistics.median(r["redis_us"].get(name, 0.0) for r in rs) for rs in runs.values()),
+        ]
+        for name in names
+    ]
+    return sorted(rows, key=lambda row: -max(row[1:]))
+
+
+def _variants(
+    baseline: str | None, tracing: bool, current: str | None = None
+) -> dict[str, tuple[Path, dict[str, str]]]:
     """What each round runs: a code and its stack's settings. Traced, every task is (the
     gateway starts a sampled trace per batch) and spans go to a sink in this process,
     whose own CPU is not counted."""
@@ -166,7 +208,8 @@ def _variants(baseline: str | None, tracing: bool) -> dict[str, tuple[Path, dict
         traced = {"VOKAFLOW_OTLP_ENDPOINT": sink.url, "VOKAFLOW_TRACE_SAMPLE_RATIO": "1"}
         return {"off": (ROOT, {}), "traced": (ROOT, traced)}
     assert baseline is not None
-    return {"baseline": (export_commit(baseline), {}), "current": (ROOT, {})}
+    current_code = export_commit(current) if current else ROOT
+    return {"baseline": (export_commit(baseline), {}), "current": (current_code, {})}
 
 
 if __name__ == "__main__":

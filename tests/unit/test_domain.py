@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import FrozenInstanceError, fields, replace
 
 import pytest
 
@@ -44,6 +45,30 @@ def test_a_task_reads_back_from_its_record_as_it_was_written(data_scope, batch_i
     record = dict(zip(flat[::2], flat[1::2], strict=True))
     assert TaskSpec.from_record(record) == task
     assert TaskSpec.decode(record[TaskField.SPEC]).function_name == "noop"
+
+
+def test_a_task_with_every_optional_field_reads_back_whole():
+    """The decoders build their instances without the dataclass's __init__ (a claim decodes
+    thousands a second), so a field they forget would be missing, not defaulted."""
+    task = replace(
+        _new_task(data_scope="users/ann", batch_id="batch_1"),
+        run_at=1_700_000_100.5,
+        concurrency_key="db",
+        max_concurrency=3,
+        depends_on={"p-1": "left", "p-2": "right"},
+        trigger_rule="all_done",
+        pass_results_as="parents",
+        workflow_id="wf-1",
+        trace_parent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    )
+    flat = task.to_fields()
+    record = dict(zip(flat[::2], flat[1::2], strict=True)) | {TaskField.ATTEMPTS: "1"}
+    decoded, claimed = TaskSpec.from_record(record), ClaimedTask.from_record(record)
+    assert decoded == task
+    assert set(vars(decoded)) == {f.name for f in fields(TaskSpec)}
+    assert set(vars(claimed)) == {f.name for f in fields(ClaimedTask)}
+    with pytest.raises(FrozenInstanceError):
+        decoded.name = "changed"  # type: ignore[misc]
 
 
 def test_a_claimed_task_is_its_record_s_task_and_dispatch_state():

@@ -50,8 +50,10 @@ _CLAIM_ROW = (
 
 
 def _claimed(row: list[Any], worker_type: WorkerType) -> ClaimedTask:
-    record = {name: str(value) for name, value in zip(_CLAIM_ROW, row, strict=True)}
-    return ClaimedTask.from_record({**record, TaskField.WORKER_TYPE: worker_type.value})
+    record = dict(zip(_CLAIM_ROW, row, strict=True))
+    record[TaskField.ATTEMPTS] = str(record[TaskField.ATTEMPTS])  # the script's only number
+    record[TaskField.WORKER_TYPE] = worker_type.value
+    return ClaimedTask.from_record(record)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import redis
 
 from benchmarks.common import print_table, write_result
 from benchmarks.compare_code import export_commit, run_order, started_stack
-from benchmarks.throughput import _submit_batches, _wait_completed
+from benchmarks.throughput import _submit_batches, _wait_completed, warm_up
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -100,7 +100,7 @@ def cpu_by_kind(pids: list[int]) -> dict[int, tuple[str, float]]:
 def measure(code: Path, tasks: int, settings: dict[str, str] | None = None) -> dict[str, Any]:
     stack = started_stack(code, settings=settings)
     try:
-        _wait_completed(stack, asyncio.run(_submit_batches(stack, 2000, 500, 2)), 2000, 120)
+        warm_up(stack, tasks, 1000)
         meter = redis.Redis.from_url(stack.redis_url)
         meter.config_resetstat()
         before = cpu_by_kind(stack_pids(stack.key_prefix, stack.redis_url))
@@ -112,6 +112,7 @@ def measure(code: Path, tasks: int, settings: dict[str, str] | None = None) -> d
         commands = meter.info("commandstats")
     finally:
         stack.stop()
+    started_in_window = sorted({kind for pid, (kind, _) in after.items() if pid not in before})
     per_kind: dict[str, float] = defaultdict(float)
     for pid, (kind, busy) in after.items():
         per_kind[kind] += busy - before.get(pid, (kind, 0.0))[1]
@@ -119,7 +120,12 @@ def measure(code: Path, tasks: int, settings: dict[str, str] | None = None) -> d
     redis_us = {
         name.removeprefix("cmdstat_"): stats["usec"] / tasks for name, stats in commands.items()
     }
-    return {"tasks_per_s": tasks / seconds, "cpu_ms_per_task": per_task_ms, "redis_us": redis_us}
+    return {
+        "tasks_per_s": tasks / seconds,
+        "cpu_ms_per_task": per_task_ms,
+        "redis_us": redis_us,
+        "processes_started_in_window": started_in_window,
+    }
 
 
 def main() -> None:

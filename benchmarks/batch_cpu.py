@@ -5,6 +5,7 @@ more per task when batch throughput differs.
     python -m benchmarks.batch_cpu --baseline COMMIT [--rounds 2] [--tasks 20000]
     python -m benchmarks.batch_cpu --tracing [--rounds 2]     # off against on at 100%
     python -m benchmarks.batch_cpu --baseline A --current B   # two commits, neither this tree
+    python -m benchmarks.batch_cpu --baseline A --scripts     # and Redis's time by Lua script
 
 The stack's processes are those whose environment holds its key prefix (the CLI, Ray's
 head processes and workers, the gateway, HAProxy); Redis is the server of the URL, found
@@ -18,6 +19,8 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -31,6 +34,8 @@ from benchmarks.compare_code import export_commit, run_order, started_stack
 from benchmarks.throughput import _submit_batches, _wait_completed, warm_up
 
 ROOT = Path(__file__).resolve().parent.parent
+# SLOWLOG entries kept with --scripts: more than a run's script calls and other commands
+SLOWLOG_LENGTH = 1_000_000
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
@@ -97,12 +102,50 @@ def cpu_by_kind(pids: list[int]) -> dict[int, tuple[str, float]]:
     return {pid: (_kind(pid), _busy_s(pid)) for pid in pids}
 
 
-def measure(code: Path, tasks: int, settings: dict[str, str] | None = None) -> dict[str, Any]:
+def script_names(code: Path) -> dict[str, str]:
+    """Each Lua script's name by the SHA-1 that ``code``'s store runs it by."""
+    program = (
+        "import hashlib\n"
+        "from vokaflow.store.redis_client import LUA_DIR, lua_source\n"
+        "for path in sorted(LUA_DIR.glob('*.lua')):\n"
+        "    source = lua_source(path.stem)\n"
+        "    print(hashlib.sha1(source.encode()).hexdigest(), path.stem)\n"
+    )
+    listing = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=code,
+        env={**os.environ, "PYTHONPATH": str(code)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return dict(line.split() for line in listing.splitlines())
+
+
+def _script_us(meter: redis.Redis, names: dict[str, str], tasks: int) -> dict[str, float]:
+    """Redis's time in each script over the window, µs per task, from a SLOWLOG that logged
+    every command (a script's time includes the commands it calls)."""
+    totals: dict[str, float] = defaultdict(float)
+    for entry in meter.slowlog_get(SLOWLOG_LENGTH):
+        command = entry["command"].split()
+        if command and command[0].upper() in (b"EVALSHA", "EVALSHA") and len(command) > 1:
+            sha = command[1].decode() if isinstance(command[1], bytes) else command[1]
+            totals[names.get(sha, "unknown script")] += entry["duration"]
+    return {name: us / tasks for name, us in totals.items()}
+
+
+def measure(
+    code: Path, tasks: int, settings: dict[str, str] | None = None, *, scripts: bool = False
+) -> dict[str, Any]:
     stack = started_stack(code, settings=settings)
     try:
         warm_up(stack, tasks, 1000)
         meter = redis.Redis.from_url(stack.redis_url)
         meter.config_resetstat()
+        if scripts:
+            meter.config_set("slowlog-max-len", SLOWLOG_LENGTH)
+            meter.config_set("slowlog-log-slower-than", 0)
+            meter.slowlog_reset()
         before = cpu_by_kind(stack_pids(stack.key_prefix, stack.redis_url))
         started = time.perf_counter()
         batch_ids = asyncio.run(_submit_batches(stack, tasks, 1000, connections=4))
@@ -110,6 +153,7 @@ def measure(code: Path, tasks: int, settings: dict[str, str] | None = None) -> d
         seconds = time.perf_counter() - started
         after = cpu_by_kind(stack_pids(stack.key_prefix, stack.redis_url))
         commands = meter.info("commandstats")
+        script_us = _script_us(meter, script_names(code), tasks) if scripts else {}
     finally:
         stack.stop()
     started_in_window = sorted({kind for pid, (kind, _) in after.items() if pid not in before})
@@ -125,6 +169,7 @@ def measure(code: Path, tasks: int, settings: dict[str, str] | None = None) -> d
         "cpu_ms_per_task": per_task_ms,
         "redis_us": redis_us,
         "processes_started_in_window": started_in_window,
+        "script_us": script_us,
     }
 
 
@@ -141,6 +186,11 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=2, help="an even number")
     parser.add_argument("--tasks", type=int, default=20_000)
+    parser.add_argument(
+        "--scripts",
+        action="store_true",
+        help="Redis's time per task by Lua script (SLOWLOG logs every command, a cost of its own)",
+    )
     args = parser.parse_args()
     if not (args.baseline or args.tracing):
         parser.error("--baseline or --tracing is needed")
@@ -149,7 +199,7 @@ def main() -> None:
     for round_number in range(args.rounds):
         for name in run_order(round_number, list(variants)):
             code, settings = variants[name]
-            runs[name].append(measure(code, args.tasks, settings))
+            runs[name].append(measure(code, args.tasks, settings, scripts=args.scripts))
             print(f"round {round_number + 1} {name}: {runs[name][-1]}", flush=True)
     kinds = sorted(
         {kind for results in runs.values() for r in results for kind in r["cpu_ms_per_task"]}
@@ -175,6 +225,12 @@ def main() -> None:
         ["command", *variants],
         _command_rows(runs),
     )
+    if args.scripts:
+        print_table(
+            f"Redis µs per task by Lua script (SLOWLOG), medians of {args.rounds} rounds",
+            ["script", *variants],
+            _script_rows(runs),
+        )
     write_result(
         "batch_cpu",
         {"baseline": args.baseline, "current": args.current, "tracing": args.tracing, "runs": runs},
@@ -195,6 +251,18 @@ def _command_rows(runs: dict[str, list[dict[str, Any]]]) -> list[list[Any]]:
         [
             name,
             *(statistics.median(r["redis_us"].get(name, 0.0) for r in rs) for rs in runs.values()),
+        ]
+        for name in names
+    ]
+    return sorted(rows, key=lambda row: -max(row[1:]))
+
+
+def _script_rows(runs: dict[str, list[dict[str, Any]]]) -> list[list[Any]]:
+    names = {name for results in runs.values() for r in results for name in r["script_us"]}
+    rows = [
+        [
+            name,
+            *(statistics.median(r["script_us"].get(name, 0.0) for r in rs) for rs in runs.values()),
         ]
         for name in names
     ]

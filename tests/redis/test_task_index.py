@@ -26,7 +26,7 @@ from vokaflow.store.category_stats import CategoryStats
 from vokaflow.store.dead_letters import DeadLetterStore
 from vokaflow.store.dispatch_store import ClaimRequest, DispatchStore
 from vokaflow.store.events import EventLog
-from vokaflow.store.keys import Keys
+from vokaflow.store.keys import Keys, index_digest
 from vokaflow.store.logs import LogStore
 from vokaflow.store.rate_limits import RedisRateLimiter
 from vokaflow.store.task_index import TaskIndex, TaskQuery, encode_cursor
@@ -333,6 +333,7 @@ async def test_the_trim_drops_every_entry_of_expired_records_a_step_at_a_time(wo
     kept = await world.submit(3)
     gone = await world.submit(60, function_name="resize")
     await world.end(gone[:30], TaskStatus.COMPLETED)
+    legacy = await _as_earlier_versions_indexed(world, gone)
     for spec in gone:
         await world.client.delete(world.keys.task(spec.task_id))
     assert await world.index.trim(int(T0 * 1000)) == 0  # nothing old enough yet
@@ -341,10 +342,22 @@ async def test_the_trim_drops_every_entry_of_expired_records_a_step_at_a_time(wo
     assert max(dropped) <= 2 * world.keys.partitions and sum(dropped) == 60
     assert await world.ids(TaskQuery(owner=None)) == _newest_first(kept)
     left = await _index_keys(world)
-    # kept's entries only: the ledger, live, the owner's, its live and its function's
-    assert sum([await world.client.zcard(k) for k in left]) == 5 * 3
-    resizing = {world.keys.index_function(p, "ann", "resize") for p in range(16)}
-    assert not resizing & set(left)
+    # kept's entries only: the ledger, live, the owner's and its live
+    assert sum([await world.client.zcard(k) for k in left]) == 4 * 3
+    assert not legacy & set(left)
+
+
+async def _as_earlier_versions_indexed(world: World, tasks: list[TaskSpec]) -> set[str]:
+    """Entries in the indexes earlier versions also kept: one per function beside the
+    owner's, and one of completed tasks."""
+    written = set()
+    for spec in tasks:
+        by_function = f"{world.keys.index_owner(spec.partition, 'ann')}:f:{index_digest('resize')}"
+        completed = world.keys.index_status(spec.partition, "completed", None)
+        for key in (by_function, completed):
+            await world.client.zadd(key, {spec.task_id: T0 * 1000})
+            written.add(key)
+    return written
 
 
 async def test_records_from_before_the_indexes_are_backfilled_once(world):

@@ -53,7 +53,7 @@ def test_the_level_can_be_read_back_from_a_score():
 
 def test_the_task_indexes_are_in_their_partition_s_slot_and_name_no_raw_user_string():
     keys = Keys("vf", 16)
-    owner, function_name = "ann:{p3}:x", "resize:{evil}"
+    owner = "ann:{p3}:x"
     index_keys = [
         keys.index_ledger(3),
         keys.index_owner(3, owner),
@@ -61,7 +61,6 @@ def test_the_task_indexes_are_in_their_partition_s_slot_and_name_no_raw_user_str
         keys.index_live(3, None),
         keys.index_status(3, "failed", owner),
         keys.index_status(3, "failed", None),
-        keys.index_function(3, owner, function_name),
     ]
     assert all(k.startswith("vf:{p3}:ix:") and k.count("{") == 1 for k in index_keys)
     assert len(set(index_keys)) == len(index_keys)

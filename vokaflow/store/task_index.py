@@ -295,44 +295,23 @@ class TaskIndex:
 
     # -------------------------------------------------------------- pages over an index
 
-    def _sources(self, query: TaskQuery) -> dict[str, Callable[[int], str]]:
-        """The indexes that hold every task the query asks for, by name."""
-        keys, owner = self.keys, query.owner
-        found: dict[str, Callable[[int], str]] = {}
-        status = query.status
-        if status is not None and status.is_terminal:
-            found["status"] = lambda p: keys.index_status(p, status.value, owner)
-        elif status is not None:
-            found["live"] = lambda p: keys.index_live(p, owner)
-        if query.function_name is not None and owner is not None:
-            function_name = query.function_name
-            found["function"] = lambda p: keys.index_function(p, owner, function_name)
-        if not found and owner is not None:
-            found["owner"] = lambda p: keys.index_owner(p, owner)
-        if not found:
-            found[LEDGER] = keys.index_ledger
-        return found
-
-    async def _smallest(self, sources: dict[str, Callable[[int], str]]) -> str:
-        """The source with the fewest entries (ZCARD is O(1)): the most selective."""
-        if len(sources) == 1:
-            return next(iter(sources))
-        pipe = self.redis.pipeline(transaction=False)
-        for key_of in sources.values():
-            for p in range(self.keys.partitions):
-                pipe.zcard(key_of(p))
-        sizes = await pipe.execute()
-        n = self.keys.partitions
-        totals = {name: sum(sizes[i * n : (i + 1) * n]) for i, name in enumerate(sources)}
-        return min(totals, key=lambda name: totals[name])
+    def _index_of(self, query: TaskQuery) -> tuple[str, Callable[[int], str]]:
+        """The index that holds every task the query asks for, with its name: a live status's,
+        a final status's (completed aside), else the owner's, else the ledger."""
+        keys, owner, status = self.keys, query.owner, query.status
+        if status is not None and not status.is_terminal:
+            return "live", lambda p: keys.index_live(p, owner)
+        if status is not None and status is not TaskStatus.COMPLETED:
+            return "status", lambda p: keys.index_status(p, status.value, owner)
+        if owner is not None:
+            return "owner", lambda p: keys.index_owner(p, owner)
+        return LEDGER, keys.index_ledger
 
     async def _from_index(self, query: TaskQuery, limit: int, cursor: str | None) -> TaskPage:
-        sources = self._sources(query)
+        source, key_of = self._index_of(query)
         after = None if cursor is None else decode_cursor(cursor, query.fingerprint())
-        if isinstance(after, int) or (after is not None and after.source not in sources):
+        if isinstance(after, int) or (after is not None and after.source != source):
             raise ValueError("the cursor belongs to another query")
-        source = after.source if after is not None else await self._smallest(sources)
-        key_of = sources[source]
         merged = _MergedIndex(
             self, [key_of(p) for p in range(self.keys.partitions)], query.newest_first, after
         )

@@ -366,6 +366,26 @@ def test_dead_letters_requeue_and_discard_from_the_page(stack):
     client.delete(f"/api/high-scale-tasks/cancel/{first['task_id']}")  # see play_scheduler
 
 
+def test_a_requeued_dead_letter_keeps_its_failed_run_in_its_history(stack):
+    owner = new_key(stack, "dead-history")
+    client = stack.client(api_key=owner)
+    task = urgent(client, retry_count=0)
+    error = {"type": "Boom", "message": "it broke"}
+    play_scheduler(stack, task["task_id"], TaskStatus.FAILED, error=error)
+    requeued = client.post(f"/api/high-scale-tasks/dead-letters/{task['task_id']}/requeue")
+    assert requeued.json()["status"] == "queued"
+    history = client.get(f"/api/logs/task/{task['task_id']}").json()["entries"]
+    # play_scheduler's run started 0.2 s before it ended, maybe before the submit: by time
+    # the earlier lines may interleave, but the requeue comes after them all
+    events = [(e["event"], e["attempt"]) for e in history]
+    earlier = [("submitted", None), ("dispatched", 1), ("started", 1), ("finished", 1)]
+    assert sorted(events[:-1], key=str) == sorted(earlier, key=str)
+    assert events[-1] == ("requeued", None)
+    (finished,) = [e for e in history if e["event"] == "finished"]
+    assert "Boom: it broke" in finished["message"] and finished["level"] == "ERROR"
+    client.delete(f"/api/high-scale-tasks/cancel/{task['task_id']}")  # see play_scheduler
+
+
 def test_requeue_all_requeues_every_dead_letter_of_the_principal(stack):
     owner = new_key(stack, "dead-many")
     client = stack.client(api_key=owner)

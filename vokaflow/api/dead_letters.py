@@ -4,6 +4,8 @@ re-queue."""
 from __future__ import annotations
 
 import json
+import logging
+import time
 from typing import Any, NoReturn
 
 from fastapi import APIRouter, Query
@@ -16,6 +18,10 @@ from vokaflow.api.submission import allowed_call
 from vokaflow.api.views import task_status_view
 from vokaflow.domain.task import TaskField, task_owner
 from vokaflow.errors import Conflict, NotFound, ValidationFailed
+from vokaflow.lifecycle.task_logs import requeue_entries
+from vokaflow.store.errors import StoreUnavailable
+
+log = logging.getLogger("vokaflow.gateway")
 
 router = APIRouter(prefix="/api/high-scale-tasks/dead-letters", tags=["dead letters"])
 
@@ -92,8 +98,19 @@ async def requeue_dead_letter(
         )
     if requeued is None:
         raise NotFound(f"Task '{task_id}' not found")
+    await _keep_the_failed_run(services, task_id, record)
     node = services.redis_node(services.keys.partition(task_id), principal)
     return task_status_view(requeued, node)
+
+
+async def _keep_the_failed_run(services: Services, task_id: str, record: dict[str, Any]) -> None:
+    """The requeue cleared the failed run's times and error from the record: they stay in
+    the task's history as lines. The task is requeued either way; only the lines are lost
+    if Redis fails now."""
+    try:
+        await services.logs.write({task_id: requeue_entries(record, time.time())}, [])
+    except StoreUnavailable:
+        log.warning("the history of requeued %s was not written", task_id, exc_info=True)
 
 
 @router.delete("/{task_id}", response_model=DeadLetterDiscardedResponse)

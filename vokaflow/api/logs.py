@@ -9,64 +9,14 @@ from fastapi import APIRouter, Query
 from vokaflow.api.deps import PrincipalDep, ServicesDep
 from vokaflow.api.schemas.logs import LogEntry, LogLevel, SystemLogsResponse, TaskLogsResponse
 from vokaflow.clock import iso_event
-from vokaflow.domain.task import (
-    TaskField,
-    TaskSpec,
-    TaskStatus,
-    decode_float,
-    decode_json,
-    task_owner,
-)
+from vokaflow.domain.task import TaskField, task_owner
 from vokaflow.errors import NotFound
+from vokaflow.lifecycle.task_logs import lifecycle_entries
 from vokaflow.store.logs import MAX_TASK_LINES, Entry
 
 router = APIRouter(prefix="/api/logs", tags=["logs"])
 
 MAX_SYSTEM_ENTRIES = 1000
-
-
-def _lifecycle(record: dict[str, str]) -> list[Entry]:
-    """Submitted, dispatched, started and finished, read from the task's record."""
-    spec = TaskSpec.from_record(record)
-    attempt = int(record.get(TaskField.ATTEMPTS) or 0) or None
-    priority = spec.priority.value
-    entries: list[Entry] = [
-        {
-            "timestamp": spec.created_at,
-            "level": "INFO",
-            "event": "submitted",
-            "message": f"Submitted: {spec.function_name} at {priority} priority "
-            f"to the {spec.worker_type.value} pool (category {spec.category})",
-        }
-    ]
-    dispatched = decode_float(record.get(TaskField.DISPATCHED_AT))
-    started = decode_float(record.get(TaskField.STARTED_AT))
-    if dispatched is not None:
-        message = f"Dispatched, attempt {attempt}"
-        entries.append(_line(dispatched, "INFO", "dispatched", message, attempt))
-    if started is not None and started != dispatched:
-        pid = record.get(TaskField.WORKER_PID)
-        message = "Started" + (f" in worker process {pid}" if pid else "")
-        entries.append(_line(started, "INFO", "started", message, attempt))
-    finished = decode_float(record.get(TaskField.COMPLETED_AT))
-    if finished is not None:
-        entries.append(_finished(record, finished, attempt))
-    return entries
-
-
-def _finished(record: dict[str, str], at: float, attempt: int | None) -> Entry:
-    status = record[TaskField.STATUS]
-    took = decode_float(record.get(TaskField.EXECUTION_TIME))
-    message = f"Finished: {status}" + (f" after {took:.3f} s" if took is not None else "")
-    error = decode_json(record.get(TaskField.ERROR))
-    if error:
-        message += f" ({error.get('type')}: {error.get('message')})"
-    level = "INFO" if status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED) else "ERROR"
-    return _line(at, level, "finished", message, attempt)
-
-
-def _line(at: float, level: str, event: str, message: str, attempt: int | None) -> Entry:
-    return {"timestamp": at, "level": level, "event": event, "message": message, "attempt": attempt}
 
 
 def _view(entry: Entry) -> LogEntry:
@@ -89,7 +39,7 @@ async def task_logs(
     record = await services.tasks.get(task_id)
     if record is None or not principal.may_see(task_owner(record[TaskField.SPEC])):
         raise NotFound(f"Task '{task_id}' not found")
-    entries = _lifecycle(record) + await services.logs.task_lines(task_id)
+    entries = lifecycle_entries(record) + await services.logs.task_lines(task_id)
     entries.sort(key=lambda e: float(e.get("timestamp") or 0.0))
     views = [_view(e) for e in entries[-limit:]]
     return TaskLogsResponse(task_id=task_id, entries=views, count=len(views))

@@ -3,9 +3,17 @@ that did not come from a worker (cancel, a batch's abort or timeout)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from vokaflow.domain.task import ClaimedTask, Outcome, TaskStatus
+from vokaflow.domain.task import (
+    ClaimedTask,
+    Outcome,
+    TaskField,
+    TaskSpec,
+    TaskStatus,
+    decode_float,
+    decode_json,
+)
 from vokaflow.store.dispatch_store import Retry
 from vokaflow.store.events import TASK_EVENTS
 from vokaflow.store.logs import Entry
@@ -109,3 +117,56 @@ def settle_entries(
         task_lines[retry.outcome.task_id] = [line]
         system.append(_system_entry(by_id[retry.outcome.task_id], line))
     return task_lines, system
+
+
+def lifecycle_entries(record: Mapping[str, str]) -> list[Entry]:
+    """Submitted, dispatched, started and finished, read from the task's record: its
+    latest run's (a requeue keeps the earlier run's as lines, ``requeue_entries``)."""
+    spec = TaskSpec.from_record(record)
+    attempt = int(record.get(TaskField.ATTEMPTS) or 0) or None
+    priority = spec.priority.value
+    entries: list[Entry] = [
+        {
+            "timestamp": spec.created_at,
+            "level": "INFO",
+            "event": "submitted",
+            "message": f"Submitted: {spec.function_name} at {priority} priority "
+            f"to the {spec.worker_type.value} pool (category {spec.category})",
+        }
+    ]
+    dispatched = decode_float(record.get(TaskField.DISPATCHED_AT))
+    started = decode_float(record.get(TaskField.STARTED_AT))
+    if dispatched is not None:
+        message = f"Dispatched, attempt {attempt}"
+        entries.append(_line(dispatched, "INFO", "dispatched", message, attempt))
+    if started is not None and started != dispatched:
+        pid = record.get(TaskField.WORKER_PID)
+        message = "Started" + (f" in worker process {pid}" if pid else "")
+        entries.append(_line(started, "INFO", "started", message, attempt))
+    finished = decode_float(record.get(TaskField.COMPLETED_AT))
+    if finished is not None:
+        entries.append(_finished(record, finished, attempt))
+    return entries
+
+
+def _finished(record: Mapping[str, str], at: float, attempt: int | None) -> Entry:
+    status = record[TaskField.STATUS]
+    took = decode_float(record.get(TaskField.EXECUTION_TIME))
+    message = f"Finished: {status}" + (f" after {took:.3f} s" if took is not None else "")
+    error = decode_json(record.get(TaskField.ERROR))
+    if error:
+        message += f" ({error.get('type')}: {error.get('message')})"
+    level = "INFO" if status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED) else "ERROR"
+    return _line(at, level, "finished", message, attempt)
+
+
+def _line(at: float, level: str, event: str, message: str, attempt: int | None) -> Entry:
+    return {"timestamp": at, "level": level, "event": event, "message": message, "attempt": attempt}
+
+
+def requeue_entries(record: Mapping[str, str], at: float) -> list[Entry]:
+    """A dead letter sent back to its queue: its failed run's entries, which the record
+    forgets as the task runs again, kept as lines, then the requeue's own."""
+    earlier = [entry for entry in lifecycle_entries(record) if entry["event"] != "submitted"]
+    message = "Requeued from the dead letters, for a fresh set of attempts"
+    return [*earlier, _line(at, "INFO", "requeued", message, None)]

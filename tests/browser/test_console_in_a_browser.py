@@ -29,8 +29,10 @@ def test_a_task_reaches_completed_on_its_page_without_a_reload(stack, console: C
     console.open(f"/console/tasks/{task['task_id']}")
     console.driver.execute_script("window.notReloaded = true;")
     assert console.text_of("task-status") in ("queued", "running")
+    assert console.driver.find_elements(By.ID, "cancel-task")
     console.wait_for(lambda _: console.text_of("task-status") == "completed", 90)
     assert console.driver.execute_script("return window.notReloaded === true;"), "no reload"
+    assert not console.driver.find_elements(By.ID, "cancel-task"), "an ended task has no Cancel"
     assert "watched in a browser" in console.driver.page_source
 
 

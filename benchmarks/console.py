@@ -405,6 +405,7 @@ def pages(browser: httpx.Client, fixtures: Fixtures, admin: bool) -> list[tuple[
         ("tasks", "/console/tasks"),
         ("tasks next page", next_page(browser, "/console/tasks")),
         ("tasks status=failed", "/console/tasks?status=failed"),
+        ("tasks status=completed", "/console/tasks?status=completed"),
         ("tasks status=queued", "/console/tasks?status=queued"),
         (f"tasks function={first_function}", f"/console/tasks?function={first_function}"),
         (f"tasks name={some_name}", f"/console/tasks?name={some_name}"),

@@ -150,8 +150,7 @@ class Keys:
         return f"{self.index_owner(partition, owner)}:live"
 
     def index_status(self, partition: int, status: str, owner: str | None) -> str:
-        """The finished tasks of one final status, completed aside (most tasks: a search
-        for them reads the owner's index or the ledger): of one principal, or of everyone."""
+        """The finished tasks of one final status: of one principal, or of everyone."""
         if owner is None:
             return f"{self._index(partition)}s:{status}"
         return f"{self.index_owner(partition, owner)}:s:{status}"

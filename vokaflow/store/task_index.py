@@ -297,11 +297,11 @@ class TaskIndex:
 
     def _index_of(self, query: TaskQuery) -> tuple[str, Callable[[int], str]]:
         """The index that holds every task the query asks for, with its name: a live status's,
-        a final status's (completed aside), else the owner's, else the ledger."""
+        a final status's, else the owner's, else the ledger."""
         keys, owner, status = self.keys, query.owner, query.status
         if status is not None and not status.is_terminal:
             return "live", lambda p: keys.index_live(p, owner)
-        if status is not None and status is not TaskStatus.COMPLETED:
+        if status is not None:
             return "status", lambda p: keys.index_status(p, status.value, owner)
         if owner is not None:
             return "owner", lambda p: keys.index_owner(p, owner)

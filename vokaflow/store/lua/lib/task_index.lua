@@ -3,12 +3,10 @@
 -- partition's slot, so that the script that creates or ends a task keeps them in that step.
 --   PART ix:all               every task, member 'OWNER:FUNCTION:ID' (16-hex digests): the
 --                             ledger, naming each other index a task is in (the trim)
---   PART ix:live              tasks not finished; PART ix:s:STATUS the finished, by status,
---                             except completed (most tasks: a search reads the ledger or
---                             the owner's index for them, filtered on the records)
+--   PART ix:live              tasks not finished; PART ix:s:STATUS the finished, by status
 --   PART ix:o:OWNER           one principal's tasks; beside it :live and :s:STATUS
 -- PART is the partition's key prefix PREFIX:{pN}:. Entries written by earlier versions may
--- also be in :f:FUNCTION beside an owner's index and in ix:s:completed; the trim drops them.
+-- also be in :f:FUNCTION beside an owner's index; the trim drops them.
 --@include lib/zset_batch
 local ix_finished = {'completed', 'failed', 'cancelled', 'timeout', 'upstream_failed'}
 
@@ -82,16 +80,10 @@ local function ix_new_group(part)
   return group
 end
 
--- A task of OWNER ended with STATUS: out of the live indexes, and into that status's unless
--- it completed. A record from before the indexes has no entry and stays out: the backfill
--- indexes it as it is then.
+-- A task of OWNER ended with STATUS: from the live indexes to that status's. A record from
+-- before the indexes has no entry and stays out: the backfill indexes it as it is then.
 local function ix_end_of(part, id, owner, status)
   local own = part .. 'ix:o:' .. ix_digest(owner)
-  if status == 'completed' then
-    redis.call('ZREM', part .. 'ix:live', id)
-    redis.call('ZREM', own .. ':live', id)
-    return
-  end
   local created = redis.call('ZSCORE', own, id)
   if not created then
     return
@@ -125,8 +117,8 @@ local function ix_ledger_id(entry)
   return string.sub(entry, 35)
 end
 
--- Every entry of the task a ledger member names (its record is gone), those in the indexes
--- earlier versions kept too (:f:FUNCTION, ix:s:completed).
+-- Every entry of the task a ledger member names (its record is gone), those in the index
+-- earlier versions kept too (:f:FUNCTION).
 local function ix_drop(part, entry)
   local od, fd, id = string.sub(entry, 1, 16), string.sub(entry, 18, 33), ix_ledger_id(entry)
   local own = part .. 'ix:o:' .. od

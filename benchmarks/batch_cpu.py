@@ -223,13 +223,13 @@ def main() -> None:
     print_table(
         f"Redis µs per task by command (INFO commandstats), medians of {args.rounds} rounds",
         ["command", *variants],
-        _command_rows(runs),
+        _median_rows(runs, "redis_us", floor=0.5),
     )
     if args.scripts:
         print_table(
             f"Redis µs per task by Lua script (SLOWLOG), medians of {args.rounds} rounds",
             ["script", *variants],
-            _script_rows(runs),
+            _median_rows(runs, "script_us"),
         )
     write_result(
         "batch_cpu",
@@ -237,33 +237,21 @@ def main() -> None:
     )
 
 
-def _command_rows(runs: dict[str, list[dict[str, Any]]]) -> list[list[Any]]:
-    """The commands Redis spent at least 0.5 µs a task on in some run, costliest first: a
-    script's time includes the commands it calls, which are also counted on their own."""
+def _median_rows(
+    runs: dict[str, list[dict[str, Any]]], field: str, floor: float = 0.0
+) -> list[list[Any]]:
+    """Per name of ``field`` (µs per task by command or script), each variant's median over
+    its rounds, costliest first; names under ``floor`` in every run left out. A script's
+    time includes the commands it calls, which are also counted on their own."""
     names = {
         name
         for results in runs.values()
         for r in results
-        for name, us in r["redis_us"].items()
-        if us >= 0.5
+        for name, us in r[field].items()
+        if us >= floor
     }
     rows = [
-        [
-            name,
-            *(statistics.median(r["redis_us"].get(name, 0.0) for r in rs) for rs in runs.values()),
-        ]
-        for name in names
-    ]
-    return sorted(rows, key=lambda row: -max(row[1:]))
-
-
-def _script_rows(runs: dict[str, list[dict[str, Any]]]) -> list[list[Any]]:
-    names = {name for results in runs.values() for r in results for name in r["script_us"]}
-    rows = [
-        [
-            name,
-            *(statistics.median(r["script_us"].get(name, 0.0) for r in rs) for rs in runs.values()),
-        ]
+        [name, *(statistics.median(r[field].get(name, 0.0) for r in rs) for rs in runs.values())]
         for name in names
     ]
     return sorted(rows, key=lambda row: -max(row[1:]))

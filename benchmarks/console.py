@@ -102,7 +102,7 @@ ERRORS = {
 
 FILL_CHUNK = 10_000  # submitted, then claimed and ended, before the next
 SUBMIT_CHUNK = 1_000  # tasks per TaskStore.submit (one script call per partition)
-SETTLE_CHUNK = 1_000  # outcomes per TaskEnding.finish (one pipeline of finish.lua calls)
+SETTLE_CHUNK = 1_000  # outcomes per TaskEnding.finish (one finish.lua call per partition)
 CLAIM_COUNT = 1_000  # per pool and partition, per claim
 BATCHES = 3
 WORKFLOW_WIDTHS = (20, 1000)  # one drawn as a graph, one too wide to draw (listed)

@@ -160,25 +160,12 @@ class DispatchStore:
         state, and its outcome is stale), and counts each function's run times for estimates.
         """
         pipe = self.redis.pipeline(transaction=False)
-        now_ms = int(time.time() * 1000)
-        for outcome in finished:
-            partition = self.keys.partition(outcome.task_id)
-            keys = [*self._task_and_running(outcome.task_id), self.keys.dead_letters(partition)]
-            dead = "1" if outcome.status == TaskStatus.FAILED else "0"
-            args: list[str | int] = [
-                outcome.task_id,
-                outcome.attempt,
-                self.retention_ms,
-                dead,
-                now_ms,
-                self.keys.partition_prefix(partition),
-                *outcome.to_fields(),
-            ]
-            self.lua.queue(pipe, "finish", keys, args)
+        by_partition = self._by_partition(finished)
+        self._queue_finishes(pipe, by_partition)
         for retry in retries:
             outcome = retry.outcome
             keys = [*self._task_and_running(outcome.task_id), self._delayed_of(outcome.task_id)]
-            args = [
+            args: list[str | int] = [
                 outcome.task_id,
                 outcome.attempt,
                 retry.ready_at_ms,
@@ -192,13 +179,41 @@ class DispatchStore:
             pipe.incrby(second_key, len(finished))
             pipe.expire(second_key, 120)
         replies = await pipe.execute()
-        final_replies, retry_replies = replies[: len(finished)], replies[len(finished) :]
-        written = list(zip(finished, final_replies, strict=True))
+        final_replies = [
+            reply for reply_list in replies[: len(by_partition)] for reply in reply_list
+        ]
+        retry_replies = replies[len(by_partition) : len(by_partition) + len(retries)]
+        in_order = [outcome for outcomes in by_partition.values() for outcome in outcomes]
+        written = list(zip(in_order, final_replies, strict=True))
         return Settled(
             final=[o for o, reply in written if reply in (1, 2)],
-            retries=[r for r, reply in zip(retries, retry_replies, strict=False) if reply == 1],
+            retries=[r for r, reply in zip(retries, retry_replies, strict=True) if reply == 1],
             with_children=frozenset(o.task_id for o, reply in written if reply == 2),
         )
+
+    def _by_partition(self, finished: Sequence[Outcome]) -> dict[int, list[Outcome]]:
+        by_partition: dict[int, list[Outcome]] = defaultdict(list)
+        for outcome in finished:
+            by_partition[self.keys.partition(outcome.task_id)].append(outcome)
+        return by_partition
+
+    def _queue_finishes(self, pipe: Any, by_partition: dict[int, list[Outcome]]) -> None:
+        """One finish.lua call per partition, for all its outcomes."""
+        now_ms = int(time.time() * 1000)
+        for partition, outcomes in by_partition.items():
+            args: list[str | int] = [
+                self.retention_ms,
+                now_ms,
+                self.keys.partition_prefix(partition),
+            ]
+            for outcome in outcomes:
+                fields = outcome.to_fields()
+                dead = "1" if outcome.status == TaskStatus.FAILED else "0"
+                args += [outcome.task_id, outcome.attempt, dead, outcome.status.value]
+                args.append(len(fields))
+                args += fields
+            keys = [self.keys.running(partition), self.keys.dead_letters(partition)]
+            self.lua.queue(pipe, "finish", keys, args)
 
     def _count_run_times(self, pipe: Any, finished: Sequence[Outcome]) -> None:
         totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])

@@ -94,6 +94,51 @@ local function ix_end_of(part, id, owner, status)
   redis.call('ZADD', own .. ':s:' .. status, created, id)
 end
 
+-- ix_end_of for the many tasks one call ends (finish.lua): end(id, owner, status) for each,
+-- then write(): the live entries removed and the status entries added with one call per key
+-- and slice (lib/zset_batch), each owner's digest taken once.
+local function ix_end_group(part)
+  local added = new_zadd_group()
+  local removed, removed_order = {}, {}
+  local owners = {}
+  local group = {}
+
+  local function remove(key, id)
+    local list = removed[key]
+    if list == nil then
+      list = {}
+      removed[key] = list
+      removed_order[#removed_order + 1] = key
+    end
+    list[#list + 1] = id
+  end
+
+  function group.end_of(id, owner, status)
+    local own = owners[owner]
+    if own == nil then
+      own = part .. 'ix:o:' .. ix_digest(owner)
+      owners[owner] = own
+    end
+    local created = redis.call('ZSCORE', own, id)
+    if not created then
+      return
+    end
+    remove(part .. 'ix:live', id)
+    remove(own .. ':live', id)
+    added.add(part .. 'ix:s:' .. status, created, id)
+    added.add(own .. ':s:' .. status, created, id)
+  end
+
+  function group.write()
+    for _, key in ipairs(removed_order) do
+      zset_call_sliced('ZREM', key, removed[key])
+    end
+    added.write()
+  end
+
+  return group
+end
+
 -- ix_end_of, the owner read from the task's record.
 local function ix_end(part, id, task_key, status)
   ix_end_of(part, id, ix_owner_of(task_key), status)

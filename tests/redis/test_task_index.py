@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from vokaflow.domain import Priority, TaskStatus, WorkerType
-from vokaflow.domain.task import ClaimedTask, Outcome, TaskField, TaskSpec
+from vokaflow.domain.task import ClaimedTask, Outcome, TaskField, TaskSpec, id_in_partition
 from vokaflow.domain.workflow import WorkflowNode
 from vokaflow.lifecycle.ending import TaskEnding
 from vokaflow.ratelimit.bucket import RateLimit
@@ -282,6 +282,45 @@ async def test_ended_tasks_are_found_by_their_final_status(world):
     assert await world.ids(live) == []
     for p in range(world.keys.partitions):
         assert await world.client.zcard(world.keys.index_live(p, None)) == 0
+
+
+async def test_one_settle_ends_a_partition_s_tasks_of_two_owners_and_skips_a_stale_one(world):
+    """finish.lua takes every outcome of a partition in one call: each current one leaves the
+    running set and moves to its status's indexes, its owner's among them; an outcome of an
+    older attempt changes nothing."""
+    partition = 3
+    specs = [
+        world.task(
+            owner, task_id=id_in_partition(str(uuid.uuid4()), partition, world.keys.partition)
+        )
+        for owner in ("ann", "bob", "ann", "bob")
+    ]
+    await world.tasks.submit(specs)
+    await world.claim_all()
+    claimed = [world.running.pop(t.task_id) for t in specs]
+    now = time.time()
+    statuses = [TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.COMPLETED, TaskStatus.COMPLETED]
+    outcomes = [
+        Outcome(c.task_id, c.attempt, status, now - 0.1, now, None, None, "noop")
+        for c, status in zip(claimed, statuses, strict=True)
+    ]
+    stale = replace(outcomes[3], attempt=outcomes[3].attempt + 1)
+
+    settled = await world.dispatch.settle([*outcomes[:3], stale], [])
+
+    assert [o.task_id for o in settled.final] == [t.task_id for t in specs[:3]]
+    ann_completed = TaskQuery(owner="ann", status=TaskStatus.COMPLETED)
+    assert await world.ids(ann_completed) == _newest_first([specs[0], specs[2]])
+    assert await world.ids(TaskQuery(owner="bob", status=TaskStatus.FAILED)) == [specs[1].task_id]
+    assert await world.ids(TaskQuery(owner="bob", status=TaskStatus.RUNNING)) == [specs[3].task_id]
+    running = world.keys.running(partition)
+    assert [await world.client.zscore(running, t.task_id) is None for t in specs] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert (await world.tasks.get(specs[3].task_id))[TaskField.STATUS] == "running"
 
 
 async def test_a_dead_letter_sent_back_is_live_again(world):

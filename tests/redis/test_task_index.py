@@ -323,6 +323,37 @@ async def test_one_settle_ends_a_partition_s_tasks_of_two_owners_and_skips_a_sta
     assert (await world.tasks.get(specs[3].task_id))[TaskField.STATUS] == "running"
 
 
+async def test_a_record_that_does_not_decode_stops_no_other_end_of_its_call(world):
+    """A record with no owner field and a spec that is not JSON names no one; the tasks
+    beside it in the same finish.lua call end as usual, dead letters included."""
+    partition = 5
+    specs = [
+        world.task(task_id=id_in_partition(str(uuid.uuid4()), partition, world.keys.partition))
+        for _ in range(3)
+    ]
+    await world.tasks.submit(specs)
+    await world.claim_all()
+    claimed = [world.running.pop(t.task_id) for t in specs]
+    broken = world.keys.task(specs[1].task_id)
+    await world.client.hdel(broken, TaskField.OWNER)
+    await world.client.hset(broken, TaskField.SPEC, "{not json")
+    now = time.time()
+    error = {"type": "E", "message": "x"}
+    outcomes = [
+        Outcome(c.task_id, c.attempt, TaskStatus.FAILED, now - 0.1, now, None, error, "noop")
+        for c in claimed
+    ]
+
+    settled = await world.dispatch.settle(outcomes, [])
+
+    assert len(settled.final) == 3
+    failed = TaskQuery(owner="ann", status=TaskStatus.FAILED)
+    assert await world.ids(failed) == _newest_first([specs[0], specs[2]])
+    assert await world.client.zcard(world.keys.running(partition)) == 0
+    dead = await world.client.zrange(world.keys.dead_letters(partition), 0, -1)
+    assert sorted(dead) == sorted(t.task_id for t in specs)
+
+
 async def test_a_dead_letter_sent_back_is_live_again(world):
     [task] = await world.submit(1)
     await world.end([task], TaskStatus.FAILED)

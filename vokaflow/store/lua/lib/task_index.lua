@@ -16,15 +16,16 @@ local function ix_digest(name)
 end
 
 -- The record's principal: its owner field, or, in a record written before every record had
--- one, its spec's.
+-- one, its spec's. A spec that does not decode names no one: an error here would stop every
+-- other task of the call (finish.lua ends a partition's tasks in one).
 local function ix_owner_of(task_key)
   local owner = redis.call('HGET', task_key, 'owner')
   if owner then
     return owner
   end
-  local spec = redis.call('HGET', task_key, 'spec')
-  local decoded = spec and cjson.decode(spec)['owner']
-  return type(decoded) == 'string' and decoded or ''
+  local decoded, fields = pcall(cjson.decode, redis.call('HGET', task_key, 'spec') or '')
+  local from_spec = decoded and type(fields) == 'table' and fields['owner']
+  return type(from_spec) == 'string' and from_spec or ''
 end
 
 -- A new task, created at epoch ms CREATED (a whole number string).

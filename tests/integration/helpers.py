@@ -81,7 +81,10 @@ def pid_gone(pid: int, timeout_s: float = 10.0) -> bool:
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:  # also when it exits between a check and the next
             return True
         time.sleep(0.1)
     return False

@@ -100,19 +100,9 @@ end
 -- and slice (lib/zset_batch), each owner's digest taken once.
 local function ix_end_group(part)
   local added = new_zadd_group()
-  local removed, removed_order = {}, {}
+  local removed = new_zset_group('ZREM')
   local owners = {}
   local group = {}
-
-  local function remove(key, id)
-    local list = removed[key]
-    if list == nil then
-      list = {}
-      removed[key] = list
-      removed_order[#removed_order + 1] = key
-    end
-    list[#list + 1] = id
-  end
 
   function group.end_of(id, owner, status)
     local own = owners[owner]
@@ -124,16 +114,14 @@ local function ix_end_group(part)
     if not created then
       return
     end
-    remove(part .. 'ix:live', id)
-    remove(own .. ':live', id)
+    removed.add(part .. 'ix:live', id)
+    removed.add(own .. ':live', id)
     added.add(part .. 'ix:s:' .. status, created, id)
     added.add(own .. ':s:' .. status, created, id)
   end
 
   function group.write()
-    for _, key in ipairs(removed_order) do
-      zset_call_sliced('ZREM', key, removed[key])
-    end
+    removed.write()
     added.write()
   end
 

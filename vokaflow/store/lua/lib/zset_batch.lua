@@ -10,10 +10,10 @@ local function zset_call_sliced(command, key, values)
   end
 end
 
--- Score/member pairs gathered per key: add() them, then write() once, one ZADD per key and
--- slice, keys in the order first seen. list(key) gives a key's flat list, for a caller that
--- appends to it directly.
-local function new_zadd_group()
+-- Values gathered per key for one COMMAND (ZADD: score/member pairs; ZREM: members): add()
+-- them, then write() once, one call per key and slice, keys in the order first seen.
+-- list(key) gives a key's flat list, for a caller that appends to it directly.
+local function new_zset_group(command)
   local lists, order = {}, {}
   local group = {}
 
@@ -27,17 +27,24 @@ local function new_zadd_group()
     return list
   end
 
-  function group.add(key, score, member)
+  -- add(key, score, member) for ZADD, add(key, member) for ZREM
+  function group.add(key, first, second)
     local list = group.list(key)
-    list[#list + 1] = score
-    list[#list + 1] = member
+    list[#list + 1] = first
+    if second ~= nil then
+      list[#list + 1] = second
+    end
   end
 
   function group.write()
     for _, key in ipairs(order) do
-      zset_call_sliced('ZADD', key, lists[key])
+      zset_call_sliced(command, key, lists[key])
     end
   end
 
   return group
+end
+
+local function new_zadd_group()
+  return new_zset_group('ZADD')
 end

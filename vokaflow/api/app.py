@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from typing import Any
 
@@ -33,6 +32,7 @@ from vokaflow.api.schemas.common import ErrorBody, InternalErrorBody
 from vokaflow.api.services import Services
 from vokaflow.api.validation import validation_failure
 from vokaflow.errors import ApiError, InternalError, NotFound, PayloadTooLarge, ValidationFailed
+from vokaflow.long_lived import freeze_what_lives_on
 from vokaflow.store.errors import StoreUnavailable
 
 log = logging.getLogger("vokaflow.api")
@@ -51,12 +51,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def create_long_lived_app(services: Services) -> FastAPI:
-    """The app of a process that serves it for its whole life (a gateway replica). What is
-    built by now lives as long as the process: frozen, the collector's full passes stop
-    walking it (they paused a console page ~130 ms every few requests)."""
+    """The app of a process that serves it for its whole life (a gateway replica): what is
+    built by now lives as long as the process (vokaflow.long_lived)."""
     app = create_app(services)
-    gc.collect()
-    gc.freeze()
+    freeze_what_lives_on()
     return app
 
 

@@ -19,6 +19,7 @@ import ray
 from vokaflow import tracing
 from vokaflow.config import NAMESPACE, Settings
 from vokaflow.lifecycle.ending import TaskEnding
+from vokaflow.long_lived import SCHEDULER_YOUNG_THRESHOLD, freeze_what_lives_on
 from vokaflow.observability.prometheus import scheduler_metrics
 from vokaflow.observability.service_logs import install_service_logging
 from vokaflow.scheduler import SCHEDULER_NAME
@@ -109,6 +110,7 @@ class Scheduler:
             asyncio.get_event_loop().create_task(self._probe_nodes()),
             asyncio.get_event_loop().create_task(self._keep_releasing(redis_url, wire_settings)),
         ]
+        freeze_what_lives_on(SCHEDULER_YOUNG_THRESHOLD)
 
     async def ping(self) -> str:
         return "pong"

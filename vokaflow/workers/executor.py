@@ -16,6 +16,7 @@ from vokaflow.domain.task import ClaimedTask, Outcome, TaskStatus
 from vokaflow.functions import registry
 from vokaflow.functions.context import TaskContext, running
 from vokaflow.functions.plugins import ensure_plugins
+from vokaflow.long_lived import freeze_what_lives_on
 from vokaflow.tracing.records import AttributeValue
 from vokaflow.workers.capture import OutputSink, captured_output
 from vokaflow.workers.env import WorkerEnv
@@ -108,6 +109,9 @@ def execute_chunk(
 
     Ray must not retry: the scheduler owns retries and knows which attempts already ran.
     """
+    if env is not None:
+        ensure_plugins(env.plugins)
+    freeze_what_lives_on()  # a pool worker serves chunks for its whole life
     report = None
     if scheduler is not None:
         started, pid = time.time(), os.getpid()

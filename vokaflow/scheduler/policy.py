@@ -162,7 +162,9 @@ def urgent_reserve(capacity: int, fraction: float) -> int:
 @dataclass(frozen=True)
 class Autoscaler:
     """Pool concurrency follows the queue: doubles past ``scale_up_queue_size`` queued, halves
-    below ``scale_down_queue_size``, between ``floor`` and the pool's capacity. It may grow at
+    below ``scale_down_queue_size``, between ``floor`` and the pool's capacity; below the
+    doubling threshold it is never under the number queued: a short queue runs at once on
+    slots the cluster has, rather than one task after another at the floor. It may grow at
     every look; it shrinks at most once per ``shrink_every_s``, so a short lull between
     bursts does not take back what the next burst needs."""
 
@@ -180,8 +182,10 @@ class Autoscaler:
         floor = self.floor(capacity)
         if queued > self.scale_up_queue_size:
             target = target * 2
-        elif queued < self.scale_down_queue_size and since_change_s >= self.shrink_every_s:
-            target = target // 2
+        else:
+            if queued < self.scale_down_queue_size and since_change_s >= self.shrink_every_s:
+                target = target // 2
+            target = max(target, queued)
         return max(floor, min(capacity, target))
 
     def slots_to_ask(

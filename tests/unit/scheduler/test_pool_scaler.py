@@ -41,6 +41,19 @@ async def test_a_backlog_doubles_a_pool_s_target_at_each_look_up_to_its_capacity
     assert targets == [8, 16, 16]
 
 
+async def test_a_short_queue_on_a_pool_at_its_floor_gets_every_ordinary_slot_at_the_next_look():
+    # Six one-second tasks sent one by one to an idle 4-slot pool ran one after another at
+    # the floor's one slot: the queue never reached the doubling threshold.
+    rig = build_rig(**SIZES, urgent_reserved_fraction=0.125)
+    rig.pools(GENERAL_PURPOSE=(4, 1))
+    rig.core.dispatcher.launch(GP, [claimed()])
+    assert GP not in rig.core.scaler.free_slots() or rig.core.scaler.free_slots()[GP][0] == 0
+    rig.queues.sizes[GP] = 5
+    await rig.core.scaler.autoscale()
+    assert rig.core.scaler.target[GP] == 4
+    assert rig.core.scaler.free_slots()[GP] == (2, 3)  # 4 less the reserve's 1, less 1 busy
+
+
 async def test_without_a_backlog_a_pool_shrinks_at_most_once_per_period():
     rig = build_rig(**SIZES)
     rig.pools(GENERAL_PURPOSE=(16, 16))

@@ -246,12 +246,22 @@ def test_pools_scale_up_past_the_threshold_and_down_below_it_within_bounds():
     assert scaler.next_target(4, queued=0, capacity=16) == 4
 
 
-def test_a_short_queue_takes_as_many_slots_as_it_has_tasks_within_the_capacity():
+def test_a_short_queue_of_long_tasks_takes_a_slot_a_task_within_the_capacity():
     scaler = Autoscaler(scale_up_queue_size=100, scale_down_queue_size=10)
-    assert scaler.next_target(1, queued=5, capacity=4) == 4
-    assert scaler.next_target(4, queued=6, capacity=16) == 6
-    assert scaler.next_target(16, queued=6, capacity=16, since_change_s=1.0) == 8
-    assert scaler.next_target(8, queued=6, capacity=16, since_change_s=1.0) == 6
+    assert scaler.next_target(1, queued=5, capacity=4, tasks_run_long=True) == 4
+    assert scaler.next_target(4, queued=6, capacity=16, tasks_run_long=True) == 6
+    assert (
+        scaler.next_target(16, queued=6, capacity=16, since_change_s=1.0, tasks_run_long=True) == 8
+    )
+    assert (
+        scaler.next_target(8, queued=6, capacity=16, since_change_s=1.0, tasks_run_long=True) == 6
+    )
+
+
+def test_a_short_queue_of_short_tasks_leaves_the_target_to_the_thresholds():
+    scaler = Autoscaler(scale_up_queue_size=100, scale_down_queue_size=10)
+    assert scaler.next_target(1, queued=5, capacity=4) == 1
+    assert scaler.next_target(4, queued=50, capacity=16) == 4
 
 
 def test_a_pool_grows_at_every_look_but_shrinks_at_most_once_a_period():

@@ -162,11 +162,15 @@ def urgent_reserve(capacity: int, fraction: float) -> int:
 @dataclass(frozen=True)
 class Autoscaler:
     """Pool concurrency follows the queue: doubles past ``scale_up_queue_size`` queued, halves
-    below ``scale_down_queue_size``, between ``floor`` and the pool's capacity; below the
-    doubling threshold it is never under the number queued: a short queue runs at once on
-    slots the cluster has, rather than one task after another at the floor. It may grow at
+    below ``scale_down_queue_size``, between ``floor`` and the pool's capacity. It may grow at
     every look; it shrinks at most once per ``shrink_every_s``, so a short lull between
-    bursts does not take back what the next burst needs."""
+    bursts does not take back what the next burst needs.
+
+    Below the doubling threshold, a pool whose tasks run longer than a chunk's target time
+    takes at least as many slots as it has tasks queued: a short queue of long tasks runs at
+    once on slots the cluster has, not one after another at the floor. A pool of short
+    tasks stays where it is: packed into few calls, they finish sooner than more calls
+    would start."""
 
     scale_up_queue_size: int
     scale_down_queue_size: int
@@ -177,7 +181,12 @@ class Autoscaler:
         return max(1, math.ceil(capacity / 4)) if capacity else 0
 
     def next_target(
-        self, target: int, queued: int, capacity: int, since_change_s: float = math.inf
+        self,
+        target: int,
+        queued: int,
+        capacity: int,
+        since_change_s: float = math.inf,
+        tasks_run_long: bool = False,
     ) -> int:
         floor = self.floor(capacity)
         if queued > self.scale_up_queue_size:
@@ -185,7 +194,8 @@ class Autoscaler:
         else:
             if queued < self.scale_down_queue_size and since_change_s >= self.shrink_every_s:
                 target = target // 2
-            target = max(target, queued)
+            if tasks_run_long:
+                target = max(target, queued)
         return max(floor, min(capacity, target))
 
     def slots_to_ask(

@@ -94,7 +94,11 @@ class PoolScaler:
         now = self.clock.monotonic()
         for wt in WorkerType:
             target = self.autoscaler.next_target(
-                self.target[wt], queued[wt], self.capacity[wt], now - self.target_changed[wt]
+                self.target[wt],
+                queued[wt],
+                self.capacity[wt],
+                now - self.target_changed[wt],
+                tasks_run_long=self.mean_task_s[wt] > self.settings.chunk_target_s,
             )
             if target != self.target[wt]:
                 self.target[wt], self.target_changed[wt] = target, now

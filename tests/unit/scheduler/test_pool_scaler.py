@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.scheduler_fakes import GP, IO, START_WALL, build_rig, claimed
+from tests.scheduler_fakes import GP, IO, START_WALL, build_rig, claimed, outcome
 from vokaflow.domain import WorkerType
 from vokaflow.scheduler.pool_scaler import ASK_EVERY_S
 
@@ -41,14 +41,17 @@ async def test_a_backlog_doubles_a_pool_s_target_at_each_look_up_to_its_capacity
     assert targets == [8, 16, 16]
 
 
-async def test_a_short_queue_on_a_pool_at_its_floor_gets_every_ordinary_slot_at_the_next_look():
+async def test_a_short_queue_of_long_tasks_gets_every_ordinary_slot_at_the_next_look():
     # Six one-second tasks sent one by one to an idle 4-slot pool ran one after another at
     # the floor's one slot: the queue never reached the doubling threshold.
-    rig = build_rig(**SIZES, urgent_reserved_fraction=0.125)
+    rig = build_rig(**SIZES, urgent_reserved_fraction=0.125, chunk_target_s=0.02)
     rig.pools(GENERAL_PURPOSE=(4, 1))
     rig.core.dispatcher.launch(GP, [claimed()])
-    assert GP not in rig.core.scaler.free_slots() or rig.core.scaler.free_slots()[GP][0] == 0
+    assert rig.core.scaler.free_slots()[GP] == (0, 3)
     rig.queues.sizes[GP] = 5
+    await rig.core.scaler.autoscale()
+    assert rig.core.scaler.target[GP] == 1  # no run seen yet: short, as a new pool's mean
+    rig.core.scaler.observe(GP, [outcome(claimed(), run_s=1.0)])
     await rig.core.scaler.autoscale()
     assert rig.core.scaler.target[GP] == 4
     assert rig.core.scaler.free_slots()[GP] == (2, 3)  # 4 less the reserve's 1, less 1 busy

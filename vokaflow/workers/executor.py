@@ -109,9 +109,6 @@ def execute_chunk(
 
     Ray must not retry: the scheduler owns retries and knows which attempts already ran.
     """
-    if env is not None:
-        ensure_plugins(env.plugins)
-    freeze_what_lives_on()  # a pool worker serves chunks for its whole life
     report = None
     if scheduler is not None:
         started, pid = time.time(), os.getpid()
@@ -122,7 +119,11 @@ def execute_chunk(
         report.start()
     try:
         with captured_output() as sink:
-            return [run_one(task, sink, env) for task in tasks]
+            outcomes = [run_one(task, sink, env) for task in tasks]
+        # A pool worker serves chunks for its whole life; after its first, its plugins are
+        # imported (a plugin that fails to import fails each task, not the chunk).
+        freeze_what_lives_on()
+        return outcomes
     finally:
         if report is not None:
             report.cancel()

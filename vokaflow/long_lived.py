@@ -16,17 +16,13 @@ import gc
 # round and promoted whole rounds to the older generations, whose passes then walked them.
 SCHEDULER_YOUNG_THRESHOLD = 20_000
 
-_frozen = False
-
 
 def freeze_what_lives_on(young_threshold: int | None = None) -> None:
     """Collect once, then move every object alive now out of the collector's reach. Once per
     process: later calls do nothing. ``young_threshold`` sets how many allocations start a
     young pass (None keeps Python's)."""
-    global _frozen
-    if _frozen:
+    if gc.get_freeze_count():
         return
-    _frozen = True
     gc.collect()
     gc.freeze()
     if young_threshold is not None:

@@ -191,11 +191,10 @@ class Autoscaler:
         floor = self.floor(capacity)
         if queued > self.scale_up_queue_size:
             target = target * 2
-        else:
-            if queued < self.scale_down_queue_size and since_change_s >= self.shrink_every_s:
-                target = target // 2
-            if tasks_run_long:
-                target = max(target, queued)
+        elif queued < self.scale_down_queue_size and since_change_s >= self.shrink_every_s:
+            target = target // 2
+        if tasks_run_long and queued <= self.scale_up_queue_size:
+            target = max(target, queued)
         return max(floor, min(capacity, target))
 
     def slots_to_ask(

@@ -15,6 +15,7 @@ from vokaflow.scheduler.policy import (
     Autoscaler,
     expected_free_at,
     recent_run_s,
+    runs_long,
     urgent_reserve,
 )
 from vokaflow.scheduler.ports import Clock, Cluster, QueueSizes
@@ -98,7 +99,7 @@ class PoolScaler:
                 queued[wt],
                 self.capacity[wt],
                 now - self.target_changed[wt],
-                tasks_run_long=self.mean_task_s[wt] > self.settings.chunk_target_s,
+                tasks_run_long=runs_long(self.mean_task_s[wt], self.settings.chunk_target_s),
             )
             if target != self.target[wt]:
                 self.target[wt], self.target_changed[wt] = target, now

@@ -275,3 +275,25 @@ def test_a_claimed_task_s_submission_time_reaches_the_running_task_s_context(tmp
     with captured_output() as sink:
         outcome = run_in_sink(claimed, sink, env)
     assert outcome.result == {"task_id": "t7", "created_at": 1_700_000_000.25}
+
+
+def test_a_plugin_that_fails_to_import_fails_each_task_of_the_chunk_not_the_chunk(
+    monkeypatch, tmp_path
+):
+    # Raised out of the chunk, the scheduler would read it as a lost worker and run the
+    # tasks again, alone, each time failing the same way.
+    from vokaflow.config import Settings
+    from vokaflow.domain import TaskStatus
+    from vokaflow.workers import executor
+    from vokaflow.workers.env import WorkerEnv
+
+    monkeypatch.setattr(executor, "freeze_what_lives_on", lambda: None)  # this process's GC
+    settings = Settings(home=tmp_path, data_roots=str(tmp_path / "d"))
+    env = WorkerEnv(
+        redis_url="redis://unused",
+        settings_wire=settings.to_wire(),
+        plugins=("vokaflow_no_such_plugin_module",),
+    )
+    tasks = [_claimed(f"t{i}", 1, "noop", [], {}) for i in range(2)]
+    outcomes = executor.execute_chunk._function(tasks, 1, None, env)
+    assert [o.status for o in outcomes] == [TaskStatus.FAILED, TaskStatus.FAILED]

@@ -6,6 +6,7 @@ more per task when batch throughput differs.
     python -m benchmarks.batch_cpu --tracing [--rounds 2]     # off against on at 100%
     python -m benchmarks.batch_cpu --baseline A --current B   # two commits, neither this tree
     python -m benchmarks.batch_cpu --baseline A --scripts     # and Redis's time by Lua script
+    python -m benchmarks.batch_cpu --baseline A --singles     # under single submits instead
 
 The stack's processes are those whose environment holds its key prefix (the CLI, Ray's
 head processes and workers, the gateway, HAProxy); Redis is the server of the URL, found
@@ -31,6 +32,7 @@ import redis
 
 from benchmarks.common import print_table, write_result
 from benchmarks.compare_code import export_commit, run_order, started_stack
+from benchmarks.single_submits import measure_single_submits
 from benchmarks.throughput import _submit_batches, _wait_completed, warm_up
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,11 +137,21 @@ def _script_us(meter: redis.Redis, names: dict[str, str], tasks: int) -> dict[st
 
 
 def measure(
-    code: Path, tasks: int, settings: dict[str, str] | None = None, *, scripts: bool = False
+    code: Path,
+    tasks: int,
+    settings: dict[str, str] | None = None,
+    *,
+    scripts: bool = False,
+    singles: bool = False,
 ) -> dict[str, Any]:
+    """``singles``: the load is wrk's single submits on 16 connections for 8 s, every
+    accepted task run to completion, and ``tasks`` is what was accepted."""
     stack = started_stack(code, settings=settings)
     try:
-        warm_up(stack, tasks, 1000)
+        if singles:
+            measure_single_submits(stack, "wrk", 2.0, 4)
+        else:
+            warm_up(stack, tasks, 1000)
         meter = redis.Redis.from_url(stack.redis_url)
         meter.config_resetstat()
         if scripts:
@@ -148,9 +160,13 @@ def measure(
             meter.slowlog_reset()
         before = cpu_by_kind(stack_pids(stack.key_prefix, stack.redis_url))
         started = time.perf_counter()
-        batch_ids = asyncio.run(_submit_batches(stack, tasks, 1000, connections=4))
-        _wait_completed(stack, batch_ids, tasks, timeout_s=600)
-        seconds = time.perf_counter() - started
+        if singles:
+            load = measure_single_submits(stack, "wrk", 8.0, 16, warm_up=False)
+            tasks, seconds = load["single_tasks"], load["single_tasks"] / load["single_tasks_per_s"]
+        else:
+            batch_ids = asyncio.run(_submit_batches(stack, tasks, 1000, connections=4))
+            _wait_completed(stack, batch_ids, tasks, timeout_s=600)
+            seconds = time.perf_counter() - started
         after = cpu_by_kind(stack_pids(stack.key_prefix, stack.redis_url))
         commands = meter.info("commandstats")
         script_us = _script_us(meter, script_names(code), tasks) if scripts else {}
@@ -187,6 +203,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="an even number")
     parser.add_argument("--tasks", type=int, default=20_000)
     parser.add_argument(
+        "--singles", action="store_true", help="single submits through wrk instead of batches"
+    )
+    parser.add_argument(
         "--scripts",
         action="store_true",
         help="Redis's time per task by Lua script (SLOWLOG logs every command, a cost of its own)",
@@ -199,7 +218,9 @@ def main() -> None:
     for round_number in range(args.rounds):
         for name in run_order(round_number, list(variants)):
             code, settings = variants[name]
-            runs[name].append(measure(code, args.tasks, settings, scripts=args.scripts))
+            runs[name].append(
+                measure(code, args.tasks, settings, scripts=args.scripts, singles=args.singles)
+            )
             print(f"round {round_number + 1} {name}: {runs[name][-1]}", flush=True)
     kinds = sorted(
         {kind for results in runs.values() for r in results for kind in r["cpu_ms_per_task"]}

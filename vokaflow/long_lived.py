@@ -16,13 +16,19 @@ import gc
 # round and promoted whole rounds to the older generations, whose passes then walked them.
 SCHEDULER_YOUNG_THRESHOLD = 20_000
 
+# A flag, not gc.get_freeze_count(): that walks every frozen object (about 100,000 in a
+# pool worker, a millisecond or more), and a worker asks once per chunk.
+_frozen = False
+
 
 def freeze_what_lives_on(young_threshold: int | None = None) -> None:
     """Collect once, then move every object alive now out of the collector's reach. Once per
     process: later calls do nothing. ``young_threshold`` sets how many allocations start a
     young pass (None keeps Python's)."""
-    if gc.get_freeze_count():
+    global _frozen
+    if _frozen:
         return
+    _frozen = True
     gc.collect()
     gc.freeze()
     if young_threshold is not None:

@@ -75,7 +75,19 @@ def start_scheduler_job(redis_url: str) -> None:
     launcher.start_scheduler_job(load_settings(), redis_url)
 
 
+def _modules_at_start() -> list[str]:
+    return sorted(name for name in sys.modules if name.startswith("vokaflow"))
+
+
+def fresh_worker_modules(tag: str) -> list[str]:
+    """The vokaflow modules a worker process has loaded when it starts its first task: a
+    runtime environment of its own (``tag``) makes Ray start a process for it."""
+    probe = ray.remote(num_cpus=0)(_modules_at_start)
+    return list(ray.get(probe.options(runtime_env={"env_vars": {"PROBE": tag}}).remote()))
+
+
 OPERATIONS: dict[str, Callable[..., Any]] = {
+    "fresh_worker_modules": fresh_worker_modules,
     "kill_actor": kill_actor,
     "ping_actor": ping_actor,
     "kv_keys": kv_keys,

@@ -66,6 +66,15 @@ def test_cluster_yaml_passes_rays_own_schema_after_its_defaults_are_filled_in(cl
     assert full["head_node_type"] in full["available_node_types"]
 
 
+def test_worker_nodes_start_ray_with_the_worker_pool_settings_up_gives_its_own_head(cluster):
+    from vokaflow.runtime.launcher import worker_pool_config
+
+    command = " ".join(cluster["worker_start_ray_commands"])
+    for name, value in worker_pool_config(1).items():
+        expected = "$((4 * $(nproc) + 4))" if name == "RAY_num_workers_soft_limit" else value
+        assert f"{name}={expected}" in command
+
+
 @pytest.mark.parametrize(
     "break_it",
     [

@@ -180,8 +180,12 @@ def serve_proxy_config(settings: Settings) -> dict[str, str]:
     }
 
 
+WARM_WORKER_MODULE = "vokaflow.workers.warm"
+
+
 def worker_pool_config(num_cpus: int) -> dict[str, str]:
-    """Keep enough idle Ray worker processes warm for the pools' slots.
+    """Keep enough idle Ray worker processes warm for the pools' slots, each with the
+    executor imported before its first task.
 
     Ray keeps about ``num_cpus`` idle workers and kills the rest after a second; the pools
     run more tasks than cores (num_cpus=0, custom resources), so every chunk past that
@@ -190,6 +194,7 @@ def worker_pool_config(num_cpus: int) -> dict[str, str]:
     return {
         "RAY_num_workers_soft_limit": str(4 * num_cpus + 4),
         "RAY_idle_worker_killing_time_threshold_ms": "30000",
+        "RAY_preload_python_modules": WARM_WORKER_MODULE,
     }
 
 

@@ -1,0 +1,17 @@
+"""Imported by every Ray worker process of a node that `vokaflow up` starts, before the
+process takes its first task (Ray's ``preload_python_modules``).
+
+Without it a pool worker's first chunk imports the executor and the function registry
+itself: about a third of a second on an idle 2-core machine, a second under load. Ray
+starts workers ahead of need, so an EMERGENCY task that landed on a fresh one waited that
+long behind the imports (docs/decisions.md, "Warm workers").
+"""
+
+from __future__ import annotations
+
+import logging
+
+try:
+    import vokaflow.workers.executor  # noqa: F401  (imported for its side effect: warm)
+except Exception:  # a worker that cannot warm up still runs its tasks, importing then
+    logging.getLogger("vokaflow.workers").warning("preloading the executor failed", exc_info=True)

@@ -90,9 +90,11 @@ async def test_promotion_in_redis_follows_the_starvation_rule(redis_and_keys):
     rule = StarvationRule(factor=4.0)
     now_ms = 1_800_000_000_000
     old_batch = _task(keys, Priority.BATCH, (now_ms - 1_300_000) / 1000)  # waited > 4 x 300 s
-    # another principal's: under fair share one principal's next task queues right behind
-    # its last, and the two would share a partition one run in sixteen
-    new_batch = replace(_task(keys, Priority.BATCH, (now_ms - 1_000) / 1000), owner="other")
+    # in another partition's queue: in the same one, fair share would place it next to the
+    # head (old_batch), where its score reads as the head's wait, and it would be promoted too
+    new_batch = _task(keys, Priority.BATCH, (now_ms - 1_000) / 1000)
+    while new_batch.partition == old_batch.partition:
+        new_batch = _task(keys, Priority.BATCH, (now_ms - 1_000) / 1000)
     old_high = _task(keys, Priority.HIGH, (now_ms - 10**7) / 1000)  # HIGH is the ceiling
     await tasks.submit([old_batch, new_batch, old_high])
     waits = [rule.wait_before_promotion_ms(level) for level in range(8)]

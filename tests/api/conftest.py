@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio.from_thread
 import pytest
+import uvicorn
 from anyio.from_thread import BlockingPortal
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -28,7 +31,7 @@ from tests.conftest import TEST_SETTINGS, VOKAFLOW
 from tests.tier_guards import refuse_starting_ray
 from vokaflow.api.app import create_app
 from vokaflow.api.services import Services
-from vokaflow.config import load_settings
+from vokaflow.config import Settings, load_settings
 from vokaflow.runtime import launcher
 
 # Shorter than the whole stack's: the auth-failure tests wait out a window twice, and the
@@ -64,6 +67,7 @@ class InProcessService:
     portal: BlockingPortal | None = None
     services: Services | None = None
     app: FastAPI | None = None
+    gateway_settings: Settings | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -85,18 +89,60 @@ class InProcessService:
         settings = load_settings()
         self.admin_key = launcher.ensure_admin_key(settings, self.redis_url)
         launcher.accept_tasks(settings, self.redis_url)
-        gateway_settings = settings.model_copy(
+        self.gateway_settings = settings.model_copy(
             update={"jwt_secret": launcher.jwt_secret(settings, create=True)}
         )
-        self.services = Services(gateway_settings, self.redis_url)
+        self.services = Services(self.gateway_settings, self.redis_url)
         self.app = create_app(self.services)
         return self
+
+    @contextmanager
+    def over_http(self) -> Iterator[str]:
+        """The app served by uvicorn on a free loopback port from a thread, for a client
+        that speaks only HTTP (schemathesis's CLI); yields its base URL. It is an app of its
+        own, as a second gateway replica is: its Redis connections open on the server's
+        loop, not on the tier's."""
+        assert self.gateway_settings is not None, "start() first"
+        app = create_app(Services(self.gateway_settings, self.redis_url))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        )
+        thread = threading.Thread(target=server.run, name="api-tier-http", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
 
     def scheduler_beats(self) -> None:
         """The heartbeat a live scheduler writes, so that health answers as on a whole stack."""
         assert self.services is not None and self.portal is not None, "start() first"
         heartbeat = self.services.keys.scheduler_heartbeat
         self.portal.call(self.services.redis.set, heartbeat, repr(time.time()))
+
+    @contextmanager
+    def scheduler_keeps_beating(self, every_s: float = 1.0) -> Iterator[None]:
+        """Heartbeats from a thread for as long as the block runs, for a test longer than
+        the stack's stale-after time (3 s) that must see health at 200."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every_s):
+                self.scheduler_beats()
+
+        thread = threading.Thread(target=beat, name="api-tier-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def client(self, api_key: str | None = None, **options: Any) -> SharedLoopClient:
         assert self.app is not None and self.portal is not None, "start() first"

@@ -31,7 +31,7 @@ from tests.conftest import TEST_SETTINGS, VOKAFLOW
 from tests.tier_guards import refuse_starting_ray
 from vokaflow.api.app import create_app
 from vokaflow.api.services import Services
-from vokaflow.config import Settings, load_settings
+from vokaflow.config import load_settings
 from vokaflow.runtime import launcher
 
 # Shorter than the whole stack's: the auth-failure tests wait out a window twice, and the
@@ -67,7 +67,6 @@ class InProcessService:
     portal: BlockingPortal | None = None
     services: Services | None = None
     app: FastAPI | None = None
-    gateway_settings: Settings | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -89,10 +88,10 @@ class InProcessService:
         settings = load_settings()
         self.admin_key = launcher.ensure_admin_key(settings, self.redis_url)
         launcher.accept_tasks(settings, self.redis_url)
-        self.gateway_settings = settings.model_copy(
+        gateway_settings = settings.model_copy(
             update={"jwt_secret": launcher.jwt_secret(settings, create=True)}
         )
-        self.services = Services(self.gateway_settings, self.redis_url)
+        self.services = Services(gateway_settings, self.redis_url)
         self.app = create_app(self.services)
         return self
 
@@ -102,8 +101,8 @@ class InProcessService:
         that speaks only HTTP (schemathesis's CLI); yields its base URL. It is an app of its
         own, as a second gateway replica is: its Redis connections open on the server's
         loop, not on the tier's."""
-        assert self.gateway_settings is not None, "start() first"
-        app = create_app(Services(self.gateway_settings, self.redis_url))
+        assert self.services is not None, "start() first"
+        app = create_app(Services(self.services.settings, self.redis_url))
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
         )

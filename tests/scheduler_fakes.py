@@ -107,6 +107,7 @@ class FakeTaskStore:
         self.left_running = 0
         self.unclaimed: list[float] = []
         self.on_count: Any = None  # called during level_counts (a race with a wake-up)
+        self.on_claim: Any = None  # called with the claimed tasks before the claim returns
 
     def add(self, *tasks: ClaimedTask) -> None:
         for task in tasks:
@@ -135,6 +136,8 @@ class FakeTaskStore:
             for task in eligible[: request.count]:
                 self.queues[request.worker_type].remove(task)
                 taken.append(task)
+        if self.on_claim:
+            self.on_claim(taken)
         return taken
 
     async def requeue(self, tasks: Sequence[tuple[str, int]], *, solo: bool) -> int:

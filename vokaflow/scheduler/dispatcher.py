@@ -94,7 +94,10 @@ class Dispatcher:
             # running with no worker. Their dispatch time finds them once Redis answers.
             self.lost_claims.append(now)
             raise
-        claimed = traces.dispatched(await self._with_parents_results(claimed), now)
+        taken = len(claimed)
+        # the last await before launch: a cancel that arrived until now finds no chunk
+        claimed = self.settler.without_cancelled(await self._with_parents_results(claimed))
+        claimed = traces.dispatched(claimed, now)
         by_pool: dict[WorkerType, list[ClaimedTask]] = defaultdict(list)
         for task in claimed:
             by_pool[task.spec.worker_type].append(task)
@@ -106,7 +109,7 @@ class Dispatcher:
         # A round that took all it asked for may have left ready tasks: the next one goes at
         # once. One that took less emptied the queues, so the next waits for a wake-up and
         # the coalescing delay, and finds several tasks to pack rather than one.
-        return len(claimed) >= sum(request.count for request in requests)
+        return taken >= sum(request.count for request in requests)
 
     async def _with_parents_results(self, claimed: list[ClaimedTask]) -> list[ClaimedTask]:
         """Claimed tasks with their parents' results taken in where they ask for them

@@ -26,6 +26,9 @@ from vokaflow.store.errors import StoreUnavailable
 log = logging.getLogger("vokaflow.scheduler")
 
 DEADLINE_CHECK_S = 0.05
+# How long a cancel that found no chunk is remembered: its task may have been claimed and
+# not yet launched (the claim's reply and the cancel's message race to the scheduler).
+EARLY_CANCEL_MEMORY_S = 60.0
 
 
 class Settler:
@@ -51,6 +54,7 @@ class Settler:
         self.settings = settings
         self.rng = rng
         self.settling = 0  # chunks back from their worker whose outcomes are being written
+        self.early_cancels: dict[str, float] = {}  # task id -> when (monotonic), oldest first
 
     # ------------------------------------------------------------ outcomes
 
@@ -156,9 +160,13 @@ class Settler:
             self.executor.stop(chunk.running)
 
     def stop_task(self, task_id: str) -> None:
-        """Stop the worker running ``task_id``; other tasks of its chunk run again, alone."""
+        """Stop the worker running ``task_id``; other tasks of its chunk run again, alone.
+        One not in flight may be claimed and not launched yet: the dispatcher drops it."""
         chunk = self.inflight.of_task(task_id)
-        if chunk is None or chunk.stopped:
+        if chunk is None:
+            self._remember_early_cancel(task_id)
+            return
+        if chunk.stopped:
             return
         self.stop_chunk(chunk)
         others = [(t.task_id, t.attempt) for t in chunk.tasks if t.task_id != task_id]
@@ -167,6 +175,20 @@ class Settler:
                 until_stored(lambda: self.store.requeue(others, solo=True), self.clock)
             )
             self.hints.hint(chunk.worker_type.value)
+
+    def _remember_early_cancel(self, task_id: str) -> None:
+        now = self.clock.monotonic()
+        early = self.early_cancels
+        while early and next(iter(early.values())) < now - EARLY_CANCEL_MEMORY_S:
+            del early[next(iter(early))]
+        early[task_id] = now
+
+    def without_cancelled(self, claimed: list[ClaimedTask]) -> list[ClaimedTask]:
+        """The claimed tasks whose cancel has not arrived already: a cancelled one must not
+        run, and would hold its slot for its whole run."""
+        if not self.early_cancels:
+            return claimed
+        return [task for task in claimed if self.early_cancels.pop(task.task_id, None) is None]
 
     async def on_deadline(self, chunk: Chunk) -> None:
         self.stop_chunk(chunk)

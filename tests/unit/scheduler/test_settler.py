@@ -10,6 +10,7 @@ from tests.scheduler_fakes import GP, START_WALL, build_rig, claimed, outcome
 from vokaflow.domain import TaskStatus
 from vokaflow.domain.backoff import retry_delay_s
 from vokaflow.scheduler.inflight import STARTUP_GRACE_S
+from vokaflow.scheduler.settler import EARLY_CANCEL_MEMORY_S
 
 
 async def _dispatched(rig, *tasks, capacity=8):
@@ -212,6 +213,36 @@ async def test_cancelling_a_running_task_stops_its_chunk_and_requeues_the_others
     await rig.settle_all()
     assert rig.executor.stopped == [first.chunk_id]
     assert rig.store.requeued == [([(first.ids[1], 1)], True)]
+
+
+async def test_a_task_whose_cancel_arrives_between_its_claim_and_its_launch_never_runs():
+    rig = build_rig(urgent_reserved_fraction=0)
+    cancelled, other = claimed(), claimed()
+    # the cancel's message overtakes the claim's reply: no chunk holds the task yet
+    rig.store.on_claim = lambda taken: rig.core.on_message("cancel", cancelled.task_id)
+    await _dispatched(rig, cancelled, other)
+    assert [launch.ids for launch in rig.executor.launches] == [[other.task_id]]
+    assert rig.core.inflight.of_task(cancelled.task_id) is None
+    assert rig.core.settler.early_cancels == {}
+
+
+async def test_a_round_that_dropped_a_cancelled_task_still_counts_as_a_full_claim():
+    rig = build_rig(urgent_reserved_fraction=0)
+    task = claimed()
+    rig.store.on_claim = lambda taken: rig.core.on_message("cancel", task.task_id)
+    rig.pools(GENERAL_PURPOSE=(1, 1))
+    rig.core.scaler.mean_task_s[GP] = 1.0  # one task a chunk: the round asks for one
+    rig.store.add(task, claimed())
+    assert await rig.core.dispatcher.dispatch_round() is True
+    assert rig.executor.launches == []
+
+
+async def test_an_early_cancel_is_forgotten_after_a_while():
+    rig = build_rig()
+    rig.core.settler.stop_task("finished-long-ago")
+    rig.clock.advance(EARLY_CANCEL_MEMORY_S + 1)
+    rig.core.settler.stop_task("finished-just-now")
+    assert list(rig.core.settler.early_cancels) == ["finished-just-now"]
 
 
 async def test_the_outcome_of_a_stopped_chunk_is_not_written():

@@ -36,8 +36,19 @@ def wait_until(
         current = status(api, task_id)
         if current["status"] in states:
             return current
-        assert time.monotonic() < deadline, f"task stayed {current['status']}: {current}"
+        assert time.monotonic() < deadline, (
+            f"task stayed {current['status']}: {current}; "
+            f"its pool: {_pool_state(api, current['worker_type'])}"
+        )
         time.sleep(0.1)
+
+
+def _pool_state(api: httpx.Client, worker_type: str) -> object:
+    """What a stuck task's pool shows: busy slots, or a queue the scheduler does not take."""
+    reply = api.get("/api/metrics/workers")
+    if reply.status_code != 200:
+        return f"not readable with this key ({reply.status_code})"
+    return reply.json()["worker_pools"].get(worker_type)
 
 
 def wait_for_idle_pool(

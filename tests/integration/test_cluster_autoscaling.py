@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from tests import ray_driver
-from tests.integration.helpers import submit_batch
+from tests.integration.helpers import submit_batch, wait_for_idle_pool
 
 ASK_KEY = "autoscaler_resource_request"  # ray.ray_constants.AUTOSCALER_RESOURCE_REQUEST_CHANNEL
 BACKLOG = 130  # past the default scale-up threshold (100 queued)
@@ -38,6 +38,12 @@ def test_a_full_pool_with_a_backlog_asks_for_nodes_and_lets_the_ask_go_once_drai
         capacity = api.get("/api/high-scale-tasks/metrics").json()["worker_pools"]
         assert asked == 2 * capacity["CPU_INTENSIVE"]["max_workers"]
     finally:
-        for task in batch["successful_tasks"]:
+        cancels = [
             api.delete(f"/api/high-scale-tasks/cancel/{task['task_id']}")
+            for task in batch["successful_tasks"]
+        ]
+    refused = [reply.text for reply in cancels if reply.status_code not in (200, 409)]
+    assert not refused  # 409: that task had ended
     _eventually(lambda: _cpu_slots_asked(stack.ray_address) == 0)
+    # no cancelled task may go on holding a slot: the next test's tasks need them
+    wait_for_idle_pool(api, "CPU_INTENSIVE", slots=1, timeout_s=30)

@@ -21,8 +21,9 @@ class Chunk:
     tasks: list[ClaimedTask]
     started_wall: float  # dispatch, then actual start
     running: Awaitable[list[Outcome]] | None = None  # what the executor launched
-    deadline: float = 0.0  # monotonic seconds
+    deadline: float = 0.0  # monotonic seconds; once stopped, when to stop it again
     stopped: bool = False  # the scheduler stopped it; its outcome is not used
+    stops: int = 0  # how often its worker was told to stop
 
     @property
     def timeout_s(self) -> float:
@@ -83,10 +84,12 @@ class InFlight:
         return None if chunk_id is None else self.chunks.get(chunk_id)
 
     def overdue(self, now: float) -> list[Chunk]:
+        """Chunks past their deadline: running ones past their timeout, and stopped ones
+        whose worker is still there."""
         due: list[Chunk] = []
         while self._deadlines and self._deadlines[0][0] <= now:
             deadline, chunk_id = heapq.heappop(self._deadlines)
             chunk = self.chunks.get(chunk_id)
-            if chunk is not None and not chunk.stopped and chunk.deadline == deadline:
+            if chunk is not None and chunk.deadline == deadline:
                 due.append(chunk)
         return due

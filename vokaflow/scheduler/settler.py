@@ -29,6 +29,10 @@ DEADLINE_CHECK_S = 0.05
 # How long a cancel that found no chunk is remembered: its task may have been claimed and
 # not yet launched (the claim's reply and the cancel's message race to the scheduler).
 EARLY_CANCEL_MEMORY_S = 60.0
+# A stopped chunk whose worker is still there after this is stopped again, then after
+# twice as long, up to the cap: Ray can lose a cancel sent just after the task's submit.
+STOP_AGAIN_AFTER_S = 2.0
+STOP_AGAIN_MAX_S = 30.0
 
 
 class Settler:
@@ -155,9 +159,26 @@ class Settler:
                 await self.store.mark_started([chunk.tasks[0].task_id], worker_pid, started_at)
 
     def stop_chunk(self, chunk: Chunk) -> None:
+        """Tell its worker to stop; until the worker has gone, the chunk keeps its slot and
+        is told again now and then."""
         self.inflight.stop(chunk)
         if chunk.running is not None:
             self.executor.stop(chunk.running)
+        chunk.stops += 1
+        wait_s = min(STOP_AGAIN_MAX_S, STOP_AGAIN_AFTER_S * 2 ** (chunk.stops - 1))
+        self.inflight.set_deadline(chunk, self.clock.monotonic() + wait_s)
+
+    def stop_again(self, chunk: Chunk) -> None:
+        # a worker may take a while to go on a loaded node: only a second miss is news
+        log.log(
+            logging.WARNING if chunk.stops >= 2 else logging.INFO,
+            "the worker of a stopped %s chunk (%d tasks) is still there after %d stops;"
+            " stopping it again",
+            chunk.worker_type.value,
+            len(chunk.tasks),
+            chunk.stops,
+        )
+        self.stop_chunk(chunk)
 
     def stop_task(self, task_id: str) -> None:
         """Stop the worker running ``task_id``; other tasks of its chunk run again, alone.
@@ -207,7 +228,10 @@ class Settler:
     async def check_deadlines(self) -> None:
         for chunk in self.inflight.overdue(self.clock.monotonic()):
             try:
-                await self.on_deadline(chunk)
+                if chunk.stopped:
+                    self.stop_again(chunk)
+                else:
+                    await self.on_deadline(chunk)
             except Exception:
                 log.exception("timing out chunk %s failed", chunk.chunk_id)
 

@@ -10,7 +10,7 @@ from tests.scheduler_fakes import GP, START_WALL, build_rig, claimed, outcome
 from vokaflow.domain import TaskStatus
 from vokaflow.domain.backoff import retry_delay_s
 from vokaflow.scheduler.inflight import STARTUP_GRACE_S
-from vokaflow.scheduler.settler import EARLY_CANCEL_MEMORY_S
+from vokaflow.scheduler.settler import EARLY_CANCEL_MEMORY_S, STOP_AGAIN_AFTER_S, STOP_AGAIN_MAX_S
 
 
 async def _dispatched(rig, *tasks, capacity=8):
@@ -162,6 +162,57 @@ async def test_an_overdue_chunk_of_several_tasks_runs_again_task_by_task():
         t.task_id for t in tasks
     )
     assert rig.ending.calls == []
+
+
+async def test_a_stopped_chunk_whose_worker_stays_is_stopped_again_less_and_less_often():
+    rig = build_rig()
+    task = claimed()
+    await _dispatched(rig, task)
+    rig.core.settler.stop_task(task.task_id)  # Ray lost this cancel: the chunk runs on
+    stops_by = []
+    for waited_s in (STOP_AGAIN_AFTER_S, 2 * STOP_AGAIN_AFTER_S, 4 * STOP_AGAIN_AFTER_S):
+        rig.clock.advance(waited_s - 0.01)
+        await rig.core.settler.check_deadlines()
+        stops_by.append(len(rig.executor.stopped))
+        rig.clock.advance(0.01)
+        await rig.core.settler.check_deadlines()
+        stops_by.append(len(rig.executor.stopped))
+    assert stops_by == [1, 2, 2, 3, 3, 4]
+    assert rig.ending.calls == [] and rig.core.inflight.per_pool[GP] == 1
+
+
+async def test_stopping_again_waits_at_most_the_cap():
+    rig = build_rig()
+    task = claimed()
+    await _dispatched(rig, task)
+    chunk = rig.core.inflight.of_task(task.task_id)
+    rig.core.settler.stop_task(task.task_id)
+    chunk.stops = 20
+    rig.core.settler.stop_again(chunk)
+    assert chunk.deadline == rig.clock.monotonic() + STOP_AGAIN_MAX_S
+
+
+async def test_a_stopped_chunk_whose_worker_has_gone_is_not_stopped_again():
+    rig = build_rig()
+    task = claimed()
+    await _dispatched(rig, task)
+    rig.core.settler.stop_task(task.task_id)
+    rig.executor.lose(0, RuntimeError("killed"))
+    await rig.settle_all()
+    rig.clock.advance(STOP_AGAIN_MAX_S)
+    await rig.core.settler.check_deadlines()
+    assert rig.executor.stopped == [0] and rig.core.inflight.chunks == {}
+
+
+async def test_a_timed_out_task_s_worker_is_stopped_again_if_it_stays():
+    rig = build_rig()
+    await _dispatched(rig, claimed(timeout_s=30))
+    rig.clock.advance(STARTUP_GRACE_S + 30)
+    await rig.core.settler.check_deadlines()
+    rig.clock.advance(STOP_AGAIN_AFTER_S)
+    await rig.core.settler.check_deadlines()
+    assert rig.executor.stopped == [0, 0]
+    assert len(rig.ending.final) == 1  # its end was written once
 
 
 async def test_a_chunk_within_its_deadline_is_left_running():

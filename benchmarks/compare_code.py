@@ -22,8 +22,9 @@ import math
 import statistics
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchmarks.common import bench_stack, print_table, write_result
 from benchmarks.http_load import pick_client
@@ -32,6 +33,7 @@ from benchmarks.throughput import measure_vokaflow
 from vokaflow.testing.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
+Result = TypeVar("Result")
 SUBMIT_CONNECTIONS = 16
 FIELDS = (
     "batch_tasks_per_s",
@@ -89,6 +91,47 @@ def started_stack(
 def run_order(round_number: int, names: list[str]) -> list[str]:
     """ABBA: AB, BA, AB, BA... over an even number of rounds, each code goes first as often."""
     return names if round_number % 2 == 0 else list(reversed(names))
+
+
+def alternated(
+    baseline: str,
+    rounds: int,
+    measure: Callable[[Path], Result],
+    report: Callable[[str, Result], None],
+) -> dict[str, list[Result]]:
+    """Each code's results, "baseline" (that commit's files) and "current" (this checkout),
+    over ``rounds`` rounds in ABBA order; ``report`` shows each result as it comes."""
+    codes = {"baseline": export_commit(baseline), "current": ROOT}
+    runs: dict[str, list[Result]] = {name: [] for name in codes}
+    for round_number in range(rounds):
+        for name in run_order(round_number, list(codes)):
+            runs[name].append(measure(codes[name]))
+            report(f"round {round_number + 1} {name}", runs[name][-1])
+    return runs
+
+
+def this_or_alternated(
+    name: str,
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    measure: Callable[[Path], Result],
+    report: Callable[[str, Result], None],
+    summarize: Callable[[list[Result]], dict[str, Any]],
+) -> None:
+    """A benchmark's run: ``measure`` on this checkout, or with ``args.baseline`` alternated
+    with that commit's code over ``args.rounds`` rounds and summarized per code. The result
+    goes to benchmarks/results/<name>.json."""
+    if not args.baseline:
+        result = measure(ROOT)
+        report("This code", result)
+        write_result(name, {"result": result})
+        return
+    if args.rounds < 2 or args.rounds % 2:
+        parser.error("--rounds must be even, so each code runs first as often")
+    runs = alternated(args.baseline, args.rounds, measure, report)
+    summary = {code: summarize(results) for code, results in runs.items()}
+    print(f"\nover {args.rounds} alternated rounds: {summary}")
+    write_result(name, {"baseline": args.baseline, "runs": runs, "summary": summary})
 
 
 def main() -> None:

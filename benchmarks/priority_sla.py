@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import percentile, print_table, write_result
-from benchmarks.compare_code import ROOT, export_commit, run_order, started_stack
+from benchmarks.common import percentile, print_table
+from benchmarks.compare_code import started_stack, this_or_alternated
 from vokaflow.domain import Priority
 from vokaflow.testing.stack import LocalStack
 
@@ -214,22 +214,9 @@ def main() -> None:
     parser.add_argument("--baseline", help="a commit to run alternately with this code")
     parser.add_argument("--rounds", type=int, default=2, help="with --baseline: an even number")
     args = parser.parse_args()
-    if not args.baseline:
-        result = measure(ROOT, args)
-        print_result("This code", result)
-        write_result("priority_sla", result)
-        return
-    if args.rounds < 2 or args.rounds % 2:
-        parser.error("--rounds must be even, so each code runs first as often")
-    codes = {"baseline": export_commit(args.baseline), "current": ROOT}
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in codes}
-    for round_number in range(args.rounds):
-        for name in run_order(round_number, list(codes)):
-            runs[name].append(measure(codes[name], args))
-            print_result(f"round {round_number + 1} {name}", runs[name][-1])
-    summary = {name: medians(results) for name, results in runs.items()}
-    print(f"\nmedians of {args.rounds} alternated rounds: {summary}")
-    write_result("priority_sla", {"baseline": args.baseline, "runs": runs, "medians": summary})
+    this_or_alternated(
+        "priority_sla", parser, args, lambda code: measure(code, args), print_result, medians
+    )
 
 
 if __name__ == "__main__":

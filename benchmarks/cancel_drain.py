@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from benchmarks.common import print_table
-from benchmarks.compare_code import started_stack, this_or_alternated
+from benchmarks.compare_code import add_baseline_arguments, started_stack, this_or_alternated
 
 POOL = "CPU_INTENSIVE"
 TASK_S = 5.0
@@ -109,8 +109,7 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=12, help="backlogs cancelled per stack")
     parser.add_argument("--backlog", type=int, default=130)
     parser.add_argument("--burners", type=int, default=2, help="busy processes meanwhile")
-    parser.add_argument("--baseline", help="a commit to run alternately with this code")
-    parser.add_argument("--rounds", type=int, default=2, help="with --baseline: an even number")
+    add_baseline_arguments(parser)
     args = parser.parse_args()
     this_or_alternated(
         "cancel_drain", parser, args, lambda code: measure(code, args), print_result, summary

@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from benchmarks.common import bench_stack, print_table, write_result
 from benchmarks.http_load import pick_client
@@ -33,7 +33,6 @@ from benchmarks.throughput import measure_vokaflow
 from vokaflow.testing.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
-Result = TypeVar("Result")
 SUBMIT_CONNECTIONS = 16
 FIELDS = (
     "batch_tasks_per_s",
@@ -93,21 +92,13 @@ def run_order(round_number: int, names: list[str]) -> list[str]:
     return names if round_number % 2 == 0 else list(reversed(names))
 
 
-def alternated(
-    baseline: str,
-    rounds: int,
-    measure: Callable[[Path], Result],
-    report: Callable[[str, Result], None],
-) -> dict[str, list[Result]]:
-    """Each code's results, "baseline" (that commit's files) and "current" (this checkout),
-    over ``rounds`` rounds in ABBA order; ``report`` shows each result as it comes."""
-    codes = {"baseline": export_commit(baseline), "current": ROOT}
-    runs: dict[str, list[Result]] = {name: [] for name in codes}
-    for round_number in range(rounds):
-        for name in run_order(round_number, list(codes)):
-            runs[name].append(measure(codes[name]))
-            report(f"round {round_number + 1} {name}", runs[name][-1])
-    return runs
+Result = dict[str, Any]
+
+
+def add_baseline_arguments(parser: argparse.ArgumentParser) -> None:
+    """--baseline and --rounds, for a benchmark that this_or_alternated runs."""
+    parser.add_argument("--baseline", help="a commit to run alternately with this code")
+    parser.add_argument("--rounds", type=int, default=2, help="with --baseline: an even number")
 
 
 def this_or_alternated(
@@ -116,19 +107,24 @@ def this_or_alternated(
     args: argparse.Namespace,
     measure: Callable[[Path], Result],
     report: Callable[[str, Result], None],
-    summarize: Callable[[list[Result]], dict[str, Any]],
+    summarize: Callable[[list[Result]], Result],
 ) -> None:
     """A benchmark's run: ``measure`` on this checkout, or with ``args.baseline`` alternated
-    with that commit's code over ``args.rounds`` rounds and summarized per code. The result
-    goes to benchmarks/results/<name>.json."""
+    with that commit's code over ``args.rounds`` rounds (ABBA) and summarized per code. The
+    result goes to benchmarks/results/<name>.json."""
     if not args.baseline:
         result = measure(ROOT)
         report("This code", result)
-        write_result(name, {"result": result})
+        write_result(name, result)
         return
     if args.rounds < 2 or args.rounds % 2:
         parser.error("--rounds must be even, so each code runs first as often")
-    runs = alternated(args.baseline, args.rounds, measure, report)
+    codes = {"baseline": export_commit(args.baseline), "current": ROOT}
+    runs: dict[str, list[Result]] = {code: [] for code in codes}
+    for round_number in range(args.rounds):
+        for code in run_order(round_number, list(codes)):
+            runs[code].append(measure(codes[code]))
+            report(f"round {round_number + 1} {code}", runs[code][-1])
     summary = {code: summarize(results) for code, results in runs.items()}
     print(f"\nover {args.rounds} alternated rounds: {summary}")
     write_result(name, {"baseline": args.baseline, "runs": runs, "summary": summary})

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from benchmarks.common import percentile, print_table
-from benchmarks.compare_code import started_stack, this_or_alternated
+from benchmarks.compare_code import add_baseline_arguments, started_stack, this_or_alternated
 from vokaflow.domain import Priority
 from vokaflow.testing.stack import LocalStack
 
@@ -211,8 +211,7 @@ def main() -> None:
     parser.add_argument(
         "--task-seconds", type=float, default=0.02, help="each BATCH task's run time"
     )
-    parser.add_argument("--baseline", help="a commit to run alternately with this code")
-    parser.add_argument("--rounds", type=int, default=2, help="with --baseline: an even number")
+    add_baseline_arguments(parser)
     args = parser.parse_args()
     this_or_alternated(
         "priority_sla", parser, args, lambda code: measure(code, args), print_result, medians
